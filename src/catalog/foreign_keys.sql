@@ -1,0 +1,29 @@
+-- Every foreign key whose two ends are user tables, read from pg_constraint (information_schema
+-- hides foreign keys from a SELECT-only role). Clones that PostgreSQL makes on partitions
+-- (conparentid <> 0) are skipped; a key declared on a partition only is reported against the
+-- partition's root, because partitions are read through their root. Columns are paired by
+-- position in conkey/confkey and named, never numbered: attribute numbers differ between
+-- databases.
+SELECT con.conname::text                                                   AS constraint_name,
+       cn.nspname::text                                                    AS constraint_schema,
+       coalesce(pg_catalog.pg_partition_root(con.conrelid), con.conrelid)::int8  AS child_oid,
+       coalesce(pg_catalog.pg_partition_root(con.confrelid), con.confrelid)::int8 AS parent_oid,
+       ARRAY(SELECT a.attname::text
+               FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_catalog.pg_attribute AS a
+                 ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+              ORDER BY k.ord)                                              AS child_columns,
+       ARRAY(SELECT a.attname::text
+               FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_catalog.pg_attribute AS a
+                 ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+              ORDER BY k.ord)                                              AS parent_columns,
+       con.condeferrable                                                   AS deferrable,
+       con.condeferred                                                     AS initially_deferred,
+       con.confmatchtype = 'f'                                             AS match_full,
+       con.convalidated                                                    AS validated
+  FROM pg_catalog.pg_constraint AS con
+  JOIN pg_catalog.pg_namespace AS cn ON cn.oid = con.connamespace
+ WHERE con.contype = 'f'
+   AND con.conparentid = 0
+ ORDER BY 3, con.conname

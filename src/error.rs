@@ -1,0 +1,153 @@
+//! Failure kinds and the process exit codes they map to.
+//!
+//! Every error seedsnap reports travels as an [`anyhow::Error`]; the ones that must produce a
+//! specific exit code carry a [`Failure`] somewhere in their chain. Connection problems raised by
+//! the `postgres` crate are recognised without wrapping, so a server that goes away mid-run still
+//! exits with [`ExitKind::Connection`].
+
+use std::fmt;
+
+/// What kind of failure ended the run; each kind has its own exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// Anything not classified below (a database error, an I/O error, a bug).
+    Other,
+    /// The command line could not be parsed (clap's own code).
+    Usage,
+    /// The safety guard refused the target database.
+    Refused,
+    /// A snapshot, a schema or an option is not acceptable; nothing was written.
+    BadInput,
+    /// The work ran but its result failed verification (missing rows, drift, empty tables,
+    /// unresolved foreign keys).
+    VerificationFailed,
+    /// A server could not be reached, or went away.
+    Connection,
+}
+
+impl ExitKind {
+    pub fn code(self) -> i32 {
+        match self {
+            ExitKind::Other => 1,
+            ExitKind::Usage => 2,
+            ExitKind::Refused => 3,
+            ExitKind::BadInput => 4,
+            ExitKind::VerificationFailed => 5,
+            ExitKind::Connection => 6,
+        }
+    }
+}
+
+/// An error with a known exit code. The message is complete and meant for a person.
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: ExitKind,
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Builds an error of the given kind.
+pub fn failure(kind: ExitKind, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Failure {
+        kind,
+        message: message.into(),
+    })
+}
+
+/// The exit kind an error maps to.
+pub fn exit_kind(error: &anyhow::Error) -> ExitKind {
+    for cause in error.chain() {
+        if let Some(failure) = cause.downcast_ref::<Failure>() {
+            return failure.kind;
+        }
+        if let Some(pg) = cause.downcast_ref::<postgres::Error>() {
+            if is_connection_error(pg) {
+                return ExitKind::Connection;
+            }
+        }
+    }
+    ExitKind::Other
+}
+
+/// True when a `postgres` error means the server is unreachable or the session is gone.
+pub fn is_connection_error(error: &postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.code() {
+        // Class 08 (connection exception) and 57P0x (operator intervention: shutdown, crash).
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+        None => {
+            // No SQLSTATE: an I/O or protocol failure underneath.
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                if cause.is::<std::io::Error>() {
+                    return true;
+                }
+                source = cause.source();
+            }
+            false
+        }
+    }
+}
+
+/// One line for a `postgres` error: the server's message with its detail, hint and position
+/// context, which the crate's own `Display` leaves out.
+pub fn describe_pg_error(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{}: {}", db.severity(), db.message());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!("; detail: {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            if let Some(context) = db.where_() {
+                text.push_str(&format!("; context: {}", context.replace('\n', " / ")));
+            }
+            text.push_str(&format!(" (SQLSTATE {})", db.code().code()));
+            text
+        }
+        None => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct() {
+        let kinds = [
+            ExitKind::Other,
+            ExitKind::Usage,
+            ExitKind::Refused,
+            ExitKind::BadInput,
+            ExitKind::VerificationFailed,
+            ExitKind::Connection,
+        ];
+        let mut codes: Vec<i32> = kinds.iter().map(|k| k.code()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), kinds.len());
+        assert!(!codes.contains(&0));
+    }
+
+    #[test]
+    fn failure_kind_survives_context() {
+        let error = failure(ExitKind::Refused, "no").context("while importing");
+        assert_eq!(exit_kind(&error), ExitKind::Refused);
+        assert_eq!(exit_kind(&anyhow::anyhow!("plain")), ExitKind::Other);
+    }
+}

@@ -1,0 +1,552 @@
+//! `seedsnap export` (and the reading half of `plan`): one read-only snapshot transaction on the
+//! source, catalog → scope → load plan → selection → one COPY per table into a new snapshot
+//! directory that replaces the old one only when everything succeeded.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use postgres::{GenericClient, IsolationLevel, Transaction};
+use serde::Serialize;
+
+use crate::catalog::{quote_literal, Catalog, QualifiedName, RowKey};
+use crate::connection::Endpoint;
+use crate::error::{failure, ExitKind};
+use crate::graph::{self, Component};
+use crate::report::{self, Progress};
+use crate::selection::{self, Limits, RowId, Selection};
+use crate::snapshot::copy_text;
+use crate::snapshot::file_name::file_name;
+use crate::snapshot::manifest::{
+    self, ManifestColumn, ManifestForeignKey, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION,
+};
+use crate::snapshot::{Manifest, ManifestTable, SnapshotWriter};
+
+/// What to read, as given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    pub schemas: Vec<String>,
+    /// `None`: every row.
+    pub limit: Option<u64>,
+    pub table_limits: Vec<(QualifiedName, Option<u64>)>,
+    pub exclude: Vec<QualifiedName>,
+    pub only: Vec<QualifiedName>,
+}
+
+/// Everything decided before any file is written; `plan` prints it, `export` writes it.
+pub struct Prepared {
+    pub source: SourceInfo,
+    pub catalog: Catalog,
+    pub plan: Vec<Component>,
+    pub selection: Selection,
+    pub timings: Timings,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Timings {
+    pub connect_ms: f64,
+    pub catalog_ms: f64,
+    pub planning_ms: f64,
+    pub sample_ms: f64,
+    pub backfill_ms: f64,
+    pub backfill_rounds: u64,
+    pub backfill_queries: u64,
+    pub copy_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    pub table: String,
+    pub file: String,
+    pub source_rows_estimate: i64,
+    pub sampled: u64,
+    pub backfilled: u64,
+    pub exported: u64,
+    pub ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    pub source: String,
+    pub snapshot: String,
+    pub tables: Vec<TableReport>,
+    pub rows: u64,
+    pub warnings: Vec<String>,
+    pub timings: Timings,
+}
+
+/// Opens the source and its read-only snapshot transaction. The session is read-only twice
+/// over (`default_transaction_read_only` and `READ ONLY`), and row security is off so that a
+/// policy makes the export fail instead of silently return fewer rows.
+pub fn open_source(endpoint: &Endpoint) -> Result<postgres::Client> {
+    let mut client = endpoint.connect("source")?;
+    client
+        .batch_execute(
+            "SET default_transaction_read_only = on;
+             SET row_security = off;
+             SET statement_timeout = 0;
+             SET idle_in_transaction_session_timeout = 0;",
+        )
+        .context("configuring the source session")?;
+    Ok(client)
+}
+
+pub fn begin_snapshot(client: &mut postgres::Client) -> Result<Transaction<'_>> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .context("starting the read-only snapshot transaction")
+}
+
+pub fn source_info(client: &mut impl GenericClient) -> Result<SourceInfo> {
+    let row = client
+        .query_one(
+            "SELECT (SELECT system_identifier::pg_catalog.text FROM pg_catalog.pg_control_system()),
+                    pg_catalog.current_database()::pg_catalog.text,
+                    pg_catalog.current_setting('server_version')",
+            &[],
+        )
+        .context("reading the server's identity")?;
+    Ok(SourceInfo {
+        system_identifier: row.get(0),
+        database: row.get(1),
+        server_version: row.get(2),
+    })
+}
+
+/// Catalog, scope, plan and selection, inside the caller's transaction.
+pub fn prepare(
+    txn: &mut Transaction<'_>,
+    options: &ExportOptions,
+    progress: &Progress,
+    mut timings: Timings,
+) -> Result<Prepared> {
+    let source = source_info(txn)?;
+    let t0 = Instant::now();
+    let full = Catalog::read(txn, &options.schemas)?;
+    timings.catalog_ms = t0.elapsed().as_secs_f64() * 1e3;
+    progress.line(&format!(
+        "read the catalog: {} tables, {} foreign keys ({})",
+        full.tables.len(),
+        full.foreign_keys.len(),
+        report::ms(timings.catalog_ms)
+    ));
+
+    let t0 = Instant::now();
+    let keep = scope(&full, options)?;
+    let catalog = full.restrict(&keep);
+    let limits = resolve_limits(&catalog, options);
+    let edges = graph::edges_from_catalog(&catalog);
+    let plan = graph::load_plan(catalog.tables.len(), &edges);
+    timings.planning_ms = t0.elapsed().as_secs_f64() * 1e3;
+
+    let selection = selection::select(txn, &catalog, &plan, &limits, |_| {})?;
+    timings.sample_ms = selection.stats.sample_ms;
+    timings.backfill_ms = selection.stats.backfill_ms;
+    timings.backfill_rounds = selection.stats.backfill_rounds;
+    timings.backfill_queries = selection.stats.backfill_queries;
+    progress.line(&format!(
+        "selected {} rows: sampling {}, backfill {} in {} rounds",
+        selection.tables.iter().map(|t| t.rows.len()).sum::<usize>(),
+        report::ms(timings.sample_ms),
+        report::ms(timings.backfill_ms),
+        timings.backfill_rounds
+    ));
+    assert_no_empty_tables(txn, &catalog, &selection)?;
+    Ok(Prepared {
+        source,
+        catalog,
+        plan,
+        selection,
+        timings,
+    })
+}
+
+/// Which tables to read: all, or `--only` and what they need, minus `--exclude`. A kept table
+/// that references a dropped one is an error: the snapshot would not be FK-complete.
+pub fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>> {
+    let mut unknown = Vec::new();
+    let mut lookup = |name: &QualifiedName, flag: &str| -> Option<usize> {
+        let found = catalog.find(name);
+        if found.is_none() {
+            unknown.push(format!("{flag} {name}: no such table"));
+        }
+        found
+    };
+    let only: Vec<usize> = options
+        .only
+        .iter()
+        .filter_map(|n| lookup(n, "--only"))
+        .collect();
+    let exclude: Vec<usize> = options
+        .exclude
+        .iter()
+        .filter_map(|n| lookup(n, "--exclude"))
+        .collect();
+    for (name, _) in &options.table_limits {
+        lookup(name, "--table-limit");
+    }
+    if !unknown.is_empty() {
+        return Err(failure(
+            ExitKind::BadInput,
+            format!(
+                "unknown tables (names are schema.table; the schemas read are {}):\n  - {}",
+                if options.schemas.is_empty() {
+                    "all user schemas".to_string()
+                } else {
+                    options.schemas.join(", ")
+                },
+                unknown.join("\n  - ")
+            ),
+        ));
+    }
+    let edges = graph::edges_from_catalog(catalog);
+    let mut keep = if only.is_empty() {
+        vec![true; catalog.tables.len()]
+    } else {
+        graph::ancestors_closure(catalog.tables.len(), &edges, &only)
+    };
+    for &t in &exclude {
+        keep[t] = false;
+    }
+    let mut problems: Vec<String> = catalog
+        .foreign_keys
+        .iter()
+        .filter(|fk| keep[fk.child] && !keep[fk.parent])
+        .map(|fk| {
+            format!(
+                "{} references {} ({}), which is excluded: exclude {} too, or keep {}",
+                catalog.tables[fk.child].name,
+                catalog.tables[fk.parent].name,
+                fk.name,
+                catalog.tables[fk.child].name,
+                catalog.tables[fk.parent].name
+            )
+        })
+        .collect();
+    problems.extend(
+        catalog
+            .external_foreign_keys
+            .iter()
+            .filter(|(child, _)| keep[*child])
+            .map(|(_, text)| {
+                format!("{text}: add its schema with --schema, or --exclude the table")
+            }),
+    );
+    if !problems.is_empty() {
+        return Err(failure(
+            ExitKind::BadInput,
+            format!(
+                "the tables chosen would not make an FK-complete snapshot:\n  - {}",
+                problems.join("\n  - ")
+            ),
+        ));
+    }
+    Ok(keep)
+}
+
+fn resolve_limits(catalog: &Catalog, options: &ExportOptions) -> Limits {
+    let per_table: HashMap<usize, Option<u64>> = options
+        .table_limits
+        .iter()
+        .filter_map(|(name, limit)| catalog.find(name).map(|t| (t, *limit)))
+        .collect();
+    Limits {
+        default: options.limit,
+        per_table,
+    }
+}
+
+/// No table that has rows in the source may come out empty.
+fn assert_no_empty_tables(
+    client: &mut impl GenericClient,
+    catalog: &Catalog,
+    selection: &Selection,
+) -> Result<()> {
+    let mut offenders = Vec::new();
+    for (i, table) in catalog.tables.iter().enumerate() {
+        if selection.tables[i].rows.is_empty() {
+            let has_rows: bool = client
+                .query_one(
+                    &format!("SELECT EXISTS (SELECT 1 FROM {})", table.from_clause()),
+                    &[],
+                )
+                .map_err(|e| selection::explain_read_error(e, table))?
+                .get(0);
+            if has_rows {
+                offenders.push(table.name.to_string());
+            }
+        }
+    }
+    if offenders.is_empty() {
+        return Ok(());
+    }
+    Err(failure(
+        ExitKind::VerificationFailed,
+        format!(
+            "these tables have rows in the source but none in the snapshot: {}. Raise their \
+             limit with --table-limit, or check the role's privileges and row-level security.",
+            offenders.join(", ")
+        ),
+    ))
+}
+
+/// `seedsnap export`.
+pub fn run(
+    endpoint: &Endpoint,
+    dir: &Path,
+    options: &ExportOptions,
+    progress: &Progress,
+) -> Result<ExportReport> {
+    progress.always(&format!(
+        "reading from {} (read-only)",
+        endpoint.display_name()
+    ));
+    // Fail on a bad --dir before touching the database.
+    let writer = SnapshotWriter::create(dir)?;
+    let t0 = Instant::now();
+    let mut client = open_source(endpoint)?;
+    let timings = Timings {
+        connect_ms: t0.elapsed().as_secs_f64() * 1e3,
+        ..Timings::default()
+    };
+    let mut txn = begin_snapshot(&mut client)?;
+    let mut prepared = prepare(&mut txn, options, progress, timings)?;
+
+    let t0 = Instant::now();
+    let leaf_names = leaf_relation_names(&mut txn, &prepared)?;
+    let mut tables = Vec::new();
+    let mut reports = Vec::new();
+    let name_width = prepared
+        .catalog
+        .tables
+        .iter()
+        .map(|t| t.name.to_string().chars().count())
+        .max()
+        .unwrap_or(0);
+    for component in &prepared.plan {
+        for &t in &component.tables {
+            let started = Instant::now();
+            let table = &prepared.catalog.tables[t];
+            let chosen = &prepared.selection.tables[t];
+            let file = file_name(&table.name);
+            let mut out = writer.table_file(&file)?;
+            let columns: Vec<&str> = table.stored_columns().map(|c| c.name.as_str()).collect();
+            out.write_all(copy_text::header_line(columns.iter().copied()).as_bytes())?;
+            if !chosen.rows.is_empty() {
+                let sql = copy_query(&prepared.catalog, t, &chosen.rows, &leaf_names);
+                let mut reader = txn
+                    .copy_out(sql.as_str())
+                    .with_context(|| format!("copying rows of {}", table.name))?;
+                std::io::copy(&mut reader, &mut out)
+                    .with_context(|| format!("copying rows of {} into {file}", table.name))?;
+            }
+            let (sha256, lines) = out.finish()?;
+            let exported = lines - 1;
+            if exported != chosen.rows.len() as u64 {
+                anyhow::bail!(
+                    "COPY of {} returned {exported} rows, {} were selected",
+                    table.name,
+                    chosen.rows.len()
+                );
+            }
+            let ms = (started.elapsed() + chosen.sample_time).as_secs_f64() * 1e3;
+            progress.line(&format!(
+                "{:<name_width$}  ~{} rows in source, {} sampled, {} backfilled ({})",
+                table.name.to_string(),
+                table.estimated_rows,
+                chosen.sampled,
+                chosen.backfilled,
+                report::ms(ms)
+            ));
+            reports.push(TableReport {
+                table: table.name.to_string(),
+                file: file.clone(),
+                source_rows_estimate: table.estimated_rows,
+                sampled: chosen.sampled,
+                backfilled: chosen.backfilled,
+                exported,
+                ms,
+            });
+            tables.push(manifest_table(&prepared.catalog, t, file, chosen, sha256));
+        }
+    }
+    txn.commit().context("ending the read-only transaction")?;
+    prepared.timings.copy_ms = t0.elapsed().as_secs_f64() * 1e3;
+
+    let manifest = Manifest {
+        format: FORMAT.to_string(),
+        format_version: FORMAT_VERSION,
+        kind: SnapshotKind::Export,
+        source: prepared.source.clone(),
+        schema_fingerprint: manifest::schema_fingerprint(&tables),
+        limit: options.limit,
+        tables,
+    };
+    let final_dir = writer.final_dir().display().to_string();
+    writer.commit(&manifest)?;
+    prepared.timings.total_ms = progress.elapsed_ms();
+    Ok(ExportReport {
+        source: endpoint.display_name(),
+        snapshot: final_dir,
+        rows: reports.iter().map(|r| r.exported).sum(),
+        tables: reports,
+        warnings: prepared.selection.stats.unresolved.clone(),
+        timings: prepared.timings,
+    })
+}
+
+/// Schema-qualified, quoted names of the partitions holding selected rows of partitioned tables.
+fn leaf_relation_names(
+    client: &mut impl GenericClient,
+    prepared: &Prepared,
+) -> Result<HashMap<u32, String>> {
+    let mut names = HashMap::new();
+    let mut wanted: Vec<i64> = Vec::new();
+    for (i, table) in prepared.catalog.tables.iter().enumerate() {
+        if table.kind == crate::catalog::TableKind::Ordinary {
+            names.insert(table.oid, table.name.sql());
+        } else {
+            let mut rels: Vec<i64> = prepared.selection.tables[i]
+                .rows
+                .iter()
+                .map(|r| r.relation as i64)
+                .collect();
+            rels.dedup();
+            wanted.extend(rels);
+        }
+    }
+    if !wanted.is_empty() {
+        for row in client.query(
+            "SELECT oid::pg_catalog.int8, oid::pg_catalog.regclass::pg_catalog.text
+               FROM pg_catalog.pg_class WHERE oid = ANY ($1::pg_catalog.int8[]::pg_catalog.oid[])",
+            &[&wanted],
+        )? {
+            names.insert(row.get::<_, i64>(0) as u32, row.get(1));
+        }
+    }
+    Ok(names)
+}
+
+/// `COPY (SELECT <stored columns> … WHERE ctid = ANY (…) ORDER BY <key>) TO STDOUT`: a TID scan
+/// per relation holding selected rows, so the cost follows the rows exported.
+fn copy_query(
+    catalog: &Catalog,
+    table: usize,
+    rows: &[RowId],
+    leaf_names: &HashMap<u32, String>,
+) -> String {
+    let info = &catalog.tables[table];
+    let columns: Vec<String> = info
+        .stored_columns()
+        .map(|c| crate::catalog::quote_ident(&c.name))
+        .collect();
+    let columns = columns.join(", ");
+    let mut parts = Vec::new();
+    // Rows are sorted by relation, so each relation's rows are contiguous.
+    for group in rows.chunk_by(|a, b| a.relation == b.relation) {
+        let tids: Vec<String> = group
+            .iter()
+            .map(|r| format!("\"{}\"", r.ctid_literal()))
+            .collect();
+        parts.push(format!(
+            "SELECT {columns} FROM ONLY {} WHERE ctid = ANY ({}::pg_catalog.tid[])",
+            leaf_names[&group[0].relation],
+            quote_literal(&format!("{{{}}}", tids.join(",")))
+        ));
+    }
+    format!(
+        "COPY (SELECT {columns} FROM ({}) AS t ORDER BY {}) TO STDOUT",
+        parts.join(" UNION ALL "),
+        selection::order_by(info, "t.")
+    )
+}
+
+fn manifest_table(
+    catalog: &Catalog,
+    t: usize,
+    file: String,
+    chosen: &selection::TableSelection,
+    sha256: String,
+) -> ManifestTable {
+    let table = &catalog.tables[t];
+    ManifestTable {
+        schema: table.name.schema.clone(),
+        name: table.name.name.clone(),
+        file,
+        columns: table
+            .stored_columns()
+            .map(|c| ManifestColumn {
+                name: c.name.clone(),
+                type_name: c.type_name.clone(),
+                not_null: c.not_null,
+                identity: c.identity.clone(),
+            })
+            .collect(),
+        key: match table.row_key() {
+            RowKey::AllColumns => RowKey::AllColumns,
+            key => key,
+        },
+        foreign_keys: catalog
+            .outgoing(t)
+            .map(|(_, fk)| ManifestForeignKey {
+                name: fk.name.clone(),
+                columns: fk.columns.clone(),
+                references: catalog.tables[fk.parent].name.clone(),
+                referenced_columns: fk.parent_columns.clone(),
+                deferrable: fk.deferrable,
+                match_full: fk.match_full,
+            })
+            .collect(),
+        rows: chosen.rows.len() as u64,
+        sampled: chosen.sampled,
+        backfilled: chosen.backfilled,
+        sha256,
+    }
+}
+
+/// The human summary printed after an export.
+pub fn render_summary(report: &ExportReport) -> String {
+    let mut rows: Vec<&TableReport> = report.tables.iter().collect();
+    let hidden = rows.len().saturating_sub(60);
+    if hidden > 0 {
+        rows.sort_by(|a, b| b.exported.cmp(&a.exported).then(a.table.cmp(&b.table)));
+        rows.truncate(60);
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.table.clone(),
+                format!("~{}", r.source_rows_estimate),
+                r.sampled.to_string(),
+                r.backfilled.to_string(),
+                r.exported.to_string(),
+            ]
+        })
+        .collect();
+    let mut text = report::render_table(
+        &["table", "source rows", "sampled", "backfilled", "exported"],
+        &cells,
+    );
+    if hidden > 0 {
+        text.push_str(&format!("… and {hidden} smaller tables (see --json)\n"));
+    }
+    for warning in &report.warnings {
+        text.push_str(&format!("warning: {warning}\n"));
+    }
+    text.push_str(&format!(
+        "exported {} rows of {} tables from {} to {} in {}\n",
+        report.rows,
+        report.tables.len(),
+        report.source,
+        report.snapshot,
+        report::ms(report.timings.total_ms)
+    ));
+    text
+}

@@ -1,0 +1,574 @@
+//! Writing a snapshot directory atomically, and reading one back.
+//!
+//! An export writes into a hidden sibling (`.<dir>.seedsnap-tmp-<pid>`) and swaps it into
+//! place at the very end (`renameat2(RENAME_EXCHANGE)` on Linux, two renames elsewhere), so an
+//! export that fails or is killed leaves the previous snapshot untouched; the next export
+//! removes what a killed one left behind. An existing directory is only ever replaced when it
+//! is a seedsnap snapshot holding nothing but its own files.
+//!
+//! Reading checks everything before anyone writes to a database: the manifest, every file's
+//! checksum, header, row count and every line's format, and duplicate keys; all problems are
+//! reported at once, each with its file, line and column.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use super::copy_text::{self, LineReader};
+use super::file_name;
+use super::manifest::{Manifest, ManifestTable, MANIFEST_FILE};
+use crate::error::{failure, ExitKind};
+
+/// One thing wrong with a snapshot, located as precisely as possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub line: Option<u64>,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        if let Some(column) = &self.column {
+            write!(f, ", column {column:?}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Turns a list of problems into one error of the given kind, or `Ok` when there are none.
+pub fn problems_to_result(kind: ExitKind, heading: &str, problems: &[Problem]) -> Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut text = format!("{heading} ({} problem(s)):", problems.len());
+    for problem in problems.iter().take(50) {
+        text.push_str(&format!("\n  - {problem}"));
+    }
+    if problems.len() > 50 {
+        text.push_str(&format!("\n  … and {} more", problems.len() - 50));
+    }
+    Err(failure(kind, text))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// A snapshot being written; dropped without [`SnapshotWriter::commit`], it leaves no trace.
+pub struct SnapshotWriter {
+    final_dir: PathBuf,
+    temp_dir: PathBuf,
+    committed: bool,
+}
+
+fn sibling(dir: &Path, tag: &str, pid: u32) -> PathBuf {
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "snapshot".into());
+    dir.with_file_name(format!(".{base}.seedsnap-{tag}-{pid}"))
+}
+
+impl SnapshotWriter {
+    pub fn create(final_dir: &Path) -> Result<SnapshotWriter> {
+        let final_dir = if final_dir.is_absolute() {
+            final_dir.to_path_buf()
+        } else {
+            std::env::current_dir()?.join(final_dir)
+        };
+        let parent = final_dir
+            .parent()
+            .context("the snapshot directory has no parent directory")?;
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        recover_leftovers(&final_dir)?;
+        check_replaceable(&final_dir)?;
+        let temp_dir = sibling(&final_dir, "tmp", std::process::id());
+        if temp_dir.exists() {
+            fs::remove_dir_all(&temp_dir)?;
+        }
+        fs::create_dir(&temp_dir).with_context(|| format!("creating {}", temp_dir.display()))?;
+        Ok(SnapshotWriter {
+            final_dir,
+            temp_dir,
+            committed: false,
+        })
+    }
+
+    pub fn final_dir(&self) -> &Path {
+        &self.final_dir
+    }
+
+    /// A new data file in the snapshot being written.
+    pub fn table_file(&self, file: &str) -> Result<HashingWriter> {
+        let path = self.temp_dir.join(file);
+        let handle = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(HashingWriter {
+            inner: BufWriter::with_capacity(256 * 1024, handle),
+            hasher: Sha256::new(),
+            lines: 0,
+        })
+    }
+
+    /// Writes the manifest and swaps the new directory into place.
+    pub fn commit(mut self, manifest: &Manifest) -> Result<()> {
+        let path = self.temp_dir.join(MANIFEST_FILE);
+        let mut file = File::create(&path)?;
+        file.write_all(manifest.to_json().as_bytes())?;
+        file.sync_all()?;
+        File::open(&self.temp_dir)?.sync_all()?;
+        if self.final_dir.exists() {
+            if exchange(&self.temp_dir, &self.final_dir).is_ok() {
+                // The old snapshot now sits at the temporary path.
+                fs::remove_dir_all(&self.temp_dir).with_context(|| {
+                    format!(
+                        "removing the previous snapshot at {}",
+                        self.temp_dir.display()
+                    )
+                })?;
+            } else {
+                let old = sibling(&self.final_dir, "old", std::process::id());
+                fs::rename(&self.final_dir, &old)?;
+                fs::rename(&self.temp_dir, &self.final_dir)?;
+                fs::remove_dir_all(&old)?;
+            }
+        } else {
+            fs::rename(&self.temp_dir, &self.final_dir)?;
+        }
+        if let Some(parent) = self.final_dir.parent() {
+            let _ = File::open(parent).and_then(|d| d.sync_all());
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for SnapshotWriter {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.temp_dir);
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let a = CString::new(a.as_os_str().as_bytes())?;
+    let b = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both paths are valid NUL-terminated strings for the duration of the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+fn process_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Removes what an export killed earlier left beside `dir`, restoring the previous snapshot if
+/// it was killed between the two renames of the non-atomic fallback.
+fn recover_leftovers(dir: &Path) -> Result<()> {
+    let (Some(parent), Some(base)) = (dir.parent(), dir.file_name()) else {
+        return Ok(());
+    };
+    let prefix = format!(".{}.seedsnap-", base.to_string_lossy());
+    for entry in fs::read_dir(parent)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some((tag, pid)) = rest.split_once('-') else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if process_alive(pid) && pid != std::process::id() {
+            continue;
+        }
+        if tag == "old" && !dir.exists() {
+            fs::rename(entry.path(), dir)?;
+            eprintln!(
+                "seedsnap: restored the previous snapshot {} left by an interrupted export",
+                dir.display()
+            );
+        } else if tag == "tmp" || tag == "old" {
+            fs::remove_dir_all(entry.path())?;
+            eprintln!(
+                "seedsnap: removed {} left by an interrupted export",
+                entry.path().display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An existing directory may be replaced only if it is empty or a seedsnap snapshot holding
+/// nothing but the files its manifest lists: replacing it must never lose anybody's files.
+fn check_replaceable(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    if !dir.is_dir() {
+        return Err(failure(
+            ExitKind::BadInput,
+            format!(
+                "{} exists and is not a directory; refusing to replace it",
+                dir.display()
+            ),
+        ));
+    }
+    let mut entries: Vec<String> = fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<std::io::Result<_>>()?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let listed: HashSet<String> = match fs::read(&manifest_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .filter(|v| v.get("format").and_then(|f| f.as_str()) == Some(super::manifest::FORMAT))
+    {
+        Some(value) => value["tables"]
+            .as_array()
+            .map(|tables| {
+                tables
+                    .iter()
+                    .filter_map(|t| t["file"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => {
+            return Err(failure(
+                ExitKind::BadInput,
+                format!(
+                    "{} is not empty and is not a seedsnap snapshot (no readable {MANIFEST_FILE}); \
+                     refusing to replace it. Choose another --dir or move its contents away.",
+                    dir.display()
+                ),
+            ))
+        }
+    };
+    entries.retain(|name| name != MANIFEST_FILE && !listed.contains(name));
+    entries.sort();
+    if !entries.is_empty() {
+        return Err(failure(
+            ExitKind::BadInput,
+            format!(
+                "{} holds files that are not part of its snapshot ({}); refusing to replace it and \
+                 lose them. Move them away or choose another --dir.",
+                dir.display(),
+                entries.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a data file while hashing it and counting its lines.
+pub struct HashingWriter {
+    inner: BufWriter<File>,
+    hasher: Sha256,
+    lines: u64,
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl HashingWriter {
+    /// Flushes and syncs the file; returns its SHA-256 and number of lines.
+    pub fn finish(self) -> Result<(String, u64)> {
+        let file = self.inner.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok((super::hex(&self.hasher.finalize()), self.lines))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// A snapshot directory whose manifest parsed and passed its structural checks.
+pub struct SnapshotDir {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+impl SnapshotDir {
+    /// Reads and checks the manifest. Data files are checked by [`SnapshotDir::check_files`].
+    pub fn open(dir: &Path) -> Result<SnapshotDir> {
+        let path = dir.join(MANIFEST_FILE);
+        let bytes = fs::read(&path).map_err(|e| {
+            failure(
+                ExitKind::BadInput,
+                format!(
+                    "cannot read {}: {e}. Is {} a seedsnap snapshot directory?",
+                    path.display(),
+                    dir.display()
+                ),
+            )
+        })?;
+        let manifest = Manifest::parse(&bytes).map_err(|problems| {
+            let located: Vec<Problem> = problems
+                .into_iter()
+                .map(|message| Problem {
+                    file: path.display().to_string(),
+                    line: None,
+                    column: None,
+                    message,
+                })
+                .collect();
+            problems_to_result(
+                ExitKind::BadInput,
+                "the snapshot manifest is not valid",
+                &located,
+            )
+            .unwrap_err()
+        })?;
+        Ok(SnapshotDir {
+            dir: dir.to_path_buf(),
+            manifest,
+        })
+    }
+
+    pub fn file_path(&self, table: &ManifestTable) -> PathBuf {
+        self.dir.join(&table.file)
+    }
+
+    fn display_path(&self, table: &ManifestTable) -> String {
+        self.file_path(table).display().to_string()
+    }
+
+    /// Checks every data file against the manifest: present, no extra files, checksum, header,
+    /// row count, every line's format, no duplicate keys. Returns all problems found.
+    pub fn check_files(&self) -> Result<Vec<Problem>> {
+        let mut problems = Vec::new();
+        let listed: HashSet<&str> = self
+            .manifest
+            .tables
+            .iter()
+            .map(|t| t.file.as_str())
+            .collect();
+        let mut extra: Vec<String> = fs::read_dir(&self.dir)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name != MANIFEST_FILE && !listed.contains(name.as_str()))
+            .collect();
+        extra.sort();
+        for name in extra {
+            problems.push(Problem {
+                file: self.dir.join(&name).display().to_string(),
+                line: None,
+                column: None,
+                message: "is not listed in the manifest (a file from another snapshot, or a \
+                          table renamed by hand?)"
+                    .into(),
+            });
+        }
+        for table in &self.manifest.tables {
+            debug_assert!(file_name::is_safe(&table.file));
+            let key_indexes: Option<Vec<usize>> = table
+                .key
+                .columns()
+                .map(|cols| cols.iter().filter_map(|c| table.column_index(c)).collect());
+            let mut seen_keys: HashSet<Vec<u8>> = HashSet::new();
+            let mut first_line_of_key: std::collections::HashMap<Vec<u8>, u64> = Default::default();
+            let file = self.display_path(table);
+            let outcome = self.scan(table, &mut problems, |line, fields| {
+                if let Some(indexes) = &key_indexes {
+                    let mut key = Vec::new();
+                    for &i in indexes {
+                        key.extend_from_slice(fields[i]);
+                        key.push(b'\t');
+                    }
+                    if !seen_keys.insert(key.clone()) {
+                        let first = first_line_of_key.get(&key).copied().unwrap_or(0);
+                        return Err(Problem {
+                            file: file.clone(),
+                            line: Some(line),
+                            column: None,
+                            message: format!(
+                                "duplicate key ({}) = ({}), first seen on line {first}",
+                                table.key.columns().unwrap_or_default().join(", "),
+                                String::from_utf8_lossy(&key[..key.len() - 1]).replace('\t', ", ")
+                            ),
+                        });
+                    }
+                    first_line_of_key.insert(key, line);
+                }
+                Ok(())
+            })?;
+            if let Some(sha256) = outcome {
+                if sha256 != table.sha256 {
+                    problems.push(Problem {
+                        file: file.clone(),
+                        line: None,
+                        column: None,
+                        message: format!(
+                            "SHA-256 is {sha256} but the manifest says {} (the file was changed \
+                             after export)",
+                            table.sha256
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Reads one data file, checking header, line format and row count, and hands each valid
+    /// row's raw fields to `visit` with its line number. Problems go to `problems` (at most a
+    /// few per file, so a damaged file does not flood the report). Returns the file's SHA-256
+    /// when it could be read to the end.
+    pub fn scan(
+        &self,
+        table: &ManifestTable,
+        problems: &mut Vec<Problem>,
+        mut visit: impl FnMut(u64, &[&[u8]]) -> Result<(), Problem>,
+    ) -> Result<Option<String>> {
+        const MAX_PER_FILE: usize = 10;
+        let path = self.file_path(table);
+        let display = self.display_path(table);
+        let problem = |line: Option<u64>, column: Option<String>, message: String| Problem {
+            file: display.clone(),
+            line,
+            column,
+            message,
+        };
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(problem(None, None, format!("cannot be read: {e}")));
+                return Ok(None);
+            }
+        };
+        let mut hashing = HashingReader {
+            inner: file,
+            hasher: Sha256::new(),
+        };
+        let mut reader = LineReader::new(BufReader::with_capacity(256 * 1024, &mut hashing));
+        let expected_header = copy_text::header_line(table.columns.iter().map(|c| c.name.as_str()));
+        let mut found = 0usize;
+        let mut rows = 0u64;
+        match reader.next_line()? {
+            None => {
+                problems.push(problem(
+                    None,
+                    None,
+                    "is empty: it has no header line".into(),
+                ));
+                return Ok(None);
+            }
+            Some((_, Err(e))) => {
+                problems.push(problem(Some(1), None, format!("header line {e}")));
+                found += 1;
+            }
+            Some((_, Ok(header))) => {
+                if [header, b"\n"].concat() != expected_header.as_bytes() {
+                    problems.push(problem(
+                        Some(1),
+                        None,
+                        format!(
+                            "header is {:?} but the manifest lists the columns {:?}",
+                            String::from_utf8_lossy(header),
+                            expected_header.trim_end()
+                        ),
+                    ));
+                    found += 1;
+                }
+            }
+        }
+        while let Some((number, line)) = reader.next_line()? {
+            rows += 1;
+            let checked = line.and_then(|line| copy_text::check_line(line, table.columns.len()));
+            let result = match checked {
+                Ok(fields) => visit(number, &fields),
+                Err(e) => Err(problem(
+                    Some(number),
+                    e.field().map(|i| table.columns[i].name.clone()),
+                    format!("line {e}").replacen("line ", "", 1),
+                )),
+            };
+            if let Err(p) = result {
+                found += 1;
+                if found <= MAX_PER_FILE {
+                    problems.push(p);
+                }
+            }
+        }
+        if found > MAX_PER_FILE {
+            problems.push(problem(
+                None,
+                None,
+                format!(
+                    "{} more problems in this file not shown",
+                    found - MAX_PER_FILE
+                ),
+            ));
+        }
+        if rows != table.rows {
+            problems.push(problem(
+                None,
+                None,
+                format!(
+                    "has {rows} rows but the manifest says {} (truncated or edited?)",
+                    table.rows
+                ),
+            ));
+        }
+        drop(reader);
+        Ok(Some(super::hex(&hashing.hasher.finalize())))
+    }
+}
+
+struct HashingReader {
+    inner: File,
+    hasher: Sha256,
+}
+
+impl Read for HashingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}

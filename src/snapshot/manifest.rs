@@ -1,0 +1,253 @@
+//! `manifest.json`: what a snapshot holds, in load order, and how to check it.
+//!
+//! The manifest is written with sorted, stable content (no timestamps), so exporting an
+//! unchanged source twice gives the same bytes. It records the source's system identifier and
+//! database name so that an import can refuse to write into the database the snapshot came from.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::file_name::file_name;
+use crate::catalog::{QualifiedName, RowKey};
+
+pub const FORMAT: &str = "seedsnap-snapshot";
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotKind {
+    /// Exported from a demo database.
+    Export,
+    /// The contents of a target's tables, saved before `--truncate-first` emptied them;
+    /// importing it back into the database it came from is its purpose.
+    Backup,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceInfo {
+    /// `pg_control_system().system_identifier`: which cluster.
+    pub system_identifier: String,
+    pub database: String,
+    pub server_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub kind: SnapshotKind,
+    pub source: SourceInfo,
+    /// SHA-256 over the tables' names, columns, keys and foreign keys.
+    pub schema_fingerprint: String,
+    /// The default per-table limit the snapshot was taken with (`null`: every row).
+    pub limit: Option<u64>,
+    /// In load order: every table after the tables it references (cycles excepted).
+    pub tables: Vec<ManifestTable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub not_null: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub references: QualifiedName,
+    pub referenced_columns: Vec<String>,
+    pub deferrable: bool,
+    pub match_full: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestTable {
+    pub schema: String,
+    pub name: String,
+    pub file: String,
+    /// The stored columns, in file order (generated columns are left to the target).
+    pub columns: Vec<ManifestColumn>,
+    pub key: RowKey,
+    pub foreign_keys: Vec<ManifestForeignKey>,
+    pub rows: u64,
+    pub sampled: u64,
+    pub backfilled: u64,
+    pub sha256: String,
+}
+
+impl ManifestTable {
+    pub fn qualified_name(&self) -> QualifiedName {
+        QualifiedName::new(self.schema.clone(), self.name.clone())
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+}
+
+/// The part of a table that describes its shape, for the fingerprint.
+#[derive(Serialize)]
+struct Shape<'a> {
+    schema: &'a str,
+    name: &'a str,
+    columns: &'a [ManifestColumn],
+    key: &'a RowKey,
+    foreign_keys: &'a [ManifestForeignKey],
+}
+
+pub fn schema_fingerprint(tables: &[ManifestTable]) -> String {
+    let shapes: Vec<Shape> = tables
+        .iter()
+        .map(|t| Shape {
+            schema: &t.schema,
+            name: &t.name,
+            columns: &t.columns,
+            key: &t.key,
+            foreign_keys: &t.foreign_keys,
+        })
+        .collect();
+    let json = serde_json::to_vec(&shapes).expect("shapes serialize");
+    format!("sha256:{}", super::hex(&Sha256::digest(&json)))
+}
+
+impl Manifest {
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("manifest serializes");
+        text.push('\n');
+        text
+    }
+
+    /// Parses a manifest and checks everything that can be checked without the data files.
+    /// Returns every problem found, not just the first.
+    pub fn parse(text: &[u8]) -> Result<Manifest, Vec<String>> {
+        let value: serde_json::Value =
+            serde_json::from_slice(text).map_err(|e| vec![format!("is not valid JSON: {e}")])?;
+        match value.get("format").and_then(|v| v.as_str()) {
+            Some(FORMAT) => {}
+            _ => {
+                return Err(vec![format!(
+                    "is not a seedsnap manifest (no \"format\": \"{FORMAT}\")"
+                )])
+            }
+        }
+        match value.get("format_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == FORMAT_VERSION as u64 => {}
+            Some(v) => {
+                return Err(vec![format!(
+                    "has format version {v}; this seedsnap reads version {FORMAT_VERSION} \
+                     (export the snapshot again, or use a matching seedsnap)"
+                )])
+            }
+            None => return Err(vec!["has no format_version".into()]),
+        }
+        let manifest: Manifest =
+            serde_json::from_value(value).map_err(|e| vec![format!("is malformed: {e}")])?;
+        let problems = manifest.structural_problems();
+        if problems.is_empty() {
+            Ok(manifest)
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn structural_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for table in &self.tables {
+            let name = table.qualified_name();
+            if !seen.insert(name.clone()) {
+                problems.push(format!("lists table {name} twice"));
+            }
+            let expected = file_name(&name);
+            if table.file != expected {
+                problems.push(format!(
+                    "names file {:?} for table {name}; it must be {expected:?}",
+                    table.file
+                ));
+            }
+            if table.columns.is_empty() {
+                problems.push(format!("lists no columns for table {name}"));
+            }
+            if table.rows != table.sampled + table.backfilled {
+                problems.push(format!(
+                    "says table {name} has {} rows but {} sampled + {} backfilled",
+                    table.rows, table.sampled, table.backfilled
+                ));
+            }
+            let mut column_names = std::collections::HashSet::new();
+            for column in &table.columns {
+                if !column_names.insert(&column.name) {
+                    problems.push(format!("lists column {} of {name} twice", column.name));
+                }
+            }
+            if let Some(key) = table.key.columns() {
+                for column in key {
+                    if table.column_index(column).is_none() {
+                        problems.push(format!("key column {column} of {name} is not a column"));
+                    }
+                }
+            }
+            for fk in &table.foreign_keys {
+                for column in &fk.columns {
+                    if table.column_index(column).is_none() {
+                        problems.push(format!(
+                            "foreign key {} of {name} uses unknown column {column}",
+                            fk.name
+                        ));
+                    }
+                }
+                if fk.columns.len() != fk.referenced_columns.len() {
+                    problems.push(format!(
+                        "foreign key {} of {name} pairs {} columns with {}",
+                        fk.name,
+                        fk.columns.len(),
+                        fk.referenced_columns.len()
+                    ));
+                }
+                match self
+                    .tables
+                    .iter()
+                    .find(|t| t.qualified_name() == fk.references)
+                {
+                    None => problems.push(format!(
+                        "foreign key {} of {name} references {}, which is not in the snapshot",
+                        fk.name, fk.references
+                    )),
+                    Some(parent) => {
+                        for column in &fk.referenced_columns {
+                            if parent.column_index(column).is_none() {
+                                problems.push(format!(
+                                    "foreign key {} of {name} references unknown column {}.{column}",
+                                    fk.name, fk.references
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return problems;
+        }
+        let fingerprint = schema_fingerprint(&self.tables);
+        if fingerprint != self.schema_fingerprint {
+            problems.push(format!(
+                "schema_fingerprint is {} but the tables described give {fingerprint}: the \
+                 manifest was edited",
+                self.schema_fingerprint
+            ));
+        }
+        problems
+    }
+}

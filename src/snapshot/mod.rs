@@ -1,0 +1,23 @@
+//! The snapshot format: a directory of one TSV file per table plus `manifest.json`.
+//!
+//! - [`file_name`]: table names to safe, unique, readable file names;
+//! - [`copy_text`]: PostgreSQL's COPY text format, checked and decoded line by line;
+//! - [`manifest`]: what the manifest holds and how it is checked;
+//! - [`directory`]: writing a directory atomically, and reading one back with every problem
+//!   reported at once.
+//!
+//! Rows are stored exactly as `COPY … TO STDOUT` printed them under pinned session settings, so
+//! every PostgreSQL type round-trips without seedsnap decoding a single value.
+
+pub mod copy_text;
+pub mod directory;
+pub mod file_name;
+pub mod manifest;
+
+pub use directory::{Problem, SnapshotDir, SnapshotWriter};
+pub use manifest::{Manifest, ManifestTable};
+
+/// Lowercase hex of a SHA-256 digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
