@@ -145,9 +145,29 @@ pub struct TargetArgs {
     /// timestamped snapshot directory (restorable with `seedsnap import`).
     #[arg(long)]
     pub truncate_first: bool,
+    /// Where --truncate-first writes its backups.
+    #[arg(long, default_value = ".seedsnap/backups")]
+    pub backup_dir: PathBuf,
     /// How long to wait for a lock on a target table before giving up, in seconds.
     #[arg(long, default_value_t = 30)]
     pub lock_timeout: u64,
+}
+
+impl TargetArgs {
+    pub fn to_options(&self) -> crate::import::ImportOptions {
+        crate::import::ImportOptions {
+            guard: crate::safety::GuardOptions {
+                pattern: self.target_pattern.clone(),
+                allow_non_test_target: self.allow_non_test_target,
+                yes: self.yes,
+            },
+            allow_drift: self.allow_drift,
+            dry_run: self.dry_run,
+            truncate_first: self.truncate_first,
+            lock_timeout_seconds: self.lock_timeout,
+            backup_root: self.backup_dir.clone(),
+        }
+    }
 }
 
 #[derive(Args, Debug)]

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use postgres::{GenericClient, IsolationLevel, Transaction};
 use serde::Serialize;
 
-use crate::catalog::{quote_literal, Catalog, QualifiedName, RowKey};
+use crate::catalog::{quote_literal, Catalog, QualifiedName};
 use crate::connection::Endpoint;
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, Component};
@@ -373,7 +373,12 @@ pub fn run(
                 exported,
                 ms,
             });
-            tables.push(manifest_table(&prepared.catalog, t, file, chosen, sha256));
+            let counts = RowCounts {
+                rows: exported,
+                sampled: chosen.sampled,
+                backfilled: chosen.backfilled,
+            };
+            tables.push(manifest_table(&prepared.catalog, t, file, counts, sha256));
         }
     }
     txn.commit().context("ending the read-only transaction")?;
@@ -467,11 +472,19 @@ fn copy_query(
     )
 }
 
-fn manifest_table(
+/// How many rows a data file holds, and how they were chosen.
+pub struct RowCounts {
+    pub rows: u64,
+    pub sampled: u64,
+    pub backfilled: u64,
+}
+
+/// The manifest entry for table `t` of a catalog.
+pub fn manifest_table(
     catalog: &Catalog,
     t: usize,
     file: String,
-    chosen: &selection::TableSelection,
+    counts: RowCounts,
     sha256: String,
 ) -> ManifestTable {
     let table = &catalog.tables[t];
@@ -488,10 +501,7 @@ fn manifest_table(
                 identity: c.identity.clone(),
             })
             .collect(),
-        key: match table.row_key() {
-            RowKey::AllColumns => RowKey::AllColumns,
-            key => key,
-        },
+        key: table.row_key(),
         foreign_keys: catalog
             .outgoing(t)
             .map(|(_, fk)| ManifestForeignKey {
@@ -503,9 +513,9 @@ fn manifest_table(
                 match_full: fk.match_full,
             })
             .collect(),
-        rows: chosen.rows.len() as u64,
-        sampled: chosen.sampled,
-        backfilled: chosen.backfilled,
+        rows: counts.rows,
+        sampled: counts.sampled,
+        backfilled: counts.backfilled,
         sha256,
     }
 }

@@ -242,11 +242,14 @@ pub fn edges_from_catalog(catalog: &crate::catalog::Catalog) -> Vec<Edge> {
         .map(|(id, fk)| {
             let child = &catalog.tables[fk.child];
             let nullable = |name: &String| child.column(name).is_some_and(|c| !c.not_null);
-            let breakable_by_null = if fk.match_full {
-                fk.columns.iter().all(nullable)
-            } else {
-                fk.columns.iter().any(nullable)
-            };
+            // Setting a column back after the insert needs a key to find the row by.
+            let has_key = child.row_key() != crate::catalog::RowKey::AllColumns;
+            let breakable_by_null = has_key
+                && if fk.match_full {
+                    fk.columns.iter().all(nullable)
+                } else {
+                    fk.columns.iter().any(nullable)
+                };
             let kind = if fk.deferrable {
                 EdgeKind::Deferrable
             } else if breakable_by_null {

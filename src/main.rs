@@ -1,16 +1,18 @@
 //! The `seedsnap` binary: parse the command line, run the command, map failures to exit codes.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
 
 use seedsnap::cli::{Cli, Command};
+use seedsnap::connection::Endpoint;
 use seedsnap::connection::{resolve, ProcessEnvironment};
 use seedsnap::error::{describe_pg_error, exit_kind};
+use seedsnap::import::ImportOptions;
 use seedsnap::report::Progress;
-use seedsnap::{export, plan};
+use seedsnap::safety;
+use seedsnap::{export, import, plan, verify};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -71,9 +73,75 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Import(_) | Command::Refresh(_) | Command::Verify(_) => {
-            let _ = Path::new("");
-            anyhow::bail!("not built yet")
+        Command::Import(args) => {
+            let progress = Progress::new(!args.output.quiet);
+            let target = resolve(&args.target.target, &env)?;
+            let report = import::run(&target, &args.dir.dir, &args.target.to_options(), &progress)?;
+            if args.output.json {
+                print_json(&report)
+            } else {
+                print!("{}", import::render_summary(&report));
+                Ok(())
+            }
+        }
+        Command::Refresh(args) => {
+            let progress = Progress::new(!args.output.quiet);
+            let source = resolve(&args.source.source, &env)?;
+            let target = resolve(&args.target.target, &env)?;
+            let options = args.target.to_options();
+            refresh_preflight(&source, &target, &options, &progress)?;
+            let exported = export::run(
+                &source,
+                &args.dir.dir,
+                &args.selection.to_options(),
+                &progress,
+            )?;
+            if !args.output.json {
+                print!("{}", export::render_summary(&exported));
+            }
+            let imported = import::run(&target, &args.dir.dir, &options, &progress)?;
+            if args.output.json {
+                print_json(&serde_json::json!({ "export": exported, "import": imported }))
+            } else {
+                print!("{}", import::render_summary(&imported));
+                Ok(())
+            }
+        }
+        Command::Verify(args) => {
+            let _progress = Progress::new(!args.output.quiet);
+            let report = verify::run(&args.dir.dir)?;
+            if args.output.json {
+                print_json(&report)?;
+            } else {
+                print!("{}", verify::render_summary(&report));
+            }
+            match verify::failure_of(&report) {
+                Some(error) => Err(error),
+                None => Ok(()),
+            }
         }
     }
+}
+
+/// Before a refresh exports anything: the target must pass the guard and must not be the
+/// source, so a refused refresh does not even replace the snapshot directory.
+fn refresh_preflight(
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &ImportOptions,
+    progress: &Progress,
+) -> Result<()> {
+    progress.always(&format!(
+        "refresh: from {} into {}",
+        source.display_name(),
+        target.display_name()
+    ));
+    let (_target_client, target_identity) = import::open_target(target, options, None)?;
+    let mut source_client = export::open_source(source)?;
+    let source_identity = export::source_info(&mut source_client)?;
+    safety::check_not_source(
+        &target_identity,
+        &source_identity,
+        seedsnap::snapshot::manifest::SnapshotKind::Export,
+    )
 }

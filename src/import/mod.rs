@@ -1,0 +1,878 @@
+//! `seedsnap import`: load a snapshot directory into a test database in one transaction.
+//!
+//! Order of work, so that nothing is written unless everything can be:
+//! 1. the snapshot is checked offline (manifest, checksums, every line) — bad input stops here;
+//! 2. the target is named, then guarded (test-database name, not the snapshot's source);
+//! 3. in one transaction: the target's catalog is matched against the snapshot, the tables are
+//!    locked (`SHARE ROW EXCLUSIVE`: readers go on, a second import waits), every file is staged
+//!    with COPY into a temporary table (a value that does not parse is reported with its file,
+//!    line and column), then rows are inserted in dependency order with the cycle strategies of
+//!    [`crate::graph`], then verified (present, drifted, missing, foreign keys), then sequences
+//!    are advanced, then it commits — or rolls back on any failure or with `--dry-run`.
+
+mod schema_match;
+mod statements;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use postgres::Transaction;
+use serde::Serialize;
+
+use crate::catalog::{quote_ident, Catalog, RowKey};
+use crate::connection::Endpoint;
+use crate::error::{failure, ExitKind};
+use crate::export::{self, manifest_table, RowCounts};
+use crate::graph::{self, BreakMethod, LoadStrategy};
+use crate::report::{self, Progress};
+use crate::safety::{self, GuardOptions};
+use crate::snapshot::directory::problems_to_result;
+use crate::snapshot::file_name::file_name;
+use crate::snapshot::manifest::{self, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION};
+use crate::snapshot::{copy_text, Manifest, Problem, SnapshotDir, SnapshotWriter};
+use schema_match::MatchedTable;
+use statements::LoadTable;
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub guard: GuardOptions,
+    pub allow_drift: bool,
+    pub dry_run: bool,
+    pub truncate_first: bool,
+    pub lock_timeout_seconds: u64,
+    /// Where `--truncate-first` writes its backups.
+    pub backup_root: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableOutcome {
+    pub table: String,
+    pub in_snapshot: u64,
+    pub inserted: u64,
+    pub already_present: u64,
+    pub drifted: u64,
+    pub missing: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SequenceChange {
+    pub sequence: String,
+    pub from: i64,
+    pub to: i64,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ImportTimings {
+    pub check_ms: f64,
+    pub connect_ms: f64,
+    pub catalog_ms: f64,
+    pub lock_ms: f64,
+    pub backup_ms: f64,
+    pub staging_ms: f64,
+    pub classify_ms: f64,
+    pub insert_ms: f64,
+    pub verify_ms: f64,
+    pub sequences_ms: f64,
+    pub commit_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub target: String,
+    pub snapshot: String,
+    pub dry_run: bool,
+    pub committed: bool,
+    pub tables: Vec<TableOutcome>,
+    pub sequences: Vec<SequenceChange>,
+    pub backup: Option<String>,
+    pub foreign_key_violations: Vec<String>,
+    pub timings: ImportTimings,
+}
+
+/// Checks a snapshot directory offline; every problem at once.
+pub fn open_checked(dir: &Path) -> Result<SnapshotDir> {
+    let snapshot = SnapshotDir::open(dir)?;
+    let problems = snapshot.check_files()?;
+    problems_to_result(
+        ExitKind::BadInput,
+        &format!(
+            "the snapshot in {} is not valid; nothing was written",
+            dir.display()
+        ),
+        &problems,
+    )?;
+    Ok(snapshot)
+}
+
+/// Connects to the target, pins its session, and applies both guards.
+pub fn open_target(
+    endpoint: &Endpoint,
+    options: &ImportOptions,
+    snapshot_source: Option<(&SourceInfo, SnapshotKind)>,
+) -> Result<(postgres::Client, SourceInfo)> {
+    let mut client = endpoint.connect("target")?;
+    client
+        .batch_execute(&format!(
+            "SET lock_timeout = '{}s'; SET statement_timeout = 0; \
+             SET idle_in_transaction_session_timeout = 0;",
+            options.lock_timeout_seconds
+        ))
+        .context("configuring the target session")?;
+    let identity = export::source_info(&mut client)?;
+    // The name the server reports, not the one in the URL, is what the guard judges.
+    safety::check_name(&identity.database, &endpoint.display_name(), &options.guard)?;
+    if let Some((source, kind)) = snapshot_source {
+        safety::check_not_source(&identity, source, kind)?;
+    }
+    Ok((client, identity))
+}
+
+pub fn run(
+    endpoint: &Endpoint,
+    dir: &Path,
+    options: &ImportOptions,
+    progress: &Progress,
+) -> Result<ImportReport> {
+    progress.always(&format!(
+        "loading into {}{}",
+        endpoint.display_name(),
+        if options.dry_run {
+            " (dry run: nothing will be kept)"
+        } else {
+            ""
+        }
+    ));
+    let mut timings = ImportTimings::default();
+    let t0 = Instant::now();
+    let snapshot = open_checked(dir)?;
+    timings.check_ms = ms_since(t0);
+    progress.line(&format!(
+        "checked {} ({} tables, {} rows)",
+        dir.display(),
+        snapshot.manifest.tables.len(),
+        snapshot.manifest.tables.iter().map(|t| t.rows).sum::<u64>()
+    ));
+
+    let t0 = Instant::now();
+    let (mut client, identity) = open_target(
+        endpoint,
+        options,
+        Some((&snapshot.manifest.source, snapshot.manifest.kind)),
+    )?;
+    timings.connect_ms = ms_since(t0);
+    let mut txn = client.transaction()?;
+    let mut loader = Loader {
+        snapshot: &snapshot,
+        options,
+        progress,
+        timings,
+        identity,
+    };
+    let outcome = loader.load(&mut txn);
+    let mut report = match outcome {
+        Ok(report) => report,
+        Err(error) => {
+            // Dropping the transaction rolls back; say so explicitly for the reader.
+            let _ = txn.rollback();
+            return Err(error.context("the import was rolled back; the target is unchanged"));
+        }
+    };
+    report.target = endpoint.display_name();
+    let failed = verification_failure(&report, options);
+    let t0 = Instant::now();
+    if options.dry_run || failed.is_some() {
+        txn.rollback()?;
+    } else {
+        apply_sequences(&mut txn, &report.sequences)?;
+        txn.commit().context("committing the import")?;
+        report.committed = true;
+    }
+    report.timings.commit_ms = ms_since(t0);
+    report.timings.total_ms = progress.elapsed_ms();
+    if let Some(message) = failed {
+        if let Some(backup) = &report.backup {
+            progress.always(&format!(
+                "the backup taken before truncating stays in {backup}"
+            ));
+        }
+        print_tables(progress, &report);
+        return Err(failure(
+            ExitKind::VerificationFailed,
+            format!("{message}; the import was rolled back and the target is unchanged"),
+        ));
+    }
+    Ok(report)
+}
+
+fn print_tables(progress: &Progress, report: &ImportReport) {
+    for table in &report.tables {
+        progress.line(&format!(
+            "{}: {} in snapshot, {} inserted, {} already present, {} drifted{}",
+            table.table,
+            table.in_snapshot,
+            table.inserted,
+            table.already_present,
+            table.drifted,
+            if table.missing > 0 {
+                format!(", {} MISSING", table.missing)
+            } else {
+                String::new()
+            }
+        ));
+    }
+}
+
+/// The reason verification fails, if it does.
+fn verification_failure(report: &ImportReport, options: &ImportOptions) -> Option<String> {
+    let missing: u64 = report.tables.iter().map(|t| t.missing).sum();
+    let drifted: Vec<String> = report
+        .tables
+        .iter()
+        .filter(|t| t.drifted > 0)
+        .map(|t| format!("{} ({} rows)", t.table, t.drifted))
+        .collect();
+    if missing > 0 {
+        let which: Vec<String> = report
+            .tables
+            .iter()
+            .filter(|t| t.missing > 0)
+            .map(|t| format!("{} ({} rows)", t.table, t.missing))
+            .collect();
+        return Some(format!(
+            "verification failed: snapshot rows are not in the target after loading: {} (a \
+             trigger changed them, or they conflict with existing rows on another unique key)",
+            which.join(", ")
+        ));
+    }
+    if !report.foreign_key_violations.is_empty() {
+        return Some(format!(
+            "verification failed: foreign keys do not hold: {}",
+            report.foreign_key_violations.join("; ")
+        ));
+    }
+    if !drifted.is_empty() && !options.allow_drift {
+        return Some(format!(
+            "verification failed: the target already has rows with the snapshot's keys but \
+             other content (drift) in {}. Use --allow-drift to keep the target's rows, or \
+             --truncate-first to replace them",
+            drifted.join(", ")
+        ));
+    }
+    None
+}
+
+fn ms_since(t0: Instant) -> f64 {
+    t0.elapsed().as_secs_f64() * 1e3
+}
+
+struct Loader<'a> {
+    snapshot: &'a SnapshotDir,
+    options: &'a ImportOptions,
+    progress: &'a Progress,
+    timings: ImportTimings,
+    identity: SourceInfo,
+}
+
+impl Loader<'_> {
+    fn manifest(&self) -> &Manifest {
+        &self.snapshot.manifest
+    }
+
+    fn load(&mut self, txn: &mut Transaction<'_>) -> Result<ImportReport> {
+        let manifest = self.manifest().clone();
+        let t0 = Instant::now();
+        let mut schemas: Vec<String> = manifest.tables.iter().map(|t| t.schema.clone()).collect();
+        schemas.sort();
+        schemas.dedup();
+        let full = Catalog::read(txn, &schemas)?;
+        let (catalog, matched) = schema_match::match_snapshot(&manifest, &full, |t| {
+            self.snapshot.file_path(t).display().to_string()
+        })
+        .or_else(|problems| {
+            problems_to_result(
+                ExitKind::BadInput,
+                "the target's schema does not match the snapshot; nothing was written",
+                &problems,
+            )
+            .map(|_| unreachable!())
+        })?;
+        self.timings.catalog_ms = ms_since(t0);
+
+        let edges = graph::edges_from_catalog(&catalog);
+        let plan = graph::load_plan(catalog.tables.len(), &edges);
+        let by_target: HashMap<usize, &MatchedTable> =
+            matched.iter().map(|m| (m.target, m)).collect();
+        let stage_names: Vec<String> = (0..manifest.tables.len())
+            .map(|i| format!("pg_temp.{}", quote_ident(&format!("seedsnap_stage_{i}"))))
+            .collect();
+        let loads: HashMap<usize, LoadTable> = matched
+            .iter()
+            .map(|m| (m.target, load_table(&catalog, m, &manifest, &stage_names)))
+            .collect();
+
+        // Lock in load order, one table at a time so a timeout can name the table.
+        let t0 = Instant::now();
+        for &t in plan.iter().flat_map(|c| c.tables.iter()) {
+            let table = &catalog.tables[t];
+            txn.batch_execute(&format!(
+                "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+                table.name.sql()
+            ))
+            .map_err(|e| lock_error(e, &table.name.to_string(), self.options))?;
+        }
+        self.timings.lock_ms = ms_since(t0);
+
+        let mut backup = None;
+        if self.options.truncate_first {
+            let t0 = Instant::now();
+            backup = self.backup_and_truncate(txn, &catalog, &plan)?;
+            self.timings.backup_ms = ms_since(t0);
+        }
+
+        // Stage every file before touching a real table.
+        let t0 = Instant::now();
+        let mut problems = Vec::new();
+        for m in &matched {
+            let load = &loads[&m.target];
+            let table = &manifest.tables[m.manifest];
+            let types: Vec<String> = load
+                .columns
+                .iter()
+                .map(|c| {
+                    catalog.tables[m.target]
+                        .column(c)
+                        .expect("matched")
+                        .type_name
+                        .clone()
+                })
+                .collect();
+            txn.batch_execute(&load.create_stage(&types))?;
+            if let Some(problem) = self.stage_file(txn, load, table)? {
+                problems.push(problem);
+            }
+        }
+        problems_to_result(
+            ExitKind::BadInput,
+            "snapshot values do not load into the target's columns; nothing was written",
+            &problems,
+        )?;
+        self.timings.staging_ms = ms_since(t0);
+
+        let t0 = Instant::now();
+        for m in &matched {
+            let load = &loads[&m.target];
+            txn.batch_execute(&load.classify())
+                .with_context(|| format!("comparing {} with the target", load.target.name))?;
+        }
+        self.timings.classify_ms = ms_since(t0);
+
+        // Insert in dependency order.
+        let t0 = Instant::now();
+        let mut inserted: HashMap<usize, u64> = HashMap::new();
+        for component in &plan {
+            self.insert_component(txn, &catalog, component, &loads, &mut inserted)?;
+        }
+        txn.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+            .context("checking deferred foreign keys")?;
+        self.timings.insert_ms = ms_since(t0);
+
+        // Verify.
+        let t0 = Instant::now();
+        let mut tables = Vec::new();
+        let mut violations = Vec::new();
+        for &t in plan.iter().flat_map(|c| c.tables.iter()) {
+            let load = &loads[&t];
+            let m = by_target[&t];
+            let manifest_table = &manifest.tables[m.manifest];
+            let row = txn
+                .query_one(load.verify_counts().as_str(), &[])
+                .with_context(|| format!("verifying {}", load.target.name))?;
+            tables.push(TableOutcome {
+                table: load.target.name.to_string(),
+                in_snapshot: manifest_table.rows,
+                inserted: inserted.get(&t).copied().unwrap_or(0),
+                already_present: row.get::<_, i64>(0) as u64,
+                drifted: row.get::<_, i64>(1) as u64,
+                missing: row.get::<_, i64>(2) as u64,
+            });
+            for fk in &manifest_table.foreign_keys {
+                let Some(parent) = catalog.find(&fk.references) else {
+                    continue;
+                };
+                let orphans: i64 = txn
+                    .query_one(
+                        load.orphan_count(
+                            &fk.columns,
+                            &catalog.tables[parent],
+                            &fk.referenced_columns,
+                        )
+                        .as_str(),
+                        &[],
+                    )?
+                    .get(0);
+                if orphans > 0 {
+                    violations.push(format!(
+                        "{} rows of {} have no parent in {} through {} ({})",
+                        orphans,
+                        load.target.name,
+                        fk.references,
+                        fk.name,
+                        fk.columns.join(", ")
+                    ));
+                }
+            }
+        }
+        self.timings.verify_ms = ms_since(t0);
+
+        let t0 = Instant::now();
+        let sequences = plan_sequences(txn, &catalog, &matched)?;
+        self.timings.sequences_ms = ms_since(t0);
+
+        let report = ImportReport {
+            target: String::new(),
+            snapshot: self.snapshot.dir.display().to_string(),
+            dry_run: self.options.dry_run,
+            committed: false,
+            tables,
+            sequences,
+            backup,
+            foreign_key_violations: violations,
+            timings: self.timings.clone(),
+        };
+        print_tables(self.progress, &report);
+        Ok(report)
+    }
+
+    /// Streams one data file (without its header) into its staging table. A value the target
+    /// cannot parse comes back as a problem with the file's line number and the column.
+    fn stage_file(
+        &self,
+        txn: &mut Transaction<'_>,
+        load: &LoadTable,
+        table: &manifest::ManifestTable,
+    ) -> Result<Option<Problem>> {
+        let path = self.snapshot.file_path(table);
+        let mut reader = BufReader::with_capacity(256 * 1024, File::open(&path)?);
+        let mut header = Vec::new();
+        reader.read_until(b'\n', &mut header)?;
+        let mut savepoint = txn.transaction()?;
+        let result = (|| -> Result<u64, postgres::Error> {
+            let mut writer = savepoint.copy_in(load.copy_in().as_str())?;
+            let mut buffer = [0u8; 256 * 1024];
+            loop {
+                let n = std::io::Read::read(&mut reader, &mut buffer).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                if writer.write_all(&buffer[..n]).is_err() {
+                    // The server refused the data; finish() reports why.
+                    break;
+                }
+            }
+            writer.finish()
+        })();
+        match result {
+            Ok(_) => {
+                savepoint.commit()?;
+                Ok(None)
+            }
+            Err(error) => {
+                let db = error.as_db_error().cloned();
+                drop(savepoint);
+                let Some(db) = db else {
+                    return Err(error.into());
+                };
+                let context = db.where_().unwrap_or_default().to_string();
+                let (line, column) = copy_position(&context);
+                Ok(Some(Problem {
+                    file: path.display().to_string(),
+                    // The file's first line is the header.
+                    line: line.map(|l| l + 1),
+                    column,
+                    message: db.message().to_string(),
+                }))
+            }
+        }
+    }
+
+    fn insert_component(
+        &self,
+        txn: &mut Transaction<'_>,
+        catalog: &Catalog,
+        component: &graph::Component,
+        loads: &HashMap<usize, LoadTable>,
+        inserted: &mut HashMap<usize, u64>,
+    ) -> Result<()> {
+        let names = || {
+            component
+                .tables
+                .iter()
+                .map(|&t| catalog.tables[t].name.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match &component.strategy {
+            LoadStrategy::SingleStatement => {
+                let parts: Vec<String> = component
+                    .tables
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &t)| format!("i{i} AS ({} RETURNING 1)", loads[&t].insert(&[])))
+                    .collect();
+                let counts: Vec<String> = (0..component.tables.len())
+                    .map(|i| format!("(SELECT pg_catalog.count(*) FROM i{i})::int8"))
+                    .collect();
+                let sql = format!("WITH {} SELECT {}", parts.join(", "), counts.join(", "));
+                let row = txn
+                    .query_one(sql.as_str(), &[])
+                    .with_context(|| format!("inserting the cycle {} in one statement", names()))?;
+                for (i, &t) in component.tables.iter().enumerate() {
+                    inserted.insert(t, row.get::<_, i64>(i) as u64);
+                }
+            }
+            strategy => {
+                let broken: &[(usize, BreakMethod)] = match strategy {
+                    LoadStrategy::Ordered { broken } => broken,
+                    _ => &[],
+                };
+                let mut nulled: HashMap<usize, Vec<String>> = HashMap::new();
+                for &(fk, method) in broken {
+                    let key = &catalog.foreign_keys[fk];
+                    match method {
+                        BreakMethod::Defer => {
+                            txn.batch_execute(&format!(
+                                "SET CONSTRAINTS {}.{} DEFERRED",
+                                quote_ident(&key.constraint_schema),
+                                quote_ident(&key.name)
+                            ))?;
+                        }
+                        BreakMethod::NullThenUpdate => {
+                            let child = &catalog.tables[key.child];
+                            let columns = nulled.entry(key.child).or_default();
+                            for c in &key.columns {
+                                let nullable = child.column(c).is_some_and(|c| !c.not_null);
+                                if nullable && !columns.contains(c) {
+                                    columns.push(c.clone());
+                                }
+                            }
+                        }
+                    }
+                }
+                for &t in &component.tables {
+                    let load = &loads[&t];
+                    let empty = Vec::new();
+                    let columns = nulled.get(&t).unwrap_or(&empty);
+                    let count = txn
+                        .execute(load.insert(columns).as_str(), &[])
+                        .with_context(|| format!("inserting into {}", load.target.name))?;
+                    inserted.insert(t, count);
+                }
+                for (&t, columns) in &nulled {
+                    let load = &loads[&t];
+                    let sql = load.restore(columns).context("a nulled table has a key")?;
+                    txn.execute(sql.as_str(), &[]).with_context(|| {
+                        format!(
+                            "setting the cycle columns {} of {}",
+                            columns.join(", "),
+                            load.target.name
+                        )
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `--truncate-first`: back up the current contents of exactly the snapshot's tables to a
+    /// new timestamped snapshot directory, then empty them. Never CASCADE: a table outside the
+    /// snapshot that references one of them makes TRUNCATE fail, and the import with it.
+    fn backup_and_truncate(
+        &self,
+        txn: &mut Transaction<'_>,
+        catalog: &Catalog,
+        plan: &[graph::Component],
+    ) -> Result<Option<String>> {
+        let order: Vec<usize> = plan.iter().flat_map(|c| c.tables.iter().copied()).collect();
+        let mut backup = None;
+        if !self.options.dry_run {
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            let dir = self
+                .options
+                .backup_root
+                .join(format!("{}-{stamp}", self.identity.database));
+            let writer = SnapshotWriter::create(&dir)?;
+            let mut tables = Vec::new();
+            for &t in &order {
+                let table = &catalog.tables[t];
+                let file = file_name(&table.name);
+                let mut out = writer.table_file(&file)?;
+                let columns: Vec<&str> = table.stored_columns().map(|c| c.name.as_str()).collect();
+                out.write_all(copy_text::header_line(columns.iter().copied()).as_bytes())?;
+                let sql = format!(
+                    "COPY (SELECT {} FROM {} AS t ORDER BY {}) TO STDOUT",
+                    columns
+                        .iter()
+                        .map(|c| quote_ident(c))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    table.from_clause(),
+                    crate::selection::order_by(table, "t.")
+                );
+                let mut reader = txn
+                    .copy_out(sql.as_str())
+                    .with_context(|| format!("backing up {}", table.name))?;
+                std::io::copy(&mut reader, &mut out)?;
+                let (sha256, lines) = out.finish()?;
+                let rows = lines - 1;
+                let counts = RowCounts {
+                    rows,
+                    sampled: rows,
+                    backfilled: 0,
+                };
+                tables.push(manifest_table(catalog, t, file, counts, sha256));
+            }
+            let manifest = Manifest {
+                format: FORMAT.into(),
+                format_version: FORMAT_VERSION,
+                kind: SnapshotKind::Backup,
+                source: self.identity.clone(),
+                schema_fingerprint: manifest::schema_fingerprint(&tables),
+                limit: None,
+                tables,
+            };
+            writer.commit(&manifest)?;
+            let shown = dir.display().to_string();
+            self.progress.always(&format!(
+                "backed up the current contents of {} tables to {shown} (restore with: seedsnap \
+                 import --dir {shown})",
+                order.len()
+            ));
+            backup = Some(shown);
+        }
+        let names: Vec<String> = order
+            .iter()
+            .map(|&t| catalog.tables[t].from_clause())
+            .collect();
+        txn.batch_execute(&format!("TRUNCATE {}", names.join(", ")))
+            .context(
+                "emptying the snapshot's tables (--truncate-first); TRUNCATE never cascades",
+            )?;
+        Ok(backup)
+    }
+}
+
+/// The staging side of one matched table.
+fn load_table<'c>(
+    catalog: &'c Catalog,
+    m: &MatchedTable,
+    manifest: &Manifest,
+    stage_names: &[String],
+) -> LoadTable<'c> {
+    let target = &catalog.tables[m.target];
+    let snapshot = &manifest.tables[m.manifest];
+    let columns: Vec<String> = snapshot.columns.iter().map(|c| c.name.clone()).collect();
+    let covered =
+        |key: &&crate::catalog::UniqueKey| key.columns.iter().all(|c| columns.contains(c));
+    let unique_keys: Vec<Vec<String>> = target
+        .unique_keys
+        .iter()
+        .filter(covered)
+        .map(|k| k.columns.clone())
+        .collect();
+    let identity_key = target
+        .unique_keys
+        .iter()
+        .filter(covered)
+        .find(|k| {
+            k.columns
+                .iter()
+                .all(|c| target.column(c).is_some_and(|c| c.not_null))
+        })
+        .map(|k| k.columns.clone());
+    let overriding = target
+        .columns
+        .iter()
+        .any(|c| c.identity.as_deref() == Some("always") && columns.contains(&c.name));
+    debug_assert!(matches!(
+        target.row_key(),
+        RowKey::Primary(_) | RowKey::Unique(_) | RowKey::AllColumns
+    ));
+    LoadTable {
+        target,
+        stage: stage_names[m.manifest].clone(),
+        columns,
+        unique_keys,
+        identity_key,
+        overriding,
+    }
+}
+
+/// `(line, column)` from a COPY error context: `COPY seedsnap_stage_3, line 5, column id: "x"`.
+fn copy_position(context: &str) -> (Option<u64>, Option<String>) {
+    let line_re = regex::Regex::new(r"line (\d+)(?:, column ([^:]+))?").expect("valid regex");
+    match line_re.captures(context) {
+        Some(c) => (
+            c.get(1).and_then(|m| m.as_str().parse().ok()),
+            c.get(2).map(|m| m.as_str().to_string()),
+        ),
+        None => (None, None),
+    }
+}
+
+fn lock_error(error: postgres::Error, table: &str, options: &ImportOptions) -> anyhow::Error {
+    if error.code().map(|c| c.code()) == Some("55P03") {
+        return failure(
+            ExitKind::Other,
+            format!(
+                "could not lock {table} within {} s (--lock-timeout): another session holds a \
+                 conflicting lock (a running application or test?)",
+                options.lock_timeout_seconds
+            ),
+        );
+    }
+    anyhow::Error::new(error).context(format!("locking {table}"))
+}
+
+/// Every sequence feeding an imported integer column whose value is behind the largest value in
+/// the column: `(sequence, current, new)`. Shared sequences take the largest over all columns.
+fn plan_sequences(
+    txn: &mut Transaction<'_>,
+    catalog: &Catalog,
+    matched: &[MatchedTable],
+) -> Result<Vec<SequenceChange>> {
+    let tables: Vec<usize> = matched.iter().map(|m| m.target).collect();
+    let feeds = catalog.read_sequences(txn, &tables)?;
+    let mut largest: BTreeMap<String, i64> = BTreeMap::new();
+    for (t, column, sequence) in feeds {
+        let table = &catalog.tables[t];
+        let Some(col) = table.column(&column) else {
+            continue;
+        };
+        if !matches!(col.base_type.as_str(), "smallint" | "integer" | "bigint") {
+            continue;
+        }
+        let max: Option<i64> = txn
+            .query_one(
+                &format!(
+                    "SELECT max({})::int8 FROM {}",
+                    quote_ident(&column),
+                    table.from_clause()
+                ),
+                &[],
+            )?
+            .get(0);
+        if let Some(max) = max {
+            let entry = largest.entry(sequence).or_insert(max);
+            *entry = (*entry).max(max);
+        }
+    }
+    let mut changes = Vec::new();
+    for (sequence, max) in largest {
+        let row = txn.query_one(
+            &format!("SELECT last_value, is_called FROM {sequence}"),
+            &[],
+        )?;
+        let last: i64 = row.get(0);
+        let called: bool = row.get(1);
+        // The value the next nextval() would return minus one.
+        let current = if called { last } else { last - 1 };
+        if max > current {
+            changes.push(SequenceChange {
+                sequence,
+                from: current,
+                to: max,
+            });
+        }
+    }
+    Ok(changes)
+}
+
+/// Sequences are not transactional: they move only right before the commit, after every
+/// check passed, and only forwards.
+fn apply_sequences(txn: &mut Transaction<'_>, changes: &[SequenceChange]) -> Result<()> {
+    for change in changes {
+        txn.query_one(
+            "SELECT pg_catalog.setval($1::pg_catalog.text::pg_catalog.regclass, $2, true)",
+            &[&change.sequence, &change.to],
+        )
+        .with_context(|| format!("advancing {}", change.sequence))?;
+    }
+    Ok(())
+}
+
+/// The human summary printed after an import.
+pub fn render_summary(report: &ImportReport) -> String {
+    let rows: Vec<Vec<String>> = report
+        .tables
+        .iter()
+        .map(|t| {
+            vec![
+                t.table.clone(),
+                t.in_snapshot.to_string(),
+                t.inserted.to_string(),
+                t.already_present.to_string(),
+                t.drifted.to_string(),
+            ]
+        })
+        .collect();
+    let mut text = report::render_table(
+        &[
+            "table",
+            "in snapshot",
+            "inserted",
+            "already present",
+            "drifted",
+        ],
+        &rows,
+    );
+    for change in &report.sequences {
+        text.push_str(&format!(
+            "sequence {} {} {} -> {}\n",
+            change.sequence,
+            if report.committed {
+                "advanced"
+            } else {
+                "would advance"
+            },
+            change.from,
+            change.to
+        ));
+    }
+    if let Some(backup) = &report.backup {
+        text.push_str(&format!("backup of the truncated tables: {backup}\n"));
+    }
+    let inserted: u64 = report.tables.iter().map(|t| t.inserted).sum();
+    text.push_str(&format!(
+        "{} {} rows into {} tables of {} in {}; every snapshot row verified present\n",
+        if report.committed {
+            "imported"
+        } else {
+            "dry run: would import"
+        },
+        inserted,
+        report.tables.len(),
+        report.target,
+        report::ms(report.timings.total_ms)
+    ));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_error_positions() {
+        assert_eq!(
+            copy_position("COPY seedsnap_stage_3, line 5, column email: \"x\""),
+            (Some(5), Some("email".into()))
+        );
+        assert_eq!(copy_position("COPY s, line 2"), (Some(2), None));
+        assert_eq!(copy_position("nothing"), (None, None));
+    }
+}
