@@ -600,12 +600,15 @@ impl Loader<'_> {
         let order: Vec<usize> = plan.iter().flat_map(|c| c.tables.iter().copied()).collect();
         let mut backup = None;
         if !self.options.dry_run {
-            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-            let dir = self
-                .options
-                .backup_root
-                .join(format!("{}-{stamp}", self.identity.database));
-            let writer = SnapshotWriter::create(&dir)?;
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+            let base = format!("{}-{stamp}", self.identity.database);
+            let mut dir = self.options.backup_root.join(&base);
+            let mut n = 1;
+            while dir.exists() {
+                n += 1;
+                dir = self.options.backup_root.join(format!("{base}-{n}"));
+            }
+            let writer = SnapshotWriter::create_new(&dir)?;
             let mut tables = Vec::new();
             for &t in &order {
                 let table = &catalog.tables[t];

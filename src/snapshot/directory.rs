@@ -80,6 +80,14 @@ fn sibling(dir: &Path, tag: &str, pid: u32) -> PathBuf {
 }
 
 impl SnapshotWriter {
+    /// A writer for a directory that must not exist yet (a backup never replaces anything).
+    pub fn create_new(final_dir: &Path) -> Result<SnapshotWriter> {
+        if final_dir.exists() {
+            anyhow::bail!("{} exists already", final_dir.display());
+        }
+        Self::create(final_dir)
+    }
+
     pub fn create(final_dir: &Path) -> Result<SnapshotWriter> {
         let final_dir = if final_dir.is_absolute() {
             final_dir.to_path_buf()

@@ -1,0 +1,365 @@
+//! `seedsnap export`, `plan` and `verify` against real databases.
+
+use super::*;
+
+#[test]
+fn demo_export_is_fk_complete_and_covers_every_table() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &[]);
+    let run = seedsnap(&["verify", "--dir", dir.to_str().unwrap()]).ok();
+    assert!(
+        run.stdout.contains("every foreign key resolves"),
+        "{}",
+        run.stdout
+    );
+    let manifest = manifest(&dir);
+    let tables = manifest["tables"].as_array().unwrap();
+    // Every table of the demo schema, partitions read through their parent.
+    assert_eq!(tables.len(), 19);
+    for table in tables {
+        assert!(
+            table["rows"].as_u64().unwrap() > 0,
+            "{} is empty",
+            table["name"]
+        );
+        assert!(table["sampled"].as_u64().unwrap() <= 100);
+    }
+    // Parents load before children.
+    let position = |name: &str| {
+        tables
+            .iter()
+            .position(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    assert!(position("users") < position("ratings"));
+    assert!(position("content_tags") < position("tag_votes"));
+    assert!(!tables
+        .iter()
+        .any(|t| t["name"].as_str().unwrap().starts_with("interactions_")));
+    // The generated column stays out of the file.
+    let items = std::fs::read_to_string(dir.join("app.content_items.tsv")).unwrap();
+    assert!(!items.lines().next().unwrap().contains("title_search"));
+}
+
+#[test]
+fn hard_cases_of_the_demo_are_resolved() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &["--limit", "10"]);
+    let target = empty_test_db();
+    seedsnap(&[
+        "import",
+        "-q",
+        "--target",
+        &target.url(),
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .ok();
+    // Every row of the target satisfies its constraints (they are enforced), and the rows
+    // whose parents lie beyond the first rows brought those parents along.
+    let far_parents = target.query_i64(
+        "SELECT count(*) FROM app.ratings r JOIN app.content_items c ON c.id = r.content_id
+          WHERE c.id > 100",
+    );
+    assert!(
+        far_parents > 0,
+        "ratings reference far items, which must be exported"
+    );
+    // Composite FK with reordered columns, FK to a UNIQUE column, the nullable cycle.
+    assert!(target.query_i64("SELECT count(*) FROM app.tag_votes") > 0);
+    assert!(target.query_i64("SELECT count(*) FROM app.content_tags") > 0);
+    assert!(
+        target.query_i64("SELECT count(*) FROM app.users WHERE favorite_item_id IS NOT NULL") > 0
+    );
+    // Users with no content exist in the source; the export needs none of them, but samples
+    // them as any other user.
+    assert!(demo.query_i64(
+        "SELECT count(*) FROM app.users u WHERE NOT EXISTS (SELECT 1 FROM app.content_items c WHERE c.author_id = u.id)"
+    ) > 0);
+}
+
+#[test]
+fn export_is_deterministic_and_leaves_the_source_unchanged() {
+    let demo = demo_db();
+    let before = demo.fingerprint();
+    let a = export_to_scratch(&demo, &[]);
+    let b = export_to_scratch(&demo, &[]);
+    assert_eq!(read_dir_files(&a), read_dir_files(&b));
+    assert_eq!(demo.fingerprint(), before);
+}
+
+#[test]
+fn self_reference_chain_500_deep_comes_out_whole() {
+    let db = cluster().create_db(
+        "chain",
+        None,
+        "CREATE TABLE node (id int PRIMARY KEY, parent_id int REFERENCES node (id), label text);
+         INSERT INTO node SELECT i, NULLIF(i - 1, 0), 'n' || i FROM generate_series(1, 500) i;
+         -- a second table whose first row points at the end of the chain
+         CREATE TABLE leaf (id int PRIMARY KEY, node_id int NOT NULL REFERENCES node (id));
+         INSERT INTO leaf VALUES (1, 500);",
+    );
+    let dir = export_to_scratch(&db, &["--table-limit", "public.node=1", "--limit", "1"]);
+    let manifest = manifest(&dir);
+    let node = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "node")
+        .unwrap()
+        .clone();
+    assert_eq!(node["rows"], 500);
+    assert_eq!(node["sampled"], 1);
+    assert_eq!(node["backfilled"], 499);
+    seedsnap(&["verify", "--dir", dir.to_str().unwrap()]).ok();
+}
+
+#[test]
+fn read_only_role_exports_the_same_snapshot() {
+    let demo = demo_db();
+    let role = cluster().unique_name("reader");
+    demo.execute(&format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT CONNECT ON DATABASE \"{db}\" TO {role};
+         GRANT USAGE ON SCHEMA app, analytics, public TO {role};
+         GRANT SELECT ON ALL TABLES IN SCHEMA app, analytics, public TO {role};",
+        db = demo.name
+    ));
+    let as_owner = export_to_scratch(&demo, &[]);
+    let dir = scratch_dir("ro").join("snapshot");
+    let url = demo.url().replace("user=seedsnap", &format!("user={role}"));
+    seedsnap(&[
+        "export",
+        "-q",
+        "--source",
+        &url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(read_dir_files(&as_owner), read_dir_files(&dir));
+    demo.execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"));
+}
+
+#[test]
+fn row_level_security_fails_loudly() {
+    let db = cluster().create_db(
+        "rls",
+        None,
+        "CREATE TABLE secret (id int PRIMARY KEY, owner text);
+         INSERT INTO secret VALUES (1, 'a'), (2, 'b');
+         ALTER TABLE secret ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY mine ON secret USING (owner = current_user);",
+    );
+    let role = cluster().unique_name("limited");
+    db.execute(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT SELECT ON secret TO {role};"
+    ));
+    let url = db.url().replace("user=seedsnap", &format!("user={role}"));
+    let dir = scratch_dir("rls").join("snapshot");
+    seedsnap(&["export", "--source", &url, "--dir", dir.to_str().unwrap()])
+        .code(4)
+        .stderr_has("row-level security");
+    assert!(!dir.exists(), "a failed export writes no snapshot");
+    db.execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"));
+}
+
+#[test]
+fn failed_or_killed_export_leaves_the_previous_snapshot() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &[]);
+    let before = read_dir_files(&dir);
+    let dir_text = dir.to_str().unwrap().to_string();
+
+    // A failing export: an unknown table.
+    seedsnap(&[
+        "export",
+        "--source",
+        &demo.url(),
+        "--dir",
+        &dir_text,
+        "--only",
+        "app.nope",
+    ])
+    .code(4);
+    assert_eq!(read_dir_files(&dir), before);
+
+    // A killed export: hold a lock the export must wait for, then SIGKILL it while it waits.
+    demo.execute("UPDATE app.tags SET label = 'changed' WHERE id = 1");
+    let mut locker = demo.client();
+    let mut txn = locker.transaction().unwrap();
+    txn.batch_execute("LOCK TABLE app.videos IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+        .args(["export", "-q", "--source", &demo.url(), "--dir", &dir_text])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the export is blocked on the lock.
+    let mut waited = 0;
+    while demo.query_i64(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'seedsnap'",
+    ) == 0
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+        assert!(waited < 200, "the export never waited on the lock");
+    }
+    let parent = dir.parent().unwrap();
+    assert!(
+        std::fs::read_dir(parent).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("seedsnap-tmp")),
+        "the export writes into a temporary sibling"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    txn.rollback().unwrap();
+    assert_eq!(
+        read_dir_files(&dir),
+        before,
+        "the killed export changed the snapshot"
+    );
+
+    // The next export cleans up and succeeds.
+    let run = seedsnap(&["export", "--source", &demo.url(), "--dir", &dir_text]).ok();
+    assert!(
+        run.stderr.contains("left by an interrupted export"),
+        "{}",
+        run.stderr
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("seedsnap-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_ne!(read_dir_files(&dir), before);
+}
+
+#[test]
+fn export_refuses_to_replace_a_directory_that_is_not_a_snapshot() {
+    let demo = demo_db();
+    let dir = scratch_dir("notsnap");
+    std::fs::write(dir.join("precious.txt"), "keep me").unwrap();
+    seedsnap(&[
+        "export",
+        "--source",
+        &demo.url(),
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .code(4)
+    .stderr_has("not a seedsnap snapshot");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("precious.txt")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
+fn plan_shows_order_cycles_and_counts() {
+    let demo = demo_db();
+    let run = seedsnap(&["plan", "-q", "--source", &demo.url()]).ok();
+    assert!(
+        run.stdout.contains("Load order (19 tables)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .contains("inserted as NULL and set afterwards (users_favorite_item_fk)"));
+    assert!(run
+        .stdout
+        .contains("deferred to commit (collections_featured_entry_fk)"));
+    assert!(run.stdout.contains("references itself"));
+    let json = seedsnap(&["plan", "-q", "--source", &demo.url(), "--format", "json"]).ok();
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(plan["cycles"].as_array().unwrap().len(), 4);
+    let dot = seedsnap(&["plan", "-q", "--source", &demo.url(), "--format", "dot"]).ok();
+    assert!(dot.stdout.starts_with("digraph seedsnap {"));
+    assert!(dot.stdout.contains("color=red"));
+}
+
+#[test]
+fn only_and_exclude_keep_the_snapshot_fk_complete() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &["--only", "app.tag_votes"]);
+    let manifest = manifest(&dir);
+    let mut names: Vec<String> = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}.{}",
+                t["schema"].as_str().unwrap(),
+                t["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "app.content_items",
+            "app.content_tags",
+            "app.tag_votes",
+            "app.tags",
+            "app.users"
+        ]
+    );
+    seedsnap(&["verify", "--dir", dir.to_str().unwrap()]).ok();
+    // Excluding a table others need is refused, with the reason.
+    let dir2 = scratch_dir("excl").join("s");
+    seedsnap(&[
+        "export",
+        "--source",
+        &demo.url(),
+        "--dir",
+        dir2.to_str().unwrap(),
+        "--exclude",
+        "app.tags",
+    ])
+    .code(4)
+    .stderr_has("app.content_tags references app.tags");
+}
+
+#[test]
+fn hostile_table_names_become_safe_files_and_round_trip() {
+    let sql = r#"CREATE TABLE "a/b" (id int PRIMARY KEY, v text);
+         CREATE TABLE "../x" (id int PRIMARY KEY, ab int REFERENCES "a/b" (id));
+         CREATE TABLE "Order" (id int PRIMARY KEY);
+         CREATE TABLE "order" (id int PRIMARY KEY, "we""ird	col" text);
+         INSERT INTO "a/b" VALUES (1, E'tab\there\nnewline \\ backslash'), (2, '');
+         INSERT INTO "../x" VALUES (1, 2);
+         INSERT INTO "Order" VALUES (1);
+         INSERT INTO "order" VALUES (1, NULL);"#;
+    let db = cluster().create_db("hostile", None, sql);
+    let dir = export_to_scratch(&db, &[]);
+    let mut files: Vec<String> = read_dir_files(&dir).into_iter().map(|(n, _)| n).collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "manifest.json",
+            "public.%2E%2E%2Fx.tsv",
+            "public.%4Frder.tsv",
+            "public.a%2Fb.tsv",
+            "public.order.tsv"
+        ]
+    );
+    let target = cluster().create_db("hostile_test", None, sql.split("INSERT").next().unwrap());
+    seedsnap(&[
+        "import",
+        "-q",
+        "--target",
+        &target.url(),
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(db.fingerprint(), target.fingerprint());
+}

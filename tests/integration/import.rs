@@ -1,0 +1,511 @@
+//! `seedsnap import`, `refresh` and their guards against real databases.
+
+use super::*;
+
+fn import(target: &TestDb, dir: &Path, extra: &[&str]) -> Run {
+    let url = target.url();
+    let mut args = vec![
+        "import",
+        "-q",
+        "--target",
+        &url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    seedsnap(&args)
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+fn total(report: &serde_json::Value, field: &str) -> u64 {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t[field].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn import_is_idempotent_and_verified() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &[]);
+    let target = empty_test_db();
+    let first = json(&import(&target, &dir, &["--json"]).ok());
+    let rows: u64 = manifest(&dir)["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total(&first, "inserted"), rows);
+    assert!(first["committed"].as_bool().unwrap());
+    let after_first = target.fingerprint();
+    let second = json(&import(&target, &dir, &["--json"]).ok());
+    assert_eq!(total(&second, "inserted"), 0);
+    assert_eq!(total(&second, "already_present"), rows);
+    assert_eq!(
+        target.fingerprint(),
+        after_first,
+        "a second import changed the target"
+    );
+}
+
+#[test]
+fn round_trip_gives_byte_identical_files() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &[]);
+    let target = empty_test_db();
+    import(&target, &dir, &[]).ok();
+    let again = export_to_scratch(&target, &["--limit", "all"]);
+    let tsv = |files: Vec<(String, String)>| -> Vec<(String, String)> {
+        files
+            .into_iter()
+            .filter(|(n, _)| n.ends_with(".tsv"))
+            .collect()
+    };
+    assert_eq!(tsv(read_dir_files(&dir)), tsv(read_dir_files(&again)));
+}
+
+#[test]
+fn guard_refuses_databases_not_named_like_tests() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &[]);
+    let other = cluster().create_db("staging", Some(&templates().empty), "");
+    let before = other.fingerprint();
+    import(&other, &dir, &[])
+        .code(3)
+        .stderr_has("does not look like a test database");
+    // The flag alone is not enough without a terminal.
+    import(&other, &dir, &["--allow-non-test-target"])
+        .code(3)
+        .stderr_has("add --yes");
+    assert_eq!(other.fingerprint(), before);
+    import(&other, &dir, &["--allow-non-test-target", "--yes"]).ok();
+    assert_ne!(other.fingerprint(), before);
+    // A custom pattern.
+    let named = cluster().create_db("qa_copy", Some(&templates().empty), "");
+    import(&named, &dir, &["--target-pattern", "^qa_"]).ok();
+}
+
+#[test]
+fn guard_refuses_the_source_database_itself() {
+    // A source whose name passes the name guard, so that only the second guard can stop it.
+    let source = cluster().create_db("looks_like_test", Some(&templates().demo), "");
+    let dir = export_to_scratch(&source, &[]);
+    let before = source.fingerprint();
+    import(&source, &dir, &[])
+        .code(3)
+        .stderr_has("the database the snapshot was exported from");
+    assert_eq!(source.fingerprint(), before);
+    // refresh refuses before exporting anything.
+    let snap = scratch_dir("refresh").join("s");
+    seedsnap(&[
+        "refresh",
+        "--source",
+        &source.url(),
+        "--target",
+        &source.url(),
+        "--dir",
+        snap.to_str().unwrap(),
+    ])
+    .code(3);
+    assert!(!snap.exists());
+}
+
+/// Rewrites a data file and fixes its checksum in the manifest, so only the content is wrong.
+fn tamper(dir: &Path, file: &str, edit: impl FnOnce(String) -> String, fix_checksum: bool) {
+    use sha2::Digest;
+    let path = dir.join(file);
+    let text = edit(std::fs::read_to_string(&path).unwrap());
+    std::fs::write(&path, &text).unwrap();
+    if fix_checksum {
+        let mut manifest = manifest(dir);
+        let digest: String = sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        for table in manifest["tables"].as_array_mut().unwrap() {
+            if table["file"] == file {
+                table["sha256"] = digest.clone().into();
+            }
+        }
+        std::fs::write(
+            dir.join("manifest.json"),
+            serde_json::to_string_pretty(&manifest).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+fn copy_dir(from: &Path) -> PathBuf {
+    let to = scratch_dir("copy").join("snapshot");
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    to
+}
+
+#[test]
+fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
+    let demo = demo_db();
+    let good = export_to_scratch(&demo, &["--limit", "5"]);
+    let target = empty_test_db();
+    let before = target.fingerprint();
+    type Edit = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "truncated file",
+            Box::new(|d| {
+                tamper(
+                    d,
+                    "public.schema_migrations.tsv",
+                    |t| t[..t.len() - 3].to_string(),
+                    true,
+                )
+            }),
+            "public.schema_migrations.tsv line 6: has no newline at its end",
+        ),
+        (
+            "wrong column count",
+            Box::new(|d| {
+                tamper(
+                    d,
+                    "app.tags.tsv",
+                    |t| t.replacen("\ttag-", "\textra\ttag-", 1),
+                    true,
+                )
+            }),
+            "app.tags.tsv line 2: has 5 fields, expected 4",
+        ),
+        (
+            "bad escape",
+            Box::new(|d| {
+                tamper(
+                    d,
+                    "app.tags.tsv",
+                    |t| t.replacen("Tag ", "Tag \\q", 1),
+                    true,
+                )
+            }),
+            "app.tags.tsv line 2, column \"label\": bad escape",
+        ),
+        (
+            "value that does not parse",
+            Box::new(|d| {
+                tamper(
+                    d,
+                    "app.tags.tsv",
+                    |t| t.replacen("\n1\t", "\nx1\t", 1),
+                    true,
+                )
+            }),
+            "app.tags.tsv line 2, column \"id\": invalid input syntax for type integer",
+        ),
+        (
+            "checksum mismatch",
+            Box::new(|d| {
+                tamper(
+                    d,
+                    "app.tags.tsv",
+                    |t| t.replacen("Tag 1", "Tag 9", 1),
+                    false,
+                )
+            }),
+            "app.tags.tsv: SHA-256 is",
+        ),
+        (
+            "missing file",
+            Box::new(|d| std::fs::remove_file(d.join("app.videos.tsv")).unwrap()),
+            "app.videos.tsv: cannot be read",
+        ),
+        (
+            "manifest checksum mismatch of a count",
+            Box::new(|d| {
+                let text = std::fs::read_to_string(d.join("manifest.json")).unwrap();
+                let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+                m["tables"][0]["rows"] = 999.into();
+                m["tables"][0]["sampled"] = 999.into();
+                m["tables"][0]["backfilled"] = 0.into();
+                std::fs::write(d.join("manifest.json"), m.to_string()).unwrap();
+            }),
+            "has 5 rows but the manifest says 999",
+        ),
+    ];
+    for (name, edit, message) in cases {
+        let dir = copy_dir(&good);
+        edit(&dir);
+        let run = import(&target, &dir, &[]);
+        assert_eq!(run.code, 4, "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(message),
+            "{name}: expected {message:?} in\n{}",
+            run.stderr
+        );
+        assert_eq!(target.fingerprint(), before, "{name} changed the target");
+    }
+}
+
+#[test]
+fn schema_mismatch_is_refused_with_every_problem() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &["--limit", "5"]);
+    let target = empty_test_db();
+    target.execute(
+        "ALTER TABLE app.videos DROP COLUMN resolution;
+         ALTER TABLE app.articles ALTER COLUMN summary TYPE integer USING NULL;
+         ALTER TABLE app.tags ADD COLUMN required text NOT NULL;",
+    );
+    let before = target.fingerprint();
+    let run = import(&target, &dir, &[]).code(4);
+    for expected in [
+        "column app.videos.resolution does not exist in the target",
+        "column app.articles.summary is text in the snapshot but integer in the target",
+        "column app.tags.required is NOT NULL without a default",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}:\n{}", run.stderr);
+    }
+    assert_eq!(target.fingerprint(), before);
+}
+
+#[test]
+fn drift_is_detected_and_rolled_back() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &["--limit", "5"]);
+    let target = empty_test_db();
+    import(&target, &dir, &[]).ok();
+    target.execute("UPDATE app.tags SET label = 'changed' WHERE id = 1");
+    target.execute("DELETE FROM analytics.page_views WHERE ctid IN (SELECT ctid FROM analytics.page_views LIMIT 1)");
+    let before = target.fingerprint();
+    import(&target, &dir, &[])
+        .code(5)
+        .stderr_has("drift")
+        .stderr_has("app.tags (1 rows)");
+    assert_eq!(
+        target.fingerprint(),
+        before,
+        "a failed import must change nothing"
+    );
+    let report = json(&import(&target, &dir, &["--allow-drift", "--json"]).ok());
+    // The deleted keyless row came back; the drifted row kept the target's content.
+    assert_eq!(total(&report, "inserted"), 1);
+    assert_eq!(total(&report, "drifted"), 1);
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM app.tags WHERE label = 'changed'"),
+        1
+    );
+}
+
+#[test]
+fn sequences_advance_and_never_go_back() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &[]);
+    let target = empty_test_db();
+    target.execute("SELECT setval('app.flagged_content_id_seq', 100000)");
+    import(&target, &dir, &[]).ok();
+    let max_user = target.query_i64("SELECT max(id) FROM app.users");
+    // The application's next insert works.
+    let next = target.query_i64(
+        "INSERT INTO app.users (email, display_name, created_at) VALUES ('new@x', 'n', now()) RETURNING id",
+    );
+    assert!(next > max_user);
+    assert_eq!(
+        target.query_i64("SELECT last_value FROM app.flagged_content_id_seq"),
+        100000
+    );
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &[]);
+    let target = empty_test_db();
+    let before = target.fingerprint();
+    let report = json(&import(&target, &dir, &["--dry-run", "--json"]).ok());
+    assert!(total(&report, "inserted") > 0);
+    assert!(!report["committed"].as_bool().unwrap());
+    assert_eq!(target.fingerprint(), before);
+}
+
+#[test]
+fn truncate_first_writes_a_backup_that_restores() {
+    let demo = demo_db();
+    let small = export_to_scratch(&demo, &["--limit", "3"]);
+    let big = export_to_scratch(&demo, &["--limit", "20"]);
+    let target = empty_test_db();
+    import(&target, &big, &[]).ok();
+    target.execute("UPDATE app.tags SET label = 'local edit' WHERE id = 1");
+    let before = target.fingerprint();
+    let backups = scratch_dir("backups");
+    let run = import(
+        &target,
+        &small,
+        &[
+            "--truncate-first",
+            "--allow-drift",
+            "--json",
+            "--backup-dir",
+            backups.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let report = json(&run);
+    let backup = report["backup"].as_str().unwrap().to_string();
+    assert!(backup.starts_with(backups.to_str().unwrap()));
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM app.tags WHERE label = 'local edit'"),
+        0
+    );
+    // Restore: truncate again (backing up the small state), load the backup.
+    import(
+        &target,
+        Path::new(&backup),
+        &[
+            "--truncate-first",
+            "--backup-dir",
+            backups.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    // Content is back; sequences only ever move forward, so compare tables only.
+    let tables_only = |f: String| -> String {
+        f.lines()
+            .filter(|l| !l.contains("_seq "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(tables_only(target.fingerprint()), tables_only(before));
+}
+
+#[test]
+fn cycles_of_every_kind_load() {
+    let sql = "
+        CREATE TABLE a (id int PRIMARY KEY, b_id int NOT NULL);
+        CREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL REFERENCES a (id));
+        ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b (id);
+        CREATE TABLE p (id int PRIMARY KEY, q_id int);
+        CREATE TABLE q (id int PRIMARY KEY, p_id int NOT NULL REFERENCES p (id));
+        ALTER TABLE p ADD FOREIGN KEY (q_id) REFERENCES q (id);
+        CREATE TABLE d1 (id int PRIMARY KEY, d2_id int NOT NULL);
+        CREATE TABLE d2 (id int PRIMARY KEY, d1_id int NOT NULL REFERENCES d1 (id));
+        ALTER TABLE d1 ADD FOREIGN KEY (d2_id) REFERENCES d2 (id) DEFERRABLE;
+        CREATE TABLE s (id int PRIMARY KEY, s_id int NOT NULL REFERENCES s (id));";
+    let data = "
+        WITH x AS (INSERT INTO a VALUES (1, 1), (2, 2)) INSERT INTO b VALUES (1, 2), (2, 1);
+        INSERT INTO p VALUES (1, NULL), (2, NULL); INSERT INTO q VALUES (1, 1), (2, 2);
+        UPDATE p SET q_id = 3 - id;
+        BEGIN; SET CONSTRAINTS ALL DEFERRED;
+        INSERT INTO d1 VALUES (1, 1); INSERT INTO d2 VALUES (1, 1); COMMIT;
+        INSERT INTO s VALUES (1, 3), (2, 1), (3, 2);";
+    let source = cluster().create_db("cycles", None, &format!("{sql}{data}"));
+    let plan = seedsnap(&["plan", "-q", "--source", &source.url()]).ok();
+    assert!(
+        plan.stdout.contains("load together in one statement"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("inserted as NULL and set afterwards"));
+    assert!(plan.stdout.contains("deferred to commit"));
+    let dir = export_to_scratch(&source, &["--limit", "1"]);
+    let target = cluster().create_db("cycles_test", None, sql);
+    import(&target, &dir, &[]).ok();
+    assert_eq!(source.fingerprint(), target.fingerprint());
+    // And again: nothing new.
+    let second = json(&import(&target, &dir, &["--json"]).ok());
+    assert_eq!(total(&second, "inserted"), 0);
+}
+
+#[test]
+fn tables_without_keys_or_with_rules_or_deferrable_keys_load_idempotently() {
+    let sql = "
+        CREATE TABLE nokey (a int, b text);
+        CREATE TABLE defkey (id int, v text, CONSTRAINT u UNIQUE (id) DEFERRABLE);
+        ALTER TABLE defkey ALTER COLUMN id SET NOT NULL;
+        CREATE TABLE ruled (id int PRIMARY KEY, v text);
+        CREATE TABLE ruled_log (id int);
+        CREATE RULE log_it AS ON INSERT TO ruled DO ALSO INSERT INTO ruled_log VALUES (NEW.id);";
+    let data = "
+        INSERT INTO nokey VALUES (1, 'x'), (1, 'x'), (2, NULL);
+        INSERT INTO defkey VALUES (1, 'a'), (2, 'b');
+        INSERT INTO ruled VALUES (1, 'a');";
+    let source = cluster().create_db("keys", None, &format!("{sql}{data}"));
+    let dir = export_to_scratch(&source, &["--exclude", "public.ruled_log"]);
+    let target = cluster().create_db("keys_test", None, sql);
+    import(&target, &dir, &[]).ok();
+    let after_first = target.fingerprint();
+    assert_eq!(target.query_i64("SELECT count(*) FROM nokey"), 3);
+    import(&target, &dir, &[]).ok();
+    assert_eq!(target.fingerprint(), after_first);
+}
+
+#[test]
+fn refresh_exports_then_imports() {
+    let demo = demo_db();
+    let target = empty_test_db();
+    let dir = scratch_dir("refresh").join("snapshot");
+    let run = seedsnap(&[
+        "refresh",
+        "-q",
+        "--source",
+        &demo.url(),
+        "--target",
+        &target.url(),
+        "--dir",
+        dir.to_str().unwrap(),
+        "--limit",
+        "7",
+    ])
+    .ok();
+    assert!(run.stdout.contains("imported"), "{}", run.stdout);
+    assert!(target.query_i64("SELECT count(*) FROM app.users") >= 7);
+}
+
+#[test]
+fn unreachable_server_is_a_connection_error() {
+    let dir = scratch_dir("unreach");
+    seedsnap(&[
+        "export",
+        "--source",
+        "host=/nonexistent-socket-dir port=1 user=x dbname=y",
+        "--dir",
+        dir.join("s").to_str().unwrap(),
+    ])
+    .code(6)
+    .stderr_has("cannot connect to the source database /nonexistent-socket-dir:1/y as x");
+}
+
+#[test]
+fn passwords_never_appear_in_output() {
+    let demo = demo_db();
+    let dir = scratch_dir("pw").join("s");
+    // trust authentication ignores the password, so the run succeeds and we can check output.
+    let url = format!("{} password=sup3rsecret", demo.url());
+    let run = seedsnap(&[
+        "export",
+        "--source",
+        &url,
+        "--dir",
+        dir.to_str().unwrap(),
+        "--json",
+    ])
+    .ok();
+    assert!(!run.stdout.contains("sup3rsecret") && !run.stderr.contains("sup3rsecret"));
+    let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    assert!(!manifest.contains("sup3rsecret"));
+    let run = seedsnap_env(
+        &[
+            "export",
+            "--source",
+            "host=/nonexistent port=1 user=x dbname=y",
+            "--dir",
+            "/tmp/x",
+        ],
+        &[("PGPASSWORD", "sup3rsecret")],
+    );
+    assert!(!run.stderr.contains("sup3rsecret"));
+}

@@ -1,0 +1,179 @@
+//! Integration tests: the `seedsnap` binary against a real, throwaway PostgreSQL cluster.
+
+mod cluster;
+mod export;
+mod import;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub use cluster::{cluster, TestDb};
+
+/// What a run of the binary produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "seedsnap failed:\n{}\n{}",
+            self.stderr, self.stdout
+        );
+        self
+    }
+
+    pub fn code(self, expected: i32) -> Run {
+        assert_eq!(
+            self.code, expected,
+            "expected exit code {expected}:\n{}\n{}",
+            self.stderr, self.stdout
+        );
+        self
+    }
+
+    pub fn stderr_has(self, text: &str) -> Run {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs seedsnap with a clean environment: no PG* or SEEDSNAP_* variables, a fresh HOME.
+pub fn seedsnap(args: &[&str]) -> Run {
+    seedsnap_env(args, &[])
+}
+
+pub fn seedsnap_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let home = scratch_dir("home");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seedsnap"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PG") || key.starts_with("SEEDSNAP_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("HOME", &home)
+        .args(args)
+        .envs(env.iter().copied());
+    let out = command.output().expect("running seedsnap");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A fresh directory under the system temp dir, removed by the OS's normal cleanup or the next
+/// run; tests keep them small.
+pub fn scratch_dir(prefix: &str) -> PathBuf {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("seedsnap-{prefix}-"))
+        .tempdir()
+        .expect("temp dir");
+    dir.keep()
+}
+
+pub fn fixture(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The bundled demo schema, as a template database with data at the default scale, and an
+/// empty one with the schema only. Created once per test run.
+pub struct Templates {
+    pub demo: String,
+    pub empty: String,
+}
+
+pub fn templates() -> &'static Templates {
+    static TEMPLATES: OnceLock<Templates> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        let c = cluster();
+        let schema = fixture("fixtures/demo/schema.sql");
+        let demo = c.unique_name("tpl_demo");
+        let empty = c.unique_name("tpl_empty");
+        let mut admin = c.connect("postgres").unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {demo}"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {empty}"))
+            .unwrap();
+        c.connect(&empty).unwrap().batch_execute(&schema).unwrap();
+        c.connect(&demo).unwrap().batch_execute(&schema).unwrap();
+        // The generator is a psql script; run it with psql, as the make targets do.
+        let out = Command::new(c.bindir.join("psql"))
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-v",
+                "scale=0.01",
+                "-d",
+            ])
+            .arg(c.url(&demo))
+            .arg("-f")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo/generate.sql"))
+            .output()
+            .expect("running psql");
+        assert!(
+            out.status.success(),
+            "generating demo data: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Templates { demo, empty }
+    })
+}
+
+/// A copy of the demo database (name without "test", like a real demo database).
+pub fn demo_db() -> TestDb {
+    cluster().create_db("demo", Some(&templates().demo), "")
+}
+
+/// An empty database with the demo schema, named like a test database.
+pub fn empty_test_db() -> TestDb {
+    cluster().create_db("seed_test", Some(&templates().empty), "")
+}
+
+/// Every file of a directory, by name, with the SHA-256 of its bytes.
+pub fn read_dir_files(dir: &Path) -> Vec<(String, String)> {
+    use sha2::Digest;
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let digest = sha2::Sha256::digest(std::fs::read(e.path()).unwrap());
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                digest.iter().map(|b| format!("{b:02x}")).collect(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+pub fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// Exports `db` into a new scratch directory and returns it.
+pub fn export_to_scratch(db: &TestDb, extra: &[&str]) -> PathBuf {
+    let dir = scratch_dir("snap").join("snapshot");
+    let dir_text = dir.to_str().unwrap().to_string();
+    let url = db.url();
+    let mut args = vec!["export", "-q", "--source", &url, "--dir", &dir_text];
+    args.extend_from_slice(extra);
+    seedsnap(&args).ok();
+    dir
+}
