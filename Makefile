@@ -1,0 +1,61 @@
+# seedsnap — seed a PostgreSQL test database from a demo database.
+#
+#   make refresh-test-seed-from-demo   export the demo database, then load the test database
+#   make export-demo-seed              DEMO_DATABASE_URL -> SEED_DIR
+#   make import-demo-seed-to-test      SEED_DIR -> TEST_DATABASE_URL
+#   make test                          unit and integration tests (a throwaway cluster)
+#   make clean-local-db                remove the throwaway local PostgreSQL (.pg/)
+#
+# With DEMO_DATABASE_URL / TEST_DATABASE_URL unset, a throwaway PostgreSQL inside the project
+# (.pg/) holds the bundled demo database and an empty test database. URLs are passed to seedsnap
+# through SEEDSNAP_SOURCE / SEEDSNAP_TARGET, never on its command line, so passwords do not show
+# in the process list. ARGS go to every seedsnap call, EXPORT_ARGS to exports, IMPORT_ARGS to
+# imports, e.g.  make refresh-test-seed-from-demo EXPORT_ARGS="--limit 50"
+
+SEED_DIR ?= fixtures/snapshot
+DEMO_SCALE ?= 0.01
+CARGO ?= cargo
+SEEDSNAP := target/release/seedsnap
+LOCAL_PG := scripts/local-pg.sh
+
+export DEMO_SCALE
+
+.PHONY: build export-demo-seed import-demo-seed-to-test refresh-test-seed-from-demo test \
+        clean-local-db local-db lint
+
+build:
+	@$(CARGO) build --release --quiet
+
+# Each recipe resolves its URLs in one shell: the variable when set, else the local database.
+define demo_url
+$${DEMO_DATABASE_URL:-$$($(LOCAL_PG) ensure >&2 && $(LOCAL_PG) url demo)}
+endef
+define test_url
+$${TEST_DATABASE_URL:-$$($(LOCAL_PG) ensure >&2 && $(LOCAL_PG) url test)}
+endef
+
+export-demo-seed: build
+	@source_url="$(demo_url)" && \
+	SEEDSNAP_SOURCE="$$source_url" $(SEEDSNAP) export --dir "$(SEED_DIR)" $(ARGS) $(EXPORT_ARGS)
+
+import-demo-seed-to-test: build
+	@target_url="$(test_url)" && \
+	SEEDSNAP_TARGET="$$target_url" $(SEEDSNAP) import --dir "$(SEED_DIR)" $(ARGS) $(IMPORT_ARGS)
+
+refresh-test-seed-from-demo: build
+	@source_url="$(demo_url)" && target_url="$(test_url)" && \
+	SEEDSNAP_SOURCE="$$source_url" SEEDSNAP_TARGET="$$target_url" \
+	  $(SEEDSNAP) refresh --dir "$(SEED_DIR)" $(ARGS) $(EXPORT_ARGS) $(IMPORT_ARGS)
+
+local-db:
+	@$(LOCAL_PG) ensure
+
+clean-local-db:
+	@$(LOCAL_PG) clean
+
+test:
+	$(CARGO) test --locked
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
