@@ -57,8 +57,25 @@ fn import_is_idempotent_and_verified() {
 #[test]
 fn round_trip_gives_byte_identical_files() {
     let demo = demo_db();
+    // Session defaults that change how values print must not change the files.
+    for db in [&demo] {
+        db.execute(&format!(
+            "ALTER DATABASE \"{}\" SET DateStyle = 'SQL, DMY';
+             ALTER DATABASE \"{}\" SET TimeZone = 'Asia/Kolkata';
+             ALTER DATABASE \"{}\" SET extra_float_digits = -3;
+             ALTER DATABASE \"{}\" SET bytea_output = 'escape';
+             ALTER DATABASE \"{}\" SET IntervalStyle = 'sql_standard';",
+            db.name, db.name, db.name, db.name, db.name
+        ));
+    }
     let dir = export_to_scratch(&demo, &[]);
     let target = empty_test_db();
+    target.execute(&format!(
+        "ALTER DATABASE \"{0}\" SET DateStyle = 'German, DMY';
+         ALTER DATABASE \"{0}\" SET TimeZone = 'America/Los_Angeles';
+         ALTER DATABASE \"{0}\" SET IntervalStyle = 'iso_8601';",
+        target.name
+    ));
     import(&target, &dir, &[]).ok();
     let again = export_to_scratch(&target, &["--limit", "all"]);
     let tsv = |files: Vec<(String, String)>| -> Vec<(String, String)> {
@@ -508,4 +525,68 @@ fn passwords_never_appear_in_output() {
         &[("PGPASSWORD", "sup3rsecret")],
     );
     assert!(!run.stderr.contains("sup3rsecret"));
+}
+
+#[test]
+fn verify_reports_unresolved_foreign_keys_with_file_and_line() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &["--limit", "5"]);
+    // Drop the first user from the snapshot (checksum and counts fixed up): rows that reference
+    // it no longer resolve.
+    let users = std::fs::read_to_string(dir.join("app.users.tsv")).unwrap();
+    let first_id = users
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_string();
+    tamper(
+        &dir,
+        "app.users.tsv",
+        |t| {
+            let mut lines: Vec<&str> = t.lines().collect();
+            lines.remove(1);
+            format!("{}\n", lines.join("\n"))
+        },
+        true,
+    );
+    let mut m = manifest(&dir);
+    for table in m["tables"].as_array_mut().unwrap() {
+        if table["name"] == "users" {
+            let rows = table["rows"].as_u64().unwrap() - 1;
+            table["rows"] = rows.into();
+            if table["backfilled"].as_u64().unwrap() > 0 {
+                table["backfilled"] = (table["backfilled"].as_u64().unwrap() - 1).into();
+            } else {
+                table["sampled"] = (table["sampled"].as_u64().unwrap() - 1).into();
+            }
+        }
+    }
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_string_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let referencing = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.unwrap().path()).ok()?;
+            Some(text.contains(&format!("\t{first_id}\t")))
+        })
+        .any(|x| x);
+    assert!(referencing, "some row references user {first_id}");
+    let run = seedsnap(&["verify", "--dir", dir.to_str().unwrap()]).code(5);
+    assert!(
+        run.stderr.contains("do not resolve inside the snapshot"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(") has no row in app.users")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(".tsv line "), "{}", run.stderr);
 }
