@@ -590,3 +590,65 @@ fn verify_reports_unresolved_foreign_keys_with_file_and_line() {
     );
     assert!(run.stderr.contains(".tsv line "), "{}", run.stderr);
 }
+
+/// Runs seedsnap under a pseudo-terminal (util-linux `script`), typing `input`.
+fn seedsnap_at_terminal(args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut line = quote(env!("CARGO_BIN_EXE_seedsnap"));
+    for arg in args {
+        line.push(' ');
+        line.push_str(&quote(arg));
+    }
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    // Give the prompt a moment, then type.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        // Under a terminal, stderr and stdout both arrive on script's stdout.
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stdout).into_owned(),
+    }
+}
+
+#[test]
+fn overriding_the_name_guard_at_a_terminal_needs_the_typed_name() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &["--limit", "3"]);
+    let other = cluster().create_db("staging", Some(&templates().empty), "");
+    let before = other.fingerprint();
+    let url = other.url();
+    let args = [
+        "import",
+        "-q",
+        "--target",
+        &url,
+        "--dir",
+        dir.to_str().unwrap(),
+        "--allow-non-test-target",
+    ];
+    seedsnap_at_terminal(&args, "not-the-name\n")
+        .code(3)
+        .stderr_has("type its name");
+    assert_eq!(other.fingerprint(), before);
+    // --yes does not replace typing at a terminal.
+    let mut with_yes = args.to_vec();
+    with_yes.push("--yes");
+    seedsnap_at_terminal(&with_yes, "\n").code(3);
+    assert_eq!(other.fingerprint(), before);
+    seedsnap_at_terminal(&args, &format!("{}\n", other.name)).ok();
+    assert_ne!(other.fingerprint(), before);
+}
