@@ -130,6 +130,8 @@ pub struct Table {
     /// Usable unique keys (no partial or expression indexes), primary key first.
     pub unique_keys: Vec<UniqueKey>,
     pub has_rules: bool,
+    /// User triggers (not the ones enforcing constraints), on the table or its partitions.
+    pub has_triggers: bool,
     pub row_security: bool,
     pub estimated_rows: i64,
 }
@@ -182,6 +184,12 @@ impl Table {
             Some(key) => RowKey::Unique(key.columns.clone()),
             None => RowKey::AllColumns,
         }
+    }
+
+    /// Whether an `INSERT … SELECT` stores exactly the values selected (no rule or user
+    /// trigger can change or redirect them).
+    pub fn inserts_verbatim(&self) -> bool {
+        !self.has_rules && !self.has_triggers
     }
 
     /// `FROM` target: `ONLY` for ordinary tables so that inheritance children are not read
@@ -307,6 +315,7 @@ impl Catalog {
                 columns: Vec::new(),
                 unique_keys: Vec::new(),
                 has_rules: row.get("has_rules"),
+                has_triggers: row.get("has_triggers"),
                 row_security: row.get("row_security"),
                 estimated_rows: row.get("estimated_rows"),
             });

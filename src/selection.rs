@@ -306,18 +306,24 @@ impl<'a> Selector<'a> {
             Some(limit) => Some(limit.saturating_mul(2)),
             None => None,
         };
-        let mut sql = self.select_list(table);
-        sql.push_str(&format!(" ORDER BY {}", order_by(info, "t.")));
-        if let Some(window) = window {
-            sql.push_str(&format!(" LIMIT {window}"));
-        }
-        let rows = client
-            .query(sql.as_str(), &[])
-            .map_err(|e| explain_read_error(e, info))?;
-        let parsed: Vec<(RowId, Vec<Option<String>>)> = rows
-            .iter()
-            .map(|row| parse_row(row, self.tables[table].tracked.len()))
-            .collect::<Result<_>>()?;
+        let parsed = match (info.row_key(), window) {
+            // No key: ordering by every column would sort the whole table. Take the first rows
+            // in physical order instead, reading only the first pages (TID range scans).
+            (RowKey::AllColumns, Some(window)) => self.first_rows_by_page(client, table, window)?,
+            _ => {
+                let mut sql = self.select_list(table);
+                sql.push_str(&format!(" ORDER BY {}", order_by(info, "t.")));
+                if let Some(window) = window {
+                    sql.push_str(&format!(" LIMIT {window}"));
+                }
+                let rows = client
+                    .query(sql.as_str(), &[])
+                    .map_err(|e| explain_read_error(e, info))?;
+                rows.iter()
+                    .map(|row| parse_row(row, self.tables[table].tracked.len()))
+                    .collect::<Result<_>>()?
+            }
+        };
         let preferred: Vec<bool> = parsed
             .iter()
             .map(|(_, values)| {
@@ -347,6 +353,49 @@ impl<'a> Selector<'a> {
             }
         }
         Ok(())
+    }
+
+    /// At least `window` rows (all of them in a smaller table) in physical order: pages 0..1,
+    /// then 1..2, 2..4, 4..8 … until enough rows are read, each range a TID range scan; the
+    /// first `window` by `(relation, ctid)` are kept. Deterministic for an unchanged source.
+    fn first_rows_by_page(
+        &self,
+        client: &mut impl GenericClient,
+        table: usize,
+        window: u64,
+    ) -> Result<Vec<(RowId, Vec<Option<String>>)>> {
+        let info = &self.catalog.tables[table];
+        let pages: i64 = client
+            .query_one(
+                "SELECT coalesce(max(pg_catalog.pg_relation_size(r.relid)), 0)::int8
+                        / pg_catalog.current_setting('block_size')::int8
+                   FROM (SELECT $1::pg_catalog.int8::pg_catalog.oid AS relid
+                          UNION ALL
+                         SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.int8::pg_catalog.oid)
+                          WHERE isleaf) AS r",
+                &[&(info.oid as i64)],
+            )
+            .map_err(|e| explain_read_error(e, info))?
+            .get(0);
+        let mut rows = Vec::new();
+        let (mut start, mut end) = (0i64, 1i64);
+        while (rows.len() as u64) < window && start <= pages {
+            let mut sql = self.select_list(table);
+            sql.push_str(&format!(
+                " WHERE t.ctid >= '({start},0)'::pg_catalog.tid AND t.ctid < '({end},0)'::pg_catalog.tid"
+            ));
+            let found = client
+                .query(sql.as_str(), &[])
+                .map_err(|e| explain_read_error(e, info))?;
+            for row in &found {
+                rows.push(parse_row(row, self.tables[table].tracked.len())?);
+            }
+            start = end;
+            end *= 2;
+        }
+        rows.sort_by_key(|(id, _)| *id);
+        rows.truncate(window as usize);
+        Ok(rows)
     }
 
     /// Records a chosen row; false when it was chosen already.
@@ -423,13 +472,12 @@ impl<'a> Selector<'a> {
                     .unwrap_or("pg_catalog.text")
             })
             .collect();
-        let mut sql = self.select_list(parent);
-        if key.parent_columns.len() == 1 {
-            sql.push_str(&format!(
-                " WHERE t.{} = ANY ($1::pg_catalog.text[]::{}[])",
+        let condition = if key.parent_columns.len() == 1 {
+            format!(
+                "WHERE t.{} = ANY ($1::pg_catalog.text[]::{}[])",
                 quote_ident(&key.parent_columns[0]),
                 types[0]
-            ));
+            )
         } else {
             let columns: Vec<String> = key
                 .parent_columns
@@ -445,13 +493,49 @@ impl<'a> Selector<'a> {
                 .map(|i| format!("${i}::pg_catalog.text[]"))
                 .collect();
             let aliases: Vec<String> = (0..types.len()).map(|i| format!("c{i}")).collect();
-            sql.push_str(&format!(
-                " WHERE ({}) IN (SELECT {} FROM unnest({}) AS k({}))",
+            format!(
+                "WHERE ({}) IN (SELECT {} FROM unnest({}) AS k({}))",
                 columns.join(", "),
                 casts.join(", "),
                 params.join(", "),
                 aliases.join(", ")
-            ));
+            )
+        };
+        let mut sql = format!("{} {condition}", self.select_list(parent));
+        if key.child == key.parent {
+            // A self-reference: fetch the whole chain of ancestors in one recursive query
+            // instead of one round per generation.
+            let tracked = &self.tables[parent].tracked;
+            let mut outputs = vec![
+                "t.tableoid::pg_catalog.int8 AS r".to_string(),
+                "t.ctid::pg_catalog.text AS c".to_string(),
+            ];
+            outputs.extend(
+                tracked
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| format!("t.{}::pg_catalog.text AS v{i}", quote_ident(name))),
+            );
+            let step: Vec<String> = key
+                .parent_columns
+                .iter()
+                .zip(&self.keys[fk].child_positions)
+                .zip(&types)
+                .map(|((parent_column, &child_position), ty)| {
+                    format!(
+                        "t.{} = chain.v{child_position}::{ty}",
+                        quote_ident(parent_column)
+                    )
+                })
+                .collect();
+            sql = format!(
+                "WITH RECURSIVE chain AS (SELECT {outputs} FROM {from} AS t {condition} \
+                 UNION SELECT {outputs} FROM {from} AS t JOIN chain ON {step}) \
+                 SELECT * FROM chain",
+                outputs = outputs.join(", "),
+                from = info.from_clause(),
+                step = step.join(" AND "),
+            );
         }
         let columns: Vec<Vec<&str>> = (0..key.parent_columns.len())
             .map(|i| tuples.iter().map(|t| t[i].as_str()).collect())
