@@ -363,6 +363,7 @@ impl Catalog {
         }
 
         let mut foreign_keys = Vec::new();
+        let mut seen_keys = std::collections::HashSet::new();
         let mut external_foreign_keys = Vec::new();
         for row in client
             .query(FOREIGN_KEYS_SQL, &[])
@@ -386,12 +387,13 @@ impl Catalog {
                         validated: row.get("validated"),
                     };
                     // A key declared on several partitions maps to the same pair of roots.
-                    if !foreign_keys.iter().any(|k: &ForeignKey| {
-                        k.child == fk.child
-                            && k.parent == fk.parent
-                            && k.columns == fk.columns
-                            && k.parent_columns == fk.parent_columns
-                    }) {
+                    let identity = (
+                        fk.child,
+                        fk.parent,
+                        fk.columns.clone(),
+                        fk.parent_columns.clone(),
+                    );
+                    if seen_keys.insert(identity) {
                         foreign_keys.push(fk);
                     }
                 }

@@ -51,8 +51,8 @@ pub struct Timings {
     pub planning_ms: f64,
     pub sample_ms: f64,
     pub backfill_ms: f64,
-    pub backfill_rounds: u64,
-    pub backfill_queries: u64,
+    pub sample_levels: u64,
+    pub backfill_rounds: Vec<selection::RoundStat>,
     pub copy_ms: f64,
     pub total_ms: f64,
 }
@@ -148,14 +148,14 @@ pub fn prepare(
     let selection = selection::select(txn, &catalog, &plan, &limits, |_| {})?;
     timings.sample_ms = selection.stats.sample_ms;
     timings.backfill_ms = selection.stats.backfill_ms;
-    timings.backfill_rounds = selection.stats.backfill_rounds;
-    timings.backfill_queries = selection.stats.backfill_queries;
+    timings.sample_levels = selection.stats.levels;
+    timings.backfill_rounds = selection.stats.backfill_rounds.clone();
     progress.line(&format!(
         "selected {} rows: sampling {}, backfill {} in {} rounds",
         selection.tables.iter().map(|t| t.rows.len()).sum::<usize>(),
         report::ms(timings.sample_ms),
         report::ms(timings.backfill_ms),
-        timings.backfill_rounds
+        timings.backfill_rounds.len()
     ));
     assert_no_empty_tables(txn, &catalog, &selection)?;
     Ok(Prepared {
@@ -291,7 +291,7 @@ fn assert_no_empty_tables(
                 &format!("SELECT EXISTS (SELECT 1 FROM {})", table.from_clause()),
                 &[],
             )
-            .map_err(|e| selection::explain_read_error(e, table))?
+            .map_err(selection::explain_read_error)?
             .get(0))
     })?;
     if offenders.is_empty() {

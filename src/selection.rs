@@ -2,28 +2,32 @@
 //!
 //! Two phases, both inside the export's read-only snapshot transaction:
 //!
-//! 1. **Sample**, table by table in load order (parents first): read the first rows by key
-//!    (twice the limit when the table has parents to agree with) and keep up to the limit,
-//!    preferring rows whose foreign keys point at parent rows already chosen (or are NULL), then
-//!    filling up with the next rows by key.
+//! 1. **Sample**, level by level of the load plan (a table's parents are always on earlier
+//!    levels): read the first rows by key (twice the limit when the table has parents to agree
+//!    with) and keep up to the limit, preferring rows whose foreign keys point at parent rows
+//!    already chosen (or are NULL), then filling up with the next rows by key. A table without
+//!    a key takes its first rows in physical order (TID range scans of its first pages).
 //! 2. **Backfill**, in rounds until nothing is missing: every foreign-key value of a chosen row
-//!    whose parent row is not chosen yet is looked up, one query per foreign key per round with
-//!    all the missing keys as one typed array (so the parent's unique index serves it), and the
-//!    rows found are chosen too — which may need parents of their own. A self-referencing chain
-//!    500 deep takes 500 rounds of one small indexed query each.
+//!    whose parent row is not chosen yet is looked up — per foreign key, all the missing keys as
+//!    one typed array, so the parent's unique index serves it; for a self-reference, the whole
+//!    chain of ancestors in one recursive query — and the rows found are chosen too, which may
+//!    need parents of their own.
 //!
-//! Rows are remembered by `(tableoid, ctid)`, which is stable inside one snapshot and lets the
-//! final COPY fetch exactly them with a TID scan; the key values a foreign key needs are kept as
-//! text. Nothing is written to the source: no temporary tables, so a hot standby works too.
+//! Round trips dominate on wide schemas, so all the statements of one level, and of one
+//! backfill round, go to the server together as one simple-protocol batch. Rows are remembered
+//! by `(tableoid, ctid)`, stable inside one snapshot, so the final COPY fetches exactly them
+//! with a TID scan; the key values foreign keys need are kept interned as small integers.
+//! Nothing is written to the source: no temporary tables, so a hot standby works too.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use postgres::GenericClient;
+use postgres::{GenericClient, SimpleQueryMessage, SimpleQueryRow};
 use serde::Serialize;
 
-use crate::catalog::{quote_ident, Catalog, ForeignKey, RowKey, Table};
+use crate::catalog::{quote_ident, quote_literal, Catalog, RowKey, Table};
 use crate::error::{failure, ExitKind};
 use crate::graph::Component;
 
@@ -36,10 +40,10 @@ pub struct RowId {
 }
 
 impl RowId {
-    fn parse(relation: i64, ctid: &str) -> Option<RowId> {
+    fn parse(relation: &str, ctid: &str) -> Option<RowId> {
         let (block, offset) = ctid.strip_prefix('(')?.strip_suffix(')')?.split_once(',')?;
         Some(RowId {
-            relation: relation as u32,
+            relation: relation.parse().ok()?,
             block: block.parse().ok()?,
             offset: offset.parse().ok()?,
         })
@@ -73,12 +77,21 @@ pub struct TableSelection {
     pub sample_time: Duration,
 }
 
+/// One backfill round, for `--json` / `--timings`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RoundStat {
+    pub foreign_keys: usize,
+    pub keys_looked_up: usize,
+    pub rows_found: usize,
+    pub ms: f64,
+}
+
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct SelectionStats {
-    pub backfill_rounds: u64,
-    pub backfill_queries: u64,
+    pub levels: u64,
     pub sample_ms: f64,
     pub backfill_ms: f64,
+    pub backfill_rounds: Vec<RoundStat>,
     /// Foreign-key values whose parent row does not exist in the source (NOT VALID keys).
     pub unresolved: Vec<String>,
 }
@@ -103,12 +116,101 @@ pub fn pick_sample(preferred: &[bool], limit: usize) -> Vec<usize> {
     taken
 }
 
-type Tuple = Vec<String>;
+/// The level of each component: one more than the highest level among its parents'.
+pub fn component_levels(plan: &[Component], parents_of: impl Fn(usize) -> Vec<usize>) -> Vec<usize> {
+    let mut component_of = HashMap::new();
+    for (c, component) in plan.iter().enumerate() {
+        for &t in &component.tables {
+            component_of.insert(t, c);
+        }
+    }
+    let mut levels = vec![0usize; plan.len()];
+    // The plan is in dependency order, so parents' levels are known when a component's is set.
+    for (c, component) in plan.iter().enumerate() {
+        let level = component
+            .tables
+            .iter()
+            .flat_map(|&t| parents_of(t))
+            .filter_map(|p| component_of.get(&p).copied())
+            .filter(|&pc| pc != c)
+            .map(|pc| levels[pc] + 1)
+            .max()
+            .unwrap_or(0);
+        levels[c] = level;
+    }
+    levels
+}
+
+/// A `text[]` literal: `'{"a","b\"c"}'::pg_catalog.text[]`.
+pub fn text_array_literal<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    let mut array = String::from("{");
+    for (i, value) in values.enumerate() {
+        if i > 0 {
+            array.push(',');
+        }
+        array.push('"');
+        for c in value.chars() {
+            if c == '"' || c == '\\' {
+                array.push('\\');
+            }
+            array.push(c);
+        }
+        array.push('"');
+    }
+    array.push('}');
+    format!("{}::pg_catalog.text[]", quote_literal(&array))
+}
+
+/// FNV-1a: a fast hasher for the small integer tuples kept here (no untrusted keys).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            hash ^= b as u64;
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+type FastSet<T> = HashSet<T, BuildHasherDefault<Fnv>>;
+
+/// Key values as small integers: each distinct text is stored once.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    texts: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn intern(&mut self, text: &str) -> u32 {
+        if let Some(&id) = self.ids.get(text) {
+            return id;
+        }
+        let id = self.texts.len() as u32;
+        self.texts.push(text.into());
+        self.ids.insert(text.into(), id);
+        id
+    }
+
+    fn text(&self, id: u32) -> &str {
+        &self.texts[id as usize]
+    }
+}
+
+type Tuple = Box<[u32]>;
+type Values = Vec<Option<u32>>;
 
 struct TableState {
     /// Column names whose values foreign keys need (outgoing keys and referenced keys).
     tracked: Vec<String>,
-    rows: HashSet<RowId>,
+    rows: FastSet<RowId>,
     selection: TableSelection,
 }
 
@@ -118,9 +220,9 @@ struct KeyState {
     /// Positions of the referenced columns in the parent's tracked list.
     parent_positions: Vec<usize>,
     /// Referenced-column tuples of the chosen parent rows.
-    present: HashSet<Tuple>,
+    present: FastSet<Tuple>,
     /// Tuples already asked for.
-    requested: HashSet<Tuple>,
+    requested: FastSet<Tuple>,
     pending: Vec<Tuple>,
 }
 
@@ -128,9 +230,12 @@ struct Selector<'a> {
     catalog: &'a Catalog,
     tables: Vec<TableState>,
     keys: Vec<KeyState>,
+    outgoing: Vec<Vec<usize>>,
+    incoming: Vec<Vec<usize>>,
+    interner: Interner,
 }
 
-/// Runs both phases. `plan` gives the load order; `progress` is told about each sampled table.
+/// Runs both phases. `plan` gives the load order; `progress` hears about long work.
 pub fn select(
     client: &mut impl GenericClient,
     catalog: &Catalog,
@@ -142,21 +247,25 @@ pub fn select(
     let mut stats = SelectionStats::default();
 
     let started = Instant::now();
+    let levels = component_levels(plan, |t| {
+        selector.outgoing[t]
+            .iter()
+            .map(|&fk| catalog.foreign_keys[fk].parent)
+            .collect()
+    });
+    let level_count = levels.iter().max().map_or(0, |m| m + 1);
+    stats.levels = level_count as u64;
     let mut sampled_before = vec![false; catalog.tables.len()];
-    for component in plan {
-        for &table in &component.tables {
-            let t0 = Instant::now();
-            selector
-                .sample(client, table, limits.of(table), &sampled_before)
-                .with_context(|| format!("sampling {}", catalog.tables[table].name))?;
-            selector.tables[table].selection.sample_time = t0.elapsed();
-            progress(&format!(
-                "sampled {} ({} rows)",
-                catalog.tables[table].name, selector.tables[table].selection.sampled
-            ));
-        }
-        for &table in &component.tables {
-            sampled_before[table] = true;
+    for level in 0..level_count {
+        let tables: Vec<usize> = plan
+            .iter()
+            .zip(&levels)
+            .filter(|(_, &l)| l == level)
+            .flat_map(|(c, _)| c.tables.iter().copied())
+            .collect();
+        selector.sample_level(client, &tables, limits, &sampled_before)?;
+        for &t in &tables {
+            sampled_before[t] = true;
         }
     }
     stats.sample_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -167,41 +276,33 @@ pub fn select(
         if work.is_empty() {
             break;
         }
-        stats.backfill_rounds += 1;
-        for (fk, tuples) in work {
-            for chunk in tuples.chunks(50_000) {
-                stats.backfill_queries += 1;
-                selector.backfill(client, fk, chunk).with_context(|| {
-                    let key = &catalog.foreign_keys[fk];
-                    format!(
-                        "looking up rows of {} referenced by {} ({})",
-                        catalog.tables[key.parent].name, catalog.tables[key.child].name, key.name
-                    )
-                })?;
-            }
-        }
-        if stats.backfill_rounds % 100 == 0 {
-            progress(&format!("backfill round {}", stats.backfill_rounds));
+        let round_started = Instant::now();
+        let keys_looked_up = work.iter().map(|(_, t)| t.len()).sum();
+        let rows_found = selector.backfill_round(client, &work)?;
+        stats.backfill_rounds.push(RoundStat {
+            foreign_keys: work.len(),
+            keys_looked_up,
+            rows_found,
+            ms: round_started.elapsed().as_secs_f64() * 1e3,
+        });
+        if stats.backfill_rounds.len() % 50 == 0 {
+            progress(&format!("backfill round {}", stats.backfill_rounds.len()));
         }
     }
     stats.backfill_ms = started.elapsed().as_secs_f64() * 1e3;
 
     for (i, key) in selector.keys.iter().enumerate() {
-        let missing = key.requested.difference(&key.present).count();
+        let missing = key.requested.iter().filter(|t| !key.present.contains(*t)).count();
         if missing > 0 {
             let fk = &catalog.foreign_keys[i];
             let text = format!(
-                "{} rows' values of {}({}) have no row in {} ({}{})",
+                "{} values of {}({}) have no row in {} ({}{})",
                 missing,
                 catalog.tables[fk.child].name,
                 fk.columns.join(", "),
                 catalog.tables[fk.parent].name,
                 fk.name,
-                if fk.validated {
-                    ""
-                } else {
-                    ", a NOT VALID constraint"
-                }
+                if fk.validated { "" } else { ", a NOT VALID constraint" }
             );
             if fk.validated {
                 return Err(failure(
@@ -216,21 +317,59 @@ pub fn select(
     let tables = selector
         .tables
         .into_iter()
-        .map(|mut state| {
-            state.selection.rows = state.rows.into_iter().collect();
-            state.selection.rows.sort_unstable();
-            state.selection
+        .map(|state| {
+            let mut selection = state.selection;
+            selection.rows = state.rows.into_iter().collect();
+            selection.rows.sort_unstable();
+            selection
         })
         .collect();
     Ok(Selection { tables, stats })
 }
 
+/// Sends several statements in one round trip and returns each one's rows.
+fn batch(client: &mut impl GenericClient, statements: &[String]) -> Result<Vec<Vec<SimpleQueryRow>>> {
+    let mut results = Vec::with_capacity(statements.len());
+    // Keep each batch to a reasonable size of SQL text.
+    let mut start = 0;
+    while start < statements.len() {
+        let mut end = start;
+        let mut size = 0;
+        while end < statements.len() && (end == start || size + statements[end].len() < 8 << 20) {
+            size += statements[end].len() + 2;
+            end += 1;
+        }
+        let text = statements[start..end].join(";\n");
+        let messages = client.simple_query(&text).map_err(explain_read_error)?;
+        let mut current = Vec::new();
+        for message in messages {
+            match message {
+                SimpleQueryMessage::Row(row) => current.push(row),
+                SimpleQueryMessage::CommandComplete(_) => results.push(std::mem::take(&mut current)),
+                _ => {}
+            }
+        }
+        start = end;
+    }
+    anyhow::ensure!(
+        results.len() == statements.len(),
+        "expected {} result sets, got {}",
+        statements.len(),
+        results.len()
+    );
+    Ok(results)
+}
+
 impl<'a> Selector<'a> {
     fn new(catalog: &'a Catalog) -> Self {
         let mut tracked: Vec<Vec<String>> = vec![Vec::new(); catalog.tables.len()];
-        for fk in &catalog.foreign_keys {
+        let mut outgoing = vec![Vec::new(); catalog.tables.len()];
+        let mut incoming = vec![Vec::new(); catalog.tables.len()];
+        for (i, fk) in catalog.foreign_keys.iter().enumerate() {
             tracked[fk.child].extend(fk.columns.iter().cloned());
             tracked[fk.parent].extend(fk.parent_columns.iter().cloned());
+            outgoing[fk.child].push(i);
+            incoming[fk.parent].push(i);
         }
         for (table, names) in tracked.iter_mut().enumerate() {
             let order: Vec<&str> = catalog.tables[table]
@@ -253,8 +392,8 @@ impl<'a> Selector<'a> {
             .map(|fk| KeyState {
                 child_positions: position(&tracked[fk.child], &fk.columns),
                 parent_positions: position(&tracked[fk.parent], &fk.parent_columns),
-                present: HashSet::new(),
-                requested: HashSet::new(),
+                present: FastSet::default(),
+                requested: FastSet::default(),
                 pending: Vec::new(),
             })
             .collect();
@@ -262,7 +401,7 @@ impl<'a> Selector<'a> {
             .into_iter()
             .map(|tracked| TableState {
                 tracked,
-                rows: HashSet::new(),
+                rows: FastSet::default(),
                 selection: TableSelection::default(),
             })
             .collect();
@@ -270,100 +409,135 @@ impl<'a> Selector<'a> {
             catalog,
             tables,
             keys,
+            outgoing,
+            incoming,
+            interner: Interner::default(),
         }
     }
 
-    /// `SELECT tableoid, ctid, <tracked columns as text> FROM <table>`.
-    fn select_list(&self, table: usize) -> String {
-        let mut list = String::from("SELECT t.tableoid::pg_catalog.int8, t.ctid::pg_catalog.text");
-        for name in &self.tables[table].tracked {
-            list.push_str(&format!(", t.{}::pg_catalog.text", quote_ident(name)));
-        }
-        list.push_str(&format!(
-            " FROM {} AS t",
+    /// `tableoid, ctid, <tracked columns as text>` for rows of `table` aliased `t`.
+    fn outputs(&self, table: usize) -> Vec<String> {
+        let mut outputs = vec![
+            "t.tableoid::pg_catalog.int8 AS r".to_string(),
+            "t.ctid AS c".to_string(),
+        ];
+        outputs.extend(
+            self.tables[table]
+                .tracked
+                .iter()
+                .enumerate()
+                .map(|(i, name)| format!("t.{}::pg_catalog.text AS v{i}", quote_ident(name))),
+        );
+        outputs
+    }
+
+    fn select_from(&self, table: usize) -> String {
+        format!(
+            "SELECT {} FROM {} AS t",
+            self.outputs(table).join(", "),
             self.catalog.tables[table].from_clause()
-        ));
-        list
+        )
     }
 
-    fn sample(
+    fn parse(&mut self, table: usize, row: &SimpleQueryRow) -> Result<(RowId, Values)> {
+        let relation = row.get(0).unwrap_or_default();
+        let ctid = row.get(1).unwrap_or_default();
+        let id = RowId::parse(relation, ctid).with_context(|| format!("unexpected ctid {ctid}"))?;
+        let values = (0..self.tables[table].tracked.len())
+            .map(|i| row.get(i + 2).map(|v| self.interner.intern(v)))
+            .collect();
+        Ok((id, values))
+    }
+
+    fn sample_level(
         &mut self,
         client: &mut impl GenericClient,
-        table: usize,
-        limit: Option<u64>,
+        tables: &[usize],
+        limits: &Limits,
         sampled_before: &[bool],
     ) -> Result<()> {
         let catalog: &'a Catalog = self.catalog;
-        let info = &catalog.tables[table];
         // Keys to earlier-sampled parents are the ones a preference can be checked against.
-        let preferring: Vec<usize> = catalog
-            .outgoing(table)
-            .filter(|(_, fk)| sampled_before[fk.parent])
-            .map(|(i, _)| i)
-            .collect();
-        let window = match limit {
-            Some(limit) if preferring.is_empty() => Some(limit),
-            Some(limit) => Some(limit.saturating_mul(2)),
-            None => None,
-        };
-        let parsed = match (info.row_key(), window) {
-            // No key: ordering by every column would sort the whole table. Take the first rows
-            // in physical order instead, reading only the first pages (TID range scans).
-            (RowKey::AllColumns, Some(window)) => self.first_rows_by_page(client, table, window)?,
-            _ => {
-                let mut sql = self.select_list(table);
-                sql.push_str(&format!(" ORDER BY {}", order_by(info, "t.")));
-                if let Some(window) = window {
-                    sql.push_str(&format!(" LIMIT {window}"));
-                }
-                let rows = client
-                    .query(sql.as_str(), &[])
-                    .map_err(|e| explain_read_error(e, info))?;
-                rows.iter()
-                    .map(|row| parse_row(row, self.tables[table].tracked.len()))
-                    .collect::<Result<_>>()?
-            }
-        };
-        let preferred: Vec<bool> = parsed
+        let preferring: Vec<Vec<usize>> = tables
             .iter()
-            .map(|(_, values)| {
-                preferring.iter().all(|&fk| {
-                    let key = &self.keys[fk];
-                    let tuple: Vec<Option<String>> = key
-                        .child_positions
-                        .iter()
-                        .map(|&p| values[p].clone())
-                        .collect();
-                    if !self.catalog.foreign_keys[fk].needs_parent(&tuple) {
-                        return true;
-                    }
-                    let tuple: Option<Tuple> = tuple.into_iter().collect();
-                    tuple.is_some_and(|t| key.present.contains(&t))
-                })
+            .map(|&t| {
+                self.outgoing[t]
+                    .iter()
+                    .copied()
+                    .filter(|&fk| sampled_before[catalog.foreign_keys[fk].parent])
+                    .collect()
             })
             .collect();
-        let take = limit.map_or(parsed.len(), |l| l as usize);
-        let picked = pick_sample(&preferred, take);
-        let mut parsed: Vec<Option<(RowId, Vec<Option<String>>)>> =
-            parsed.into_iter().map(Some).collect();
-        for i in picked {
-            let (id, values) = parsed[i].take().expect("picked once");
-            if self.add_row(table, id, values) {
-                self.tables[table].selection.sampled += 1;
+        let windows: Vec<Option<u64>> = tables
+            .iter()
+            .zip(&preferring)
+            .map(|(&t, prefer)| match limits.of(t) {
+                Some(limit) if prefer.is_empty() => Some(limit),
+                Some(limit) => Some(limit.saturating_mul(2)),
+                None => None,
+            })
+            .collect();
+        let mut statements = Vec::new();
+        let mut keyed = Vec::new();
+        for (i, &t) in tables.iter().enumerate() {
+            let info = &catalog.tables[t];
+            if info.row_key() == RowKey::AllColumns && windows[i].is_some() {
+                continue;
             }
+            let mut sql = format!("{} ORDER BY {}", self.select_from(t), order_by(info, "t."));
+            if let Some(window) = windows[i] {
+                sql.push_str(&format!(" LIMIT {window}"));
+            }
+            statements.push(sql);
+            keyed.push(i);
+        }
+        let started = Instant::now();
+        let mut results: HashMap<usize, Vec<SimpleQueryRow>> =
+            keyed.into_iter().zip(batch(client, &statements)?).collect();
+        let batch_time = started.elapsed() / tables.len().max(1) as u32;
+        for (i, &t) in tables.iter().enumerate() {
+            let started = Instant::now();
+            let parsed: Vec<(RowId, Values)> = match results.remove(&i) {
+                Some(rows) => rows.iter().map(|row| self.parse(t, row)).collect::<Result<_>>()?,
+                None => self.first_rows_by_page(client, t, windows[i].unwrap_or(u64::MAX))?,
+            };
+            let preferred: Vec<bool> = parsed
+                .iter()
+                .map(|(_, values)| self.is_preferred(&preferring[i], values))
+                .collect();
+            let take = limits.of(t).map_or(parsed.len(), |l| l as usize);
+            let picked: HashSet<usize> = pick_sample(&preferred, take).into_iter().collect();
+            for (j, (id, values)) in parsed.into_iter().enumerate() {
+                if picked.contains(&j) && self.add_row(t, id, &values) {
+                    self.tables[t].selection.sampled += 1;
+                }
+            }
+            self.tables[t].selection.sample_time = batch_time + started.elapsed();
         }
         Ok(())
+    }
+
+    fn is_preferred(&self, keys: &[usize], values: &Values) -> bool {
+        keys.iter().all(|&fk| {
+            let key = &self.keys[fk];
+            let tuple: Vec<Option<u32>> = key.child_positions.iter().map(|&p| values[p]).collect();
+            if !self.catalog.foreign_keys[fk].needs_parent(&tuple) {
+                return true;
+            }
+            let tuple: Option<Tuple> = tuple.into_iter().collect();
+            tuple.is_some_and(|t| key.present.contains(&t))
+        })
     }
 
     /// At least `window` rows (all of them in a smaller table) in physical order: pages 0..1,
     /// then 1..2, 2..4, 4..8 … until enough rows are read, each range a TID range scan; the
     /// first `window` by `(relation, ctid)` are kept. Deterministic for an unchanged source.
     fn first_rows_by_page(
-        &self,
+        &mut self,
         client: &mut impl GenericClient,
         table: usize,
         window: u64,
-    ) -> Result<Vec<(RowId, Vec<Option<String>>)>> {
+    ) -> Result<Vec<(RowId, Values)>> {
         let info = &self.catalog.tables[table];
         let pages: i64 = client
             .query_one(
@@ -375,66 +549,52 @@ impl<'a> Selector<'a> {
                           WHERE isleaf) AS r",
                 &[&(info.oid as i64)],
             )
-            .map_err(|e| explain_read_error(e, info))?
+            .map_err(explain_read_error)?
             .get(0);
         let mut rows = Vec::new();
         let (mut start, mut end) = (0i64, 1i64);
         while (rows.len() as u64) < window && start <= pages {
-            let mut sql = self.select_list(table);
-            sql.push_str(&format!(
-                " WHERE t.ctid >= '({start},0)'::pg_catalog.tid AND t.ctid < '({end},0)'::pg_catalog.tid"
-            ));
-            let found = client
-                .query(sql.as_str(), &[])
-                .map_err(|e| explain_read_error(e, info))?;
+            let sql = format!(
+                "{} WHERE t.ctid >= '({start},0)'::pg_catalog.tid AND t.ctid < '({end},0)'::pg_catalog.tid",
+                self.select_from(table)
+            );
+            let found = batch(client, &[sql])?.pop().unwrap_or_default();
             for row in &found {
-                rows.push(parse_row(row, self.tables[table].tracked.len())?);
+                rows.push(self.parse(table, row)?);
             }
             start = end;
             end *= 2;
         }
         rows.sort_by_key(|(id, _)| *id);
-        rows.truncate(window as usize);
+        rows.truncate(window.min(usize::MAX as u64) as usize);
         Ok(rows)
     }
 
     /// Records a chosen row; false when it was chosen already.
-    fn add_row(&mut self, table: usize, id: RowId, values: Vec<Option<String>>) -> bool {
+    fn add_row(&mut self, table: usize, id: RowId, values: &Values) -> bool {
         if !self.tables[table].rows.insert(id) {
             return false;
         }
         let catalog: &'a Catalog = self.catalog;
-        for (i, fk) in catalog.foreign_keys.iter().enumerate() {
-            if fk.parent == table {
-                let key = &mut self.keys[i];
-                let tuple: Option<Tuple> = key
-                    .parent_positions
-                    .iter()
-                    .map(|&p| values[p].clone())
-                    .collect();
-                if let Some(tuple) = tuple {
-                    key.present.insert(tuple);
-                }
+        for &fk in &self.incoming[table] {
+            let key = &mut self.keys[fk];
+            let tuple: Option<Tuple> = key.parent_positions.iter().map(|&p| values[p]).collect();
+            if let Some(tuple) = tuple {
+                key.present.insert(tuple);
             }
         }
-        for (i, fk) in catalog.foreign_keys.iter().enumerate() {
-            if fk.child == table {
-                let key = &mut self.keys[i];
-                let tuple: Vec<Option<String>> = key
-                    .child_positions
-                    .iter()
-                    .map(|&p| values[p].clone())
-                    .collect();
-                if !fk.needs_parent(&tuple) {
-                    continue;
-                }
-                // MATCH FULL with a partly NULL tuple cannot exist in a valid database.
-                let Some(tuple) = tuple.into_iter().collect::<Option<Tuple>>() else {
-                    continue;
-                };
-                if !key.present.contains(&tuple) && key.requested.insert(tuple.clone()) {
-                    key.pending.push(tuple);
-                }
+        for &fk in &self.outgoing[table] {
+            let key = &mut self.keys[fk];
+            let tuple: Vec<Option<u32>> = key.child_positions.iter().map(|&p| values[p]).collect();
+            if !catalog.foreign_keys[fk].needs_parent(&tuple) {
+                continue;
+            }
+            // MATCH FULL with a partly NULL tuple cannot exist in a valid database.
+            let Some(tuple) = tuple.into_iter().collect::<Option<Tuple>>() else {
+                continue;
+            };
+            if !key.present.contains(&tuple) && key.requested.insert(tuple.clone()) {
+                key.pending.push(tuple);
             }
         }
         true
@@ -453,16 +613,39 @@ impl<'a> Selector<'a> {
         work
     }
 
-    fn backfill(
+    /// One round: every foreign key's missing parents, all in one batch. Returns rows found.
+    fn backfill_round(
         &mut self,
         client: &mut impl GenericClient,
-        fk: usize,
-        tuples: &[Tuple],
-    ) -> Result<()> {
-        let catalog: &'a Catalog = self.catalog;
-        let key: &ForeignKey = &catalog.foreign_keys[fk];
+        work: &[(usize, Vec<Tuple>)],
+    ) -> Result<usize> {
+        let mut statements = Vec::new();
+        let mut owners = Vec::new();
+        for (fk, tuples) in work {
+            for chunk in tuples.chunks(50_000) {
+                statements.push(self.lookup_sql(*fk, chunk));
+                owners.push(self.catalog.foreign_keys[*fk].parent);
+            }
+        }
+        let results = batch(client, &statements).context("looking up referenced rows")?;
+        let mut found = 0;
+        for (parent, rows) in owners.into_iter().zip(results) {
+            for row in &rows {
+                let (id, values) = self.parse(parent, row)?;
+                if self.add_row(parent, id, &values) {
+                    self.tables[parent].selection.backfilled += 1;
+                    found += 1;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The rows of the parent of `fk` whose referenced columns hold one of `tuples`.
+    fn lookup_sql(&self, fk: usize, tuples: &[Tuple]) -> String {
+        let key = &self.catalog.foreign_keys[fk];
         let parent = key.parent;
-        let info = &catalog.tables[parent];
+        let info = &self.catalog.tables[parent];
         let types: Vec<&str> = key
             .parent_columns
             .iter()
@@ -472,10 +655,14 @@ impl<'a> Selector<'a> {
                     .unwrap_or("pg_catalog.text")
             })
             .collect();
+        let arrays: Vec<String> = (0..key.parent_columns.len())
+            .map(|i| text_array_literal(tuples.iter().map(|t| self.interner.text(t[i]))))
+            .collect();
         let condition = if key.parent_columns.len() == 1 {
             format!(
-                "WHERE t.{} = ANY ($1::pg_catalog.text[]::{}[])",
+                "WHERE t.{} = ANY ({}::{}[])",
                 quote_ident(&key.parent_columns[0]),
+                arrays[0],
                 types[0]
             )
         } else {
@@ -489,82 +676,38 @@ impl<'a> Selector<'a> {
                 .enumerate()
                 .map(|(i, ty)| format!("k.c{i}::{ty}"))
                 .collect();
-            let params: Vec<String> = (1..=types.len())
-                .map(|i| format!("${i}::pg_catalog.text[]"))
-                .collect();
             let aliases: Vec<String> = (0..types.len()).map(|i| format!("c{i}")).collect();
             format!(
                 "WHERE ({}) IN (SELECT {} FROM unnest({}) AS k({}))",
                 columns.join(", "),
                 casts.join(", "),
-                params.join(", "),
+                arrays.join(", "),
                 aliases.join(", ")
             )
         };
-        let mut sql = format!("{} {condition}", self.select_list(parent));
-        if key.child == key.parent {
-            // A self-reference: fetch the whole chain of ancestors in one recursive query
-            // instead of one round per generation.
-            let tracked = &self.tables[parent].tracked;
-            let mut outputs = vec![
-                "t.tableoid::pg_catalog.int8 AS r".to_string(),
-                "t.ctid::pg_catalog.text AS c".to_string(),
-            ];
-            outputs.extend(
-                tracked
-                    .iter()
-                    .enumerate()
-                    .map(|(i, name)| format!("t.{}::pg_catalog.text AS v{i}", quote_ident(name))),
-            );
-            let step: Vec<String> = key
-                .parent_columns
-                .iter()
-                .zip(&self.keys[fk].child_positions)
-                .zip(&types)
-                .map(|((parent_column, &child_position), ty)| {
-                    format!(
-                        "t.{} = chain.v{child_position}::{ty}",
-                        quote_ident(parent_column)
-                    )
-                })
-                .collect();
-            sql = format!(
-                "WITH RECURSIVE chain AS (SELECT {outputs} FROM {from} AS t {condition} \
-                 UNION SELECT {outputs} FROM {from} AS t JOIN chain ON {step}) \
-                 SELECT * FROM chain",
-                outputs = outputs.join(", "),
-                from = info.from_clause(),
-                step = step.join(" AND "),
-            );
+        if key.child != key.parent {
+            return format!("{} {condition}", self.select_from(parent));
         }
-        let columns: Vec<Vec<&str>> = (0..key.parent_columns.len())
-            .map(|i| tuples.iter().map(|t| t[i].as_str()).collect())
-            .collect();
-        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = columns
+        // A self-reference: the whole chain of ancestors in one recursive query. UNION drops
+        // rows already found, so a cycle of rows ends the recursion.
+        let step: Vec<String> = key
+            .parent_columns
             .iter()
-            .map(|c| c as &(dyn postgres::types::ToSql + Sync))
+            .zip(&self.keys[fk].child_positions)
+            .zip(&types)
+            .map(|((column, &position), ty)| {
+                format!("t.{} = chain.v{position}::{ty}", quote_ident(column))
+            })
             .collect();
-        let rows = client
-            .query(sql.as_str(), &params)
-            .map_err(|e| explain_read_error(e, info))?;
-        for row in &rows {
-            let (id, values) = parse_row(row, self.tables[parent].tracked.len())?;
-            if self.add_row(parent, id, values) {
-                self.tables[parent].selection.backfilled += 1;
-            }
-        }
-        Ok(())
+        let outputs = self.outputs(parent).join(", ");
+        format!(
+            "WITH RECURSIVE chain AS (SELECT {outputs} FROM {from} AS t {condition} \
+             UNION SELECT {outputs} FROM {from} AS t JOIN chain ON {step}) \
+             SELECT * FROM chain",
+            from = info.from_clause(),
+            step = step.join(" AND "),
+        )
     }
-}
-
-fn parse_row(row: &postgres::Row, tracked: usize) -> Result<(RowId, Vec<Option<String>>)> {
-    let relation: i64 = row.get(0);
-    let ctid: String = row.get(1);
-    let id = RowId::parse(relation, &ctid).with_context(|| format!("unexpected ctid {ctid}"))?;
-    let values = (0..tracked)
-        .map(|i| row.get::<_, Option<String>>(i + 2))
-        .collect();
-    Ok((id, values))
 }
 
 /// `ORDER BY` for a table's rows: its key, or for a table without one all its columns as text
@@ -586,17 +729,17 @@ pub fn order_by(table: &Table, prefix: &str) -> String {
     }
 }
 
-/// Turns a row-level-security refusal into advice; other errors pass through.
-pub fn explain_read_error(error: postgres::Error, table: &Table) -> anyhow::Error {
+/// Turns a privilege or row-level-security refusal into advice; other errors pass through.
+pub fn explain_read_error(error: postgres::Error) -> anyhow::Error {
     if let Some(db) = error.as_db_error() {
         if db.code().code() == "42501" && db.message().contains("row-level security") {
             return failure(
                 ExitKind::BadInput,
                 format!(
-                    "row-level security would hide rows of {} from this role, so the export stops \
+                    "{}: row-level security would hide rows from this role, so the export stops \
                      rather than silently export fewer rows. Export as the table's owner or a \
-                     role with BYPASSRLS, or leave the table out with --exclude {}.",
-                    table.name, table.name
+                     role with BYPASSRLS, or leave the table out with --exclude.",
+                    db.message()
                 ),
             );
         }
@@ -604,10 +747,8 @@ pub fn explain_read_error(error: postgres::Error, table: &Table) -> anyhow::Erro
             return failure(
                 ExitKind::BadInput,
                 format!(
-                    "permission denied reading {}: the role needs USAGE on schema {} and SELECT \
-                     on the table ({})",
-                    table.name,
-                    table.name.schema,
+                    "{}: the role needs CONNECT on the database, USAGE on each schema and SELECT \
+                     on each table it exports",
                     db.message()
                 ),
             );
@@ -632,9 +773,18 @@ mod tests {
 
     #[test]
     fn row_ids_parse_and_print() {
-        let id = RowId::parse(16384, "(12,7)").unwrap();
+        let id = RowId::parse("16384", "(12,7)").unwrap();
         assert_eq!((id.relation, id.block, id.offset), (16384, 12, 7));
         assert_eq!(id.ctid_literal(), "(12,7)");
-        assert!(RowId::parse(1, "12,7").is_none());
+        assert!(RowId::parse("1", "12,7").is_none());
+    }
+
+    #[test]
+    fn array_literals_escape_quotes_and_backslashes() {
+        assert_eq!(
+            text_array_literal(["a", "b\"c", "it's", "x\\y"].into_iter()),
+            r#"'{"a","b\"c","it''s","x\\y"}'::pg_catalog.text[]"#
+        );
+        assert_eq!(text_array_literal(std::iter::empty()), "'{}'::pg_catalog.text[]");
     }
 }

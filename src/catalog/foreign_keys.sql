@@ -6,8 +6,10 @@
 -- databases.
 SELECT con.conname::text                                                   AS constraint_name,
        cn.nspname::text                                                    AS constraint_schema,
-       coalesce(pg_catalog.pg_partition_root(con.conrelid), con.conrelid)::int8  AS child_oid,
-       coalesce(pg_catalog.pg_partition_root(con.confrelid), con.confrelid)::int8 AS parent_oid,
+       CASE WHEN child.relispartition THEN pg_catalog.pg_partition_root(child.oid)
+            ELSE child.oid END::int8                                       AS child_oid,
+       CASE WHEN parent.relispartition THEN pg_catalog.pg_partition_root(parent.oid)
+            ELSE parent.oid END::int8                                      AS parent_oid,
        ARRAY(SELECT a.attname::text
                FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
                JOIN pg_catalog.pg_attribute AS a
@@ -24,6 +26,8 @@ SELECT con.conname::text                                                   AS co
        con.convalidated                                                    AS validated
   FROM pg_catalog.pg_constraint AS con
   JOIN pg_catalog.pg_namespace AS cn ON cn.oid = con.connamespace
+  JOIN pg_catalog.pg_class AS child ON child.oid = con.conrelid
+  JOIN pg_catalog.pg_class AS parent ON parent.oid = con.confrelid
  WHERE con.contype = 'f'
    AND con.conparentid = 0
  ORDER BY 3, con.conname

@@ -11,9 +11,12 @@ SELECT c.oid::int8                                  AS oid,
        EXISTS (SELECT 1
                  FROM pg_catalog.pg_trigger AS tg
                 WHERE NOT tg.tgisinternal
-                  AND (tg.tgrelid = c.oid
-                       OR tg.tgrelid IN (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid))))
-                                                    AS has_triggers,
+                  AND tg.tgrelid = c.oid)
+       OR (c.relkind = 'p'
+           AND EXISTS (SELECT 1
+                         FROM pg_catalog.pg_partition_tree(c.oid) AS tree
+                         JOIN pg_catalog.pg_trigger AS tg ON tg.tgrelid = tree.relid
+                        WHERE NOT tg.tgisinternal))             AS has_triggers,
        CASE WHEN c.relkind = 'p' THEN
               (SELECT coalesce(sum(greatest(leaf.reltuples, 0)), 0)::int8
                  FROM pg_catalog.pg_partition_tree(c.oid) AS tree
