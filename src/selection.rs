@@ -117,7 +117,10 @@ pub fn pick_sample(preferred: &[bool], limit: usize) -> Vec<usize> {
 }
 
 /// The level of each component: one more than the highest level among its parents'.
-pub fn component_levels(plan: &[Component], parents_of: impl Fn(usize) -> Vec<usize>) -> Vec<usize> {
+pub fn component_levels(
+    plan: &[Component],
+    parents_of: impl Fn(usize) -> Vec<usize>,
+) -> Vec<usize> {
     let mut component_of = HashMap::new();
     for (c, component) in plan.iter().enumerate() {
         for &t in &component.tables {
@@ -170,7 +173,11 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             hash ^= b as u64;
             hash = hash.wrapping_mul(0x0100_0000_01b3);
@@ -204,7 +211,9 @@ impl Interner {
     }
 }
 
-type Tuple = Box<[u32]>;
+/// A tuple of interned values packed into one integer: one value as itself, two side by side,
+/// more through a second interner. A key set has one arity, so packings never mix.
+type Packed = u64;
 type Values = Vec<Option<u32>>;
 
 struct TableState {
@@ -214,25 +223,37 @@ struct TableState {
     selection: TableSelection,
 }
 
-struct KeyState {
-    /// Positions of the child's columns in the child's tracked list.
-    child_positions: Vec<usize>,
+/// What is known about one set of referenced columns of one parent table. Every foreign key
+/// that references the same columns shares it (a hub table referenced by fifty tables is
+/// tracked once), except self-references, which keep their own so that they can be fetched
+/// recursively.
+struct KeySet {
+    parent: usize,
+    parent_columns: Vec<String>,
     /// Positions of the referenced columns in the parent's tracked list.
     parent_positions: Vec<usize>,
+    /// The self-referencing foreign key this set belongs to, if any.
+    self_reference: Option<usize>,
     /// Referenced-column tuples of the chosen parent rows.
-    present: FastSet<Tuple>,
+    present: FastSet<Packed>,
     /// Tuples already asked for.
-    requested: FastSet<Tuple>,
-    pending: Vec<Tuple>,
+    requested: FastSet<Packed>,
+    pending: Vec<Packed>,
 }
 
 struct Selector<'a> {
     catalog: &'a Catalog,
     tables: Vec<TableState>,
-    keys: Vec<KeyState>,
+    /// For each foreign key: its key set and the positions of its columns in the child's
+    /// tracked list.
+    key_of: Vec<(usize, Vec<usize>)>,
+    sets: Vec<KeySet>,
+    /// Key sets by parent table.
+    sets_of: Vec<Vec<usize>>,
     outgoing: Vec<Vec<usize>>,
-    incoming: Vec<Vec<usize>>,
     interner: Interner,
+    tuples: HashMap<Box<[u32]>, u64>,
+    tuple_values: Vec<Box<[u32]>>,
 }
 
 /// Runs both phases. `plan` gives the load order; `progress` hears about long work.
@@ -291,10 +312,14 @@ pub fn select(
     }
     stats.backfill_ms = started.elapsed().as_secs_f64() * 1e3;
 
-    for (i, key) in selector.keys.iter().enumerate() {
-        let missing = key.requested.iter().filter(|t| !key.present.contains(*t)).count();
+    for (i, fk) in catalog.foreign_keys.iter().enumerate() {
+        let set = &selector.sets[selector.key_of[i].0];
+        let missing = set
+            .requested
+            .iter()
+            .filter(|t| !set.present.contains(*t))
+            .count();
         if missing > 0 {
-            let fk = &catalog.foreign_keys[i];
             let text = format!(
                 "{} values of {}({}) have no row in {} ({}{})",
                 missing,
@@ -302,7 +327,11 @@ pub fn select(
                 fk.columns.join(", "),
                 catalog.tables[fk.parent].name,
                 fk.name,
-                if fk.validated { "" } else { ", a NOT VALID constraint" }
+                if fk.validated {
+                    ""
+                } else {
+                    ", a NOT VALID constraint"
+                }
             );
             if fk.validated {
                 return Err(failure(
@@ -328,7 +357,10 @@ pub fn select(
 }
 
 /// Sends several statements in one round trip and returns each one's rows.
-fn batch(client: &mut impl GenericClient, statements: &[String]) -> Result<Vec<Vec<SimpleQueryRow>>> {
+fn batch(
+    client: &mut impl GenericClient,
+    statements: &[String],
+) -> Result<Vec<Vec<SimpleQueryRow>>> {
     let mut results = Vec::with_capacity(statements.len());
     // Keep each batch to a reasonable size of SQL text.
     let mut start = 0;
@@ -345,7 +377,9 @@ fn batch(client: &mut impl GenericClient, statements: &[String]) -> Result<Vec<V
         for message in messages {
             match message {
                 SimpleQueryMessage::Row(row) => current.push(row),
-                SimpleQueryMessage::CommandComplete(_) => results.push(std::mem::take(&mut current)),
+                SimpleQueryMessage::CommandComplete(_) => {
+                    results.push(std::mem::take(&mut current))
+                }
                 _ => {}
             }
         }
@@ -364,12 +398,10 @@ impl<'a> Selector<'a> {
     fn new(catalog: &'a Catalog) -> Self {
         let mut tracked: Vec<Vec<String>> = vec![Vec::new(); catalog.tables.len()];
         let mut outgoing = vec![Vec::new(); catalog.tables.len()];
-        let mut incoming = vec![Vec::new(); catalog.tables.len()];
         for (i, fk) in catalog.foreign_keys.iter().enumerate() {
             tracked[fk.child].extend(fk.columns.iter().cloned());
             tracked[fk.parent].extend(fk.parent_columns.iter().cloned());
             outgoing[fk.child].push(i);
-            incoming[fk.parent].push(i);
         }
         for (table, names) in tracked.iter_mut().enumerate() {
             let order: Vec<&str> = catalog.tables[table]
@@ -386,17 +418,39 @@ impl<'a> Selector<'a> {
                 .map(|w| names.iter().position(|n| n == w).expect("tracked"))
                 .collect()
         };
-        let keys = catalog
-            .foreign_keys
-            .iter()
-            .map(|fk| KeyState {
-                child_positions: position(&tracked[fk.child], &fk.columns),
-                parent_positions: position(&tracked[fk.parent], &fk.parent_columns),
-                present: FastSet::default(),
-                requested: FastSet::default(),
-                pending: Vec::new(),
-            })
-            .collect();
+        let mut sets: Vec<KeySet> = Vec::new();
+        let mut sets_of = vec![Vec::new(); catalog.tables.len()];
+        let mut shared: HashMap<(usize, Vec<String>), usize> = HashMap::new();
+        let mut key_of = Vec::with_capacity(catalog.foreign_keys.len());
+        for (i, fk) in catalog.foreign_keys.iter().enumerate() {
+            let self_reference = (fk.child == fk.parent).then_some(i);
+            let new_set = |sets: &mut Vec<KeySet>, sets_of: &mut Vec<Vec<usize>>| {
+                sets.push(KeySet {
+                    parent: fk.parent,
+                    parent_columns: fk.parent_columns.clone(),
+                    parent_positions: position(&tracked[fk.parent], &fk.parent_columns),
+                    self_reference,
+                    present: FastSet::default(),
+                    requested: FastSet::default(),
+                    pending: Vec::new(),
+                });
+                sets_of[fk.parent].push(sets.len() - 1);
+                sets.len() - 1
+            };
+            let set = if self_reference.is_some() {
+                new_set(&mut sets, &mut sets_of)
+            } else {
+                match shared.get(&(fk.parent, fk.parent_columns.clone())) {
+                    Some(&set) => set,
+                    None => {
+                        let set = new_set(&mut sets, &mut sets_of);
+                        shared.insert((fk.parent, fk.parent_columns.clone()), set);
+                        set
+                    }
+                }
+            };
+            key_of.push((set, position(&tracked[fk.child], &fk.columns)));
+        }
         let tables = tracked
             .into_iter()
             .map(|tracked| TableState {
@@ -408,10 +462,37 @@ impl<'a> Selector<'a> {
         Selector {
             catalog,
             tables,
-            keys,
+            key_of,
+            sets,
+            sets_of,
             outgoing,
-            incoming,
             interner: Interner::default(),
+            tuples: HashMap::new(),
+            tuple_values: Vec::new(),
+        }
+    }
+
+    fn pack(&mut self, values: &[u32]) -> Packed {
+        match values {
+            [a] => *a as u64,
+            [a, b] => ((*a as u64) << 32) | *b as u64,
+            _ => {
+                if let Some(&id) = self.tuples.get(values) {
+                    return id;
+                }
+                let id = self.tuple_values.len() as u64;
+                self.tuple_values.push(values.into());
+                self.tuples.insert(values.into(), id);
+                id
+            }
+        }
+    }
+
+    fn unpack(&self, packed: Packed, arity: usize) -> Vec<u32> {
+        match arity {
+            1 => vec![packed as u32],
+            2 => vec![(packed >> 32) as u32, packed as u32],
+            _ => self.tuple_values[packed as usize].to_vec(),
         }
     }
 
@@ -498,13 +579,16 @@ impl<'a> Selector<'a> {
         for (i, &t) in tables.iter().enumerate() {
             let started = Instant::now();
             let parsed: Vec<(RowId, Values)> = match results.remove(&i) {
-                Some(rows) => rows.iter().map(|row| self.parse(t, row)).collect::<Result<_>>()?,
+                Some(rows) => rows
+                    .iter()
+                    .map(|row| self.parse(t, row))
+                    .collect::<Result<_>>()?,
                 None => self.first_rows_by_page(client, t, windows[i].unwrap_or(u64::MAX))?,
             };
             let preferred: Vec<bool> = parsed
                 .iter()
                 .map(|(_, values)| self.is_preferred(&preferring[i], values))
-                .collect();
+                .collect::<Vec<_>>();
             let take = limits.of(t).map_or(parsed.len(), |l| l as usize);
             let picked: HashSet<usize> = pick_sample(&preferred, take).into_iter().collect();
             for (j, (id, values)) in parsed.into_iter().enumerate() {
@@ -517,15 +601,21 @@ impl<'a> Selector<'a> {
         Ok(())
     }
 
-    fn is_preferred(&self, keys: &[usize], values: &Values) -> bool {
+    fn is_preferred(&mut self, keys: &[usize], values: &Values) -> bool {
         keys.iter().all(|&fk| {
-            let key = &self.keys[fk];
-            let tuple: Vec<Option<u32>> = key.child_positions.iter().map(|&p| values[p]).collect();
+            let (set, positions) = &self.key_of[fk];
+            let tuple: Vec<Option<u32>> = positions.iter().map(|&p| values[p]).collect();
             if !self.catalog.foreign_keys[fk].needs_parent(&tuple) {
                 return true;
             }
-            let tuple: Option<Tuple> = tuple.into_iter().collect();
-            tuple.is_some_and(|t| key.present.contains(&t))
+            let set = *set;
+            match tuple.into_iter().collect::<Option<Vec<u32>>>() {
+                Some(tuple) => {
+                    let packed = self.pack(&tuple);
+                    self.sets[set].present.contains(&packed)
+                }
+                None => false,
+            }
         })
     }
 
@@ -576,36 +666,45 @@ impl<'a> Selector<'a> {
             return false;
         }
         let catalog: &'a Catalog = self.catalog;
-        for &fk in &self.incoming[table] {
-            let key = &mut self.keys[fk];
-            let tuple: Option<Tuple> = key.parent_positions.iter().map(|&p| values[p]).collect();
+        for i in 0..self.sets_of[table].len() {
+            let set = self.sets_of[table][i];
+            let tuple: Option<Vec<u32>> = self.sets[set]
+                .parent_positions
+                .iter()
+                .map(|&p| values[p])
+                .collect();
             if let Some(tuple) = tuple {
-                key.present.insert(tuple);
+                let packed = self.pack(&tuple);
+                self.sets[set].present.insert(packed);
             }
         }
-        for &fk in &self.outgoing[table] {
-            let key = &mut self.keys[fk];
-            let tuple: Vec<Option<u32>> = key.child_positions.iter().map(|&p| values[p]).collect();
+        for i in 0..self.outgoing[table].len() {
+            let fk = self.outgoing[table][i];
+            let (set, positions) = &self.key_of[fk];
+            let set = *set;
+            let tuple: Vec<Option<u32>> = positions.iter().map(|&p| values[p]).collect();
             if !catalog.foreign_keys[fk].needs_parent(&tuple) {
                 continue;
             }
             // MATCH FULL with a partly NULL tuple cannot exist in a valid database.
-            let Some(tuple) = tuple.into_iter().collect::<Option<Tuple>>() else {
+            let Some(tuple) = tuple.into_iter().collect::<Option<Vec<u32>>>() else {
                 continue;
             };
-            if !key.present.contains(&tuple) && key.requested.insert(tuple.clone()) {
-                key.pending.push(tuple);
+            let packed = self.pack(&tuple);
+            let set = &mut self.sets[set];
+            if !set.present.contains(&packed) && set.requested.insert(packed) {
+                set.pending.push(packed);
             }
         }
         true
     }
 
-    /// Drains what is still missing, per foreign key, in foreign-key order.
-    fn take_pending(&mut self) -> Vec<(usize, Vec<Tuple>)> {
+    /// Drains what is still missing, per key set, in a stable order.
+    fn take_pending(&mut self) -> Vec<(usize, Vec<Packed>)> {
         let mut work = Vec::new();
-        for (i, key) in self.keys.iter_mut().enumerate() {
-            let mut pending = std::mem::take(&mut key.pending);
-            pending.retain(|t| !key.present.contains(t));
+        for (i, set) in self.sets.iter_mut().enumerate() {
+            let mut pending = std::mem::take(&mut set.pending);
+            pending.retain(|t| !set.present.contains(t));
             if !pending.is_empty() {
                 work.push((i, pending));
             }
@@ -617,14 +716,14 @@ impl<'a> Selector<'a> {
     fn backfill_round(
         &mut self,
         client: &mut impl GenericClient,
-        work: &[(usize, Vec<Tuple>)],
+        work: &[(usize, Vec<Packed>)],
     ) -> Result<usize> {
         let mut statements = Vec::new();
         let mut owners = Vec::new();
-        for (fk, tuples) in work {
+        for (set, tuples) in work {
             for chunk in tuples.chunks(50_000) {
-                statements.push(self.lookup_sql(*fk, chunk));
-                owners.push(self.catalog.foreign_keys[*fk].parent);
+                statements.push(self.lookup_sql(*set, chunk));
+                owners.push(self.sets[*set].parent);
             }
         }
         let results = batch(client, &statements).context("looking up referenced rows")?;
@@ -641,11 +740,12 @@ impl<'a> Selector<'a> {
         Ok(found)
     }
 
-    /// The rows of the parent of `fk` whose referenced columns hold one of `tuples`.
-    fn lookup_sql(&self, fk: usize, tuples: &[Tuple]) -> String {
-        let key = &self.catalog.foreign_keys[fk];
+    /// The rows of a key set's parent whose referenced columns hold one of `tuples`.
+    fn lookup_sql(&self, set: usize, tuples: &[Packed]) -> String {
+        let key = &self.sets[set];
         let parent = key.parent;
         let info = &self.catalog.tables[parent];
+        let arity = key.parent_columns.len();
         let types: Vec<&str> = key
             .parent_columns
             .iter()
@@ -655,10 +755,11 @@ impl<'a> Selector<'a> {
                     .unwrap_or("pg_catalog.text")
             })
             .collect();
-        let arrays: Vec<String> = (0..key.parent_columns.len())
-            .map(|i| text_array_literal(tuples.iter().map(|t| self.interner.text(t[i]))))
+        let unpacked: Vec<Vec<u32>> = tuples.iter().map(|&t| self.unpack(t, arity)).collect();
+        let arrays: Vec<String> = (0..arity)
+            .map(|i| text_array_literal(unpacked.iter().map(|t| self.interner.text(t[i]))))
             .collect();
-        let condition = if key.parent_columns.len() == 1 {
+        let condition = if arity == 1 {
             format!(
                 "WHERE t.{} = ANY ({}::{}[])",
                 quote_ident(&key.parent_columns[0]),
@@ -685,15 +786,15 @@ impl<'a> Selector<'a> {
                 aliases.join(", ")
             )
         };
-        if key.child != key.parent {
+        let Some(fk) = key.self_reference else {
             return format!("{} {condition}", self.select_from(parent));
-        }
+        };
         // A self-reference: the whole chain of ancestors in one recursive query. UNION drops
         // rows already found, so a cycle of rows ends the recursion.
         let step: Vec<String> = key
             .parent_columns
             .iter()
-            .zip(&self.keys[fk].child_positions)
+            .zip(&self.key_of[fk].1)
             .zip(&types)
             .map(|((column, &position), ty)| {
                 format!("t.{} = chain.v{position}::{ty}", quote_ident(column))
@@ -785,6 +886,9 @@ mod tests {
             text_array_literal(["a", "b\"c", "it's", "x\\y"].into_iter()),
             r#"'{"a","b\"c","it''s","x\\y"}'::pg_catalog.text[]"#
         );
-        assert_eq!(text_array_literal(std::iter::empty()), "'{}'::pg_catalog.text[]");
+        assert_eq!(
+            text_array_literal(std::iter::empty()),
+            "'{}'::pg_catalog.text[]"
+        );
     }
 }
