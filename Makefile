@@ -21,7 +21,7 @@ LOCAL_PG := scripts/local-pg.sh
 export DEMO_SCALE
 
 .PHONY: build export-demo-seed import-demo-seed-to-test refresh-test-seed-from-demo test \
-        clean-local-db local-db lint
+        clean-local-db local-db lint bench
 
 build:
 	@$(CARGO) build --release --quiet
@@ -59,3 +59,10 @@ test:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+# Benchmarks in the throwaway local cluster; databases are generated once and kept.
+# BENCH_ARGS: --runs N, --only demo_0_1,demo_1,wide_1000,wide_3000, --write FILE
+bench: build
+	@$(LOCAL_PG) start >&2 && \
+	BENCH_CONN="$$($(LOCAL_PG) conn)" BENCH_BINDIR="$$($(LOCAL_PG) bindir)" \
+	  $(CARGO) run --release --quiet --bin seedsnap-bench -- $(BENCH_ARGS)

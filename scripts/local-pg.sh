@@ -5,6 +5,8 @@
 #
 #   scripts/local-pg.sh ensure        start it, creating cluster and databases on first use
 #   scripts/local-pg.sh url demo|test print a connection string (libpq key=value)
+#   scripts/local-pg.sh conn          print the connection string without a database name
+#   scripts/local-pg.sh bindir        print the server binaries' directory
 #   scripts/local-pg.sh stop          stop the server
 #   scripts/local-pg.sh clean         stop it and remove .pg/
 #
@@ -106,7 +108,9 @@ case "${1:-}" in
   ensure) ensure ;;
   start) start ;;
   url) url "seedsnap_${2:?usage: url demo|test}" ;;
+  conn) printf "host=%s port=%s user=seedsnap\n" "$sock" "$port" ;;
+  bindir) echo "$bindir" ;;
   stop) stop ;;
   clean) stop; rm -rf "$pgdir"; [ "$sock" = "$pgdir/run" ] || rm -rf "$sock" ;;
-  *) die "usage: $0 ensure|start|url demo|test|stop|clean" ;;
+  *) die "usage: $0 ensure|start|url demo|test|conn|bindir|stop|clean" ;;
 esac
