@@ -12,7 +12,7 @@
 //!   parents, and loading those rows with `session_replication_role = replica` (no FK checks).
 //!
 //! Environment: `BENCH_CONN` (libpq string without dbname), `BENCH_BINDIR` (server binaries,
-//! for psql), set by the Makefile.
+//! for psql), set by the Makefile; `SEEDSNAP_BIN` to time another seedsnap binary.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -391,7 +391,9 @@ fn main() -> Result<()> {
     let env = Env {
         conn: std::env::var("BENCH_CONN").context("BENCH_CONN is not set (run make bench)")?,
         bindir: PathBuf::from(std::env::var("BENCH_BINDIR").context("BENCH_BINDIR is not set")?),
-        seedsnap: root.join("target/release/seedsnap"),
+        seedsnap: std::env::var("SEEDSNAP_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join("target/release/seedsnap")),
         scratch: std::env::temp_dir().join("seedsnap-bench"),
         root,
     };

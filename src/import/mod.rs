@@ -334,10 +334,29 @@ impl Loader<'_> {
             self.timings.backup_ms = ms_since(t0);
         }
 
-        // Stage every file before touching a real table.
+        // A table that is empty in the target, has no rules or user triggers and is not part
+        // of a cycle that needs breaking loads with COPY straight into it: nothing can
+        // conflict, and what COPY stores is what the file holds.
+        let empty = empty_tables(txn, &catalog)?;
+        let mut direct: Vec<bool> = vec![false; catalog.tables.len()];
+        for component in &plan {
+            if matches!(
+                component.strategy,
+                LoadStrategy::Plain | LoadStrategy::SelfReferencing
+            ) {
+                for &t in &component.tables {
+                    direct[t] = empty[t] && catalog.tables[t].inserts_verbatim();
+                }
+            }
+        }
+
+        // Stage every other file before touching a real table.
         let t0 = Instant::now();
         let mut problems = Vec::new();
         for m in &matched {
+            if direct[m.target] {
+                continue;
+            }
             let load = &loads[&m.target];
             let table = &manifest.tables[m.manifest];
             let types: Vec<String> = load
@@ -352,7 +371,7 @@ impl Loader<'_> {
                 })
                 .collect();
             txn.batch_execute(&load.create_stage(&types))?;
-            if let Some(problem) = self.stage_file(txn, load, table)? {
+            if let Some(problem) = self.copy_file(txn, &load.copy_in(), table)? {
                 problems.push(problem);
             }
         }
@@ -364,10 +383,14 @@ impl Loader<'_> {
         self.timings.staging_ms = ms_since(t0);
 
         let t0 = Instant::now();
-        for m in &matched {
-            let load = &loads[&m.target];
-            txn.batch_execute(&load.classify())
-                .with_context(|| format!("comparing {} with the target", load.target.name))?;
+        let classify: Vec<String> = matched
+            .iter()
+            .filter(|m| !direct[m.target])
+            .map(|m| loads[&m.target].classify())
+            .collect();
+        if !classify.is_empty() {
+            txn.batch_execute(&classify.join(";\n"))
+                .context("comparing the staged rows with the target")?;
         }
         self.timings.classify_ms = ms_since(t0);
 
@@ -375,6 +398,22 @@ impl Loader<'_> {
         let t0 = Instant::now();
         let mut inserted: HashMap<usize, u64> = HashMap::new();
         for component in &plan {
+            if component.tables.iter().all(|&t| direct[t]) {
+                for &t in &component.tables {
+                    let table = &manifest.tables[by_target[&t].manifest];
+                    if let Some(problem) = self.copy_file(txn, &loads[&t].copy_direct(), table)? {
+                        return Err(problems_to_result(
+                            ExitKind::BadInput,
+                            "snapshot values do not load into the target's columns; nothing \
+                             was written",
+                            &[problem],
+                        )
+                        .unwrap_err());
+                    }
+                    inserted.insert(t, table.rows);
+                }
+                continue;
+            }
             self.insert_component(txn, &catalog, component, &loads, &mut inserted)?;
         }
         txn.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -387,28 +426,45 @@ impl Loader<'_> {
         let mut violations = Vec::new();
         for &t in plan.iter().flat_map(|c| c.tables.iter()) {
             let load = &loads[&t];
-            let m = by_target[&t];
-            let manifest_table = &manifest.tables[m.manifest];
-            let row = txn
-                .query_one(load.verify_counts().as_str(), &[])
-                .with_context(|| format!("verifying {}", load.target.name))?;
-            let count = |i: usize| row.get::<_, i64>(i) as u64;
+            let manifest_table = &manifest.tables[by_target[&t].manifest];
             let inserted_here = inserted.get(&t).copied().unwrap_or(0);
-            // Rows classified new but not inserted (only when rules redirect inserts, which the
-            // full comparison then also catches) are missing too.
-            let not_inserted = count(3).saturating_sub(inserted_here);
-            tables.push(TableOutcome {
-                table: load.target.name.to_string(),
-                in_snapshot: manifest_table.rows,
-                inserted: inserted_here,
-                already_present: count(0),
-                drifted: count(1),
-                missing: count(2).max(if load.target.inserts_verbatim() {
-                    not_inserted
-                } else {
-                    0
-                }),
-            });
+            let outcome = if direct[t] {
+                // COPY into an empty table stored exactly the file's rows.
+                TableOutcome {
+                    table: load.target.name.to_string(),
+                    in_snapshot: manifest_table.rows,
+                    inserted: inserted_here,
+                    already_present: 0,
+                    drifted: 0,
+                    missing: manifest_table.rows.saturating_sub(inserted_here),
+                }
+            } else {
+                let row = txn
+                    .query_one(load.verify_counts().as_str(), &[])
+                    .with_context(|| format!("verifying {}", load.target.name))?;
+                let count = |i: usize| row.get::<_, i64>(i) as u64;
+                // Rows classified new but not inserted (rules redirecting inserts, which the
+                // full comparison then also catches) are missing too.
+                let not_inserted = count(3).saturating_sub(inserted_here);
+                TableOutcome {
+                    table: load.target.name.to_string(),
+                    in_snapshot: manifest_table.rows,
+                    inserted: inserted_here,
+                    already_present: count(0),
+                    drifted: count(1),
+                    missing: count(2).max(if load.target.inserts_verbatim() {
+                        not_inserted
+                    } else {
+                        0
+                    }),
+                }
+            };
+            tables.push(outcome);
+            let rows_relation = if direct[t] {
+                load.target.from_clause()
+            } else {
+                load.stage.clone()
+            };
             for fk in &manifest_table.foreign_keys {
                 let Some(parent) = catalog.find(&fk.references) else {
                     continue;
@@ -416,17 +472,13 @@ impl Loader<'_> {
                 if enforced_by_target(&catalog, t, parent, &fk.columns, &fk.referenced_columns) {
                     continue;
                 }
-                let orphans: i64 = txn
-                    .query_one(
-                        load.orphan_count(
-                            &fk.columns,
-                            &catalog.tables[parent],
-                            &fk.referenced_columns,
-                        )
-                        .as_str(),
-                        &[],
-                    )?
-                    .get(0);
+                let sql = load.orphan_count(
+                    &rows_relation,
+                    &fk.columns,
+                    &catalog.tables[parent],
+                    &fk.referenced_columns,
+                );
+                let orphans: i64 = txn.query_one(sql.as_str(), &[])?.get(0);
                 if orphans > 0 {
                     violations.push(format!(
                         "{} rows of {} have no parent in {} through {} ({})",
@@ -460,12 +512,13 @@ impl Loader<'_> {
         Ok(report)
     }
 
-    /// Streams one data file (without its header) into its staging table. A value the target
-    /// cannot parse comes back as a problem with the file's line number and the column.
-    fn stage_file(
+    /// Streams one data file (without its header) with the given `COPY … FROM STDIN`, inside a
+    /// savepoint. A value the target cannot parse comes back as a problem with the file's line
+    /// number and the column, and the savepoint is rolled back.
+    fn copy_file(
         &self,
         txn: &mut Transaction<'_>,
-        load: &LoadTable,
+        copy_sql: &str,
         table: &manifest::ManifestTable,
     ) -> Result<Option<Problem>> {
         let path = self.snapshot.file_path(table);
@@ -474,7 +527,7 @@ impl Loader<'_> {
         reader.read_until(b'\n', &mut header)?;
         let mut savepoint = txn.transaction()?;
         let result = (|| -> Result<u64, postgres::Error> {
-            let mut writer = savepoint.copy_in(load.copy_in().as_str())?;
+            let mut writer = savepoint.copy_in(copy_sql)?;
             let mut buffer = [0u8; 256 * 1024];
             loop {
                 let n = std::io::Read::read(&mut reader, &mut buffer).unwrap_or(0);
@@ -679,6 +732,27 @@ impl Loader<'_> {
             )?;
         Ok(backup)
     }
+}
+
+/// Which tables of the catalog hold no rows, in one statement.
+fn empty_tables(txn: &mut Transaction<'_>, catalog: &Catalog) -> Result<Vec<bool>> {
+    if catalog.tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parts: Vec<String> = catalog
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("SELECT {i}, NOT EXISTS (SELECT 1 FROM {})", t.from_clause()))
+        .collect();
+    let mut empty = vec![false; catalog.tables.len()];
+    for row in txn
+        .query(parts.join(" UNION ALL ").as_str(), &[])
+        .context("checking which target tables are empty")?
+    {
+        empty[row.get::<_, i32>(0) as usize] = row.get(1);
+    }
+    Ok(empty)
 }
 
 /// Whether the target has a validated foreign key with exactly these columns: then PostgreSQL

@@ -69,6 +69,15 @@ impl LoadTable<'_> {
         )
     }
 
+    /// COPY straight into the target table, for a table that is empty (nothing can conflict).
+    pub fn copy_direct(&self) -> String {
+        format!(
+            "COPY {} ({}) FROM STDIN",
+            self.target.name.sql(),
+            list("", &self.columns)
+        )
+    }
+
     fn no_conflict(&self) -> String {
         let mut tests: Vec<String> = self
             .unique_keys
@@ -220,9 +229,11 @@ impl LoadTable<'_> {
         }
     }
 
-    /// Counts staged rows whose foreign-key values have no parent row in the target.
+    /// Counts the snapshot's rows (in `rows`: the staging table, or the target table itself
+    /// when it was loaded directly) whose foreign-key values have no parent row in the target.
     pub fn orphan_count(
         &self,
+        rows: &str,
         columns: &[String],
         parent: &Table,
         parent_columns: &[String],
@@ -239,7 +250,7 @@ impl LoadTable<'_> {
         format!(
             "SELECT pg_catalog.count(*)::int8 FROM {} AS s WHERE {} AND NOT EXISTS \
              (SELECT 1 FROM {} AS p WHERE {})",
-            self.stage,
+            rows,
             not_null.join(" AND "),
             parent.name.sql(),
             matches.join(" AND ")
