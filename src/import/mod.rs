@@ -81,7 +81,7 @@ pub struct ImportTimings {
     pub total_ms: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct ImportReport {
     pub target: String,
     pub snapshot: String,
@@ -171,7 +171,8 @@ pub fn run(
         options,
         progress,
         timings,
-        identity,
+        identity: identity.clone(),
+        diagnose: false,
     };
     let outcome = loader.load(&mut txn);
     let mut report = match outcome {
@@ -179,6 +180,26 @@ pub fn run(
         Err(error) => {
             // Dropping the transaction rolls back; say so explicitly for the reader.
             let _ = txn.rollback();
+            if error.downcast_ref::<ValueProblem>().is_some() {
+                // List every value the target refuses, in a transaction that is rolled back.
+                let mut diagnosis = Loader {
+                    snapshot: &snapshot,
+                    options,
+                    progress,
+                    timings: ImportTimings::default(),
+                    identity,
+                    diagnose: true,
+                };
+                let mut txn = client.transaction()?;
+                let result = diagnosis.load(&mut txn);
+                let _ = txn.rollback();
+                return Err(result.err().unwrap_or_else(|| {
+                    failure(
+                        ExitKind::BadInput,
+                        format!("{error}; the import was rolled back, the target is unchanged"),
+                    )
+                }));
+            }
             return Err(error.context("the import was rolled back; the target is unchanged"));
         }
     };
@@ -276,6 +297,41 @@ struct Loader<'a> {
     progress: &'a Progress,
     timings: ImportTimings,
     identity: SourceInfo,
+    /// Only stage every file, each in a savepoint, to list every value the target refuses.
+    diagnose: bool,
+}
+
+/// A value the target refused while loading; the transaction is aborted.
+#[derive(Debug)]
+struct ValueProblem(Problem);
+
+impl std::fmt::Display for ValueProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for ValueProblem {}
+
+/// Streams a reader into `COPY … FROM STDIN`.
+fn stream_copy(
+    txn: &mut Transaction<'_>,
+    copy_sql: &str,
+    reader: &mut impl std::io::Read,
+) -> Result<u64, postgres::Error> {
+    let mut writer = txn.copy_in(copy_sql)?;
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader.read(&mut buffer).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        if writer.write_all(&buffer[..n]).is_err() {
+            // The server refused the data; finish() reports why.
+            break;
+        }
+    }
+    writer.finish()
 }
 
 impl Loader<'_> {
@@ -345,7 +401,7 @@ impl Loader<'_> {
                 LoadStrategy::Plain | LoadStrategy::SelfReferencing
             ) {
                 for &t in &component.tables {
-                    direct[t] = empty[t] && catalog.tables[t].inserts_verbatim();
+                    direct[t] = !self.diagnose && empty[t] && catalog.tables[t].inserts_verbatim();
                 }
             }
         }
@@ -380,6 +436,9 @@ impl Loader<'_> {
             "snapshot values do not load into the target's columns; nothing was written",
             &problems,
         )?;
+        if self.diagnose {
+            return Ok(ImportReport::default());
+        }
         self.timings.staging_ms = ms_since(t0);
 
         let t0 = Instant::now();
@@ -512,9 +571,12 @@ impl Loader<'_> {
         Ok(report)
     }
 
-    /// Streams one data file (without its header) with the given `COPY … FROM STDIN`, inside a
-    /// savepoint. A value the target cannot parse comes back as a problem with the file's line
-    /// number and the column, and the savepoint is rolled back.
+    /// Streams one data file (without its header) with the given `COPY … FROM STDIN`. A value
+    /// the target cannot parse comes back as a problem with the file's line number and the
+    /// column. Only when diagnosing does each file get a savepoint, so that the next file can
+    /// still be tried: more than 64 subtransactions make every visibility check of the
+    /// transaction slow (the "subxid overflow"), which cost a 3,000-table import a third of its
+    /// time.
     fn copy_file(
         &self,
         txn: &mut Transaction<'_>,
@@ -525,42 +587,39 @@ impl Loader<'_> {
         let mut reader = BufReader::with_capacity(256 * 1024, File::open(&path)?);
         let mut header = Vec::new();
         reader.read_until(b'\n', &mut header)?;
-        let mut savepoint = txn.transaction()?;
-        let result = (|| -> Result<u64, postgres::Error> {
-            let mut writer = savepoint.copy_in(copy_sql)?;
-            let mut buffer = [0u8; 256 * 1024];
-            loop {
-                let n = std::io::Read::read(&mut reader, &mut buffer).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                if writer.write_all(&buffer[..n]).is_err() {
-                    // The server refused the data; finish() reports why.
-                    break;
-                }
-            }
-            writer.finish()
-        })();
-        match result {
-            Ok(_) => {
+        let result = if self.diagnose {
+            let mut savepoint = txn.transaction()?;
+            let result = stream_copy(&mut savepoint, copy_sql, &mut reader);
+            if result.is_ok() {
                 savepoint.commit()?;
-                Ok(None)
             }
+            // Dropped without commit, the savepoint rolls back.
+            result
+        } else {
+            stream_copy(txn, copy_sql, &mut reader)
+        };
+        match result {
+            Ok(_) => Ok(None),
             Err(error) => {
                 let db = error.as_db_error().cloned();
-                drop(savepoint);
                 let Some(db) = db else {
                     return Err(error.into());
                 };
                 let context = db.where_().unwrap_or_default().to_string();
                 let (line, column) = copy_position(&context);
-                Ok(Some(Problem {
+                let problem = Problem {
                     file: path.display().to_string(),
                     // The file's first line is the header.
                     line: line.map(|l| l + 1),
                     column,
                     message: db.message().to_string(),
-                }))
+                };
+                if self.diagnose {
+                    Ok(Some(problem))
+                } else {
+                    // The transaction is aborted: the caller diagnoses every file afresh.
+                    Err(anyhow::Error::new(ValueProblem(problem)))
+                }
             }
         }
     }

@@ -599,3 +599,138 @@ impl Read for HashingReader {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::RowKey;
+    use crate::snapshot::manifest::{
+        schema_fingerprint, ManifestColumn, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION,
+    };
+
+    /// A deterministic stream of pseudo-random bytes (xorshift), biased towards the bytes that
+    /// matter to the format: tabs, newlines, backslashes, `N`, carriage returns, NUL, non-ASCII.
+    struct Bytes(u64);
+
+    impl Bytes {
+        fn next(&mut self) -> u8 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            let interesting = b"\t\n\\N\r\0\xc3\xa9\xffab1";
+            if self.0 % 3 == 0 {
+                interesting[(self.0 >> 8) as usize % interesting.len()]
+            } else {
+                (self.0 >> 16) as u8
+            }
+        }
+    }
+
+    fn snapshot_with(dir: &Path, data: &[u8], key: RowKey) -> SnapshotDir {
+        let columns = vec![
+            ManifestColumn {
+                name: "id".into(),
+                type_name: "integer".into(),
+                not_null: true,
+                identity: None,
+            },
+            ManifestColumn {
+                name: "v".into(),
+                type_name: "text".into(),
+                not_null: false,
+                identity: None,
+            },
+        ];
+        let lines = data.iter().filter(|&&b| b == b'\n').count() as u64;
+        let tables = vec![ManifestTable {
+            schema: "public".into(),
+            name: "t".into(),
+            file: "public.t.tsv".into(),
+            columns,
+            key,
+            foreign_keys: vec![],
+            rows: lines.saturating_sub(1),
+            sampled: lines.saturating_sub(1),
+            backfilled: 0,
+            sha256: super::super::hex(&Sha256::digest(data)),
+        }];
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            kind: SnapshotKind::Export,
+            source: SourceInfo {
+                system_identifier: "1".into(),
+                database: "d".into(),
+                server_version: "15".into(),
+            },
+            schema_fingerprint: schema_fingerprint(&tables),
+            limit: Some(100),
+            tables,
+        };
+        std::fs::write(dir.join("public.t.tsv"), data).unwrap();
+        std::fs::write(dir.join(MANIFEST_FILE), manifest.to_json()).unwrap();
+        SnapshotDir::open(dir).unwrap()
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_problems_carry_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = Bytes(0x9E37_79B9_7F4A_7C15);
+        for case in 0..400 {
+            let len = (bytes.next() as usize * 4) % 900;
+            let mut data = b"id\tv\n".to_vec();
+            data.extend((0..len).map(|_| bytes.next()));
+            let key = if case % 2 == 0 {
+                RowKey::Primary(vec!["id".into()])
+            } else {
+                RowKey::AllColumns
+            };
+            let snapshot = snapshot_with(dir.path(), &data, key);
+            let problems = snapshot.check_files().unwrap();
+            let lines = data.split(|&b| b == b'\n').count() as u64;
+            for problem in &problems {
+                assert!(problem.file.ends_with("public.t.tsv"), "{problem}");
+                if let Some(line) = problem.line {
+                    assert!(
+                        line >= 1 && line <= lines,
+                        "{problem} (file has {lines} lines)"
+                    );
+                }
+            }
+            // A file that is all valid lines with the right count has no problems; anything
+            // else has at least one.
+            let valid = data.ends_with(b"\n")
+                && data[..data.len() - 1]
+                    .split(|&b| b == b'\n')
+                    .skip(1)
+                    .all(|line| crate::snapshot::copy_text::check_line(line, 2).is_ok());
+            if !valid {
+                assert!(!problems.is_empty(), "case {case}: damage went unnoticed");
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_manifests_are_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let snapshot = snapshot_with(dir.path(), b"id\tv\n1\tx\n", RowKey::AllColumns);
+        let mut text = snapshot.manifest.to_json();
+        text = text.replace("\"public.t.tsv\"", "\"../../etc/passwd\"");
+        std::fs::write(dir.path().join(MANIFEST_FILE), &text).unwrap();
+        let error = SnapshotDir::open(dir.path())
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(error.contains("it must be \"public.t.tsv\""), "{error}");
+        for garbage in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"\xff\xfe",
+            b"{\"format\": \"seedsnap-snapshot\"}",
+        ] {
+            std::fs::write(dir.path().join(MANIFEST_FILE), garbage).unwrap();
+            assert!(SnapshotDir::open(dir.path()).is_err());
+        }
+    }
+}

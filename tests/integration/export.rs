@@ -46,15 +46,7 @@ fn hard_cases_of_the_demo_are_resolved() {
     let demo = demo_db();
     let dir = export_to_scratch(&demo, &["--limit", "10"]);
     let target = empty_test_db();
-    seedsnap(&[
-        "import",
-        "-q",
-        "--target",
-        &target.url(),
-        "--dir",
-        dir.to_str().unwrap(),
-    ])
-    .ok();
+    import(&target, &dir, &[]).ok();
     // Every row of the target satisfies its constraints (they are enforced), and the rows
     // whose parents lie beyond the first rows brought those parents along.
     let far_parents = target.query_i64(
@@ -352,14 +344,6 @@ fn hostile_table_names_become_safe_files_and_round_trip() {
         ]
     );
     let target = cluster().create_db("hostile_test", None, sql.split("INSERT").next().unwrap());
-    seedsnap(&[
-        "import",
-        "-q",
-        "--target",
-        &target.url(),
-        "--dir",
-        dir.to_str().unwrap(),
-    ])
-    .ok();
+    import(&target, &dir, &[]).ok();
     assert_eq!(db.fingerprint(), target.fingerprint());
 }

@@ -175,6 +175,9 @@ fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
     let target = empty_test_db();
     let before = target.fingerprint();
     type Edit = Box<dyn Fn(&Path)>;
+    fn edit_tags(change: fn(String) -> String, fix_checksum: bool) -> Edit {
+        Box::new(move |d| tamper(d, "app.tags.tsv", change, fix_checksum))
+    }
     let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "truncated file",
@@ -190,50 +193,22 @@ fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
         ),
         (
             "wrong column count",
-            Box::new(|d| {
-                tamper(
-                    d,
-                    "app.tags.tsv",
-                    |t| t.replacen("\ttag-", "\textra\ttag-", 1),
-                    true,
-                )
-            }),
+            edit_tags(|t| t.replacen("\ttag-", "\textra\ttag-", 1), true),
             "app.tags.tsv line 2: has 5 fields, expected 4",
         ),
         (
             "bad escape",
-            Box::new(|d| {
-                tamper(
-                    d,
-                    "app.tags.tsv",
-                    |t| t.replacen("Tag ", "Tag \\q", 1),
-                    true,
-                )
-            }),
+            edit_tags(|t| t.replacen("Tag ", "Tag \\q", 1), true),
             "app.tags.tsv line 2, column \"label\": bad escape",
         ),
         (
             "value that does not parse",
-            Box::new(|d| {
-                tamper(
-                    d,
-                    "app.tags.tsv",
-                    |t| t.replacen("\n1\t", "\nx1\t", 1),
-                    true,
-                )
-            }),
+            edit_tags(|t| t.replacen("\n1\t", "\nx1\t", 1), true),
             "app.tags.tsv line 2, column \"id\": invalid input syntax for type integer",
         ),
         (
             "checksum mismatch",
-            Box::new(|d| {
-                tamper(
-                    d,
-                    "app.tags.tsv",
-                    |t| t.replacen("Tag 1", "Tag 9", 1),
-                    false,
-                )
-            }),
+            edit_tags(|t| t.replacen("Tag 1", "Tag 9", 1), false),
             "app.tags.tsv: SHA-256 is",
         ),
         (
@@ -651,4 +626,133 @@ fn overriding_the_name_guard_at_a_terminal_needs_the_typed_name() {
     assert_eq!(other.fingerprint(), before);
     seedsnap_at_terminal(&args, &format!("{}\n", other.name)).ok();
     assert_ne!(other.fingerprint(), before);
+}
+
+#[test]
+fn two_imports_at_once_both_succeed_without_duplicates() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &["--limit", "30"]);
+    let target = empty_test_db();
+    let reference = empty_test_db();
+    import(&reference, &dir, &[]).ok();
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+            .args([
+                "import",
+                "-q",
+                "--target",
+                &target.url(),
+                "--dir",
+                dir.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for out in [&a, &b] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Exactly the rows of one import: no duplicates, also in the table without a key.
+    let tables_only = |f: String| -> String {
+        f.lines()
+            .filter(|l| !l.contains("_seq "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        tables_only(target.fingerprint()),
+        tables_only(reference.fingerprint())
+    );
+}
+
+#[test]
+fn killed_import_leaves_the_target_exactly_as_before() {
+    let demo = demo_db();
+    let dir = export_to_scratch(&demo, &["--limit", "all"]);
+    // The base already holds part of the data, so a run stages, classifies, inserts and
+    // verifies; it is a template for a fresh target per trial.
+    let base = empty_test_db();
+    import(&base, &export_to_scratch(&demo, &["--limit", "5"]), &[]).ok();
+    let before = base.fingerprint();
+    // How long a whole import takes, to spread the kills over it.
+    let probe = cluster().create_db("probe_test", Some(&base.name), "");
+    let started = std::time::Instant::now();
+    import(&probe, &dir, &[]).ok();
+    let full = started.elapsed();
+    drop(probe);
+    let mut kills = 0;
+    let mut phases = std::collections::BTreeMap::new();
+    for trial in 0..24u32 {
+        let target = cluster().create_db("killed_test", Some(&base.name), "");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+            .args([
+                "import",
+                "-q",
+                "--target",
+                &target.url(),
+                "--dir",
+                dir.to_str().unwrap(),
+            ])
+            .stderr(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full.mul_f64(trial as f64 / 24.0));
+        // What the import was doing when it died.
+        let doing: Option<String> = cluster()
+            .connect("postgres")
+            .unwrap()
+            .query_opt(
+                "SELECT left(query, 40) FROM pg_stat_activity
+                  WHERE datname = $1 AND application_name = 'seedsnap' LIMIT 1",
+                &[&target.name],
+            )
+            .unwrap()
+            .map(|r| r.get(0));
+        let finished = child.try_wait().unwrap().is_some();
+        if !finished {
+            child.kill().unwrap();
+            kills += 1;
+            let phase = match doing.as_deref() {
+                Some(q) if q.starts_with("COPY") => "copy",
+                Some(q) if q.contains("INSERT") => "insert",
+                Some(q) if q.starts_with("SELECT pg_catalog.count") => "verify",
+                Some(_) => "other",
+                None => "connecting",
+            };
+            *phases.entry(phase).or_insert(0) += 1;
+        }
+        child.wait().unwrap();
+        if !finished {
+            // Wait for the server to notice the dead client and roll back.
+            let mut waited = 0;
+            while target.query_i64(&format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                target.name
+            )) > 0
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                waited += 1;
+                assert!(waited < 500, "the killed import's session lingers");
+            }
+            assert_eq!(
+                target.fingerprint(),
+                before,
+                "trial {trial} killed while {doing:?} changed the target"
+            );
+        }
+    }
+    assert!(
+        kills >= 20,
+        "only {kills} of 24 trials killed a running import"
+    );
+    eprintln!("killed imports by phase: {phases:?}");
 }

@@ -177,3 +177,18 @@ pub fn export_to_scratch(db: &TestDb, extra: &[&str]) -> PathBuf {
     seedsnap(&args).ok();
     dir
 }
+
+/// `seedsnap import -q --target <db> --dir <dir> <extra…>`.
+pub fn import(target: &TestDb, dir: &Path, extra: &[&str]) -> Run {
+    let url = target.url();
+    let mut args = vec![
+        "import",
+        "-q",
+        "--target",
+        &url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    seedsnap(&args)
+}
