@@ -322,6 +322,16 @@ pub fn run(
     options: &ExportOptions,
     progress: &Progress,
 ) -> Result<ExportReport> {
+    run_export(endpoint, dir, options, progress)
+        .map_err(|e| crate::error::name_lost_connection(e, "source", endpoint))
+}
+
+fn run_export(
+    endpoint: &Endpoint,
+    dir: &Path,
+    options: &ExportOptions,
+    progress: &Progress,
+) -> Result<ExportReport> {
     progress.always(&format!(
         "reading from {} (read-only)",
         endpoint.display_name()

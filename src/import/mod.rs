@@ -138,6 +138,16 @@ pub fn run(
     options: &ImportOptions,
     progress: &Progress,
 ) -> Result<ImportReport> {
+    run_import(endpoint, dir, options, progress)
+        .map_err(|e| crate::error::name_lost_connection(e, "target", endpoint))
+}
+
+fn run_import(
+    endpoint: &Endpoint,
+    dir: &Path,
+    options: &ImportOptions,
+    progress: &Progress,
+) -> Result<ImportReport> {
     progress.always(&format!(
         "loading into {}{}",
         endpoint.display_name(),
@@ -476,6 +486,7 @@ impl Loader<'_> {
             self.insert_component(txn, &catalog, component, &loads, &mut inserted)?;
         }
         txn.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+            .map_err(|e| constraint_violation(e, "the snapshot's tables"))
             .context("checking deferred foreign keys")?;
         self.timings.insert_ms = ms_since(t0);
 
@@ -654,6 +665,7 @@ impl Loader<'_> {
                 let sql = format!("WITH {} SELECT {}", parts.join(", "), counts.join(", "));
                 let row = txn
                     .query_one(sql.as_str(), &[])
+                    .map_err(|e| constraint_violation(e, &names()))
                     .with_context(|| format!("inserting the cycle {} in one statement", names()))?;
                 for (i, &t) in component.tables.iter().enumerate() {
                     inserted.insert(t, row.get::<_, i64>(i) as u64);
@@ -693,19 +705,22 @@ impl Loader<'_> {
                     let columns = nulled.get(&t).unwrap_or(&empty);
                     let count = txn
                         .execute(load.insert(columns).as_str(), &[])
+                        .map_err(|e| constraint_violation(e, &load.target.name.to_string()))
                         .with_context(|| format!("inserting into {}", load.target.name))?;
                     inserted.insert(t, count);
                 }
                 for (&t, columns) in &nulled {
                     let load = &loads[&t];
                     let sql = load.restore(columns).context("a nulled table has a key")?;
-                    txn.execute(sql.as_str(), &[]).with_context(|| {
-                        format!(
-                            "setting the cycle columns {} of {}",
-                            columns.join(", "),
-                            load.target.name
-                        )
-                    })?;
+                    txn.execute(sql.as_str(), &[])
+                        .map_err(|e| constraint_violation(e, &load.target.name.to_string()))
+                        .with_context(|| {
+                            format!(
+                                "setting the cycle columns {} of {}",
+                                columns.join(", "),
+                                load.target.name
+                            )
+                        })?;
                 }
             }
         }
@@ -791,6 +806,21 @@ impl Loader<'_> {
             )?;
         Ok(backup)
     }
+}
+
+/// A constraint of the target refusing snapshot rows (class 23: NOT NULL, CHECK, UNIQUE,
+/// foreign key) is bad input, not an internal error.
+fn constraint_violation(error: postgres::Error, what: &str) -> anyhow::Error {
+    if error.code().is_some_and(|c| c.code().starts_with("23")) {
+        return failure(
+            ExitKind::BadInput,
+            format!(
+                "the snapshot's rows for {what} violate a constraint of the target: {}",
+                crate::error::describe_pg_error(&error)
+            ),
+        );
+    }
+    anyhow::Error::new(error)
 }
 
 /// Which tables of the catalog hold no rows, in one statement.

@@ -181,16 +181,27 @@ impl Cluster {
         self.spawn(data, &[])
     }
 
+    /// A cluster of its own, for a test that stops or restarts servers.
+    pub fn private(port: u16) -> &'static Cluster {
+        Box::leak(Box::new(
+            Cluster::start(port).expect("starting a private test cluster"),
+        ))
+    }
+
     /// Starts `postgres` on a data directory, from a thread that lives as long as the test
     /// process, so PR_SET_PDEATHSIG stops the server when the tests end.
     pub fn spawn(&self, data: &str, extra: &[&str]) -> Result<(), String> {
+        self.spawn_on(data, self.port, extra)
+    }
+
+    pub fn spawn_on(&self, data: &str, port: u16, extra: &[&str]) -> Result<(), String> {
         let mut command = self.command("postgres");
         command
             .arg("-D")
             .arg(self.data_dir(data))
             .arg("-k")
             .arg(&self.socket_dir)
-            .args(["-p", &self.port.to_string()])
+            .args(["-p", &port.to_string()])
             .args(["-c", "listen_addresses=", "-c", "fsync=off"])
             .args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
             .args(["-c", "max_connections=100", "-c", "shared_buffers=128MB"])
@@ -218,9 +229,9 @@ impl Cluster {
             }
         });
         rx.recv().map_err(|e| e.to_string())??;
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if self.connect("postgres").is_ok() {
+            if postgres::Client::connect(&self.url_on(port, "postgres"), postgres::NoTls).is_ok() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -233,11 +244,60 @@ impl Cluster {
 
     /// A libpq keyword string for a database of this cluster.
     pub fn url(&self, dbname: &str) -> String {
+        self.url_on(self.port, dbname)
+    }
+
+    /// The same for a server of this directory listening on another port (a standby).
+    pub fn url_on(&self, port: u16, dbname: &str) -> String {
         format!(
-            "host={} port={} user=seedsnap dbname={dbname}",
-            self.socket_dir.display(),
-            self.port
+            "host={} port={port} user=seedsnap dbname={dbname}",
+            self.socket_dir.display()
         )
+    }
+
+    /// Stops the server of a data directory: `fast` (SIGINT) or `immediate` (SIGQUIT).
+    pub fn stop(&self, data: &str, mode: &str) {
+        let pid_file = self.data_dir(data).join("postmaster.pid");
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .expect("postmaster.pid")
+            .lines()
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let signal = if mode == "immediate" {
+            libc::SIGQUIT
+        } else {
+            libc::SIGINT
+        };
+        // SAFETY: signalling a process we started.
+        unsafe { libc::kill(pid, signal) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while process_alive(pid as u32) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // A postmaster killed with SIGQUIT leaves its pid file; the next start cleans up.
+    }
+
+    /// A streaming standby of the cluster's `data`, in `name`, listening on `port`.
+    pub fn start_standby(&self, name: &str, port: u16) -> Result<(), String> {
+        let out = self
+            .command("pg_basebackup")
+            .arg("-d")
+            .arg(self.url("postgres"))
+            .arg("-D")
+            .arg(self.data_dir(name))
+            .args(["-R", "-X", "stream", "--no-sync"])
+            .output()
+            .map_err(|e| format!("running pg_basebackup: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "pg_basebackup failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        self.spawn_on(name, port, &["-c", "hot_standby=on"])
     }
 
     pub fn connect(&self, dbname: &str) -> Result<postgres::Client, postgres::Error> {

@@ -168,6 +168,43 @@ fn copy_dir(from: &Path) -> PathBuf {
     to
 }
 
+/// Like `tamper`, on bytes.
+fn tamper_bytes(dir: &Path, file: &str, edit: impl FnOnce(Vec<u8>) -> Vec<u8>) {
+    use sha2::Digest;
+    let path = dir.join(file);
+    let bytes = edit(std::fs::read(&path).unwrap());
+    std::fs::write(&path, &bytes).unwrap();
+    let digest: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    edit_manifest(dir, |m| {
+        for table in m["tables"].as_array_mut().unwrap() {
+            if table["file"] == file {
+                table["sha256"] = digest.clone().into();
+            }
+        }
+    });
+}
+
+fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut m = manifest(dir);
+    edit(&mut m);
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_string_pretty(&m).unwrap(),
+    )
+    .unwrap();
+}
+
+fn replace_bytes(bytes: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("pattern in file");
+    [&bytes[..at], to, &bytes[at + from.len()..]].concat()
+}
+
 #[test]
 fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
     let demo = demo_db();
@@ -175,8 +212,11 @@ fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
     let target = empty_test_db();
     let before = target.fingerprint();
     type Edit = Box<dyn Fn(&Path)>;
-    fn edit_tags(change: fn(String) -> String, fix_checksum: bool) -> Edit {
-        Box::new(move |d| tamper(d, "app.tags.tsv", change, fix_checksum))
+    fn tags(from: &'static [u8], to: &'static [u8]) -> Edit {
+        Box::new(move |d| tamper_bytes(d, "app.tags.tsv", |b| replace_bytes(b, from, to)))
+    }
+    fn manifest_edit(edit: fn(&mut serde_json::Value)) -> Edit {
+        Box::new(move |d| edit_manifest(d, edit))
     }
     let cases: Vec<(&str, Edit, &str)> = vec![
         (
@@ -192,23 +232,112 @@ fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
             "public.schema_migrations.tsv line 6: has no newline at its end",
         ),
         (
-            "wrong column count",
-            edit_tags(|t| t.replacen("\ttag-", "\textra\ttag-", 1), true),
+            "extra field",
+            tags(b"\ttag-1\t", b"\textra\ttag-1\t"),
             "app.tags.tsv line 2: has 5 fields, expected 4",
         ),
         (
+            "missing field",
+            tags(b"\ttag-1\t", b"\t"),
+            "app.tags.tsv line 2: has 3 fields, expected 4",
+        ),
+        (
             "bad escape",
-            edit_tags(|t| t.replacen("Tag ", "Tag \\q", 1), true),
+            tags(b"Tag 1\t", b"Tag \\q1\t"),
+            "app.tags.tsv line 2, column \"label\": bad escape \"\\\\q\"",
+        ),
+        (
+            "octal escape",
+            tags(b"Tag 1\t", b"Tag \\101\t"),
+            "app.tags.tsv line 2, column \"label\": bad escape \"\\\\1\"",
+        ),
+        (
+            "backslash ending a field",
+            tags(b"Tag 1\t", b"Tag 1\\\t"),
             "app.tags.tsv line 2, column \"label\": bad escape",
         ),
         (
+            "\\N inside a value",
+            tags(b"Tag 1\t", b"Tag \\N1\t"),
+            "app.tags.tsv line 2, column \"label\": \\N inside a value",
+        ),
+        (
+            "invalid UTF-8",
+            tags(b"Tag 1\t", b"Tag \xff1\t"),
+            "app.tags.tsv line 2, column \"label\": is not valid UTF-8",
+        ),
+        (
+            "NUL byte",
+            tags(b"Tag 1\t", b"Tag \x001\t"),
+            "app.tags.tsv line 2, column \"label\": contains a NUL byte",
+        ),
+        (
+            "CRLF line ending",
+            tags(b"Tag 1\t\\N\n", b"Tag 1\t\\N\r\n"),
+            "app.tags.tsv line 2: contains a raw carriage return",
+        ),
+        (
+            "end-of-data marker",
+            tags(b"\n2\t", b"\n\\.\n2\t"),
+            "app.tags.tsv line 3: has 1 fields, expected 4",
+        ),
+        (
+            "duplicate key within a file",
+            tags(b"\n2\t", b"\n1\tdup\tDup\t\\N\n2\t"),
+            "app.tags.tsv line 3: duplicate key (id) = (1), first seen on line 2",
+        ),
+        (
+            "header renamed",
+            tags(b"\tlabel\t", b"\tname\t"),
+            "app.tags.tsv line 1: header is",
+        ),
+        (
             "value that does not parse",
-            edit_tags(|t| t.replacen("\n1\t", "\nx1\t", 1), true),
+            tags(b"\n1\t", b"\nx1\t"),
             "app.tags.tsv line 2, column \"id\": invalid input syntax for type integer",
         ),
         (
+            "NULL in a NOT NULL column",
+            tags(b"Tag 1\t", b"\\N\t"),
+            "null value in column \"label\" of relation \"tags\" violates not-null constraint",
+        ),
+        (
+            "row that violates a CHECK",
+            Box::new(|d| {
+                tamper(
+                    d,
+                    "app.ratings.tsv",
+                    |t| {
+                        let at = t.find("\t2024-").unwrap();
+                        format!("{}9{}", &t[..at - 1], &t[at..])
+                    },
+                    true,
+                )
+            }),
+            "violates check constraint \"ratings_score_check\"",
+        ),
+        (
+            "row whose parent is missing",
+            Box::new(|d| {
+                tamper(
+                    d,
+                    "app.tags.tsv",
+                    |t| t.replacen("\t\\N\n", "\t299\n", 1),
+                    true,
+                )
+            }),
+            "violates foreign key constraint \"tags_parent_id_fkey\"",
+        ),
+        (
             "checksum mismatch",
-            edit_tags(|t| t.replacen("Tag 1", "Tag 9", 1), false),
+            Box::new(|d| {
+                tamper(
+                    d,
+                    "app.tags.tsv",
+                    |t| t.replacen("Tag 1", "Tag 9", 1),
+                    false,
+                )
+            }),
             "app.tags.tsv: SHA-256 is",
         ),
         (
@@ -217,18 +346,79 @@ fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
             "app.videos.tsv: cannot be read",
         ),
         (
-            "manifest checksum mismatch of a count",
-            Box::new(|d| {
-                let text = std::fs::read_to_string(d.join("manifest.json")).unwrap();
-                let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+            "empty file",
+            Box::new(|d| tamper_bytes(d, "app.videos.tsv", |_| Vec::new())),
+            "app.videos.tsv: is empty: it has no header line",
+        ),
+        (
+            "extra file",
+            Box::new(|d| std::fs::write(d.join("public.stray.tsv"), "x\n").unwrap()),
+            "public.stray.tsv: is not listed in the manifest",
+        ),
+        (
+            "manifest with wrong counts",
+            manifest_edit(|m| {
                 m["tables"][0]["rows"] = 999.into();
                 m["tables"][0]["sampled"] = 999.into();
                 m["tables"][0]["backfilled"] = 0.into();
-                std::fs::write(d.join("manifest.json"), m.to_string()).unwrap();
             }),
             "has 5 rows but the manifest says 999",
         ),
+        (
+            "manifest counts that do not add up",
+            manifest_edit(|m| m["tables"][0]["sampled"] = 1.into()),
+            "rows but 1 sampled",
+        ),
+        (
+            "unknown format version",
+            manifest_edit(|m| m["format_version"] = 99.into()),
+            "has format version 99",
+        ),
+        (
+            "manifest not JSON",
+            Box::new(|d| std::fs::write(d.join("manifest.json"), "{").unwrap()),
+            "is not valid JSON",
+        ),
+        (
+            "manifest missing",
+            Box::new(|d| std::fs::remove_file(d.join("manifest.json")).unwrap()),
+            "manifest.json: No such file",
+        ),
+        (
+            "file name leaving the directory",
+            manifest_edit(|m| m["tables"][0]["file"] = "../../etc/passwd".into()),
+            "names file \"../../etc/passwd\"",
+        ),
+        (
+            "table listed twice",
+            manifest_edit(|m| {
+                let first = m["tables"][0].clone();
+                m["tables"].as_array_mut().unwrap().push(first);
+            }),
+            "twice",
+        ),
+        (
+            "column type edited in the manifest",
+            manifest_edit(|m| m["tables"][0]["columns"][0]["type"] = "text".into()),
+            "the manifest was edited",
+        ),
+        (
+            "foreign key to a table not in the snapshot",
+            manifest_edit(|m| {
+                for table in m["tables"].as_array_mut().unwrap() {
+                    if let Some(fk) = table["foreign_keys"]
+                        .as_array_mut()
+                        .and_then(|f| f.first_mut())
+                    {
+                        fk["references"]["name"] = "nowhere".into();
+                        break;
+                    }
+                }
+            }),
+            "which is not in the snapshot",
+        ),
     ];
+    assert!(cases.len() >= 29);
     for (name, edit, message) in cases {
         let dir = copy_dir(&good);
         edit(&dir);
@@ -241,6 +431,14 @@ fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
         );
         assert_eq!(target.fingerprint(), before, "{name} changed the target");
     }
+    // A table renamed in the target.
+    let renamed = empty_test_db();
+    renamed.execute("ALTER TABLE app.videos RENAME TO clips");
+    let before = renamed.fingerprint();
+    import(&renamed, &good, &[])
+        .code(4)
+        .stderr_has("table app.videos does not exist in the target");
+    assert_eq!(renamed.fingerprint(), before);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod cluster;
 mod export;
+mod faults;
 mod import;
 
 use std::path::{Path, PathBuf};

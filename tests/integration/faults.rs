@@ -1,0 +1,346 @@
+//! Reliability under faults: servers that go away, locks held by others, hot standbys,
+//! read-only defaults, concurrent writers, big values, secrets.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::*;
+use crate::cluster::Cluster;
+
+const SMALL_SCHEMA: &str = "
+    CREATE TABLE parent (id int PRIMARY KEY, label text NOT NULL);
+    CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent (id), note text);";
+const SMALL_DATA: &str = "
+    INSERT INTO parent SELECT i, 'p' || i FROM generate_series(1, 300) i;
+    INSERT INTO child SELECT i, 1 + (i * 7) % 300, 'c' || i FROM generate_series(1, 600) i;";
+
+fn spawn_seedsnap(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: std::process::Child) -> Run {
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Waits until a seedsnap session of `db` waits on a lock.
+fn wait_for_lock_wait(cluster: &Cluster, db: &str) {
+    for _ in 0..400 {
+        let waiting: i64 = cluster
+            .connect("postgres")
+            .unwrap()
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = $1 AND application_name = 'seedsnap' AND wait_event_type = 'Lock'",
+                &[&db],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("seedsnap never waited on the lock");
+}
+
+#[test]
+fn a_server_going_away_is_a_connection_error_and_writes_nothing() {
+    let c = Cluster::private(5432);
+    let source = c.create_db("src", None, &format!("{SMALL_SCHEMA}{SMALL_DATA}"));
+    let dir = scratch_dir("gone").join("snapshot");
+    let dir_text = dir.to_str().unwrap().to_string();
+    seedsnap(&[
+        "export",
+        "-q",
+        "--source",
+        &source.url(),
+        "--dir",
+        &dir_text,
+    ])
+    .ok();
+    let snapshot_before = read_dir_files(&dir);
+    let target = c.create_db("tgt_test", None, SMALL_SCHEMA);
+    let target_before = target.fingerprint();
+
+    for mode in ["fast", "immediate"] {
+        // The source goes away in the middle of an export.
+        source.execute("UPDATE parent SET label = label || '!' WHERE id = 1");
+        let mut holder = source.client();
+        let mut hold = holder.transaction().unwrap();
+        hold.batch_execute("LOCK TABLE child IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        let export = spawn_seedsnap(&["export", "--source", &source.url(), "--dir", &dir_text]);
+        wait_for_lock_wait(c, &source.name);
+        c.stop("data", mode);
+        let run = finish(export).code(6);
+        assert!(
+            run.stderr.contains(&format!("/{}", source.name)) || run.stderr.contains("server"),
+            "{mode}: {}",
+            run.stderr
+        );
+        drop(hold);
+        drop(holder);
+        assert_eq!(
+            read_dir_files(&dir),
+            snapshot_before,
+            "{mode}: the snapshot changed"
+        );
+        c.spawn("data", &[]).unwrap();
+
+        // The target goes away in the middle of an import.
+        let mut holder = target.client();
+        let mut hold = holder.transaction().unwrap();
+        hold.batch_execute("LOCK TABLE child IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        let import = spawn_seedsnap(&["import", "--target", &target.url(), "--dir", &dir_text]);
+        wait_for_lock_wait(c, &target.name);
+        c.stop("data", mode);
+        let run = finish(import).code(6);
+        assert!(
+            run.stderr.contains("target") || run.stderr.contains(&target.name),
+            "{}",
+            run.stderr
+        );
+        drop(hold);
+        drop(holder);
+        c.spawn("data", &[]).unwrap();
+        assert_eq!(
+            target.fingerprint(),
+            target_before,
+            "{mode}: the target changed"
+        );
+    }
+}
+
+#[test]
+fn a_lock_held_by_another_session_times_out_naming_the_table() {
+    let source = cluster().create_db("lk", None, &format!("{SMALL_SCHEMA}{SMALL_DATA}"));
+    let dir = export_to_scratch(&source, &[]);
+    let target = cluster().create_db("lk_test", None, SMALL_SCHEMA);
+    let before = target.fingerprint();
+    let mut holder = target.client();
+    let mut hold = holder.transaction().unwrap();
+    hold.batch_execute("LOCK TABLE child IN ROW EXCLUSIVE MODE")
+        .unwrap();
+    let started = std::time::Instant::now();
+    import(&target, &dir, &["--lock-timeout", "1"])
+        .code(1)
+        .stderr_has("could not lock public.child within 1 s");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    drop(hold);
+    drop(holder);
+    assert_eq!(target.fingerprint(), before);
+}
+
+#[test]
+fn export_from_a_hot_standby_matches_the_primary() {
+    let c = Cluster::private(5432);
+    let source = c.create_db("primary_db", None, &format!("{SMALL_SCHEMA}{SMALL_DATA}"));
+    c.start_standby("standby", 5433).unwrap();
+    let standby_url = c.url_on(5433, &source.name);
+    // Wait until the standby has replayed the data.
+    let mut ready = false;
+    for _ in 0..200 {
+        if let Ok(mut client) = postgres::Client::connect(&standby_url, postgres::NoTls) {
+            if let Ok(row) = client.query_one("SELECT count(*) FROM child", &[]) {
+                if row.get::<_, i64>(0) == 600 {
+                    ready = true;
+                    break;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ready, "the standby never caught up");
+    let from_primary = export_to_scratch(&source, &[]);
+    let dir = scratch_dir("standby").join("snapshot");
+    seedsnap(&[
+        "export",
+        "-q",
+        "--source",
+        &standby_url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(read_dir_files(&dir), read_dir_files(&from_primary));
+}
+
+#[test]
+fn a_database_defaulting_to_read_only_transactions_exports() {
+    let demo = demo_db();
+    demo.execute(&format!(
+        "ALTER DATABASE \"{}\" SET default_transaction_read_only = on",
+        demo.name
+    ));
+    let dir = export_to_scratch(&demo, &["--limit", "5"]);
+    seedsnap(&["verify", "--dir", dir.to_str().unwrap()]).ok();
+}
+
+#[test]
+fn exports_under_concurrent_writes_are_consistent_and_import_cleanly() {
+    let demo = demo_db();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            // Repoint the first items (the ones every export samples) at a fresh user, then
+            // put them back and delete that user: a snapshot that mixed two moments would
+            // reference a user that no longer exists.
+            let mut client = demo.client();
+            let mut round = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                round += 1;
+                let mut txn = client.transaction().unwrap();
+                let user: i64 = txn
+                    .query_one(
+                        "INSERT INTO app.users (email, display_name, created_at)
+                         VALUES ($1, 'writer', now()) RETURNING id",
+                        &[&format!("writer{round}@example.test")],
+                    )
+                    .unwrap()
+                    .get(0);
+                txn.execute(
+                    "UPDATE app.content_items SET author_id = $1 WHERE id <= 5",
+                    &[&user],
+                )
+                .unwrap();
+                txn.execute(
+                    "INSERT INTO app.ratings (user_id, content_id, score, rated_at)
+                     VALUES ($1, 1, 5, now())",
+                    &[&user],
+                )
+                .unwrap();
+                txn.commit().unwrap();
+                let mut txn = client.transaction().unwrap();
+                txn.execute(
+                    "UPDATE app.content_items SET author_id = 1 WHERE id <= 5",
+                    &[],
+                )
+                .unwrap();
+                txn.execute("DELETE FROM app.ratings WHERE user_id = $1", &[&user])
+                    .unwrap();
+                txn.execute("DELETE FROM app.users WHERE id = $1", &[&user])
+                    .unwrap();
+                txn.commit().unwrap();
+            }
+            round
+        });
+        for i in 0..20 {
+            let dir = export_to_scratch(&demo, &["--limit", "5"]);
+            seedsnap(&["verify", "--dir", dir.to_str().unwrap()]).ok();
+            let target = empty_test_db();
+            import(&target, &dir, &[]).ok();
+            let _ = i;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let rounds = writer.join().unwrap();
+        assert!(rounds > 20, "the writer ran only {rounds} rounds");
+    });
+}
+
+#[test]
+fn hundred_megabyte_values_round_trip_in_bounded_memory() {
+    let sql = "CREATE TABLE big (id int PRIMARY KEY, t text, b bytea);";
+    let source = cluster().create_db(
+        "big",
+        None,
+        &format!(
+            "{sql}
+             INSERT INTO big VALUES (1, repeat('x', 100 * 1024 * 1024), NULL);
+             INSERT INTO big VALUES (2, NULL, decode(repeat('ab', 100 * 1024 * 1024), 'hex'));"
+        ),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let target = cluster().create_db("big_test", None, sql);
+    let (run, rss_kb) = seedsnap_with_rss(&[
+        "import",
+        "-q",
+        "--target",
+        &target.url(),
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    run.ok();
+    let digest = |db: &TestDb| -> String {
+        db.client()
+            .query_one(
+                "SELECT string_agg(md5(coalesce(t, '')) || md5(coalesce(b, '')), ',' ORDER BY id) FROM big",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(digest(&target), digest(&source));
+    // One 200 MB line (the bytea in hex) is the most that is ever held.
+    assert!(rss_kb < 700 * 1024, "import peak RSS {rss_kb} kB");
+}
+
+/// Runs seedsnap and returns its peak RSS in kB, from wait4.
+fn seedsnap_with_rss(args: &[&str]) -> (Run, i64) {
+    let child = spawn_seedsnap(args);
+    let pid = child.id() as libc::pid_t;
+    let stdout = child.stdout;
+    let stderr = child.stderr;
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout.unwrap(), &mut text).ok();
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr.unwrap(), &mut text).ok();
+        text
+    });
+    let mut status = 0;
+    // SAFETY: plain data filled by wait4 for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (
+        Run {
+            code,
+            stdout: out.join().unwrap(),
+            stderr: err.join().unwrap(),
+        },
+        usage.ru_maxrss,
+    )
+}
+
+#[test]
+fn passwords_from_pgpass_never_appear() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = scratch_dir("pgpass-home");
+    std::fs::write(home.join(".pgpass"), "*:*:*:*:pgp4ss-secret\n").unwrap();
+    std::fs::set_permissions(home.join(".pgpass"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    for source in [
+        cluster().url("postgres"),
+        "host=/nonexistent port=1 user=x dbname=y".into(),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+            .args(["plan", "--source", &source, "--format", "json"])
+            .env("HOME", &home)
+            .env_remove("PGPASSWORD")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains("pgp4ss-secret"), "{text}");
+    }
+}
