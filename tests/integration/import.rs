@@ -2,20 +2,6 @@
 
 use super::*;
 
-fn import(target: &TestDb, dir: &Path, extra: &[&str]) -> Run {
-    let url = target.url();
-    let mut args = vec![
-        "import",
-        "-q",
-        "--target",
-        &url,
-        "--dir",
-        dir.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    seedsnap(&args)
-}
-
 fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
