@@ -873,6 +873,38 @@ mod tests {
     }
 
     #[test]
+    fn levels_put_every_table_after_its_parents() {
+        use crate::graph::{load_plan, Edge, EdgeKind};
+        // 0 <- 1 <- 2, 0 <- 3, and the cycle {4, 5} under 3.
+        let edges = [(1, 0), (2, 1), (3, 0), (4, 3), (5, 4), (4, 5)]
+            .iter()
+            .enumerate()
+            .map(|(id, &(child, parent))| Edge {
+                child,
+                parent,
+                kind: EdgeKind::Nullable,
+                id,
+            })
+            .collect::<Vec<_>>();
+        let plan = load_plan(6, &edges);
+        let levels = component_levels(&plan, |t| {
+            edges
+                .iter()
+                .filter(|e| e.child == t)
+                .map(|e| e.parent)
+                .collect()
+        });
+        let level_of = |table: usize| {
+            let c = plan.iter().position(|c| c.tables.contains(&table)).unwrap();
+            levels[c]
+        };
+        assert_eq!(
+            (0..6).map(level_of).collect::<Vec<_>>(),
+            vec![0, 1, 2, 1, 2, 2]
+        );
+    }
+
+    #[test]
     fn row_ids_parse_and_print() {
         let id = RowId::parse("16384", "(12,7)").unwrap();
         assert_eq!((id.relation, id.block, id.offset), (16384, 12, 7));

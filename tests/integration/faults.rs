@@ -285,7 +285,8 @@ fn hundred_megabyte_values_round_trip_in_bounded_memory() {
     assert!(rss_kb < 700 * 1024, "import peak RSS {rss_kb} kB");
 }
 
-/// Runs seedsnap and returns its peak RSS in kB, from wait4.
+/// Runs seedsnap and returns its peak RSS in kB, from wait4 (which reaps the child).
+#[allow(clippy::zombie_processes)]
 fn seedsnap_with_rss(args: &[&str]) -> (Run, i64) {
     let child = spawn_seedsnap(args);
     let pid = child.id() as libc::pid_t;

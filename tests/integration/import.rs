@@ -44,16 +44,14 @@ fn import_is_idempotent_and_verified() {
 fn round_trip_gives_byte_identical_files() {
     let demo = demo_db();
     // Session defaults that change how values print must not change the files.
-    for db in [&demo] {
-        db.execute(&format!(
-            "ALTER DATABASE \"{}\" SET DateStyle = 'SQL, DMY';
-             ALTER DATABASE \"{}\" SET TimeZone = 'Asia/Kolkata';
-             ALTER DATABASE \"{}\" SET extra_float_digits = -3;
-             ALTER DATABASE \"{}\" SET bytea_output = 'escape';
-             ALTER DATABASE \"{}\" SET IntervalStyle = 'sql_standard';",
-            db.name, db.name, db.name, db.name, db.name
-        ));
-    }
+    demo.execute(&format!(
+        "ALTER DATABASE \"{}\" SET DateStyle = 'SQL, DMY';
+         ALTER DATABASE \"{}\" SET TimeZone = 'Asia/Kolkata';
+         ALTER DATABASE \"{}\" SET extra_float_digits = -3;
+         ALTER DATABASE \"{}\" SET bytea_output = 'escape';
+         ALTER DATABASE \"{}\" SET IntervalStyle = 'sql_standard';",
+        demo.name, demo.name, demo.name, demo.name, demo.name
+    ));
     let dir = export_to_scratch(&demo, &[]);
     let target = empty_test_db();
     target.execute(&format!(
@@ -743,7 +741,7 @@ fn verify_reports_unresolved_foreign_keys_with_file_and_line() {
         run.stderr
     );
     assert!(
-        run.stderr.contains(&format!(") has no row in app.users")),
+        run.stderr.contains(") has no row in app.users"),
         "{}",
         run.stderr
     );
