@@ -21,7 +21,7 @@ LOCAL_PG := scripts/local-pg.sh
 export DEMO_SCALE
 
 .PHONY: build export-demo-seed import-demo-seed-to-test refresh-test-seed-from-demo test \
-        clean-local-db local-db lint bench
+        clean-local-db local-db lint bench graph
 
 build:
 	@$(CARGO) build --release --quiet
@@ -66,3 +66,10 @@ bench: build
 	@$(LOCAL_PG) start >&2 && \
 	BENCH_CONN="$$($(LOCAL_PG) conn)" BENCH_BINDIR="$$($(LOCAL_PG) bindir)" \
 	  $(CARGO) run --release --quiet --bin seedsnap-bench -- $(BENCH_ARGS)
+
+# The bundled demo's dependency graph as SVG (Graphviz: apt-get install graphviz).
+graph: build
+	@command -v dot >/dev/null || { echo "make graph needs Graphviz's dot: sudo apt-get install graphviz" >&2; exit 1; }
+	@source_url="$(demo_url)" && \
+	SEEDSNAP_SOURCE="$$source_url" $(SEEDSNAP) plan -q --format dot | dot -Tsvg -o docs/demo-graph.svg && \
+	echo "wrote docs/demo-graph.svg"

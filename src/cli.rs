@@ -48,6 +48,13 @@ pub enum Command {
     /// Check a snapshot directory offline: files match the manifest, every foreign key resolves.
     #[command(after_help = EXIT_CODES)]
     Verify(VerifyArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `seedsnap man > seedsnap.1`.
+    Man,
 }
 
 #[derive(Args, Debug, Clone)]

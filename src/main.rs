@@ -15,6 +15,11 @@ use seedsnap::safety;
 use seedsnap::{export, import, plan, verify};
 
 fn main() -> ExitCode {
+    // Like other Unix tools: a closed pipe (`seedsnap man | head`) ends the process quietly.
+    // SAFETY: restoring the default disposition of a signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,6 +75,7 @@ fn run(cli: Cli) -> Result<()> {
                 plan::PlanFormat::Text => print!("{}", plan::render_text(&report)),
                 plan::PlanFormat::Json => print_json(&report)?,
                 plan::PlanFormat::Dot => print!("{}", plan::render_dot(&report)),
+                plan::PlanFormat::Mermaid => print!("{}", plan::render_mermaid(&report)),
             }
             Ok(())
         }
@@ -106,6 +112,16 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", import::render_summary(&imported));
                 Ok(())
             }
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "seedsnap", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+            Ok(())
         }
         Command::Verify(args) => {
             let _progress = Progress::new(!args.output.quiet);

@@ -1,5 +1,5 @@
 //! `seedsnap plan`: the load order, every foreign-key edge, every cycle and how it will load,
-//! and the rows an export would take — as text, JSON or Graphviz dot.
+//! and the rows an export would take — as text, JSON, Graphviz dot or Mermaid.
 
 use anyhow::Result;
 use serde::Serialize;
@@ -15,6 +15,7 @@ pub enum PlanFormat {
     Text,
     Json,
     Dot,
+    Mermaid,
 }
 
 #[derive(Serialize)]
@@ -247,7 +248,8 @@ fn dot_quote(text: &str) -> String {
 /// deferring or by NULL-then-UPDATE).
 pub fn render_dot(plan: &PlanReport) -> String {
     let mut out = String::from(
-        "digraph seedsnap {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n",
+        "digraph seedsnap {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n  \
+         edge [fontname=\"Helvetica\", fontsize=10];\n",
     );
     for t in &plan.tables {
         let style = match t.cycle {
@@ -278,5 +280,48 @@ pub fn render_dot(plan: &PlanReport) -> String {
         ));
     }
     out.push_str("}\n");
+    out
+}
+
+/// Mermaid (`flowchart`), for Markdown renderers: the same graph as [`render_dot`], tables in
+/// cycles styled, edges inside cycles dashed.
+pub fn render_mermaid(plan: &PlanReport) -> String {
+    let id = |table: &str| -> String {
+        let position = plan
+            .tables
+            .iter()
+            .position(|t| t.table == table)
+            .unwrap_or(0);
+        format!("t{position}")
+    };
+    let label = |text: &str| text.replace('"', "#quot;");
+    let mut out = String::from("flowchart LR\n");
+    for t in &plan.tables {
+        out.push_str(&format!(
+            "  {}[\"{}<br/>{} rows\"]\n",
+            id(&t.table),
+            label(&t.table),
+            t.rows
+        ));
+    }
+    for fk in &plan.foreign_keys {
+        let arrow = if fk.in_cycle { "-.->" } else { "-->" };
+        out.push_str(&format!(
+            "  {} {arrow}|\"{}\"| {}\n",
+            id(&fk.from),
+            label(&fk.columns.join(", ")),
+            id(&fk.to)
+        ));
+    }
+    let cyclic: Vec<String> = plan
+        .tables
+        .iter()
+        .filter(|t| t.cycle.is_some())
+        .map(|t| id(&t.table))
+        .collect();
+    if !cyclic.is_empty() {
+        out.push_str("  classDef cycle fill:#ffd6d6,stroke:#c00\n");
+        out.push_str(&format!("  class {} cycle\n", cyclic.join(",")));
+    }
     out
 }

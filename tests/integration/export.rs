@@ -347,3 +347,25 @@ fn hostile_table_names_become_safe_files_and_round_trip() {
     import(&target, &dir, &[]).ok();
     assert_eq!(db.fingerprint(), target.fingerprint());
 }
+
+#[test]
+fn plan_renders_mermaid_and_the_cli_generates_completions_and_a_man_page() {
+    let demo = demo_db();
+    let mermaid = seedsnap(&["plan", "-q", "--source", &demo.url(), "--format", "mermaid"]).ok();
+    assert!(
+        mermaid.stdout.starts_with("flowchart LR\n"),
+        "{}",
+        mermaid.stdout
+    );
+    assert!(mermaid.stdout.contains("app.users<br/>"));
+    assert!(
+        mermaid.stdout.contains("-.->|\"favorite_item_id\"|"),
+        "{}",
+        mermaid.stdout
+    );
+    assert!(mermaid.stdout.contains("class "));
+    let bash = seedsnap(&["completions", "bash"]).ok();
+    assert!(bash.stdout.contains("_seedsnap()") && bash.stdout.contains("--truncate-first"));
+    let man = seedsnap(&["man"]).ok();
+    assert!(man.stdout.contains(".TH seedsnap 1"), "{}", man.stdout);
+}
