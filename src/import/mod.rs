@@ -403,6 +403,7 @@ impl Loader<'_> {
         // A table that is empty in the target, has no rules or user triggers and is not part
         // of a cycle that needs breaking loads with COPY straight into it: nothing can
         // conflict, and what COPY stores is what the file holds.
+        let t0 = Instant::now();
         let empty = empty_tables(txn, &catalog)?;
         let mut direct: Vec<bool> = vec![false; catalog.tables.len()];
         for component in &plan {
@@ -417,7 +418,6 @@ impl Loader<'_> {
         }
 
         // Stage every other file before touching a real table.
-        let t0 = Instant::now();
         let mut problems = Vec::new();
         for m in &matched {
             if direct[m.target] {
@@ -823,24 +823,27 @@ fn constraint_violation(error: postgres::Error, what: &str) -> anyhow::Error {
     anyhow::Error::new(error)
 }
 
-/// Which tables of the catalog hold no rows, in one statement.
+/// Which tables of the catalog hold no rows: one small statement per table, all sent in one
+/// round trip. (A single `UNION ALL` of thousands of `EXISTS` took the planner 55 s on 3,000
+/// tables.)
 fn empty_tables(txn: &mut Transaction<'_>, catalog: &Catalog) -> Result<Vec<bool>> {
-    if catalog.tables.is_empty() {
-        return Ok(Vec::new());
-    }
-    let parts: Vec<String> = catalog
+    let statements: Vec<String> = catalog
         .tables
         .iter()
-        .enumerate()
-        .map(|(i, t)| format!("SELECT {i}, NOT EXISTS (SELECT 1 FROM {})", t.from_clause()))
+        .map(|t| format!("SELECT NOT EXISTS (SELECT 1 FROM {})", t.from_clause()))
         .collect();
-    let mut empty = vec![false; catalog.tables.len()];
-    for row in txn
-        .query(parts.join(" UNION ALL ").as_str(), &[])
-        .context("checking which target tables are empty")?
-    {
-        empty[row.get::<_, i32>(0) as usize] = row.get(1);
+    let mut empty = Vec::with_capacity(statements.len());
+    for chunk in statements.chunks(1000) {
+        let messages = txn
+            .simple_query(&chunk.join(";\n"))
+            .context("checking which target tables are empty")?;
+        for message in messages {
+            if let postgres::SimpleQueryMessage::Row(row) = message {
+                empty.push(row.get(0) == Some("t"));
+            }
+        }
     }
+    anyhow::ensure!(empty.len() == catalog.tables.len(), "one answer per table");
     Ok(empty)
 }
 
