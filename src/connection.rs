@@ -77,10 +77,6 @@ impl Endpoint {
         )
     }
 
-    pub fn dbname(&self) -> &str {
-        &self.dbname
-    }
-
     /// Opens a session and pins the text-output settings.
     pub fn connect(&self, purpose: &str) -> Result<Client> {
         let mut client = self.config.connect(NoTls).map_err(|e| {

@@ -1,6 +1,5 @@
 //! What a person or a machine reads: progress lines on stderr, summary tables, JSON.
 
-use std::io::IsTerminal;
 use std::time::Instant;
 
 /// Progress lines on stderr, one per table for long work; silent with `--quiet`.
@@ -30,10 +29,6 @@ impl Progress {
 
     pub fn elapsed_ms(&self) -> f64 {
         self.started.elapsed().as_secs_f64() * 1e3
-    }
-
-    pub fn is_terminal() -> bool {
-        std::io::stderr().is_terminal()
     }
 }
 
