@@ -262,14 +262,8 @@ fn hundred_megabyte_values_round_trip_in_bounded_memory() {
     );
     let dir = export_to_scratch(&source, &[]);
     let target = cluster().create_db("big_test", None, sql);
-    let (run, rss_kb) = seedsnap_with_rss(&[
-        "import",
-        "-q",
-        "--target",
-        &target.url(),
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
+    let args = import_args(&target, &dir, &[]);
+    let (run, rss_kb) = seedsnap_with_rss(&args.iter().map(String::as_str).collect::<Vec<_>>());
     run.ok();
     let digest = |db: &TestDb| -> String {
         db.client()

@@ -302,14 +302,7 @@ fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
         ),
         (
             "row whose parent is missing",
-            Box::new(|d| {
-                tamper(
-                    d,
-                    "app.tags.tsv",
-                    |t| t.replacen("\t\\N\n", "\t299\n", 1),
-                    true,
-                )
-            }),
+            tags(b"\t\\N\n", b"\t299\n"),
             "violates foreign key constraint \"tags_parent_id_fkey\"",
         ),
         (
@@ -787,16 +780,8 @@ fn overriding_the_name_guard_at_a_terminal_needs_the_typed_name() {
     let dir = export_to_scratch(&demo, &["--limit", "3"]);
     let other = cluster().create_db("staging", Some(&templates().empty), "");
     let before = other.fingerprint();
-    let url = other.url();
-    let args = [
-        "import",
-        "-q",
-        "--target",
-        &url,
-        "--dir",
-        dir.to_str().unwrap(),
-        "--allow-non-test-target",
-    ];
+    let args = import_args(&other, &dir, &["--allow-non-test-target"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     seedsnap_at_terminal(&args, "not-the-name\n")
         .code(3)
         .stderr_has("type its name");
@@ -819,14 +804,7 @@ fn two_imports_at_once_both_succeed_without_duplicates() {
     import(&reference, &dir, &[]).ok();
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
-            .args([
-                "import",
-                "-q",
-                "--target",
-                &target.url(),
-                "--dir",
-                dir.to_str().unwrap(),
-            ])
+            .args(import_args(&target, &dir, &[]))
             .output()
             .unwrap()
     };
@@ -880,14 +858,7 @@ fn killed_import_leaves_the_target_exactly_as_before() {
         }
         let target = cluster().create_db("killed_test", Some(&base.name), "");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
-            .args([
-                "import",
-                "-q",
-                "--target",
-                &target.url(),
-                "--dir",
-                dir.to_str().unwrap(),
-            ])
+            .args(import_args(&target, &dir, &[]))
             .stderr(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .spawn()

@@ -179,17 +179,19 @@ pub fn export_to_scratch(db: &TestDb, extra: &[&str]) -> PathBuf {
     dir
 }
 
-/// `seedsnap import -q --target <db> --dir <dir> <extra…>`.
+/// The arguments of `seedsnap import -q --target <db> --dir <dir> <extra…>`.
+pub fn import_args(target: &TestDb, dir: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["import", "-q", "--target", &target.url(), "--dir"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push(dir.to_str().unwrap().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Runs `seedsnap import -q --target <db> --dir <dir> <extra…>`.
 pub fn import(target: &TestDb, dir: &Path, extra: &[&str]) -> Run {
-    let url = target.url();
-    let mut args = vec![
-        "import",
-        "-q",
-        "--target",
-        &url,
-        "--dir",
-        dir.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    seedsnap(&args)
+    let args = import_args(target, dir, extra);
+    seedsnap(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
