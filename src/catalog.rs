@@ -216,6 +216,44 @@ pub struct ForeignKey {
     pub initially_deferred: bool,
     pub match_full: bool,
     pub validated: bool,
+    /// Declared in the config file (`virtual_foreign_keys`), not in the database: no
+    /// constraint enforces it anywhere, so its name is the key as the file wrote it.
+    pub virtual_key: bool,
+    /// A polymorphic key's discriminator: a child row needs a parent through this key only
+    /// when every condition holds. Empty for declared keys.
+    pub condition: Vec<Condition>,
+}
+
+/// `column = 'value'` on the child row of a virtual foreign key, compared as the column's text
+/// output (the value is checked to be in that canonical form when the key is resolved).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Condition {
+    pub column: String,
+    pub value: String,
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}", self.column, quote_literal(&self.value))
+    }
+}
+
+/// A condition list as SQL over the columns of `alias` (`TRUE` when empty).
+pub fn condition_sql(condition: &[Condition], alias: &str) -> String {
+    if condition.is_empty() {
+        return "TRUE".to_string();
+    }
+    condition
+        .iter()
+        .map(|c| {
+            format!(
+                "{alias}.{}::pg_catalog.text = {}",
+                quote_ident(&c.column),
+                quote_literal(&c.value)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 impl ForeignKey {
@@ -385,6 +423,8 @@ impl Catalog {
                         initially_deferred: row.get("initially_deferred"),
                         match_full: row.get("match_full"),
                         validated: row.get("validated"),
+                        virtual_key: false,
+                        condition: Vec::new(),
                     };
                     // A key declared on several partitions maps to the same pair of roots.
                     let identity = (
@@ -480,6 +520,8 @@ mod tests {
             initially_deferred: false,
             match_full: false,
             validated: true,
+            virtual_key: false,
+            condition: Vec::new(),
         };
         assert!(fk.needs_parent(&[Some(1), Some(2)]));
         assert!(!fk.needs_parent(&[Some(1), None]));

@@ -13,6 +13,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod config;
 pub mod connection;
 pub mod error;
 pub mod export;
@@ -24,3 +25,4 @@ pub mod safety;
 pub mod selection;
 pub mod snapshot;
 pub mod verify;
+pub mod virtual_keys;
