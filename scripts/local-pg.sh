@@ -12,7 +12,8 @@
 #
 # The server runs from the installed binaries (Debian: /usr/lib/postgresql/<v>/bin), listens on
 # a Unix socket only, and, when run as root, as the 'postgres' OS user (it refuses root).
-# DEMO_SCALE (default 0.01) sets the size of the generated demo data on first creation.
+# DEMO_SCALE (default 0.01) sets the size of the generated demo data on first creation. Both
+# databases are rebuilt when fixtures/demo/*.sql (or the scale) changed since they were built.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -82,19 +83,45 @@ start() {
   fi
 }
 
+# Which fixture a database was built from: the schema and generator files and the scale. A
+# database built from older files is rebuilt (both are throwaway databases of this cluster).
+fixture_id() {
+  cat "$root/fixtures/demo/schema.sql" "$root/fixtures/demo/generate.sql" | sha256sum | cut -c1-16
+}
+
+db_fixture() {
+  "$bindir/psql" -X -tA -d "$(url postgres)" \
+    -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$1'"
+}
+
+drop_if_stale() {
+  local db=$1 want=$2
+  if db_exists "$db" && [ "$(db_fixture "$db")" != "$want" ]; then
+    echo "local-pg: $db was built from other fixture files; rebuilding it" >&2
+    "$bindir/psql" -X -q -d "$(url postgres)" -c "DROP DATABASE $db"
+  fi
+}
+
 ensure() {
   start
+  local id
+  id=$(fixture_id)
+  drop_if_stale seedsnap_demo "$id scale=$scale"
+  drop_if_stale seedsnap_test "$id"
   if ! db_exists seedsnap_demo; then
     echo "local-pg: creating seedsnap_demo (demo data at scale $scale)" >&2
+    "$bindir/psql" -X -q -d "$(url postgres)" -c "DROP DATABASE IF EXISTS seedsnap_demo_building"
     "$bindir/psql" -X -q -d "$(url postgres)" -c "CREATE DATABASE seedsnap_demo_building"
     psql_local seedsnap_demo_building -f "$root/fixtures/demo/schema.sql"
     psql_local seedsnap_demo_building -v scale="$scale" -f "$root/fixtures/demo/generate.sql" >/dev/null
     "$bindir/psql" -X -q -d "$(url postgres)" -c "ALTER DATABASE seedsnap_demo_building RENAME TO seedsnap_demo"
+    "$bindir/psql" -X -q -d "$(url postgres)" -c "COMMENT ON DATABASE seedsnap_demo IS '$id scale=$scale'"
   fi
   if ! db_exists seedsnap_test; then
     echo "local-pg: creating seedsnap_test (demo schema, no rows)" >&2
     "$bindir/psql" -X -q -d "$(url postgres)" -c "CREATE DATABASE seedsnap_test"
     psql_local seedsnap_test -f "$root/fixtures/demo/schema.sql"
+    "$bindir/psql" -X -q -d "$(url postgres)" -c "COMMENT ON DATABASE seedsnap_test IS '$id'"
   fi
 }
 

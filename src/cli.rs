@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::QualifiedName;
+use crate::config::Config;
+use crate::error::{failure, ExitKind};
 use crate::export::ExportOptions;
 use crate::plan::PlanFormat;
 
@@ -29,6 +31,12 @@ Exit codes:
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Read settings from this file instead of ./seedsnap.toml (flags still win over it).
+    #[arg(long, global = true, env = "SEEDSNAP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Ignore ./seedsnap.toml and SEEDSNAP_CONFIG: use flags and defaults only.
+    #[arg(long, global = true)]
+    pub no_config: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -48,6 +56,9 @@ pub enum Command {
     /// Check a snapshot directory offline: files match the manifest, every foreign key resolves.
     #[command(after_help = EXIT_CODES)]
     Verify(VerifyArgs),
+    /// Check the config file against the source's catalog and report every problem at once.
+    #[command(name = "check-config", after_help = EXIT_CODES)]
+    CheckConfig(CheckConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -71,18 +82,31 @@ pub struct OutputArgs {
 pub struct SourceArgs {
     /// The demo database to read: a postgres:// URL or a libpq "key=value" string. What it
     /// leaves out comes from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and ~/.pgpass.
+    /// Default: [source] of the config file.
     #[arg(long, env = "SEEDSNAP_SOURCE", hide_env_values = true)]
-    pub source: String,
+    pub source: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct SelectionArgs {
     /// Rows to sample per table before backfilling what they reference ("all" for every row).
-    #[arg(long, default_value = "100", value_parser = parse_limit)]
-    pub limit: Limit,
+    /// Default: the config file's limit, else 100.
+    #[arg(long, value_parser = parse_limit)]
+    pub limit: Option<Limit>,
     /// A per-table limit, as schema.table=N (or =all); repeatable.
     #[arg(long = "table-limit", value_name = "SCHEMA.TABLE=N", value_parser = parse_table_limit)]
     pub table_limits: Vec<(QualifiedName, Limit)>,
+    /// Copy a table whole (same as --table-limit schema.table=all); repeatable.
+    #[arg(long, value_name = "SCHEMA.TABLE", value_parser = parse_table)]
+    pub whole: Vec<QualifiedName>,
+    /// Sample only rows of a table meeting a SQL condition, as schema.table=CONDITION
+    /// (backfill still brings any row that is referenced); repeatable.
+    #[arg(long = "filter", value_name = "SCHEMA.TABLE=CONDITION", value_parser = parse_filter)]
+    pub filters: Vec<(QualifiedName, String)>,
+    /// A foreign key the database does not declare, as
+    /// "child(col, …) -> parent(col, …) [when col = 'value' [and …]]"; repeatable.
+    #[arg(long = "virtual-key", value_name = "KEY")]
+    pub virtual_keys: Vec<String>,
     /// Leave a table out (tables that reference it must be left out too); repeatable.
     #[arg(long, value_name = "SCHEMA.TABLE", value_parser = parse_table)]
     pub exclude: Vec<QualifiedName>,
@@ -96,9 +120,9 @@ pub struct SelectionArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct DirArgs {
-    /// The snapshot directory.
-    #[arg(long, default_value = "fixtures/snapshot")]
-    pub dir: PathBuf,
+    /// The snapshot directory. Default: the config file's dir, else fixtures/snapshot.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -122,6 +146,10 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
+    /// For each row of this table beyond its limit, say which row pulled it in through which
+    /// foreign key, down to a sampled row (text or json).
+    #[arg(long, value_name = "SCHEMA.TABLE", value_parser = parse_table)]
+    pub explain: Option<QualifiedName>,
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -129,12 +157,14 @@ pub struct PlanArgs {
 #[derive(Args, Debug, Clone)]
 pub struct TargetArgs {
     /// The test database to load: a postgres:// URL or a libpq "key=value" string (libpq
-    /// environment variables fill the gaps, as for --source).
+    /// environment variables fill the gaps, as for --source). Default: [target] of the
+    /// config file.
     #[arg(long, env = "SEEDSNAP_TARGET", hide_env_values = true)]
-    pub target: String,
+    pub target: Option<String>,
     /// A regular expression the target database's name must match (case-insensitive).
-    #[arg(long, default_value = "test")]
-    pub target_pattern: String,
+    /// Default: the config file's [target] pattern, else "test".
+    #[arg(long)]
+    pub target_pattern: Option<String>,
     /// Load into a database whose name does not match --target-pattern. At a terminal you
     /// must also type the database's name; without one, --yes is required too.
     #[arg(long)]
@@ -161,10 +191,15 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    pub fn to_options(&self) -> crate::import::ImportOptions {
+    pub fn to_options(&self, config: Option<&Config>) -> crate::import::ImportOptions {
+        let pattern = self
+            .target_pattern
+            .clone()
+            .or_else(|| config?.file.target.as_ref()?.get_ref().pattern.clone())
+            .unwrap_or_else(|| "test".to_string());
         crate::import::ImportOptions {
             guard: crate::safety::GuardOptions {
-                pattern: self.target_pattern.clone(),
+                pattern,
                 allow_non_test_target: self.allow_non_test_target,
                 yes: self.yes,
             },
@@ -202,6 +237,16 @@ pub struct RefreshArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CheckConfigArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct VerifyArgs {
     #[command(flatten)]
     pub dir: DirArgs,
@@ -227,6 +272,16 @@ fn parse_table(text: &str) -> Result<QualifiedName, String> {
     QualifiedName::parse(text).ok_or_else(|| format!("{text:?} is not a table name (schema.table)"))
 }
 
+fn parse_filter(text: &str) -> Result<(QualifiedName, String), String> {
+    let (table, condition) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not schema.table=CONDITION"))?;
+    if condition.trim().is_empty() {
+        return Err(format!("{text:?} has an empty condition"));
+    }
+    Ok((parse_table(table.trim())?, condition.to_string()))
+}
+
 fn parse_table_limit(text: &str) -> Result<(QualifiedName, Limit), String> {
     let (table, limit) = text
         .rsplit_once('=')
@@ -235,15 +290,106 @@ fn parse_table_limit(text: &str) -> Result<(QualifiedName, Limit), String> {
 }
 
 impl SelectionArgs {
-    pub fn to_options(&self) -> ExportOptions {
-        ExportOptions {
-            schemas: self.schemas.clone(),
-            limit: self.limit,
-            table_limits: self.table_limits.clone(),
-            exclude: self.exclude.clone(),
+    /// The export options: these flags merged over the config file (see [`crate::config`]).
+    /// A virtual key given as a flag that does not parse is a usage error.
+    pub fn to_options(&self, config: Option<&Config>) -> anyhow::Result<ExportOptions> {
+        let mut options = ExportOptions {
+            limit: self
+                .limit
+                .or_else(|| config.and_then(|c| c.file.limit.map(|l| l.0)))
+                .unwrap_or(Some(DEFAULT_LIMIT)),
             only: self.only.clone(),
+            ..ExportOptions::default()
+        };
+        options.schemas = if self.schemas.is_empty() {
+            config
+                .and_then(|c| c.file.schemas.clone())
+                .unwrap_or_default()
+        } else {
+            self.schemas.clone()
+        };
+        if let Some(config) = config {
+            options.origins = config.table_origins();
+            options.table_limits = config.table_limits();
+            options.exclude = config.exclude();
+            options.filters = config.filters();
+            options.virtual_keys = config.virtual_keys.clone();
         }
+        options
+            .table_limits
+            .extend(self.whole.iter().map(|t| (t.clone(), None)));
+        options
+            .table_limits
+            .extend(self.table_limits.iter().cloned());
+        for table in self
+            .whole
+            .iter()
+            .chain(self.table_limits.iter().map(|(t, _)| t))
+        {
+            options.origins.remove(&("table-limit", table.clone()));
+        }
+        options.exclude.extend(self.exclude.iter().cloned());
+        for table in &self.exclude {
+            options.origins.remove(&("exclude", table.clone()));
+        }
+        options.filters.extend(self.filters.iter().cloned());
+        for (table, _) in &self.filters {
+            options.origins.remove(&("filter", table.clone()));
+        }
+        for text in &self.virtual_keys {
+            let mut spec = crate::virtual_keys::parse(text)
+                .map_err(|e| failure(ExitKind::Usage, format!("--virtual-key {text:?}: {e}")))?;
+            spec.origin = "--virtual-key".to_string();
+            options.virtual_keys.push(spec);
+        }
+        Ok(options)
     }
+}
+
+/// The default rows sampled per table.
+pub const DEFAULT_LIMIT: u64 = 100;
+
+/// The default snapshot directory.
+pub const DEFAULT_DIR: &str = "fixtures/snapshot";
+
+impl DirArgs {
+    /// `--dir`, else the config file's dir, else the default.
+    pub fn resolve(&self, config: Option<&Config>) -> PathBuf {
+        self.dir
+            .clone()
+            .or_else(|| config?.dir())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
+    }
+}
+
+/// A database URL: the flag (or its environment variable), else the config file's entry.
+pub fn database_url(
+    flag: Option<&str>,
+    which: &str,
+    config: Option<&Config>,
+    env: &dyn crate::connection::Environment,
+) -> anyhow::Result<String> {
+    if let Some(url) = flag {
+        return Ok(url.to_string());
+    }
+    if let Some(url) = config.map(|c| c.url(which, env)).transpose()?.flatten() {
+        return Ok(url);
+    }
+    let variable = if which == "source" {
+        "SEEDSNAP_SOURCE"
+    } else {
+        "SEEDSNAP_TARGET"
+    };
+    Err(failure(
+        ExitKind::Usage,
+        format!(
+            "no {which} database: give --{which}, set {variable}, or add [{which}] to {}",
+            config.map_or_else(
+                || crate::config::FILE_NAME.to_string(),
+                |c| c.path.display().to_string()
+            )
+        ),
+    ))
 }
 
 #[cfg(test)]

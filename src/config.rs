@@ -8,7 +8,7 @@
 //! filters) are merged table by table, the flag's entry winning; lists (exclude, virtual keys)
 //! add up. Checks against the source catalog live in [`crate::export::check_config`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -172,7 +172,10 @@ impl Config {
         let mut problems = Vec::new();
         for key in &config.file.virtual_foreign_keys {
             match virtual_keys::parse(key.get_ref()) {
-                Ok(spec) => config.virtual_keys.push(spec),
+                Ok(mut spec) => {
+                    spec.origin = config.at(key);
+                    config.virtual_keys.push(spec)
+                }
                 Err(e) => problems.push(format!(
                     "{}: virtual foreign key {:?}: {e}",
                     config.at(key),
@@ -333,6 +336,30 @@ impl Config {
             .chain(limits)
             .filter_map(|(name, limit)| Some((QualifiedName::parse(name.get_ref())?, limit)))
             .collect()
+    }
+
+    /// Where each table setting of the file is, keyed like [`crate::export::ExportOptions`]'s
+    /// origins: `("exclude", app.users) -> "seedsnap.toml:3 (exclude)"`.
+    pub fn table_origins(&self) -> HashMap<(&'static str, QualifiedName), String> {
+        let mut origins = HashMap::new();
+        let sections = [
+            (
+                "exclude",
+                "exclude",
+                self.file.exclude.iter().collect::<Vec<_>>(),
+            ),
+            ("table-limit", "whole", self.file.whole.iter().collect()),
+            ("table-limit", "limits", self.file.limits.keys().collect()),
+            ("filter", "filters", self.file.filters.keys().collect()),
+        ];
+        for (flag, section, names) in sections {
+            for name in names {
+                if let Some(table) = QualifiedName::parse(name.get_ref()) {
+                    origins.insert((flag, table), format!("{} ({section})", self.at(name)));
+                }
+            }
+        }
+        origins
     }
 
     pub fn exclude(&self) -> Vec<QualifiedName> {

@@ -23,16 +23,36 @@ use crate::snapshot::manifest::{
     self, ManifestColumn, ManifestForeignKey, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION,
 };
 use crate::snapshot::{Manifest, ManifestTable, SnapshotWriter};
+use crate::virtual_keys::{self, VirtualKeySpec};
 
-/// What to read, as given on the command line.
+/// What to read: the command line merged over the config file.
 #[derive(Debug, Clone, Default)]
 pub struct ExportOptions {
     pub schemas: Vec<String>,
     /// `None`: every row.
     pub limit: Option<u64>,
+    /// Later entries win (the file's come first, then the flags').
     pub table_limits: Vec<(QualifiedName, Option<u64>)>,
     pub exclude: Vec<QualifiedName>,
     pub only: Vec<QualifiedName>,
+    /// A SQL condition the initial sample of a table must meet; later entries win.
+    pub filters: Vec<(QualifiedName, String)>,
+    pub virtual_keys: Vec<VirtualKeySpec>,
+    /// `plan --explain`: record why each backfilled row was chosen.
+    pub explain: Option<QualifiedName>,
+    /// Where a setting came from when it was the config file (`seedsnap.toml:12 (limits)`),
+    /// by flag name and table; settings missing here came from flags.
+    pub origins: HashMap<(&'static str, QualifiedName), String>,
+}
+
+impl ExportOptions {
+    /// How a message names where a table setting came from: its file line, or its flag.
+    pub fn origin(&self, flag: &'static str, table: &QualifiedName) -> String {
+        self.origins
+            .get(&(flag, table.clone()))
+            .cloned()
+            .unwrap_or_else(|| format!("--{flag}"))
+    }
 }
 
 /// Everything decided before any file is written; `plan` prints it, `export` writes it.
@@ -132,7 +152,7 @@ pub fn prepare(
 ) -> Result<Prepared> {
     let source = source_info(txn)?;
     let t0 = Instant::now();
-    let full = Catalog::read(txn, &options.schemas)?;
+    let mut full = Catalog::read(txn, &options.schemas)?;
     timings.catalog_ms = t0.elapsed().as_secs_f64() * 1e3;
     progress.line(&format!(
         "read the catalog: {} tables, {} foreign keys ({})",
@@ -140,16 +160,30 @@ pub fn prepare(
         full.foreign_keys.len(),
         report::ms(timings.catalog_ms)
     ));
+    let mut problems = check_options(txn, &mut full, options)?;
+    if problems.is_empty() {
+        problems = scope(&full, options).err().unwrap_or_default();
+    }
+    if !problems.is_empty() {
+        return Err(options_failure(&problems, options));
+    }
+    if !options.virtual_keys.is_empty() {
+        progress.line(&format!(
+            "added {} virtual foreign keys",
+            options.virtual_keys.len()
+        ));
+    }
 
     let t0 = Instant::now();
-    let keep = scope(&full, options)?;
+    let keep = scope(&full, options).map_err(|p| options_failure(&p, options))?;
     let catalog = full.restrict(&keep);
     let limits = resolve_limits(&catalog, options);
     let edges = graph::edges_from_catalog(&catalog);
     let plan = graph::load_plan(catalog.tables.len(), &edges);
     timings.planning_ms = t0.elapsed().as_secs_f64() * 1e3;
 
-    let selection = selection::select(txn, &catalog, &plan, &limits, |_| {})?;
+    let explain = options.explain.is_some();
+    let selection = selection::select(txn, &catalog, &plan, &limits, explain, |_| {})?;
     timings.sample_ms = selection.stats.sample_ms;
     timings.backfill_ms = selection.stats.backfill_ms;
     timings.sample_levels = selection.stats.levels;
@@ -172,43 +206,19 @@ pub fn prepare(
 }
 
 /// Which tables to read: all, or `--only` and what they need, minus `--exclude`. A kept table
-/// that references a dropped one is an error: the snapshot would not be FK-complete.
-pub fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>> {
-    let mut unknown = Vec::new();
-    let mut lookup = |name: &QualifiedName, flag: &str| -> Option<usize> {
-        let found = catalog.find(name);
-        if found.is_none() {
-            unknown.push(format!("{flag} {name}: no such table"));
-        }
-        found
-    };
+/// that references a dropped one is a problem: the snapshot would not be FK-complete. Unknown
+/// names are left to [`check_options`].
+pub fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>, Vec<String>> {
     let only: Vec<usize> = options
         .only
         .iter()
-        .filter_map(|n| lookup(n, "--only"))
+        .filter_map(|n| catalog.find(n))
         .collect();
     let exclude: Vec<usize> = options
         .exclude
         .iter()
-        .filter_map(|n| lookup(n, "--exclude"))
+        .filter_map(|n| catalog.find(n))
         .collect();
-    for (name, _) in &options.table_limits {
-        lookup(name, "--table-limit");
-    }
-    if !unknown.is_empty() {
-        return Err(failure(
-            ExitKind::BadInput,
-            format!(
-                "unknown tables (names are schema.table; the schemas read are {}):\n  - {}",
-                if options.schemas.is_empty() {
-                    "all user schemas".to_string()
-                } else {
-                    options.schemas.join(", ")
-                },
-                unknown.join("\n  - ")
-            ),
-        ));
-    }
     let edges = graph::edges_from_catalog(catalog);
     let mut keep = if only.is_empty() {
         vec![true; catalog.tables.len()]
@@ -242,16 +252,141 @@ pub fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>> {
                 format!("{text}: add its schema with --schema, or --exclude the table")
             }),
     );
-    if !problems.is_empty() {
-        return Err(failure(
-            ExitKind::BadInput,
-            format!(
-                "the tables chosen would not make an FK-complete snapshot:\n  - {}",
-                problems.join("\n  - ")
-            ),
-        ));
+    if problems.is_empty() {
+        Ok(keep)
+    } else {
+        Err(problems)
     }
-    Ok(keep)
+}
+
+/// The error for options that do not fit the source: every problem, one per line.
+fn options_failure(problems: &[String], options: &ExportOptions) -> anyhow::Error {
+    failure(
+        ExitKind::BadInput,
+        format!(
+            "the settings do not fit the source (schemas read: {}); nothing was exported:\n  - {}",
+            if options.schemas.is_empty() {
+                "all user schemas".to_string()
+            } else {
+                options.schemas.join(", ")
+            },
+            problems.join("\n  - ")
+        ),
+    )
+}
+
+/// Checks every table setting and virtual key against the source and returns every problem:
+/// unknown tables and columns, virtual keys whose sides do not fit, `when` values the column's
+/// type rejects or prints differently, filters the server cannot plan. The virtual keys that
+/// fit are added to the catalog. Each server-side check runs in its own savepoint, so one
+/// failure does not end the read-only transaction.
+pub fn check_options(
+    txn: &mut Transaction<'_>,
+    catalog: &mut Catalog,
+    options: &ExportOptions,
+) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let named = [("only", &options.only), ("exclude", &options.exclude)];
+    for (flag, names) in named {
+        for name in names {
+            if let Err(p) = virtual_keys::find_table(catalog, name, &options.origin(flag, name)) {
+                problems.push(p);
+            }
+        }
+    }
+    for (name, _) in &options.table_limits {
+        if let Err(p) =
+            virtual_keys::find_table(catalog, name, &options.origin("table-limit", name))
+        {
+            problems.push(p);
+        }
+    }
+    let mut filters = Vec::new();
+    for (name, filter) in &options.filters {
+        match virtual_keys::find_table(catalog, name, &options.origin("filter", name)) {
+            Ok(t) => filters.push((t, name, filter)),
+            Err(p) => problems.push(p),
+        }
+    }
+    let (keys, key_problems) = virtual_keys::resolve(catalog, &options.virtual_keys);
+    problems.extend(key_problems);
+    for key in &keys {
+        let spec = options
+            .virtual_keys
+            .iter()
+            .find(|s| s.text == key.name)
+            .expect("every key comes from a spec");
+        let child = &catalog.tables[key.child];
+        for condition in &key.condition {
+            let column = child.column(&condition.column).expect("resolved");
+            let sql = format!(
+                "SELECT ({}::{})::pg_catalog.text",
+                quote_literal(&condition.value),
+                column.type_name
+            );
+            let mut savepoint = txn.transaction()?;
+            match savepoint.query_one(sql.as_str(), &[]) {
+                Ok(row) => {
+                    let canonical: String = row.get(0);
+                    if canonical != condition.value {
+                        problems.push(format!(
+                            "{}: virtual foreign key {:?}: {} reads back as {}; write {} = {}",
+                            spec.origin,
+                            spec.text,
+                            quote_literal(&condition.value),
+                            quote_literal(&canonical),
+                            condition.column,
+                            quote_literal(&canonical)
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!(
+                    "{}: virtual foreign key {:?}: {} is not a valid value of {}.{} ({}): {}",
+                    spec.origin,
+                    spec.text,
+                    quote_literal(&condition.value),
+                    child.name,
+                    condition.column,
+                    column.type_name,
+                    e.as_db_error().map(|d| d.message()).unwrap_or("rejected")
+                )),
+            }
+            savepoint.rollback()?;
+        }
+    }
+    for (t, name, filter) in filters {
+        let prefix = format!(
+            "SELECT 1 FROM {} AS t WHERE (",
+            catalog.tables[t].from_clause()
+        );
+        let sql = format!("{prefix}{filter})");
+        let mut savepoint = txn.transaction()?;
+        if let Err(e) = savepoint.prepare(&sql) {
+            let (message, position) = match e.as_db_error() {
+                Some(db) => (
+                    db.message().to_string(),
+                    match db.position() {
+                        Some(postgres::error::ErrorPosition::Original(p)) => {
+                            (*p as usize).checked_sub(prefix.chars().count())
+                        }
+                        _ => None,
+                    },
+                ),
+                None => (e.to_string(), None),
+            };
+            problems.push(format!(
+                "{}: the filter for {name} ({filter:?}) does not work: {message}{}",
+                options.origin("filter", name),
+                position
+                    .filter(|&p| p >= 1 && p <= filter.chars().count())
+                    .map(|p| format!(", at character {p} of the filter"))
+                    .unwrap_or_default()
+            ));
+        }
+        savepoint.rollback()?;
+    }
+    catalog.foreign_keys.extend(keys);
+    Ok(problems)
 }
 
 fn resolve_limits(catalog: &Catalog, options: &ExportOptions) -> Limits {
@@ -260,9 +395,15 @@ fn resolve_limits(catalog: &Catalog, options: &ExportOptions) -> Limits {
         .iter()
         .filter_map(|(name, limit)| catalog.find(name).map(|t| (t, *limit)))
         .collect();
+    let filters = options
+        .filters
+        .iter()
+        .filter_map(|(name, filter)| catalog.find(name).map(|t| (t, filter.clone())))
+        .collect();
     Limits {
         default: options.limit,
         per_table,
+        filters,
     }
 }
 
@@ -309,7 +450,7 @@ fn assert_no_empty_tables(
         ExitKind::VerificationFailed,
         format!(
             "these tables have rows in the source but none in the snapshot: {}. Raise their \
-             limit with --table-limit, or check the role's privileges and row-level security.",
+             limit with --table-limit (or the config file's [limits]), loosen their [filters], or check the role's privileges and row-level security.",
             names.join(", ")
         ),
     ))
@@ -541,6 +682,8 @@ pub fn manifest_table(
                 referenced_columns: fk.parent_columns.clone(),
                 deferrable: fk.deferrable,
                 match_full: fk.match_full,
+                virtual_key: fk.virtual_key,
+                when: fk.condition.clone(),
             })
             .collect(),
         rows: counts.rows,

@@ -33,6 +33,9 @@ pub enum EdgeKind {
     Nullable,
     /// DEFERRABLE: can be checked at the end of the transaction.
     Deferrable,
+    /// A virtual key from the config file: no constraint checks it, so it orders tables but
+    /// never blocks a load.
+    Virtual,
 }
 
 /// A foreign key seen as a dependency: `child` needs rows of `parent`.
@@ -51,6 +54,8 @@ pub struct Edge {
 pub enum BreakMethod {
     Defer,
     NullThenUpdate,
+    /// A virtual key: nothing to do, the target has no such constraint.
+    NotEnforced,
 }
 
 /// How one component loads.
@@ -194,6 +199,7 @@ fn plan_component(tables: &[usize], edges: &[Edge]) -> Component {
                     let method = match edge.kind {
                         EdgeKind::Deferrable => BreakMethod::Defer,
                         EdgeKind::Nullable => BreakMethod::NullThenUpdate,
+                        EdgeKind::Virtual => BreakMethod::NotEnforced,
                         EdgeKind::Hard => unreachable!(),
                     };
                     broken.push((edge.id, method));
@@ -250,7 +256,9 @@ pub fn edges_from_catalog(catalog: &crate::catalog::Catalog) -> Vec<Edge> {
                 } else {
                     fk.columns.iter().any(nullable)
                 };
-            let kind = if fk.deferrable {
+            let kind = if fk.virtual_key {
+                EdgeKind::Virtual
+            } else if fk.deferrable {
                 EdgeKind::Deferrable
             } else if breakable_by_null {
                 EdgeKind::Nullable

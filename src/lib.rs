@@ -12,6 +12,7 @@
 //! - [`error`]: failure kinds and exit codes; [`cli`]: the command line.
 
 pub mod catalog;
+pub mod check_config;
 pub mod cli;
 pub mod config;
 pub mod connection;

@@ -5,14 +5,15 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 
-use seedsnap::cli::{Cli, Command};
+use seedsnap::cli::{database_url, Cli, Command, SourceArgs, TargetArgs};
+use seedsnap::config::Config;
 use seedsnap::connection::Endpoint;
 use seedsnap::connection::{resolve, ProcessEnvironment};
-use seedsnap::error::{describe_pg_error, exit_kind};
+use seedsnap::error::{describe_pg_error, exit_kind, failure, ExitKind};
 use seedsnap::import::ImportOptions;
 use seedsnap::report::Progress;
 use seedsnap::safety;
-use seedsnap::{export, import, plan, verify};
+use seedsnap::{check_config, export, import, plan, verify};
 
 fn main() -> ExitCode {
     // Like other Unix tools: a closed pipe (`seedsnap man | head`) ends the process quietly.
@@ -48,18 +49,51 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+/// The config file the command line points at (`--config`, else `./seedsnap.toml`), loaded
+/// and checked; a line on stderr says which file is in use.
+fn load_config(cli: &Cli, progress: &Progress) -> Result<Option<Config>> {
+    let Some(path) = Config::locate(cli.config.as_deref(), cli.no_config) else {
+        return Ok(None);
+    };
+    let config = Config::load(&path)?;
+    progress.always(&format!("config: {}", path.display()));
+    Ok(Some(config))
+}
+
 fn run(cli: Cli) -> Result<()> {
     let env = ProcessEnvironment;
+    let quiet = match &cli.command {
+        Command::Export(a) => a.output.quiet,
+        Command::Plan(a) => a.quiet,
+        Command::Import(a) => a.output.quiet,
+        Command::Refresh(a) => a.output.quiet,
+        Command::Verify(a) => a.output.quiet,
+        Command::CheckConfig(a) => a.output.quiet,
+        Command::Completions { .. } | Command::Man => true,
+    };
+    let progress = Progress::new(!quiet);
+    let config = match &cli.command {
+        Command::Completions { .. } | Command::Man => None,
+        _ => load_config(&cli, &progress)?,
+    };
+    let config = config.as_ref();
+    let source_of = |args: &SourceArgs| -> Result<Endpoint> {
+        resolve(
+            &database_url(args.source.as_deref(), "source", config, &env)?,
+            &env,
+        )
+    };
+    let target_of = |args: &TargetArgs| -> Result<Endpoint> {
+        resolve(
+            &database_url(args.target.as_deref(), "target", config, &env)?,
+            &env,
+        )
+    };
     match cli.command {
         Command::Export(args) => {
-            let progress = Progress::new(!args.output.quiet);
-            let source = resolve(&args.source.source, &env)?;
-            let report = export::run(
-                &source,
-                &args.dir.dir,
-                &args.selection.to_options(),
-                &progress,
-            )?;
+            let options = args.selection.to_options(config)?;
+            let source = source_of(&args.source)?;
+            let report = export::run(&source, &args.dir.resolve(config), &options, &progress)?;
             if args.output.json {
                 print_json(&report)
             } else {
@@ -68,9 +102,15 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Plan(args) => {
-            let progress = Progress::new(!args.quiet);
-            let source = resolve(&args.source.source, &env)?;
-            let report = plan::run(&source, &args.selection.to_options(), &progress)?;
+            let mut options = args.selection.to_options(config)?;
+            options.explain = args.explain.clone();
+            let source = source_of(&args.source)?;
+            let report = plan::run(&source, &options, &progress)?;
+            if let (Some(explanation), plan::PlanFormat::Text) = (&report.explanation, args.format)
+            {
+                print!("{}", plan::render_explanation(explanation));
+                return Ok(());
+            }
             match args.format {
                 plan::PlanFormat::Text => print!("{}", plan::render_text(&report)),
                 plan::PlanFormat::Json => print_json(&report)?,
@@ -80,9 +120,13 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Import(args) => {
-            let progress = Progress::new(!args.output.quiet);
-            let target = resolve(&args.target.target, &env)?;
-            let report = import::run(&target, &args.dir.dir, &args.target.to_options(), &progress)?;
+            let target = target_of(&args.target)?;
+            let report = import::run(
+                &target,
+                &args.dir.resolve(config),
+                &args.target.to_options(config),
+                &progress,
+            )?;
             if args.output.json {
                 print_json(&report)
             } else {
@@ -91,27 +135,44 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Refresh(args) => {
-            let progress = Progress::new(!args.output.quiet);
-            let source = resolve(&args.source.source, &env)?;
-            let target = resolve(&args.target.target, &env)?;
-            let options = args.target.to_options();
+            let selection = args.selection.to_options(config)?;
+            let source = source_of(&args.source)?;
+            let target = target_of(&args.target)?;
+            let dir = args.dir.resolve(config);
+            let options = args.target.to_options(config);
             refresh_preflight(&source, &target, &options, &progress)?;
-            let exported = export::run(
-                &source,
-                &args.dir.dir,
-                &args.selection.to_options(),
-                &progress,
-            )?;
+            let exported = export::run(&source, &dir, &selection, &progress)?;
             if !args.output.json {
                 print!("{}", export::render_summary(&exported));
             }
-            let imported = import::run(&target, &args.dir.dir, &options, &progress)?;
+            let imported = import::run(&target, &dir, &options, &progress)?;
             if args.output.json {
                 print_json(&serde_json::json!({ "export": exported, "import": imported }))
             } else {
                 print!("{}", import::render_summary(&imported));
                 Ok(())
             }
+        }
+        Command::CheckConfig(args) => {
+            let Some(config) = config else {
+                return Err(failure(
+                    ExitKind::Usage,
+                    format!(
+                        "no config file to check: there is no {} in the current directory; \
+                         give --config FILE",
+                        seedsnap::config::FILE_NAME
+                    ),
+                ));
+            };
+            let options = args.selection.to_options(Some(config))?;
+            let source = source_of(&args.source)?;
+            let report = check_config::run(&source, config, &options, &progress)?;
+            if args.output.json {
+                print_json(&report)?;
+            } else {
+                print!("{}", check_config::render(&report));
+            }
+            check_config::failure_of(&report).map_or(Ok(()), Err)
         }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
@@ -124,8 +185,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Verify(args) => {
-            let _progress = Progress::new(!args.output.quiet);
-            let report = verify::run(&args.dir.dir)?;
+            let report = verify::run(&args.dir.resolve(config))?;
             if args.output.json {
                 print_json(&report)?;
             } else {

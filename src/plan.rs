@@ -4,11 +4,14 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::catalog::Catalog;
+use std::collections::HashMap;
+
+use crate::catalog::{quote_ident, quote_literal, Catalog};
 use crate::connection::Endpoint;
 use crate::export::{self, ExportOptions, Prepared, Timings};
 use crate::graph::{self, BreakMethod, Component, EdgeKind, LoadStrategy};
 use crate::report::{self, Progress};
+use crate::selection::RowId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PlanFormat {
@@ -26,6 +29,33 @@ pub struct PlanReport {
     pub cycles: Vec<PlanCycle>,
     pub rows: u64,
     pub timings: Timings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
+}
+
+/// `plan --explain`: why each row of a table beyond its limit is in the snapshot.
+#[derive(Serialize)]
+pub struct Explanation {
+    pub table: String,
+    pub sampled: u64,
+    pub backfilled: u64,
+    pub rows: Vec<ExplainedRow>,
+}
+
+#[derive(Serialize)]
+pub struct ExplainedRow {
+    /// The row, by its key: `(id)=(42)`.
+    pub row: String,
+    /// From the row up: each step is a row that references the one before it. The last
+    /// step's row was sampled.
+    pub pulled_in_by: Vec<ExplainStep>,
+}
+
+#[derive(Serialize)]
+pub struct ExplainStep {
+    pub table: String,
+    pub row: String,
+    pub foreign_key: String,
 }
 
 #[derive(Serialize)]
@@ -49,6 +79,9 @@ pub struct PlanEdge {
     pub referenced_columns: Vec<String>,
     pub kind: EdgeKind,
     pub in_cycle: bool,
+    /// A polymorphic virtual key's conditions on the referencing row.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<crate::catalog::Condition>,
 }
 
 #[derive(Serialize)]
@@ -70,8 +103,158 @@ pub fn run(
     let mut client = export::open_source(endpoint)?;
     let mut txn = export::begin_snapshot(&mut client)?;
     let prepared = export::prepare(&mut txn, options, progress, Timings::default())?;
+    // Row ids are only meaningful inside the snapshot, so the explanation is read before it ends.
+    let explanation = match &options.explain {
+        Some(table) => Some(explain(&mut txn, &prepared, table)?),
+        None => None,
+    };
     txn.commit()?;
-    Ok(build(endpoint.display_name(), &prepared))
+    let mut report = build(endpoint.display_name(), &prepared);
+    report.explanation = explanation;
+    Ok(report)
+}
+
+/// Follows each backfilled row of `table` down the rows that pulled it in, to a sampled row,
+/// and reads every row on the way by its key.
+fn explain(
+    client: &mut impl postgres::GenericClient,
+    prepared: &Prepared,
+    table: &crate::catalog::QualifiedName,
+) -> Result<Explanation> {
+    let catalog = &prepared.catalog;
+    let Some(t) = catalog.find(table) else {
+        return Err(crate::error::failure(
+            crate::error::ExitKind::BadInput,
+            format!("--explain {table}: the table is not part of this export (see --only and --exclude)"),
+        ));
+    };
+    let provenance = &prepared.selection.provenance;
+    let mut explained: Vec<RowId> = prepared.selection.tables[t]
+        .rows
+        .iter()
+        .copied()
+        .filter(|r| provenance.contains_key(r))
+        .collect();
+    explained.sort_unstable();
+    // Every row on every chain, by table, to be described in one query per table.
+    let mut chains = Vec::new();
+    let mut wanted: HashMap<usize, Vec<RowId>> = HashMap::new();
+    for &row in &explained {
+        wanted.entry(t).or_default().push(row);
+        let mut chain = Vec::new();
+        let mut current = row;
+        // Each reason's row was chosen before the row it explains, so this ends.
+        while let Some(reason) = provenance.get(&current) {
+            chain.push(*reason);
+            wanted
+                .entry(reason.child_table)
+                .or_default()
+                .push(reason.child_row);
+            current = reason.child_row;
+        }
+        chains.push(chain);
+    }
+    let mut described: HashMap<RowId, String> = HashMap::new();
+    for (table, rows) in wanted {
+        described.extend(describe_rows(client, catalog, table, rows)?);
+    }
+    let text = |row: &RowId| described.get(row).cloned().unwrap_or_default();
+    let rows = explained
+        .iter()
+        .zip(chains)
+        .map(|(row, chain)| ExplainedRow {
+            row: text(row),
+            pulled_in_by: chain
+                .iter()
+                .map(|reason| ExplainStep {
+                    table: catalog.tables[reason.child_table].name.to_string(),
+                    row: text(&reason.child_row),
+                    foreign_key: catalog.foreign_keys[reason.foreign_key].name.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Explanation {
+        table: table.to_string(),
+        sampled: prepared.selection.tables[t].sampled,
+        backfilled: prepared.selection.tables[t].backfilled,
+        rows,
+    })
+}
+
+/// `(key columns)=(values)` for the given rows of a table (all columns for a keyless one).
+fn describe_rows(
+    client: &mut impl postgres::GenericClient,
+    catalog: &Catalog,
+    table: usize,
+    mut rows: Vec<RowId>,
+) -> Result<HashMap<RowId, String>> {
+    rows.sort_unstable();
+    rows.dedup();
+    let info = &catalog.tables[table];
+    let (columns, values) = match info.row_key().columns() {
+        Some(key) => (
+            key.join(", "),
+            key.iter()
+                .map(|c| format!("t.{}", quote_ident(c)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        None => ("*".to_string(), "t.*".to_string()),
+    };
+    let tids: Vec<String> = rows
+        .iter()
+        .map(|r| format!("\"{}\"", r.ctid_literal()))
+        .collect();
+    let sql = format!(
+        "SELECT t.tableoid::pg_catalog.int8, t.ctid::pg_catalog.text, ROW({values})::pg_catalog.text \
+           FROM {} AS t WHERE t.ctid = ANY ({}::pg_catalog.tid[])",
+        info.from_clause(),
+        quote_literal(&format!("{{{}}}", tids.join(",")))
+    );
+    let mut described = HashMap::new();
+    for row in client.query(sql.as_str(), &[])? {
+        let relation: i64 = row.get(0);
+        let ctid: String = row.get(1);
+        let Some(id) = RowId::parse(&relation.to_string(), &ctid) else {
+            continue;
+        };
+        if rows.binary_search(&id).is_ok() {
+            let tuple: String = row.get(2);
+            let inner = tuple
+                .strip_prefix('(')
+                .and_then(|t| t.strip_suffix(')'))
+                .unwrap_or(&tuple);
+            described.insert(id, format!("({columns})=({inner})"));
+        }
+    }
+    Ok(described)
+}
+
+/// The text of `plan --explain`.
+pub fn render_explanation(explanation: &Explanation) -> String {
+    let mut out = format!(
+        "{}: {} rows sampled, {} backfilled; why each backfilled row is in the snapshot:\n",
+        explanation.table, explanation.sampled, explanation.backfilled
+    );
+    for row in &explanation.rows {
+        out.push_str(&format!("\n{} {}\n", explanation.table, row.row));
+        for (i, step) in row.pulled_in_by.iter().enumerate() {
+            let last = i + 1 == row.pulled_in_by.len();
+            out.push_str(&format!(
+                "  {}<- {} {}  via {}{}\n",
+                "  ".repeat(i),
+                step.table,
+                step.row,
+                step.foreign_key,
+                if last { "  (sampled)" } else { "" }
+            ));
+        }
+    }
+    if explanation.rows.is_empty() {
+        out.push_str("  none: every row of the table was sampled\n");
+    }
+    out
 }
 
 /// Describes how a cycle loads, in words.
@@ -107,6 +290,9 @@ pub fn describe(catalog: &Catalog, component: &Component) -> String {
                         "; {what} is inserted as NULL and set afterwards ({})",
                         key.name
                     ),
+                    BreakMethod::NotEnforced => {
+                        format!("; {what} is a virtual key, which no constraint checks")
+                    }
                 });
             }
             text
@@ -157,6 +343,7 @@ pub fn build(source: String, prepared: &Prepared) -> PlanReport {
             to: catalog.tables[fk.parent].name.to_string(),
             referenced_columns: fk.parent_columns.clone(),
             kind: edge.kind,
+            when: fk.condition.clone(),
             in_cycle: cycle_of[fk.child].is_some() && cycle_of[fk.child] == cycle_of[fk.parent],
         })
         .collect();
@@ -167,6 +354,7 @@ pub fn build(source: String, prepared: &Prepared) -> PlanReport {
         foreign_keys,
         cycles,
         timings: prepared.timings.clone(),
+        explanation: None,
     }
 }
 
@@ -175,6 +363,7 @@ fn kind_text(kind: EdgeKind) -> &'static str {
         EdgeKind::Hard => "NOT NULL",
         EdgeKind::Nullable => "nullable",
         EdgeKind::Deferrable => "deferrable",
+        EdgeKind::Virtual => "virtual",
     }
 }
 
@@ -209,15 +398,25 @@ pub fn render_text(plan: &PlanReport) -> String {
     ));
     out.push_str(&format!("\nForeign keys ({}):\n", plan.foreign_keys.len()));
     for fk in &plan.foreign_keys {
+        let when: Vec<String> = fk.when.iter().map(|c| c.to_string()).collect();
         out.push_str(&format!(
-            "  {}({}) -> {}({})  {}{}  [{}]\n",
+            "  {}({}) -> {}({}){}  {}{}  [{}]\n",
             fk.from,
             fk.columns.join(", "),
             fk.to,
             fk.referenced_columns.join(", "),
+            if when.is_empty() {
+                String::new()
+            } else {
+                format!(" when {}", when.join(" and "))
+            },
             kind_text(fk.kind),
             if fk.in_cycle { ", in a cycle" } else { "" },
-            fk.name
+            if fk.kind == EdgeKind::Virtual {
+                "not declared in the database"
+            } else {
+                &fk.name
+            }
         ));
     }
     out.push_str(&format!("\nCycles ({}):\n", plan.cycles.len()));
@@ -269,8 +468,13 @@ pub fn render_dot(plan: &PlanReport) -> String {
             attrs.push("color=red".into());
             attrs.push("fontcolor=red".into());
         }
-        if fk.kind != EdgeKind::Hard {
-            attrs.push("style=dashed".into());
+        match fk.kind {
+            EdgeKind::Hard => {}
+            EdgeKind::Virtual => {
+                attrs.push("style=dotted".into());
+                attrs.push("color=blue".into());
+            }
+            _ => attrs.push("style=dashed".into()),
         }
         out.push_str(&format!(
             "  {} -> {} [{}];\n",
@@ -305,7 +509,11 @@ pub fn render_mermaid(plan: &PlanReport) -> String {
         ));
     }
     for fk in &plan.foreign_keys {
-        let arrow = if fk.in_cycle { "-.->" } else { "-->" };
+        let arrow = if fk.in_cycle || fk.kind == EdgeKind::Virtual {
+            "-.->"
+        } else {
+            "-->"
+        };
         out.push_str(&format!(
             "  {} {arrow}|\"{}\"| {}\n",
             id(&fk.from),

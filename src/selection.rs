@@ -40,7 +40,7 @@ pub struct RowId {
 }
 
 impl RowId {
-    fn parse(relation: &str, ctid: &str) -> Option<RowId> {
+    pub fn parse(relation: &str, ctid: &str) -> Option<RowId> {
         let (block, offset) = ctid.strip_prefix('(')?.strip_suffix(')')?.split_once(',')?;
         Some(RowId {
             relation: relation.parse().ok()?,
@@ -54,12 +54,15 @@ impl RowId {
     }
 }
 
-/// Per-table limits.
-#[derive(Debug, Clone)]
+/// What the initial sample takes: per-table limits and filters.
+#[derive(Debug, Clone, Default)]
 pub struct Limits {
     /// `None`: every row.
     pub default: Option<u64>,
     pub per_table: HashMap<usize, Option<u64>>,
+    /// A SQL condition (over the table's columns) the sampled rows must meet. Backfill
+    /// ignores it: a referenced row comes in whatever it holds.
+    pub filters: HashMap<usize, String>,
 }
 
 impl Limits {
@@ -96,9 +99,21 @@ pub struct SelectionStats {
     pub unresolved: Vec<String>,
 }
 
+/// Why a backfilled row was chosen: a row of `child_table` (itself sampled or backfilled)
+/// references it through foreign key `foreign_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason {
+    pub foreign_key: usize,
+    pub child_table: usize,
+    pub child_row: RowId,
+}
+
 pub struct Selection {
     pub tables: Vec<TableSelection>,
     pub stats: SelectionStats,
+    /// For each backfilled row, the row that pulled it in (only when asked for: it costs
+    /// memory per referenced key).
+    pub provenance: HashMap<RowId, Reason>,
 }
 
 /// Choose `limit` rows out of a window ordered by key: preferred ones first, in key order, then
@@ -247,6 +262,8 @@ struct Selector<'a> {
     /// For each foreign key: its key set and the positions of its columns in the child's
     /// tracked list.
     key_of: Vec<(usize, Vec<usize>)>,
+    /// For each foreign key: its `when` conditions as (tracked position, interned value).
+    conditions: Vec<Vec<(usize, u32)>>,
     sets: Vec<KeySet>,
     /// Key sets by parent table.
     sets_of: Vec<Vec<usize>>,
@@ -254,17 +271,25 @@ struct Selector<'a> {
     interner: Interner,
     tuples: HashMap<Box<[u32]>, u64>,
     tuple_values: Vec<Box<[u32]>>,
+    /// When explaining: the first row that asked for each (key set, tuple).
+    requested_by: Option<HashMap<(usize, Packed), Reason>>,
+    provenance: HashMap<RowId, Reason>,
 }
 
-/// Runs both phases. `plan` gives the load order; `progress` hears about long work.
+/// Runs both phases. `plan` gives the load order; `progress` hears about long work. With
+/// `explain`, the selection also says why each backfilled row was chosen.
 pub fn select(
     client: &mut impl GenericClient,
     catalog: &Catalog,
     plan: &[Component],
     limits: &Limits,
+    explain: bool,
     mut progress: impl FnMut(&str),
 ) -> Result<Selection> {
     let mut selector = Selector::new(catalog);
+    if explain {
+        selector.requested_by = Some(HashMap::new());
+    }
     let mut stats = SelectionStats::default();
 
     let started = Instant::now();
@@ -327,7 +352,9 @@ pub fn select(
                 fk.columns.join(", "),
                 catalog.tables[fk.parent].name,
                 fk.name,
-                if fk.validated {
+                if fk.virtual_key {
+                    ", a virtual foreign key: the source itself has these dangling values"
+                } else if fk.validated {
                     ""
                 } else {
                     ", a NOT VALID constraint"
@@ -343,6 +370,7 @@ pub fn select(
         }
     }
 
+    let provenance = std::mem::take(&mut selector.provenance);
     let tables = selector
         .tables
         .into_iter()
@@ -353,7 +381,11 @@ pub fn select(
             selection
         })
         .collect();
-    Ok(Selection { tables, stats })
+    Ok(Selection {
+        tables,
+        stats,
+        provenance,
+    })
 }
 
 /// Sends several statements in one round trip and returns each one's rows.
@@ -400,6 +432,7 @@ impl<'a> Selector<'a> {
         let mut outgoing = vec![Vec::new(); catalog.tables.len()];
         for (i, fk) in catalog.foreign_keys.iter().enumerate() {
             tracked[fk.child].extend(fk.columns.iter().cloned());
+            tracked[fk.child].extend(fk.condition.iter().map(|c| c.column.clone()));
             tracked[fk.parent].extend(fk.parent_columns.iter().cloned());
             outgoing[fk.child].push(i);
         }
@@ -451,6 +484,20 @@ impl<'a> Selector<'a> {
             };
             key_of.push((set, position(&tracked[fk.child], &fk.columns)));
         }
+        let mut interner = Interner::default();
+        let conditions = catalog
+            .foreign_keys
+            .iter()
+            .map(|fk| {
+                fk.condition
+                    .iter()
+                    .map(|c| {
+                        let at = position(&tracked[fk.child], std::slice::from_ref(&c.column));
+                        (at[0], interner.intern(&c.value))
+                    })
+                    .collect()
+            })
+            .collect();
         let tables = tracked
             .into_iter()
             .map(|tracked| TableState {
@@ -463,12 +510,15 @@ impl<'a> Selector<'a> {
             catalog,
             tables,
             key_of,
+            conditions,
             sets,
             sets_of,
             outgoing,
-            interner: Interner::default(),
+            interner,
             tuples: HashMap::new(),
             tuple_values: Vec::new(),
+            requested_by: None,
+            provenance: HashMap::new(),
         }
     }
 
@@ -565,7 +615,11 @@ impl<'a> Selector<'a> {
             if info.row_key() == RowKey::AllColumns && windows[i].is_some() {
                 continue;
             }
-            let mut sql = format!("{} ORDER BY {}", self.select_from(t), order_by(info, "t."));
+            let mut sql = self.select_from(t);
+            if let Some(filter) = limits.filters.get(&t) {
+                sql.push_str(&format!(" WHERE ({filter})"));
+            }
+            sql.push_str(&format!(" ORDER BY {}", order_by(info, "t.")));
             if let Some(window) = windows[i] {
                 sql.push_str(&format!(" LIMIT {window}"));
             }
@@ -583,7 +637,12 @@ impl<'a> Selector<'a> {
                     .iter()
                     .map(|row| self.parse(t, row))
                     .collect::<Result<_>>()?,
-                None => self.first_rows_by_page(client, t, windows[i].unwrap_or(u64::MAX))?,
+                None => self.first_rows_by_page(
+                    client,
+                    t,
+                    windows[i].unwrap_or(u64::MAX),
+                    limits.filters.get(&t),
+                )?,
             };
             let preferred: Vec<bool> = parsed
                 .iter()
@@ -601,8 +660,19 @@ impl<'a> Selector<'a> {
         Ok(())
     }
 
+    /// Whether a row's foreign key applies to it: a polymorphic key only when its
+    /// discriminator holds the key's value(s).
+    fn applies(&self, fk: usize, values: &Values) -> bool {
+        self.conditions[fk]
+            .iter()
+            .all(|&(position, value)| values[position] == Some(value))
+    }
+
     fn is_preferred(&mut self, keys: &[usize], values: &Values) -> bool {
         keys.iter().all(|&fk| {
+            if !self.applies(fk, values) {
+                return true;
+            }
             let (set, positions) = &self.key_of[fk];
             let tuple: Vec<Option<u32>> = positions.iter().map(|&p| values[p]).collect();
             if !self.catalog.foreign_keys[fk].needs_parent(&tuple) {
@@ -627,6 +697,7 @@ impl<'a> Selector<'a> {
         client: &mut impl GenericClient,
         table: usize,
         window: u64,
+        filter: Option<&String>,
     ) -> Result<Vec<(RowId, Values)>> {
         let info = &self.catalog.tables[table];
         let pages: i64 = client
@@ -644,10 +715,13 @@ impl<'a> Selector<'a> {
         let mut rows = Vec::new();
         let (mut start, mut end) = (0i64, 1i64);
         while (rows.len() as u64) < window && start <= pages {
-            let sql = format!(
+            let mut sql = format!(
                 "{} WHERE t.ctid >= '({start},0)'::pg_catalog.tid AND t.ctid < '({end},0)'::pg_catalog.tid",
                 self.select_from(table)
             );
+            if let Some(filter) = filter {
+                sql.push_str(&format!(" AND ({filter})"));
+            }
             let found = batch(client, &[sql])?.pop().unwrap_or_default();
             for row in &found {
                 rows.push(self.parse(table, row)?);
@@ -680,6 +754,9 @@ impl<'a> Selector<'a> {
         }
         for i in 0..self.outgoing[table].len() {
             let fk = self.outgoing[table][i];
+            if !self.applies(fk, values) {
+                continue;
+            }
             let (set, positions) = &self.key_of[fk];
             let set = *set;
             let tuple: Vec<Option<u32>> = positions.iter().map(|&p| values[p]).collect();
@@ -691,12 +768,47 @@ impl<'a> Selector<'a> {
                 continue;
             };
             let packed = self.pack(&tuple);
-            let set = &mut self.sets[set];
-            if !set.present.contains(&packed) && set.requested.insert(packed) {
-                set.pending.push(packed);
+            let key_set = &mut self.sets[set];
+            if !key_set.present.contains(&packed) && key_set.requested.insert(packed) {
+                key_set.pending.push(packed);
+                if let Some(requested_by) = &mut self.requested_by {
+                    requested_by.insert(
+                        (set, packed),
+                        Reason {
+                            foreign_key: fk,
+                            child_table: table,
+                            child_row: id,
+                        },
+                    );
+                }
             }
         }
         true
+    }
+
+    /// When explaining: remembers which request a backfilled row answered.
+    fn record_reason(&mut self, table: usize, id: RowId, values: &Values) {
+        if self.requested_by.is_none() {
+            return;
+        }
+        for i in 0..self.sets_of[table].len() {
+            let set = self.sets_of[table][i];
+            let tuple: Option<Vec<u32>> = self.sets[set]
+                .parent_positions
+                .iter()
+                .map(|&p| values[p])
+                .collect();
+            let Some(tuple) = tuple else { continue };
+            let packed = self.pack(&tuple);
+            let reason = self
+                .requested_by
+                .as_ref()
+                .and_then(|r| r.get(&(set, packed)).copied());
+            if let Some(reason) = reason {
+                self.provenance.insert(id, reason);
+                return;
+            }
+        }
     }
 
     /// Drains what is still missing, per key set, in a stable order.
@@ -734,6 +846,7 @@ impl<'a> Selector<'a> {
                 if self.add_row(parent, id, &values) {
                     self.tables[parent].selection.backfilled += 1;
                     found += 1;
+                    self.record_reason(parent, id, &values);
                 }
             }
         }
@@ -800,6 +913,14 @@ impl<'a> Selector<'a> {
                 format!("t.{} = chain.v{position}::{ty}", quote_ident(column))
             })
             .collect();
+        // A polymorphic self-reference follows only rows whose discriminator selects it.
+        let mut step = step;
+        step.extend(self.conditions[fk].iter().map(|&(position, value)| {
+            format!(
+                "chain.v{position} = {}",
+                quote_literal(self.interner.text(value))
+            )
+        }));
         let outputs = self.outputs(parent).join(", ");
         format!(
             "WITH RECURSIVE chain AS (SELECT {outputs} FROM {from} AS t {condition} \

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::{failure, ExitKind};
 use crate::snapshot::directory::problems_to_result;
-use crate::snapshot::SnapshotDir;
+use crate::snapshot::{copy_text, SnapshotDir};
 
 const EXAMPLES_PER_KEY: usize = 5;
 
@@ -107,16 +107,32 @@ pub fn run(dir: &Path) -> Result<VerifyReport> {
                 .map(|c| table.column_index(c).expect("checked"))
                 .collect();
             let keys = &present[&(parent, parent_columns)];
+            // A polymorphic key applies to a row only when its discriminator matches; the
+            // value is compared in the file's own (COPY text) encoding.
+            let condition: Vec<(usize, Vec<u8>)> = fk
+                .when
+                .iter()
+                .map(|c| {
+                    (
+                        table.column_index(&c.column).expect("checked"),
+                        copy_text::encode_field(&c.value).into_bytes(),
+                    )
+                })
+                .collect();
             let mut rows = 0u64;
             let mut examples = Vec::new();
             let file = snapshot.file_path(table).display().to_string();
             snapshot.scan(table, &mut scratch, |line, fields| {
                 let nulls = columns.iter().filter(|&&c| fields[c] == b"\\N").count();
-                let needs_parent = if fk.match_full {
-                    nulls < columns.len()
-                } else {
-                    nulls == 0
-                };
+                let applies = condition
+                    .iter()
+                    .all(|(c, value)| fields[*c] == value.as_slice());
+                let needs_parent = applies
+                    && if fk.match_full {
+                        nulls < columns.len()
+                    } else {
+                        nulls == 0
+                    };
                 if needs_parent {
                     let tuple: Tuple = columns.iter().map(|&c| fields[c].to_vec()).collect();
                     if !keys.contains(&tuple) {

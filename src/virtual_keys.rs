@@ -19,6 +19,8 @@ use crate::catalog::{Catalog, Condition, ForeignKey, QualifiedName, Table};
 pub struct VirtualKeySpec {
     /// The text as written (it names the key in messages and in the manifest).
     pub text: String,
+    /// Where it was written, for messages: `seedsnap.toml:14` or `--virtual-key`.
+    pub origin: String,
     pub child: QualifiedName,
     pub columns: Vec<String>,
     pub parent: QualifiedName,
@@ -226,6 +228,7 @@ pub fn parse(text: &str) -> Result<VirtualKeySpec, String> {
     }
     Ok(VirtualKeySpec {
         text: text.trim().to_string(),
+        origin: String::new(),
         child,
         columns,
         parent,
@@ -323,7 +326,11 @@ pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>,
     let mut keys = Vec::new();
     let mut problems = Vec::new();
     for spec in specs {
-        let used_in = format!("virtual foreign key {:?}", spec.text);
+        let used_in = if spec.origin.is_empty() {
+            format!("virtual foreign key {:?}", spec.text)
+        } else {
+            format!("{}: virtual foreign key {:?}", spec.origin, spec.text)
+        };
         let before = problems.len();
         let child = find_table(catalog, &spec.child, &used_in).map_err(|p| problems.push(p));
         let parent = find_table(catalog, &spec.parent, &used_in).map_err(|p| problems.push(p));

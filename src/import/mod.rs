@@ -545,6 +545,7 @@ impl Loader<'_> {
                 let sql = load.orphan_count(
                     &rows_relation,
                     &fk.columns,
+                    &fk.when,
                     &catalog.tables[parent],
                     &fk.referenced_columns,
                 );
@@ -680,6 +681,7 @@ impl Loader<'_> {
                 for &(fk, method) in broken {
                     let key = &catalog.foreign_keys[fk];
                     match method {
+                        BreakMethod::NotEnforced => {}
                         BreakMethod::Defer => {
                             txn.batch_execute(&format!(
                                 "SET CONSTRAINTS {}.{} DEFERRED",

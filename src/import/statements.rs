@@ -7,7 +7,7 @@
 //! where `ON CONFLICT` itself is refused (a DEFERRABLE only key, a table with rules) and keeps
 //! tables without any key free of duplicates on a second import.
 
-use crate::catalog::{quote_ident, Table};
+use crate::catalog::{condition_sql, quote_ident, Condition, Table};
 
 pub const NEW_FLAG: &str = "_seedsnap_new";
 
@@ -235,13 +235,17 @@ impl LoadTable<'_> {
         &self,
         rows: &str,
         columns: &[String],
+        condition: &[Condition],
         parent: &Table,
         parent_columns: &[String],
     ) -> String {
-        let not_null: Vec<String> = columns
+        let mut not_null: Vec<String> = columns
             .iter()
             .map(|c| format!("s.{} IS NOT NULL", quote_ident(c)))
             .collect();
+        if !condition.is_empty() {
+            not_null.push(condition_sql(condition, "s"));
+        }
         let matches: Vec<String> = columns
             .iter()
             .zip(parent_columns)

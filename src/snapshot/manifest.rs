@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::file_name::file_name;
-use crate::catalog::{QualifiedName, RowKey};
+use crate::catalog::{Condition, QualifiedName, RowKey};
 
 pub const FORMAT: &str = "seedsnap-snapshot";
 pub const FORMAT_VERSION: u32 = 1;
@@ -68,6 +68,16 @@ pub struct ManifestForeignKey {
     pub referenced_columns: Vec<String>,
     pub deferrable: bool,
     pub match_full: bool,
+    /// From the config file, not the database: the target need not declare it.
+    #[serde(
+        default,
+        rename = "virtual",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub virtual_key: bool,
+    /// A polymorphic key applies to a row only when these hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<Condition>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +209,14 @@ impl Manifest {
                 }
             }
             for fk in &table.foreign_keys {
+                for condition in &fk.when {
+                    if table.column_index(&condition.column).is_none() {
+                        problems.push(format!(
+                            "foreign key {} of {name} has a condition on unknown column {}",
+                            fk.name, condition.column
+                        ));
+                    }
+                }
                 for column in &fk.columns {
                     if table.column_index(column).is_none() {
                         problems.push(format!(

@@ -5,7 +5,8 @@ use super::*;
 #[test]
 fn demo_export_is_fk_complete_and_covers_every_table() {
     let demo = demo_db();
-    let dir = export_to_scratch(&demo, &[]);
+    let config = demo_config();
+    let dir = export_to_scratch(&demo, &["--config", &config]);
     let run = seedsnap(&["verify", "--dir", dir.to_str().unwrap()]).ok();
     assert!(
         run.stdout.contains("every foreign key resolves"),
@@ -15,7 +16,14 @@ fn demo_export_is_fk_complete_and_covers_every_table() {
     let manifest = manifest(&dir);
     let tables = manifest["tables"].as_array().unwrap();
     // Every table of the demo schema, partitions read through their parent.
-    assert_eq!(tables.len(), 19);
+    assert_eq!(tables.len(), 20);
+    // The config file's virtual keys are in the manifest, so verify checked them too.
+    let virtual_keys: Vec<&serde_json::Value> = tables
+        .iter()
+        .flat_map(|t| t["foreign_keys"].as_array().unwrap())
+        .filter(|k| k["virtual"] == true)
+        .collect();
+    assert_eq!(virtual_keys.len(), 3, "{virtual_keys:?}");
     for table in tables {
         assert!(
             table["rows"].as_u64().unwrap() > 0,
@@ -183,6 +191,7 @@ fn failed_or_killed_export_leaves_the_previous_snapshot() {
     txn.batch_execute("LOCK TABLE app.videos IN ACCESS EXCLUSIVE MODE")
         .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+        .arg("--no-config")
         .args(["export", "-q", "--source", &demo.url(), "--dir", &dir_text])
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -256,7 +265,7 @@ fn plan_shows_order_cycles_and_counts() {
     let demo = demo_db();
     let run = seedsnap(&["plan", "-q", "--source", &demo.url()]).ok();
     assert!(
-        run.stdout.contains("Load order (19 tables)"),
+        run.stdout.contains("Load order (20 tables)"),
         "{}",
         run.stdout
     );
@@ -278,7 +287,8 @@ fn plan_shows_order_cycles_and_counts() {
 #[test]
 fn only_and_exclude_keep_the_snapshot_fk_complete() {
     let demo = demo_db();
-    let dir = export_to_scratch(&demo, &["--only", "app.tag_votes"]);
+    let config = demo_config();
+    let dir = export_to_scratch(&demo, &["--config", &config, "--only", "app.tag_votes"]);
     let manifest = manifest(&dir);
     let mut names: Vec<String> = manifest["tables"]
         .as_array()
@@ -297,7 +307,9 @@ fn only_and_exclude_keep_the_snapshot_fk_complete() {
         names,
         [
             "app.content_items",
+            "app.content_items_auto",
             "app.content_tags",
+            "app.generation_jobs",
             "app.tag_votes",
             "app.tags",
             "app.users"

@@ -16,6 +16,7 @@ const SMALL_DATA: &str = "
 
 fn spawn_seedsnap(args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+        .arg("--no-config")
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -326,6 +327,7 @@ fn passwords_from_pgpass_never_appear() {
         "host=/nonexistent port=1 user=x dbname=y".into(),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+            .arg("--no-config")
             .args(["plan", "--source", &source, "--format", "json"])
             .env("HOME", &home)
             .env_remove("PGPASSWORD")

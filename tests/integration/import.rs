@@ -746,6 +746,7 @@ fn seedsnap_at_terminal(args: &[&str], input: &str) -> Run {
     use std::io::Write;
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
     let mut line = quote(env!("CARGO_BIN_EXE_seedsnap"));
+    line.push_str(" --no-config");
     for arg in args {
         line.push(' ');
         line.push_str(&quote(arg));
@@ -804,6 +805,7 @@ fn two_imports_at_once_both_succeed_without_duplicates() {
     import(&reference, &dir, &[]).ok();
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+            .arg("--no-config")
             .args(import_args(&target, &dir, &[]))
             .output()
             .unwrap()
@@ -858,6 +860,7 @@ fn killed_import_leaves_the_target_exactly_as_before() {
         }
         let target = cluster().create_db("killed_test", Some(&base.name), "");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+            .arg("--no-config")
             .args(import_args(&target, &dir, &[]))
             .stderr(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())

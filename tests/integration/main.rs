@@ -1,6 +1,7 @@
 //! Integration tests: the `seedsnap` binary against a real, throwaway PostgreSQL cluster.
 
 mod cluster;
+mod config;
 mod export;
 mod faults;
 mod import;
@@ -54,15 +55,22 @@ pub fn seedsnap(args: &[&str]) -> Run {
 }
 
 pub fn seedsnap_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let home = scratch_dir("home");
+    seedsnap_in(&scratch_dir("home"), args, env)
+}
+
+/// Runs seedsnap in `dir` (also its HOME), with a clean environment plus `env`.
+pub fn seedsnap_in(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_seedsnap"));
     for (key, _) in std::env::vars() {
         if key.starts_with("PG") || key.starts_with("SEEDSNAP_") {
             command.env_remove(key);
         }
     }
+    // The working directory is the fresh home, so the project's seedsnap.toml is never picked
+    // up by accident; tests that want a config file pass --config or write one there.
     command
-        .env("HOME", &home)
+        .env("HOME", home)
+        .current_dir(home)
         .args(args)
         .envs(env.iter().copied());
     let out = command.output().expect("running seedsnap");
@@ -81,6 +89,14 @@ pub fn scratch_dir(prefix: &str) -> PathBuf {
         .tempdir()
         .expect("temp dir");
     dir.keep()
+}
+
+/// The bundled demo's config file (virtual keys, limits, filters), as an absolute path.
+pub fn demo_config() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("seedsnap.toml")
+        .display()
+        .to_string()
 }
 
 pub fn fixture(path: &str) -> String {
