@@ -5,6 +5,7 @@
 #   make import-demo-seed-to-test      SEED_DIR -> TEST_DATABASE_URL
 #   make test                          unit and integration tests (a throwaway cluster)
 #   make clean-local-db                remove the throwaway local PostgreSQL (.pg/)
+#   make check-config                  check the seeding rules against the demo database
 #
 # With DEMO_DATABASE_URL / TEST_DATABASE_URL unset, a throwaway PostgreSQL inside the project
 # (.pg/) holds the bundled demo database and an empty test database. URLs are passed to seedsnap
@@ -21,7 +22,7 @@ LOCAL_PG := scripts/local-pg.sh
 export DEMO_SCALE
 
 .PHONY: build export-demo-seed import-demo-seed-to-test refresh-test-seed-from-demo test \
-        clean-local-db local-db lint bench graph
+        clean-local-db local-db lint bench graph check-config
 
 build:
 	@$(CARGO) build --release --quiet
@@ -33,19 +34,32 @@ endef
 define test_url
 $${TEST_DATABASE_URL:-$$($(LOCAL_PG) ensure >&2 && $(LOCAL_PG) url test)}
 endef
+# The bundled demo's seeding rules (virtual keys, limits, filters) apply to the local demo only;
+# with DEMO_DATABASE_URL set, seedsnap reads ./seedsnap.toml or SEEDSNAP_CONFIG, if any.
+DEMO_CONFIG := fixtures/demo/seedsnap.toml
+define demo_config
+$$([ -n "$${DEMO_DATABASE_URL:-}" ] || echo --config $(DEMO_CONFIG))
+endef
+define test_config
+$$([ -n "$${TEST_DATABASE_URL:-}" ] || echo --config $(DEMO_CONFIG))
+endef
 
 export-demo-seed: build
 	@source_url="$(demo_url)" && \
-	SEEDSNAP_SOURCE="$$source_url" $(SEEDSNAP) export --dir "$(SEED_DIR)" $(ARGS) $(EXPORT_ARGS)
+	SEEDSNAP_SOURCE="$$source_url" $(SEEDSNAP) export $(demo_config) --dir "$(SEED_DIR)" $(ARGS) $(EXPORT_ARGS)
 
 import-demo-seed-to-test: build
 	@target_url="$(test_url)" && \
-	SEEDSNAP_TARGET="$$target_url" $(SEEDSNAP) import --dir "$(SEED_DIR)" $(ARGS) $(IMPORT_ARGS)
+	SEEDSNAP_TARGET="$$target_url" $(SEEDSNAP) import $(test_config) --dir "$(SEED_DIR)" $(ARGS) $(IMPORT_ARGS)
 
 refresh-test-seed-from-demo: build
 	@source_url="$(demo_url)" && target_url="$(test_url)" && \
 	SEEDSNAP_SOURCE="$$source_url" SEEDSNAP_TARGET="$$target_url" \
-	  $(SEEDSNAP) refresh --dir "$(SEED_DIR)" $(ARGS) $(EXPORT_ARGS) $(IMPORT_ARGS)
+	  $(SEEDSNAP) refresh $(demo_config) --dir "$(SEED_DIR)" $(ARGS) $(EXPORT_ARGS) $(IMPORT_ARGS)
+
+check-config: build
+	@source_url="$(demo_url)" && \
+	SEEDSNAP_SOURCE="$$source_url" $(SEEDSNAP) check-config $(demo_config) $(ARGS)
 
 local-db:
 	@$(LOCAL_PG) ensure
@@ -71,5 +85,5 @@ bench: build
 graph: build
 	@command -v dot >/dev/null || { echo "make graph needs Graphviz's dot: sudo apt-get install graphviz" >&2; exit 1; }
 	@source_url="$(demo_url)" && \
-	SEEDSNAP_SOURCE="$$source_url" $(SEEDSNAP) plan -q --format dot | dot -Tsvg -o docs/demo-graph.svg && \
+	SEEDSNAP_SOURCE="$$source_url" $(SEEDSNAP) plan -q $(demo_config) --format dot | dot -Tsvg -o docs/demo-graph.svg && \
 	echo "wrote docs/demo-graph.svg"

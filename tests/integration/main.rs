@@ -94,7 +94,7 @@ pub fn scratch_dir(prefix: &str) -> PathBuf {
 /// The bundled demo's config file (virtual keys, limits, filters), as an absolute path.
 pub fn demo_config() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("seedsnap.toml")
+        .join("fixtures/demo/seedsnap.toml")
         .display()
         .to_string()
 }
