@@ -558,3 +558,46 @@ fn an_unset_url_variable_and_a_missing_source_are_usage_errors() {
         .code(2)
         .stderr_has("no source database: give --source, set SEEDSNAP_SOURCE");
 }
+
+#[test]
+fn dangling_virtual_keys_are_warned_about_and_verify_applies_the_condition() {
+    // Nothing enforces a virtual key, so the source itself can hold dangling values.
+    let source = cluster().create_db(
+        "dangling",
+        None,
+        "CREATE TABLE items (id int PRIMARY KEY);
+         CREATE TABLE items_auto (id int PRIMARY KEY);
+         CREATE TABLE tag_links (id int PRIMARY KEY, source text NOT NULL, content_id int NOT NULL);
+         INSERT INTO items VALUES (1), (2);
+         INSERT INTO items_auto VALUES (1), (2);
+         INSERT INTO tag_links VALUES (1, 'auto', 1), (2, 'items', 2), (3, 'auto', 5000),
+                                      (4, 'other', 6000);",
+    );
+    let cwd = scratch_dir("dangling");
+    std::fs::write(
+        cwd.join("seedsnap.toml"),
+        r#"virtual_foreign_keys = [
+  "tag_links(content_id) -> items(id) when source = 'items'",
+  "tag_links(content_id) -> items_auto(id) when source = 'auto'",
+]
+"#,
+    )
+    .unwrap();
+    let url = source.url();
+    let run = seedsnap_in(&cwd, &["export", "--source", &url, "--dir", "snap"], &[]).ok();
+    assert!(
+        run.stdout.contains(
+            "warning: 1 values of public.tag_links(content_id) have no row in public.items_auto"
+        ),
+        "{}",
+        run.stdout
+    );
+    // verify finds exactly the 'auto' row; the 'other' row matches no key's condition.
+    let run = seedsnap_in(&cwd, &["verify", "--dir", "snap"], &[]).code(5);
+    let output = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        output.contains("line 4: (content_id) = (5000) has no row in public.items_auto"),
+        "{output}"
+    );
+    assert!(!output.contains("6000"), "{output}");
+}
