@@ -734,6 +734,17 @@ impl<'a> Selector<'a> {
         Ok(rows)
     }
 
+    /// A parent row's values in the referenced columns of key set `set`, packed; `None` when
+    /// one is NULL (no child can reference such a tuple).
+    fn referenced_tuple(&mut self, set: usize, values: &Values) -> Option<Packed> {
+        let tuple: Vec<u32> = self.sets[set]
+            .parent_positions
+            .iter()
+            .map(|&p| values[p])
+            .collect::<Option<_>>()?;
+        Some(self.pack(&tuple))
+    }
+
     /// Records a chosen row; false when it was chosen already.
     fn add_row(&mut self, table: usize, id: RowId, values: &Values) -> bool {
         if !self.tables[table].rows.insert(id) {
@@ -742,13 +753,7 @@ impl<'a> Selector<'a> {
         let catalog: &'a Catalog = self.catalog;
         for i in 0..self.sets_of[table].len() {
             let set = self.sets_of[table][i];
-            let tuple: Option<Vec<u32>> = self.sets[set]
-                .parent_positions
-                .iter()
-                .map(|&p| values[p])
-                .collect();
-            if let Some(tuple) = tuple {
-                let packed = self.pack(&tuple);
+            if let Some(packed) = self.referenced_tuple(set, values) {
                 self.sets[set].present.insert(packed);
             }
         }
@@ -793,13 +798,9 @@ impl<'a> Selector<'a> {
         }
         for i in 0..self.sets_of[table].len() {
             let set = self.sets_of[table][i];
-            let tuple: Option<Vec<u32>> = self.sets[set]
-                .parent_positions
-                .iter()
-                .map(|&p| values[p])
-                .collect();
-            let Some(tuple) = tuple else { continue };
-            let packed = self.pack(&tuple);
+            let Some(packed) = self.referenced_tuple(set, values) else {
+                continue;
+            };
             let reason = self
                 .requested_by
                 .as_ref()

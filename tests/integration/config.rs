@@ -251,6 +251,11 @@ fn flags_override_the_file() {
     assert_eq!(super::manifest(&cwd.join("seed"))["limit"], 5);
 }
 
+/// Two content tables with overlapping ids and a polymorphic link table, no constraints between.
+const POLY_SCHEMA: &str = "CREATE TABLE items (id int PRIMARY KEY, title text NOT NULL);
+         CREATE TABLE items_auto (id int PRIMARY KEY, title text NOT NULL);
+         CREATE TABLE tag_links (id int PRIMARY KEY, source text NOT NULL, content_id int NOT NULL);";
+
 #[test]
 fn polymorphic_backfill_takes_each_row_from_its_own_table() {
     // Ids overlap between the two content tables, so a lookup in the wrong table would find a
@@ -258,12 +263,12 @@ fn polymorphic_backfill_takes_each_row_from_its_own_table() {
     let source = cluster().create_db(
         "poly",
         None,
-        "CREATE TABLE items (id int PRIMARY KEY, title text NOT NULL);
-         CREATE TABLE items_auto (id int PRIMARY KEY, title text NOT NULL);
-         CREATE TABLE tag_links (id int PRIMARY KEY, source text NOT NULL, content_id int NOT NULL);
+        &format!(
+            "{POLY_SCHEMA}
          INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 1000) AS i;
          INSERT INTO items_auto SELECT i, 'auto ' || i FROM generate_series(1, 1000) AS i;
-         INSERT INTO tag_links VALUES (1, 'auto', 900), (2, 'items', 950), (3, 'auto', 950);",
+         INSERT INTO tag_links VALUES (1, 'auto', 900), (2, 'items', 950), (3, 'auto', 950);"
+        ),
     );
     let cwd = scratch_dir("poly");
     std::fs::write(
@@ -362,13 +367,7 @@ virtual_foreign_keys = [
     assert_eq!(rows[0]["pulled_in_by"][0]["row"], "(id)=(2)");
 
     // The target declares no such constraint; the import checks the keys itself.
-    let target = cluster().create_db(
-        "poly_test",
-        None,
-        "CREATE TABLE items (id int PRIMARY KEY, title text NOT NULL);
-         CREATE TABLE items_auto (id int PRIMARY KEY, title text NOT NULL);
-         CREATE TABLE tag_links (id int PRIMARY KEY, source text NOT NULL, content_id int NOT NULL);",
-    );
+    let target = cluster().create_db("poly_test", None, POLY_SCHEMA);
     import(&target, &dir, &[]).ok();
     assert_eq!(
         target.query_i64("SELECT count(*) FROM items_auto WHERE id = 900"),
