@@ -42,10 +42,9 @@ pub fn run(
     let mut client = export::open_source(endpoint)?;
     let mut txn = export::begin_snapshot(&mut client)?;
     let mut catalog = Catalog::read(&mut txn, &options.schemas)?;
-    let mut problems = export::check_options(&mut txn, &mut catalog, options)?;
-    if problems.is_empty() {
-        problems = export::scope(&catalog, options).err().unwrap_or_default();
-    }
+    let problems = export::checked_scope(&mut txn, &mut catalog, options)?
+        .err()
+        .unwrap_or_default();
     let warnings = if problems.is_empty() {
         suspicious_settings(&mut txn, &catalog, options)?
     } else {

@@ -160,13 +160,8 @@ pub fn prepare(
         full.foreign_keys.len(),
         report::ms(timings.catalog_ms)
     ));
-    let mut problems = check_options(txn, &mut full, options)?;
-    if problems.is_empty() {
-        problems = scope(&full, options).err().unwrap_or_default();
-    }
-    if !problems.is_empty() {
-        return Err(options_failure(&problems, options));
-    }
+    let keep = checked_scope(txn, &mut full, options)?
+        .map_err(|problems| options_failure(&problems, options))?;
     if !options.virtual_keys.is_empty() {
         progress.line(&format!(
             "added {} virtual foreign keys",
@@ -175,7 +170,6 @@ pub fn prepare(
     }
 
     let t0 = Instant::now();
-    let keep = scope(&full, options).map_err(|p| options_failure(&p, options))?;
     let catalog = full.restrict(&keep);
     let limits = resolve_limits(&catalog, options);
     let edges = graph::edges_from_catalog(&catalog);
@@ -208,7 +202,7 @@ pub fn prepare(
 /// Which tables to read: all, or `--only` and what they need, minus `--exclude`. A kept table
 /// that references a dropped one is a problem: the snapshot would not be FK-complete. Unknown
 /// names are left to [`check_options`].
-pub fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>, Vec<String>> {
+fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>, Vec<String>> {
     let only: Vec<usize> = options
         .only
         .iter()
@@ -259,6 +253,21 @@ pub fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>, Ve
     }
 }
 
+/// The tables to read, after every setting was checked against the source: all the problems
+/// of [`check_options`] (which also adds the virtual keys to the catalog), else those of
+/// [`scope`]. `export`, `plan` and `check-config` decide with this one function.
+pub fn checked_scope(
+    txn: &mut Transaction<'_>,
+    catalog: &mut Catalog,
+    options: &ExportOptions,
+) -> Result<Result<Vec<bool>, Vec<String>>> {
+    let problems = check_options(txn, catalog, options)?;
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    Ok(scope(catalog, options))
+}
+
 /// The error for options that do not fit the source: every problem, one per line.
 fn options_failure(problems: &[String], options: &ExportOptions) -> anyhow::Error {
     failure(
@@ -280,7 +289,7 @@ fn options_failure(problems: &[String], options: &ExportOptions) -> anyhow::Erro
 /// type rejects or prints differently, filters the server cannot plan. The virtual keys that
 /// fit are added to the catalog. Each server-side check runs in its own savepoint, so one
 /// failure does not end the read-only transaction.
-pub fn check_options(
+fn check_options(
     txn: &mut Transaction<'_>,
     catalog: &mut Catalog,
     options: &ExportOptions,

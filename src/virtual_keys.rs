@@ -367,6 +367,25 @@ pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>,
         if problems.len() > before {
             continue;
         }
+        // The same key written twice (in the file and as a flag, say) is one key.
+        let same = |k: &ForeignKey| {
+            (
+                k.child,
+                &k.columns,
+                k.parent,
+                &k.parent_columns,
+                &k.condition,
+            ) == (
+                child,
+                &spec.columns,
+                parent,
+                &spec.parent_columns,
+                &spec.condition,
+            )
+        };
+        if keys.iter().any(same) {
+            continue;
+        }
         keys.push(ForeignKey {
             name: spec.text.clone(),
             constraint_schema: String::new(),
@@ -517,6 +536,15 @@ mod tests {
         assert_eq!((keys[0].child, keys[0].parent), (1, 0));
         assert!(keys[0].virtual_key && !keys[0].validated);
         assert_eq!(keys[0].condition, vec![cond("source", "items")]);
+        // Written twice, or with other spacing: still one key.
+        let specs: Vec<VirtualKeySpec> = [
+            "app.links(item_id) -> app.items(id) when source = 'items'",
+            "app.links(item_id)->app.items(id)  when source='items'",
+        ]
+        .iter()
+        .map(|t| parse(t).unwrap())
+        .collect();
+        assert_eq!(resolve(&demo_catalog(), &specs).0.len(), 1);
     }
 
     #[test]
