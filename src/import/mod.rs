@@ -7,9 +7,14 @@
 //!    locked (`SHARE ROW EXCLUSIVE`: readers go on, a second import waits), every file is staged
 //!    with COPY into a temporary table (a value that does not parse is reported with its file,
 //!    line and column), then rows are inserted in dependency order with the cycle strategies of
-//!    [`crate::graph`], then verified (present, drifted, missing, foreign keys), then sequences
-//!    are advanced, then it commits — or rolls back on any failure or with `--dry-run`.
+//!    [`crate::graph`] (carried out in `cycles.rs`), then verified (present, drifted, missing,
+//!    foreign keys), then sequences are advanced, then it commits — or rolls back on any failure
+//!    or with `--dry-run`. When a value does not load, the transaction is rolled back and every
+//!    file is staged again in a second one, also rolled back, to report every refused value.
+//!
+//! `Loader::load` reads as the list of these phases; each phase is one function.
 
+mod cycles;
 mod schema_match;
 mod statements;
 
@@ -27,10 +32,10 @@ use crate::catalog::{quote_ident, Catalog, RowKey};
 use crate::connection::Endpoint;
 use crate::error::{failure, ExitKind};
 use crate::export::{self, manifest_table, RowCounts};
-use crate::graph::{self, BreakMethod, LoadStrategy};
+use crate::graph::{self, LoadStrategy};
 use crate::report::{self, Progress};
 use crate::safety::{self, GuardOptions};
-use crate::snapshot::directory::problems_to_result;
+use crate::snapshot::directory::{problems_error, problems_to_result};
 use crate::snapshot::file_name::file_name;
 use crate::snapshot::manifest::{self, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION};
 use crate::snapshot::{copy_text, Manifest, Problem, SnapshotDir, SnapshotWriter};
@@ -81,7 +86,7 @@ pub struct ImportTimings {
     pub total_ms: f64,
 }
 
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
     pub target: String,
     pub snapshot: String,
@@ -158,9 +163,7 @@ fn run_import(
         }
     ));
     let mut timings = ImportTimings::default();
-    let t0 = Instant::now();
-    let snapshot = open_checked(dir)?;
-    timings.check_ms = ms_since(t0);
+    let snapshot = timed(&mut timings.check_ms, || open_checked(dir))?;
     progress.line(&format!(
         "checked {} ({} tables, {} rows)",
         dir.display(),
@@ -168,62 +171,43 @@ fn run_import(
         snapshot.manifest.tables.iter().map(|t| t.rows).sum::<u64>()
     ));
 
-    let t0 = Instant::now();
-    let (mut client, identity) = open_target(
-        endpoint,
-        options,
-        Some((&snapshot.manifest.source, snapshot.manifest.kind)),
-    )?;
-    timings.connect_ms = ms_since(t0);
+    let (mut client, identity) = timed(&mut timings.connect_ms, || {
+        open_target(
+            endpoint,
+            options,
+            Some((&snapshot.manifest.source, snapshot.manifest.kind)),
+        )
+    })?;
     let mut txn = client.transaction()?;
-    let mut loader = Loader {
+    let loader = Loader {
         snapshot: &snapshot,
         options,
         progress,
-        timings,
-        identity: identity.clone(),
-        diagnose: false,
+        identity,
     };
-    let outcome = loader.load(&mut txn);
-    let mut report = match outcome {
-        Ok(report) => report,
+    let mut report = match loader.load(&mut txn, timings) {
+        Ok(Step::Done(report)) => report,
+        Ok(Step::Refused(first)) => {
+            let _ = txn.rollback();
+            return Err(refused_values_error(&mut client, &snapshot, first));
+        }
         Err(error) => {
             // Dropping the transaction rolls back; say so explicitly for the reader.
             let _ = txn.rollback();
-            if error.downcast_ref::<ValueProblem>().is_some() {
-                // List every value the target refuses, in a transaction that is rolled back.
-                let mut diagnosis = Loader {
-                    snapshot: &snapshot,
-                    options,
-                    progress,
-                    timings: ImportTimings::default(),
-                    identity,
-                    diagnose: true,
-                };
-                let mut txn = client.transaction()?;
-                let result = diagnosis.load(&mut txn);
-                let _ = txn.rollback();
-                return Err(result.err().unwrap_or_else(|| {
-                    failure(
-                        ExitKind::BadInput,
-                        format!("{error}; the import was rolled back, the target is unchanged"),
-                    )
-                }));
-            }
             return Err(error.context("the import was rolled back; the target is unchanged"));
         }
     };
     report.target = endpoint.display_name();
     let failed = verification_failure(&report, options);
-    let t0 = Instant::now();
-    if options.dry_run || failed.is_some() {
-        txn.rollback()?;
-    } else {
+    report.committed = timed(&mut report.timings.commit_ms, || -> Result<bool> {
+        if options.dry_run || failed.is_some() {
+            txn.rollback()?;
+            return Ok(false);
+        }
         apply_sequences(&mut txn, &report.sequences)?;
         txn.commit().context("committing the import")?;
-        report.committed = true;
-    }
-    report.timings.commit_ms = ms_since(t0);
+        Ok(true)
+    })?;
     report.timings.total_ms = progress.elapsed_ms();
     if let Some(message) = failed {
         if let Some(backup) = &report.backup {
@@ -301,27 +285,72 @@ fn ms_since(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64() * 1e3
 }
 
+/// Runs one phase and adds its wall time, in milliseconds, to `slot`.
+fn timed<T>(slot: &mut f64, phase: impl FnOnce() -> T) -> T {
+    let t0 = Instant::now();
+    let value = phase();
+    *slot += ms_since(t0);
+    value
+}
+
 struct Loader<'a> {
     snapshot: &'a SnapshotDir,
     options: &'a ImportOptions,
     progress: &'a Progress,
-    timings: ImportTimings,
     identity: SourceInfo,
-    /// Only stage every file, each in a savepoint, to list every value the target refuses.
-    diagnose: bool,
 }
 
-/// A value the target refused while loading; the transaction is aborted.
-#[derive(Debug)]
-struct ValueProblem(Problem);
+/// How a phase that streams snapshot files ended: done, or stopped at the first value the
+/// target refused. The transaction is then aborted, and [`refused_values_error`] lists every
+/// such value in a second one.
+enum Step<T> {
+    Done(T),
+    Refused(Problem),
+}
 
-impl std::fmt::Display for ValueProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
+/// The target's side of the snapshot, decided once: its catalog, the load order, and for each
+/// target table the snapshot table it receives and the statements that load it.
+struct Layout<'a> {
+    catalog: &'a Catalog,
+    manifest: &'a Manifest,
+    matched: Vec<MatchedTable>,
+    plan: Vec<graph::Component>,
+    by_target: HashMap<usize, usize>,
+    loads: HashMap<usize, LoadTable<'a>>,
+}
+
+impl<'a> Layout<'a> {
+    fn new(catalog: &'a Catalog, matched: Vec<MatchedTable>, manifest: &'a Manifest) -> Self {
+        let edges = graph::edges_from_catalog(catalog);
+        let plan = graph::load_plan(catalog.tables.len(), &edges);
+        let by_target = matched.iter().map(|m| (m.target, m.manifest)).collect();
+        let stage_names: Vec<String> = (0..manifest.tables.len())
+            .map(|i| format!("pg_temp.{}", quote_ident(&format!("seedsnap_stage_{i}"))))
+            .collect();
+        let loads = matched
+            .iter()
+            .map(|m| (m.target, load_table(catalog, m, manifest, &stage_names)))
+            .collect();
+        Layout {
+            catalog,
+            manifest,
+            matched,
+            plan,
+            by_target,
+            loads,
+        }
+    }
+
+    /// The snapshot table that target table `t` receives.
+    fn manifest_table(&self, t: usize) -> &'a manifest::ManifestTable {
+        &self.manifest.tables[self.by_target[&t]]
+    }
+
+    /// The target's tables in load order.
+    fn order(&self) -> impl Iterator<Item = usize> + '_ {
+        self.plan.iter().flat_map(|c| c.tables.iter().copied())
     }
 }
-
-impl std::error::Error for ValueProblem {}
 
 /// Streams a reader into `COPY … FROM STDIN`.
 fn stream_copy(
@@ -344,229 +373,67 @@ fn stream_copy(
     writer.finish()
 }
 
+/// Reads the target's catalog for the snapshot's schemas and matches the snapshot against it.
+fn match_target(
+    txn: &mut Transaction<'_>,
+    snapshot: &SnapshotDir,
+) -> Result<(Catalog, Vec<MatchedTable>)> {
+    let manifest = &snapshot.manifest;
+    let mut schemas: Vec<String> = manifest.tables.iter().map(|t| t.schema.clone()).collect();
+    schemas.sort();
+    schemas.dedup();
+    let full = Catalog::read(txn, &schemas)?;
+    schema_match::match_snapshot(manifest, &full, |t| {
+        snapshot.file_path(t).display().to_string()
+    })
+    .map_err(|problems| {
+        problems_error(
+            ExitKind::BadInput,
+            "the target's schema does not match the snapshot; nothing was written",
+            &problems,
+        )
+    })
+}
+
 impl Loader<'_> {
-    fn manifest(&self) -> &Manifest {
-        &self.snapshot.manifest
-    }
-
-    fn load(&mut self, txn: &mut Transaction<'_>) -> Result<ImportReport> {
-        let manifest = self.manifest().clone();
-        let t0 = Instant::now();
-        let mut schemas: Vec<String> = manifest.tables.iter().map(|t| t.schema.clone()).collect();
-        schemas.sort();
-        schemas.dedup();
-        let full = Catalog::read(txn, &schemas)?;
-        let (catalog, matched) = schema_match::match_snapshot(&manifest, &full, |t| {
-            self.snapshot.file_path(t).display().to_string()
-        })
-        .or_else(|problems| {
-            problems_to_result(
-                ExitKind::BadInput,
-                "the target's schema does not match the snapshot; nothing was written",
-                &problems,
-            )
-            .map(|_| unreachable!())
-        })?;
-        self.timings.catalog_ms = ms_since(t0);
-
-        let edges = graph::edges_from_catalog(&catalog);
-        let plan = graph::load_plan(catalog.tables.len(), &edges);
-        let by_target: HashMap<usize, &MatchedTable> =
-            matched.iter().map(|m| (m.target, m)).collect();
-        let stage_names: Vec<String> = (0..manifest.tables.len())
-            .map(|i| format!("pg_temp.{}", quote_ident(&format!("seedsnap_stage_{i}"))))
-            .collect();
-        let loads: HashMap<usize, LoadTable> = matched
-            .iter()
-            .map(|m| (m.target, load_table(&catalog, m, &manifest, &stage_names)))
-            .collect();
-
-        // Lock in load order, one table at a time so a timeout can name the table.
-        let t0 = Instant::now();
-        for &t in plan.iter().flat_map(|c| c.tables.iter()) {
-            let table = &catalog.tables[t];
-            txn.batch_execute(&format!(
-                "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
-                table.name.sql()
-            ))
-            .map_err(|e| lock_error(e, &table.name.to_string(), self.options))?;
-        }
-        self.timings.lock_ms = ms_since(t0);
-
+    /// The import inside the caller's transaction, as a script of timed phases; the caller
+    /// commits or rolls back.
+    fn load(
+        &self,
+        txn: &mut Transaction<'_>,
+        mut timings: ImportTimings,
+    ) -> Result<Step<ImportReport>> {
+        let manifest = &self.snapshot.manifest;
+        let (catalog, matched) =
+            timed(&mut timings.catalog_ms, || match_target(txn, self.snapshot))?;
+        let layout = Layout::new(&catalog, matched, manifest);
+        timed(&mut timings.lock_ms, || lock(txn, &layout, self.options))?;
         let mut backup = None;
         if self.options.truncate_first {
-            let t0 = Instant::now();
-            backup = self.backup_and_truncate(txn, &catalog, &plan)?;
-            self.timings.backup_ms = ms_since(t0);
+            backup = timed(&mut timings.backup_ms, || {
+                self.backup_and_truncate(txn, &catalog, &layout.plan)
+            })?;
         }
-
-        // A table that is empty in the target, has no rules or user triggers and is not part
-        // of a cycle that needs breaking loads with COPY straight into it: nothing can
-        // conflict, and what COPY stores is what the file holds.
-        let t0 = Instant::now();
-        let empty = empty_tables(txn, &catalog)?;
-        let mut direct: Vec<bool> = vec![false; catalog.tables.len()];
-        for component in &plan {
-            if matches!(
-                component.strategy,
-                LoadStrategy::Plain | LoadStrategy::SelfReferencing
-            ) {
-                for &t in &component.tables {
-                    direct[t] = !self.diagnose && empty[t] && catalog.tables[t].inserts_verbatim();
-                }
-            }
+        let direct = timed(&mut timings.staging_ms, || choose_direct(txn, &layout))?;
+        let staged = timed(&mut timings.staging_ms, || {
+            self.stage(txn, &layout, &direct)
+        })?;
+        if let Step::Refused(problem) = staged {
+            return Ok(Step::Refused(problem));
         }
-
-        // Stage every other file before touching a real table.
-        let mut problems = Vec::new();
-        for m in &matched {
-            if direct[m.target] {
-                continue;
-            }
-            let load = &loads[&m.target];
-            let table = &manifest.tables[m.manifest];
-            let types: Vec<String> = load
-                .columns
-                .iter()
-                .map(|c| {
-                    catalog.tables[m.target]
-                        .column(c)
-                        .expect("matched")
-                        .type_name
-                        .clone()
-                })
-                .collect();
-            txn.batch_execute(&load.create_stage(&types))?;
-            if let Some(problem) = self.copy_file(txn, &load.copy_in(), table)? {
-                problems.push(problem);
-            }
-        }
-        problems_to_result(
-            ExitKind::BadInput,
-            "snapshot values do not load into the target's columns; nothing was written",
-            &problems,
-        )?;
-        if self.diagnose {
-            return Ok(ImportReport::default());
-        }
-        self.timings.staging_ms = ms_since(t0);
-
-        let t0 = Instant::now();
-        let classify: Vec<String> = matched
-            .iter()
-            .filter(|m| !direct[m.target])
-            .map(|m| loads[&m.target].classify())
-            .collect();
-        if !classify.is_empty() {
-            txn.batch_execute(&classify.join(";\n"))
-                .context("comparing the staged rows with the target")?;
-        }
-        self.timings.classify_ms = ms_since(t0);
-
-        // Insert in dependency order.
-        let t0 = Instant::now();
-        let mut inserted: HashMap<usize, u64> = HashMap::new();
-        for component in &plan {
-            if component.tables.iter().all(|&t| direct[t]) {
-                for &t in &component.tables {
-                    let table = &manifest.tables[by_target[&t].manifest];
-                    if let Some(problem) = self.copy_file(txn, &loads[&t].copy_direct(), table)? {
-                        return Err(problems_to_result(
-                            ExitKind::BadInput,
-                            "snapshot values do not load into the target's columns; nothing \
-                             was written",
-                            &[problem],
-                        )
-                        .unwrap_err());
-                    }
-                    inserted.insert(t, table.rows);
-                }
-                continue;
-            }
-            self.insert_component(txn, &catalog, component, &loads, &mut inserted)?;
-        }
-        txn.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
-            .map_err(|e| constraint_violation(e, "the snapshot's tables"))
-            .context("checking deferred foreign keys")?;
-        self.timings.insert_ms = ms_since(t0);
-
-        // Verify.
-        let t0 = Instant::now();
-        let mut tables = Vec::new();
-        let mut violations = Vec::new();
-        for &t in plan.iter().flat_map(|c| c.tables.iter()) {
-            let load = &loads[&t];
-            let manifest_table = &manifest.tables[by_target[&t].manifest];
-            let inserted_here = inserted.get(&t).copied().unwrap_or(0);
-            let outcome = if direct[t] {
-                // COPY into an empty table stored exactly the file's rows.
-                TableOutcome {
-                    table: load.target.name.to_string(),
-                    in_snapshot: manifest_table.rows,
-                    inserted: inserted_here,
-                    already_present: 0,
-                    drifted: 0,
-                    missing: manifest_table.rows.saturating_sub(inserted_here),
-                }
-            } else {
-                let row = txn
-                    .query_one(load.verify_counts().as_str(), &[])
-                    .with_context(|| format!("verifying {}", load.target.name))?;
-                let count = |i: usize| row.get::<_, i64>(i) as u64;
-                // Rows classified new but not inserted (rules redirecting inserts, which the
-                // full comparison then also catches) are missing too.
-                let not_inserted = count(3).saturating_sub(inserted_here);
-                TableOutcome {
-                    table: load.target.name.to_string(),
-                    in_snapshot: manifest_table.rows,
-                    inserted: inserted_here,
-                    already_present: count(0),
-                    drifted: count(1),
-                    missing: count(2).max(if load.target.inserts_verbatim() {
-                        not_inserted
-                    } else {
-                        0
-                    }),
-                }
-            };
-            tables.push(outcome);
-            let rows_relation = if direct[t] {
-                load.target.from_clause()
-            } else {
-                load.stage.clone()
-            };
-            for fk in &manifest_table.foreign_keys {
-                let Some(parent) = catalog.find(&fk.references) else {
-                    continue;
-                };
-                if enforced_by_target(&catalog, t, parent, &fk.columns, &fk.referenced_columns) {
-                    continue;
-                }
-                let sql = load.orphan_count(
-                    &rows_relation,
-                    &fk.columns,
-                    &fk.when,
-                    &catalog.tables[parent],
-                    &fk.referenced_columns,
-                );
-                let orphans: i64 = txn.query_one(sql.as_str(), &[])?.get(0);
-                if orphans > 0 {
-                    violations.push(format!(
-                        "{} rows of {} have no parent in {} through {} ({})",
-                        orphans,
-                        load.target.name,
-                        fk.references,
-                        fk.name,
-                        fk.columns.join(", ")
-                    ));
-                }
-            }
-        }
-        self.timings.verify_ms = ms_since(t0);
-
-        let t0 = Instant::now();
-        let sequences = plan_sequences(txn, &catalog, &matched)?;
-        self.timings.sequences_ms = ms_since(t0);
+        timed(&mut timings.classify_ms, || classify(txn, &layout, &direct))?;
+        let inserted = match timed(&mut timings.insert_ms, || {
+            self.insert(txn, &layout, &direct)
+        })? {
+            Step::Done(inserted) => inserted,
+            Step::Refused(problem) => return Ok(Step::Refused(problem)),
+        };
+        let (tables, violations) = timed(&mut timings.verify_ms, || {
+            verify(txn, &layout, &direct, &inserted)
+        })?;
+        let sequences = timed(&mut timings.sequences_ms, || {
+            plan_sequences(txn, &catalog, &layout.matched)
+        })?;
 
         let report = ImportReport {
             target: String::new(),
@@ -577,156 +444,55 @@ impl Loader<'_> {
             sequences,
             backup,
             foreign_key_violations: violations,
-            timings: self.timings.clone(),
+            timings,
         };
         print_tables(self.progress, &report);
-        Ok(report)
+        Ok(Step::Done(report))
     }
 
-    /// Streams one data file (without its header) with the given `COPY … FROM STDIN`. A value
-    /// the target cannot parse comes back as a problem with the file's line number and the
-    /// column. Only when diagnosing does each file get a savepoint, so that the next file can
-    /// still be tried: more than 64 subtransactions make every visibility check of the
-    /// transaction slow (the "subxid overflow"), which cost a 3,000-table import a third of its
-    /// time.
-    fn copy_file(
+    /// Stages every file that is not loaded directly, before touching a real table.
+    fn stage(
         &self,
         txn: &mut Transaction<'_>,
-        copy_sql: &str,
-        table: &manifest::ManifestTable,
-    ) -> Result<Option<Problem>> {
-        let path = self.snapshot.file_path(table);
-        let mut reader = BufReader::with_capacity(256 * 1024, File::open(&path)?);
-        let mut header = Vec::new();
-        reader.read_until(b'\n', &mut header)?;
-        let result = if self.diagnose {
-            let mut savepoint = txn.transaction()?;
-            let result = stream_copy(&mut savepoint, copy_sql, &mut reader);
-            if result.is_ok() {
-                savepoint.commit()?;
+        layout: &Layout,
+        direct: &[bool],
+    ) -> Result<Step<()>> {
+        for m in &layout.matched {
+            if direct[m.target] {
+                continue;
             }
-            // Dropped without commit, the savepoint rolls back.
-            result
-        } else {
-            stream_copy(txn, copy_sql, &mut reader)
-        };
-        match result {
-            Ok(_) => Ok(None),
-            Err(error) => {
-                let db = error.as_db_error().cloned();
-                let Some(db) = db else {
-                    return Err(error.into());
-                };
-                let context = db.where_().unwrap_or_default().to_string();
-                let (line, column) = copy_position(&context);
-                let problem = Problem {
-                    file: path.display().to_string(),
-                    // The file's first line is the header.
-                    line: line.map(|l| l + 1),
-                    column,
-                    message: db.message().to_string(),
-                };
-                if self.diagnose {
-                    Ok(Some(problem))
-                } else {
-                    // The transaction is aborted: the caller diagnoses every file afresh.
-                    Err(anyhow::Error::new(ValueProblem(problem)))
-                }
+            if let Some(problem) = stage_file(txn, self.snapshot, layout, m, false)? {
+                return Ok(Step::Refused(problem));
             }
         }
+        Ok(Step::Done(()))
     }
 
-    fn insert_component(
+    /// Inserts in dependency order: a component of direct loads with COPY straight from its
+    /// files, any other with the statements of [`cycles`]. Returns the rows inserted per table.
+    fn insert(
         &self,
         txn: &mut Transaction<'_>,
-        catalog: &Catalog,
-        component: &graph::Component,
-        loads: &HashMap<usize, LoadTable>,
-        inserted: &mut HashMap<usize, u64>,
-    ) -> Result<()> {
-        let names = || {
-            component
-                .tables
-                .iter()
-                .map(|&t| catalog.tables[t].name.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        match &component.strategy {
-            LoadStrategy::SingleStatement => {
-                let parts: Vec<String> = component
-                    .tables
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &t)| format!("i{i} AS ({} RETURNING 1)", loads[&t].insert(&[])))
-                    .collect();
-                let counts: Vec<String> = (0..component.tables.len())
-                    .map(|i| format!("(SELECT pg_catalog.count(*) FROM i{i})::int8"))
-                    .collect();
-                let sql = format!("WITH {} SELECT {}", parts.join(", "), counts.join(", "));
-                let row = txn
-                    .query_one(sql.as_str(), &[])
-                    .map_err(|e| constraint_violation(e, &names()))
-                    .with_context(|| format!("inserting the cycle {} in one statement", names()))?;
-                for (i, &t) in component.tables.iter().enumerate() {
-                    inserted.insert(t, row.get::<_, i64>(i) as u64);
-                }
-            }
-            strategy => {
-                let broken: &[(usize, BreakMethod)] = match strategy {
-                    LoadStrategy::Ordered { broken } => broken,
-                    _ => &[],
-                };
-                let mut nulled: HashMap<usize, Vec<String>> = HashMap::new();
-                for &(fk, method) in broken {
-                    let key = &catalog.foreign_keys[fk];
-                    match method {
-                        BreakMethod::NotEnforced => {}
-                        BreakMethod::Defer => {
-                            txn.batch_execute(&format!(
-                                "SET CONSTRAINTS {}.{} DEFERRED",
-                                quote_ident(&key.constraint_schema),
-                                quote_ident(&key.name)
-                            ))?;
-                        }
-                        BreakMethod::NullThenUpdate => {
-                            let child = &catalog.tables[key.child];
-                            let columns = nulled.entry(key.child).or_default();
-                            for c in &key.columns {
-                                let nullable = child.column(c).is_some_and(|c| !c.not_null);
-                                if nullable && !columns.contains(c) {
-                                    columns.push(c.clone());
-                                }
-                            }
-                        }
-                    }
-                }
+        layout: &Layout,
+        direct: &[bool],
+    ) -> Result<Step<HashMap<usize, u64>>> {
+        let mut inserted: HashMap<usize, u64> = HashMap::new();
+        for component in &layout.plan {
+            if component.tables.iter().all(|&t| direct[t]) {
                 for &t in &component.tables {
-                    let load = &loads[&t];
-                    let empty = Vec::new();
-                    let columns = nulled.get(&t).unwrap_or(&empty);
-                    let count = txn
-                        .execute(load.insert(columns).as_str(), &[])
-                        .map_err(|e| constraint_violation(e, &load.target.name.to_string()))
-                        .with_context(|| format!("inserting into {}", load.target.name))?;
-                    inserted.insert(t, count);
+                    let table = layout.manifest_table(t);
+                    let copy = layout.loads[&t].copy_direct();
+                    if let Some(problem) = copy_file(txn, self.snapshot, &copy, table, false)? {
+                        return Ok(Step::Refused(problem));
+                    }
+                    inserted.insert(t, table.rows);
                 }
-                for (&t, columns) in &nulled {
-                    let load = &loads[&t];
-                    let sql = load.restore(columns).context("a nulled table has a key")?;
-                    txn.execute(sql.as_str(), &[])
-                        .map_err(|e| constraint_violation(e, &load.target.name.to_string()))
-                        .with_context(|| {
-                            format!(
-                                "setting the cycle columns {} of {}",
-                                columns.join(", "),
-                                load.target.name
-                            )
-                        })?;
-                }
+                continue;
             }
+            cycles::insert_component(txn, layout.catalog, component, &layout.loads, &mut inserted)?;
         }
-        Ok(())
+        cycles::check_deferred(txn)?;
+        Ok(Step::Done(inserted))
     }
 
     /// `--truncate-first`: back up the current contents of exactly the snapshot's tables to a
@@ -807,6 +573,250 @@ impl Loader<'_> {
                 "emptying the snapshot's tables (--truncate-first); TRUNCATE never cascades",
             )?;
         Ok(backup)
+    }
+}
+
+/// Locks in load order, one table at a time so a timeout can name the table.
+fn lock(txn: &mut Transaction<'_>, layout: &Layout, options: &ImportOptions) -> Result<()> {
+    for t in layout.order() {
+        let table = &layout.catalog.tables[t];
+        txn.batch_execute(&format!(
+            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+            table.name.sql()
+        ))
+        .map_err(|e| lock_error(e, &table.name.to_string(), options))?;
+    }
+    Ok(())
+}
+
+/// Which tables load with COPY straight into them. A table that is empty in the target, has no
+/// rules or user triggers and is not part of a cycle that needs breaking: nothing can
+/// conflict, and what COPY stores is what the file holds.
+fn choose_direct(txn: &mut Transaction<'_>, layout: &Layout) -> Result<Vec<bool>> {
+    let catalog = layout.catalog;
+    let empty = empty_tables(txn, catalog)?;
+    let mut direct: Vec<bool> = vec![false; catalog.tables.len()];
+    for component in &layout.plan {
+        if matches!(
+            component.strategy,
+            LoadStrategy::Plain | LoadStrategy::SelfReferencing
+        ) {
+            for &t in &component.tables {
+                direct[t] = empty[t] && catalog.tables[t].inserts_verbatim();
+            }
+        }
+    }
+    Ok(direct)
+}
+
+/// Creates the staging table of one matched table and streams its file into it.
+fn stage_file(
+    txn: &mut Transaction<'_>,
+    snapshot: &SnapshotDir,
+    layout: &Layout,
+    m: &MatchedTable,
+    savepoint: bool,
+) -> Result<Option<Problem>> {
+    let load = &layout.loads[&m.target];
+    let table = &layout.manifest.tables[m.manifest];
+    let types: Vec<String> = load
+        .columns
+        .iter()
+        .map(|c| {
+            layout.catalog.tables[m.target]
+                .column(c)
+                .expect("matched")
+                .type_name
+                .clone()
+        })
+        .collect();
+    txn.batch_execute(&load.create_stage(&types))?;
+    copy_file(txn, snapshot, &load.copy_in(), table, savepoint)
+}
+
+/// Marks the staged rows that are new to the target, in one round trip.
+fn classify(txn: &mut Transaction<'_>, layout: &Layout, direct: &[bool]) -> Result<()> {
+    let classify: Vec<String> = layout
+        .matched
+        .iter()
+        .filter(|m| !direct[m.target])
+        .map(|m| layout.loads[&m.target].classify())
+        .collect();
+    if !classify.is_empty() {
+        txn.batch_execute(&classify.join(";\n"))
+            .context("comparing the staged rows with the target")?;
+    }
+    Ok(())
+}
+
+/// What each table holds after inserting (present, drifted, missing), and the foreign keys the
+/// target does not enforce itself that the loaded rows break.
+fn verify(
+    txn: &mut Transaction<'_>,
+    layout: &Layout,
+    direct: &[bool],
+    inserted: &HashMap<usize, u64>,
+) -> Result<(Vec<TableOutcome>, Vec<String>)> {
+    let catalog = layout.catalog;
+    let mut tables = Vec::new();
+    let mut violations = Vec::new();
+    for t in layout.order() {
+        let load = &layout.loads[&t];
+        let manifest_table = layout.manifest_table(t);
+        let inserted_here = inserted.get(&t).copied().unwrap_or(0);
+        let outcome = if direct[t] {
+            // COPY into an empty table stored exactly the file's rows.
+            TableOutcome {
+                table: load.target.name.to_string(),
+                in_snapshot: manifest_table.rows,
+                inserted: inserted_here,
+                already_present: 0,
+                drifted: 0,
+                missing: manifest_table.rows.saturating_sub(inserted_here),
+            }
+        } else {
+            let row = txn
+                .query_one(load.verify_counts().as_str(), &[])
+                .with_context(|| format!("verifying {}", load.target.name))?;
+            let count = |i: usize| row.get::<_, i64>(i) as u64;
+            // Rows classified new but not inserted (rules redirecting inserts, which the
+            // full comparison then also catches) are missing too.
+            let not_inserted = count(3).saturating_sub(inserted_here);
+            TableOutcome {
+                table: load.target.name.to_string(),
+                in_snapshot: manifest_table.rows,
+                inserted: inserted_here,
+                already_present: count(0),
+                drifted: count(1),
+                missing: count(2).max(if load.target.inserts_verbatim() {
+                    not_inserted
+                } else {
+                    0
+                }),
+            }
+        };
+        tables.push(outcome);
+        let rows_relation = if direct[t] {
+            load.target.from_clause()
+        } else {
+            load.stage.clone()
+        };
+        for fk in &manifest_table.foreign_keys {
+            let Some(parent) = catalog.find(&fk.references) else {
+                continue;
+            };
+            if enforced_by_target(catalog, t, parent, &fk.columns, &fk.referenced_columns) {
+                continue;
+            }
+            let sql = load.orphan_count(
+                &rows_relation,
+                &fk.columns,
+                &fk.when,
+                &catalog.tables[parent],
+                &fk.referenced_columns,
+            );
+            let orphans: i64 = txn.query_one(sql.as_str(), &[])?.get(0);
+            if orphans > 0 {
+                violations.push(format!(
+                    "{} rows of {} have no parent in {} through {} ({})",
+                    orphans,
+                    load.target.name,
+                    fk.references,
+                    fk.name,
+                    fk.columns.join(", ")
+                ));
+            }
+        }
+    }
+    Ok((tables, violations))
+}
+
+/// Streams one data file (without its header) with the given `COPY … FROM STDIN`. A value the
+/// target cannot parse comes back as a problem with the file's line number and the column; the
+/// transaction is then aborted, unless the file had its own `savepoint`. Only
+/// [`list_refused_values`] takes one per file, so that the next file can still be tried: more
+/// than 64 subtransactions make every visibility check of the transaction slow (the "subxid
+/// overflow"), which cost a 3,000-table import a third of its time.
+fn copy_file(
+    txn: &mut Transaction<'_>,
+    snapshot: &SnapshotDir,
+    copy_sql: &str,
+    table: &manifest::ManifestTable,
+    savepoint: bool,
+) -> Result<Option<Problem>> {
+    let path = snapshot.file_path(table);
+    let mut reader = BufReader::with_capacity(256 * 1024, File::open(&path)?);
+    let mut header = Vec::new();
+    reader.read_until(b'\n', &mut header)?;
+    let result = if savepoint {
+        let mut savepoint = txn.transaction()?;
+        let result = stream_copy(&mut savepoint, copy_sql, &mut reader);
+        if result.is_ok() {
+            savepoint.commit()?;
+        }
+        // Dropped without commit, the savepoint rolls back.
+        result
+    } else {
+        stream_copy(txn, copy_sql, &mut reader)
+    };
+    match result {
+        Ok(_) => Ok(None),
+        Err(error) => {
+            let db = error.as_db_error().cloned();
+            let Some(db) = db else {
+                return Err(error.into());
+            };
+            let context = db.where_().unwrap_or_default().to_string();
+            let (line, column) = copy_position(&context);
+            Ok(Some(Problem {
+                file: path.display().to_string(),
+                // The file's first line is the header.
+                line: line.map(|l| l + 1),
+                column,
+                message: db.message().to_string(),
+            }))
+        }
+    }
+}
+
+const VALUES_REFUSED: &str =
+    "snapshot values do not load into the target's columns; nothing was written";
+
+/// Every value the target refuses, file by file: every file is staged again, each in its own
+/// savepoint so that the next can still be tried, inside the caller's transaction, which the
+/// caller rolls back.
+fn list_refused_values(txn: &mut Transaction<'_>, snapshot: &SnapshotDir) -> Result<Vec<Problem>> {
+    let (catalog, matched) = match_target(txn, snapshot)?;
+    let layout = Layout::new(&catalog, matched, &snapshot.manifest);
+    let mut problems = Vec::new();
+    for m in &layout.matched {
+        problems.extend(stage_file(txn, snapshot, &layout, m, true)?);
+    }
+    Ok(problems)
+}
+
+/// The error for a load that stopped at the `first` value the target refused (its transaction
+/// is rolled back): every refused value, found in a second transaction that is rolled back too.
+fn refused_values_error(
+    client: &mut postgres::Client,
+    snapshot: &SnapshotDir,
+    first: Problem,
+) -> anyhow::Error {
+    let listed = client
+        .transaction()
+        .map_err(anyhow::Error::new)
+        .and_then(|mut txn| {
+            let problems = list_refused_values(&mut txn, snapshot);
+            let _ = txn.rollback();
+            problems
+        });
+    match listed {
+        Err(error) => error,
+        Ok(problems) if problems.is_empty() => failure(
+            ExitKind::BadInput,
+            format!("{first}; the import was rolled back, the target is unchanged"),
+        ),
+        Ok(problems) => problems_error(ExitKind::BadInput, VALUES_REFUSED, &problems),
     }
 }
 

@@ -51,6 +51,11 @@ pub fn problems_to_result(kind: ExitKind, heading: &str, problems: &[Problem]) -
     if problems.is_empty() {
         return Ok(());
     }
+    Err(problems_error(kind, heading, problems))
+}
+
+/// One error of the given kind listing the problems (the first 50), under a heading.
+pub fn problems_error(kind: ExitKind, heading: &str, problems: &[Problem]) -> anyhow::Error {
     let mut text = format!("{heading} ({} problem(s)):", problems.len());
     for problem in problems.iter().take(50) {
         text.push_str(&format!("\n  - {problem}"));
@@ -58,7 +63,7 @@ pub fn problems_to_result(kind: ExitKind, heading: &str, problems: &[Problem]) -
     if problems.len() > 50 {
         text.push_str(&format!("\n  … and {} more", problems.len() - 50));
     }
-    Err(failure(kind, text))
+    failure(kind, text)
 }
 
 // ---------------------------------------------------------------------------------------------
