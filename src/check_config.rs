@@ -11,8 +11,9 @@ use crate::catalog::{condition_sql, Catalog};
 use crate::config::Config;
 use crate::connection::Endpoint;
 use crate::error::{failure, ExitKind};
-use crate::export::{self, ExportOptions};
+use crate::prepare::{self, ExportOptions};
 use crate::report::Progress;
+use crate::session;
 
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
@@ -39,10 +40,10 @@ pub fn run(
         config.path.display(),
         endpoint.display_name()
     ));
-    let mut client = export::open_source(endpoint)?;
-    let mut txn = export::begin_snapshot(&mut client)?;
+    let mut client = session::open_source(endpoint)?;
+    let mut txn = session::begin_snapshot(&mut client)?;
     let mut catalog = Catalog::read(&mut txn, &options.schemas)?;
-    let problems = export::checked_scope(&mut txn, &mut catalog, options)?
+    let problems = prepare::checked_scope(&mut txn, &mut catalog, options)?
         .err()
         .unwrap_or_default();
     let warnings = if problems.is_empty() {

@@ -1,4 +1,8 @@
 //! The command line: clap definitions and their translation into each command's options.
+//!
+//! The doc comments of the flags are their `--help` text, where `[source]` names a section of
+//! the config file, not an item of this crate.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::path::PathBuf;
 
@@ -7,8 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::catalog::QualifiedName;
 use crate::config::Config;
 use crate::error::{failure, ExitKind};
-use crate::export::ExportOptions;
 use crate::plan::PlanFormat;
+use crate::prepare::ExportOptions;
 
 const EXIT_CODES: &str = "\
 Exit codes:

@@ -2,11 +2,13 @@
 //!
 //! This module owns reading the file (from `--config`, else `./seedsnap.toml` when it exists),
 //! every check that needs no database (syntax, unknown keys, names, limits, virtual-key
-//! notation), each reported with the file and line, and merging the file under the command
-//! line: a flag always wins over the file. Scalars (source, target, dir, limit, schemas,
+//! notation), each reported with the file and line, and the file's values as the command line
+//! reads them; [`crate::cli`] merges them under the flags: a flag always wins over the file.
+//! Scalars (source, target, dir, limit, schemas,
 //! target pattern) are replaced by their flag; per-table settings (limits, whole tables,
 //! filters) are merged table by table, the flag's entry winning; lists (exclude, virtual keys)
-//! add up. Checks against the source catalog live in [`crate::export::check_config`].
+//! add up. Checks against the source catalog live in [`crate::prepare::checked_scope`]
+//! (run alone by [`crate::check_config`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -338,7 +340,7 @@ impl Config {
             .collect()
     }
 
-    /// Where each table setting of the file is, keyed like [`crate::export::ExportOptions`]'s
+    /// Where each table setting of the file is, keyed like [`crate::prepare::ExportOptions`]'s
     /// origins: `("exclude", app.users) -> "seedsnap.toml:3 (exclude)"`.
     pub fn table_origins(&self) -> HashMap<(&'static str, QualifiedName), String> {
         let mut origins = HashMap::new();

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use postgres::config::Host;
 use postgres::{Client, Config, NoTls};
 
-use crate::error::{failure, ExitKind};
+use crate::error::{exit_kind, failure, ExitKind};
 
 /// Settings that change how values are printed as text. Pinned on both ends of every transfer:
 /// a database or role default (`ALTER DATABASE … SET DateStyle`) must not swap day and month or
@@ -265,6 +265,25 @@ fn split_pgpass_line(line: &str) -> Vec<String> {
         }
     }
     fields
+}
+
+/// Adds which database was lost to an error that is a lost or refused connection.
+pub fn name_lost_connection(
+    error: anyhow::Error,
+    role: &str,
+    endpoint: &Endpoint,
+) -> anyhow::Error {
+    let already_named = error
+        .chain()
+        .any(|c| c.to_string().contains(&endpoint.display_name()));
+    if exit_kind(&error) == ExitKind::Connection && !already_named {
+        error.context(format!(
+            "lost the connection to the {role} database {}",
+            endpoint.display_name()
+        ))
+    } else {
+        error
+    }
 }
 
 #[cfg(test)]

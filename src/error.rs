@@ -101,25 +101,6 @@ pub fn is_connection_error(error: &postgres::Error) -> bool {
     }
 }
 
-/// Adds which database was lost to an error that is a lost or refused connection.
-pub fn name_lost_connection(
-    error: anyhow::Error,
-    role: &str,
-    endpoint: &crate::connection::Endpoint,
-) -> anyhow::Error {
-    let already_named = error
-        .chain()
-        .any(|c| c.to_string().contains(&endpoint.display_name()));
-    if exit_kind(&error) == ExitKind::Connection && !already_named {
-        error.context(format!(
-            "lost the connection to the {role} database {}",
-            endpoint.display_name()
-        ))
-    } else {
-        error
-    }
-}
-
 /// One line for a `postgres` error: the server's message with its detail, hint and position
 /// context, which the crate's own `Display` leaves out.
 pub fn describe_pg_error(error: &postgres::Error) -> String {

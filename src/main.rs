@@ -13,7 +13,7 @@ use seedsnap::error::{describe_pg_error, exit_kind, failure, ExitKind};
 use seedsnap::import::ImportOptions;
 use seedsnap::report::Progress;
 use seedsnap::safety;
-use seedsnap::{check_config, export, import, plan, verify};
+use seedsnap::{check_config, export, import, plan, session, verify};
 
 fn main() -> ExitCode {
     // Like other Unix tools: a closed pipe (`seedsnap man | head`) ends the process quietly.
@@ -213,8 +213,8 @@ fn refresh_preflight(
         target.display_name()
     ));
     let (_target_client, target_identity) = import::open_target(target, options, None)?;
-    let mut source_client = export::open_source(source)?;
-    let source_identity = export::source_info(&mut source_client)?;
+    let mut source_client = session::open_source(source)?;
+    let source_identity = session::source_info(&mut source_client)?;
     safety::check_not_source(
         &target_identity,
         &source_identity,

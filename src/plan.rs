@@ -8,10 +8,11 @@ use std::collections::HashMap;
 
 use crate::catalog::{quote_ident, quote_literal, Catalog};
 use crate::connection::Endpoint;
-use crate::export::{self, ExportOptions, Prepared, Timings};
 use crate::graph::{self, BreakMethod, Component, EdgeKind, LoadStrategy};
+use crate::prepare::{self, ExportOptions, Prepared, Timings};
 use crate::report::{self, Progress};
 use crate::selection::RowId;
+use crate::session;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PlanFormat {
@@ -100,9 +101,9 @@ pub fn run(
         "reading from {} (read-only)",
         endpoint.display_name()
     ));
-    let mut client = export::open_source(endpoint)?;
-    let mut txn = export::begin_snapshot(&mut client)?;
-    let prepared = export::prepare(&mut txn, options, progress, Timings::default())?;
+    let mut client = session::open_source(endpoint)?;
+    let mut txn = session::begin_snapshot(&mut client)?;
+    let prepared = prepare::prepare(&mut txn, options, progress, Timings::default())?;
     // Row ids are only meaningful inside the snapshot, so the explanation is read before it ends.
     let explanation = match &options.explain {
         Some(table) => Some(explain(&mut txn, &prepared, table)?),

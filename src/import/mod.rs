@@ -31,14 +31,14 @@ use serde::Serialize;
 use crate::catalog::{quote_ident, Catalog, RowKey};
 use crate::connection::Endpoint;
 use crate::error::{failure, ExitKind};
-use crate::export::{self, manifest_table, RowCounts};
 use crate::graph::{self, LoadStrategy};
 use crate::report::{self, Progress};
 use crate::safety::{self, GuardOptions};
+use crate::session;
 use crate::snapshot::directory::{problems_error, problems_to_result};
-use crate::snapshot::file_name::file_name;
 use crate::snapshot::manifest::{self, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION};
-use crate::snapshot::{copy_text, Manifest, Problem, SnapshotDir, SnapshotWriter};
+use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts};
+use crate::snapshot::{Manifest, Problem, SnapshotDir, SnapshotWriter};
 use schema_match::MatchedTable;
 use statements::LoadTable;
 
@@ -121,14 +121,8 @@ pub fn open_target(
     snapshot_source: Option<(&SourceInfo, SnapshotKind)>,
 ) -> Result<(postgres::Client, SourceInfo)> {
     let mut client = endpoint.connect("target")?;
-    client
-        .batch_execute(&format!(
-            "SET lock_timeout = '{}s'; SET statement_timeout = 0; \
-             SET idle_in_transaction_session_timeout = 0;",
-            options.lock_timeout_seconds
-        ))
-        .context("configuring the target session")?;
-    let identity = export::source_info(&mut client)?;
+    session::configure_target(&mut client, options.lock_timeout_seconds)?;
+    let identity = session::source_info(&mut client)?;
     // The name the server reports, not the one in the URL, is what the guard judges.
     safety::check_name(&identity.database, &endpoint.display_name(), &options.guard)?;
     if let Some((source, kind)) = snapshot_source {
@@ -144,7 +138,7 @@ pub fn run(
     progress: &Progress,
 ) -> Result<ImportReport> {
     run_import(endpoint, dir, options, progress)
-        .map_err(|e| crate::error::name_lost_connection(e, "target", endpoint))
+        .map_err(|e| crate::connection::name_lost_connection(e, "target", endpoint))
 }
 
 fn run_import(
@@ -519,26 +513,18 @@ impl Loader<'_> {
             let mut tables = Vec::new();
             for &t in &order {
                 let table = &catalog.tables[t];
-                let file = file_name(&table.name);
-                let mut out = writer.table_file(&file)?;
-                let columns: Vec<&str> = table.stored_columns().map(|c| c.name.as_str()).collect();
-                out.write_all(copy_text::header_line(columns.iter().copied()).as_bytes())?;
                 let sql = format!(
                     "COPY (SELECT {} FROM {} AS t ORDER BY {}) TO STDOUT",
-                    columns
-                        .iter()
-                        .map(|c| quote_ident(c))
+                    table
+                        .stored_columns()
+                        .map(|c| quote_ident(&c.name))
                         .collect::<Vec<_>>()
                         .join(", "),
                     table.from_clause(),
                     crate::selection::order_by(table, "t.")
                 );
-                let mut reader = txn
-                    .copy_out(sql.as_str())
-                    .with_context(|| format!("backing up {}", table.name))?;
-                std::io::copy(&mut reader, &mut out)?;
-                let (sha256, lines) = out.finish()?;
-                let rows = lines - 1;
+                let (file, sha256, rows) =
+                    write_table_file(&writer, txn, catalog, t, Some(&sql), "backing up")?;
                 let counts = RowCounts {
                     rows,
                     sampled: rows,

@@ -4,7 +4,8 @@
 //! - [`copy_text`]: PostgreSQL's COPY text format, checked and decoded line by line;
 //! - [`manifest`]: what the manifest holds and how it is checked;
 //! - [`directory`]: writing a directory atomically, and reading one back with every problem
-//!   reported at once.
+//!   reported at once;
+//! - [`table_file`]: one table's data file and manifest entry, written from a database.
 //!
 //! Rows are stored exactly as `COPY … TO STDOUT` printed them under pinned session settings, so
 //! every PostgreSQL type round-trips without seedsnap decoding a single value.
@@ -13,6 +14,7 @@ pub mod copy_text;
 pub mod directory;
 pub mod file_name;
 pub mod manifest;
+pub mod table_file;
 
 pub use directory::{Problem, SnapshotDir, SnapshotWriter};
 pub use manifest::{Manifest, ManifestTable};

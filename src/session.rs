@@ -1,0 +1,66 @@
+//! The sessions seedsnap holds on a server: the source's read-only snapshot session, the
+//! target's session settings, and a server's identity (system identifier, database, version),
+//! which the guard compares and the manifest records.
+
+use anyhow::{Context, Result};
+use postgres::{GenericClient, IsolationLevel, Transaction};
+
+use crate::connection::Endpoint;
+use crate::snapshot::manifest::SourceInfo;
+
+/// Opens the source and its read-only snapshot transaction. The session is read-only twice
+/// over (`default_transaction_read_only` and `READ ONLY`), and row security is off so that a
+/// policy makes the export fail instead of silently return fewer rows. Sequential scans are
+/// discouraged: every lookup has a unique index to use, and the cost must follow the rows
+/// exported, not the size of the table (the planner would otherwise scan a large table to
+/// find a few hundred keys).
+pub fn open_source(endpoint: &Endpoint) -> Result<postgres::Client> {
+    let mut client = endpoint.connect("source")?;
+    client
+        .batch_execute(
+            "SET default_transaction_read_only = on;
+             SET row_security = off;
+             SET enable_seqscan = off;
+             SET statement_timeout = 0;
+             SET idle_in_transaction_session_timeout = 0;",
+        )
+        .context("configuring the source session")?;
+    Ok(client)
+}
+
+pub fn begin_snapshot(client: &mut postgres::Client) -> Result<Transaction<'_>> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .context("starting the read-only snapshot transaction")
+}
+
+pub fn source_info(client: &mut impl GenericClient) -> Result<SourceInfo> {
+    let row = client
+        .query_one(
+            "SELECT (SELECT system_identifier::pg_catalog.text FROM pg_catalog.pg_control_system()),
+                    pg_catalog.current_database()::pg_catalog.text,
+                    pg_catalog.current_setting('server_version')",
+            &[],
+        )
+        .context("reading the server's identity")?;
+    Ok(SourceInfo {
+        system_identifier: row.get(0),
+        database: row.get(1),
+        server_version: row.get(2),
+    })
+}
+
+/// Pins the target session: a lock wait ends after `lock_timeout_seconds`, and no statement or
+/// idle-in-transaction timeout of the server's cuts a long import short.
+pub fn configure_target(client: &mut postgres::Client, lock_timeout_seconds: u64) -> Result<()> {
+    client
+        .batch_execute(&format!(
+            "SET lock_timeout = '{}s'; SET statement_timeout = 0; \
+             SET idle_in_transaction_session_timeout = 0;",
+            lock_timeout_seconds
+        ))
+        .context("configuring the target session")
+}

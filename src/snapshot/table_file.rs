@@ -1,0 +1,90 @@
+//! One table's data file and manifest entry, written from a database: the header line plus
+//! what a `COPY … TO STDOUT` prints, and the manifest entry built from the catalog. Shared by
+//! `export` and the import's `--truncate-first` backup.
+
+use anyhow::{Context, Result};
+use postgres::GenericClient;
+use std::io::Write;
+
+use crate::catalog::Catalog;
+use crate::snapshot::copy_text;
+use crate::snapshot::file_name::file_name;
+use crate::snapshot::manifest::{ManifestColumn, ManifestForeignKey};
+use crate::snapshot::{ManifestTable, SnapshotWriter};
+
+/// Writes table `t`'s data file into `writer`: the header line, then the rows `copy_sql`
+/// (`COPY … TO STDOUT`) prints, if any. `doing` names the work in an error ("backing up").
+/// Returns the file's name, its SHA-256 and its number of rows.
+pub fn write_table_file(
+    writer: &SnapshotWriter,
+    client: &mut impl GenericClient,
+    catalog: &Catalog,
+    t: usize,
+    copy_sql: Option<&str>,
+    doing: &str,
+) -> Result<(String, String, u64)> {
+    let table = &catalog.tables[t];
+    let file = file_name(&table.name);
+    let mut out = writer.table_file(&file)?;
+    let columns: Vec<&str> = table.stored_columns().map(|c| c.name.as_str()).collect();
+    out.write_all(copy_text::header_line(columns.iter().copied()).as_bytes())?;
+    if let Some(sql) = copy_sql {
+        let mut reader = client
+            .copy_out(sql)
+            .with_context(|| format!("{doing} {}", table.name))?;
+        std::io::copy(&mut reader, &mut out)
+            .with_context(|| format!("{doing} {} into {file}", table.name))?;
+    }
+    let (sha256, lines) = out.finish()?;
+    Ok((file, sha256, lines - 1))
+}
+
+/// How many rows a data file holds, and how they were chosen.
+pub struct RowCounts {
+    pub rows: u64,
+    pub sampled: u64,
+    pub backfilled: u64,
+}
+
+/// The manifest entry for table `t` of a catalog.
+pub fn manifest_table(
+    catalog: &Catalog,
+    t: usize,
+    file: String,
+    counts: RowCounts,
+    sha256: String,
+) -> ManifestTable {
+    let table = &catalog.tables[t];
+    ManifestTable {
+        schema: table.name.schema.clone(),
+        name: table.name.name.clone(),
+        file,
+        columns: table
+            .stored_columns()
+            .map(|c| ManifestColumn {
+                name: c.name.clone(),
+                type_name: c.type_name.clone(),
+                not_null: c.not_null,
+                identity: c.identity.clone(),
+            })
+            .collect(),
+        key: table.row_key(),
+        foreign_keys: catalog
+            .outgoing(t)
+            .map(|(_, fk)| ManifestForeignKey {
+                name: fk.name.clone(),
+                columns: fk.columns.clone(),
+                references: catalog.tables[fk.parent].name.clone(),
+                referenced_columns: fk.parent_columns.clone(),
+                deferrable: fk.deferrable,
+                match_full: fk.match_full,
+                virtual_key: fk.virtual_key,
+                when: fk.condition.clone(),
+            })
+            .collect(),
+        rows: counts.rows,
+        sampled: counts.sampled,
+        backfilled: counts.backfilled,
+        sha256,
+    }
+}
