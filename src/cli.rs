@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::QualifiedName;
 use crate::config::Config;
+use crate::connection::Side;
 use crate::error::{failure, ExitKind};
 use crate::plan::PlanFormat;
 use crate::prepare::ExportOptions;
@@ -369,7 +370,7 @@ impl DirArgs {
 /// A database URL: the flag (or its environment variable), else the config file's entry.
 pub fn database_url(
     flag: Option<&str>,
-    which: &str,
+    which: Side,
     config: Option<&Config>,
     env: &dyn crate::connection::Environment,
 ) -> anyhow::Result<String> {
@@ -379,11 +380,7 @@ pub fn database_url(
     if let Some(url) = config.map(|c| c.url(which, env)).transpose()?.flatten() {
         return Ok(url);
     }
-    let variable = if which == "source" {
-        "SEEDSNAP_SOURCE"
-    } else {
-        "SEEDSNAP_TARGET"
-    };
+    let variable = which.variable();
     Err(failure(
         ExitKind::Usage,
         format!(

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::catalog::QualifiedName;
-use crate::connection::Environment;
+use crate::connection::{Environment, Side};
 use crate::error::{failure, ExitKind};
 use crate::virtual_keys::{self, VirtualKeySpec};
 
@@ -254,8 +254,8 @@ impl Config {
             }
         }
         for (entry, which) in [
-            (&config.file.source, "source"),
-            (&config.file.target, "target"),
+            (&config.file.source, Side::Source),
+            (&config.file.target, Side::Target),
         ] {
             if let Some(entry) = entry {
                 let value = entry.get_ref();
@@ -265,7 +265,7 @@ impl Config {
                         config.at(entry)
                     ));
                 }
-                if which == "source" && value.pattern.is_some() {
+                if which == Side::Source && value.pattern.is_some() {
                     problems.push(format!(
                         "{}: pattern applies to [target] only",
                         config.at(entry)
@@ -302,10 +302,10 @@ impl Config {
 
     /// The URL of `[source]` or `[target]`, when the file gives one: the URL, or the value of
     /// the variable it names (an unset variable is an error naming the line).
-    pub fn url(&self, which: &str, env: &dyn Environment) -> Result<Option<String>> {
+    pub fn url(&self, which: Side, env: &dyn Environment) -> Result<Option<String>> {
         let entry = match which {
-            "source" => &self.file.source,
-            _ => &self.file.target,
+            Side::Source => &self.file.source,
+            Side::Target => &self.file.target,
         };
         let Some(entry) = entry else {
             return Ok(None);
@@ -470,11 +470,11 @@ pattern = "_test$"
         assert_eq!(config.virtual_keys[1].condition[0].value, "auto");
         let env = FakeEnvironment::with(&[("DEMO_DATABASE_URL", "postgresql://demo")]);
         assert_eq!(
-            config.url("source", &env).unwrap().as_deref(),
+            config.url(Side::Source, &env).unwrap().as_deref(),
             Some("postgresql://demo")
         );
         assert_eq!(
-            config.url("target", &env).unwrap().as_deref(),
+            config.url(Side::Target, &env).unwrap().as_deref(),
             Some("postgresql://localhost/app_test")
         );
         assert_eq!(
@@ -494,7 +494,7 @@ pattern = "_test$"
     fn an_unset_url_variable_names_the_line() {
         let config = parse(EVERY_KEY).unwrap();
         let error = config
-            .url("source", &FakeEnvironment::with(&[]))
+            .url(Side::Source, &FakeEnvironment::with(&[]))
             .unwrap_err();
         assert!(
             error.to_string().contains(
@@ -510,7 +510,9 @@ pattern = "_test$"
         assert_eq!(config.dir(), None);
         assert!(config.table_limits().is_empty() && config.virtual_keys.is_empty());
         assert_eq!(
-            config.url("source", &FakeEnvironment::with(&[])).unwrap(),
+            config
+                .url(Side::Source, &FakeEnvironment::with(&[]))
+                .unwrap(),
             None
         );
     }

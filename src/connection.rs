@@ -33,6 +33,38 @@ SET xmloption = content;
 SELECT pg_catalog.set_config('search_path', '', false);
 ";
 
+/// Which database of a run: the one read, or the one written. Typed, so that no spelling of a
+/// string can silently name the other one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Source,
+    Target,
+}
+
+impl Side {
+    /// The word in messages, flags (`--source`) and config sections (`[source]`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Source => "source",
+            Side::Target => "target",
+        }
+    }
+
+    /// The environment variable that holds the side's URL.
+    pub fn variable(self) -> &'static str {
+        match self {
+            Side::Source => "SEEDSNAP_SOURCE",
+            Side::Target => "SEEDSNAP_TARGET",
+        }
+    }
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The libpq environment, as a lookup function so that tests can supply their own.
 pub trait Environment {
     fn var(&self, name: &str) -> Option<String>;
@@ -78,12 +110,12 @@ impl Endpoint {
     }
 
     /// Opens a session and pins the text-output settings.
-    pub fn connect(&self, purpose: &str) -> Result<Client> {
+    pub fn connect(&self, side: Side) -> Result<Client> {
         let mut client = self.config.connect(NoTls).map_err(|e| {
             failure(
                 ExitKind::Connection,
                 format!(
-                    "cannot connect to the {purpose} database {}: {}. Check that the server is \
+                    "cannot connect to the {side} database {}: {}. Check that the server is \
                      running and that the URL, PGHOST/PGPORT and credentials are right.",
                     self.display_name(),
                     crate::error::describe_pg_error(&e)
@@ -270,7 +302,7 @@ fn split_pgpass_line(line: &str) -> Vec<String> {
 /// Adds which database was lost to an error that is a lost or refused connection.
 pub fn name_lost_connection(
     error: anyhow::Error,
-    role: &str,
+    side: Side,
     endpoint: &Endpoint,
 ) -> anyhow::Error {
     let already_named = error
@@ -278,7 +310,7 @@ pub fn name_lost_connection(
         .any(|c| c.to_string().contains(&endpoint.display_name()));
     if exit_kind(&error) == ExitKind::Connection && !already_named {
         error.context(format!(
-            "lost the connection to the {role} database {}",
+            "lost the connection to the {side} database {}",
             endpoint.display_name()
         ))
     } else {

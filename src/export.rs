@@ -11,7 +11,7 @@ use postgres::GenericClient;
 use serde::Serialize;
 
 use crate::catalog::{quote_literal, Catalog};
-use crate::connection::Endpoint;
+use crate::connection::{Endpoint, Side};
 use crate::prepare::{prepare, ExportOptions, Prepared, Timings};
 use crate::report::{self, Progress};
 use crate::selection::{self, RowId};
@@ -49,7 +49,7 @@ pub fn run(
     progress: &Progress,
 ) -> Result<ExportReport> {
     run_export(endpoint, dir, options, progress)
-        .map_err(|e| crate::connection::name_lost_connection(e, "source", endpoint))
+        .map_err(|e| crate::connection::name_lost_connection(e, Side::Source, endpoint))
 }
 
 fn run_export(

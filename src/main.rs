@@ -8,7 +8,7 @@ use clap::Parser;
 use seedsnap::cli::{database_url, Cli, Command, SourceArgs, TargetArgs};
 use seedsnap::config::Config;
 use seedsnap::connection::Endpoint;
-use seedsnap::connection::{resolve, ProcessEnvironment};
+use seedsnap::connection::{resolve, ProcessEnvironment, Side};
 use seedsnap::error::{describe_pg_error, exit_kind, failure, ExitKind};
 use seedsnap::import::ImportOptions;
 use seedsnap::report::Progress;
@@ -79,13 +79,13 @@ fn run(cli: Cli) -> Result<()> {
     let config = config.as_ref();
     let source_of = |args: &SourceArgs| -> Result<Endpoint> {
         resolve(
-            &database_url(args.source.as_deref(), "source", config, &env)?,
+            &database_url(args.source.as_deref(), Side::Source, config, &env)?,
             &env,
         )
     };
     let target_of = |args: &TargetArgs| -> Result<Endpoint> {
         resolve(
-            &database_url(args.target.as_deref(), "target", config, &env)?,
+            &database_url(args.target.as_deref(), Side::Target, config, &env)?,
             &env,
         )
     };

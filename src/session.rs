@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use postgres::{GenericClient, IsolationLevel, Transaction};
 
-use crate::connection::Endpoint;
+use crate::connection::{Endpoint, Side};
 use crate::snapshot::manifest::SourceInfo;
 
 /// Opens the source and its read-only snapshot transaction. The session is read-only twice
@@ -15,7 +15,7 @@ use crate::snapshot::manifest::SourceInfo;
 /// exported, not the size of the table (the planner would otherwise scan a large table to
 /// find a few hundred keys).
 pub fn open_source(endpoint: &Endpoint) -> Result<postgres::Client> {
-    let mut client = endpoint.connect("source")?;
+    let mut client = endpoint.connect(Side::Source)?;
     client
         .batch_execute(
             "SET default_transaction_read_only = on;

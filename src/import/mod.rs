@@ -29,7 +29,7 @@ use postgres::Transaction;
 use serde::Serialize;
 
 use crate::catalog::{quote_ident, Catalog, RowKey};
-use crate::connection::Endpoint;
+use crate::connection::{Endpoint, Side};
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, LoadStrategy};
 use crate::report::{self, Progress};
@@ -120,7 +120,7 @@ pub fn open_target(
     options: &ImportOptions,
     snapshot_source: Option<(&SourceInfo, SnapshotKind)>,
 ) -> Result<(postgres::Client, SourceInfo)> {
-    let mut client = endpoint.connect("target")?;
+    let mut client = endpoint.connect(Side::Target)?;
     session::configure_target(&mut client, options.lock_timeout_seconds)?;
     let identity = session::source_info(&mut client)?;
     // The name the server reports, not the one in the URL, is what the guard judges.
@@ -138,7 +138,7 @@ pub fn run(
     progress: &Progress,
 ) -> Result<ImportReport> {
     run_import(endpoint, dir, options, progress)
-        .map_err(|e| crate::connection::name_lost_connection(e, "target", endpoint))
+        .map_err(|e| crate::connection::name_lost_connection(e, Side::Target, endpoint))
 }
 
 fn run_import(
