@@ -8,7 +8,7 @@ use serde::Serialize;
 use postgres::GenericClient;
 
 use crate::catalog::{condition_sql, Catalog};
-use crate::config::Config;
+use crate::config::{Config, TableSetting};
 use crate::connection::Endpoint;
 use crate::error::{failure, ExitKind};
 use crate::prepare::{self, ExportOptions};
@@ -102,7 +102,7 @@ fn suspicious_settings(
             warnings.push(format!(
                 "{}: no row of {name} meets the filter {filter:?}; an export would fail if \
                  nothing else brings rows of it in",
-                options.origin("filter", name)
+                options.origin(TableSetting::Filter, name)
             ));
         }
     }

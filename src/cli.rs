@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::QualifiedName;
-use crate::config::Config;
+use crate::config::{Config, TableSetting};
 use crate::connection::Side;
 use crate::error::{failure, ExitKind};
 use crate::plan::PlanFormat;
@@ -331,15 +331,21 @@ impl SelectionArgs {
             .iter()
             .chain(self.table_limits.iter().map(|(t, _)| t))
         {
-            options.origins.remove(&("table-limit", table.clone()));
+            options
+                .origins
+                .remove(&(TableSetting::TableLimit, table.clone()));
         }
         options.exclude.extend(self.exclude.iter().cloned());
         for table in &self.exclude {
-            options.origins.remove(&("exclude", table.clone()));
+            options
+                .origins
+                .remove(&(TableSetting::Exclude, table.clone()));
         }
         options.filters.extend(self.filters.iter().cloned());
         for (table, _) in &self.filters {
-            options.origins.remove(&("filter", table.clone()));
+            options
+                .origins
+                .remove(&(TableSetting::Filter, table.clone()));
         }
         for text in &self.virtual_keys {
             let mut spec = crate::virtual_keys::parse(text)

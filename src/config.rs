@@ -26,6 +26,27 @@ use crate::virtual_keys::{self, VirtualKeySpec};
 
 pub const FILE_NAME: &str = "seedsnap.toml";
 
+/// A setting that names tables, by the flag that gives it on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TableSetting {
+    Only,
+    Exclude,
+    TableLimit,
+    Filter,
+}
+
+impl TableSetting {
+    /// The flag's name, without the dashes.
+    pub fn flag(self) -> &'static str {
+        match self {
+            TableSetting::Only => "only",
+            TableSetting::Exclude => "exclude",
+            TableSetting::TableLimit => "table-limit",
+            TableSetting::Filter => "filter",
+        }
+    }
+}
+
 /// A row limit in the file: a number of rows, or `"all"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitValue(pub Option<u64>);
@@ -341,18 +362,30 @@ impl Config {
     }
 
     /// Where each table setting of the file is, keyed like [`crate::prepare::ExportOptions`]'s
-    /// origins: `("exclude", app.users) -> "seedsnap.toml:3 (exclude)"`.
-    pub fn table_origins(&self) -> HashMap<(&'static str, QualifiedName), String> {
+    /// origins: `(Exclude, app.users) -> "seedsnap.toml:3 (exclude)"`.
+    pub fn table_origins(&self) -> HashMap<(TableSetting, QualifiedName), String> {
         let mut origins = HashMap::new();
         let sections = [
             (
-                "exclude",
+                TableSetting::Exclude,
                 "exclude",
                 self.file.exclude.iter().collect::<Vec<_>>(),
             ),
-            ("table-limit", "whole", self.file.whole.iter().collect()),
-            ("table-limit", "limits", self.file.limits.keys().collect()),
-            ("filter", "filters", self.file.filters.keys().collect()),
+            (
+                TableSetting::TableLimit,
+                "whole",
+                self.file.whole.iter().collect(),
+            ),
+            (
+                TableSetting::TableLimit,
+                "limits",
+                self.file.limits.keys().collect(),
+            ),
+            (
+                TableSetting::Filter,
+                "filters",
+                self.file.filters.keys().collect(),
+            ),
         ];
         for (flag, section, names) in sections {
             for name in names {

@@ -10,6 +10,7 @@ use postgres::{GenericClient, Transaction};
 use serde::Serialize;
 
 use crate::catalog::{quote_literal, Catalog, QualifiedName};
+use crate::config::TableSetting;
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, Component};
 use crate::report::{self, Progress};
@@ -35,16 +36,16 @@ pub struct ExportOptions {
     pub explain: Option<QualifiedName>,
     /// Where a setting came from when it was the config file (`seedsnap.toml:12 (limits)`),
     /// by flag name and table; settings missing here came from flags.
-    pub origins: HashMap<(&'static str, QualifiedName), String>,
+    pub origins: HashMap<(TableSetting, QualifiedName), String>,
 }
 
 impl ExportOptions {
     /// How a message names where a table setting came from: its file line, or its flag.
-    pub fn origin(&self, flag: &'static str, table: &QualifiedName) -> String {
+    pub fn origin(&self, setting: TableSetting, table: &QualifiedName) -> String {
         self.origins
-            .get(&(flag, table.clone()))
+            .get(&(setting, table.clone()))
             .cloned()
-            .unwrap_or_else(|| format!("--{flag}"))
+            .unwrap_or_else(|| format!("--{}", setting.flag()))
     }
 }
 
@@ -222,7 +223,10 @@ fn check_options(
     options: &ExportOptions,
 ) -> Result<Vec<String>> {
     let mut problems = Vec::new();
-    let named = [("only", &options.only), ("exclude", &options.exclude)];
+    let named = [
+        (TableSetting::Only, &options.only),
+        (TableSetting::Exclude, &options.exclude),
+    ];
     for (flag, names) in named {
         for name in names {
             if let Err(p) = virtual_keys::find_table(catalog, name, &options.origin(flag, name)) {
@@ -231,15 +235,17 @@ fn check_options(
         }
     }
     for (name, _) in &options.table_limits {
-        if let Err(p) =
-            virtual_keys::find_table(catalog, name, &options.origin("table-limit", name))
-        {
+        if let Err(p) = virtual_keys::find_table(
+            catalog,
+            name,
+            &options.origin(TableSetting::TableLimit, name),
+        ) {
             problems.push(p);
         }
     }
     let mut filters = Vec::new();
     for (name, filter) in &options.filters {
-        match virtual_keys::find_table(catalog, name, &options.origin("filter", name)) {
+        match virtual_keys::find_table(catalog, name, &options.origin(TableSetting::Filter, name)) {
             Ok(t) => filters.push((t, name, filter)),
             Err(p) => problems.push(p),
         }
@@ -312,7 +318,7 @@ fn check_options(
             };
             problems.push(format!(
                 "{}: the filter for {name} ({filter:?}) does not work: {message}{}",
-                options.origin("filter", name),
+                options.origin(TableSetting::Filter, name),
                 position
                     .filter(|&p| p >= 1 && p <= filter.chars().count())
                     .map(|p| format!(", at character {p} of the filter"))
