@@ -28,7 +28,7 @@ use anyhow::{Context, Result};
 use postgres::Transaction;
 use serde::Serialize;
 
-use crate::catalog::{quote_ident, Catalog, RowKey};
+use crate::catalog::{quote_ident, Catalog, Identity, RowKey};
 use crate::connection::{Endpoint, Side};
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, LoadStrategy};
@@ -894,7 +894,7 @@ fn load_table<'c>(
     let overriding = target
         .columns
         .iter()
-        .any(|c| c.identity.as_deref() == Some("always") && columns.contains(&c.name));
+        .any(|c| c.identity == Some(Identity::Always) && columns.contains(&c.name));
     debug_assert!(matches!(
         target.row_key(),
         RowKey::Primary(_) | RowKey::Unique(_) | RowKey::AllColumns

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::file_name::file_name;
-use crate::catalog::{Condition, QualifiedName, RowKey};
+use crate::catalog::{Condition, Identity, QualifiedName, RowKey};
 
 pub const FORMAT: &str = "seedsnap-snapshot";
 pub const FORMAT_VERSION: u32 = 1;
@@ -56,7 +56,7 @@ pub struct ManifestColumn {
     pub type_name: String,
     pub not_null: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity: Option<String>,
+    pub identity: Option<Identity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -65,7 +65,7 @@ pub fn manifest_table(
                 name: c.name.clone(),
                 type_name: c.type_name.clone(),
                 not_null: c.not_null,
-                identity: c.identity.clone(),
+                identity: c.identity,
             })
             .collect(),
         key: table.row_key(),
