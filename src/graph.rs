@@ -15,9 +15,12 @@
 //!   the component's rows are in;
 //! - a cycle made only of NOT NULL, non-deferrable edges goes in as one statement (a
 //!   data-modifying CTE), since foreign-key checks run at the end of a statement.
+//!
+//! [`nulled_columns`] decides which columns NULL-then-UPDATE sets afterwards. `plan.rs` describes
+//! each strategy in words; `import/cycles.rs` carries each one out in SQL.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -273,6 +276,29 @@ pub fn edges_from_catalog(catalog: &crate::catalog::Catalog) -> Vec<Edge> {
             }
         })
         .collect()
+}
+
+/// The columns inserted as NULL and set afterwards, by child table: the nullable columns of
+/// every key broken by NULL-then-UPDATE, each once.
+pub fn nulled_columns(
+    catalog: &crate::catalog::Catalog,
+    broken: &[(usize, BreakMethod)],
+) -> HashMap<usize, Vec<String>> {
+    let mut nulled: HashMap<usize, Vec<String>> = HashMap::new();
+    for &(fk, method) in broken {
+        if method == BreakMethod::NullThenUpdate {
+            let key = &catalog.foreign_keys[fk];
+            let child = &catalog.tables[key.child];
+            let columns = nulled.entry(key.child).or_default();
+            for c in &key.columns {
+                let nullable = child.column(c).is_some_and(|c| !c.not_null);
+                if nullable && !columns.contains(c) {
+                    columns.push(c.clone());
+                }
+            }
+        }
+    }
+    nulled
 }
 
 /// Every table that `roots` need, transitively through `edges` (the roots included).

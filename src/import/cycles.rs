@@ -33,7 +33,7 @@ pub(super) fn insert_component(
                 _ => &[],
             };
             defer(txn, catalog, broken)?;
-            let nulled = nulled_columns(catalog, broken);
+            let nulled = graph::nulled_columns(catalog, broken);
             for &t in &component.tables {
                 let load = &loads[&t];
                 let empty = Vec::new();
@@ -103,29 +103,6 @@ fn defer(
         }
     }
     Ok(())
-}
-
-/// The columns inserted as NULL and set afterwards, by child table: the nullable columns of
-/// every key broken by NULL-then-UPDATE, each once.
-fn nulled_columns(
-    catalog: &Catalog,
-    broken: &[(usize, BreakMethod)],
-) -> HashMap<usize, Vec<String>> {
-    let mut nulled: HashMap<usize, Vec<String>> = HashMap::new();
-    for &(fk, method) in broken {
-        if method == BreakMethod::NullThenUpdate {
-            let key = &catalog.foreign_keys[fk];
-            let child = &catalog.tables[key.child];
-            let columns = nulled.entry(key.child).or_default();
-            for c in &key.columns {
-                let nullable = child.column(c).is_some_and(|c| !c.not_null);
-                if nullable && !columns.contains(c) {
-                    columns.push(c.clone());
-                }
-            }
-        }
-    }
-    nulled
 }
 
 /// Sets the nulled columns from the staged rows, once every table of the cycle holds its rows.
