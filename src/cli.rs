@@ -73,11 +73,39 @@ pub enum Command {
     Man,
 }
 
+impl Command {
+    /// Whether the command prints progress lines (`--quiet` turns them off; the completions and
+    /// the man page print none).
+    pub fn shows_progress(&self) -> bool {
+        let quiet = match self {
+            Command::Export(a) => a.output.progress.quiet,
+            Command::Plan(a) => a.progress.quiet,
+            Command::Import(a) => a.output.progress.quiet,
+            Command::Refresh(a) => a.output.progress.quiet,
+            Command::Verify(a) => a.output.progress.quiet,
+            Command::CheckConfig(a) => a.output.progress.quiet,
+            Command::Completions { .. } | Command::Man => true,
+        };
+        !quiet
+    }
+
+    /// Whether the command reads the config file.
+    pub fn reads_config(&self) -> bool {
+        !matches!(self, Command::Completions { .. } | Command::Man)
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
     /// Print the report as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ProgressArgs {
     /// No progress lines on stderr (the database line and errors still show).
     #[arg(long, short)]
     pub quiet: bool,
@@ -155,8 +183,8 @@ pub struct PlanArgs {
     /// foreign key, down to a sampled row (text or json).
     #[arg(long, value_name = "SCHEMA.TABLE", value_parser = parse_table)]
     pub explain: Option<QualifiedName>,
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 #[derive(Args, Debug, Clone)]

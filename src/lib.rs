@@ -22,6 +22,7 @@ pub mod graph;
 pub mod import;
 pub mod plan;
 pub mod prepare;
+pub mod refresh;
 pub mod report;
 pub mod safety;
 pub mod selection;

@@ -10,10 +10,8 @@ use seedsnap::config::Config;
 use seedsnap::connection::Endpoint;
 use seedsnap::connection::{resolve, ProcessEnvironment, Side};
 use seedsnap::error::{describe_pg_error, exit_kind, failure, ExitKind};
-use seedsnap::import::ImportOptions;
 use seedsnap::report::Progress;
-use seedsnap::safety;
-use seedsnap::{check_config, export, import, plan, session, verify};
+use seedsnap::{check_config, export, import, plan, refresh, verify};
 
 fn main() -> ExitCode {
     // Like other Unix tools: a closed pipe (`seedsnap man | head`) ends the process quietly.
@@ -60,21 +58,23 @@ fn load_config(cli: &Cli, progress: &Progress) -> Result<Option<Config>> {
     Ok(Some(config))
 }
 
+/// Prints a report: as JSON, or as the command's human summary.
+fn emit<R: serde::Serialize>(report: &R, json: bool, render: impl Fn(&R) -> String) -> Result<()> {
+    if json {
+        print_json(report)
+    } else {
+        print!("{}", render(report));
+        Ok(())
+    }
+}
+
 fn run(cli: Cli) -> Result<()> {
     let env = ProcessEnvironment;
-    let quiet = match &cli.command {
-        Command::Export(a) => a.output.quiet,
-        Command::Plan(a) => a.quiet,
-        Command::Import(a) => a.output.quiet,
-        Command::Refresh(a) => a.output.quiet,
-        Command::Verify(a) => a.output.quiet,
-        Command::CheckConfig(a) => a.output.quiet,
-        Command::Completions { .. } | Command::Man => true,
-    };
-    let progress = Progress::new(!quiet);
-    let config = match &cli.command {
-        Command::Completions { .. } | Command::Man => None,
-        _ => load_config(&cli, &progress)?,
+    let progress = Progress::new(cli.command.shows_progress());
+    let config = if cli.command.reads_config() {
+        load_config(&cli, &progress)?
+    } else {
+        None
     };
     let config = config.as_ref();
     let source_of = |args: &SourceArgs| -> Result<Endpoint> {
@@ -94,45 +94,22 @@ fn run(cli: Cli) -> Result<()> {
             let options = args.selection.to_options(config)?;
             let source = source_of(&args.source)?;
             let report = export::run(&source, &args.dir.resolve(config), &options, &progress)?;
-            if args.output.json {
-                print_json(&report)
-            } else {
-                print!("{}", export::render_summary(&report));
-                Ok(())
-            }
+            emit(&report, args.output.json, export::render_summary)
         }
         Command::Plan(args) => {
             let mut options = args.selection.to_options(config)?;
             options.explain = args.explain.clone();
             let source = source_of(&args.source)?;
             let report = plan::run(&source, &options, &progress)?;
-            if let (Some(explanation), plan::PlanFormat::Text) = (&report.explanation, args.format)
-            {
-                print!("{}", plan::render_explanation(explanation));
-                return Ok(());
-            }
-            match args.format {
-                plan::PlanFormat::Text => print!("{}", plan::render_text(&report)),
-                plan::PlanFormat::Json => print_json(&report)?,
-                plan::PlanFormat::Dot => print!("{}", plan::render_dot(&report)),
-                plan::PlanFormat::Mermaid => print!("{}", plan::render_mermaid(&report)),
-            }
+            print!("{}", plan::render(&report, args.format)?);
             Ok(())
         }
         Command::Import(args) => {
             let target = target_of(&args.target)?;
-            let report = import::run(
-                &target,
-                &args.dir.resolve(config),
-                &args.target.to_options(config),
-                &progress,
-            )?;
-            if args.output.json {
-                print_json(&report)
-            } else {
-                print!("{}", import::render_summary(&report));
-                Ok(())
-            }
+            let dir = args.dir.resolve(config);
+            let options = args.target.to_options(config);
+            let report = import::run(&target, &dir, &options, &progress)?;
+            emit(&report, args.output.json, import::render_summary)
         }
         Command::Refresh(args) => {
             let selection = args.selection.to_options(config)?;
@@ -140,39 +117,36 @@ fn run(cli: Cli) -> Result<()> {
             let target = target_of(&args.target)?;
             let dir = args.dir.resolve(config);
             let options = args.target.to_options(config);
-            refresh_preflight(&source, &target, &options, &progress)?;
-            let exported = export::run(&source, &dir, &selection, &progress)?;
-            if !args.output.json {
-                print!("{}", export::render_summary(&exported));
-            }
-            let imported = import::run(&target, &dir, &options, &progress)?;
-            if args.output.json {
-                print_json(&serde_json::json!({ "export": exported, "import": imported }))
-            } else {
-                print!("{}", import::render_summary(&imported));
-                Ok(())
-            }
+            let json = args.output.json;
+            let report = refresh::run(
+                &source,
+                &target,
+                &dir,
+                &selection,
+                &options,
+                &progress,
+                |exported| {
+                    if !json {
+                        print!("{}", export::render_summary(exported));
+                    }
+                },
+            )?;
+            // Through a JSON value, whose keys are sorted: refresh has always printed them so.
+            let value = serde_json::to_value(&report)?;
+            emit(&value, json, |_| import::render_summary(&report.import))
         }
         Command::CheckConfig(args) => {
-            let Some(config) = config else {
-                return Err(failure(
-                    ExitKind::Usage,
-                    format!(
-                        "no config file to check: there is no {} in the current directory; \
-                         give --config FILE",
-                        seedsnap::config::FILE_NAME
-                    ),
-                ));
-            };
+            let config = config.ok_or_else(no_config_to_check)?;
             let options = args.selection.to_options(Some(config))?;
             let source = source_of(&args.source)?;
             let report = check_config::run(&source, config, &options, &progress)?;
-            if args.output.json {
-                print_json(&report)?;
-            } else {
-                print!("{}", check_config::render(&report));
-            }
+            emit(&report, args.output.json, check_config::render)?;
             check_config::failure_of(&report).map_or(Ok(()), Err)
+        }
+        Command::Verify(args) => {
+            let report = verify::run(&args.dir.resolve(config))?;
+            emit(&report, args.output.json, verify::render_summary)?;
+            verify::failure_of(&report).map_or(Ok(()), Err)
         }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
@@ -184,40 +158,17 @@ fn run(cli: Cli) -> Result<()> {
             clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
             Ok(())
         }
-        Command::Verify(args) => {
-            let report = verify::run(&args.dir.resolve(config))?;
-            if args.output.json {
-                print_json(&report)?;
-            } else {
-                print!("{}", verify::render_summary(&report));
-            }
-            match verify::failure_of(&report) {
-                Some(error) => Err(error),
-                None => Ok(()),
-            }
-        }
     }
 }
 
-/// Before a refresh exports anything: the target must pass the guard and must not be the
-/// source, so a refused refresh does not even replace the snapshot directory.
-fn refresh_preflight(
-    source: &Endpoint,
-    target: &Endpoint,
-    options: &ImportOptions,
-    progress: &Progress,
-) -> Result<()> {
-    progress.always(&format!(
-        "refresh: from {} into {}",
-        source.display_name(),
-        target.display_name()
-    ));
-    let (_target_client, target_identity) = import::open_target(target, options, None)?;
-    let mut source_client = session::open_source(source)?;
-    let source_identity = session::source_info(&mut source_client)?;
-    safety::check_not_source(
-        &target_identity,
-        &source_identity,
-        seedsnap::snapshot::manifest::SnapshotKind::Export,
+/// `check-config` without a config file.
+fn no_config_to_check() -> anyhow::Error {
+    failure(
+        ExitKind::Usage,
+        format!(
+            "no config file to check: there is no {} in the current directory; give --config \
+             FILE",
+            seedsnap::config::FILE_NAME
+        ),
     )
 }

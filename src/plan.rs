@@ -368,6 +368,19 @@ fn kind_text(kind: EdgeKind) -> &'static str {
     }
 }
 
+/// The report in the chosen format, as printed; with `--explain`, text is the explanation.
+pub fn render(report: &PlanReport, format: PlanFormat) -> Result<String> {
+    if let (Some(explanation), PlanFormat::Text) = (&report.explanation, format) {
+        return Ok(render_explanation(explanation));
+    }
+    Ok(match format {
+        PlanFormat::Text => render_text(report),
+        PlanFormat::Json => format!("{}\n", serde_json::to_string_pretty(report)?),
+        PlanFormat::Dot => render_dot(report),
+        PlanFormat::Mermaid => render_mermaid(report),
+    })
+}
+
 pub fn render_text(plan: &PlanReport) -> String {
     let mut out = format!("Load order ({} tables):\n", plan.tables.len());
     let rows: Vec<Vec<String>> = plan

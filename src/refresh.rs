@@ -1,0 +1,58 @@
+//! `seedsnap refresh`: export from the source, then import into the target, after a preflight
+//! that refuses a bad target before the snapshot directory is replaced.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::connection::Endpoint;
+use crate::export::{self, ExportReport};
+use crate::import::{self, ImportOptions, ImportReport};
+use crate::prepare::ExportOptions;
+use crate::report::Progress;
+use crate::safety;
+use crate::session;
+use crate::snapshot::manifest::SnapshotKind;
+
+/// Both halves of a refresh, as `--json` prints them.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshReport {
+    pub export: ExportReport,
+    pub import: ImportReport,
+}
+
+/// Preflight, export into `dir`, then import from it. `exported` sees the export's report
+/// before the import starts (the human summary prints it there).
+pub fn run(
+    source: &Endpoint,
+    target: &Endpoint,
+    dir: &std::path::Path,
+    selection: &ExportOptions,
+    options: &ImportOptions,
+    progress: &Progress,
+    exported: impl FnOnce(&ExportReport),
+) -> Result<RefreshReport> {
+    preflight(source, target, options, progress)?;
+    let export = export::run(source, dir, selection, progress)?;
+    exported(&export);
+    let import = import::run(target, dir, options, progress)?;
+    Ok(RefreshReport { export, import })
+}
+
+/// Before a refresh exports anything: the target must pass the guard and must not be the
+/// source, so a refused refresh does not even replace the snapshot directory.
+fn preflight(
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &ImportOptions,
+    progress: &Progress,
+) -> Result<()> {
+    progress.always(&format!(
+        "refresh: from {} into {}",
+        source.display_name(),
+        target.display_name()
+    ));
+    let (_target_client, target_identity) = import::open_target(target, options, None)?;
+    let mut source_client = session::open_source(source)?;
+    let source_identity = session::source_info(&mut source_client)?;
+    safety::check_not_source(&target_identity, &source_identity, SnapshotKind::Export)
+}
