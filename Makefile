@@ -79,7 +79,7 @@ lint:
 bench: build
 	@$(LOCAL_PG) start >&2 && \
 	BENCH_CONN="$$($(LOCAL_PG) conn)" BENCH_BINDIR="$$($(LOCAL_PG) bindir)" \
-	  $(CARGO) run --release --quiet --bin seedsnap-bench -- $(BENCH_ARGS)
+	  $(CARGO) bench --quiet --bench seedsnap-bench -- $(BENCH_ARGS)
 
 # The bundled demo's dependency graph as SVG (Graphviz: apt-get install graphviz).
 graph: build

@@ -298,13 +298,6 @@ impl Catalog {
             .filter(move |(_, fk)| fk.child == table)
     }
 
-    pub fn incoming(&self, table: usize) -> impl Iterator<Item = (usize, &ForeignKey)> {
-        self.foreign_keys
-            .iter()
-            .enumerate()
-            .filter(move |(_, fk)| fk.parent == table)
-    }
-
     /// The catalog restricted to the tables marked `keep`, indexes renumbered.
     pub fn restrict(&self, keep: &[bool]) -> Catalog {
         let mut new_index = vec![usize::MAX; self.tables.len()];

@@ -1,15 +1,19 @@
 //! seedsnap: seed a PostgreSQL test database from a demo database.
 //!
-//! The modules, one concern each:
+//! The modules, one concern each, each layer importing only those below it:
+//! - `main` (dispatch) over [`cli`] (the command line, which builds each command's options)
+//!   over the commands: [`export`], [`plan`], [`import`], [`refresh`], [`verify`],
+//!   [`check_config`] (`refresh` runs `export` and `import`);
+//! - [`prepare`]: the options, their checks against the source, scope and selection that
+//!   `export` and `plan` share; [`session`]: the source and target sessions;
+//! - [`safety`]: deciding whether a target may be written;
+//! - [`selection`]: sampling and foreign-key backfill;
+//! - [`config`]: the config file; [`virtual_keys`]: keys the database does not declare;
+//! - [`snapshot`]: the directory format (TSV files in COPY text, manifest);
+//! - [`graph`]: the dependency graph, cycles, and the stable load order;
 //! - [`connection`]: resolving connection strings like libpq, pinned session settings;
 //! - [`catalog`]: tables, columns, keys and foreign keys from `pg_catalog`;
-//! - [`graph`]: the dependency graph, cycles, and the stable load order;
-//! - [`selection`]: sampling and foreign-key backfill;
-//! - [`snapshot`]: the directory format (TSV files in COPY text, manifest);
-//! - [`export`], [`plan`], [`import`], [`verify`]: the commands;
-//! - [`safety`]: deciding whether a target may be written;
-//! - [`report`]: progress lines, summaries, JSON;
-//! - [`error`]: failure kinds and exit codes; [`cli`]: the command line.
+//! - [`report`]: progress lines, summaries; [`error`]: failure kinds and exit codes.
 
 pub mod catalog;
 pub mod check_config;

@@ -105,7 +105,7 @@ pub fn prepare(
     timings.planning_ms = t0.elapsed().as_secs_f64() * 1e3;
 
     let explain = options.explain.is_some();
-    let selection = selection::select(txn, &catalog, &plan, &limits, explain, |_| {})?;
+    let selection = selection::select(txn, &catalog, &plan, &limits, explain)?;
     timings.sample_ms = selection.stats.sample_ms;
     timings.backfill_ms = selection.stats.backfill_ms;
     timings.sample_levels = selection.stats.levels;

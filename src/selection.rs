@@ -80,7 +80,7 @@ pub struct TableSelection {
     pub sample_time: Duration,
 }
 
-/// One backfill round, for `--json` / `--timings`.
+/// One backfill round, for `--json`.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct RoundStat {
     pub foreign_keys: usize,
@@ -284,7 +284,6 @@ pub fn select(
     plan: &[Component],
     limits: &Limits,
     explain: bool,
-    mut progress: impl FnMut(&str),
 ) -> Result<Selection> {
     let mut selector = Selector::new(catalog);
     if explain {
@@ -331,9 +330,6 @@ pub fn select(
             rows_found,
             ms: round_started.elapsed().as_secs_f64() * 1e3,
         });
-        if stats.backfill_rounds.len() % 50 == 0 {
-            progress(&format!("backfill round {}", stats.backfill_rounds.len()));
-        }
     }
     stats.backfill_ms = started.elapsed().as_secs_f64() * 1e3;
 

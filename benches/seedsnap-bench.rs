@@ -387,6 +387,8 @@ fn main() -> Result<()> {
                 )
             }
             "--write" => write = Some(PathBuf::from(args.next().context("--write FILE")?)),
+            // `cargo bench` passes it to every bench target.
+            "--bench" => {}
             other => bail!("unknown argument {other}; use --runs N, --only NAMES, --write FILE"),
         }
     }
