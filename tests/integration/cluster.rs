@@ -2,7 +2,9 @@
 //! installed server binaries (`initdb`, `postgres`). As root it runs as the `postgres` OS user,
 //! because the server refuses to run as root. It listens only on a Unix socket in its own
 //! temporary directory and dies with the test process (PR_SET_PDEATHSIG). Tests create their
-//! own databases through [`Cluster::create_db`] and touch no other.
+//! own databases through [`Cluster::create_db`] and touch no other. When the test process
+//! exits, its servers are stopped and its directories (clusters and [`scratch_root`]) removed;
+//! a run that was killed leaves them to the next run, which removes them at start.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -103,6 +105,63 @@ fn process_alive(pid: u32) -> bool {
     unsafe { libc::kill(pid as i32, 0) == 0 }
 }
 
+/// The directory of this test process's scratch directories; removed at exit.
+pub fn scratch_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let base = std::env::temp_dir();
+        remove_stale(&base);
+        let root = base.join(format!("seedsnap-test-{}-scratch", std::process::id()));
+        std::fs::create_dir_all(&root).expect("creating the scratch root");
+        remove_at_exit(root.clone());
+        root
+    })
+}
+
+/// Directories removed when the test process exits, after stopping any server in them.
+static AT_EXIT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn remove_at_exit(dir: PathBuf) {
+    let mut dirs = AT_EXIT.lock().unwrap_or_else(|e| e.into_inner());
+    if dirs.is_empty() {
+        extern "C" fn clean_up() {
+            let dirs = AT_EXIT.lock().unwrap_or_else(|e| e.into_inner());
+            for dir in dirs.iter() {
+                stop_servers_in(dir);
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        // SAFETY: registers a plain function without arguments, run once at process exit.
+        unsafe {
+            libc::atexit(clean_up);
+        }
+    }
+    dirs.push(dir);
+}
+
+/// Sends an immediate shutdown (SIGQUIT) to the server of every data directory in `dir`, and
+/// waits (up to 10 s) until each has removed its `postmaster.pid`, that is, has exited.
+fn stop_servers_in(dir: &Path) {
+    let mut pid_files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let pid_file = entry.path().join("postmaster.pid");
+        let pid = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse::<i32>().ok());
+        if let Some(pid) = pid {
+            // SAFETY: a signal to the server process this test run started.
+            unsafe {
+                libc::kill(pid, libc::SIGQUIT);
+            }
+            pid_files.push(pid_file);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pid_files.iter().any(|f| f.exists()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Removes the directories of earlier test runs whose process is gone.
 fn remove_stale(base: &Path) {
     for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
@@ -131,6 +190,7 @@ impl Cluster {
             COUNTER.fetch_add(1, Ordering::SeqCst)
         ));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        remove_at_exit(dir.clone());
         chown(&dir, run_as);
         let cluster = Cluster {
             bindir,

@@ -197,9 +197,8 @@ fn failed_or_killed_export_leaves_the_previous_snapshot() {
     let mut txn = locker.transaction().unwrap();
     txn.batch_execute("LOCK TABLE app.videos IN ACCESS EXCLUSIVE MODE")
         .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
-        .arg("--no-config")
-        .args(["export", "-q", "--source", &demo.url(), "--dir", &dir_text])
+    let args = ["export", "-q", "--source", &demo.url(), "--dir", &dir_text];
+    let mut child = seedsnap_command(&scratch_dir("home"), &args)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();

@@ -1,7 +1,7 @@
 //! Reliability under faults: servers that go away, locks held by others, hot standbys,
 //! read-only defaults, concurrent writers, big values, secrets.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use super::*;
@@ -15,9 +15,7 @@ const SMALL_DATA: &str = "
     INSERT INTO child SELECT i, 1 + (i * 7) % 300, 'c' || i FROM generate_series(1, 600) i;";
 
 fn spawn_seedsnap(args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_seedsnap"))
-        .arg("--no-config")
-        .args(args)
+    seedsnap_command(&scratch_dir("home"), args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -25,12 +23,15 @@ fn spawn_seedsnap(args: &[&str]) -> std::process::Child {
 }
 
 fn finish(child: std::process::Child) -> Run {
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from_output(child.wait_with_output().unwrap())
+}
+
+/// The line of stderr that reports the error (progress lines also name the databases).
+fn error_line(run: &Run) -> &str {
+    run.stderr
+        .lines()
+        .find(|l| l.starts_with("seedsnap: error:"))
+        .unwrap_or_else(|| panic!("no error line in:\n{}", run.stderr))
 }
 
 /// Waits until a seedsnap session of `db` waits on a lock.
@@ -84,9 +85,10 @@ fn a_server_going_away_is_a_connection_error_and_writes_nothing() {
         wait_for_lock_wait(c, &source.name);
         c.stop("data", mode);
         let run = finish(export).code(6);
+        let error = error_line(&run);
         assert!(
-            run.stderr.contains(&format!("/{}", source.name)) || run.stderr.contains("server"),
-            "{mode}: {}",
+            error.contains(&format!("/{} as seedsnap", source.name)),
+            "{mode}: the error does not name the source: {}",
             run.stderr
         );
         drop(hold);
@@ -107,9 +109,10 @@ fn a_server_going_away_is_a_connection_error_and_writes_nothing() {
         wait_for_lock_wait(c, &target.name);
         c.stop("data", mode);
         let run = finish(import).code(6);
+        let error = error_line(&run);
         assert!(
-            run.stderr.contains("target") || run.stderr.contains(&target.name),
-            "{}",
+            error.contains(&format!("/{} as seedsnap", target.name)),
+            "{mode}: the error does not name the target: {}",
             run.stderr
         );
         drop(hold);
@@ -326,11 +329,7 @@ fn passwords_from_pgpass_never_appear() {
         cluster().url("postgres"),
         "host=/nonexistent port=1 user=x dbname=y".into(),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_seedsnap"))
-            .arg("--no-config")
-            .args(["plan", "--source", &source, "--format", "json"])
-            .env("HOME", &home)
-            .env_remove("PGPASSWORD")
+        let out = seedsnap_command(&home, &["plan", "--source", &source, "--format", "json"])
             .output()
             .unwrap();
         let text = format!(

@@ -396,18 +396,23 @@ fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
         ),
     ];
     assert!(cases.len() >= 29);
+    // Every case runs; the test then fails listing every case that went wrong.
+    let mut failures = Vec::new();
     for (name, edit, message) in cases {
         let dir = copy_dir(&good);
         edit(&dir);
         let run = import(&target, &dir, &[]);
-        assert_eq!(run.code, 4, "{name}: {}", run.stderr);
-        assert!(
-            run.stderr.contains(message),
-            "{name}: expected {message:?} in\n{}",
-            run.stderr
-        );
-        assert_eq!(target.fingerprint(), before, "{name} changed the target");
+        if run.code != 4 {
+            failures.push(format!("{name}: exit code {}: {}", run.code, run.stderr));
+        } else if !run.stderr.contains(message) {
+            failures.push(format!("{name}: expected {message:?} in\n{}", run.stderr));
+        }
+        if target.fingerprint() != before {
+            failures.push(format!("{name} changed the target"));
+            break;
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     // A table renamed in the target.
     let renamed = empty_test_db();
     renamed.execute("ALTER TABLE app.videos RENAME TO clips");
@@ -416,6 +421,29 @@ fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
         .code(4)
         .stderr_has("table app.videos does not exist in the target");
     assert_eq!(renamed.fingerprint(), before);
+}
+
+/// A load stops at the first value the target refuses; the error then lists every refused
+/// value of every file, found in a second transaction, and the target is unchanged.
+#[test]
+fn every_refused_value_is_listed() {
+    let demo = demo_db();
+    let dir = copy_dir(&export_to_scratch(&demo, &["--limit", "5"]));
+    let bad_first_id = |t: String| {
+        let at = t.find('\n').unwrap() + 1;
+        format!("{}x{}", &t[..at], &t[at..])
+    };
+    tamper(&dir, "app.tags.tsv", bad_first_id, true);
+    tamper(&dir, "app.users.tsv", bad_first_id, true);
+    let target = empty_test_db();
+    let before = target.fingerprint();
+    let run = import(&target, &dir, &[])
+        .code(4)
+        .stderr_has("snapshot values do not load into the target's columns")
+        .stderr_has("(2 problem(s))")
+        .stderr_has("app.tags.tsv line 2, column \"id\": invalid input syntax")
+        .stderr_has("app.users.tsv line 2, column \"id\": invalid input syntax");
+    assert_eq!(target.fingerprint(), before, "{}", run.stderr);
 }
 
 #[test]
@@ -804,9 +832,7 @@ fn two_imports_at_once_both_succeed_without_duplicates() {
     let reference = empty_test_db();
     import(&reference, &dir, &[]).ok();
     let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
-            .arg("--no-config")
-            .args(import_args(&target, &dir, &[]))
+        seedsnap_command(&scratch_dir("home"), &import_args(&target, &dir, &[]))
             .output()
             .unwrap()
     };
@@ -859,9 +885,7 @@ fn killed_import_leaves_the_target_exactly_as_before() {
             break;
         }
         let target = cluster().create_db("killed_test", Some(&base.name), "");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
-            .arg("--no-config")
-            .args(import_args(&target, &dir, &[]))
+        let mut child = seedsnap_command(&scratch_dir("home"), &import_args(&target, &dir, &[]))
             .stderr(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .spawn()

@@ -21,6 +21,14 @@ pub struct Run {
 }
 
 impl Run {
+    pub fn from_output(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     pub fn ok(self) -> Run {
         assert_eq!(
             self.code, 0,
@@ -60,33 +68,33 @@ pub fn seedsnap_env(args: &[&str], env: &[(&str, &str)]) -> Run {
 
 /// Runs seedsnap in `dir` (also its HOME), with a clean environment plus `env`.
 pub fn seedsnap_in(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = seedsnap_command(home, args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("running seedsnap");
+    Run::from_output(out)
+}
+
+/// The one way tests start the binary: `args`, a clean environment (no PG* or SEEDSNAP_*
+/// variables), `home` as HOME and working directory. The project's seedsnap.toml is so never
+/// picked up by accident; tests that want a config file pass --config or write one there.
+pub fn seedsnap_command<S: AsRef<std::ffi::OsStr>>(home: &Path, args: &[S]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_seedsnap"));
     for (key, _) in std::env::vars() {
         if key.starts_with("PG") || key.starts_with("SEEDSNAP_") {
             command.env_remove(key);
         }
     }
-    // The working directory is the fresh home, so the project's seedsnap.toml is never picked
-    // up by accident; tests that want a config file pass --config or write one there.
+    command.env("HOME", home).current_dir(home).args(args);
     command
-        .env("HOME", home)
-        .current_dir(home)
-        .args(args)
-        .envs(env.iter().copied());
-    let out = command.output().expect("running seedsnap");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
-/// A fresh directory under the system temp dir, removed by the OS's normal cleanup or the next
-/// run; tests keep them small.
+/// A fresh directory under this test process's scratch root, which is removed when the tests
+/// end (or by the next run, if this one was killed).
 pub fn scratch_dir(prefix: &str) -> PathBuf {
     let dir = tempfile::Builder::new()
         .prefix(&format!("seedsnap-{prefix}-"))
-        .tempdir()
+        .tempdir_in(cluster::scratch_root())
         .expect("temp dir");
     dir.keep()
 }
