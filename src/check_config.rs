@@ -43,9 +43,7 @@ pub fn run(
     let mut client = session::open_source(endpoint)?;
     let mut txn = session::begin_snapshot(&mut client)?;
     let mut catalog = Catalog::read(&mut txn, &options.schemas)?;
-    let problems = prepare::checked_scope(&mut txn, &mut catalog, options)?
-        .err()
-        .unwrap_or_default();
+    let problems = prepare::checked_scope(&mut txn, &mut catalog, options)?.problems;
     let warnings = if problems.is_empty() {
         suspicious_settings(&mut txn, &catalog, options)?
     } else {

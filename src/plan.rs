@@ -547,3 +547,131 @@ pub fn render_mermaid(plan: &PlanReport) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two tables in a cycle broken by NULL-then-UPDATE, and one table outside it.
+    fn report() -> PlanReport {
+        let table = |position: usize, name: &str, cycle: Option<usize>| PlanTable {
+            position,
+            table: name.into(),
+            cycle,
+            source_rows_estimate: 100,
+            sampled: 5,
+            backfilled: 1,
+            rows: 6,
+        };
+        let edge = |from: &str, to: &str, kind: EdgeKind, in_cycle: bool| PlanEdge {
+            name: format!("{from}_fk"),
+            from: from.into(),
+            columns: vec!["parent_id".into()],
+            to: to.into(),
+            referenced_columns: vec!["id".into()],
+            kind,
+            in_cycle,
+            when: Vec::new(),
+        };
+        PlanReport {
+            source: "host:5432/demo as me".into(),
+            tables: vec![
+                table(1, "app.users", Some(0)),
+                table(2, "app.items", Some(0)),
+                table(3, "app.tags", None),
+            ],
+            foreign_keys: vec![
+                edge("app.items", "app.users", EdgeKind::Hard, true),
+                edge("app.users", "app.items", EdgeKind::Nullable, true),
+                edge("app.tags", "app.items", EdgeKind::Hard, false),
+            ],
+            cycles: vec![PlanCycle {
+                tables: vec!["app.users".into(), "app.items".into()],
+                strategy: LoadStrategy::Ordered {
+                    broken: vec![(1, BreakMethod::NullThenUpdate)],
+                },
+                how: "loads in the order app.users, app.items".into(),
+            }],
+            rows: 18,
+            timings: Timings::default(),
+            explanation: None,
+        }
+    }
+
+    #[test]
+    fn text_lists_order_keys_and_cycles() {
+        let text = render(&report(), PlanFormat::Text).unwrap();
+        assert!(text.starts_with("Load order (3 tables):\n"), "{text}");
+        assert!(text.contains(
+            "   1. app.users  cycle 1         ~100        5           1             6\n"
+        ));
+        assert!(text.contains(
+            "   3. app.tags                   ~100        5           1             6\n"
+        ));
+        assert!(text.contains(
+            "  app.users(parent_id) -> app.items(id)  nullable, in a cycle  [app.users_fk]\n"
+        ));
+        assert!(text.contains("  app.tags(parent_id) -> app.items(id)  NOT NULL  [app.tags_fk]\n"));
+        assert!(text.contains(
+            "  cycle 1: app.users, app.items\n    loads in the order app.users, app.items\n"
+        ));
+        assert!(text.ends_with("An export would take 18 rows from host:5432/demo as me.\n"));
+    }
+
+    #[test]
+    fn text_with_an_explanation_is_the_explanation() {
+        let mut report = report();
+        report.explanation = Some(Explanation {
+            table: "app.tags".into(),
+            sampled: 5,
+            backfilled: 0,
+            rows: Vec::new(),
+        });
+        let text = render(&report, PlanFormat::Text).unwrap();
+        assert_eq!(
+            text,
+            render_explanation(report.explanation.as_ref().unwrap())
+        );
+        // The other formats still print the plan.
+        assert!(render(&report, PlanFormat::Dot)
+            .unwrap()
+            .starts_with("digraph"));
+    }
+
+    #[test]
+    fn json_is_one_document_with_a_newline() {
+        let text = render(&report(), PlanFormat::Json).unwrap();
+        assert!(text.ends_with("}\n"));
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["rows"], 18);
+        assert_eq!(value["cycles"][0]["strategy"]["kind"], "ordered");
+        assert_eq!(
+            value["cycles"][0]["strategy"]["broken"][0],
+            serde_json::json!([1, "null_then_update"])
+        );
+        assert!(value.get("explanation").is_none());
+    }
+
+    #[test]
+    fn dot_marks_cycles_and_nullable_edges() {
+        let dot = render(&report(), PlanFormat::Dot).unwrap();
+        assert!(dot.contains(
+            "  \"app.users\" [label=\"app.users\\n6 rows\", style=filled, fillcolor=\"#ffd6d6\"];\n"
+        ));
+        assert!(dot.contains("  \"app.tags\" [label=\"app.tags\\n6 rows\"];\n"));
+        assert!(dot.contains(
+            "  \"app.users\" -> \"app.items\" [label=\"parent_id\", color=red, fontcolor=red, style=dashed];\n"
+        ));
+        assert!(dot.contains("  \"app.tags\" -> \"app.items\" [label=\"parent_id\"];\n"));
+        assert!(dot.ends_with("}\n"));
+    }
+
+    #[test]
+    fn mermaid_names_tables_by_position_and_classes_cycles() {
+        let mermaid = render(&report(), PlanFormat::Mermaid).unwrap();
+        assert!(mermaid.starts_with("flowchart LR\n  t0[\"app.users<br/>6 rows\"]\n"));
+        assert!(mermaid.contains("  t2 -->|\"parent_id\"| t1\n"));
+        assert!(mermaid.contains("  t1 -.->|\"parent_id\"| t0\n"));
+        assert!(mermaid.ends_with("  class t0,t1 cycle\n"));
+    }
+}

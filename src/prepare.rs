@@ -88,8 +88,11 @@ pub fn prepare(
         full.foreign_keys.len(),
         report::ms(timings.catalog_ms)
     ));
-    let keep = checked_scope(txn, &mut full, options)?
-        .map_err(|problems| options_failure(&problems, options))?;
+    let scope = checked_scope(txn, &mut full, options)?;
+    if !scope.problems.is_empty() {
+        return Err(options_failure(&scope.problems, options));
+    }
+    let keep = scope.keep;
     if !options.virtual_keys.is_empty() {
         progress.line(&format!(
             "added {} virtual foreign keys",
@@ -181,6 +184,13 @@ fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>, Vec<St
     }
 }
 
+/// The settings checked against the source: the tables to read (`keep`), usable only when
+/// there are no `problems`.
+pub struct CheckedScope {
+    pub keep: Vec<bool>,
+    pub problems: Vec<String>,
+}
+
 /// The tables to read, after every setting was checked against the source: all the problems
 /// of `check_options` (which also adds the virtual keys to the catalog), else those of
 /// `scope`. `export`, `plan` and `check-config` decide with this one function.
@@ -188,12 +198,24 @@ pub fn checked_scope(
     txn: &mut Transaction<'_>,
     catalog: &mut Catalog,
     options: &ExportOptions,
-) -> Result<Result<Vec<bool>, Vec<String>>> {
+) -> Result<CheckedScope> {
     let problems = check_options(txn, catalog, options)?;
     if !problems.is_empty() {
-        return Ok(Err(problems));
+        return Ok(CheckedScope {
+            keep: Vec::new(),
+            problems,
+        });
     }
-    Ok(scope(catalog, options))
+    Ok(match scope(catalog, options) {
+        Ok(keep) => CheckedScope {
+            keep,
+            problems: Vec::new(),
+        },
+        Err(problems) => CheckedScope {
+            keep: Vec::new(),
+            problems,
+        },
+    })
 }
 
 /// The error for options that do not fit the source: every problem, one per line.

@@ -192,7 +192,7 @@ fn run_import(
         }
     };
     report.target = endpoint.display_name();
-    let failed = verification_failure(&report, options);
+    let failed = verification_failure(&report, options.allow_drift);
     report.committed = timed(&mut report.timings.commit_ms, || -> Result<bool> {
         if options.dry_run || failed.is_some() {
             txn.rollback()?;
@@ -237,7 +237,7 @@ fn print_tables(progress: &Progress, report: &ImportReport) {
 }
 
 /// The reason verification fails, if it does.
-fn verification_failure(report: &ImportReport, options: &ImportOptions) -> Option<String> {
+fn verification_failure(report: &ImportReport, allow_drift: bool) -> Option<String> {
     let missing: u64 = report.tables.iter().map(|t| t.missing).sum();
     let drifted: Vec<String> = report
         .tables
@@ -264,7 +264,7 @@ fn verification_failure(report: &ImportReport, options: &ImportOptions) -> Optio
             report.foreign_key_violations.join("; ")
         ));
     }
-    if !drifted.is_empty() && !options.allow_drift {
+    if !drifted.is_empty() && !allow_drift {
         return Some(format!(
             "verification failed: the target already has rows with the snapshot's keys but \
              other content (drift) in {}. Use --allow-drift to keep the target's rows, or \
@@ -1071,5 +1071,61 @@ mod tests {
         );
         assert_eq!(copy_position("COPY s, line 2"), (Some(2), None));
         assert_eq!(copy_position("nothing"), (None, None));
+    }
+
+    fn outcome(table: &str, drifted: u64, missing: u64) -> TableOutcome {
+        TableOutcome {
+            table: table.into(),
+            in_snapshot: 10,
+            inserted: 10 - drifted - missing,
+            already_present: drifted,
+            drifted,
+            missing,
+        }
+    }
+
+    fn report(tables: Vec<TableOutcome>, violations: Vec<String>) -> ImportReport {
+        ImportReport {
+            target: "t".into(),
+            snapshot: "s".into(),
+            dry_run: false,
+            committed: false,
+            tables,
+            sequences: Vec::new(),
+            backup: None,
+            foreign_key_violations: violations,
+            timings: ImportTimings::default(),
+        }
+    }
+
+    #[test]
+    fn missing_rows_fail_first_then_foreign_keys_then_drift() {
+        let clean = report(vec![outcome("app.a", 0, 0)], Vec::new());
+        assert_eq!(verification_failure(&clean, false), None);
+
+        let drift = report(vec![outcome("app.a", 2, 0)], Vec::new());
+        let message = verification_failure(&drift, false).unwrap();
+        assert!(message.contains("(drift) in app.a (2 rows)"), "{message}");
+        assert_eq!(verification_failure(&drift, true), None);
+
+        let orphans = report(vec![outcome("app.a", 2, 0)], vec!["3 rows of app.a".into()]);
+        let message = verification_failure(&orphans, true).unwrap();
+        assert_eq!(
+            message,
+            "verification failed: foreign keys do not hold: 3 rows of app.a"
+        );
+
+        let missing = report(
+            vec![outcome("app.a", 2, 0), outcome("app.b", 0, 4)],
+            vec!["3 rows of app.a".into()],
+        );
+        let message = verification_failure(&missing, true).unwrap();
+        assert!(
+            message.starts_with(
+                "verification failed: snapshot rows are not in the target after loading: \
+                 app.b (4 rows)"
+            ),
+            "{message}"
+        );
     }
 }
