@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use postgres::GenericClient;
 use serde::Serialize;
 
-use crate::catalog::{quote_literal, Catalog};
+use crate::catalog::Catalog;
 use crate::connection::{Endpoint, Side};
 use crate::prepare::{prepare, ExportOptions, Prepared, Timings};
 use crate::report::{self, Progress};
@@ -206,14 +206,10 @@ fn copy_query(
     let mut parts = Vec::new();
     // Rows are sorted by relation, so each relation's rows are contiguous.
     for group in rows.chunk_by(|a, b| a.relation == b.relation) {
-        let tids: Vec<String> = group
-            .iter()
-            .map(|r| format!("\"{}\"", r.ctid_literal()))
-            .collect();
         parts.push(format!(
-            "SELECT {columns} FROM ONLY {} WHERE ctid = ANY ({}::pg_catalog.tid[])",
+            "SELECT {columns} FROM ONLY {} WHERE ctid = ANY ({})",
             leaf_names[&group[0].relation],
-            quote_literal(&format!("{{{}}}", tids.join(",")))
+            selection::tid_array(group)
         ));
     }
     format!(

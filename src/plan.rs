@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use std::collections::HashMap;
 
-use crate::catalog::{quote_ident, quote_literal, Catalog};
+use crate::catalog::{quote_ident, Catalog};
 use crate::connection::Endpoint;
 use crate::graph::{self, BreakMethod, Component, EdgeKind, LoadStrategy};
 use crate::prepare::{self, ExportOptions, Prepared, Timings};
@@ -203,15 +203,11 @@ fn describe_rows(
         ),
         None => ("*".to_string(), "t.*".to_string()),
     };
-    let tids: Vec<String> = rows
-        .iter()
-        .map(|r| format!("\"{}\"", r.ctid_literal()))
-        .collect();
     let sql = format!(
         "SELECT t.tableoid::pg_catalog.int8, t.ctid::pg_catalog.text, ROW({values})::pg_catalog.text \
-           FROM {} AS t WHERE t.ctid = ANY ({}::pg_catalog.tid[])",
+           FROM {} AS t WHERE t.ctid = ANY ({})",
         info.from_clause(),
-        quote_literal(&format!("{{{}}}", tids.join(",")))
+        crate::selection::tid_array(&rows)
     );
     let mut described = HashMap::new();
     for row in client.query(sql.as_str(), &[])? {

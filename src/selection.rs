@@ -54,6 +54,18 @@ impl RowId {
     }
 }
 
+/// The rows' ctids as one SQL array: `'{"(0,1)","(0,2)"}'::pg_catalog.tid[]`.
+pub fn tid_array(rows: &[RowId]) -> String {
+    let tids: Vec<String> = rows
+        .iter()
+        .map(|r| format!("\"{}\"", r.ctid_literal()))
+        .collect();
+    format!(
+        "{}::pg_catalog.tid[]",
+        quote_literal(&format!("{{{}}}", tids.join(",")))
+    )
+}
+
 /// What the initial sample takes: per-table limits and filters.
 #[derive(Debug, Clone, Default)]
 pub struct Limits {
@@ -1027,6 +1039,11 @@ mod tests {
         let id = RowId::parse("16384", "(12,7)").unwrap();
         assert_eq!((id.relation, id.block, id.offset), (16384, 12, 7));
         assert_eq!(id.ctid_literal(), "(12,7)");
+        let other = RowId::parse("16384", "(0,1)").unwrap();
+        assert_eq!(
+            tid_array(&[id, other]),
+            "'{\"(12,7)\",\"(0,1)\"}'::pg_catalog.tid[]"
+        );
         assert!(RowId::parse("1", "12,7").is_none());
     }
 
