@@ -4,8 +4,9 @@
 //! string) the way libpq would complete it: whatever the string leaves out comes from `PGHOST`
 //! (a host name or a socket directory), `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE` and
 //! `~/.pgpass` (or `PGPASSFILE`). The `postgres` crate reads none of these itself. It also owns
-//! the password-free name printed before any work (`host:port/dbname as user`) and the session
-//! settings pinned on every connection so that COPY text is the same on both ends.
+//! the password-free name printed before any work (`host:port/dbname as user`), the session
+//! settings pinned on every connection so that COPY text is the same on both ends, and which
+//! side of a run a database is ([`Side`]), which a lost connection's error names.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -288,8 +288,8 @@ struct Selector<'a> {
     provenance: HashMap<RowId, Reason>,
 }
 
-/// Runs both phases. `plan` gives the load order; `progress` hears about long work. With
-/// `explain`, the selection also says why each backfilled row was chosen.
+/// Runs both phases. `plan` gives the load order. With `explain`, the selection also says why
+/// each backfilled row was chosen.
 pub fn select(
     client: &mut impl GenericClient,
     catalog: &Catalog,
