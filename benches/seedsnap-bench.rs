@@ -23,7 +23,6 @@ use anyhow::{bail, Context, Result};
 use postgres::{Client, NoTls};
 
 use seedsnap::catalog::Catalog;
-use seedsnap::selection::order_by;
 
 struct Dataset {
     name: &'static str,
@@ -230,7 +229,7 @@ fn floor(env: &Env, source: &str, empty: &str) -> Result<(f64, f64)> {
         // A table without a key has no order to follow: its first 100 rows.
         let order = match table.row_key() {
             seedsnap::catalog::RowKey::AllColumns => String::new(),
-            _ => format!(" ORDER BY {}", order_by(table, "t.")),
+            _ => format!(" ORDER BY {}", table.order_by("t.")),
         };
         let sql = format!(
             "COPY (SELECT {} FROM {} AS t{order} LIMIT 100) TO STDOUT",

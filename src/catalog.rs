@@ -175,6 +175,25 @@ impl Table {
         self.columns.iter().filter(|c| !c.generated)
     }
 
+    /// `ORDER BY` for the table's rows: its key, or for a table without one all its columns as
+    /// text in byte order (which works for every type, even those with no ordering).
+    pub fn order_by(&self, prefix: &str) -> String {
+        match self.row_key() {
+            RowKey::Primary(columns) | RowKey::Unique(columns) => columns
+                .iter()
+                .map(|c| format!("{prefix}{}", quote_ident(c)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            RowKey::AllColumns => {
+                let columns: Vec<String> = self
+                    .stored_columns()
+                    .map(|c| format!("{prefix}{}", quote_ident(&c.name)))
+                    .collect();
+                format!("ROW({})::pg_catalog.text COLLATE \"C\"", columns.join(", "))
+            }
+        }
+    }
+
     /// The key that identifies and orders rows: the primary key, else the first unique key
     /// (by name) whose columns are all NOT NULL and stored, else all columns.
     pub fn row_key(&self) -> RowKey {
@@ -286,7 +305,45 @@ pub struct Catalog {
     pub external_foreign_keys: Vec<(usize, String)>,
 }
 
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
 impl Catalog {
+    /// A "did you mean" for a table name not in the catalog: the same name in another schema, or
+    /// the same name in another case.
+    pub fn suggest(&self, name: &QualifiedName) -> String {
+        let similar: Vec<String> = self
+            .tables
+            .iter()
+            .filter(|t| {
+                let close = t.name.name.eq_ignore_ascii_case(&name.name)
+                    || (t.name.schema == name.schema
+                        && edit_distance(&t.name.name, &name.name) <= 2);
+                close && t.name != *name
+            })
+            .map(|t| t.name.to_string())
+            .take(3)
+            .collect();
+        if similar.is_empty() {
+            String::new()
+        } else {
+            format!(" (did you mean {}?)", similar.join(" or "))
+        }
+    }
+
     pub fn find(&self, name: &QualifiedName) -> Option<usize> {
         self.tables.iter().position(|t| &t.name == name)
     }
@@ -479,6 +536,14 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("users", "users"), 0);
+        assert_eq!(edit_distance("users", "usres"), 2);
+        assert_eq!(edit_distance("user", "users"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
 
     #[test]
     fn quoting() {

@@ -216,7 +216,7 @@ fn copy_query(
         // MATERIALIZED keeps the planner from walking the whole key index to save the sort.
         "COPY (WITH chosen AS MATERIALIZED ({}) SELECT {columns} FROM chosen AS t ORDER BY {}) TO STDOUT",
         parts.join(" UNION ALL "),
-        selection::order_by(info, "t.")
+        info.order_by("t.")
     )
 }
 

@@ -27,7 +27,7 @@ use anyhow::{Context, Result};
 use postgres::{GenericClient, SimpleQueryMessage, SimpleQueryRow};
 use serde::Serialize;
 
-use crate::catalog::{quote_ident, quote_literal, Catalog, RowKey, Table};
+use crate::catalog::{quote_ident, quote_literal, Catalog, RowKey};
 use crate::error::{failure, ExitKind};
 use crate::graph::Component;
 
@@ -627,7 +627,7 @@ impl<'a> Selector<'a> {
             if let Some(filter) = limits.filters.get(&t) {
                 sql.push_str(&format!(" WHERE ({filter})"));
             }
-            sql.push_str(&format!(" ORDER BY {}", order_by(info, "t.")));
+            sql.push_str(&format!(" ORDER BY {}", info.order_by("t.")));
             if let Some(window) = windows[i] {
                 sql.push_str(&format!(" LIMIT {window}"));
             }
@@ -938,25 +938,6 @@ impl<'a> Selector<'a> {
             from = info.from_clause(),
             step = step.join(" AND "),
         )
-    }
-}
-
-/// `ORDER BY` for a table's rows: its key, or for a table without one all its columns as text
-/// in byte order (which works for every type, even those with no ordering).
-pub fn order_by(table: &Table, prefix: &str) -> String {
-    match table.row_key() {
-        RowKey::Primary(columns) | RowKey::Unique(columns) => columns
-            .iter()
-            .map(|c| format!("{prefix}{}", quote_ident(c)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        RowKey::AllColumns => {
-            let columns: Vec<String> = table
-                .stored_columns()
-                .map(|c| format!("{prefix}{}", quote_ident(&c.name)))
-                .collect();
-            format!("ROW({})::pg_catalog.text COLLATE \"C\"", columns.join(", "))
-        }
     }
 }
 

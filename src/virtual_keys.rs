@@ -252,48 +252,11 @@ pub fn comparable_types(child: &str, parent: &str) -> bool {
     type_family(child) == type_family(parent)
 }
 
-/// A "did you mean" for a table name not in the catalog: the same name in another schema, or
-/// the same name in another case.
-fn suggest_table(catalog: &Catalog, name: &QualifiedName) -> String {
-    let similar: Vec<String> = catalog
-        .tables
-        .iter()
-        .filter(|t| {
-            let close = t.name.name.eq_ignore_ascii_case(&name.name)
-                || (t.name.schema == name.schema && edit_distance(&t.name.name, &name.name) <= 2);
-            close && t.name != *name
-        })
-        .map(|t| t.name.to_string())
-        .take(3)
-        .collect();
-    if similar.is_empty() {
-        String::new()
-    } else {
-        format!(" (did you mean {}?)", similar.join(" or "))
-    }
-}
-
-/// Levenshtein distance, for suggestions.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
-        }
-    }
-    row[b.len()]
-}
-
 /// Checks a table name against the catalog; the problem says where the name was used.
 pub fn find_table(catalog: &Catalog, name: &QualifiedName, used_in: &str) -> Result<usize, String> {
     catalog
         .find(name)
-        .ok_or_else(|| format!("{used_in}: no table {name}{}", suggest_table(catalog, name)))
+        .ok_or_else(|| format!("{used_in}: no table {name}{}", catalog.suggest(name)))
 }
 
 fn check_columns(table: &Table, columns: &[String], used_in: &str, problems: &mut Vec<String>) {

@@ -521,7 +521,7 @@ impl Loader<'_> {
                         .collect::<Vec<_>>()
                         .join(", "),
                     table.from_clause(),
-                    crate::selection::order_by(table, "t.")
+                    table.order_by("t.")
                 );
                 let (file, sha256, rows) =
                     write_table_file(&writer, txn, catalog, t, Some(&sql), "backing up")?;
