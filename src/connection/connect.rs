@@ -62,31 +62,48 @@ fn attempt(
 ) -> Result<Client, Failed> {
     let mut config = target.config.clone();
     config.ssl_mode(wire);
-    let (connector, refusal) = plan.connector().map_err(Failed::Setup)?;
-    match with_timeout(timeout, move || config.connect(connector)) {
+    let outcome = if wire == WireMode::Disable {
+        // No TLS set-up at all: a missing root certificate does not matter on a socket.
+        with_timeout(timeout, move || config.connect(postgres::NoTls))
+            .map(|r| r.map_err(|e| (e, None)))
+    } else {
+        let (connector, refusal) = plan.connector().map_err(Failed::Setup)?;
+        with_timeout(timeout, move || config.connect(connector)).map(|r| {
+            r.map_err(|e| {
+                let reason = refusal.lock().unwrap_or_else(|p| p.into_inner()).take();
+                (e, reason)
+            })
+        })
+    };
+    match outcome {
         None => Err(Failed::TimedOut(timeout.unwrap_or_default())),
         Some(Ok(client)) => Ok(client),
-        Some(Err(error)) => {
-            let reason = refusal.lock().unwrap_or_else(|p| p.into_inner()).take();
-            Err(Failed::Refused(error, reason))
-        }
+        Some(Err((error, reason))) => Err(Failed::Refused(error, reason)),
     }
 }
 
-/// The first host that accepts a session, or every host's reason, joined.
+/// Why no host could be used.
+pub enum Unreachable {
+    /// The TLS set-up itself is wrong (a certificate file); no host was contacted.
+    Setup(anyhow::Error),
+    /// Each host's reason, joined.
+    Hosts(String),
+}
+
+/// The first host that accepts a session, or why none did.
 pub fn first_reachable(
     targets: &[HostTarget],
     plan: &TlsPlan,
     timeout: Option<Duration>,
     user: &str,
-) -> Result<(Client, HostTarget), String> {
+) -> Result<(Client, HostTarget), Unreachable> {
     let mut reasons = Vec::new();
     for target in targets {
         let mut last = None;
         for (index, wire) in attempts(plan.mode, target.socket).iter().enumerate() {
             match attempt(target, *wire, plan, timeout) {
                 Ok(client) => return Ok((client, target.clone())),
-                Err(Failed::Setup(error)) => return Err(error.to_string()),
+                Err(Failed::Setup(error)) => return Err(Unreachable::Setup(error)),
                 Err(failed) => {
                     // `allow` tries TLS only when the server itself refused plaintext.
                     let server_refused = matches!(&failed, Failed::Refused(e, _) if e.as_db_error().is_some());
@@ -101,7 +118,7 @@ pub fn first_reachable(
             reasons.push(cause(&failed, target, plan, user));
         }
     }
-    Err(reasons.join("; "))
+    Err(Unreachable::Hosts(reasons.join("; ")))
 }
 
 /// One host's failure as a person needs it: what happened, where, and what to check.

@@ -140,14 +140,18 @@ impl Endpoint {
         }
         let (mut client, target) =
             connect::first_reachable(&targets, &self.tls, self.timeout, &self.user).map_err(
-                |cause| {
-                    failure(
+                |unreachable| match unreachable {
+                    connect::Unreachable::Setup(error) => error.context(format!(
+                        "cannot connect to the {purpose} database {}",
+                        self.display_name()
+                    )),
+                    connect::Unreachable::Hosts(causes) => failure(
                         ExitKind::Connection,
                         format!(
-                            "cannot connect to the {purpose} database {}: {cause}",
+                            "cannot connect to the {purpose} database {}: {causes}",
                             self.display_name()
                         ),
-                    )
+                    ),
                 },
             )?;
         let security = connect::security(&mut client, &target, &self.tls);

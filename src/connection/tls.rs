@@ -86,6 +86,9 @@ pub struct TlsPlan {
     pub client: Option<(PathBuf, PathBuf)>,
     /// `sslnegotiation=direct` (PostgreSQL 17).
     pub direct: bool,
+    /// Why `verify-ca` / `verify-full` cannot verify: no root certificate. Reported when TLS
+    /// is first needed, since Unix sockets never use it (as in libpq).
+    pub missing_root: Option<String>,
 }
 
 fn bad_input(message: String) -> anyhow::Error {
@@ -128,6 +131,7 @@ impl TlsPlan {
             )));
         }
         let verifying = matches!(mode, SslMode::VerifyCa | SslMode::VerifyFull);
+        let mut missing_root = None;
         let root = if system {
             Some(RootCert::System)
         } else {
@@ -137,22 +141,24 @@ impl TlsPlan {
             match path {
                 Some(path) if path.exists() => Some(RootCert::File(path)),
                 Some(path) if verifying => {
-                    return Err(bad_input(format!(
+                    missing_root = Some(format!(
                         "sslmode={} needs a root certificate to check the server's against, and \
                          {} does not exist: give sslrootcert=FILE (or PGSSLROOTCERT), \
                          sslrootcert=system for the platform's trusted roots, or a weaker \
                          sslmode",
                         mode.name(),
                         path.display()
-                    )))
+                    ));
+                    None
                 }
                 None if verifying => {
-                    return Err(bad_input(format!(
+                    missing_root = Some(format!(
                         "sslmode={} needs a root certificate: give sslrootcert=FILE or \
                          sslrootcert=system (there is no home directory for \
                          ~/.postgresql/root.crt)",
                         mode.name()
-                    )))
+                    ));
+                    None
                 }
                 _ => None,
             }
@@ -197,6 +203,7 @@ impl TlsPlan {
             root,
             client,
             direct,
+            missing_root,
         })
     }
 
@@ -214,6 +221,9 @@ impl TlsPlan {
     /// A connector for one attempt, and the slot where it records why a certificate was
     /// refused.
     pub fn connector(&self) -> Result<(MakeTlsConnector, Arc<Mutex<Option<String>>>)> {
+        if let Some(problem) = &self.missing_root {
+            return Err(bad_input(problem.clone()));
+        }
         let tls_error = |what: String, e: openssl::error::ErrorStack| {
             bad_input(format!("{what}: {}", first_reason(&e)))
         };
@@ -342,10 +352,18 @@ mod tests {
         assert_eq!(prefer.mode, SslMode::Prefer);
         assert_eq!(prefer.verify(), Verify::Nothing);
         assert_eq!(plan(Some("require"), None).unwrap().verify(), Verify::Nothing);
-        // verify-* without a root certificate is refused before connecting.
-        let error = plan(Some("verify-ca"), None).unwrap_err().to_string();
+        // verify-* without a root certificate is refused before any TLS connection.
+        let error = plan(Some("verify-ca"), None)
+            .unwrap()
+            .connector()
+            .err()
+            .unwrap()
+            .to_string();
         assert!(error.contains("root.crt"), "{error}");
-        assert!(plan(Some("verify-full"), Some("/no/such/file")).is_err());
+        assert!(plan(Some("verify-full"), Some("/no/such/file"))
+            .unwrap()
+            .connector()
+            .is_err());
         // A root certificate that exists makes require check the chain.
         let root = home.path().join("ca.pem");
         std::fs::write(&root, "x").unwrap();
