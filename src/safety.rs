@@ -270,8 +270,8 @@ mod tests {
 
     #[test]
     fn the_refusal_names_the_deciding_word() {
-        let NameDecision::Refused(why) = decide_name("prod_test", &options(false, false), false)
-            .unwrap()
+        let NameDecision::Refused(why) =
+            decide_name("prod_test", &options(false, false), false).unwrap()
         else {
             panic!("prod_test must be refused");
         };
@@ -281,21 +281,30 @@ mod tests {
         else {
             panic!("latest must be refused");
         };
-        assert!(why.contains("(latest)") && why.contains("does not look like a test"), "{why}");
+        assert!(
+            why.contains("(latest)") && why.contains("does not look like a test"),
+            "{why}"
+        );
     }
 
     #[test]
     fn a_pattern_replaces_the_default_rule_and_is_searched() {
         let mut o = options(false, false);
         o.pattern = Some("^qa_".into());
-        assert_eq!(decide_name("QA_copy", &o, false).unwrap(), NameDecision::Allowed);
+        assert_eq!(
+            decide_name("QA_copy", &o, false).unwrap(),
+            NameDecision::Allowed
+        );
         assert!(matches!(
             decide_name("app_test", &o, false).unwrap(),
             NameDecision::Refused(why) if why.contains("--target-pattern \"^qa_\"")
         ));
         // A team's pattern decides alone, production words included.
         o.pattern = Some("live".into());
-        assert_eq!(decide_name("live_copy", &o, false).unwrap(), NameDecision::Allowed);
+        assert_eq!(
+            decide_name("live_copy", &o, false).unwrap(),
+            NameDecision::Allowed
+        );
     }
 
     #[test]

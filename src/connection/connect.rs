@@ -106,7 +106,8 @@ pub fn first_reachable(
                 Err(Failed::Setup(error)) => return Err(Unreachable::Setup(error)),
                 Err(failed) => {
                     // `allow` tries TLS only when the server itself refused plaintext.
-                    let server_refused = matches!(&failed, Failed::Refused(e, _) if e.as_db_error().is_some());
+                    let server_refused =
+                        matches!(&failed, Failed::Refused(e, _) if e.as_db_error().is_some());
                     last = Some(failed);
                     if index == 0 && !server_refused {
                         break;
@@ -189,7 +190,8 @@ fn cause(failed: &Failed, target: &HostTarget, plan: &TlsPlan, user: &str) -> St
     }
     if let Some(reason) = certificate_refusal {
         let reason_lower = reason.to_lowercase();
-        if reason_lower.contains("hostname mismatch") || reason_lower.contains("ip address mismatch")
+        if reason_lower.contains("hostname mismatch")
+            || reason_lower.contains("ip address mismatch")
         {
             return format!(
                 "{label}: the server's certificate does not match the host name \"{}\" \

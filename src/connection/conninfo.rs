@@ -85,8 +85,16 @@ pub const KEYS: &[(&str, Option<&str>, Support)] = &[
     ("sslcert", Some("PGSSLCERT"), Support::Same),
     ("sslkey", Some("PGSSLKEY"), Support::Same),
     ("sslnegotiation", Some("PGSSLNEGOTIATION"), Support::Same),
-    ("target_session_attrs", Some("PGTARGETSESSIONATTRS"), Support::Same),
-    ("load_balance_hosts", Some("PGLOADBALANCEHOSTS"), Support::Same),
+    (
+        "target_session_attrs",
+        Some("PGTARGETSESSIONATTRS"),
+        Support::Same,
+    ),
+    (
+        "load_balance_hosts",
+        Some("PGLOADBALANCEHOSTS"),
+        Support::Same,
+    ),
     ("channel_binding", Some("PGCHANNELBINDING"), Support::Same),
     ("keepalives", None, Support::Same),
     ("keepalives_idle", None, Support::Same),
@@ -298,7 +306,11 @@ fn parse_url(spec: &str) -> Result<Vec<(String, String)>> {
     if let Some(path) = path.filter(|p| !p.is_empty()) {
         pairs.push(("dbname".into(), percent_decode(path, "database name")?));
     }
-    for param in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+    for param in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let Some((key, value)) = param.split_once('=') else {
             return Err(bad_input(format!(
                 "the connection URL's parameter {:?} has no \"=value\"",
@@ -586,7 +598,9 @@ mod tests {
     #[test]
     fn service_sections_are_read_with_their_lines() {
         let text = "# c\n[other]\nhost=o\n[demo]\nhost = d.example\ndbname=app\n\n[next]\nhost=n\n";
-        let keys = service_section(text, "demo", Path::new("f")).unwrap().unwrap();
+        let keys = service_section(text, "demo", Path::new("f"))
+            .unwrap()
+            .unwrap();
         assert_eq!(keys.len(), 2);
         assert_eq!(keys[0].0, "host");
         assert_eq!(keys[0].1.value, "d.example");
@@ -634,7 +648,10 @@ mod tests {
         assert!(!redacted.contains("SECRET"), "{redacted}");
         assert!(!redacted.contains("hunter2"), "{redacted}");
         assert!(!redacted.contains("a b"), "{redacted}");
-        assert!(redacted.contains("postgresql://app:***@host/db"), "{redacted}");
+        assert!(
+            redacted.contains("postgresql://app:***@host/db"),
+            "{redacted}"
+        );
         assert_eq!(redact_passwords("postgres://u@h/d"), "postgres://u@h/d");
     }
 }

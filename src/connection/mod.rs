@@ -13,8 +13,8 @@
 //! whether the session is encrypted, and the session settings pinned on every connection so
 //! that COPY text is the same on both ends.
 
-pub mod conninfo;
 pub mod connect;
+pub mod conninfo;
 pub mod passfile;
 pub mod tls;
 
@@ -191,7 +191,11 @@ fn number<T: std::str::FromStr>(settings: &Settings, key: &str) -> Result<Option
     })
 }
 
-fn one_of<'a>(setting: Option<&'a Setting>, key: &str, allowed: &[&str]) -> Result<Option<&'a str>> {
+fn one_of<'a>(
+    setting: Option<&'a Setting>,
+    key: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a str>> {
     match setting {
         None => Ok(None),
         Some(s) if allowed.contains(&s.value.as_str()) => Ok(Some(s.value.as_str())),
@@ -232,11 +236,17 @@ pub fn resolve(spec: &str, env: &dyn Environment) -> Result<Endpoint> {
         env.home().as_deref(),
     )?;
     let timeout = connect_timeout(&settings)?;
-    one_of(settings.get("gssencmode"), "gssencmode", &["disable", "prefer"])?;
+    one_of(
+        settings.get("gssencmode"),
+        "gssencmode",
+        &["disable", "prefer"],
+    )?;
     one_of(settings.get("sslsni"), "sslsni", &["1"])?;
-    let load_balance =
-        one_of(settings.get("load_balance_hosts"), "load_balance_hosts", &["disable", "random"])?
-            == Some("random");
+    let load_balance = one_of(
+        settings.get("load_balance_hosts"),
+        "load_balance_hosts",
+        &["disable", "random"],
+    )? == Some("random");
 
     let mut base = Config::new();
     base.user(&user).dbname(&dbname);

@@ -70,7 +70,6 @@ fn split_pgpass_line(line: &str) -> Vec<String> {
     fields
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -251,10 +251,7 @@ impl TlsPlan {
             builder
                 .set_private_key_file(key, SslFiletype::PEM)
                 .map_err(|e| {
-                    tls_error(
-                        format!("cannot read the client key {}", key.display()),
-                        e,
-                    )
+                    tls_error(format!("cannot read the client key {}", key.display()), e)
                 })?;
             builder.check_private_key().map_err(|e| {
                 tls_error(
@@ -351,7 +348,10 @@ mod tests {
         let prefer = plan(None, None).unwrap();
         assert_eq!(prefer.mode, SslMode::Prefer);
         assert_eq!(prefer.verify(), Verify::Nothing);
-        assert_eq!(plan(Some("require"), None).unwrap().verify(), Verify::Nothing);
+        assert_eq!(
+            plan(Some("require"), None).unwrap().verify(),
+            Verify::Nothing
+        );
         // verify-* without a root certificate is refused before any TLS connection.
         let error = plan(Some("verify-ca"), None)
             .unwrap()

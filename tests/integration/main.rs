@@ -2,6 +2,7 @@
 
 mod cluster;
 mod config;
+mod connection;
 mod export;
 mod faults;
 mod import;
