@@ -85,7 +85,7 @@ pub struct SourceArgs {
     /// (service=, PGSERVICE, ~/.pg_service.conf), then PGHOST, PGPORT, PGUSER, PGPASSWORD,
     /// PGDATABASE, PGSSLMODE and the other PG* variables, then ~/.pgpass. TLS follows sslmode
     /// (default prefer); connect_timeout (default 10 s) bounds each host's whole start-up.
-    /// Default: [source] of the config file.
+    /// Default: the config file's source section.
     #[arg(long, env = "SEEDSNAP_SOURCE", hide_env_values = true)]
     pub source: Option<String>,
 }
@@ -161,14 +161,15 @@ pub struct PlanArgs {
 pub struct TargetArgs {
     /// The test database to load: a postgres:// URL, a libpq "key=value" string or a database
     /// name (the service file and libpq environment variables fill the gaps, as for
-    /// --source). Default: [target] of the config file.
+    /// --source). Default: the config file's target section.
     #[arg(long, env = "SEEDSNAP_TARGET", hide_env_values = true)]
     pub target: Option<String>,
     /// A regular expression searched in the target database's name (case-insensitive; it need
     /// not match the whole name: anchor it with ^...$ for that). It replaces the default rule:
     /// test, tests or testing must be a whole word of the name (words split at anything but
     /// letters and digits, and at lower-to-upper case changes), and no word may be prod,
-    /// production or live. Default: the config file's [target] pattern, else that rule.
+    /// production or live. Default: the pattern of the config file's target section, else
+    /// that rule.
     #[arg(long, value_name = "REGEX")]
     pub target_pattern: Option<String>,
     /// Load into a database that the name rule refuses. At a terminal you must also type the

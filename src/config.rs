@@ -6,7 +6,7 @@
 //! line: a flag always wins over the file. Scalars (source, target, dir, limit, schemas,
 //! target pattern) are replaced by their flag; per-table settings (limits, whole tables,
 //! filters) are merged table by table, the flag's entry winning; lists (exclude, virtual keys)
-//! add up. Checks against the source catalog live in [`crate::export::check_config`].
+//! add up. Checks against the source catalog live in [`crate::check_config`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

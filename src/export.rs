@@ -254,8 +254,8 @@ fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>, Vec<St
 }
 
 /// The tables to read, after every setting was checked against the source: all the problems
-/// of [`check_options`] (which also adds the virtual keys to the catalog), else those of
-/// [`scope`]. `export`, `plan` and `check-config` decide with this one function.
+/// of `check_options` (which also adds the virtual keys to the catalog), else those of
+/// `scope`. `export`, `plan` and `check-config` decide with this one function.
 pub fn checked_scope(
     txn: &mut Transaction<'_>,
     catalog: &mut Catalog,

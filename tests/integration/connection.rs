@@ -554,6 +554,18 @@ fn unreachable_servers_say_why() {
     plan("host=/nonexistent-dir port=5439 user=u dbname=d", &[])
         .code(6)
         .stderr_has("no server socket at /nonexistent-dir/.s.PGSQL.5439");
+    // An export refused at connection time leaves no directory behind.
+    let dir = scratch_dir("conn-export").join("snapshot");
+    seedsnap(&[
+        "export",
+        "--no-config",
+        "--source",
+        &format!("host=127.0.0.1 port={closed} user=u dbname=d"),
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .code(6);
+    assert!(!dir.exists());
     // Two hosts: both reasons.
     plan(
         &format!("host=127.0.0.1,/nonexistent-dir port={closed},5439 user=u dbname=d"),

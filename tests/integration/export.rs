@@ -197,7 +197,7 @@ fn failed_or_killed_export_leaves_the_previous_snapshot() {
     let mut txn = locker.transaction().unwrap();
     txn.batch_execute("LOCK TABLE app.videos IN ACCESS EXCLUSIVE MODE")
         .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+    let mut child = crate::seedsnap_command()
         .arg("--no-config")
         .args(["export", "-q", "--source", &demo.url(), "--dir", &dir_text])
         .stderr(std::process::Stdio::null())

@@ -1,7 +1,7 @@
 //! Reliability under faults: servers that go away, locks held by others, hot standbys,
 //! read-only defaults, concurrent writers, big values, secrets.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use super::*;
@@ -15,7 +15,7 @@ const SMALL_DATA: &str = "
     INSERT INTO child SELECT i, 1 + (i * 7) % 300, 'c' || i FROM generate_series(1, 600) i;";
 
 fn spawn_seedsnap(args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+    crate::seedsnap_command()
         .arg("--no-config")
         .args(args)
         .stdout(Stdio::piped())
@@ -326,7 +326,7 @@ fn passwords_from_pgpass_never_appear() {
         cluster().url("postgres"),
         "host=/nonexistent port=1 user=x dbname=y".into(),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+        let out = crate::seedsnap_command()
             .arg("--no-config")
             .args(["plan", "--source", &source, "--format", "json"])
             .env("HOME", &home)

@@ -751,7 +751,8 @@ fn seedsnap_at_terminal(args: &[&str], input: &str) -> Run {
         line.push(' ');
         line.push_str(&quote(arg));
     }
-    let mut child = std::process::Command::new("script")
+    let mut script = std::process::Command::new("script");
+    let mut child = crate::controlled(&mut script, &crate::scratch_dir("home"))
         .args(["-qec", &line, "/dev/null"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -804,7 +805,7 @@ fn two_imports_at_once_both_succeed_without_duplicates() {
     let reference = empty_test_db();
     import(&reference, &dir, &[]).ok();
     let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+        crate::seedsnap_command()
             .arg("--no-config")
             .args(import_args(&target, &dir, &[]))
             .output()
@@ -859,7 +860,7 @@ fn killed_import_leaves_the_target_exactly_as_before() {
             break;
         }
         let target = cluster().create_db("killed_test", Some(&base.name), "");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seedsnap"))
+        let mut child = crate::seedsnap_command()
             .arg("--no-config")
             .args(import_args(&target, &dir, &[]))
             .stderr(std::process::Stdio::null())

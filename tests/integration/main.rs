@@ -59,19 +59,30 @@ pub fn seedsnap_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     seedsnap_in(&scratch_dir("home"), args, env)
 }
 
-/// Runs seedsnap in `dir` (also its HOME), with a clean environment plus `env`.
-pub fn seedsnap_in(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_seedsnap"));
+/// A controlled environment for a seedsnap process (or a wrapper that starts one): no PG* or
+/// SEEDSNAP_* variables and `home` as HOME and working directory, so that the developer's own
+/// ~/.pg_service.conf, ~/.pgpass, ~/.postgresql/, PGSSLMODE or ./seedsnap.toml never leak in;
+/// tests that want a config file pass --config or write one there.
+pub fn controlled<'a>(command: &'a mut Command, home: &Path) -> &'a mut Command {
     for (key, _) in std::env::vars() {
         if key.starts_with("PG") || key.starts_with("SEEDSNAP_") {
             command.env_remove(key);
         }
     }
-    // The working directory is the fresh home, so the project's seedsnap.toml is never picked
-    // up by accident; tests that want a config file pass --config or write one there.
+    command.env("HOME", home).current_dir(home)
+}
+
+/// The seedsnap binary in a controlled environment with a fresh home.
+pub fn seedsnap_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seedsnap"));
+    controlled(&mut command, &scratch_dir("home"));
     command
-        .env("HOME", home)
-        .current_dir(home)
+}
+
+/// Runs seedsnap in `dir` (also its HOME), with a clean environment plus `env`.
+pub fn seedsnap_in(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seedsnap"));
+    controlled(&mut command, home)
         .args(args)
         .envs(env.iter().copied());
     let out = command.output().expect("running seedsnap");
