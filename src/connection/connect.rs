@@ -3,10 +3,11 @@
 //! The `postgres` crate's own `connect_timeout` covers the TCP connect only; a server or proxy
 //! that accepts and then never answers would hold it forever. So each attempt runs on a thread
 //! of its own and is given up after `connect_timeout`, TLS and authentication included, as libpq
-//! does; a given-up thread is left to end with its socket. The sslmode decides the attempts:
-//! `allow` tries plaintext, then TLS when the server refuses plaintext; `prefer` asks for TLS and
-//! takes plaintext only when the server offers no TLS; `require` and `verify-*` never send a
-//! byte of the session in plaintext. Unix sockets never use TLS, as in libpq.
+//! does; a given-up thread is left to end with its socket. The sslmode decides the attempts, as
+//! in libpq: `allow` tries plaintext, then TLS when the server refuses plaintext; `prefer` asks
+//! for TLS, takes plaintext when the server offers no TLS, and tries plaintext again when the
+//! server refuses the TLS session (a `hostnossl` rule); `require` and `verify-*` never send a
+//! byte of the session in plaintext. Unix sockets never use TLS.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -34,7 +35,7 @@ pub fn attempts(mode: SslMode, socket: bool) -> &'static [WireMode] {
     match mode {
         SslMode::Disable => &[WireMode::Disable],
         SslMode::Allow => &[WireMode::Disable, WireMode::Require],
-        SslMode::Prefer => &[WireMode::Prefer],
+        SslMode::Prefer => &[WireMode::Prefer, WireMode::Disable],
         SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => &[WireMode::Require],
     }
 }
@@ -96,27 +97,35 @@ pub fn first_reachable(
     plan: &TlsPlan,
     timeout: Option<Duration>,
     user: &str,
-) -> Result<(Client, HostTarget), Unreachable> {
+) -> Result<(Client, HostTarget, WireMode), Unreachable> {
     let mut reasons = Vec::new();
     for target in targets {
-        let mut last = None;
         for (index, wire) in attempts(plan.mode, target.socket).iter().enumerate() {
             match attempt(target, *wire, plan, timeout) {
-                Ok(client) => return Ok((client, target.clone())),
+                Ok(client) => return Ok((client, target.clone(), *wire)),
                 Err(Failed::Setup(error)) => return Err(Unreachable::Setup(error)),
                 Err(failed) => {
-                    // `allow` tries TLS only when the server itself refused plaintext.
-                    let server_refused =
-                        matches!(&failed, Failed::Refused(e, _) if e.as_db_error().is_some());
-                    last = Some(failed);
-                    if index == 0 && !server_refused {
+                    let text = cause(&failed, target, plan, user);
+                    reasons.push(if index == 0 {
+                        text
+                    } else {
+                        format!(
+                            "then {} (sslmode={}): {text}",
+                            if *wire == WireMode::Disable {
+                                "without TLS"
+                            } else {
+                                "with TLS"
+                            },
+                            plan.mode.name()
+                        )
+                    });
+                    // The second attempt (`allow`: TLS, `prefer`: plaintext) only when the
+                    // server itself refused the first.
+                    if !matches!(&failed, Failed::Refused(e, _) if e.as_db_error().is_some()) {
                         break;
                     }
                 }
             }
-        }
-        if let Some(failed) = last {
-            reasons.push(cause(&failed, target, plan, user));
         }
     }
     Err(Unreachable::Hosts(reasons.join("; ")))
@@ -238,7 +247,12 @@ fn chain_text(error: &postgres::Error) -> String {
 
 /// Whether the session is encrypted, with which TLS version and what was checked, as the
 /// server reports it (`pg_stat_ssl`).
-pub fn security(client: &mut Client, target: &HostTarget, plan: &TlsPlan) -> String {
+pub fn security(
+    client: &mut Client,
+    target: &HostTarget,
+    plan: &TlsPlan,
+    wire: WireMode,
+) -> String {
     if target.socket {
         return "not encrypted (Unix socket; TLS is not used on sockets)".into();
     }
@@ -262,9 +276,10 @@ pub fn security(client: &mut Client, target: &HostTarget, plan: &TlsPlan) -> Str
         Ok(None) => format!(
             "NOT encrypted (sslmode={}{})",
             plan.mode.name(),
-            match plan.mode {
-                SslMode::Disable => "",
-                SslMode::Allow => ": the server accepted plaintext",
+            match (plan.mode, wire) {
+                (SslMode::Disable, _) => "",
+                (SslMode::Allow, _) => ": the server accepted plaintext",
+                (_, WireMode::Disable) => ": the server refused TLS and accepted plaintext",
                 _ => ": the server offers no TLS",
             }
         ),
@@ -300,7 +315,10 @@ mod tests {
             attempts(SslMode::Allow, false),
             &[WireMode::Disable, WireMode::Require]
         );
-        assert_eq!(attempts(SslMode::Prefer, false), &[WireMode::Prefer]);
+        assert_eq!(
+            attempts(SslMode::Prefer, false),
+            &[WireMode::Prefer, WireMode::Disable]
+        );
         for mode in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
             // Never a plaintext fallback.
             assert_eq!(attempts(mode, false), &[WireMode::Require]);

@@ -138,7 +138,7 @@ impl Endpoint {
         if self.load_balance {
             connect::shuffle(&mut targets);
         }
-        let (mut client, target) =
+        let (mut client, target, wire) =
             connect::first_reachable(&targets, &self.tls, self.timeout, &self.user).map_err(
                 |unreachable| match unreachable {
                     connect::Unreachable::Setup(error) => error.context(format!(
@@ -154,7 +154,7 @@ impl Endpoint {
                     ),
                 },
             )?;
-        let security = connect::security(&mut client, &target, &self.tls);
+        let security = connect::security(&mut client, &target, &self.tls, wire);
         eprintln!(
             "seedsnap: {purpose} database {}: {security}",
             self.display_name()
@@ -458,6 +458,53 @@ pub(crate) mod tests {
         let e = env(&[("PGHOST", "h"), ("PGUSER", "carol")]);
         let endpoint = resolve("port=5000", &e).unwrap();
         assert_eq!(endpoint.display_name(), "h:5000/carol as carol");
+    }
+
+    #[test]
+    fn connect_timeout_reads_as_in_libpq_with_a_ten_second_default() {
+        let timeout = |spec: &str| {
+            connect_timeout(&conninfo::gather(spec, &env(&[])).unwrap()).map_err(|e| e.to_string())
+        };
+        assert_eq!(timeout(""), Ok(Some(Duration::from_secs(10))));
+        assert_eq!(timeout("connect_timeout=0"), Ok(None));
+        assert_eq!(
+            timeout("connect_timeout=1"),
+            Ok(Some(Duration::from_secs(2)))
+        );
+        assert_eq!(
+            timeout("connect_timeout=30"),
+            Ok(Some(Duration::from_secs(30)))
+        );
+        let error = timeout("connect_timeout=soon").unwrap_err();
+        assert!(error.contains("connect_timeout \"soon\""), "{error}");
+        let e = env(&[("PGCONNECT_TIMEOUT", "x")]);
+        let error = resolve("host=h", &e).unwrap_err().to_string();
+        assert!(error.contains("PGCONNECT_TIMEOUT"), "{error}");
+    }
+
+    #[test]
+    fn several_hosts_take_their_own_ports_and_passwords() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let passfile = dir.path().join("pgpass");
+        std::fs::write(&passfile, "a:1:*:u:pa\nlocalhost:2:*:u:pb\n").unwrap();
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let spec = format!(
+            "host=a,/run/pg port=1,2 user=u dbname=d passfile={}",
+            passfile.display()
+        );
+        let endpoint = resolve(&spec, &env(&[])).unwrap();
+        assert_eq!(endpoint.display_name(), "a,/run/pg:1/d as u");
+        let labels: Vec<String> = endpoint.targets.iter().map(|t| t.label()).collect();
+        assert_eq!(labels, ["host a port 1", "socket /run/pg/.s.PGSQL.2"]);
+        let passwords: Vec<Option<&[u8]>> = endpoint
+            .targets
+            .iter()
+            .map(|t| t.config.get_password())
+            .collect();
+        assert_eq!(passwords, [Some(&b"pa"[..]), Some(&b"pb"[..])]);
+        assert!(resolve("host=a,b,c port=1,2", &env(&[])).is_err());
+        assert!(resolve("host=a hostaddr=not-an-ip", &env(&[])).is_err());
     }
 
     #[test]

@@ -148,6 +148,8 @@ pub fn tls_server() -> &'static TlsServer {
                 std::fs::write(
                     data.join("pg_hba.conf"),
                     "local all all trust\n\
+                     hostssl all nossluser 127.0.0.1/32 reject\n\
+                     hostnossl all nossluser 127.0.0.1/32 trust\n\
                      hostssl all pwuser 127.0.0.1/32 scram-sha-256\n\
                      hostssl all certuser 127.0.0.1/32 cert\n\
                      hostssl all all 127.0.0.1/32 trust\n",
@@ -174,7 +176,8 @@ pub fn tls_server() -> &'static TlsServer {
         admin
             .batch_execute(
                 "CREATE ROLE pwuser LOGIN PASSWORD 'pw-s3cret-word';
-                 CREATE ROLE certuser LOGIN;",
+                 CREATE ROLE certuser LOGIN;
+                 CREATE ROLE nossluser LOGIN;",
             )
             .unwrap();
         TlsServer {
@@ -348,6 +351,19 @@ fn require_never_falls_back_to_plaintext() {
     plan(&format!("{url} sslmode=disable"), &[])
         .ok()
         .stderr_has("NOT encrypted (sslmode=disable)");
+    // A server that offers TLS but refuses it to this user (hostnossl): prefer tries
+    // plaintext again, as libpq does; require does not.
+    let s = tls_server();
+    let nossl = format!(
+        "host=localhost port={} user=nossluser dbname=postgres",
+        s.port
+    );
+    plan(&nossl, &[])
+        .ok()
+        .stderr_has("as nossluser: NOT encrypted (sslmode=prefer");
+    plan(&format!("{nossl} sslmode=require"), &[])
+        .code(6)
+        .stderr_has("pg_hba.conf rejects connection");
 }
 
 #[test]
@@ -395,7 +411,8 @@ fn client_certificates_authenticate() {
         &[],
     )
     .code(6)
-    .stderr_has("certificate");
+    .stderr_has("connection requires a valid client certificate")
+    .stderr_has("then without TLS (sslmode=prefer): host localhost port");
 }
 
 #[test]
@@ -481,7 +498,7 @@ fn options_and_application_name_reach_the_server() {
         &[("PGOPTIONS", "-c work_mem=nonsense")],
     )
     .code(6)
-    .stderr_has("work_mem");
+    .stderr_has("invalid value for parameter \"work_mem\": \"nonsense\"");
     plan(
         &s.url("localhost", ""),
         &[("PGAPPNAME", "seedsnap-probe-app")],
