@@ -223,6 +223,7 @@ pub fn resolve(spec: &str, env: &dyn Environment) -> Result<Endpoint> {
     let settings = conninfo::gather(spec, env)?;
     let user = value(&settings, "user")
         .map(str::to_string)
+        .or_else(os_user)
         .or_else(|| env.var("USER"))
         .or_else(|| env.var("LOGNAME"))
         .unwrap_or_else(|| "postgres".to_string());
@@ -401,6 +402,30 @@ fn host_targets(
         });
     }
     Ok(targets)
+}
+
+/// The name of the user the process runs as, which libpq takes when no user is given.
+fn os_user() -> Option<String> {
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `entry` and `buffer`, whose sizes it is given, and sets
+    // `found` to `&entry` or null; the name is read only when it succeeded.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            libc::geteuid(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name points into `buffer`, NUL-terminated by getpwuid_r.
+    let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+    name.to_str().ok().map(str::to_string)
 }
 
 /// libpq's compiled-in default on Debian is the socket directory `/var/run/postgresql`.
