@@ -312,10 +312,10 @@ fn parse_url(spec: &str) -> Result<Vec<(String, String)>> {
         .filter(|p| !p.is_empty())
     {
         let Some((key, value)) = param.split_once('=') else {
-            return Err(bad_input(format!(
-                "the connection URL's parameter {:?} has no \"=value\"",
-                percent_decode(param, "parameters")?
-            )));
+            // Not echoed: it may be a password typed without its key.
+            return Err(bad_input(
+                "the connection URL has a parameter without \"=value\" after its \"?\"".into(),
+            ));
         };
         let key = percent_decode(key, "parameters")?;
         let value = percent_decode(value, &format!("parameter \"{key}\""))?;
@@ -344,9 +344,16 @@ fn parse_keywords(spec: &str) -> Result<Vec<(String, String)>> {
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.next() != Some('=') {
-            return Err(bad_input(format!(
-                "missing \"=\" after \"{key}\" in the connection string"
-            )));
+            // The stray word is not echoed: it may be a password typed without its key.
+            return Err(bad_input(match pairs.last() {
+                Some((previous, _)) => format!(
+                    "the connection string has a word without \"=value\" after the setting \
+                     \"{previous}\"; write key=value pairs"
+                ),
+                None => "the connection string does not start with key=value; write key=value \
+                         pairs"
+                    .to_string(),
+            }));
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let mut value = String::new();
@@ -579,7 +586,11 @@ mod tests {
         assert_eq!(pairs("mydb"), p(&[("dbname", "mydb")]));
         let error = parse("host=h password='unterminated").unwrap_err();
         assert!(!error.to_string().contains("unterminated'"), "{error}");
-        assert!(parse("host").is_err() || parse("host h=1").is_err());
+        let error = parse("host=h hunter2 port=1").unwrap_err().to_string();
+        assert!(error.contains("after the setting \"host\""), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let error = parse("postgres://h/d?hunter2").unwrap_err().to_string();
+        assert!(!error.contains("hunter2"), "{error}");
     }
 
     #[test]
