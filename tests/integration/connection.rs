@@ -126,21 +126,23 @@ impl TlsServer {
 pub fn tls_server() -> &'static TlsServer {
     static SERVER: OnceLock<TlsServer> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let certs = scratch_dir("certs");
-        make_cert(&certs, "ca", "/CN=seedsnap test CA", None, None);
-        make_cert(&certs, "wrong-ca", "/CN=some other CA", None, None);
-        make_cert(
-            &certs,
-            "server",
-            "/CN=localhost",
-            Some("ca"),
-            Some("DNS:localhost"),
-        );
-        make_cert(&certs, "client", "/CN=certuser", Some("ca"), None);
         let port = free_port();
         let cluster = Cluster::start_with(
             port,
             |cluster, data| {
+                // In the cluster's directory, which the harness removes with it.
+                let certs = cluster.dir.join("certs");
+                std::fs::create_dir(&certs).map_err(|e| e.to_string())?;
+                make_cert(&certs, "ca", "/CN=seedsnap test CA", None, None);
+                make_cert(&certs, "wrong-ca", "/CN=some other CA", None, None);
+                make_cert(
+                    &certs,
+                    "server",
+                    "/CN=localhost",
+                    Some("ca"),
+                    Some("DNS:localhost"),
+                );
+                make_cert(&certs, "client", "/CN=certuser", Some("ca"), None);
                 for name in ["server.crt", "server.key", "ca.crt"] {
                     std::fs::copy(certs.join(name), data.join(name)).unwrap();
                     cluster.hand_over(&data.join(name));
@@ -180,6 +182,7 @@ pub fn tls_server() -> &'static TlsServer {
                  CREATE ROLE nossluser LOGIN;",
             )
             .unwrap();
+        let certs = cluster.dir.join("certs");
         TlsServer {
             cluster,
             port,
