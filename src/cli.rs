@@ -113,9 +113,12 @@ pub struct ProgressArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct SourceArgs {
-    /// The demo database to read: a postgres:// URL or a libpq "key=value" string. What it
-    /// leaves out comes from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and ~/.pgpass.
-    /// Default: [source] of the config file.
+    /// The demo database to read: a postgres:// URL, a libpq "key=value" string or a database
+    /// name, meaning what it means to psql: what it leaves out comes from its service
+    /// (service=, PGSERVICE, ~/.pg_service.conf), then PGHOST, PGPORT, PGUSER, PGPASSWORD,
+    /// PGDATABASE, PGSSLMODE and the other PG* variables, then ~/.pgpass. TLS follows sslmode
+    /// (default prefer); connect_timeout (default 10 s) bounds each host's whole start-up.
+    /// Default: the config file's source section.
     #[arg(long, env = "SEEDSNAP_SOURCE", hide_env_values = true)]
     pub source: Option<String>,
 }
@@ -189,17 +192,21 @@ pub struct PlanArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct TargetArgs {
-    /// The test database to load: a postgres:// URL or a libpq "key=value" string (libpq
-    /// environment variables fill the gaps, as for --source). Default: [target] of the
-    /// config file.
+    /// The test database to load: a postgres:// URL, a libpq "key=value" string or a database
+    /// name (the service file and libpq environment variables fill the gaps, as for
+    /// --source). Default: the config file's target section.
     #[arg(long, env = "SEEDSNAP_TARGET", hide_env_values = true)]
     pub target: Option<String>,
-    /// A regular expression the target database's name must match (case-insensitive).
-    /// Default: the config file's [target] pattern, else "test".
-    #[arg(long)]
+    /// A regular expression searched in the target database's name (case-insensitive; it need
+    /// not match the whole name: anchor it with ^...$ for that). It replaces the default rule:
+    /// test, tests or testing must be a whole word of the name (words split at anything but
+    /// letters and digits, and at lower-to-upper case changes), and no word may be prod,
+    /// production or live. Default: the pattern of the config file's target section, else
+    /// that rule.
+    #[arg(long, value_name = "REGEX")]
     pub target_pattern: Option<String>,
-    /// Load into a database whose name does not match --target-pattern. At a terminal you
-    /// must also type the database's name; without one, --yes is required too.
+    /// Load into a database that the name rule refuses. At a terminal you must also type the
+    /// database's name; without one, --yes is required too.
     #[arg(long)]
     pub allow_non_test_target: bool,
     /// Confirm --allow-non-test-target without a terminal.
@@ -228,8 +235,7 @@ impl TargetArgs {
         let pattern = self
             .target_pattern
             .clone()
-            .or_else(|| config?.file.target.as_ref()?.get_ref().pattern.clone())
-            .unwrap_or_else(|| "test".to_string());
+            .or_else(|| config?.file.target.as_ref()?.get_ref().pattern.clone());
         crate::import::ImportOptions {
             guard: crate::safety::GuardOptions {
                 pattern,

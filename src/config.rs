@@ -88,7 +88,8 @@ impl<'de> Deserialize<'de> for LimitValue {
 pub struct DatabaseEntry {
     pub url: Option<String>,
     pub url_env: Option<Spanned<String>>,
-    /// Target only: the pattern its database name must match (default `test`).
+    /// Target only: a regular expression searched in its database name, replacing the default
+    /// rule (a whole word `test`, `tests` or `testing`, and no production word).
     pub pattern: Option<String>,
 }
 

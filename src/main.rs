@@ -19,7 +19,10 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => exit_on_usage_error(&error),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -27,6 +30,19 @@ fn main() -> ExitCode {
             ExitCode::from(exit_kind(&error).code() as u8)
         }
     }
+}
+
+/// Prints clap's message (help, version, or a usage error) and exits with its code. A usage
+/// error may quote what was typed, such as a URL given where no argument is expected, so
+/// passwords are hidden first.
+fn exit_on_usage_error(error: &clap::Error) -> ! {
+    let text = seedsnap::connection::conninfo::redact_passwords(&error.to_string());
+    if error.use_stderr() {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    std::process::exit(error.exit_code())
 }
 
 /// The error and its causes on one line; server errors with their detail and hint.

@@ -1,9 +1,13 @@
 //! Deciding whether a database may be written.
 //!
 //! seedsnap changes a target only when it is unmistakably a test database:
-//! - its name must match `--target-pattern` (default `test`, case-insensitive). Overriding that
-//!   takes `--allow-non-test-target` and, at a terminal, typing the database's name; without a
-//!   terminal the flag alone is refused unless `--yes` is given too;
+//! - by default, `test`, `tests` or `testing` must be a whole word of its name (words are split
+//!   at anything but letters and digits, and where a lower-case letter meets an upper-case one),
+//!   and no word may be a production word (`prod`, `production`, `live`). A team with another
+//!   convention gives `--target-pattern`, a regular expression searched in the name
+//!   (case-insensitive; anchor it with `^…$` to match the whole name), which then decides alone.
+//!   Overriding the rule takes `--allow-non-test-target` and, at a terminal, typing the
+//!   database's name; without a terminal the flag alone is refused unless `--yes` is given too;
 //! - it must not be the database the snapshot was exported from (same cluster system identifier
 //!   and database name). That check has no override.
 
@@ -17,7 +21,8 @@ use crate::snapshot::manifest::{SnapshotKind, SourceInfo};
 
 #[derive(Debug, Clone)]
 pub struct GuardOptions {
-    pub pattern: String,
+    /// `--target-pattern` (or the config file's); `None` applies the default word rule.
+    pub pattern: Option<String>,
     pub allow_non_test_target: bool,
     pub yes: bool,
 }
@@ -31,28 +36,119 @@ pub enum NameDecision {
     Refused(String),
 }
 
-/// The name guard as a pure function of its inputs.
-pub fn decide_name(dbname: &str, options: &GuardOptions, terminal: bool) -> Result<NameDecision> {
-    let pattern = RegexBuilder::new(&options.pattern)
+/// Words that make a name a test database's under the default rule.
+pub const TEST_WORDS: &[&str] = &["test", "tests", "testing"];
+/// Words that keep a name from qualifying under the default rule, whatever else it holds.
+pub const PRODUCTION_WORDS: &[&str] = &["prod", "production", "live"];
+
+/// The words of a database name: split at every character that is not a letter or a digit, and
+/// where a lower-case letter is followed by an upper-case one (`AppTest` is `App`, `Test`).
+pub fn words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            previous_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && previous_lower && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        current.push(c);
+        previous_lower = c.is_lowercase();
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+/// Why the name rule took or refused a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameVerdict {
+    /// The default rule: this word is a test word.
+    TestWord(String),
+    /// The default rule: this word is a production word, which no test word outweighs.
+    ProductionWord(String),
+    /// The default rule: no word is a test word; the words it has.
+    NoTestWord(Vec<String>),
+    /// `--target-pattern` matched.
+    PatternMatched,
+    /// `--target-pattern` did not match.
+    PatternMissed,
+}
+
+impl NameVerdict {
+    pub fn qualifies(&self) -> bool {
+        matches!(self, NameVerdict::TestWord(_) | NameVerdict::PatternMatched)
+    }
+}
+
+/// The default rule's verdict on a name: a production word refuses, then a test word allows.
+pub fn default_verdict(dbname: &str) -> NameVerdict {
+    let words: Vec<String> = words(dbname).iter().map(|w| w.to_lowercase()).collect();
+    let find = |list: &[&str]| words.iter().find(|w| list.contains(&w.as_str())).cloned();
+    if let Some(word) = find(PRODUCTION_WORDS) {
+        NameVerdict::ProductionWord(word)
+    } else if let Some(word) = find(TEST_WORDS) {
+        NameVerdict::TestWord(word)
+    } else {
+        NameVerdict::NoTestWord(words)
+    }
+}
+
+/// The verdict of the rule in force: `pattern` (searched, case-insensitive) or the default.
+pub fn name_verdict(dbname: &str, pattern: Option<&str>) -> Result<NameVerdict> {
+    let Some(pattern) = pattern else {
+        return Ok(default_verdict(dbname));
+    };
+    let regex = RegexBuilder::new(pattern)
         .case_insensitive(true)
         .build()
         .map_err(|e| {
             failure(
                 ExitKind::BadInput,
-                format!(
-                    "--target-pattern {:?} is not a valid regular expression: {e}",
-                    options.pattern
-                ),
+                format!("--target-pattern {pattern:?} is not a valid regular expression: {e}"),
             )
         })?;
-    if pattern.is_match(dbname) {
+    Ok(if regex.is_match(dbname) {
+        NameVerdict::PatternMatched
+    } else {
+        NameVerdict::PatternMissed
+    })
+}
+
+/// Why a name does not qualify, naming the word or the pattern that decided it.
+fn refusal_reason(dbname: &str, verdict: &NameVerdict, pattern: Option<&str>) -> String {
+    let detail = match verdict {
+        NameVerdict::ProductionWord(word) => format!(
+            "its name holds the production word \"{word}\", and a production word is never \
+             taken for a test database by default"
+        ),
+        NameVerdict::NoTestWord(words) => format!(
+            "none of its words ({}) is test, tests or testing",
+            words.join(", ")
+        ),
+        NameVerdict::PatternMissed => format!(
+            "its name does not match --target-pattern {:?}",
+            pattern.unwrap_or_default()
+        ),
+        NameVerdict::TestWord(_) | NameVerdict::PatternMatched => String::new(),
+    };
+    format!("the target database {dbname:?} does not look like a test database: {detail}")
+}
+
+/// The name guard as a pure function of its inputs.
+pub fn decide_name(dbname: &str, options: &GuardOptions, terminal: bool) -> Result<NameDecision> {
+    let verdict = name_verdict(dbname, options.pattern.as_deref())?;
+    if verdict.qualifies() {
         return Ok(NameDecision::Allowed);
     }
-    let why = format!(
-        "the target database {dbname:?} does not look like a test database (its name does not \
-         match --target-pattern {:?})",
-        options.pattern
-    );
+    let why = refusal_reason(dbname, &verdict, options.pattern.as_deref());
     Ok(if !options.allow_non_test_target {
         NameDecision::Refused(format!(
             "{why}. Nothing was written. Point --target at a test database, or if you are sure, \
@@ -64,7 +160,7 @@ pub fn decide_name(dbname: &str, options: &GuardOptions, terminal: bool) -> Resu
         NameDecision::Allowed
     } else {
         NameDecision::Refused(format!(
-            "{why}, and there is no terminal to confirm --allow-non-test-target on: add --yes \
+            "{why}; and there is no terminal to confirm --allow-non-test-target on: add --yes \
              as well. Nothing was written."
         ))
     })
@@ -128,20 +224,87 @@ mod tests {
 
     fn options(allow: bool, yes: bool) -> GuardOptions {
         GuardOptions {
-            pattern: "test".into(),
+            pattern: None,
             allow_non_test_target: allow,
             yes,
         }
     }
 
     #[test]
-    fn test_names_pass() {
-        for name in ["app_test", "TEST_db", "testing", "seedsnap_test"] {
+    fn the_default_rule_takes_whole_test_words_only() {
+        use NameVerdict::*;
+        let w = |s: &str| TestWord(s.to_string());
+        let p = |s: &str| ProductionWord(s.to_string());
+        let none = |list: &[&str]| NoTestWord(list.iter().map(|s| s.to_string()).collect());
+        let table = [
+            ("app_test", w("test")),
+            ("test_app", w("test")),
+            ("myapp-test", w("test")),
+            ("AppTest", w("test")),
+            ("TEST_db", w("test")),
+            ("testing", w("testing")),
+            ("app.tests.2", w("tests")),
+            ("seedsnap_test_123_4", w("test")),
+            ("latest", none(&["latest"])),
+            ("contest", none(&["contest"])),
+            ("attestation", none(&["attestation"])),
+            ("test1", none(&["test1"])),
+            ("demo", none(&["demo"])),
+            ("", none(&[])),
+            ("prod_latest", p("prod")),
+            ("prod_test", p("prod")),
+            ("test_production", p("production")),
+            ("LiveTest", p("live")),
+            ("app_live_testing", p("live")),
+            ("productive_test", w("test")),
+        ];
+        for (name, expected) in table {
+            assert_eq!(default_verdict(name), expected, "{name}");
             assert_eq!(
-                decide_name(name, &options(false, false), false).unwrap(),
-                NameDecision::Allowed
+                decide_name(name, &options(false, false), false).unwrap() == NameDecision::Allowed,
+                expected.qualifies(),
+                "{name}"
             );
         }
+    }
+
+    #[test]
+    fn the_refusal_names_the_deciding_word() {
+        let NameDecision::Refused(why) =
+            decide_name("prod_test", &options(false, false), false).unwrap()
+        else {
+            panic!("prod_test must be refused");
+        };
+        assert!(why.contains("production word \"prod\""), "{why}");
+        let NameDecision::Refused(why) =
+            decide_name("latest", &options(false, false), false).unwrap()
+        else {
+            panic!("latest must be refused");
+        };
+        assert!(
+            why.contains("(latest)") && why.contains("does not look like a test"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_pattern_replaces_the_default_rule_and_is_searched() {
+        let mut o = options(false, false);
+        o.pattern = Some("^qa_".into());
+        assert_eq!(
+            decide_name("QA_copy", &o, false).unwrap(),
+            NameDecision::Allowed
+        );
+        assert!(matches!(
+            decide_name("app_test", &o, false).unwrap(),
+            NameDecision::Refused(why) if why.contains("--target-pattern \"^qa_\"")
+        ));
+        // A team's pattern decides alone, production words included.
+        o.pattern = Some("live".into());
+        assert_eq!(
+            decide_name("live_copy", &o, false).unwrap(),
+            NameDecision::Allowed
+        );
     }
 
     #[test]
@@ -172,7 +335,7 @@ mod tests {
     #[test]
     fn bad_pattern_is_bad_input() {
         let mut o = options(false, false);
-        o.pattern = "(".into();
+        o.pattern = Some("(".into());
         assert!(decide_name("x", &o, false).is_err());
     }
 

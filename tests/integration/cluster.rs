@@ -180,6 +180,17 @@ fn remove_stale(base: &Path) {
 
 impl Cluster {
     pub fn start(port: u16) -> Result<Cluster, String> {
+        Cluster::start_with(port, |_, _| Ok(()), &[])
+    }
+
+    /// A cluster whose data directory `setup` adjusts after `initdb` (pg_hba.conf, certificate
+    /// files), started with `extra` server arguments (`-c listen_addresses=127.0.0.1` to accept
+    /// TCP on loopback, which later arguments allow since they override earlier ones).
+    pub fn start_with(
+        port: u16,
+        setup: impl FnOnce(&Cluster, &Path) -> Result<(), String>,
+        extra: &[&str],
+    ) -> Result<Cluster, String> {
         let bindir = find_bindir()?;
         let run_as = postgres_user();
         let base = std::env::temp_dir();
@@ -199,8 +210,17 @@ impl Cluster {
             port,
             run_as,
         };
-        cluster.init_and_spawn("data")?;
+        cluster.init("data")?;
+        setup(&cluster, &cluster.data_dir("data"))?;
+        cluster.spawn("data", extra)?;
         Ok(cluster)
+    }
+
+    /// Gives a file written by the test to the server's OS user, readable by it alone.
+    pub fn hand_over(&self, path: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        chown(path, self.run_as);
     }
 
     fn command(&self, program: &str) -> Command {
@@ -216,7 +236,7 @@ impl Cluster {
         self.dir.join(name)
     }
 
-    fn init_and_spawn(&self, data: &str) -> Result<(), String> {
+    fn init(&self, data: &str) -> Result<(), String> {
         let out = self
             .command("initdb")
             .args(["-D"])
@@ -238,7 +258,7 @@ impl Cluster {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        self.spawn(data, &[])
+        Ok(())
     }
 
     /// A cluster of its own, for a test that stops or restarts servers.

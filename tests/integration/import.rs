@@ -779,7 +779,8 @@ fn seedsnap_at_terminal(args: &[&str], input: &str) -> Run {
         line.push(' ');
         line.push_str(&quote(arg));
     }
-    let mut child = std::process::Command::new("script")
+    let mut script = std::process::Command::new("script");
+    let mut child = crate::controlled(&mut script, &crate::scratch_dir("home"))
         .args(["-qec", &line, "/dev/null"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

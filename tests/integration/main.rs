@@ -2,6 +2,7 @@
 
 mod cluster;
 mod config;
+mod connection;
 mod export;
 mod faults;
 mod import;
@@ -75,18 +76,24 @@ pub fn seedsnap_in(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     Run::from_output(out)
 }
 
-/// The one way tests start the binary: `args`, a clean environment (no PG* or SEEDSNAP_*
-/// variables), `home` as HOME and working directory. The project's seedsnap.toml is so never
-/// picked up by accident; tests that want a config file pass --config or write one there.
+/// The one way tests start the binary: `args` in a [`controlled`] environment with `home`.
 pub fn seedsnap_command<S: AsRef<std::ffi::OsStr>>(home: &Path, args: &[S]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_seedsnap"));
+    controlled(&mut command, home).args(args);
+    command
+}
+
+/// A controlled environment for a seedsnap process (or a wrapper that starts one): no PG* or
+/// SEEDSNAP_* variables and `home` as HOME and working directory, so that the developer's own
+/// ~/.pg_service.conf, ~/.pgpass, ~/.postgresql/, PGSSLMODE or ./seedsnap.toml never leak in;
+/// tests that want a config file pass --config or write one there.
+pub fn controlled<'a>(command: &'a mut Command, home: &Path) -> &'a mut Command {
     for (key, _) in std::env::vars() {
         if key.starts_with("PG") || key.starts_with("SEEDSNAP_") {
             command.env_remove(key);
         }
     }
-    command.env("HOME", home).current_dir(home).args(args);
-    command
+    command.env("HOME", home).current_dir(home)
 }
 
 /// A fresh directory under this test process's scratch root, which is removed when the tests

@@ -1,0 +1,339 @@
+//! Reaching a server: each host in turn, each start-up bounded as a whole, each failure named.
+//!
+//! The `postgres` crate's own `connect_timeout` covers the TCP connect only; a server or proxy
+//! that accepts and then never answers would hold it forever. So each attempt runs on a thread
+//! of its own and is given up after `connect_timeout`, TLS and authentication included, as libpq
+//! does; a given-up thread is left to end with its socket. The sslmode decides the attempts, as
+//! in libpq: `allow` tries plaintext, then TLS when the server refuses plaintext; `prefer` asks
+//! for TLS, takes plaintext when the server offers no TLS, and tries plaintext again when the
+//! server refuses the TLS session (a `hostnossl` rule); `require` and `verify-*` never send a
+//! byte of the session in plaintext. Unix sockets never use TLS.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use postgres::config::SslMode as WireMode;
+use postgres::Client;
+
+use super::tls::{RootCert, SslMode, TlsPlan, Verify};
+use super::HostTarget;
+use crate::error::describe_pg_error;
+
+/// Why one attempt failed.
+enum Failed {
+    /// Set-up before any network traffic (a certificate file that cannot be read).
+    Setup(anyhow::Error),
+    TimedOut(Duration),
+    Refused(postgres::Error, Option<String>),
+}
+
+/// The wire-level TLS modes to try, in order, for one host.
+pub fn attempts(mode: SslMode, socket: bool) -> &'static [WireMode] {
+    if socket {
+        return &[WireMode::Disable];
+    }
+    match mode {
+        SslMode::Disable => &[WireMode::Disable],
+        SslMode::Allow => &[WireMode::Disable, WireMode::Require],
+        SslMode::Prefer => &[WireMode::Prefer, WireMode::Disable],
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => &[WireMode::Require],
+    }
+}
+
+/// Runs `work` on its own thread and waits at most `timeout` for it.
+pub fn with_timeout<T: Send + 'static>(
+    timeout: Option<Duration>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let Some(timeout) = timeout else {
+        return Some(work());
+    };
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(work());
+    });
+    receiver.recv_timeout(timeout).ok()
+}
+
+fn attempt(
+    target: &HostTarget,
+    wire: WireMode,
+    plan: &TlsPlan,
+    timeout: Option<Duration>,
+) -> Result<Client, Failed> {
+    let mut config = target.config.clone();
+    config.ssl_mode(wire);
+    let outcome = if wire == WireMode::Disable {
+        // No TLS set-up at all: a missing root certificate does not matter on a socket.
+        with_timeout(timeout, move || config.connect(postgres::NoTls))
+            .map(|r| r.map_err(|e| (e, None)))
+    } else {
+        let (connector, refusal) = plan.connector().map_err(Failed::Setup)?;
+        with_timeout(timeout, move || config.connect(connector)).map(|r| {
+            r.map_err(|e| {
+                let reason = refusal.lock().unwrap_or_else(|p| p.into_inner()).take();
+                (e, reason)
+            })
+        })
+    };
+    match outcome {
+        None => Err(Failed::TimedOut(timeout.unwrap_or_default())),
+        Some(Ok(client)) => Ok(client),
+        Some(Err((error, reason))) => Err(Failed::Refused(error, reason)),
+    }
+}
+
+/// Why no host could be used.
+pub enum Unreachable {
+    /// The TLS set-up itself is wrong (a certificate file); no host was contacted.
+    Setup(anyhow::Error),
+    /// Each host's reason, joined.
+    Hosts(String),
+}
+
+/// The first host that accepts a session, or why none did.
+pub fn first_reachable(
+    targets: &[HostTarget],
+    plan: &TlsPlan,
+    timeout: Option<Duration>,
+    user: &str,
+) -> Result<(Client, HostTarget, WireMode), Unreachable> {
+    let mut reasons = Vec::new();
+    for target in targets {
+        for (index, wire) in attempts(plan.mode, target.socket).iter().enumerate() {
+            match attempt(target, *wire, plan, timeout) {
+                Ok(client) => return Ok((client, target.clone(), *wire)),
+                Err(Failed::Setup(error)) => return Err(Unreachable::Setup(error)),
+                Err(failed) => {
+                    let text = cause(&failed, target, plan, user);
+                    reasons.push(if index == 0 {
+                        text
+                    } else {
+                        format!(
+                            "then {} (sslmode={}): {text}",
+                            if *wire == WireMode::Disable {
+                                "without TLS"
+                            } else {
+                                "with TLS"
+                            },
+                            plan.mode.name()
+                        )
+                    });
+                    // The second attempt (`allow`: TLS, `prefer`: plaintext) only when the
+                    // server itself refused the first.
+                    if !matches!(&failed, Failed::Refused(e, _) if e.as_db_error().is_some()) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Err(Unreachable::Hosts(reasons.join("; ")))
+}
+
+/// One host's failure as a person needs it: what happened, where, and what to check.
+fn cause(failed: &Failed, target: &HostTarget, plan: &TlsPlan, user: &str) -> String {
+    let label = target.label();
+    let error = match failed {
+        Failed::Setup(error) => return error.to_string(),
+        Failed::TimedOut(timeout) => {
+            return format!(
+                "{label}: no complete answer within {} s (connect_timeout): the start-up (TCP, \
+                 TLS, authentication) did not finish; is that a PostgreSQL server, and is it \
+                 responsive?",
+                timeout.as_secs()
+            )
+        }
+        Failed::Refused(error, _) if error.as_db_error().is_some() => {
+            return format!("{label}: {}", describe_pg_error(error))
+        }
+        Failed::Refused(error, reason) => (error, reason),
+    };
+    let (error, certificate_refusal) = error;
+    let text = chain_text(error);
+    if let Some(io) = find_io_error(error) {
+        match io.kind() {
+            std::io::ErrorKind::ConnectionRefused if target.socket => {
+                return format!(
+                    "connection refused on {label}: the socket file is there but no server \
+                     accepts on it (a server that stopped?)"
+                )
+            }
+            std::io::ErrorKind::ConnectionRefused => {
+                return format!(
+                    "connection refused by {label}: is a server running on that host and \
+                     accepting TCP/IP connections on that port?"
+                )
+            }
+            std::io::ErrorKind::NotFound if target.socket => {
+                return format!(
+                    "no server socket at {}: is a server running locally, with its socket in \
+                     {} and on port {}?",
+                    target.socket_path().display(),
+                    target.host,
+                    target.port
+                )
+            }
+            _ if text.contains("lookup address") || text.contains("resolve any addresses") => {
+                return format!(
+                    "host name \"{}\" not found: it could not be translated to an address (a \
+                     typo, or no DNS?)",
+                    target.host
+                )
+            }
+            _ => {}
+        }
+    }
+    if text.contains("password missing") {
+        return format!(
+            "{label}: the server asks for a password for user \"{user}\" and none was given: \
+             put it in the URL, PGPASSWORD, or a password file (~/.pgpass, passfile, PGPASSFILE)"
+        );
+    }
+    if text.contains("server does not support TLS") {
+        return format!(
+            "{label}: the server does not offer TLS, and sslmode={} requires it; nothing was \
+             sent in plaintext (use sslmode=prefer or disable only if plaintext is acceptable)",
+            plan.mode.name()
+        );
+    }
+    if let Some(reason) = certificate_refusal {
+        let reason_lower = reason.to_lowercase();
+        if reason_lower.contains("hostname mismatch")
+            || reason_lower.contains("ip address mismatch")
+        {
+            return format!(
+                "{label}: the server's certificate does not match the host name \"{}\" \
+                 (sslmode=verify-full checks it; connect by the name in the certificate)",
+                target.host
+            );
+        }
+        return format!(
+            "{label}: the server's certificate is not trusted ({reason}) by {}",
+            match &plan.root {
+                Some(RootCert::File(path)) => format!("the root certificate {}", path.display()),
+                Some(RootCert::System) => "the system's trusted roots".into(),
+                None => "any root certificate".into(),
+            }
+        );
+    }
+    format!("{label}: {text}")
+}
+
+fn find_io_error(error: &postgres::Error) -> Option<&std::io::Error> {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// The error and all its causes, each once.
+fn chain_text(error: &postgres::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether the session is encrypted, with which TLS version and what was checked, as the
+/// server reports it (`pg_stat_ssl`).
+pub fn security(
+    client: &mut Client,
+    target: &HostTarget,
+    plan: &TlsPlan,
+    wire: WireMode,
+) -> String {
+    if target.socket {
+        return "not encrypted (Unix socket; TLS is not used on sockets)".into();
+    }
+    let checked = match plan.verify() {
+        Verify::Nothing => "the server's certificate is not checked",
+        Verify::Chain => "certificate chain checked, not the host name",
+        Verify::ChainAndHostName => "certificate and host name checked",
+    };
+    let row = client.query_opt(
+        "SELECT version FROM pg_catalog.pg_stat_ssl \
+          WHERE pid = pg_catalog.pg_backend_pid() AND ssl",
+        &[],
+    );
+    match row {
+        Ok(Some(row)) => format!(
+            "encrypted, {} ({checked}; sslmode={})",
+            row.get::<_, Option<String>>(0)
+                .unwrap_or_else(|| "TLS".into()),
+            plan.mode.name()
+        ),
+        Ok(None) => format!(
+            "NOT encrypted (sslmode={}{})",
+            plan.mode.name(),
+            match (plan.mode, wire) {
+                (SslMode::Disable, _) => "",
+                (SslMode::Allow, _) => ": the server accepted plaintext",
+                (_, WireMode::Disable) => ": the server refused TLS and accepted plaintext",
+                _ => ": the server offers no TLS",
+            }
+        ),
+        Err(_) if plan.mode.requires_tls() => {
+            format!("encrypted ({checked}; sslmode={})", plan.mode.name())
+        }
+        Err(_) => format!("encryption unknown (sslmode={})", plan.mode.name()),
+    }
+}
+
+/// Shuffles hosts for `load_balance_hosts=random`.
+pub fn shuffle(targets: &mut [HostTarget]) {
+    let mut state = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        | 1;
+    for i in (1..targets.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        targets.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslmodes_decide_the_attempts() {
+        assert_eq!(attempts(SslMode::Disable, false), &[WireMode::Disable]);
+        assert_eq!(
+            attempts(SslMode::Allow, false),
+            &[WireMode::Disable, WireMode::Require]
+        );
+        assert_eq!(
+            attempts(SslMode::Prefer, false),
+            &[WireMode::Prefer, WireMode::Disable]
+        );
+        for mode in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
+            // Never a plaintext fallback.
+            assert_eq!(attempts(mode, false), &[WireMode::Require]);
+        }
+        assert_eq!(attempts(SslMode::VerifyFull, true), &[WireMode::Disable]);
+    }
+
+    #[test]
+    fn a_timeout_gives_up_on_work_that_never_ends() {
+        let started = std::time::Instant::now();
+        let result = with_timeout(Some(Duration::from_millis(100)), || {
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        assert!(result.is_none());
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(with_timeout(None, || 7), Some(7));
+    }
+}

@@ -1,0 +1,601 @@
+//! Where a database is and how seedsnap talks to it: a connection string means the same
+//! database to seedsnap as to `psql`, or seedsnap refuses it before doing anything.
+//!
+//! - [`conninfo`] reads the string (URL, `key=value` or a bare database name) and completes it
+//!   from the service file and the `PG*` environment, refusing keys seedsnap does not honour;
+//! - [`passfile`] finds the password in `passfile` / `PGPASSFILE` / `~/.pgpass`;
+//! - [`tls`] applies `sslmode`, `sslrootcert`, `sslcert`, `sslkey` and `~/.postgresql/`;
+//! - [`connect`] tries each host in turn, bounding each whole start-up (TCP, TLS,
+//!   authentication) by `connect_timeout`, and says why a host could not be reached.
+//!
+//! The `postgres` crate reads none of the libpq environment itself. This module also owns the
+//! password-free name printed before any work (`host:port/dbname as user`), the line that says
+//! whether the session is encrypted, the session settings pinned on every connection so
+//! that COPY text is the same on both ends, and which side of a run a database is ([`Side`]),
+//! which a lost connection's error names.
+
+pub mod connect;
+pub mod conninfo;
+pub mod passfile;
+pub mod tls;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use postgres::config::{ChannelBinding, LoadBalanceHosts, TargetSessionAttrs};
+use postgres::{Client, Config};
+
+use crate::error::{exit_kind, failure, ExitKind};
+use conninfo::{Setting, Settings};
+use tls::TlsPlan;
+
+/// Settings that change how values are printed as text. Pinned on both ends of every transfer:
+/// a database or role default (`ALTER DATABASE … SET DateStyle`) must not swap day and month or
+/// drop float digits. `search_path` is emptied so that every name we print or read is qualified.
+pub const PINNED_SESSION_SETTINGS: &str = "\
+SET client_encoding = 'UTF8';
+SET DateStyle = 'ISO, YMD';
+SET IntervalStyle = 'postgres';
+SET TimeZone = 'UTC';
+SET extra_float_digits = 3;
+SET bytea_output = 'hex';
+SET standard_conforming_strings = on;
+SET lc_monetary = 'C';
+SET xmloption = content;
+SELECT pg_catalog.set_config('search_path', '', false);
+";
+
+/// Which database of a run: the one read, or the one written. Typed, so that no spelling of a
+/// string can silently name the other one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Source,
+    Target,
+}
+
+impl Side {
+    /// The word in messages, flags (`--source`) and config sections (`[source]`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Source => "source",
+            Side::Target => "target",
+        }
+    }
+
+    /// The environment variable that holds the side's URL.
+    pub fn variable(self) -> &'static str {
+        match self {
+            Side::Source => "SEEDSNAP_SOURCE",
+            Side::Target => "SEEDSNAP_TARGET",
+        }
+    }
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The libpq environment, as a lookup function so that tests can supply their own.
+pub trait Environment {
+    fn var(&self, name: &str) -> Option<String>;
+    fn home(&self) -> Option<PathBuf>;
+}
+
+/// The real process environment.
+pub struct ProcessEnvironment;
+
+impl Environment for ProcessEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+    fn home(&self) -> Option<PathBuf> {
+        self.var("HOME").map(PathBuf::from)
+    }
+}
+
+/// How long a start-up may take when neither `connect_timeout` nor `PGCONNECT_TIMEOUT` says.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One host of a connection string, with everything needed to reach it.
+#[derive(Clone)]
+pub struct HostTarget {
+    pub config: Config,
+    /// The host name, IP address or socket directory, as written.
+    pub host: String,
+    pub port: u16,
+    pub socket: bool,
+}
+
+impl HostTarget {
+    /// `host h port p`, or the socket file's path.
+    pub fn label(&self) -> String {
+        if self.socket {
+            format!("socket {}", self.socket_path().display())
+        } else {
+            format!("host {} port {}", self.host, self.port)
+        }
+    }
+
+    pub fn socket_path(&self) -> PathBuf {
+        Path::new(&self.host).join(format!(".s.PGSQL.{}", self.port))
+    }
+}
+
+/// A database to connect to, fully resolved.
+#[derive(Clone)]
+pub struct Endpoint {
+    targets: Vec<HostTarget>,
+    tls: TlsPlan,
+    timeout: Option<Duration>,
+    load_balance: bool,
+    host: String,
+    port: u16,
+    user: String,
+    dbname: String,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        write!(f, "Endpoint({})", self.display_name())
+    }
+}
+
+impl Endpoint {
+    /// `host:port/dbname as user`; never the password.
+    pub fn display_name(&self) -> String {
+        format!(
+            "{}:{}/{} as {}",
+            self.host, self.port, self.dbname, self.user
+        )
+    }
+
+    /// The `sslmode` in force.
+    pub fn ssl_mode(&self) -> tls::SslMode {
+        self.tls.mode
+    }
+
+    /// The bound on each host's start-up; `None` waits as long as it takes.
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Opens a session, says on stderr whether it is encrypted, and pins the text-output
+    /// settings.
+    pub fn connect(&self, side: Side) -> Result<Client> {
+        let mut targets = self.targets.clone();
+        if self.load_balance {
+            connect::shuffle(&mut targets);
+        }
+        let (mut client, target, wire) =
+            connect::first_reachable(&targets, &self.tls, self.timeout, &self.user).map_err(
+                |unreachable| match unreachable {
+                    connect::Unreachable::Setup(error) => error.context(format!(
+                        "cannot connect to the {side} database {}",
+                        self.display_name()
+                    )),
+                    connect::Unreachable::Hosts(causes) => failure(
+                        ExitKind::Connection,
+                        format!(
+                            "cannot connect to the {side} database {}: {causes}",
+                            self.display_name()
+                        ),
+                    ),
+                },
+            )?;
+        let security = connect::security(&mut client, &target, &self.tls, wire);
+        eprintln!(
+            "seedsnap: {side} database {}: {security}",
+            self.display_name()
+        );
+        client
+            .batch_execute(PINNED_SESSION_SETTINGS)
+            .with_context(|| format!("pinning session settings on {}", self.display_name()))?;
+        Ok(client)
+    }
+}
+
+/// Adds which database was lost to an error that is a lost or refused connection.
+pub fn name_lost_connection(
+    error: anyhow::Error,
+    side: Side,
+    endpoint: &Endpoint,
+) -> anyhow::Error {
+    let already_named = error
+        .chain()
+        .any(|c| c.to_string().contains(&endpoint.display_name()));
+    if exit_kind(&error) == ExitKind::Connection && !already_named {
+        error.context(format!(
+            "lost the connection to the {side} database {}",
+            endpoint.display_name()
+        ))
+    } else {
+        error
+    }
+}
+
+fn bad_input(message: String) -> anyhow::Error {
+    failure(ExitKind::BadInput, message)
+}
+
+/// The text of a setting, when set and not empty.
+fn value<'a>(settings: &'a Settings, key: &str) -> Option<&'a str> {
+    settings
+        .get(key)
+        .map(|s| s.value.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// A setting that must be a whole number, named with its origin when it is not.
+fn number<T: std::str::FromStr>(settings: &Settings, key: &str) -> Result<Option<T>> {
+    let Some(setting) = settings.get(key).filter(|s| !s.value.is_empty()) else {
+        return Ok(None);
+    };
+    setting.value.trim().parse().map(Some).map_err(|_| {
+        bad_input(format!(
+            "{key} {:?} (from {}) is not a valid number",
+            setting.value, setting.origin
+        ))
+    })
+}
+
+fn one_of<'a>(
+    setting: Option<&'a Setting>,
+    key: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a str>> {
+    match setting {
+        None => Ok(None),
+        Some(s) if allowed.contains(&s.value.as_str()) => Ok(Some(s.value.as_str())),
+        Some(s) => Err(bad_input(format!(
+            "{key} {:?} (from {}) is not supported: seedsnap takes {}",
+            s.value,
+            s.origin,
+            allowed.join(", ")
+        ))),
+    }
+}
+
+/// `connect_timeout` as libpq reads it: 0 or less waits forever, 1 means 2 seconds.
+pub fn connect_timeout(settings: &Settings) -> Result<Option<Duration>> {
+    Ok(match number::<i64>(settings, "connect_timeout")? {
+        None => Some(DEFAULT_CONNECT_TIMEOUT),
+        Some(seconds) if seconds <= 0 => None,
+        Some(seconds) => Some(Duration::from_secs(seconds.max(2) as u64)),
+    })
+}
+
+/// Resolves a connection string the way libpq would, filling the gaps from its service and
+/// `env`. Nothing is contacted.
+pub fn resolve(spec: &str, env: &dyn Environment) -> Result<Endpoint> {
+    let settings = conninfo::gather(spec, env)?;
+    let user = value(&settings, "user")
+        .map(str::to_string)
+        .or_else(os_user)
+        .or_else(|| env.var("USER"))
+        .or_else(|| env.var("LOGNAME"))
+        .unwrap_or_else(|| "postgres".to_string());
+    let dbname = value(&settings, "dbname").unwrap_or(&user).to_string();
+    let tls = TlsPlan::decide(
+        settings.get("sslmode"),
+        settings.get("sslrootcert"),
+        settings.get("sslcert"),
+        settings.get("sslkey"),
+        settings.get("sslnegotiation"),
+        env.home().as_deref(),
+    )?;
+    let timeout = connect_timeout(&settings)?;
+    one_of(
+        settings.get("gssencmode"),
+        "gssencmode",
+        &["disable", "prefer"],
+    )?;
+    one_of(settings.get("sslsni"), "sslsni", &["1"])?;
+    let load_balance = one_of(
+        settings.get("load_balance_hosts"),
+        "load_balance_hosts",
+        &["disable", "random"],
+    )? == Some("random");
+
+    let mut base = Config::new();
+    base.user(&user).dbname(&dbname);
+    base.application_name(
+        value(&settings, "application_name")
+            .or_else(|| value(&settings, "fallback_application_name"))
+            .unwrap_or("seedsnap"),
+    );
+    if let Some(options) = value(&settings, "options") {
+        base.options(options);
+    }
+    if let Some(timeout) = timeout {
+        base.connect_timeout(timeout);
+    }
+    match one_of(
+        settings.get("target_session_attrs"),
+        "target_session_attrs",
+        &["any", "read-write", "read-only"],
+    )? {
+        Some("read-write") => base.target_session_attrs(TargetSessionAttrs::ReadWrite),
+        Some("read-only") => base.target_session_attrs(TargetSessionAttrs::ReadOnly),
+        _ => &mut base,
+    };
+    match one_of(
+        settings.get("channel_binding"),
+        "channel_binding",
+        &["disable", "prefer", "require"],
+    )? {
+        Some("disable") => base.channel_binding(ChannelBinding::Disable),
+        Some("require") => base.channel_binding(ChannelBinding::Require),
+        _ => &mut base,
+    };
+    if let Some(on) = one_of(settings.get("keepalives"), "keepalives", &["0", "1"])? {
+        base.keepalives(on == "1");
+    }
+    if let Some(seconds) = number::<u64>(&settings, "keepalives_idle")? {
+        base.keepalives_idle(Duration::from_secs(seconds));
+    }
+    if let Some(seconds) = number::<u64>(&settings, "keepalives_interval")? {
+        base.keepalives_interval(Duration::from_secs(seconds));
+    }
+    if let Some(count) = number::<u32>(&settings, "keepalives_count")? {
+        base.keepalives_retries(count);
+    }
+    if let Some(ms) = number::<u64>(&settings, "tcp_user_timeout")? {
+        base.tcp_user_timeout(Duration::from_millis(ms));
+    }
+    base.load_balance_hosts(LoadBalanceHosts::Disable);
+
+    let targets = host_targets(&settings, &base, &user, &dbname, env)?;
+    let host = targets
+        .iter()
+        .map(|t| t.host.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    let port = targets.first().map_or(5432, |t| t.port);
+    Ok(Endpoint {
+        targets,
+        tls,
+        timeout,
+        load_balance,
+        host,
+        port,
+        user,
+        dbname,
+    })
+}
+
+/// One [`HostTarget`] per host of `host` / `hostaddr`, each with its port and password.
+fn host_targets(
+    settings: &Settings,
+    base: &Config,
+    user: &str,
+    dbname: &str,
+    env: &dyn Environment,
+) -> Result<Vec<HostTarget>> {
+    let split = |key: &str| -> Vec<String> {
+        settings
+            .get(key)
+            .filter(|s| !s.value.is_empty())
+            .map(|s| s.value.split(',').map(|v| v.trim().to_string()).collect())
+            .unwrap_or_default()
+    };
+    let names = split("host");
+    let addrs = split("hostaddr");
+    if !names.is_empty() && !addrs.is_empty() && names.len() != addrs.len() {
+        return Err(bad_input(format!(
+            "could not match {} host names to {} hostaddr values",
+            names.len(),
+            addrs.len()
+        )));
+    }
+    let count = names.len().max(addrs.len()).max(1);
+    let ports = split("port");
+    if ports.len() > 1 && ports.len() != count {
+        return Err(bad_input(format!(
+            "could not match {} port numbers to {count} hosts",
+            ports.len()
+        )));
+    }
+    let passfile = passfile::pgpass_path(value(settings, "passfile"), env);
+    let mut targets = Vec::new();
+    for i in 0..count {
+        let name = names.get(i).cloned().unwrap_or_default();
+        let addr = addrs.get(i).cloned().unwrap_or_default();
+        let port_text = ports.get(i).or(ports.first()).cloned().unwrap_or_default();
+        let port: u16 = if port_text.is_empty() {
+            5432
+        } else {
+            port_text.parse().map_err(|_| {
+                bad_input(format!(
+                    "port {port_text:?} (from {}) is not a port number",
+                    settings["port"].origin
+                ))
+            })?
+        };
+        let host = match (name.is_empty(), addr.is_empty()) {
+            (false, _) => name,
+            (true, false) => addr.clone(),
+            (true, true) => default_host().to_string(),
+        };
+        let socket = host.starts_with('/');
+        let mut config = base.clone();
+        if socket {
+            config.host_path(&host);
+        } else {
+            config.host(&host);
+        }
+        if !addr.is_empty() {
+            let ip: IpAddr = addr.parse().map_err(|_| {
+                bad_input(format!(
+                    "hostaddr {addr:?} (from {}) is not an IP address",
+                    settings["hostaddr"].origin
+                ))
+            })?;
+            config.hostaddr(ip);
+        }
+        config.port(port);
+        let password = value(settings, "password").map(str::to_string).or_else(|| {
+            passfile
+                .as_deref()
+                .and_then(|path| passfile::pgpass_lookup(path, &host, port, dbname, user))
+        });
+        if let Some(password) = password {
+            config.password(password);
+        }
+        targets.push(HostTarget {
+            config,
+            host,
+            port,
+            socket,
+        });
+    }
+    Ok(targets)
+}
+
+/// The name of the user the process runs as, which libpq takes when no user is given.
+fn os_user() -> Option<String> {
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `entry` and `buffer`, whose sizes it is given, and sets
+    // `found` to `&entry` or null; the name is read only when it succeeded.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            libc::geteuid(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name points into `buffer`, NUL-terminated by getpwuid_r.
+    let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+    name.to_str().ok().map(str::to_string)
+}
+
+/// libpq's compiled-in default on Debian is the socket directory `/var/run/postgresql`.
+fn default_host() -> &'static str {
+    if Path::new("/var/run/postgresql").is_dir() {
+        "/var/run/postgresql"
+    } else {
+        "localhost"
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    pub(crate) struct FakeEnv(pub HashMap<&'static str, String>, pub Option<PathBuf>);
+    impl Environment for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).cloned()
+        }
+        fn home(&self) -> Option<PathBuf> {
+            self.1.clone()
+        }
+    }
+
+    pub(crate) fn env(pairs: &[(&'static str, &str)]) -> FakeEnv {
+        FakeEnv(
+            pairs.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            None,
+        )
+    }
+
+    #[test]
+    fn url_parts_win_over_environment() {
+        let e = env(&[("PGHOST", "elsewhere"), ("PGDATABASE", "other")]);
+        let endpoint = resolve("postgres://alice:secret@db.example:6543/demo", &e).unwrap();
+        assert_eq!(endpoint.display_name(), "db.example:6543/demo as alice");
+    }
+
+    #[test]
+    fn environment_fills_gaps_including_socket_directories() {
+        let e = env(&[
+            ("PGHOST", "/run/pg"),
+            ("PGPORT", "5439"),
+            ("PGUSER", "bob"),
+            ("PGDATABASE", "app_test"),
+        ]);
+        let endpoint = resolve("", &e).unwrap();
+        assert_eq!(endpoint.display_name(), "/run/pg:5439/app_test as bob");
+    }
+
+    #[test]
+    fn database_defaults_to_user() {
+        let e = env(&[("PGHOST", "h"), ("PGUSER", "carol")]);
+        let endpoint = resolve("port=5000", &e).unwrap();
+        assert_eq!(endpoint.display_name(), "h:5000/carol as carol");
+    }
+
+    #[test]
+    fn connect_timeout_reads_as_in_libpq_with_a_ten_second_default() {
+        let timeout = |spec: &str| {
+            connect_timeout(&conninfo::gather(spec, &env(&[])).unwrap()).map_err(|e| e.to_string())
+        };
+        assert_eq!(timeout(""), Ok(Some(Duration::from_secs(10))));
+        assert_eq!(timeout("connect_timeout=0"), Ok(None));
+        assert_eq!(
+            timeout("connect_timeout=1"),
+            Ok(Some(Duration::from_secs(2)))
+        );
+        assert_eq!(
+            timeout("connect_timeout=30"),
+            Ok(Some(Duration::from_secs(30)))
+        );
+        let error = timeout("connect_timeout=soon").unwrap_err();
+        assert!(error.contains("connect_timeout \"soon\""), "{error}");
+        let e = env(&[("PGCONNECT_TIMEOUT", "x")]);
+        let error = resolve("host=h", &e).unwrap_err().to_string();
+        assert!(error.contains("PGCONNECT_TIMEOUT"), "{error}");
+    }
+
+    #[test]
+    fn several_hosts_take_their_own_ports_and_passwords() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let passfile = dir.path().join("pgpass");
+        std::fs::write(&passfile, "a:1:*:u:pa\nlocalhost:2:*:u:pb\n").unwrap();
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let spec = format!(
+            "host=a,/run/pg port=1,2 user=u dbname=d passfile={}",
+            passfile.display()
+        );
+        let endpoint = resolve(&spec, &env(&[])).unwrap();
+        assert_eq!(endpoint.display_name(), "a,/run/pg:1/d as u");
+        let labels: Vec<String> = endpoint.targets.iter().map(|t| t.label()).collect();
+        assert_eq!(labels, ["host a port 1", "socket /run/pg/.s.PGSQL.2"]);
+        let passwords: Vec<Option<&[u8]>> = endpoint
+            .targets
+            .iter()
+            .map(|t| t.config.get_password())
+            .collect();
+        assert_eq!(passwords, [Some(&b"pa"[..]), Some(&b"pb"[..])]);
+        assert!(resolve("host=a,b,c port=1,2", &env(&[])).is_err());
+        assert!(resolve("host=a hostaddr=not-an-ip", &env(&[])).is_err());
+    }
+
+    #[test]
+    fn display_and_debug_never_show_the_password() {
+        let e = env(&[("PGPASSWORD", "envsecret")]);
+        let endpoint = resolve("host=h user=u password=kwsecret dbname=d", &e).unwrap();
+        assert!(!endpoint.display_name().contains("secret"));
+        assert!(!format!("{endpoint:?}").contains("secret"));
+    }
+
+    #[test]
+    fn bad_strings_do_not_echo_passwords() {
+        let e = env(&[]);
+        let error = resolve("host=h password=hunter2 bogus_key=1", &e).unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+}
