@@ -44,9 +44,17 @@ define test_config
 $$([ -n "$${TEST_DATABASE_URL:-}" ] || echo --config $(DEMO_CONFIG))
 endef
 
+# The bundled demo config masks personal columns; its key is a throwaway given to the local
+# demo only. With DEMO_DATABASE_URL set, SEEDSNAP_MASK_KEY (or the variable your [masking]
+# key_env names) must hold your team's own secret.
+DEMO_MASK_KEY := seedsnap-local-demo-throwaway-key
+define demo_key
+$$([ -n "$${DEMO_DATABASE_URL:-}" ] || echo SEEDSNAP_MASK_KEY=$(DEMO_MASK_KEY))
+endef
+
 export-demo-seed: build
 	@source_url="$(demo_url)" && \
-	SEEDSNAP_SOURCE="$$source_url" $(SEEDSNAP) export $(demo_config) --dir "$(SEED_DIR)" $(ARGS) $(EXPORT_ARGS)
+	env $(demo_key) SEEDSNAP_SOURCE="$$source_url" $(SEEDSNAP) export $(demo_config) --dir "$(SEED_DIR)" $(ARGS) $(EXPORT_ARGS)
 
 import-demo-seed-to-test: build
 	@target_url="$(test_url)" && \
@@ -54,7 +62,7 @@ import-demo-seed-to-test: build
 
 refresh-test-seed-from-demo: build
 	@source_url="$(demo_url)" && target_url="$(test_url)" && \
-	SEEDSNAP_SOURCE="$$source_url" SEEDSNAP_TARGET="$$target_url" \
+	env $(demo_key) SEEDSNAP_SOURCE="$$source_url" SEEDSNAP_TARGET="$$target_url" \
 	  $(SEEDSNAP) refresh $(demo_config) --dir "$(SEED_DIR)" $(ARGS) $(EXPORT_ARGS) $(IMPORT_ARGS)
 
 check-config: build

@@ -50,7 +50,9 @@ impl QualifiedName {
     }
 }
 
-fn split_dotted(text: &str) -> Option<Vec<String>> {
+/// Splits `a.b.c` on dots outside double quotes (`""` inside quotes is one quote); `None`
+/// for an unclosed quote or an empty part.
+pub fn split_dotted(text: &str) -> Option<Vec<String>> {
     let mut parts = vec![String::new()];
     let mut chars = text.chars().peekable();
     let mut quoted = false;
@@ -168,6 +170,22 @@ impl RowKey {
 impl Table {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// A "did you mean" for a column name not in the table: the same name in another case, or
+    /// a stored column's name one or two edits away.
+    pub fn suggest_column(&self, name: &str) -> String {
+        self.columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .or_else(|| {
+                self.columns
+                    .iter()
+                    .filter(|c| !c.generated)
+                    .find(|c| edit_distance(&c.name, name) <= 2)
+            })
+            .map(|c| format!(" (did you mean {}?)", c.name))
+            .unwrap_or_default()
     }
 
     /// Columns whose values travel in a snapshot: every column but generated ones.

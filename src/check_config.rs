@@ -1,6 +1,7 @@
 //! `seedsnap check-config`: the config file (with any flags over it) against the source's
 //! catalog, inside a read-only snapshot transaction, reporting every problem at once — the
-//! same checks an export makes before it reads a row.
+//! same checks an export makes before it reads a row, masking rules included (the key is not
+//! needed to check them).
 
 use anyhow::Result;
 use serde::Serialize;
@@ -23,6 +24,8 @@ pub struct CheckReport {
     pub virtual_keys: usize,
     pub filters: usize,
     pub table_settings: usize,
+    /// Masking rules checked (`[masking.columns]` and `--mask`).
+    pub masking_rules: usize,
     pub problems: Vec<String>,
     /// Settings that are valid but look wrong: a `when` value no row holds, a filter no row
     /// meets.
@@ -57,6 +60,7 @@ pub fn run(
         virtual_keys: options.virtual_keys.len(),
         filters: options.filters.len(),
         table_settings: options.table_limits.len() + options.exclude.len(),
+        masking_rules: options.masking.effective_rules().len(),
         problems,
         warnings,
     })
@@ -117,11 +121,12 @@ pub fn render(report: &CheckReport) -> String {
         return warnings
             + &format!(
                 "{}: no problems ({} virtual foreign keys, {} filters, {} table limits and \
-             exclusions checked against the {} tables of {})\n",
+             exclusions, {} masking rules checked against the {} tables of {})\n",
                 report.config,
                 report.virtual_keys,
                 report.filters,
                 report.table_settings,
+                report.masking_rules,
                 report.tables,
                 report.source
             );

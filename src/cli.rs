@@ -152,6 +152,13 @@ pub struct SelectionArgs {
     /// Read only these schemas (default: every user schema); repeatable.
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
+    /// Mask a column, as schema.table.column=RULE (email, name, first_name, last_name, phone,
+    /// text, hash, null, constant:VALUE, keep), or string values inside a json/jsonb column,
+    /// as schema.table.column#profile.email=RULE; repeatable, over the config file's
+    /// masking.columns. The key comes from the variable the file's masking key_env names
+    /// (default SEEDSNAP_MASK_KEY).
+    #[arg(long = "mask", value_name = "SCHEMA.TABLE.COLUMN[#PATH]=RULE", value_parser = parse_mask)]
+    pub masks: Vec<MaskFlag>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -321,6 +328,21 @@ fn parse_filter(text: &str) -> Result<(QualifiedName, String), String> {
     Ok((parse_table(table.trim())?, condition.to_string()))
 }
 
+/// `--mask schema.table.column[#json.path]=RULE`.
+type MaskFlag = (
+    crate::masking::ColumnName,
+    Option<crate::masking::JsonPath>,
+    crate::masking::Rule,
+);
+
+fn parse_mask(text: &str) -> Result<MaskFlag, String> {
+    let (target, rule) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not schema.table.column=RULE"))?;
+    let (column, path) = crate::masking::parse_target(target)?;
+    Ok((column, path, crate::masking::Rule::parse(rule)?))
+}
+
 fn parse_table_limit(text: &str) -> Result<(QualifiedName, Limit), String> {
     let (table, limit) = text
         .rsplit_once('=')
@@ -354,6 +376,27 @@ impl SelectionArgs {
             options.filters = config.filters();
             options.virtual_keys = config.virtual_keys.clone();
         }
+        options.masking = config.map_or_else(
+            || crate::masking::MaskingOptions {
+                key_env: crate::masking::DEFAULT_KEY_ENV.to_string(),
+                ..Default::default()
+            },
+            Config::masking,
+        );
+        options.masking.enabled |= !self.masks.is_empty();
+        options
+            .masking
+            .rules
+            .extend(
+                self.masks
+                    .iter()
+                    .map(|(column, path, rule)| crate::masking::RuleSetting {
+                        column: column.clone(),
+                        json_path: path.clone(),
+                        rule: rule.clone(),
+                        origin: "--mask".to_string(),
+                    }),
+            );
         options
             .table_limits
             .extend(self.whole.iter().map(|t| (t.clone(), None)));

@@ -7,7 +7,8 @@
 //! Scalars (source, target, dir, limit, schemas,
 //! target pattern) are replaced by their flag; per-table settings (limits, whole tables,
 //! filters) are merged table by table, the flag's entry winning; lists (exclude, virtual keys)
-//! add up. Checks against the source catalog live in [`crate::prepare::checked_scope`]
+//! add up; masking rules (`[masking.columns]`) are per column, the `--mask` flag's winning.
+//! Checks against the source catalog live in [`crate::prepare::checked_scope`]
 //! (run alone by [`crate::check_config`]).
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,6 +23,7 @@ use toml::Spanned;
 use crate::catalog::QualifiedName;
 use crate::connection::{Environment, Side};
 use crate::error::{failure, ExitKind};
+use crate::masking;
 use crate::virtual_keys::{self, VirtualKeySpec};
 
 pub const FILE_NAME: &str = "seedsnap.toml";
@@ -116,6 +118,20 @@ pub struct ConfigFile {
     pub filters: BTreeMap<Spanned<String>, String>,
     #[serde(default)]
     pub virtual_foreign_keys: Vec<Spanned<String>>,
+    /// Masking of personal data (see [`crate::masking`]).
+    pub masking: Option<MaskingSection>,
+}
+
+/// `[masking]`: the variable holding the key, strict mode, and a rule per column.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskingSection {
+    pub key_env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub strict: bool,
+    /// `"schema.table.column" = "rule"`.
+    #[serde(default)]
+    pub columns: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 /// A loaded, statically checked file.
@@ -308,10 +324,74 @@ impl Config {
                 ));
             }
         }
+        if let Some(masking) = &config.file.masking {
+            if let Err(e) = config.masking_rules(masking) {
+                problems.extend(e);
+            }
+            if let Some(variable) = &masking.key_env {
+                if variable.get_ref().trim().is_empty() {
+                    problems.push(format!(
+                        "{}: [masking] key_env is empty: name the environment variable that \
+                         holds the key",
+                        config.at(variable)
+                    ));
+                }
+            }
+        }
         if problems.is_empty() {
             Ok(config)
         } else {
             Err(problems)
+        }
+    }
+
+    /// The rules of `[masking.columns]`, each with its line; every malformed one is a problem.
+    fn masking_rules(
+        &self,
+        masking: &MaskingSection,
+    ) -> Result<Vec<masking::RuleSetting>, Vec<String>> {
+        let mut rules = Vec::new();
+        let mut problems = Vec::new();
+        for (column, rule) in &masking.columns {
+            let parsed = masking::parse_target(column.get_ref());
+            let rule_parsed = masking::Rule::parse(rule.get_ref());
+            match (parsed, rule_parsed) {
+                (Ok((column_name, json_path)), Ok(rule_value)) => {
+                    rules.push(masking::RuleSetting {
+                        column: column_name,
+                        json_path,
+                        rule: rule_value,
+                        origin: self.at(column),
+                    })
+                }
+                (Err(e), _) => problems.push(format!("{}: [masking.columns] {e}", self.at(column))),
+                (_, Err(e)) => problems.push(format!("{}: {e}", self.at(rule))),
+            }
+        }
+        if problems.is_empty() {
+            Ok(rules)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The masking settings of the file (off when it has no `[masking]`).
+    pub fn masking(&self) -> masking::MaskingOptions {
+        let Some(section) = &self.file.masking else {
+            return masking::MaskingOptions {
+                key_env: masking::DEFAULT_KEY_ENV.to_string(),
+                ..Default::default()
+            };
+        };
+        masking::MaskingOptions {
+            enabled: true,
+            key_env: section
+                .key_env
+                .as_ref()
+                .map(|v| v.get_ref().clone())
+                .unwrap_or_else(|| masking::DEFAULT_KEY_ENV.to_string()),
+            strict: section.strict,
+            rules: self.masking_rules(section).unwrap_or_default(),
         }
     }
 
@@ -608,6 +688,52 @@ pattern = "("
             "[source] has both url and url_env",
             "pattern applies to [target] only",
             "[target] pattern \"(\" is not a regular expression",
+        ];
+        for text in expected {
+            assert!(
+                problems.iter().any(|p| p.contains(text)),
+                "{text} not in {problems:#?}"
+            );
+        }
+        assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+    }
+
+    #[test]
+    fn masking_rules_are_read_with_their_lines() {
+        let config = parse(
+            "[masking]\nkey_env = \"MY_KEY\"\nstrict = true\n[masking.columns]\n\
+             \"app.users.email\" = \"email\"\n\"app.users.settings#profile.phone\" = \"phone\"\n",
+        )
+        .unwrap();
+        let masking = config.masking();
+        assert!(masking.enabled && masking.strict);
+        assert_eq!(masking.key_env, "MY_KEY");
+        let rules: Vec<String> = masking
+            .effective_rules()
+            .iter()
+            .map(|r| format!("{} {} {}", r.target(), r.rule, r.origin))
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                "app.users.email email conf/seedsnap.toml:5",
+                "app.users.settings#profile.phone phone conf/seedsnap.toml:6"
+            ]
+        );
+        // Without [masking], masking is off and the key variable is the default.
+        let off = parse("").unwrap().masking();
+        assert!(!off.enabled && off.key_env == masking::DEFAULT_KEY_ENV);
+
+        let problems = parse(
+            "[masking]\nkey_env = \"\"\n[masking.columns]\n\"email\" = \"email\"\n\
+             \"app.users.x\" = \"scramble\"\n\"app.users.y#a..b\" = \"text\"\n",
+        )
+        .unwrap_err();
+        let expected = [
+            "conf/seedsnap.toml:4: [masking.columns] \"email\" is not a column name",
+            "conf/seedsnap.toml:5: \"scramble\" is not a masking rule",
+            "conf/seedsnap.toml:6: [masking.columns] \"a..b\" is not a JSON path",
+            "conf/seedsnap.toml:2: [masking] key_env is empty",
         ];
         for text in expected {
             assert!(

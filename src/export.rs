@@ -1,8 +1,11 @@
 //! `seedsnap export`: one read-only snapshot transaction on the source, the preparation of
 //! [`crate::prepare`] (catalog → scope → load plan → selection), then one COPY per table into a
-//! new snapshot directory that replaces the old one only when everything succeeded.
+//! new snapshot directory that replaces the old one only when everything succeeded. Tables
+//! with masked columns are read into memory and masked there ([`crate::masking`]) before any
+//! file is written.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
@@ -12,12 +15,13 @@ use serde::Serialize;
 
 use crate::catalog::Catalog;
 use crate::connection::{Endpoint, Side};
+use crate::masking;
 use crate::prepare::{prepare, ExportOptions, Prepared, Timings};
 use crate::report::{self, Progress};
 use crate::selection::{self, RowId};
 use crate::session::{begin_snapshot, open_source};
-use crate::snapshot::manifest::{self, SnapshotKind, FORMAT, FORMAT_VERSION};
-use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts};
+use crate::snapshot::manifest::{self, ManifestMasking, SnapshotKind, FORMAT, FORMAT_VERSION};
+use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts, Rows};
 use crate::snapshot::{Manifest, SnapshotWriter};
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,7 +66,10 @@ fn run_export(
         "reading from {} (read-only)",
         endpoint.display_name()
     ));
-    // Fail on a bad --dir before touching the database.
+    // A missing masking key, then a bad --dir, fail before anything is written or read.
+    let key = options
+        .masking
+        .load_key(&crate::connection::ProcessEnvironment)?;
     let writer = SnapshotWriter::create(dir)?;
     let t0 = Instant::now();
     let mut client = open_source(endpoint)?;
@@ -75,6 +82,34 @@ fn run_export(
 
     let t0 = Instant::now();
     let leaf_names = leaf_relation_names(&mut txn, &prepared)?;
+    // Tables with masked columns are read into memory and masked there, before any file is
+    // written: no original value of a masked column reaches the disk.
+    let mut masked_copies = BTreeMap::new();
+    if let Some(key) = &key {
+        for &t in prepared.masking.tables.keys() {
+            let rows = &prepared.selection.tables[t].rows;
+            let mut data = Vec::new();
+            if !rows.is_empty() {
+                let sql = copy_query(&prepared.catalog, t, rows, &leaf_names);
+                let name = &prepared.catalog.tables[t].name;
+                txn.copy_out(sql.as_str())
+                    .with_context(|| format!("copying rows of {name}"))?
+                    .read_to_end(&mut data)
+                    .with_context(|| format!("copying rows of {name}"))?;
+            }
+            masked_copies.insert(t, data);
+        }
+        let started = Instant::now();
+        let checks = masking::mask_tables(&prepared.masking, key, &mut masked_copies)?;
+        masking::check_domains(&mut txn, &checks)?;
+        prepared.timings.mask_ms = started.elapsed().as_secs_f64() * 1e3;
+        progress.line(&format!(
+            "masked {} columns of {} tables ({})",
+            prepared.masking.columns.len(),
+            masked_copies.len(),
+            report::ms(prepared.timings.mask_ms)
+        ));
+    }
     let mut tables = Vec::new();
     let mut reports = Vec::new();
     let name_width = prepared
@@ -91,12 +126,18 @@ fn run_export(
             let chosen = &prepared.selection.tables[t];
             let sql = (!chosen.rows.is_empty())
                 .then(|| copy_query(&prepared.catalog, t, &chosen.rows, &leaf_names));
+            let masked = masked_copies.remove(&t);
+            let rows = match (&masked, &sql) {
+                (Some(data), _) => Rows::Buffered(data),
+                (None, Some(sql)) => Rows::Copy(sql),
+                (None, None) => Rows::Empty,
+            };
             let (file, sha256, exported) = write_table_file(
                 &writer,
                 &mut txn,
                 &prepared.catalog,
                 t,
-                sql.as_deref(),
+                rows,
                 "copying rows of",
             )?;
             if exported != chosen.rows.len() as u64 {
@@ -142,6 +183,11 @@ fn run_export(
         source: prepared.source.clone(),
         schema_fingerprint: manifest::schema_fingerprint(&tables),
         limit: options.limit,
+        masking: key.as_ref().map(|key| ManifestMasking {
+            fingerprint: masking::fingerprint(key, &options.masking),
+            key_env: options.masking.key_env.clone(),
+            columns: prepared.masking.columns.clone(),
+        }),
         tables,
     };
     let final_dir = writer.final_dir().display().to_string();

@@ -9,6 +9,7 @@
 //! - [`safety`]: deciding whether a target may be written;
 //! - [`selection`]: sampling and foreign-key backfill;
 //! - [`config`]: the config file; [`virtual_keys`]: keys the database does not declare;
+//!   [`masking`]: masking personal data between the source's COPY and the file;
 //! - [`snapshot`]: the directory format (TSV files in COPY text, manifest);
 //! - [`graph`]: the dependency graph, cycles, and the stable load order;
 //! - [`connection`]: resolving connection strings like libpq, pinned session settings;
@@ -24,6 +25,7 @@ pub mod error;
 pub mod export;
 pub mod graph;
 pub mod import;
+pub mod masking;
 pub mod plan;
 pub mod prepare;
 pub mod refresh;

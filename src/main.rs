@@ -160,7 +160,8 @@ fn run(cli: Cli) -> Result<()> {
             check_config::failure_of(&report).map_or(Ok(()), Err)
         }
         Command::Verify(args) => {
-            let report = verify::run(&args.dir.resolve(config))?;
+            let masking = config.map(Config::masking);
+            let report = verify::run(&args.dir.resolve(config), masking.as_ref())?;
             emit(&report, args.output.json, verify::render_summary)?;
             verify::failure_of(&report).map_or(Ok(()), Err)
         }

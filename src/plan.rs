@@ -28,6 +28,8 @@ pub struct PlanReport {
     pub tables: Vec<PlanTable>,
     pub foreign_keys: Vec<PlanEdge>,
     pub cycles: Vec<PlanCycle>,
+    /// The masked columns: by their own rule, or following the column they reference.
+    pub masked: Vec<crate::masking::MaskedColumn>,
     pub rows: u64,
     pub timings: Timings,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -350,6 +352,7 @@ pub fn build(source: String, prepared: &Prepared) -> PlanReport {
         tables,
         foreign_keys,
         cycles,
+        masked: prepared.masking.columns.clone(),
         timings: prepared.timings.clone(),
         explanation: None,
     }
@@ -440,6 +443,27 @@ pub fn render_text(plan: &PlanReport) -> String {
             cycle.tables.join(", "),
             cycle.how
         ));
+    }
+    if !plan.masked.is_empty() {
+        out.push_str(&format!("\nMasked columns ({}):\n", plan.masked.len()));
+        let width = plan
+            .masked
+            .iter()
+            .map(|m| m.column.chars().count())
+            .max()
+            .unwrap_or(0);
+        for masked in &plan.masked {
+            out.push_str(&format!(
+                "  {:<width$}  {}{}\n",
+                masked.column,
+                masked.rule,
+                masked
+                    .via
+                    .as_ref()
+                    .map(|v| format!(" (follows {v})"))
+                    .unwrap_or_default()
+            ));
+        }
     }
     out.push_str(&format!(
         "\nAn export would take {} rows from {}.\n",

@@ -13,6 +13,7 @@ use crate::catalog::{quote_literal, Catalog, QualifiedName};
 use crate::config::TableSetting;
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, Component};
+use crate::masking::{self, MaskingOptions};
 use crate::report::{self, Progress};
 use crate::selection::{self, Limits, Selection};
 use crate::session::source_info;
@@ -37,6 +38,8 @@ pub struct ExportOptions {
     /// Where a setting came from when it was the config file (`seedsnap.toml:12 (limits)`),
     /// by flag name and table; settings missing here came from flags.
     pub origins: HashMap<(TableSetting, QualifiedName), String>,
+    /// `[masking]` and `--mask`.
+    pub masking: MaskingOptions,
 }
 
 impl ExportOptions {
@@ -55,6 +58,8 @@ pub struct Prepared {
     pub catalog: Catalog,
     pub plan: Vec<Component>,
     pub selection: Selection,
+    /// The masked columns (empty without masking).
+    pub masking: masking::Plan,
     pub timings: Timings,
 }
 
@@ -68,6 +73,8 @@ pub struct Timings {
     pub sample_levels: u64,
     pub backfill_rounds: Vec<selection::RoundStat>,
     pub copy_ms: f64,
+    /// Masking, within `copy_ms`: the rules applied and the domain checks.
+    pub mask_ms: f64,
     pub total_ms: f64,
 }
 
@@ -105,6 +112,7 @@ pub fn prepare(
     let limits = resolve_limits(&catalog, options);
     let edges = graph::edges_from_catalog(&catalog);
     let plan = graph::load_plan(catalog.tables.len(), &edges);
+    let masking = masking::Plan::build(txn, &catalog, &options.masking)?;
     timings.planning_ms = t0.elapsed().as_secs_f64() * 1e3;
 
     let explain = options.explain.is_some();
@@ -126,6 +134,7 @@ pub fn prepare(
         catalog,
         plan,
         selection,
+        masking,
         timings,
     })
 }
@@ -193,7 +202,8 @@ pub struct CheckedScope {
 
 /// The tables to read, after every setting was checked against the source: all the problems
 /// of `check_options` (which also adds the virtual keys to the catalog), else those of
-/// `scope`. `export`, `plan` and `check-config` decide with this one function.
+/// `scope`, else those of the masking rules ([`masking::check`]). `export`, `plan` and
+/// `check-config` decide with this one function.
 pub fn checked_scope(
     txn: &mut Transaction<'_>,
     catalog: &mut Catalog,
@@ -207,10 +217,10 @@ pub fn checked_scope(
         });
     }
     Ok(match scope(catalog, options) {
-        Ok(keep) => CheckedScope {
-            keep,
-            problems: Vec::new(),
-        },
+        Ok(keep) => {
+            let problems = masking::check(txn, catalog, &options.masking, &keep)?;
+            CheckedScope { keep, problems }
+        }
         Err(problems) => CheckedScope {
             keep: Vec::new(),
             problems,

@@ -1,7 +1,8 @@
 //! `seedsnap verify`: an offline check of a snapshot directory. The files must match the
 //! manifest (see [`crate::snapshot::directory`]), and every foreign-key value of every row must
 //! have its parent row in the snapshot. The first few offenders of each foreign key are
-//! reported with file and line.
+//! reported with file and line. Given the config's `[masking]`, it also tells a snapshot masked
+//! with another key or other rules.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -9,7 +10,9 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::connection::ProcessEnvironment;
 use crate::error::{failure, ExitKind};
+use crate::masking::MaskingOptions;
 use crate::snapshot::directory::problems_to_result;
 use crate::snapshot::{copy_text, SnapshotDir};
 
@@ -31,11 +34,16 @@ pub struct VerifyReport {
     pub rows: u64,
     pub foreign_keys_checked: usize,
     pub unresolved: Vec<UnresolvedKey>,
+    /// Why the snapshot's masking does not match the config's `[masking]`, when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masking: Option<String>,
 }
 
 type Tuple = Vec<Vec<u8>>;
 
-pub fn run(dir: &Path) -> Result<VerifyReport> {
+/// Verifies the snapshot in `dir`; with `masking` (the config's `[masking]`), also that it was
+/// masked with that key and those rules (see [`crate::masking::compare`]).
+pub fn run(dir: &Path, masking: Option<&MaskingOptions>) -> Result<VerifyReport> {
     let snapshot = SnapshotDir::open(dir)?;
     let problems = snapshot.check_files()?;
     problems_to_result(
@@ -170,11 +178,17 @@ pub fn run(dir: &Path) -> Result<VerifyReport> {
         rows: manifest.tables.iter().map(|t| t.rows).sum(),
         foreign_keys_checked: checks,
         unresolved,
+        masking: masking.and_then(|options| {
+            crate::masking::compare(manifest.masking.as_ref(), options, &ProcessEnvironment)
+        }),
     })
 }
 
 /// The error for a report with unresolved keys.
 pub fn failure_of(report: &VerifyReport) -> Option<anyhow::Error> {
+    if let Some(problem) = &report.masking {
+        return Some(failure(ExitKind::VerificationFailed, problem.clone()));
+    }
     if report.unresolved.is_empty() {
         return None;
     }
@@ -196,7 +210,7 @@ pub fn failure_of(report: &VerifyReport) -> Option<anyhow::Error> {
 
 pub fn render_summary(report: &VerifyReport) -> String {
     format!(
-        "{}: {} tables, {} rows, {} foreign keys checked, {}\n",
+        "{}: {} tables, {} rows, {} foreign keys checked, {}{}\n",
         report.snapshot,
         report.tables,
         report.rows,
@@ -205,6 +219,11 @@ pub fn render_summary(report: &VerifyReport) -> String {
             "every foreign key resolves inside the snapshot".to_string()
         } else {
             format!("{} foreign keys do not resolve", report.unresolved.len())
+        },
+        if report.masking.is_some() {
+            "; its masking does not match the config file's [masking]"
+        } else {
+            ""
         }
     )
 }

@@ -259,16 +259,13 @@ pub fn find_table(catalog: &Catalog, name: &QualifiedName, used_in: &str) -> Res
         .ok_or_else(|| format!("{used_in}: no table {name}{}", catalog.suggest(name)))
 }
 
-fn check_columns(table: &Table, columns: &[String], used_in: &str, problems: &mut Vec<String>) {
+/// Checks that each column exists in the table and is stored (not generated); a missing one
+/// gets a "did you mean" (the same name in another case, or a name one or two edits away).
+pub fn check_columns(table: &Table, columns: &[String], used_in: &str, problems: &mut Vec<String>) {
     for column in columns {
         match table.column(column) {
             None => {
-                let similar = table
-                    .columns
-                    .iter()
-                    .find(|c| c.name.eq_ignore_ascii_case(column))
-                    .map(|c| format!(" (did you mean {}?)", c.name))
-                    .unwrap_or_default();
+                let similar = table.suggest_column(column);
                 problems.push(format!(
                     "{used_in}: {} has no column {column}{similar}",
                     table.name

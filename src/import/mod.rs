@@ -37,7 +37,7 @@ use crate::safety::{self, GuardOptions};
 use crate::session;
 use crate::snapshot::directory::{problems_error, problems_to_result};
 use crate::snapshot::manifest::{self, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION};
-use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts};
+use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts, Rows};
 use crate::snapshot::{Manifest, Problem, SnapshotDir, SnapshotWriter};
 use schema_match::MatchedTable;
 use statements::LoadTable;
@@ -524,7 +524,7 @@ impl Loader<'_> {
                     table.order_by("t.")
                 );
                 let (file, sha256, rows) =
-                    write_table_file(&writer, txn, catalog, t, Some(&sql), "backing up")?;
+                    write_table_file(&writer, txn, catalog, t, Rows::Copy(&sql), "backing up")?;
                 let counts = RowCounts {
                     rows,
                     sampled: rows,
@@ -539,6 +539,7 @@ impl Loader<'_> {
                 source: self.identity.clone(),
                 schema_fingerprint: manifest::schema_fingerprint(&tables),
                 limit: None,
+                masking: None,
                 tables,
             };
             writer.commit(&manifest)?;

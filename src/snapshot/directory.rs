@@ -670,6 +670,7 @@ mod tests {
             },
             schema_fingerprint: schema_fingerprint(&tables),
             limit: Some(100),
+            masking: None,
             tables,
         };
         std::fs::write(dir.join("public.t.tsv"), data).unwrap();

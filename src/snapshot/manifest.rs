@@ -44,8 +44,33 @@ pub struct Manifest {
     pub schema_fingerprint: String,
     /// The default per-table limit the snapshot was taken with (`null`: every row).
     pub limit: Option<u64>,
+    /// Which columns were masked by which rule, and a fingerprint of the key and rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masking: Option<ManifestMasking>,
     /// In load order: every table after the tables it references (cycles excepted).
     pub tables: Vec<ManifestTable>,
+}
+
+/// How a snapshot was masked. The key itself is never recorded: only the variable that held
+/// it, and an HMAC under it that tells whether the same key and rules were used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestMasking {
+    pub fingerprint: String,
+    pub key_env: String,
+    pub columns: Vec<MaskedColumn>,
+}
+
+/// A masked column as the manifest and `plan` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskedColumn {
+    /// `schema.table.column`.
+    pub column: String,
+    pub rule: String,
+    /// For a column that follows the column it references: that column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,15 +12,25 @@ use crate::snapshot::file_name::file_name;
 use crate::snapshot::manifest::{ManifestColumn, ManifestForeignKey};
 use crate::snapshot::{ManifestTable, SnapshotWriter};
 
-/// Writes table `t`'s data file into `writer`: the header line, then the rows `copy_sql`
-/// (`COPY … TO STDOUT`) prints, if any. `doing` names the work in an error ("backing up").
-/// Returns the file's name, its SHA-256 and its number of rows.
+/// Where a data file's rows come from.
+pub enum Rows<'a> {
+    /// None: the header line only.
+    Empty,
+    /// What this `COPY … TO STDOUT` prints, streamed.
+    Copy(&'a str),
+    /// COPY text already in memory (masked rows, see [`crate::masking`]).
+    Buffered(&'a [u8]),
+}
+
+/// Writes table `t`'s data file into `writer`: the header line, then the rows. `doing` names
+/// the work in an error ("backing up"). Returns the file's name, its SHA-256 and its number
+/// of rows.
 pub fn write_table_file(
     writer: &SnapshotWriter,
     client: &mut impl GenericClient,
     catalog: &Catalog,
     t: usize,
-    copy_sql: Option<&str>,
+    rows: Rows<'_>,
     doing: &str,
 ) -> Result<(String, String, u64)> {
     let table = &catalog.tables[t];
@@ -28,12 +38,18 @@ pub fn write_table_file(
     let mut out = writer.table_file(&file)?;
     let columns: Vec<&str> = table.stored_columns().map(|c| c.name.as_str()).collect();
     out.write_all(copy_text::header_line(columns.iter().copied()).as_bytes())?;
-    if let Some(sql) = copy_sql {
-        let mut reader = client
-            .copy_out(sql)
-            .with_context(|| format!("{doing} {}", table.name))?;
-        std::io::copy(&mut reader, &mut out)
-            .with_context(|| format!("{doing} {} into {file}", table.name))?;
+    match rows {
+        Rows::Empty => {}
+        Rows::Copy(sql) => {
+            let mut reader = client
+                .copy_out(sql)
+                .with_context(|| format!("{doing} {}", table.name))?;
+            std::io::copy(&mut reader, &mut out)
+                .with_context(|| format!("{doing} {} into {file}", table.name))?;
+        }
+        Rows::Buffered(data) => out
+            .write_all(data)
+            .with_context(|| format!("writing rows of {} into {file}", table.name))?,
     }
     let (sha256, lines) = out.finish()?;
     Ok((file, sha256, lines - 1))

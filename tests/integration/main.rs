@@ -6,6 +6,7 @@ mod connection;
 mod export;
 mod faults;
 mod import;
+mod masking;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -93,7 +94,11 @@ pub fn controlled<'a>(command: &'a mut Command, home: &Path) -> &'a mut Command 
             command.env_remove(key);
         }
     }
-    command.env("HOME", home).current_dir(home)
+    // The bundled demo's config masks columns: a throwaway key stands in for the team's secret.
+    command
+        .env("HOME", home)
+        .env("SEEDSNAP_MASK_KEY", "a throwaway key for the bundled demo")
+        .current_dir(home)
 }
 
 /// A fresh directory under this test process's scratch root, which is removed when the tests

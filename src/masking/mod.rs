@@ -1,0 +1,1097 @@
+//! Masking: personal data never reaches the snapshot, and every key still holds.
+//!
+//! Rules come from `[masking.columns]` of `seedsnap.toml` and `--mask` flags (a flag wins for
+//! its column). This module
+//! - resolves them against the source's catalog ([`check`], used by `check-config`, `plan` and
+//!   `export` alike): unknown columns, a rule that does not fit the column's type or length,
+//!   `null` on a NOT NULL column, a rule that would break a key, and — in strict mode — columns
+//!   that look personal and have no rule;
+//! - propagates a rule on a referenced column to every column that references it (declared and
+//!   virtual foreign keys, composite ones included), so both sides get the same values
+//!   ([`Plan`]); a rule on a referencing column alone is refused;
+//! - masks the rows of a table between the source's COPY and the file ([`mask_tables`]): in
+//!   memory, so no file ever holds an original value. Columns under a primary key, UNIQUE
+//!   constraint or unique index (and the columns that share their values through foreign keys)
+//!   stay unique: a collision is resolved by asking the rule for another candidate, in the
+//!   order of the original values (never of the rows), or fails naming the column;
+//! - checks masked values against the domain CHECKs of their column on the source
+//!   ([`check_domains`]), inside the export's read-only transaction;
+//! - fingerprints the key and the rules for the manifest ([`fingerprint`]), so that `verify`
+//!   can tell a snapshot masked with another key or other rules.
+//!
+//! The keyed function and the rules themselves are in [`rules`].
+
+pub mod json;
+pub mod rules;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+
+use anyhow::Result;
+use postgres::GenericClient;
+
+use crate::catalog::{quote_literal, split_dotted, Catalog, QualifiedName};
+use crate::connection::Environment;
+use crate::error::{failure, ExitKind};
+use crate::snapshot::copy_text;
+use crate::snapshot::manifest::ManifestMasking;
+pub use crate::snapshot::manifest::MaskedColumn;
+use crate::virtual_keys;
+pub use json::JsonPath;
+pub use rules::{Fit, Key, Rule};
+
+const MASKED_COLUMNS_SQL: &str = include_str!("../catalog/masked_columns.sql");
+
+/// The environment variable holding the key when `[masking]` names none.
+pub const DEFAULT_KEY_ENV: &str = "SEEDSNAP_MASK_KEY";
+
+/// How many other candidates a unique column may ask a rule for before the export gives up.
+const MAX_ATTEMPTS: u32 = 1000;
+
+/// Masked values of at most this many bytes are remembered per group during an export.
+const CACHED_LENGTH: usize = 64;
+
+/// `schema.table.column` (a bare `table.column` means schema `public`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ColumnName {
+    pub table: QualifiedName,
+    pub column: String,
+}
+
+impl ColumnName {
+    pub fn parse(text: &str) -> Option<ColumnName> {
+        let mut parts = split_dotted(text)?;
+        let column = parts.pop()?;
+        let table = match parts.as_slice() {
+            [name] => QualifiedName::new("public", name.clone()),
+            [schema, name] => QualifiedName::new(schema.clone(), name.clone()),
+            _ => return None,
+        };
+        Some(ColumnName { table, column })
+    }
+}
+
+/// What a rule names: `schema.table.column`, or `schema.table.column#json.path` for values
+/// inside a `json`/`jsonb` column (see [`json`]).
+pub fn parse_target(text: &str) -> Result<(ColumnName, Option<JsonPath>), String> {
+    let (column, path) = match text.split_once('#') {
+        Some((column, path)) => (column, Some(JsonPath::parse(path)?)),
+        None => (text, None),
+    };
+    let column = ColumnName::parse(column.trim()).ok_or_else(|| {
+        format!("{column:?} is not a column name (schema.table.column[#json.path])")
+    })?;
+    Ok((column, path))
+}
+
+impl fmt::Display for ColumnName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.table, self.column)
+    }
+}
+
+/// One rule for one column, and where it was written (`seedsnap.toml:12`, or `--mask`).
+#[derive(Debug, Clone)]
+pub struct RuleSetting {
+    pub column: ColumnName,
+    /// A rule for the values at this path inside a `json`/`jsonb` column.
+    pub json_path: Option<JsonPath>,
+    pub rule: Rule,
+    pub origin: String,
+}
+
+impl RuleSetting {
+    /// `schema.table.column` or `schema.table.column#path`.
+    pub fn target(&self) -> String {
+        match &self.json_path {
+            Some(path) => format!("{}#{path}", self.column),
+            None => self.column.to_string(),
+        }
+    }
+}
+
+/// The masking settings: the config file's `[masking]` with the `--mask` flags over it.
+#[derive(Debug, Clone, Default)]
+pub struct MaskingOptions {
+    /// `[masking]` is present or `--mask` was given: the export needs the key.
+    pub enabled: bool,
+    /// The variable holding the key.
+    pub key_env: String,
+    pub strict: bool,
+    /// Later settings win for their column (the file's first, then the flags').
+    pub rules: Vec<RuleSetting>,
+}
+
+impl MaskingOptions {
+    /// One setting per column or JSON path (the last given wins), sorted.
+    pub fn effective_rules(&self) -> Vec<&RuleSetting> {
+        let mut by_column: BTreeMap<(&ColumnName, &Option<JsonPath>), &RuleSetting> =
+            BTreeMap::new();
+        for setting in &self.rules {
+            by_column.insert((&setting.column, &setting.json_path), setting);
+        }
+        by_column.into_values().collect()
+    }
+
+    /// The key, when masking is on. A missing or short key is a usage error naming the
+    /// variable (never its value).
+    pub fn load_key(&self, env: &dyn Environment) -> Result<Option<Key>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let variable = &self.key_env;
+        match env.var(variable) {
+            Some(value) if !value.is_empty() => {
+                Key::new(value.into_bytes()).map(Some).map_err(|e| {
+                    failure(
+                        ExitKind::Usage,
+                        format!("the masking key in {variable} {e}; nothing was exported"),
+                    )
+                })
+            }
+            _ => Err(failure(
+                ExitKind::Usage,
+                format!(
+                    "masking is configured but {variable} (the masking key, [masking] key_env) \
+                     is not set: set it to a secret of at least {} bytes; nothing was exported",
+                    rules::MIN_KEY_BYTES
+                ),
+            )),
+        }
+    }
+}
+
+/// `hmac-sha256:…` over the rules, under the key: equal for the same key and rules, different
+/// otherwise, and useless for guessing the key.
+pub fn fingerprint(key: &Key, options: &MaskingOptions) -> String {
+    let rules: String = options
+        .effective_rules()
+        .iter()
+        .map(|s| format!("{}={}\n", s.target(), s.rule))
+        .collect();
+    let mac = key.hmac(&[b"seedsnap-mask-fingerprint-v1", rules.as_bytes()]);
+    format!("hmac-sha256:{}", crate::snapshot::hex(&mac[..16]))
+}
+
+/// Whether a snapshot's masking (its manifest's record) matches the settings: `None` when it
+/// does, or when it cannot be told (no `[masking]`, or the key is not set here); otherwise
+/// what is wrong.
+pub fn compare(
+    recorded: Option<&ManifestMasking>,
+    options: &MaskingOptions,
+    env: &dyn Environment,
+) -> Option<String> {
+    if !options.enabled {
+        return None;
+    }
+    let Some(recorded) = recorded else {
+        return Some(
+            "the snapshot is not masked, but the config file has [masking]: export it again"
+                .to_string(),
+        );
+    };
+    let key = options.load_key(env).ok()??;
+    let expected = fingerprint(&key, options);
+    (recorded.fingerprint != expected).then(|| {
+        format!(
+            "the snapshot was masked with another key or other rules than the config file's \
+             [masking] (fingerprint {}, expected {expected} with the key in {}): export it again",
+            recorded.fingerprint, options.key_env
+        )
+    })
+}
+
+/// Columns that share masked values: a column with a rule and every column that references
+/// it, directly or through others.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub rule: Rule,
+    /// The column the rule was written for.
+    pub root: ColumnName,
+    /// The narrowest column of the group.
+    pub fit: Fit,
+    /// Some member is under a unique key (or referenced): masked values must stay distinct.
+    pub unique: bool,
+    /// `(table, stored-column index)`.
+    pub members: Vec<(usize, usize)>,
+}
+
+/// One masked column of a table.
+#[derive(Debug, Clone)]
+pub struct ColumnMask {
+    /// Index among the table's stored columns (= field of the data file).
+    pub field: usize,
+    /// The group whose values the column shares (`None` for JSON path rules).
+    pub group: Option<usize>,
+    /// Rules inside a `json`/`jsonb` value.
+    pub json: Vec<(JsonPath, Rule)>,
+    pub name: ColumnName,
+    /// The column's type when it is a domain with CHECKs: masked values are cast to it.
+    pub check_type: Option<String>,
+}
+
+/// The masking of one export, over the catalog it was built for.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub groups: Vec<Group>,
+    /// By table index.
+    pub tables: BTreeMap<usize, Vec<ColumnMask>>,
+    /// Every masked column, sorted.
+    pub columns: Vec<MaskedColumn>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// Builds the plan; `check` has already reported any problem, so one here is an error.
+    pub fn build(
+        client: &mut impl GenericClient,
+        catalog: &Catalog,
+        options: &MaskingOptions,
+    ) -> Result<Plan> {
+        let keep = vec![true; catalog.tables.len()];
+        let (plan, problems) = resolve(client, catalog, options, &keep, Scope::Restricted)?;
+        if problems.is_empty() {
+            Ok(plan)
+        } else {
+            Err(failure(
+                ExitKind::BadInput,
+                format!(
+                    "the masking rules do not fit:\n  - {}",
+                    problems.join("\n  - ")
+                ),
+            ))
+        }
+    }
+}
+
+/// Every problem of the masking settings against the catalog, for the tables marked `keep`
+/// (strict mode looks at those only).
+pub fn check(
+    client: &mut impl GenericClient,
+    catalog: &Catalog,
+    options: &MaskingOptions,
+    keep: &[bool],
+) -> Result<Vec<String>> {
+    if !options.enabled {
+        return Ok(Vec::new());
+    }
+    Ok(resolve(client, catalog, options, keep, Scope::Full)?.1)
+}
+
+/// Which catalog the rules are resolved against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every table read: a rule naming another table is a problem.
+    Full,
+    /// The tables an export takes (after `--only`, `--exclude`): rules for the others, checked
+    /// already, do not apply.
+    Restricted,
+}
+
+/// What masking needs to know of a column's type.
+#[derive(Debug, Clone)]
+struct TypeInfo {
+    base_type: String,
+    /// `pg_type.typcategory`: `S` for strings.
+    category: String,
+    max_chars: Option<usize>,
+    domain_checks: bool,
+}
+
+fn read_types(
+    client: &mut impl GenericClient,
+    catalog: &Catalog,
+    columns: &[(usize, String)],
+) -> Result<HashMap<(usize, String), TypeInfo>> {
+    let oids: Vec<i64> = columns
+        .iter()
+        .map(|(t, _)| catalog.tables[*t].oid as i64)
+        .collect();
+    let names: Vec<&str> = columns.iter().map(|(_, c)| c.as_str()).collect();
+    let by_oid: HashMap<i64, usize> = catalog
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.oid as i64, i))
+        .collect();
+    let mut types = HashMap::new();
+    for row in client.query(MASKED_COLUMNS_SQL, &[&oids, &names])? {
+        let max_chars: Option<i32> = row.get("max_chars");
+        types.insert(
+            (
+                by_oid[&row.get::<_, i64>("table_oid")],
+                row.get("column_name"),
+            ),
+            TypeInfo {
+                base_type: row.get("base_type"),
+                category: row.get("category"),
+                max_chars: max_chars.map(|n| n as usize),
+                domain_checks: row.get("domain_checks"),
+            },
+        );
+    }
+    Ok(types)
+}
+
+type Col = (usize, String);
+
+/// Resolves the rules against the catalog: the plan, and every problem.
+fn resolve(
+    client: &mut impl GenericClient,
+    catalog: &Catalog,
+    options: &MaskingOptions,
+    keep: &[bool],
+    scope: Scope,
+) -> Result<(Plan, Vec<String>)> {
+    let mut problems = Vec::new();
+    // Explicit settings, by column.
+    let mut explicit: HashMap<Col, &RuleSetting> = HashMap::new();
+    let mut json_rules: BTreeMap<Col, Vec<&RuleSetting>> = BTreeMap::new();
+    for setting in options.effective_rules() {
+        let used_in = format!("{}: mask {}", setting.origin, setting.target());
+        if scope == Scope::Restricted && catalog.find(&setting.column.table).is_none() {
+            continue;
+        }
+        let Ok(t) = virtual_keys::find_table(catalog, &setting.column.table, &used_in) else {
+            // Not in the schemas read: the same message as for other table settings.
+            problems.push(
+                virtual_keys::find_table(catalog, &setting.column.table, &used_in).unwrap_err(),
+            );
+            continue;
+        };
+        let before = problems.len();
+        virtual_keys::check_columns(
+            &catalog.tables[t],
+            std::slice::from_ref(&setting.column.column),
+            &used_in,
+            &mut problems,
+        );
+        if problems.len() == before {
+            let column = (t, setting.column.column.clone());
+            match setting.json_path {
+                Some(_) => json_rules.entry(column).or_default().push(setting),
+                None => {
+                    explicit.insert(column, setting);
+                }
+            }
+        }
+    }
+
+    // Which columns each column references, pair by pair.
+    let mut parents: HashMap<Col, Vec<Col>> = HashMap::new();
+    let mut referenced: HashSet<Col> = HashSet::new();
+    for fk in &catalog.foreign_keys {
+        for (c, p) in fk.columns.iter().zip(&fk.parent_columns) {
+            let parent = (fk.parent, p.clone());
+            parents
+                .entry((fk.child, c.clone()))
+                .or_default()
+                .push(parent.clone());
+            referenced.insert(parent);
+        }
+    }
+    for list in parents.values_mut() {
+        list.sort();
+        list.dedup();
+    }
+    let name_of = |(t, c): &Col| ColumnName {
+        table: catalog.tables[*t].name.clone(),
+        column: c.clone(),
+    };
+
+    // The rule each column ends up with, and the column it follows.
+    let mut effective: HashMap<Col, (Rule, Col)> = HashMap::new();
+    let mut visiting = HashSet::new();
+    let mut columns: Vec<Col> = explicit.keys().cloned().collect();
+    columns.extend(parents.keys().cloned());
+    columns.sort();
+    columns.dedup();
+    for column in &columns {
+        effective_rule(
+            column,
+            &explicit,
+            &parents,
+            &mut effective,
+            &mut visiting,
+            &mut problems,
+            &name_of,
+        );
+    }
+
+    // Type, length and key checks of every masked column.
+    let mut masked: Vec<Col> = effective.keys().cloned().collect();
+    masked.sort();
+    for fk in catalog
+        .foreign_keys
+        .iter()
+        .filter(|k| !k.condition.is_empty())
+    {
+        for condition in &fk.condition {
+            let column = (fk.child, condition.column.clone());
+            if let Some((rule, _)) = effective.get(&column) {
+                problems.push(format!(
+                    "{} decides which table the virtual foreign key {:?} points at: the {rule} \
+                     rule would break the key; mark it keep",
+                    name_of(&column),
+                    fk.name
+                ));
+            }
+        }
+    }
+    let mut typed = masked.clone();
+    typed.extend(json_rules.keys().cloned());
+    let types = read_types(client, catalog, &typed)?;
+    let unique_columns: HashSet<Col> = catalog
+        .tables
+        .iter()
+        .enumerate()
+        .flat_map(|(t, table)| {
+            table
+                .unique_keys
+                .iter()
+                .flat_map(move |k| k.columns.iter().map(move |c| (t, c.clone())))
+        })
+        .chain(referenced.iter().cloned())
+        .collect();
+    let mut plan = Plan::default();
+    let mut group_of: HashMap<Col, usize> = HashMap::new();
+    for column in &masked {
+        let (rule, root) = effective[column].clone();
+        let table = &catalog.tables[column.0];
+        let info = table.column(&column.1).expect("checked");
+        let name = name_of(column);
+        let how = if &root == column {
+            format!("{} ({rule})", explicit[column].origin)
+        } else {
+            format!("{rule}, following {}", name_of(&root))
+        };
+        let Some(types) = types.get(column) else {
+            continue;
+        };
+        if rule.needs_text_column() && types.category != "S" {
+            problems.push(format!(
+                "{name} is {}: the {rule} rule ({how}) writes text; use hash, null, \
+                 constant:VALUE or keep",
+                info.type_name
+            ));
+        }
+        if rule == Rule::Hash && types.category != "S" && types.base_type != "uuid" {
+            problems.push(format!(
+                "{name} is {}: the hash rule ({how}) needs a text or uuid column",
+                info.type_name
+            ));
+        }
+        if let Some(max) = types.max_chars {
+            if max < rule.min_chars() {
+                problems.push(format!(
+                    "{name} is {}: too short for the {rule} rule ({how}), which needs {} \
+                     characters",
+                    info.type_name,
+                    rule.min_chars()
+                ));
+            }
+        }
+        if rule == Rule::Null && info.not_null {
+            problems.push(format!(
+                "{name} is NOT NULL: the null rule ({how}) cannot apply; use constant:VALUE, \
+                 hash or text"
+            ));
+        }
+        if !rule.keeps_values_apart() && unique_columns.contains(column) {
+            problems.push(format!(
+                "{name} is under a unique key or referenced by a foreign key: the {rule} rule \
+                 ({how}) gives every row the same value and would break the key; use hash, \
+                 text or email"
+            ));
+        }
+        if let Rule::Constant(value) = &rule {
+            if types
+                .max_chars
+                .is_some_and(|max| value.chars().count() > max)
+            {
+                problems.push(format!(
+                    "{name} is {}: the constant {} ({how}) is too long",
+                    info.type_name,
+                    quote_literal(value)
+                ));
+            }
+            let sql = format!("SELECT {}::{}", quote_literal(value), info.type_name);
+            let mut savepoint = client.transaction()?;
+            if let Err(e) = savepoint.execute(sql.as_str(), &[]) {
+                problems.push(format!(
+                    "{name}: the constant {} ({how}) is not a valid {}: {}",
+                    quote_literal(value),
+                    info.type_name,
+                    e.as_db_error().map(|d| d.message()).unwrap_or("rejected")
+                ));
+            }
+            savepoint.rollback()?;
+        }
+        // Groups: a column joins the group of the column it follows.
+        let Some(field) = table.stored_columns().position(|c| c.name == column.1) else {
+            continue;
+        };
+        let group = *group_of.entry(root.clone()).or_insert_with(|| {
+            plan.groups.push(Group {
+                rule: rule.clone(),
+                root: name_of(&root),
+                fit: Fit::default(),
+                unique: false,
+                members: Vec::new(),
+            });
+            plan.groups.len() - 1
+        });
+        let g = &mut plan.groups[group];
+        g.members.push((column.0, field));
+        g.unique |= unique_columns.contains(column);
+        g.fit.uuid = types.base_type == "uuid";
+        g.fit.max_chars = match (g.fit.max_chars, types.max_chars) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        plan.tables.entry(column.0).or_default().push(ColumnMask {
+            field,
+            group: Some(group),
+            json: Vec::new(),
+            name: name.clone(),
+            check_type: types.domain_checks.then(|| info.type_name.clone()),
+        });
+        plan.columns.push(MaskedColumn {
+            column: name.to_string(),
+            rule: rule.to_string(),
+            via: (&root != column).then(|| name_of(&root).to_string()),
+        });
+    }
+
+    for (column, settings) in &json_rules {
+        let name = name_of(column);
+        let origin = &settings[0].origin;
+        let Some(info) = types.get(column) else {
+            continue;
+        };
+        let type_name = &catalog.tables[column.0]
+            .column(&column.1)
+            .expect("checked")
+            .type_name;
+        if info.base_type != "json" && info.base_type != "jsonb" {
+            problems.push(format!(
+                "{origin}: {name} is {type_name}: JSON path rules need a json or jsonb column"
+            ));
+            continue;
+        }
+        if let Some((rule, _)) = effective.get(column) {
+            problems.push(format!(
+                "{origin}: {name} has the {rule} rule for the whole value and JSON path rules; \
+                 keep one"
+            ));
+            continue;
+        }
+        if unique_columns.contains(column) {
+            problems.push(format!(
+                "{origin}: {name} is under a unique key or referenced: JSON path rules could \
+                 make two values equal; mask it whole (hash) instead"
+            ));
+            continue;
+        }
+        let table = &catalog.tables[column.0];
+        let Some(field) = table.stored_columns().position(|c| c.name == column.1) else {
+            continue;
+        };
+        let rules: Vec<(JsonPath, Rule)> = settings
+            .iter()
+            .map(|s| (s.json_path.clone().expect("a path rule"), s.rule.clone()))
+            .collect();
+        for setting in settings {
+            plan.columns.push(MaskedColumn {
+                column: setting.target(),
+                rule: setting.rule.to_string(),
+                via: None,
+            });
+        }
+        plan.tables.entry(column.0).or_default().push(ColumnMask {
+            field,
+            group: None,
+            json: rules,
+            name,
+            check_type: info.domain_checks.then(|| type_name.clone()),
+        });
+    }
+    plan.columns.sort_by(|a, b| a.column.cmp(&b.column));
+
+    if options.strict {
+        let covered: HashSet<&Col> = effective
+            .keys()
+            .chain(explicit.keys())
+            .chain(json_rules.keys())
+            .collect();
+        let mut uncovered = Vec::new();
+        for (t, table) in catalog.tables.iter().enumerate() {
+            if !keep[t] {
+                continue;
+            }
+            for column in table.stored_columns() {
+                let why = personal_by_name(&column.name)
+                    .map(|word| format!("name has {word:?}"))
+                    .or_else(|| {
+                        personal_by_type(&column.base_type).then(|| column.base_type.clone())
+                    });
+                if let Some(why) = why {
+                    if !covered.contains(&(t, column.name.clone())) {
+                        uncovered.push(format!("{}.{} ({why})", table.name, column.name));
+                    }
+                }
+            }
+        }
+        if !uncovered.is_empty() {
+            problems.push(format!(
+                "[masking] strict: {} column(s) look personal and have no rule: {}; give each \
+                 a rule, or mark it \"keep\" in [masking.columns]",
+                uncovered.len(),
+                uncovered.join(", ")
+            ));
+        }
+    }
+    Ok((plan, problems))
+}
+
+/// The effective rule of a column: its own (`keep` masks nothing), or the one of the columns it
+/// references, which must agree; records problems where a key would break.
+fn effective_rule(
+    column: &Col,
+    explicit: &HashMap<Col, &RuleSetting>,
+    parents: &HashMap<Col, Vec<Col>>,
+    effective: &mut HashMap<Col, (Rule, Col)>,
+    visiting: &mut HashSet<Col>,
+    problems: &mut Vec<String>,
+    name_of: &dyn Fn(&Col) -> ColumnName,
+) -> Option<(Rule, Col)> {
+    if let Some(done) = effective.get(column) {
+        return Some(done.clone());
+    }
+    if !visiting.insert(column.clone()) {
+        return None;
+    }
+    let own = explicit
+        .get(column)
+        .map(|s| s.rule.clone())
+        .filter(|r| *r != Rule::Keep);
+    let mut from_parents: Vec<(Col, Option<(Rule, Col)>)> = Vec::new();
+    for parent in parents.get(column).map(Vec::as_slice).unwrap_or(&[]) {
+        if parent == column {
+            continue;
+        }
+        let rule = effective_rule(
+            parent, explicit, parents, effective, visiting, problems, name_of,
+        );
+        from_parents.push((parent.clone(), rule));
+    }
+    visiting.remove(column);
+    let name = name_of(column);
+    let result = match (&own, explicit.get(column)) {
+        (Some(rule), Some(setting)) => {
+            for (parent, theirs) in &from_parents {
+                match theirs {
+                    Some((r, _)) if r == rule => {}
+                    Some((r, root)) => problems.push(format!(
+                        "{}: {name} has the {rule} rule but references {}, which is masked by \
+                         {r} (from {}): drop the rule on {name}, it follows {} already",
+                        setting.origin,
+                        name_of(parent),
+                        name_of(root),
+                        name_of(parent)
+                    )),
+                    None => problems.push(format!(
+                        "{}: a rule on {name} alone would break its key: it references {}, \
+                         which has no rule; put the rule on {} (it then applies to {name} too)",
+                        setting.origin,
+                        name_of(parent),
+                        name_of(parent)
+                    )),
+                }
+            }
+            Some((rule.clone(), column.clone()))
+        }
+        _ => {
+            let masked: Vec<&(Col, Option<(Rule, Col)>)> =
+                from_parents.iter().filter(|(_, r)| r.is_some()).collect();
+            let first = masked.first().and_then(|(_, r)| r.clone());
+            let agree = from_parents
+                .iter()
+                .all(|(_, r)| r.as_ref().map(|x| &x.0) == first.as_ref().map(|x| &x.0));
+            if let (Some(_), false) = (&first, agree) {
+                let list: Vec<String> = from_parents
+                    .iter()
+                    .map(|(p, r)| match r {
+                        Some((rule, _)) => format!("{} ({rule})", name_of(p)),
+                        None => format!("{} (no rule)", name_of(p)),
+                    })
+                    .collect();
+                problems.push(format!(
+                    "{name} references {}: it cannot follow different rules; give them the \
+                     same rule",
+                    list.join(" and ")
+                ));
+            }
+            if let (Some(_), Some(setting)) = (&first, explicit.get(column)) {
+                problems.push(format!(
+                    "{}: {name} is marked keep but references a masked column, so its key \
+                     would break; drop the keep",
+                    setting.origin
+                ));
+            }
+            first
+        }
+    };
+    if let Some(result) = &result {
+        effective.insert(column.clone(), result.clone());
+    }
+    result
+}
+
+/// The word that makes a column name look personal, if any.
+pub fn personal_by_name(name: &str) -> Option<&'static str> {
+    const ANYWHERE: [&str; 16] = [
+        "email", "e_mail", "phone", "mobile", "name", "address", "password", "passwd", "secret",
+        "token", "birth", "ssn", "iban", "salary", "street", "postcode",
+    ];
+    const WORDS: [&str; 8] = [
+        "ip",
+        "dob",
+        "zip",
+        "city",
+        "fax",
+        "mail",
+        "ip_address",
+        "tel",
+    ];
+    let lower = name.to_lowercase();
+    if let Some(word) = ANYWHERE.iter().find(|w| lower.contains(*w)) {
+        return Some(word);
+    }
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .find_map(|part| WORDS.iter().find(|w| **w == part).copied())
+}
+
+/// Network addresses identify people and machines.
+pub fn personal_by_type(base_type: &str) -> bool {
+    matches!(base_type, "inet" | "cidr" | "macaddr" | "macaddr8")
+}
+
+/// Masks the buffered COPY output of the plan's tables in place (`copies` by table index);
+/// returns, for each masked column whose type is a domain with CHECKs, its distinct masked
+/// values for [`check_domains`].
+pub fn mask_tables(
+    plan: &Plan,
+    key: &Key,
+    copies: &mut BTreeMap<usize, Vec<u8>>,
+) -> Result<Vec<(ColumnName, String, Vec<String>)>> {
+    // Collisions of unique groups, resolved over the distinct values of all their columns.
+    let mut overrides: Vec<HashMap<String, String>> = vec![HashMap::new(); plan.groups.len()];
+    for (g, group) in plan.groups.iter().enumerate() {
+        if !group.unique {
+            continue;
+        }
+        let mut values = BTreeSet::new();
+        for &(t, field) in &group.members {
+            if let Some(data) = copies.get(&t) {
+                for line in lines(data) {
+                    if let Some(value) = field_value(line, field)? {
+                        values.insert(value);
+                    }
+                }
+            }
+        }
+        overrides[g] = resolve_collisions(key, group, &values)?;
+    }
+    let mut checks: BTreeMap<usize, (ColumnName, String, BTreeSet<String>)> = BTreeMap::new();
+    let mut cache: Vec<HashMap<String, Option<String>>> = vec![HashMap::new(); plan.groups.len()];
+    for (&t, masks) in &plan.tables {
+        let Some(data) = copies.get_mut(&t) else {
+            continue;
+        };
+        let mut out = Vec::with_capacity(data.len());
+        for line in lines(data) {
+            let mut fields: Vec<std::borrow::Cow<[u8]>> = copy_text::split_fields(line)
+                .map(std::borrow::Cow::Borrowed)
+                .collect();
+            for (m, mask) in masks.iter().enumerate() {
+                let Some(raw) = fields.get(mask.field) else {
+                    anyhow::bail!("a row of {} has too few fields", mask.name.table);
+                };
+                let Some(value) = decode(raw)? else {
+                    continue;
+                };
+                let masked = match mask.group {
+                    None => Some(json::mask(key, &mask.json, &value).map_err(|e| {
+                        anyhow::anyhow!("a value of {} is not JSON: {e}", mask.name)
+                    })?),
+                    Some(g) => {
+                        let group = &plan.groups[g];
+                        match overrides[g].get(&value) {
+                            Some(v) => Some(v.clone()),
+                            // Short values repeat (statuses, keys referenced many times).
+                            None if value.len() <= CACHED_LENGTH => cache[g]
+                                .entry(value.clone())
+                                .or_insert_with(|| {
+                                    rules::apply(key, &group.rule, group.fit, 0, &value)
+                                })
+                                .clone(),
+                            None => rules::apply(key, &group.rule, group.fit, 0, &value),
+                        }
+                    }
+                };
+                if let (Some(check_type), Some(v)) = (&mask.check_type, &masked) {
+                    checks
+                        .entry(t * 10_000 + m)
+                        .or_insert_with(|| (mask.name.clone(), check_type.clone(), BTreeSet::new()))
+                        .2
+                        .insert(v.clone());
+                }
+                fields[mask.field] = match masked {
+                    Some(v) => copy_text::encode_field(&v).into_bytes().into(),
+                    None => (&b"\\N"[..]).into(),
+                };
+            }
+            for (i, field) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b'\t');
+                }
+                out.extend_from_slice(field);
+            }
+            out.push(b'\n');
+        }
+        *data = out;
+    }
+    Ok(checks
+        .into_values()
+        .map(|(name, ty, values)| (name, ty, values.into_iter().collect()))
+        .collect())
+}
+
+/// The lines of COPY text output, without their newlines.
+fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    data.strip_suffix(b"\n")
+        .map(|d| d.split(|&b| b == b'\n'))
+        .into_iter()
+        .flatten()
+}
+
+fn decode(raw: &[u8]) -> Result<Option<String>> {
+    let decoded = copy_text::decode_field(raw)
+        .map_err(|e| anyhow::anyhow!("cannot read a value the source sent: {e:?}"))?;
+    Ok(decoded.map(|bytes| String::from_utf8(bytes).expect("decode_field checks UTF-8")))
+}
+
+fn field_value(line: &[u8], field: usize) -> Result<Option<String>> {
+    match copy_text::split_fields(line).nth(field) {
+        Some(raw) => decode(raw),
+        None => Ok(None),
+    }
+}
+
+/// Masked values for distinct originals of a unique group: each value keeps its first
+/// candidate unless another value has the same one; then, in the order of the original values,
+/// the later ones ask the rule for further candidates until one is free. Returns only the
+/// values that moved. The result depends on the set of values, never on row order.
+pub fn resolve_collisions(
+    key: &Key,
+    group: &Group,
+    values: &BTreeSet<String>,
+) -> Result<HashMap<String, String>> {
+    let first: Vec<(&String, String)> = values
+        .iter()
+        .filter_map(|v| Some((v, rules::apply(key, &group.rule, group.fit, 0, v)?)))
+        .collect();
+    let mut used: HashSet<String> = first.iter().map(|(_, m)| m.clone()).collect();
+    let mut owner: HashMap<&str, &String> = HashMap::new();
+    let mut moved = HashMap::new();
+    for (value, masked) in &first {
+        if owner.insert(masked.as_str(), value).is_none() {
+            continue;
+        }
+        let candidate = (1..=MAX_ATTEMPTS)
+            .filter_map(|attempt| rules::apply(key, &group.rule, group.fit, attempt, value))
+            .find(|c| !used.contains(c));
+        match candidate {
+            Some(c) => {
+                used.insert(c.clone());
+                moved.insert((*value).clone(), c);
+            }
+            None => {
+                return Err(failure(
+                    ExitKind::BadInput,
+                    format!(
+                        "masking {} with the {} rule: {} distinct values must stay distinct \
+                         (a unique key), but the rule found no free value for one of them after \
+                         {MAX_ATTEMPTS} attempts; use a rule with more room (hash, or email) or \
+                         a wider column; nothing was exported",
+                        group.root,
+                        group.rule,
+                        values.len()
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(moved)
+}
+
+/// Checks masked values against their column's domain CHECKs on the source (a read-only cast).
+pub fn check_domains(
+    client: &mut impl GenericClient,
+    checks: &[(ColumnName, String, Vec<String>)],
+) -> Result<()> {
+    for (column, type_name, values) in checks {
+        let sql = format!("SELECT $1::pg_catalog.text[]::{type_name}[]");
+        if let Err(e) = client.execute(sql.as_str(), &[values]) {
+            return Err(failure(
+                ExitKind::BadInput,
+                format!(
+                    "masked values of {column} do not satisfy its type {type_name}: {}; choose \
+                     a rule whose values it accepts (or constant:VALUE); nothing was exported",
+                    e.as_db_error().map(|d| d.message()).unwrap_or("rejected")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_names_parse_like_table_names() {
+        let c = ColumnName::parse("app.users.email").unwrap();
+        assert_eq!(c.to_string(), "app.users.email");
+        assert_eq!(
+            ColumnName::parse("users.email").unwrap().table,
+            QualifiedName::new("public", "users")
+        );
+        assert_eq!(
+            ColumnName::parse("\"my.schema\".t.\"a.b\"").unwrap().column,
+            "a.b"
+        );
+        assert!(ColumnName::parse("email").is_none());
+        assert!(ColumnName::parse("a.b.c.d").is_none());
+    }
+
+    #[test]
+    fn personal_columns_are_recognised() {
+        for name in [
+            "email",
+            "user_email",
+            "display_name",
+            "phone_number",
+            "client_ip",
+            "api_token",
+            "password_hash",
+            "date_of_birth",
+            "dob",
+        ] {
+            assert!(personal_by_name(name).is_some(), "{name}");
+        }
+        for name in ["id", "created_at", "zipper", "status", "tip"] {
+            assert_eq!(personal_by_name(name), None, "{name}");
+        }
+        assert!(personal_by_type("inet") && !personal_by_type("text"));
+    }
+
+    fn group(rule: Rule, max: Option<usize>) -> Group {
+        Group {
+            rule,
+            root: ColumnName::parse("app.t.c").unwrap(),
+            fit: Fit {
+                max_chars: max,
+                uuid: false,
+            },
+            unique: true,
+            members: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn collisions_are_resolved_by_value_order_not_row_order() {
+        let key = Key::new("a key for collisions!").unwrap();
+        // One digit: ten values fit, collisions among them are certain.
+        let values: BTreeSet<String> = (0..10).map(|i| i.to_string()).collect();
+        let g = group(Rule::Text, None);
+        let moved = resolve_collisions(&key, &g, &values).unwrap();
+        assert!(!moved.is_empty());
+        let all: HashSet<String> = values
+            .iter()
+            .map(|v| {
+                moved
+                    .get(v)
+                    .cloned()
+                    .unwrap_or_else(|| rules::apply(&key, &g.rule, g.fit, 0, v).unwrap())
+            })
+            .collect();
+        assert_eq!(all.len(), 10, "{all:?}");
+        // The same set gives the same answer.
+        assert_eq!(moved, resolve_collisions(&key, &g, &values).unwrap());
+        // 49 distinct first names cannot come from a list of 48: a clear failure.
+        let many: BTreeSet<String> = (0..49).map(|i| format!("person {i}")).collect();
+        let error = resolve_collisions(&key, &group(Rule::FirstName, None), &many).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("masking app.t.c with the first_name rule: 49 distinct"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn fingerprints_follow_key_and_rules() {
+        let options = |rule: &str| MaskingOptions {
+            enabled: true,
+            key_env: DEFAULT_KEY_ENV.into(),
+            strict: false,
+            rules: vec![RuleSetting {
+                column: ColumnName::parse("app.users.email").unwrap(),
+                json_path: None,
+                rule: Rule::parse(rule).unwrap(),
+                origin: "--mask".into(),
+            }],
+        };
+        let a = Key::new("key number one, long").unwrap();
+        let b = Key::new("key number two, long").unwrap();
+        let f = fingerprint(&a, &options("email"));
+        assert!(f.starts_with("hmac-sha256:") && f.len() == 12 + 32);
+        assert_eq!(f, fingerprint(&a, &options("email")));
+        assert_ne!(f, fingerprint(&b, &options("email")));
+        assert_ne!(f, fingerprint(&a, &options("hash")));
+    }
+
+    #[test]
+    fn masking_rewrites_only_the_masked_field_and_keeps_nulls() {
+        let key = Key::new("a key for the rows here").unwrap();
+        let mut plan = Plan::default();
+        plan.groups.push(group(Rule::Email, None));
+        plan.groups[0].members.push((0, 1));
+        plan.tables.insert(
+            0,
+            vec![ColumnMask {
+                field: 1,
+                group: Some(0),
+                json: Vec::new(),
+                name: ColumnName::parse("app.t.c").unwrap(),
+                check_type: None,
+            }],
+        );
+        let mut copies = BTreeMap::new();
+        copies.insert(0, b"1\tann@x.org\tA\\tB\n2\t\\N\tC\n".to_vec());
+        mask_tables(&plan, &key, &mut copies).unwrap();
+        let text = String::from_utf8(copies[&0].clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("1\t") && lines[0].ends_with("@example.com\tA\\tB"));
+        assert_eq!(lines[1], "2\t\\N\tC");
+        assert!(!text.contains("ann@x.org"));
+    }
+}

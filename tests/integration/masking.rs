@@ -1,0 +1,339 @@
+//! Masking: `[masking]` and `--mask` against real databases — keys that still resolve, unique
+//! values that stay unique, domains that still accept the values, determinism under a key,
+//! and no original value anywhere in the snapshot.
+
+use super::*;
+
+const KEY_A: &str = "a throwaway masking key for tests, A";
+const KEY_B: &str = "a throwaway masking key for tests, B";
+
+const SCHEMA: &str = r#"
+CREATE SCHEMA app;
+CREATE DOMAIN app.email_address AS varchar(60)
+    CHECK (VALUE ~ '^[a-z0-9._+-]+@[a-z0-9.-]+\.[a-z]{2,}$');
+CREATE TABLE app.users (
+    id            int PRIMARY KEY,
+    email         app.email_address NOT NULL UNIQUE,
+    display_name  text NOT NULL,
+    phone         varchar(20),
+    bio           text,
+    api_token     text,
+    client_ip     inet,
+    profile       jsonb NOT NULL DEFAULT '{}'
+);
+CREATE TABLE app.invites (
+    id             int PRIMARY KEY,
+    inviter_email  varchar(60) NOT NULL REFERENCES app.users (email),
+    note           text
+);
+CREATE TABLE app.accounts (
+    tenant  int,
+    handle  varchar(12),
+    label   text,
+    PRIMARY KEY (tenant, handle)
+);
+CREATE TABLE app.account_members (
+    id      int PRIMARY KEY,
+    tenant  int NOT NULL,
+    handle  varchar(12) NOT NULL,
+    FOREIGN KEY (tenant, handle) REFERENCES app.accounts (tenant, handle)
+);
+"#;
+
+const DATA: &str = r#"
+INSERT INTO app.users
+SELECT i, format('user%s.realname@corp-mail.example.net', i), format('Realperson %s Lastnameish', i),
+       CASE WHEN i % 5 <> 0 THEN format('+1 (555) 7%s', lpad(i::text, 6, '0')) END,
+       format('Bio of user %s: likes Rust & PostgreSQL, since 20%s.', i, 10 + i % 10),
+       format('tok-%s-secretvalue', md5(i::text)),
+       format('10.1.%s.%s', i / 250, i % 250)::inet,
+       jsonb_build_object('theme', 'dark', 'contacts',
+                          jsonb_build_array(jsonb_build_object('mail', format('private%s@home-mail.example.org', i))))
+  FROM generate_series(1, 120) AS i;
+INSERT INTO app.invites
+SELECT i, format('user%s.realname@corp-mail.example.net', 1 + (i * 7) % 120), 'invite ' || i
+  FROM generate_series(1, 150) AS i;
+INSERT INTO app.accounts
+SELECT 1 + i % 3, format('hd-%s-qq', lpad(i::text, 5, '0')), 'account ' || i
+  FROM generate_series(1, 90) AS i;
+INSERT INTO app.account_members
+SELECT i, 1 + ((i * 5) % 90) % 3, format('hd-%s-qq', lpad(((i * 5) % 90)::text, 5, '0'))
+  FROM generate_series(1, 140) AS i WHERE (i * 5) % 90 > 0;
+"#;
+
+const CONFIG: &str = r#"
+[masking]
+key_env = "TEST_MASK_KEY"
+strict = true
+
+[masking.columns]
+"app.users.email" = "email"
+"app.users.display_name" = "name"
+"app.users.phone" = "phone"
+"app.users.bio" = "text"
+"app.users.api_token" = "null"
+"app.users.client_ip" = "keep"
+"app.accounts.handle" = "text"
+"app.users.profile#contacts[*].mail" = "email"
+"#;
+
+/// The masked columns' original values, read from the source.
+fn originals(db: &TestDb) -> Vec<String> {
+    let mut client = db.client();
+    let mut values = Vec::new();
+    for sql in [
+        "SELECT email::text FROM app.users",
+        "SELECT display_name FROM app.users",
+        "SELECT phone FROM app.users WHERE phone IS NOT NULL",
+        "SELECT bio FROM app.users",
+        "SELECT api_token FROM app.users",
+        "SELECT handle FROM app.accounts",
+        "SELECT profile->'contacts'->0->>'mail' FROM app.users",
+    ] {
+        for row in client.query(sql, &[]).unwrap() {
+            values.push(row.get::<_, String>(0));
+        }
+    }
+    values
+}
+
+fn write_config(text: &str) -> PathBuf {
+    let cwd = scratch_dir("mask");
+    std::fs::write(cwd.join("seedsnap.toml"), text).unwrap();
+    cwd
+}
+
+/// `seedsnap export` with the config in `cwd`, into `cwd/<name>`, with `key`.
+fn export_masked(cwd: &Path, db: &TestDb, name: &str, key: &str, extra: &[&str]) -> Run {
+    let url = db.url();
+    let mut args = vec!["export", "-q", "--source", &url, "--dir", name];
+    args.extend_from_slice(extra);
+    seedsnap_in(cwd, &args, &[("TEST_MASK_KEY", key)])
+}
+
+#[test]
+fn masked_keys_resolve_stay_unique_and_no_original_reaches_the_snapshot() {
+    let source = cluster().create_db("mask", None, &format!("{SCHEMA}{DATA}"));
+    let cwd = write_config(CONFIG);
+    export_masked(&cwd, &source, "snap", KEY_A, &["--limit", "40"]).ok();
+    let dir = cwd.join("snap");
+
+    // No original value of a masked column anywhere in the directory, nor the key.
+    let mut everything = String::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        everything.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    for value in originals(&source) {
+        assert!(!everything.contains(&value), "{value:?} leaked");
+    }
+    assert!(!everything.contains(KEY_A));
+    assert!(everything.contains("@example.com"));
+
+    // The manifest says what was masked, including the referencing columns.
+    let manifest = manifest(&dir);
+    let masking = &manifest["masking"];
+    assert!(masking["fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("hmac-sha256:"));
+    assert_eq!(masking["key_env"], "TEST_MASK_KEY");
+    let columns = masking["columns"].as_array().unwrap();
+    let via = |column: &str| {
+        columns
+            .iter()
+            .find(|c| c["column"] == column)
+            .unwrap_or_else(|| panic!("{column} not in {columns:?}"))["via"]
+            .clone()
+    };
+    assert_eq!(via("app.invites.inviter_email"), "app.users.email");
+    assert_eq!(via("app.account_members.handle"), "app.accounts.handle");
+    assert_eq!(via("app.users.email"), serde_json::Value::Null);
+    assert_eq!(
+        via("app.users.profile#contacts[*].mail"),
+        serde_json::Value::Null
+    );
+
+    // Verify, then import: the unique email, the domain CHECK, the FK to the email and the
+    // composite FK with one masked part all hold in a real database.
+    seedsnap_in(&cwd, &["verify", "--dir", "snap"], &[]).ok();
+    let schema_only = SCHEMA.to_string();
+    let target = cluster().create_db("mask_test", None, &schema_only);
+    import(&target, &dir, &[]).ok();
+    assert_eq!(
+        target.query_i64(
+            "SELECT count(*) FROM app.invites i LEFT JOIN app.users u ON u.email = i.inviter_email
+              WHERE u.id IS NULL"
+        ),
+        0
+    );
+    assert!(target.query_i64("SELECT count(*) FROM app.invites") > 0);
+    assert!(target.query_i64("SELECT count(*) FROM app.account_members") > 0);
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM app.users WHERE api_token IS NOT NULL"),
+        0
+    );
+    // Text keeps the shape: same length, letters for letters, digits for digits.
+    assert_eq!(
+        target.query_i64(
+            "SELECT count(*) FROM app.accounts WHERE handle !~ '^[a-z]{2}-[0-9]{5}-[a-z]{2}$'"
+        ),
+        0
+    );
+    // Inside the JSON value only the path changed.
+    assert_eq!(
+        target.query_i64(
+            "SELECT count(*) FROM app.users
+              WHERE profile->>'theme' <> 'dark'
+                 OR profile->'contacts'->0->>'mail' NOT LIKE '%@example.com'"
+        ),
+        0
+    );
+    // The kept column is as it was.
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM app.users WHERE client_ip::text NOT LIKE '10.1.%'"),
+        0
+    );
+
+    // Same key: byte-identical; another key: other values, another fingerprint.
+    export_masked(&cwd, &source, "again", KEY_A, &["--limit", "40"]).ok();
+    assert_eq!(read_dir_files(&dir), read_dir_files(&cwd.join("again")));
+    export_masked(&cwd, &source, "other", KEY_B, &["--limit", "40"]).ok();
+    let users = |name: &str| std::fs::read_to_string(cwd.join(name).join("app.users.tsv")).unwrap();
+    assert_ne!(users("snap"), users("other"));
+    assert_eq!(
+        users("snap").lines().count(),
+        users("other").lines().count()
+    );
+    assert_ne!(
+        manifest["masking"]["fingerprint"],
+        super::manifest(&cwd.join("other"))["masking"]["fingerprint"]
+    );
+    // verify with the config tells a snapshot masked under another key.
+    seedsnap_in(
+        &cwd,
+        &["verify", "--dir", "other"],
+        &[("TEST_MASK_KEY", KEY_A)],
+    )
+    .code(5)
+    .stderr_has("masked with another key or other rules");
+    seedsnap_in(
+        &cwd,
+        &["verify", "--dir", "snap"],
+        &[("TEST_MASK_KEY", KEY_A)],
+    )
+    .ok();
+}
+
+#[test]
+fn a_missing_key_and_bad_rules_are_refused_with_nothing_written() {
+    let source = cluster().create_db("mask", None, &format!("{SCHEMA}{DATA}"));
+    let cwd = write_config(CONFIG);
+    let url = source.url();
+
+    // No key: refused before anything is read or written, naming the variable.
+    seedsnap_in(&cwd, &["export", "--source", &url, "--dir", "snap"], &[])
+        .code(2)
+        .stderr_has("TEST_MASK_KEY");
+    assert!(!cwd.join("snap").exists());
+
+    // Unknown column, a rule on a referencing column alone, null on NOT NULL, a constant that
+    // would break a unique key: every problem at once, nothing written.
+    let bad = [
+        "--mask",
+        "app.users.emial=email",
+        "--mask",
+        "app.invites.inviter_email=email",
+        "--mask",
+        "app.users.email=keep",
+        "--mask",
+        "app.users.display_name=null",
+        "--mask",
+        "app.accounts.handle=constant:x",
+        "--virtual-key",
+        "app.invites(id) -> app.users(id) when note = 'invite 1'",
+        "--mask",
+        "app.invites.note=text",
+        "--mask",
+        "app.users.bio#about=text",
+    ];
+    let run = export_masked(&cwd, &source, "snap", KEY_A, &bad).code(4);
+    for text in [
+        "--mask: mask app.users.emial: app.users has no column emial (did you mean email?)",
+        "a rule on app.invites.inviter_email alone would break its key: it references app.users.email, which has no rule",
+        "app.users.display_name is NOT NULL: the null rule",
+        "app.accounts.handle is under a unique key or referenced by a foreign key",
+        "app.invites.note decides which table the virtual foreign key",
+        "app.users.bio is text: JSON path rules need a json or jsonb column",
+    ] {
+        assert!(run.stderr.contains(text), "{text:?} not in\n{}", run.stderr);
+    }
+    assert!(!cwd.join("snap").exists());
+    // check-config reports the same problems.
+    let mut args = vec!["check-config", "--source", &url];
+    args.extend_from_slice(&bad);
+    let run = seedsnap_in(&cwd, &args, &[]).code(4);
+    for text in ["(did you mean email?)", "alone would break its key"] {
+        assert!(run.stdout.contains(text), "{text:?} not in\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn strict_mode_catches_a_personal_column_without_a_rule() {
+    let source = cluster().create_db("mask", None, &format!("{SCHEMA}{DATA}"));
+    let cwd = write_config(&CONFIG.replace("\"app.users.phone\" = \"phone\"\n", ""));
+    export_masked(&cwd, &source, "snap", KEY_A, &[])
+        .code(4)
+        .stderr_has("[masking] strict: 1 column(s) look personal and have no rule: app.users.phone (name has \"phone\")");
+    assert!(!cwd.join("snap").exists());
+    // Marking it keep (on the command line here) settles it.
+    export_masked(
+        &cwd,
+        &source,
+        "snap",
+        KEY_A,
+        &["--mask", "app.users.phone=keep"],
+    )
+    .ok();
+    // plan shows the masked columns.
+    let url = source.url();
+    let plan = seedsnap_in(
+        &cwd,
+        &[
+            "plan",
+            "-q",
+            "--source",
+            &url,
+            "--mask",
+            "app.users.phone=keep",
+        ],
+        &[],
+    )
+    .ok();
+    assert!(
+        plan.stdout.contains("Masked columns (8):"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("app.invites.inviter_email")
+                && l.ends_with("  email (follows app.users.email)")),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
+fn masked_values_that_a_domain_check_rejects_fail_the_export() {
+    let schema = SCHEMA.replace(
+        r"CHECK (VALUE ~ '^[a-z0-9._+-]+@[a-z0-9.-]+\.[a-z]{2,}$')",
+        "CHECK (VALUE LIKE '%@corp-mail.example.net')",
+    );
+    let source = cluster().create_db("mask", None, &format!("{schema}{DATA}"));
+    let cwd = write_config(CONFIG);
+    export_masked(&cwd, &source, "snap", KEY_A, &[])
+        .code(4)
+        .stderr_has("masked values of app.users.email do not satisfy its type app.email_address");
+    assert!(!cwd.join("snap").exists());
+}
