@@ -612,6 +612,7 @@ mod tests {
                 },
                 how: "loads in the order app.users, app.items".into(),
             }],
+            masked: Vec::new(),
             rows: 18,
             timings: Timings::default(),
             explanation: None,
@@ -636,6 +637,29 @@ mod tests {
             "  cycle 1: app.users, app.items\n    loads in the order app.users, app.items\n"
         ));
         assert!(text.ends_with("An export would take 18 rows from host:5432/demo as me.\n"));
+        assert!(!text.contains("Masked columns"));
+    }
+
+    #[test]
+    fn text_lists_masked_columns_and_what_they_follow() {
+        let mut report = report();
+        let masked = |column: &str, via: Option<&str>| crate::masking::MaskedColumn {
+            column: column.into(),
+            rule: "email".into(),
+            via: via.map(String::from),
+        };
+        report.masked = vec![
+            masked("app.items.owner_email", Some("app.users.email")),
+            masked("app.users.email", None),
+        ];
+        let text = render(&report, PlanFormat::Text).unwrap();
+        assert!(
+            text.contains(
+                "\nMasked columns (2):\n  app.items.owner_email  email (follows app.users.email)\n  \
+                 app.users.email        email\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
