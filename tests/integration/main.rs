@@ -85,7 +85,8 @@ pub fn seedsnap_command<S: AsRef<std::ffi::OsStr>>(home: &Path, args: &[S]) -> C
 }
 
 /// A controlled environment for a seedsnap process (or a wrapper that starts one): no PG* or
-/// SEEDSNAP_* variables and `home` as HOME and working directory, so that the developer's own
+/// SEEDSNAP_* variables (but a throwaway SEEDSNAP_MASK_KEY for the bundled demo's masking) and
+/// `home` as HOME and working directory, so that the developer's own
 /// ~/.pg_service.conf, ~/.pgpass, ~/.postgresql/, PGSSLMODE or ./seedsnap.toml never leak in;
 /// tests that want a config file pass --config or write one there.
 pub fn controlled<'a>(command: &'a mut Command, home: &Path) -> &'a mut Command {
