@@ -111,7 +111,9 @@ pub struct Column {
     /// The type with its modifier, as `format_type` prints it (`character varying(20)`).
     #[serde(rename = "type")]
     pub type_name: String,
-    /// The type without modifier, used for casts (`character varying`).
+    /// The type without modifier, used for casts of values that came from this column or one
+    /// that references it: `character varying`, `bpchar` for `char(n)`, `"bit"` for `bit(n)`
+    /// (never `character` or `bit`, which SQL reads as length 1 and would truncate to).
     pub base_type: String,
     pub not_null: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

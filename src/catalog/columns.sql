@@ -1,9 +1,12 @@
--- The live columns of the given tables, in table order then column order.
+-- The live columns of the given tables, in table order then column order. The base type is
+-- printed with typmod -1, not NULL: `format_type(bpchar, NULL)` is `character`, which SQL reads
+-- as char(1) and a cast to it truncates; with -1 it is `bpchar` (and `"bit"` for bit), which
+-- casts without truncating.
 -- $1: int8[] of table oids.
 SELECT a.attrelid::int8                                        AS table_oid,
        a.attname::text                                         AS column_name,
        pg_catalog.format_type(a.atttypid, a.atttypmod)         AS type_name,
-       pg_catalog.format_type(a.atttypid, NULL)                AS base_type,
+       pg_catalog.format_type(a.atttypid, -1)                  AS base_type,
        a.attnotnull                                            AS not_null,
        a.attgenerated <> ''                                    AS generated,
        a.attidentity::text                                     AS identity,

@@ -7,6 +7,7 @@ mod export;
 mod faults;
 mod import;
 mod masking;
+mod shapes;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
