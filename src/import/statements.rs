@@ -11,6 +11,11 @@ use crate::catalog::{condition_sql, quote_ident, Condition, Table};
 
 pub const NEW_FLAG: &str = "_seedsnap_new";
 
+/// The staging table's one data column when the snapshot's table has no columns
+/// (`CREATE TABLE t ()`): COPY needs a column list, and each of the file's empty lines fills it
+/// with an empty string.
+const NO_COLUMNS_PAD: &str = "_seedsnap_pad";
+
 /// One snapshot table as the import sees it.
 pub struct LoadTable<'a> {
     pub target: &'a Table,
@@ -46,14 +51,26 @@ fn key_match(columns: &[String], left: &str, right: &str) -> String {
         .join(" AND ")
 }
 
+/// `(a, b)` after a table name in COPY or INSERT; nothing for a table without columns.
+fn column_list(columns: &[String]) -> String {
+    if columns.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", list("", columns))
+    }
+}
+
 impl LoadTable<'_> {
     pub fn create_stage(&self, types: &[String]) -> String {
-        let columns: Vec<String> = self
+        let mut columns: Vec<String> = self
             .columns
             .iter()
             .zip(types)
             .map(|(c, ty)| format!("{} {ty}", quote_ident(c)))
             .collect();
+        if columns.is_empty() {
+            columns.push(format!("{NO_COLUMNS_PAD} pg_catalog.text"));
+        }
         format!(
             "CREATE TEMPORARY TABLE {} ({}, {NEW_FLAG} boolean) ON COMMIT DROP",
             self.stage,
@@ -62,19 +79,19 @@ impl LoadTable<'_> {
     }
 
     pub fn copy_in(&self) -> String {
-        format!(
-            "COPY {} ({}) FROM STDIN",
-            self.stage,
-            list("", &self.columns)
-        )
+        let columns = match self.columns.is_empty() {
+            true => format!(" ({NO_COLUMNS_PAD})"),
+            false => column_list(&self.columns),
+        };
+        format!("COPY {}{columns} FROM STDIN", self.stage)
     }
 
     /// COPY straight into the target table, for a table that is empty (nothing can conflict).
     pub fn copy_direct(&self) -> String {
         format!(
-            "COPY {} ({}) FROM STDIN",
+            "COPY {}{} FROM STDIN",
             self.target.name.sql(),
-            list("", &self.columns)
+            column_list(&self.columns)
         )
     }
 
@@ -142,9 +159,9 @@ impl LoadTable<'_> {
             })
             .collect();
         format!(
-            "INSERT INTO {} ({}){} SELECT {} FROM {} AS s WHERE s.{NEW_FLAG}",
+            "INSERT INTO {}{}{} SELECT {} FROM {} AS s WHERE s.{NEW_FLAG}",
             self.target.name.sql(),
-            list("", &self.columns),
+            column_list(&self.columns),
             if self.overriding {
                 " OVERRIDING SYSTEM VALUE"
             } else {
@@ -330,5 +347,29 @@ mod tests {
         assert!(load
             .verify_counts()
             .contains("greatest(g.c - coalesce(e.c, 0), 0)"));
+    }
+
+    #[test]
+    fn tables_without_columns_stage_a_pad_and_insert_without_a_list() {
+        let mut t = table();
+        t.columns.clear();
+        let load = LoadTable {
+            target: &t,
+            stage: "pg_temp.s1".into(),
+            columns: vec![],
+            unique_keys: vec![],
+            identity_key: None,
+            overriding: false,
+        };
+        assert_eq!(
+            load.create_stage(&[]),
+            "CREATE TEMPORARY TABLE pg_temp.s1 (_seedsnap_pad pg_catalog.text, _seedsnap_new boolean) ON COMMIT DROP"
+        );
+        assert_eq!(load.copy_in(), "COPY pg_temp.s1 (_seedsnap_pad) FROM STDIN");
+        assert_eq!(load.copy_direct(), r#"COPY "app"."Users" FROM STDIN"#);
+        assert_eq!(
+            load.insert(&[]),
+            r#"INSERT INTO "app"."Users" SELECT  FROM pg_temp.s1 AS s WHERE s._seedsnap_new"#
+        );
     }
 }

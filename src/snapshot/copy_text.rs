@@ -71,7 +71,12 @@ pub fn check_line(line: &[u8], expected_fields: usize) -> Result<Vec<&[u8]>, Lin
     if line.contains(&b'\r') {
         return Err(LineError::CarriageReturn);
     }
-    let fields: Vec<&[u8]> = split_fields(line).collect();
+    // A row of a table without columns (`CREATE TABLE t ()`) is an empty line of no fields.
+    let fields: Vec<&[u8]> = if expected_fields == 0 && line.is_empty() {
+        Vec::new()
+    } else {
+        split_fields(line).collect()
+    };
     if fields.len() != expected_fields {
         return Err(LineError::FieldCount {
             expected: expected_fields,
@@ -252,6 +257,19 @@ mod tests {
             decode_field(b"\xff"),
             Err(FieldError::InvalidUtf8)
         ));
+    }
+
+    #[test]
+    fn a_row_without_columns_is_an_empty_line() {
+        assert_eq!(check_line(b"", 0).unwrap().len(), 0);
+        assert!(matches!(
+            check_line(b"x", 0),
+            Err(LineError::FieldCount {
+                expected: 0,
+                found: 1
+            })
+        ));
+        assert_eq!(header_line(std::iter::empty()), "\n");
     }
 
     #[test]

@@ -211,9 +211,6 @@ impl Manifest {
                     table.file
                 ));
             }
-            if table.columns.is_empty() {
-                problems.push(format!("lists no columns for table {name}"));
-            }
             if table.rows != table.sampled + table.backfilled {
                 problems.push(format!(
                     "says table {name} has {} rows but {} sampled + {} backfilled",
