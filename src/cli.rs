@@ -232,6 +232,12 @@ pub struct TargetArgs {
     /// Where --truncate-first writes its backups.
     #[arg(long, default_value = ".seedsnap/backups")]
     pub backup_dir: PathBuf,
+    /// Let the target's user triggers run while rows load. By default they are held off
+    /// (disabled inside the import's transaction, enabled again before it commits), which
+    /// needs ownership of the tables; rows a trigger makes that equal snapshot rows count as
+    /// already present.
+    #[arg(long)]
+    pub fire_triggers: bool,
     /// How long to wait for a lock on a target table before giving up, in seconds.
     #[arg(long, default_value_t = 30)]
     pub lock_timeout: u64,
@@ -252,6 +258,7 @@ impl TargetArgs {
             allow_drift: self.allow_drift,
             dry_run: self.dry_run,
             truncate_first: self.truncate_first,
+            fire_triggers: self.fire_triggers,
             lock_timeout_seconds: self.lock_timeout,
             backup_root: self.backup_dir.clone(),
         }

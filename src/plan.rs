@@ -34,6 +34,9 @@ pub struct PlanReport {
     pub timings: Timings,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
+    /// The source's user triggers on the exported tables: an import into a database with the
+    /// same schema holds them off while it loads (see `import::triggers`).
+    pub triggers_held_off: Vec<crate::import::triggers::UserTrigger>,
 }
 
 /// `plan --explain`: why each row of a table beyond its limit is in the snapshot.
@@ -111,9 +114,11 @@ pub fn run(
         Some(table) => Some(explain(&mut txn, &prepared, table)?),
         None => None,
     };
+    let triggers = crate::import::triggers::read(&mut txn, &prepared.catalog)?;
     txn.commit()?;
     let mut report = build(endpoint.display_name(), &prepared);
     report.explanation = explanation;
+    report.triggers_held_off = triggers;
     Ok(report)
 }
 
@@ -355,6 +360,7 @@ pub fn build(source: String, prepared: &Prepared) -> PlanReport {
         masked: prepared.masking.columns.clone(),
         timings: prepared.timings.clone(),
         explanation: None,
+        triggers_held_off: Vec::new(),
     }
 }
 
@@ -462,6 +468,23 @@ pub fn render_text(plan: &PlanReport) -> String {
                     .as_ref()
                     .map(|v| format!(" (follows {v})"))
                     .unwrap_or_default()
+            ));
+        }
+    }
+    if !plan.triggers_held_off.is_empty() {
+        out.push_str(&format!(
+            "\nUser triggers an import holds off while it loads ({}):\n",
+            plan.triggers_held_off.len()
+        ));
+        for trigger in &plan.triggers_held_off {
+            out.push_str(&format!(
+                "  {}{}\n",
+                trigger,
+                if trigger.always {
+                    " (enabled always)"
+                } else {
+                    ""
+                }
             ));
         }
     }

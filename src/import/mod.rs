@@ -4,12 +4,14 @@
 //! 1. the snapshot is checked offline (manifest, checksums, every line) — bad input stops here;
 //! 2. the target is named, then guarded (test-database name, not the snapshot's source);
 //! 3. in one transaction: the target's catalog is matched against the snapshot, the tables are
-//!    locked (`SHARE ROW EXCLUSIVE`: readers go on, a second import waits), every file is staged
+//!    locked (`SHARE ROW EXCLUSIVE`: readers go on, a second import waits), user triggers are
+//!    held off ([`triggers`]; the import refuses before any write when the role may not), the
+//!    role's own `search_path` is restored for server-side code, every file is staged
 //!    with COPY into a temporary table (a value that does not parse is reported with its file,
 //!    line and column), then rows are inserted in dependency order with the cycle strategies of
 //!    [`crate::graph`] (carried out in `cycles.rs`), then verified (present, drifted, missing,
-//!    foreign keys), then sequences are advanced, then it commits — or rolls back on any failure
-//!    or with `--dry-run`. When a value does not load, the transaction is rolled back and every
+//!    foreign keys), then sequences are advanced, the held-off triggers are enabled as they
+//!    were, then it commits — or rolls back on any failure or with `--dry-run`. When a value does not load, the transaction is rolled back and every
 //!    file is staged again in a second one, also rolled back, to report every refused value.
 //!
 //! `Loader::load` reads as the list of these phases; each phase is one function.
@@ -17,6 +19,7 @@
 mod cycles;
 mod schema_match;
 mod statements;
+pub mod triggers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -41,6 +44,7 @@ use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts, R
 use crate::snapshot::{Manifest, Problem, SnapshotDir, SnapshotWriter};
 use schema_match::MatchedTable;
 use statements::LoadTable;
+use triggers::UserTrigger;
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -48,6 +52,8 @@ pub struct ImportOptions {
     pub allow_drift: bool,
     pub dry_run: bool,
     pub truncate_first: bool,
+    /// Let user triggers run during the load instead of holding them off.
+    pub fire_triggers: bool,
     pub lock_timeout_seconds: u64,
     /// Where `--truncate-first` writes its backups.
     pub backup_root: PathBuf,
@@ -96,6 +102,10 @@ pub struct ImportReport {
     pub sequences: Vec<SequenceChange>,
     pub backup: Option<String>,
     pub foreign_key_violations: Vec<String>,
+    /// User triggers disabled for the load and enabled again before COMMIT.
+    pub triggers_held_off: Vec<UserTrigger>,
+    /// User triggers that ran during the load (`--fire-triggers`).
+    pub triggers_fired: Vec<UserTrigger>,
     pub timings: ImportTimings,
 }
 
@@ -398,26 +408,38 @@ impl Loader<'_> {
         mut timings: ImportTimings,
     ) -> Result<Step<ImportReport>> {
         let manifest = &self.snapshot.manifest;
-        let (catalog, matched) =
+        let (mut catalog, matched) =
             timed(&mut timings.catalog_ms, || match_target(txn, self.snapshot))?;
+        let user_triggers = triggers::read(txn, &catalog)?;
+        check_triggers(txn, &user_triggers, self.options.fire_triggers)?;
+        let (held_off, fired) = hold_off_triggers(&mut catalog, user_triggers, self.options);
         let layout = Layout::new(&catalog, matched, manifest);
         timed(&mut timings.lock_ms, || lock(txn, &layout, self.options))?;
+        txn.batch_execute(&triggers::disable_sql(&held_off))
+            .context("disabling user triggers for the load")?;
+        use_role_search_path(txn)?;
         let mut backup = None;
         if self.options.truncate_first {
             backup = timed(&mut timings.backup_ms, || {
                 self.backup_and_truncate(txn, &catalog, &layout.plan)
             })?;
         }
-        let direct = timed(&mut timings.staging_ms, || choose_direct(txn, &layout))?;
+        // Triggers that run may make snapshot rows while tables load: then no table is loaded
+        // with COPY straight into it, and each is compared with the target just before it
+        // loads, not all at once.
+        let fire = !fired.is_empty();
+        let direct = timed(&mut timings.staging_ms, || choose_direct(txn, &layout, fire))?;
         let staged = timed(&mut timings.staging_ms, || {
             self.stage(txn, &layout, &direct)
         })?;
         if let Step::Refused(problem) = staged {
             return Ok(Step::Refused(problem));
         }
-        timed(&mut timings.classify_ms, || classify(txn, &layout, &direct))?;
+        if !fire {
+            timed(&mut timings.classify_ms, || classify(txn, &layout, &direct))?;
+        }
         let inserted = match timed(&mut timings.insert_ms, || {
-            self.insert(txn, &layout, &direct)
+            self.insert(txn, &layout, &direct, fire)
         })? {
             Step::Done(inserted) => inserted,
             Step::Refused(problem) => return Ok(Step::Refused(problem)),
@@ -425,9 +447,16 @@ impl Loader<'_> {
         let (tables, violations) = timed(&mut timings.verify_ms, || {
             verify(txn, &layout, &direct, &inserted)
         })?;
-        let sequences = timed(&mut timings.sequences_ms, || {
-            plan_sequences(txn, &catalog, &layout.matched)
+        let sequences = timed(&mut timings.sequences_ms, || -> Result<_> {
+            // Sequence names are read as regclass text: qualified only under an empty path.
+            txn.batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")?;
+            let sequences = plan_sequences(txn, &catalog, &layout.matched)?;
+            use_role_search_path(txn)?;
+            Ok(sequences)
         })?;
+        // Every trigger as it was, before COMMIT.
+        txn.batch_execute(&triggers::restore_sql(&held_off))
+            .context("enabling the user triggers held off during the load")?;
 
         let report = ImportReport {
             target: String::new(),
@@ -438,6 +467,8 @@ impl Loader<'_> {
             sequences,
             backup,
             foreign_key_violations: violations,
+            triggers_held_off: held_off,
+            triggers_fired: fired,
             timings,
         };
         print_tables(self.progress, &report);
@@ -463,12 +494,14 @@ impl Loader<'_> {
     }
 
     /// Inserts in dependency order: a component of direct loads with COPY straight from its
-    /// files, any other with the statements of [`cycles`]. Returns the rows inserted per table.
+    /// files, any other with the statements of [`cycles`] (with `classify_each`, after comparing
+    /// its staged rows with the target). Returns the rows inserted per table.
     fn insert(
         &self,
         txn: &mut Transaction<'_>,
         layout: &Layout,
         direct: &[bool],
+        classify_each: bool,
     ) -> Result<Step<HashMap<usize, u64>>> {
         let mut inserted: HashMap<usize, u64> = HashMap::new();
         for component in &layout.plan {
@@ -482,6 +515,15 @@ impl Loader<'_> {
                     inserted.insert(t, table.rows);
                 }
                 continue;
+            }
+            if classify_each {
+                let classify: Vec<String> = component
+                    .tables
+                    .iter()
+                    .map(|t| layout.loads[t].classify())
+                    .collect();
+                txn.batch_execute(&classify.join(";\n"))
+                    .context("comparing the staged rows with the target")?;
             }
             cycles::insert_component(txn, layout.catalog, component, &layout.loads, &mut inserted)?;
         }
@@ -578,8 +620,8 @@ fn lock(txn: &mut Transaction<'_>, layout: &Layout, options: &ImportOptions) -> 
 
 /// Which tables load with COPY straight into them. A table that is empty in the target, has no
 /// rules or user triggers and is not part of a cycle that needs breaking: nothing can
-/// conflict, and what COPY stores is what the file holds.
-fn choose_direct(txn: &mut Transaction<'_>, layout: &Layout) -> Result<Vec<bool>> {
+/// conflict, and what COPY stores is what the file holds. None while triggers `fire`.
+fn choose_direct(txn: &mut Transaction<'_>, layout: &Layout, fire: bool) -> Result<Vec<bool>> {
     let catalog = layout.catalog;
     let empty = empty_tables(txn, catalog)?;
     let mut direct: Vec<bool> = vec![false; catalog.tables.len()];
@@ -589,7 +631,7 @@ fn choose_direct(txn: &mut Transaction<'_>, layout: &Layout) -> Result<Vec<bool>
             LoadStrategy::Plain | LoadStrategy::SelfReferencing
         ) {
             for &t in &component.tables {
-                direct[t] = empty[t] && catalog.tables[t].inserts_verbatim();
+                direct[t] = !fire && empty[t] && catalog.tables[t].inserts_verbatim();
             }
         }
     }
@@ -775,6 +817,8 @@ const VALUES_REFUSED: &str =
 fn list_refused_values(txn: &mut Transaction<'_>, snapshot: &SnapshotDir) -> Result<Vec<Problem>> {
     let (catalog, matched) = match_target(txn, snapshot)?;
     let layout = Layout::new(&catalog, matched, &snapshot.manifest);
+    // Domain CHECK functions run while staging, with the role's path as in the load.
+    use_role_search_path(txn)?;
     let mut problems = Vec::new();
     for m in &layout.matched {
         problems.extend(stage_file(txn, snapshot, &layout, m, true)?);
@@ -820,6 +864,47 @@ fn constraint_violation(error: postgres::Error, what: &str) -> anyhow::Error {
         );
     }
     anyhow::Error::new(error)
+}
+
+/// From here on in the transaction, server-side code (triggers, defaults, CHECK and domain
+/// functions) runs with the role's and database's own `search_path`; seedsnap's statements name
+/// every object with its schema and need none. The catalog was read with an empty path.
+fn use_role_search_path(txn: &mut Transaction<'_>) -> Result<()> {
+    txn.batch_execute("SET LOCAL search_path TO DEFAULT")
+        .context("restoring the role's search_path for the load")
+}
+
+/// Refuses before anything is written when user triggers would fire that the importing role
+/// may not hold off (see [`triggers`]).
+fn check_triggers(
+    txn: &mut Transaction<'_>,
+    user_triggers: &[UserTrigger],
+    fire_triggers: bool,
+) -> Result<()> {
+    if fire_triggers || user_triggers.iter().all(|t| t.may_disable) {
+        return Ok(());
+    }
+    let role: String = txn
+        .query_one("SELECT pg_catalog.quote_ident(current_user)", &[])?
+        .get(0);
+    triggers::check(user_triggers, fire_triggers, &role)
+}
+
+/// Which user triggers the load holds off and which run (`--fire-triggers`): `(held off,
+/// firing)`. With every firing trigger held off, inserts store exactly what they are given,
+/// which the catalog then says.
+fn hold_off_triggers(
+    catalog: &mut Catalog,
+    user_triggers: Vec<UserTrigger>,
+    options: &ImportOptions,
+) -> (Vec<UserTrigger>, Vec<UserTrigger>) {
+    if options.fire_triggers || user_triggers.is_empty() {
+        return (Vec::new(), user_triggers);
+    }
+    for table in &mut catalog.tables {
+        table.has_triggers = false;
+    }
+    (user_triggers, Vec::new())
 }
 
 /// Which tables of the catalog hold no rows: one small statement per table, all sent in one
@@ -1003,6 +1088,14 @@ fn apply_sequences(txn: &mut Transaction<'_>, changes: &[SequenceChange]) -> Res
     Ok(())
 }
 
+fn list_triggers(triggers: &[UserTrigger]) -> String {
+    triggers
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The human summary printed after an import.
 pub fn render_summary(report: &ImportReport) -> String {
     let rows: Vec<Vec<String>> = report
@@ -1043,6 +1136,18 @@ pub fn render_summary(report: &ImportReport) -> String {
     }
     if let Some(backup) = &report.backup {
         text.push_str(&format!("backup of the truncated tables: {backup}\n"));
+    }
+    if !report.triggers_held_off.is_empty() {
+        text.push_str(&format!(
+            "user triggers held off during the load and enabled again: {}\n",
+            list_triggers(&report.triggers_held_off)
+        ));
+    }
+    if !report.triggers_fired.is_empty() {
+        text.push_str(&format!(
+            "user triggers that ran during the load (--fire-triggers): {}\n",
+            list_triggers(&report.triggers_fired)
+        ));
     }
     let inserted: u64 = report.tables.iter().map(|t| t.inserted).sum();
     text.push_str(&format!(
@@ -1095,6 +1200,8 @@ mod tests {
             sequences: Vec::new(),
             backup: None,
             foreign_key_violations: violations,
+            triggers_held_off: Vec::new(),
+            triggers_fired: Vec::new(),
             timings: ImportTimings::default(),
         }
     }

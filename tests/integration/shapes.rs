@@ -276,3 +276,224 @@ fn whatever_export_writes_verify_and_import_accept() {
         round_trip(&format!("random{round}"), &schema, &data, &[], &[]);
     }
 }
+
+/// An application schema whose triggers write derived rows (row and statement level, with a
+/// transition table), rewrite values (BEFORE) and delete at commit (deferred constraint
+/// trigger); every trigger function uses unqualified names, found through the role's
+/// search_path.
+const TRIGGER_SCHEMA: &str = r#"
+    CREATE SCHEMA app;
+    CREATE TABLE app.items (id int PRIMARY KEY, name text NOT NULL, slug text);
+    CREATE TABLE app.item_meta (item_id int PRIMARY KEY REFERENCES app.items, note text);
+    CREATE TABLE app.comments (id int PRIMARY KEY, item_id int REFERENCES app.items, body text);
+    CREATE TABLE app.commentables (comment_id int PRIMARY KEY REFERENCES app.comments);
+    CREATE TABLE app.tags (id int PRIMARY KEY, name text);
+    CREATE TABLE app.item_tags (item_id int REFERENCES app.items, tag_id int REFERENCES app.tags,
+                                PRIMARY KEY (item_id, tag_id));
+    CREATE FUNCTION app.make_meta() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO item_meta VALUES (NEW.id, 'made by trigger'); RETURN NULL; END $$;
+    CREATE TRIGGER items_meta AFTER INSERT ON app.items
+        FOR EACH ROW EXECUTE FUNCTION app.make_meta();
+    CREATE FUNCTION app.fill_commentables() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO commentables SELECT id FROM new_rows; RETURN NULL; END $$;
+    CREATE TRIGGER comments_fill AFTER INSERT ON app.comments REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION app.fill_commentables();
+    ALTER TABLE app.comments ENABLE ALWAYS TRIGGER comments_fill;
+    CREATE FUNCTION app.slugify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN NEW.slug := lower(NEW.name) || '-' || NEW.id; RETURN NEW; END $$;
+    CREATE TRIGGER items_slug BEFORE INSERT ON app.items
+        FOR EACH ROW EXECUTE FUNCTION app.slugify();
+    CREATE FUNCTION app.drop_unused_tags() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN DELETE FROM tags AS t WHERE NOT EXISTS
+              (SELECT 1 FROM item_tags AS it WHERE it.tag_id = t.id);
+              RETURN NULL; END $$;
+    CREATE CONSTRAINT TRIGGER tags_gc AFTER INSERT ON app.tags DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW EXECUTE FUNCTION app.drop_unused_tags();
+    CREATE TRIGGER items_off AFTER INSERT ON app.items
+        FOR EACH ROW EXECUTE FUNCTION app.make_meta();
+    ALTER TABLE app.items DISABLE TRIGGER items_off;
+"#;
+
+/// Rows made with the triggers, then edited the way an application would: meta notes and
+/// slugs changed afterwards, and a tag nobody references kept (loaded with its trigger off).
+const TRIGGER_DATA: &str = "
+    SET search_path = app, public;
+    INSERT INTO app.items (id, name) SELECT i, 'Item ' || i FROM generate_series(1, 5) AS i;
+    INSERT INTO app.comments SELECT i, 1 + i % 5, 'c' || i FROM generate_series(1, 8) AS i;
+    ALTER TABLE app.tags DISABLE TRIGGER tags_gc;
+    INSERT INTO app.tags VALUES (1, 'used'), (2, 'used too'), (3, 'kept although unused');
+    ALTER TABLE app.tags ENABLE TRIGGER tags_gc;
+    INSERT INTO app.item_tags VALUES (1, 1), (2, 2);
+    UPDATE app.item_meta SET note = 'edited later' WHERE item_id > 3;
+    ALTER TABLE app.items DISABLE TRIGGER items_slug;
+    UPDATE app.items SET slug = 'custom-' || id WHERE id % 2 = 0;
+    ALTER TABLE app.items ENABLE TRIGGER items_slug;
+    RESET search_path;";
+
+/// Every user trigger and its state, to compare before and after.
+fn trigger_states(db: &TestDb) -> Vec<(String, String)> {
+    db.client()
+        .query(
+            "SELECT format('%I.%I.%I', n.nspname, c.relname, tgname), tgenabled::text
+               FROM pg_trigger JOIN pg_class c ON c.oid = tgrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE NOT tgisinternal ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+/// A target with the trigger schema whose role finds the schema `app` on its search_path.
+fn trigger_target(prefix: &str, role: &str) -> TestDb {
+    let target = cluster().create_db(prefix, None, TRIGGER_SCHEMA);
+    target.execute(&format!(
+        "ALTER ROLE {role} IN DATABASE \"{}\" SET search_path = app, public",
+        target.name
+    ));
+    target
+}
+
+#[test]
+fn user_triggers_are_held_off_and_the_snapshot_lands_exactly() {
+    let source = cluster().create_db("trig", None, &format!("{TRIGGER_SCHEMA}{TRIGGER_DATA}"));
+    let plan = seedsnap(&["plan", "-q", "--source", &source.url()]).ok();
+    assert!(
+        plan.stdout
+            .contains("User triggers an import holds off while it loads (4):")
+            && plan
+                .stdout
+                .contains("comments_fill on app.comments (enabled always)")
+            && !plan.stdout.contains("items_off"),
+        "{}",
+        plan.stdout
+    );
+    let dir = export_to_scratch(&source, &[]);
+    seedsnap(&["verify", "-q", "--dir", dir.to_str().unwrap()]).ok();
+    let target = trigger_target("trig_test", "seedsnap");
+    let before = trigger_states(&target);
+    assert_eq!(before, trigger_states(&source));
+    let run = import(&target, &dir, &[]).ok();
+    assert!(
+        run.stdout.contains(
+            "user triggers held off during the load and enabled again: \
+             comments_fill on app.comments, items_meta on app.items, items_slug on app.items, \
+             tags_gc on app.tags"
+        ),
+        "{}",
+        run.stdout
+    );
+    // Exactly the source's rows: no trigger-made meta rows or slugs, the unused tag kept.
+    assert_eq!(target.fingerprint(), source.fingerprint());
+    assert_eq!(trigger_states(&target), before);
+    let second = json(&import(&target, &dir, &["--json"]).ok());
+    assert_eq!(total(&second, "inserted"), 0);
+    assert_eq!(second["triggers_held_off"].as_array().unwrap().len(), 4);
+    assert_eq!(target.fingerprint(), source.fingerprint());
+    assert_eq!(trigger_states(&target), before);
+    // The triggers work again afterwards, with the role's search_path.
+    let mut client = target.client();
+    client
+        .batch_execute("INSERT INTO app.items (id, name) VALUES (100, 'New')")
+        .unwrap();
+    let slug: String = client
+        .query_one("SELECT slug FROM app.items WHERE id = 100", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(slug, "new-100");
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM app.item_meta WHERE item_id = 100"),
+        1
+    );
+}
+
+#[test]
+fn a_role_that_may_not_hold_triggers_off_is_refused_unless_they_fire() {
+    let source = cluster().create_db("trigrole", None, &format!("{TRIGGER_SCHEMA}{TRIGGER_DATA}"));
+    let dir = export_to_scratch(
+        &source,
+        &["--exclude", "app.tags", "--exclude", "app.item_tags"],
+    );
+    let role = cluster().unique_name("loader");
+    let target = trigger_target("trigrole_test", "seedsnap");
+    target.execute(&format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT CONNECT, TEMPORARY ON DATABASE \"{db}\" TO {role};
+         GRANT USAGE ON SCHEMA app TO {role};
+         GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA app TO {role};
+         ALTER ROLE {role} IN DATABASE \"{db}\" SET search_path = app, public;",
+        db = target.name
+    ));
+    let before = target.fingerprint();
+    let url = target
+        .url()
+        .replace("user=seedsnap", &format!("user={role}"));
+    let args = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "-q",
+            "--target",
+            &url,
+            "--dir",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let refused = seedsnap(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>())
+        .code(4)
+        .stderr_has(&format!(
+            "user triggers would fire while loading, and {role} may not hold them off"
+        ))
+        .stderr_has("comments_fill on app.comments (owned by seedsnap)")
+        .stderr_has("items_meta on app.items (owned by seedsnap)")
+        .stderr_has("--fire-triggers");
+    assert!(
+        refused.stderr.contains("nothing was written"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(target.fingerprint(), before);
+    // Fired, the BEFORE trigger rewrites the custom slugs: those rows are reported missing and
+    // nothing is kept.
+    let fire = args(&["--fire-triggers", "--allow-drift", "--json"]);
+    let fire: Vec<&str> = fire.iter().map(String::as_str).collect();
+    seedsnap(&fire)
+        .code(5)
+        .stderr_has("snapshot rows are not in the target after loading: app.items (2 rows)");
+    assert_eq!(target.fingerprint(), before);
+    // With slugs as the trigger makes them, rows the triggers made that equal the snapshot's
+    // count as already present, the edited meta rows as drift (allowed here).
+    source.execute("UPDATE app.items SET slug = lower(name) || '-' || id");
+    let dir = export_to_scratch(
+        &source,
+        &["--exclude", "app.tags", "--exclude", "app.item_tags"],
+    );
+    let fire = args(&["--fire-triggers", "--allow-drift", "--json"]);
+    let mut fire: Vec<&str> = fire.iter().map(String::as_str).collect();
+    let position = fire.iter().position(|a| *a == "--dir").unwrap() + 1;
+    fire[position] = dir.to_str().unwrap();
+    let fired = seedsnap(&fire).ok();
+    let report = json(&fired);
+    let table = |name: &str| {
+        report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == name)
+            .unwrap_or_else(|| panic!("{name}: {report}"))
+            .clone()
+    };
+    assert_eq!(table("app.commentables")["already_present"], 8, "{report}");
+    assert_eq!(table("app.item_meta")["already_present"], 3, "{report}");
+    assert_eq!(table("app.item_meta")["drifted"], 2, "{report}");
+    assert_eq!(table("app.items")["inserted"], 5, "{report}");
+    assert_eq!(
+        report["triggers_fired"].as_array().unwrap().len(),
+        3,
+        "{report}"
+    );
+    target.execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"));
+}
