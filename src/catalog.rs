@@ -269,6 +269,38 @@ pub struct ForeignKey {
     /// A polymorphic key's discriminator: a child row needs a parent through this key only
     /// when every condition holds. Empty for declared keys.
     pub condition: Vec<Condition>,
+    /// Declared on partitions of the child, not on the child itself: the key constrains the
+    /// rows of those partitions only. `None` for keys of the whole table.
+    pub partition: Option<PartitionScope>,
+}
+
+/// Where a foreign key declared on partitions applies: the rows of their leaf partitions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PartitionScope {
+    /// The partitions the key is declared on (a key of the same columns declared on several
+    /// partitions is one key).
+    pub declared_on: Vec<QualifiedName>,
+    /// Their leaf partitions, where the rows are: by oid (in the database read) and by name.
+    pub leaf_oids: Vec<u32>,
+    pub leaves: Vec<QualifiedName>,
+}
+
+impl PartitionScope {
+    /// Adds the partitions of another declaration of the same key.
+    fn merge(&mut self, other: PartitionScope) {
+        for (oid, name) in other.leaf_oids.into_iter().zip(other.leaves) {
+            if !self.leaf_oids.contains(&oid) {
+                self.leaf_oids.push(oid);
+                self.leaves.push(name);
+            }
+        }
+        self.declared_on.extend(other.declared_on);
+    }
+
+    /// Whether a row stored in relation `leaf` is covered.
+    pub fn covers(&self, leaf: u32) -> bool {
+        self.leaf_oids.contains(&leaf)
+    }
 }
 
 /// `column = 'value'` on the child row of a virtual foreign key, compared as the column's text
@@ -479,7 +511,7 @@ impl Catalog {
         }
 
         let mut foreign_keys = Vec::new();
-        let mut seen_keys = std::collections::HashSet::new();
+        let mut seen_keys = HashMap::new();
         let mut external_foreign_keys = Vec::new();
         for row in client
             .query(FOREIGN_KEYS_SQL, &[])
@@ -503,16 +535,29 @@ impl Catalog {
                         validated: row.get("validated"),
                         virtual_key: false,
                         condition: Vec::new(),
+                        partition: partition_scope(&row),
                     };
-                    // A key declared on several partitions maps to the same pair of roots.
+                    // A key declared on several partitions maps to the same pair of roots:
+                    // one key, covering the rows of all of them (all rows when one of the
+                    // declarations is the root's).
                     let identity = (
                         fk.child,
                         fk.parent,
                         fk.columns.clone(),
                         fk.parent_columns.clone(),
                     );
-                    if seen_keys.insert(identity) {
-                        foreign_keys.push(fk);
+                    match seen_keys.get(&identity) {
+                        None => {
+                            seen_keys.insert(identity, foreign_keys.len());
+                            foreign_keys.push(fk);
+                        }
+                        Some(&at) => {
+                            let existing: &mut ForeignKey = &mut foreign_keys[at];
+                            match (existing.partition.as_mut(), fk.partition) {
+                                (Some(scope), Some(more)) => scope.merge(more),
+                                _ => existing.partition = None,
+                            }
+                        }
                     }
                 }
                 (Some(&child), None) => external_foreign_keys.push((
@@ -551,6 +596,31 @@ impl Catalog {
             })
             .collect())
     }
+}
+
+/// The partitions a foreign-key row of `foreign_keys.sql` is declared on, if not the table.
+fn partition_scope(row: &postgres::Row) -> Option<PartitionScope> {
+    if !row.get::<_, bool>("on_partition") {
+        return None;
+    }
+    let schemas: Vec<String> = row.get("leaf_schemas");
+    let names: Vec<String> = row.get("leaf_names");
+    Some(PartitionScope {
+        declared_on: vec![QualifiedName::new(
+            row.get::<_, String>("partition_schema"),
+            row.get::<_, String>("partition_name"),
+        )],
+        leaf_oids: row
+            .get::<_, Vec<i64>>("leaf_oids")
+            .into_iter()
+            .map(|o| o as u32)
+            .collect(),
+        leaves: schemas
+            .into_iter()
+            .zip(names)
+            .map(|(s, n)| QualifiedName::new(s, n))
+            .collect(),
+    })
 }
 
 #[cfg(test)]
@@ -608,6 +678,7 @@ mod tests {
             validated: true,
             virtual_key: false,
             condition: Vec::new(),
+            partition: None,
         };
         assert!(fk.needs_parent(&[Some(1), Some(2)]));
         assert!(!fk.needs_parent(&[Some(1), None]));

@@ -13,9 +13,10 @@ use anyhow::{Context, Result};
 use postgres::GenericClient;
 use serde::Serialize;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, QualifiedName};
 use crate::connection::{Endpoint, Side};
 use crate::masking;
+use crate::partition_keys;
 use crate::prepare::{prepare, ExportOptions, Prepared, Timings};
 use crate::report::{self, Progress};
 use crate::selection::{self, RowId};
@@ -82,6 +83,19 @@ fn run_export(
 
     let t0 = Instant::now();
     let leaf_names = leaf_relation_names(&mut txn, &prepared)?;
+    // Tables with keys declared on partitions are written grouped by leaf partition.
+    let grouped = partition_keys::grouped_tables(&prepared.catalog);
+    let mut groups: HashMap<usize, Vec<(u32, QualifiedName, u64)>> = HashMap::new();
+    for (t, _) in grouped.iter().enumerate().filter(|(_, g)| **g) {
+        let rows = &prepared.selection.tables[t].rows;
+        groups.insert(t, partition_keys::leaf_groups(&mut txn, rows)?);
+    }
+    let group_of = |t: usize| -> HashMap<u32, usize> {
+        groups
+            .get(&t)
+            .map(|g| g.iter().enumerate().map(|(i, g)| (g.0, i)).collect())
+            .unwrap_or_default()
+    };
     // Tables with masked columns are read into memory and masked there, before any file is
     // written: no original value of a masked column reaches the disk.
     let mut masked_copies = BTreeMap::new();
@@ -90,7 +104,7 @@ fn run_export(
             let rows = &prepared.selection.tables[t].rows;
             let mut data = Vec::new();
             if !rows.is_empty() {
-                let sql = copy_query(&prepared.catalog, t, rows, &leaf_names);
+                let sql = copy_query(&prepared.catalog, t, rows, &leaf_names, &group_of(t));
                 let name = &prepared.catalog.tables[t].name;
                 txn.copy_out(sql.as_str())
                     .with_context(|| format!("copying rows of {name}"))?
@@ -124,8 +138,15 @@ fn run_export(
             let started = Instant::now();
             let table = &prepared.catalog.tables[t];
             let chosen = &prepared.selection.tables[t];
-            let sql = (!chosen.rows.is_empty())
-                .then(|| copy_query(&prepared.catalog, t, &chosen.rows, &leaf_names));
+            let sql = (!chosen.rows.is_empty()).then(|| {
+                copy_query(
+                    &prepared.catalog,
+                    t,
+                    &chosen.rows,
+                    &leaf_names,
+                    &group_of(t),
+                )
+            });
             let masked = masked_copies.remove(&t);
             let rows = match (&masked, &sql) {
                 (Some(data), _) => Rows::Buffered(data),
@@ -170,7 +191,9 @@ fn run_export(
                 sampled: chosen.sampled,
                 backfilled: chosen.backfilled,
             };
-            tables.push(manifest_table(&prepared.catalog, t, file, counts, sha256));
+            let mut entry = manifest_table(&prepared.catalog, t, file, counts, sha256);
+            entry.partitions = partition_keys::manifest_groups(groups.get(&t).map_or(&[], |g| g));
+            tables.push(entry);
         }
     }
     txn.commit().context("ending the read-only transaction")?;
@@ -236,12 +259,14 @@ fn leaf_relation_names(
 }
 
 /// `COPY (… WHERE ctid = ANY (…) … ORDER BY <key>) TO STDOUT`: a TID scan per relation holding
-/// selected rows, then a sort, so the cost follows the rows exported.
+/// selected rows, then a sort, so the cost follows the rows exported. With `group_of` (leaf
+/// relation → position), rows are grouped by leaf partition first.
 fn copy_query(
     catalog: &Catalog,
     table: usize,
     rows: &[RowId],
     leaf_names: &HashMap<u32, String>,
+    group_of: &HashMap<u32, usize>,
 ) -> String {
     let info = &catalog.tables[table];
     let columns: Vec<String> = info
@@ -252,8 +277,13 @@ fn copy_query(
     let mut parts = Vec::new();
     // Rows are sorted by relation, so each relation's rows are contiguous.
     for group in rows.chunk_by(|a, b| a.relation == b.relation) {
+        let group_column = match group_of.get(&group[0].relation) {
+            Some(position) if columns.is_empty() => format!("{position} AS seedsnap_group"),
+            Some(position) => format!("{position} AS seedsnap_group, "),
+            None => String::new(),
+        };
         parts.push(format!(
-            "SELECT {columns} FROM ONLY {} WHERE ctid = ANY ({})",
+            "SELECT {group_column}{columns} FROM ONLY {} WHERE ctid = ANY ({})",
             leaf_names[&group[0].relation],
             selection::tid_array(group)
         ));
@@ -262,7 +292,10 @@ fn copy_query(
         // MATERIALIZED keeps the planner from walking the whole key index to save the sort.
         "COPY (WITH chosen AS MATERIALIZED ({}) SELECT {columns} FROM chosen AS t ORDER BY {}) TO STDOUT",
         parts.join(" UNION ALL "),
-        info.order_by("t.")
+        match group_of.is_empty() {
+            true => info.order_by("t."),
+            false => format!("t.seedsnap_group, {}", info.order_by("t.")),
+        }
     )
 }
 

@@ -14,6 +14,7 @@
 //! - [`graph`]: the dependency graph, cycles, and the stable load order;
 //! - [`connection`]: resolving connection strings like libpq, pinned session settings;
 //! - [`catalog`]: tables, columns, keys and foreign keys from `pg_catalog`;
+//! - [`partition_keys`]: foreign keys declared on single partitions, and the rows they cover;
 //! - [`report`]: progress lines, summaries; [`error`]: failure kinds and exit codes.
 
 pub mod catalog;
@@ -26,6 +27,7 @@ pub mod export;
 pub mod graph;
 pub mod import;
 pub mod masking;
+pub mod partition_keys;
 pub mod plan;
 pub mod prepare;
 pub mod refresh;

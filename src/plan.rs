@@ -88,6 +88,10 @@ pub struct PlanEdge {
     /// A polymorphic virtual key's conditions on the referencing row.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub when: Vec<crate::catalog::Condition>,
+    /// A key declared on partitions of `from`, not on `from` itself: it covers their rows
+    /// only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -348,6 +352,11 @@ pub fn build(source: String, prepared: &Prepared) -> PlanReport {
             referenced_columns: fk.parent_columns.clone(),
             kind: edge.kind,
             when: fk.condition.clone(),
+            partitions: fk
+                .partition
+                .iter()
+                .flat_map(|scope| scope.declared_on.iter().map(|p| p.to_string()))
+                .collect(),
             in_cycle: cycle_of[fk.child].is_some() && cycle_of[fk.child] == cycle_of[fk.parent],
         })
         .collect();
@@ -418,9 +427,13 @@ pub fn render_text(plan: &PlanReport) -> String {
     out.push_str(&format!("\nForeign keys ({}):\n", plan.foreign_keys.len()));
     for fk in &plan.foreign_keys {
         let when: Vec<String> = fk.when.iter().map(|c| c.to_string()).collect();
+        let from = match fk.partitions.is_empty() {
+            true => fk.from.clone(),
+            false => format!("{} (partition of {})", fk.partitions.join(", "), fk.from),
+        };
         out.push_str(&format!(
             "  {}({}) -> {}({}){}  {}{}  [{}]\n",
-            fk.from,
+            from,
             fk.columns.join(", "),
             fk.to,
             fk.referenced_columns.join(", "),
@@ -615,6 +628,7 @@ mod tests {
             kind,
             in_cycle,
             when: Vec::new(),
+            partitions: Vec::new(),
         };
         PlanReport {
             source: "host:5432/demo as me".into(),
@@ -639,6 +653,7 @@ mod tests {
             rows: 18,
             timings: Timings::default(),
             explanation: None,
+            triggers_held_off: Vec::new(),
         }
     }
 

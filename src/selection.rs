@@ -654,7 +654,7 @@ impl<'a> Selector<'a> {
             };
             let preferred: Vec<bool> = parsed
                 .iter()
-                .map(|(_, values)| self.is_preferred(&preferring[i], values))
+                .map(|(id, values)| self.is_preferred(&preferring[i], *id, values))
                 .collect::<Vec<_>>();
             let take = limits.of(t).map_or(parsed.len(), |l| l as usize);
             let picked: HashSet<usize> = pick_sample(&preferred, take).into_iter().collect();
@@ -669,16 +669,22 @@ impl<'a> Selector<'a> {
     }
 
     /// Whether a row's foreign key applies to it: a polymorphic key only when its
-    /// discriminator holds the key's value(s).
-    fn applies(&self, fk: usize, values: &Values) -> bool {
-        self.conditions[fk]
-            .iter()
-            .all(|&(position, value)| values[position] == Some(value))
+    /// discriminator holds the key's value(s); a key declared on partitions only to rows
+    /// stored in them.
+    fn applies(&self, fk: usize, id: RowId, values: &Values) -> bool {
+        let in_scope = match &self.catalog.foreign_keys[fk].partition {
+            Some(scope) => scope.covers(id.relation),
+            None => true,
+        };
+        in_scope
+            && self.conditions[fk]
+                .iter()
+                .all(|&(position, value)| values[position] == Some(value))
     }
 
-    fn is_preferred(&mut self, keys: &[usize], values: &Values) -> bool {
+    fn is_preferred(&mut self, keys: &[usize], id: RowId, values: &Values) -> bool {
         keys.iter().all(|&fk| {
-            if !self.applies(fk, values) {
+            if !self.applies(fk, id, values) {
                 return true;
             }
             let (set, positions) = &self.key_of[fk];
@@ -767,7 +773,7 @@ impl<'a> Selector<'a> {
         }
         for i in 0..self.outgoing[table].len() {
             let fk = self.outgoing[table][i];
-            if !self.applies(fk, values) {
+            if !self.applies(fk, id, values) {
                 continue;
             }
             let (set, positions) = &self.key_of[fk];
@@ -930,6 +936,14 @@ impl<'a> Selector<'a> {
                 quote_literal(self.interner.text(value))
             )
         }));
+        // A self-reference declared on partitions follows only rows stored in them.
+        if let Some(scope) = &self.catalog.foreign_keys[fk].partition {
+            let oids: Vec<String> = scope.leaf_oids.iter().map(|o| o.to_string()).collect();
+            step.push(match oids.is_empty() {
+                true => "false".to_string(),
+                false => format!("chain.r IN ({})", oids.join(", ")),
+            });
+        }
         let outputs = self.outputs(parent).join(", ");
         format!(
             "WITH RECURSIVE chain AS (SELECT {outputs} FROM {from} AS t {condition} \

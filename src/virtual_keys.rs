@@ -360,6 +360,7 @@ pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>,
             validated: false,
             virtual_key: true,
             condition: spec.condition.clone(),
+            partition: None,
         });
     }
     (keys, problems)

@@ -1,9 +1,10 @@
 -- Every foreign key whose two ends are user tables, read from pg_constraint (information_schema
 -- hides foreign keys from a SELECT-only role). Clones that PostgreSQL makes on partitions
--- (conparentid <> 0) are skipped; a key declared on a partition only is reported against the
--- partition's root, because partitions are read through their root. Columns are paired by
--- position in conkey/confkey and named, never numbered: attribute numbers differ between
--- databases.
+-- (conparentid <> 0) are skipped. A key declared on a partition only (conrelid is the partition,
+-- conparentid = 0) is reported against the partition's root, because partitions are read
+-- through their root, with the partition's name and leaf partitions: it constrains the rows of
+-- those leaves only. Columns are paired by position in conkey/confkey and named, never
+-- numbered: attribute numbers differ between databases.
 SELECT con.conname::text                                                   AS constraint_name,
        cn.nspname::text                                                    AS constraint_schema,
        CASE WHEN child.relispartition THEN pg_catalog.pg_partition_root(child.oid)
@@ -23,11 +24,30 @@ SELECT con.conname::text                                                   AS co
        con.condeferrable                                                   AS deferrable,
        con.condeferred                                                     AS initially_deferred,
        con.confmatchtype = 'f'                                             AS match_full,
-       con.convalidated                                                    AS validated
+       con.convalidated                                                    AS validated,
+       child.relispartition                                                AS on_partition,
+       child_ns.nspname::text                                              AS partition_schema,
+       child.relname::text                                                 AS partition_name,
+       leaves.oids                                                         AS leaf_oids,
+       leaves.schemas                                                      AS leaf_schemas,
+       leaves.names                                                        AS leaf_names
   FROM pg_catalog.pg_constraint AS con
   JOIN pg_catalog.pg_namespace AS cn ON cn.oid = con.connamespace
   JOIN pg_catalog.pg_class AS child ON child.oid = con.conrelid
+  JOIN pg_catalog.pg_namespace AS child_ns ON child_ns.oid = child.relnamespace
   JOIN pg_catalog.pg_class AS parent ON parent.oid = con.confrelid
+ CROSS JOIN LATERAL (
+       SELECT coalesce(pg_catalog.array_agg(l.oid::int8 ORDER BY ln.nspname, l.relname), '{}') AS oids,
+              coalesce(pg_catalog.array_agg(ln.nspname::text ORDER BY ln.nspname, l.relname), '{}') AS schemas,
+              coalesce(pg_catalog.array_agg(l.relname::text ORDER BY ln.nspname, l.relname), '{}') AS names
+         FROM pg_catalog.pg_class AS l
+         JOIN pg_catalog.pg_namespace AS ln ON ln.oid = l.relnamespace
+        WHERE child.relispartition
+          AND l.relkind = 'r'
+          AND (l.oid = child.oid
+               OR l.oid IN (SELECT tree.relid
+                              FROM pg_catalog.pg_partition_tree(child.oid) AS tree
+                             WHERE tree.isleaf))) AS leaves
  WHERE con.contype = 'f'
    AND con.conparentid = 0
  ORDER BY 3, con.conname

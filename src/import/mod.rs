@@ -428,7 +428,9 @@ impl Loader<'_> {
         // with COPY straight into it, and each is compared with the target just before it
         // loads, not all at once.
         let fire = !fired.is_empty();
-        let direct = timed(&mut timings.staging_ms, || choose_direct(txn, &layout, fire))?;
+        let direct = timed(&mut timings.staging_ms, || {
+            choose_direct(txn, &layout, fire)
+        })?;
         let staged = timed(&mut timings.staging_ms, || {
             self.stage(txn, &layout, &direct)
         })?;
@@ -737,10 +739,19 @@ fn verify(
             if enforced_by_target(catalog, t, parent, &fk.columns, &fk.referenced_columns) {
                 continue;
             }
+            // A key declared on partitions: only the rows the target stores in them.
+            let scope = match fk.partitions.is_empty() {
+                true => None,
+                false => Some(crate::partition_keys::target_rows_condition(
+                    txn,
+                    &fk.partitions,
+                )?),
+            };
             let sql = load.orphan_count(
                 &rows_relation,
                 &fk.columns,
                 &fk.when,
+                scope.as_deref(),
                 &catalog.tables[parent],
                 &fk.referenced_columns,
             );

@@ -253,6 +253,7 @@ impl LoadTable<'_> {
         rows: &str,
         columns: &[String],
         condition: &[Condition],
+        scope: Option<&str>,
         parent: &Table,
         parent_columns: &[String],
     ) -> String {
@@ -263,6 +264,8 @@ impl LoadTable<'_> {
         if !condition.is_empty() {
             not_null.push(condition_sql(condition, "s"));
         }
+        // An SQL condition over the row's unqualified columns (the only relation in scope).
+        not_null.extend(scope.map(str::to_string));
         let matches: Vec<String> = columns
             .iter()
             .zip(parent_columns)

@@ -658,6 +658,7 @@ mod tests {
             sampled: lines.saturating_sub(1),
             backfilled: 0,
             sha256: super::super::hex(&Sha256::digest(data)),
+            partitions: Vec::new(),
         }];
         let manifest = Manifest {
             format: FORMAT.into(),

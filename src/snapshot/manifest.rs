@@ -103,6 +103,18 @@ pub struct ManifestForeignKey {
     /// A polymorphic key applies to a row only when these hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub when: Vec<Condition>,
+    /// A key declared on partitions applies only to the rows of these leaf partitions (see
+    /// the table's `partitions`); empty for a key of the whole table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<QualifiedName>,
+}
+
+/// How many of a table's rows, in file order, are stored in one leaf partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionRows {
+    pub partition: QualifiedName,
+    pub rows: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +131,10 @@ pub struct ManifestTable {
     pub sampled: u64,
     pub backfilled: u64,
     pub sha256: String,
+    /// For a table with keys declared on partitions: its rows, in file order, grouped by the
+    /// leaf partition that stores them (so `verify` knows which rows such a key covers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<PartitionRows>,
 }
 
 impl ManifestTable {
@@ -209,6 +225,13 @@ impl Manifest {
                 problems.push(format!(
                     "names file {:?} for table {name}; it must be {expected:?}",
                     table.file
+                ));
+            }
+            let in_partitions: u64 = table.partitions.iter().map(|p| p.rows).sum();
+            if !table.partitions.is_empty() && in_partitions != table.rows {
+                problems.push(format!(
+                    "says table {name} has {} rows but its partitions hold {in_partitions}",
+                    table.rows
                 ));
             }
             if table.rows != table.sampled + table.backfilled {

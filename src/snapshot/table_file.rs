@@ -96,11 +96,17 @@ pub fn manifest_table(
                 match_full: fk.match_full,
                 virtual_key: fk.virtual_key,
                 when: fk.condition.clone(),
+                partitions: fk
+                    .partition
+                    .as_ref()
+                    .map(|scope| scope.leaves.clone())
+                    .unwrap_or_default(),
             })
             .collect(),
         rows: counts.rows,
         sampled: counts.sampled,
         backfilled: counts.backfilled,
         sha256,
+        partitions: Vec::new(),
     }
 }

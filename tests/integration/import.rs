@@ -118,7 +118,7 @@ fn guard_refuses_the_source_database_itself() {
 }
 
 /// Rewrites a data file and fixes its checksum in the manifest, so only the content is wrong.
-fn tamper(dir: &Path, file: &str, edit: impl FnOnce(String) -> String, fix_checksum: bool) {
+pub fn tamper(dir: &Path, file: &str, edit: impl FnOnce(String) -> String, fix_checksum: bool) {
     use sha2::Digest;
     let path = dir.join(file);
     let text = edit(std::fs::read_to_string(&path).unwrap());

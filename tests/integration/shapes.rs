@@ -497,3 +497,153 @@ fn a_role_that_may_not_hold_triggers_off_is_refused_unless_they_fire() {
     );
     target.execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"));
 }
+
+/// Notes list-partitioned by what they are about, each partition referencing its own table (a
+/// sub-partitioned one declares its key above its leaves), a partition with no key, a key on
+/// the root for every row; events range-partitioned, with a key on the recent partition only.
+const PARTITION_SCHEMA: &str = "
+    CREATE SCHEMA app;
+    CREATE TABLE app.users (id int PRIMARY KEY, name text);
+    CREATE TABLE app.orders (id int PRIMARY KEY, user_id int NOT NULL REFERENCES app.users);
+    CREATE TABLE app.invoices (id int PRIMARY KEY);
+    CREATE TABLE app.notes (kind text NOT NULL, id int NOT NULL, target_id int NOT NULL,
+                            created date NOT NULL, author_id int REFERENCES app.users,
+                            PRIMARY KEY (kind, id, created)) PARTITION BY LIST (kind);
+    CREATE TABLE app.notes_on_orders PARTITION OF app.notes FOR VALUES IN ('order');
+    CREATE TABLE app.notes_on_invoices PARTITION OF app.notes FOR VALUES IN ('invoice')
+        PARTITION BY RANGE (created);
+    CREATE TABLE app.notes_on_invoices_2023 PARTITION OF app.notes_on_invoices
+        FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+    CREATE TABLE app.notes_on_invoices_2024 PARTITION OF app.notes_on_invoices
+        FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+    CREATE TABLE app.notes_on_users PARTITION OF app.notes FOR VALUES IN ('user');
+    CREATE TABLE app.notes_misc PARTITION OF app.notes FOR VALUES IN ('misc');
+    CREATE TABLE app.events (id int NOT NULL, at date NOT NULL, order_id int,
+                             PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+    CREATE TABLE app.events_old PARTITION OF app.events
+        FOR VALUES FROM ('2000-01-01') TO ('2023-01-01');
+    CREATE TABLE app.events_new PARTITION OF app.events
+        FOR VALUES FROM ('2023-01-01') TO ('2030-01-01');
+";
+
+const PARTITION_KEYS: &str = "
+    ALTER TABLE app.notes_on_orders ADD FOREIGN KEY (target_id) REFERENCES app.orders;
+    ALTER TABLE app.notes_on_invoices ADD FOREIGN KEY (target_id) REFERENCES app.invoices;
+    ALTER TABLE app.notes_on_users ADD FOREIGN KEY (target_id) REFERENCES app.users;
+    ALTER TABLE app.events_new ADD FOREIGN KEY (order_id) REFERENCES app.orders;
+";
+
+/// Every note points at one of the last rows of its table (beyond the sample); misc notes and
+/// old events point at ids that exist nowhere, which no key forbids.
+const PARTITION_DATA: &str = "
+    INSERT INTO app.users SELECT i, 'u' || i FROM generate_series(1, 60) AS i;
+    INSERT INTO app.orders SELECT i, i FROM generate_series(1, 60) AS i;
+    INSERT INTO app.invoices SELECT i FROM generate_series(1, 60) AS i;
+    INSERT INTO app.notes
+    SELECT kind, i, CASE kind WHEN 'misc' THEN 9000 + i ELSE 50 + i END,
+           DATE '2023-06-01' + i * 40, 1 + i % 3
+      FROM unnest(ARRAY['order', 'invoice', 'user', 'misc']) AS kind, generate_series(1, 8) AS i;
+    INSERT INTO app.events
+    SELECT i, CASE WHEN i % 2 = 0 THEN DATE '2020-01-01' ELSE DATE '2024-01-01' END + i,
+           CASE WHEN i % 2 = 0 THEN 7000 + i ELSE 40 + i END
+      FROM generate_series(1, 12) AS i;
+";
+
+#[test]
+fn keys_declared_on_partitions_cover_their_rows_only() {
+    let schema = format!("{PARTITION_SCHEMA}{PARTITION_KEYS}");
+    let source = cluster().create_db("parts", None, &format!("{schema}{PARTITION_DATA}"));
+    let plan = seedsnap(&["plan", "-q", "--source", &source.url(), "--limit", "3"]).ok();
+    for edge in [
+        "app.notes_on_orders (partition of app.notes)(target_id) -> app.orders(id)",
+        "app.notes_on_invoices (partition of app.notes)(target_id) -> app.invoices(id)",
+        "app.events_new (partition of app.events)(order_id) -> app.orders(id)",
+        "  app.notes(author_id) -> app.users(id)",
+    ] {
+        assert!(plan.stdout.contains(edge), "{edge}:\n{}", plan.stdout);
+    }
+    drop(source);
+    let (dir, target) = round_trip(
+        "parts",
+        &schema,
+        PARTITION_DATA,
+        &[
+            "--limit",
+            "3",
+            "--table-limit",
+            "app.notes=all",
+            "--table-limit",
+            "app.events=all",
+        ],
+        &[],
+    );
+    let manifest = manifest(&dir);
+    let notes = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "notes")
+        .unwrap()
+        .clone();
+    let on_invoices = notes["foreign_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["references"]["name"] == "invoices")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        on_invoices["partitions"],
+        serde_json::json!([
+            {"schema": "app", "name": "notes_on_invoices_2023"},
+            {"schema": "app", "name": "notes_on_invoices_2024"}
+        ])
+    );
+    let author = notes["foreign_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["columns"] == serde_json::json!(["author_id"]))
+        .unwrap()
+        .clone();
+    assert!(author.get("partitions").is_none(), "{author}");
+    assert_eq!(notes["partitions"].as_array().unwrap().len(), 5, "{notes}");
+    // Each note's target came along from its own table, beyond the sample of 3.
+    for (kind, parent) in [
+        ("order", "orders"),
+        ("invoice", "invoices"),
+        ("user", "users"),
+    ] {
+        assert_eq!(
+            target.query_i64(&format!(
+                "SELECT count(*) FROM app.notes n WHERE kind = '{kind}'
+                    AND NOT EXISTS (SELECT 1 FROM app.{parent} p WHERE p.id = n.target_id)"
+            )),
+            0
+        );
+    }
+    assert!(target.query_i64("SELECT count(*) FROM app.orders WHERE id > 50") > 0);
+    // Misc notes and old events point nowhere and were exported as they are.
+    assert!(target.query_i64("SELECT count(*) FROM app.notes_misc") > 0);
+    // A target that does not declare the partition keys: the import checks them itself, on
+    // the rows of their partitions only.
+    let bare = cluster().create_db("parts_bare_test", None, PARTITION_SCHEMA);
+    import(&bare, &dir, &[]).ok();
+    // verify applies each key to its rows only: an order note pointing nowhere is found, the
+    // misc notes (no key) are not.
+    crate::import::tamper(
+        &dir,
+        "app.notes.tsv",
+        |text| text.replacen("order\t1\t51\t", "order\t1\t99999\t", 1),
+        true,
+    );
+    let run = seedsnap(&["verify", "--dir", dir.to_str().unwrap()]).code(5);
+    assert!(
+        run.stderr.contains("notes_on_orders_target_id_fkey")
+            && run.stderr.contains("(99999) has no row in app.orders")
+            && !run.stderr.contains("app.invoices")
+            && !run.stderr.contains("9001"),
+        "{}",
+        run.stderr
+    );
+}
