@@ -138,7 +138,7 @@ pub fn run(dir: &Path, masking: Option<&MaskingOptions>) -> Result<VerifyReport>
                 let row = line.saturating_sub(2);
                 let in_scope = covered
                     .as_ref()
-                    .is_none_or(|ranges| ranges.iter().any(|r| r.contains(&row)));
+                    .map_or(true, |ranges| ranges.iter().any(|r| r.contains(&row)));
                 let applies = in_scope
                     && condition
                         .iter()
