@@ -140,7 +140,8 @@ pub struct SelectionArgs {
     #[arg(long = "filter", value_name = "SCHEMA.TABLE=CONDITION", value_parser = parse_filter)]
     pub filters: Vec<(QualifiedName, String)>,
     /// A foreign key the database does not declare, as
-    /// "child(col, …) -> parent(col, …) [when col = 'value' [and …]]"; repeatable.
+    /// "child(col, …) -> parent(col, …) [when col = 'value' [and …]]"; a value may name a
+    /// lookup row: "when col = lookup_table(col = 'value', …)"; repeatable.
     #[arg(long = "virtual-key", value_name = "KEY")]
     pub virtual_keys: Vec<String>,
     /// Leave a table out (tables that reference it must be left out too); repeatable.

@@ -10,6 +10,7 @@
 //! - [`selection`]: sampling and foreign-key backfill;
 //! - [`config`]: the config file; [`virtual_keys`]: keys the database does not declare;
 //!   [`masking`]: masking personal data between the source's COPY and the file;
+//!   [`lookup_values`]: `when` values that name a row of a lookup table;
 //! - [`snapshot`]: the directory format (TSV files in COPY text, manifest);
 //! - [`graph`]: the dependency graph, cycles, and the stable load order;
 //! - [`connection`]: resolving connection strings like libpq, pinned session settings;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod export;
 pub mod graph;
 pub mod import;
+pub mod lookup_values;
 pub mod masking;
 pub mod partition_keys;
 pub mod plan;

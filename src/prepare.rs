@@ -282,16 +282,20 @@ fn check_options(
             Err(p) => problems.push(p),
         }
     }
-    let (keys, key_problems) = virtual_keys::resolve(catalog, &options.virtual_keys);
+    let (mut keys, key_problems) = virtual_keys::resolve(catalog, &options.virtual_keys);
     problems.extend(key_problems);
-    for key in &keys {
+    for key in &mut keys {
         let spec = options
             .virtual_keys
             .iter()
             .find(|s| s.text == key.name)
             .expect("every key comes from a spec");
+        crate::lookup_values::resolve(txn, catalog, spec, key, &mut problems)?;
         let child = &catalog.tables[key.child];
-        for condition in &key.condition {
+        for (i, condition) in key.condition.iter().enumerate() {
+            if spec.lookups.iter().any(|(at, _)| *at == i) {
+                continue; // read from the database: canonical already
+            }
             let column = child.column(&condition.column).expect("resolved");
             let sql = format!(
                 "SELECT ({}::{})::pg_catalog.text",

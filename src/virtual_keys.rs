@@ -4,7 +4,12 @@
 //! ```text
 //! app.content_tags(content_id) -> app.content_items(id) when content_source = 'items'
 //! legacy.orders(customer_ref, region) -> app.customers(id, region)
+//! attachment(object_id) -> invoice(id) when content_type_id = django_content_type(app_label = 'billing', model = 'invoice')
 //! ```
+//!
+//! A `when` value may name a row of a lookup table by its natural key instead of writing the
+//! discriminator's value (an id that differs between databases): the value is then that row's
+//! key, read from the source inside the export's snapshot (see [`crate::lookup_values`]).
 //!
 //! This module owns the notation (parsing, with the character position of a mistake) and the
 //! check against a catalog: tables and columns exist, both sides have as many columns, each
@@ -25,7 +30,25 @@ pub struct VirtualKeySpec {
     pub columns: Vec<String>,
     pub parent: QualifiedName,
     pub parent_columns: Vec<String>,
+    /// Conditions on the child row. A condition whose value names a lookup row holds that
+    /// row's text (`django_content_type(app_label = 'billing', …)`) until it is resolved.
     pub condition: Vec<Condition>,
+    /// The conditions whose value is a row of a lookup table: (index into `condition`, row).
+    pub lookups: Vec<(usize, LookupRow)>,
+}
+
+/// `table(column = 'value', …)`: the one row of `table` with these values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupRow {
+    pub table: QualifiedName,
+    pub filters: Vec<Condition>,
+}
+
+impl std::fmt::Display for LookupRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let filters: Vec<String> = self.filters.iter().map(|c| c.to_string()).collect();
+        write!(f, "{}({})", self.table, filters.join(", "))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,7 +204,8 @@ impl Parser {
         Ok(columns)
     }
 
-    fn condition(&mut self) -> Result<Condition, String> {
+    /// `column = 'value'`
+    fn literal_condition(&mut self) -> Result<Condition, String> {
         let column = self.ident("a column name")?;
         self.punct("=")?;
         match self.peek() {
@@ -195,6 +219,32 @@ impl Parser {
                 self.position()
             )),
         }
+    }
+
+    /// `column = 'value'` or `column = table(column = 'value', …)` (a lookup row).
+    fn condition(&mut self) -> Result<(Condition, Option<LookupRow>), String> {
+        // A lookup row starts `column = table(` or `column = schema.`.
+        let lookup = matches!(self.tokens.get(self.at + 2), Some((_, Token::Ident(..))))
+            && matches!(
+                self.tokens.get(self.at + 3),
+                Some((_, Token::Punct("(" | ".")))
+            );
+        if !lookup {
+            return Ok((self.literal_condition()?, None));
+        }
+        let column = self.ident("a column name")?;
+        self.punct("=")?;
+        let table = self.table()?;
+        self.punct("(")?;
+        let mut filters = vec![self.literal_condition()?];
+        while self.peek() == Some(&Token::Punct(",")) {
+            self.at += 1;
+            filters.push(self.literal_condition()?);
+        }
+        self.punct(")")?;
+        let row = LookupRow { table, filters };
+        let value = row.to_string();
+        Ok((Condition { column, value }, Some(row)))
     }
 }
 
@@ -212,10 +262,17 @@ pub fn parse(text: &str) -> Result<VirtualKeySpec, String> {
     let parent = parser.table()?;
     let parent_columns = parser.columns()?;
     let mut condition = Vec::new();
+    let mut lookups = Vec::new();
     if parser.keyword("when") {
-        condition.push(parser.condition()?);
-        while parser.keyword("and") {
-            condition.push(parser.condition()?);
+        loop {
+            let (c, lookup) = parser.condition()?;
+            if let Some(row) = lookup {
+                lookups.push((condition.len(), row));
+            }
+            condition.push(c);
+            if !parser.keyword("and") {
+                break;
+            }
         }
     }
     if parser.peek().is_some() {
@@ -234,6 +291,7 @@ pub fn parse(text: &str) -> Result<VirtualKeySpec, String> {
         parent,
         parent_columns,
         condition,
+        lookups,
     })
 }
 
@@ -309,6 +367,16 @@ pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>,
         check_columns(parent_table, &spec.parent_columns, &used_in, &mut problems);
         let when: Vec<String> = spec.condition.iter().map(|c| c.column.clone()).collect();
         check_columns(child_table, &when, &used_in, &mut problems);
+        for (_, row) in &spec.lookups {
+            match find_table(catalog, &row.table, &used_in) {
+                Ok(t) => {
+                    let filters: Vec<String> =
+                        row.filters.iter().map(|c| c.column.clone()).collect();
+                    check_columns(&catalog.tables[t], &filters, &used_in, &mut problems);
+                }
+                Err(p) => problems.push(p),
+            }
+        }
         if problems.len() > before {
             continue;
         }
@@ -404,6 +472,31 @@ mod tests {
             parse("a(x)->b(y) when n = -1").unwrap().condition[0].value,
             "-1"
         );
+    }
+
+    #[test]
+    fn a_when_value_may_name_a_lookup_row() {
+        let key = parse(
+            "attachment(object_id) -> invoice(id) when content_type_id = \
+             django_content_type(app_label = 'billing', model = 'invoice') and kind = 'x'",
+        )
+        .unwrap();
+        assert_eq!(key.condition.len(), 2);
+        assert_eq!(key.lookups.len(), 1);
+        let (at, row) = &key.lookups[0];
+        assert_eq!(*at, 0);
+        assert_eq!(
+            row.table,
+            QualifiedName::new("public", "django_content_type")
+        );
+        assert_eq!(
+            row.to_string(),
+            "public.django_content_type(app_label = 'billing', model = 'invoice')"
+        );
+        assert_eq!(key.condition[1].value, "x");
+        assert!(parse("a(x) -> b(y) when t = c(k 'v')")
+            .unwrap_err()
+            .contains("expected \"=\""));
     }
 
     #[test]

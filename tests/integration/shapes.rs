@@ -647,3 +647,107 @@ fn keys_declared_on_partitions_cover_their_rows_only() {
         run.stderr
     );
 }
+
+/// Django's generic relations: the discriminator is a row of `django_content_type`, named by
+/// its natural key in `when`; its id differs between databases.
+const CONTENT_TYPE_SCHEMA: &str = "
+    CREATE TABLE django_content_type (id serial PRIMARY KEY, app_label text NOT NULL,
+                                      model text NOT NULL, UNIQUE (app_label, model));
+    CREATE TABLE legacy_kind (id int PRIMARY KEY, name text);
+    CREATE TABLE invoice (id int PRIMARY KEY);
+    CREATE TABLE ticket (id int PRIMARY KEY);
+    CREATE TABLE attachment (id int PRIMARY KEY,
+                             content_type_id int NOT NULL REFERENCES django_content_type,
+                             object_id int NOT NULL, kind_id int);";
+
+const INVOICE_KEY: &str = "attachment(object_id) -> invoice(id) when content_type_id = \
+                           django_content_type(app_label = 'billing', model = 'invoice')";
+const TICKET_KEY: &str = "attachment(object_id) -> ticket(id) when content_type_id = \
+                          django_content_type(app_label = 'support', model = 'ticket')";
+
+#[test]
+fn a_lookup_row_names_the_discriminator_of_a_polymorphic_key() {
+    // Ids overlap between invoices and tickets; the content types get other ids than the
+    // order the keys are written in.
+    let data = "
+        INSERT INTO django_content_type (app_label, model)
+        VALUES ('auth', 'user'), ('support', 'ticket'), ('billing', 'invoice');
+        INSERT INTO legacy_kind VALUES (1, 'dup'), (2, 'dup');
+        INSERT INTO invoice SELECT i FROM generate_series(1, 100) AS i;
+        INSERT INTO ticket SELECT i FROM generate_series(1, 100) AS i;
+        INSERT INTO attachment VALUES (1, 3, 95, NULL), (2, 2, 97, NULL), (3, 1, 99, NULL);";
+    let keys = ["--virtual-key", INVOICE_KEY, "--virtual-key", TICKET_KEY];
+    let mut export = vec!["--limit", "5"];
+    export.extend(keys);
+    let (dir, target) = round_trip("ctype", CONTENT_TYPE_SCHEMA, data, &export, &[]);
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM invoice WHERE id = 95"),
+        1
+    );
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM ticket WHERE id = 97"),
+        1
+    );
+    // Only from its own table: no invoice 97, no ticket 95, nothing for the user's 99.
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM invoice WHERE id IN (97, 99)")
+            + target.query_i64("SELECT count(*) FROM ticket WHERE id IN (95, 99)"),
+        0
+    );
+    // The manifest holds the id the row has in the source.
+    let manifest = manifest(&dir);
+    let attachment = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "attachment")
+        .unwrap()
+        .clone();
+    let whens: Vec<&serde_json::Value> = attachment["foreign_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k.get("when"))
+        .collect();
+    assert!(whens.contains(&&serde_json::json!([{"column": "content_type_id", "value": "3"}])));
+    assert!(whens.contains(&&serde_json::json!([{"column": "content_type_id", "value": "2"}])));
+
+    // check-config: no such row, several rows, a lookup table or column that does not exist.
+    let source = cluster().create_db("ctype_check", None, &format!("{CONTENT_TYPE_SCHEMA}{data}"));
+    let url = source.url();
+    let bad = [
+        "attachment(object_id) -> invoice(id) when content_type_id = django_content_type(app_label = 'billing', model = 'nope')",
+        "attachment(object_id) -> ticket(id) when kind_id = legacy_kind(name = 'dup')",
+        "attachment(object_id) -> ticket(id) when kind_id = legacy_kinds(name = 'dup')",
+        "attachment(object_id) -> ticket(id) when kind_id = legacy_kind(nam = 'dup')",
+    ];
+    let cwd = scratch_dir("ctype");
+    let lines: Vec<String> = bad.iter().map(|k| format!("  {k:?},\n")).collect();
+    std::fs::write(
+        cwd.join("seedsnap.toml"),
+        format!("virtual_foreign_keys = [\n{}]\n", lines.concat()),
+    )
+    .unwrap();
+    let run = seedsnap_in(&cwd, &["check-config", "--source", &url], &[]).code(4);
+    let expected = [
+        format!("seedsnap.toml:2: virtual foreign key {:?}: no row of public.django_content_type has app_label = 'billing' and model = 'nope'", bad[0]),
+        format!("seedsnap.toml:3: virtual foreign key {:?}: several rows of public.legacy_kind have name = 'dup'; name more columns so that one row matches", bad[1]),
+        format!("seedsnap.toml:4: virtual foreign key {:?}: no table public.legacy_kinds (did you mean public.legacy_kind?)", bad[2]),
+        format!("seedsnap.toml:5: virtual foreign key {:?}: public.legacy_kind has no column nam", bad[3]),
+    ];
+    for text in &expected {
+        assert!(
+            run.stdout.contains(text.as_str()),
+            "{text}\nnot in\n{}",
+            run.stdout
+        );
+    }
+    // Rails' string discriminators keep working next to it.
+    let rails = "attachment(object_id) -> ticket(id) when content_type_id = '2'";
+    std::fs::write(
+        cwd.join("seedsnap.toml"),
+        format!("virtual_foreign_keys = [{INVOICE_KEY:?}, {rails:?}]\n"),
+    )
+    .unwrap();
+    seedsnap_in(&cwd, &["check-config", "--source", &url], &[]).ok();
+}
