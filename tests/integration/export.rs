@@ -16,7 +16,7 @@ fn demo_export_is_fk_complete_and_covers_every_table() {
     let manifest = manifest(&dir);
     let tables = manifest["tables"].as_array().unwrap();
     // Every table of the demo schema, partitions read through their parent.
-    assert_eq!(tables.len(), 20);
+    assert_eq!(tables.len(), 23);
     // The config file's virtual keys are in the manifest, so verify checked them too.
     let virtual_keys: Vec<&serde_json::Value> = tables
         .iter()
@@ -24,6 +24,12 @@ fn demo_export_is_fk_complete_and_covers_every_table() {
         .filter(|k| k["virtual"] == true)
         .collect();
     assert_eq!(virtual_keys.len(), 3, "{virtual_keys:?}");
+    // Addresses point at countries far beyond the sample of 100: found by their char(2) code.
+    let countries = tables
+        .iter()
+        .find(|t| t["name"] == "countries")
+        .expect("app.countries");
+    assert!(countries["backfilled"].as_u64().unwrap() > 0, "{countries}");
     for table in tables {
         assert!(
             table["rows"].as_u64().unwrap() > 0,
@@ -271,7 +277,7 @@ fn plan_shows_order_cycles_and_counts() {
     let demo = demo_db();
     let run = seedsnap(&["plan", "-q", "--source", &demo.url()]).ok();
     assert!(
-        run.stdout.contains("Load order (20 tables)"),
+        run.stdout.contains("Load order (23 tables)"),
         "{}",
         run.stdout
     );
@@ -282,6 +288,14 @@ fn plan_shows_order_cycles_and_counts() {
         .stdout
         .contains("deferred to commit (collections_featured_entry_fk)"));
     assert!(run.stdout.contains("references itself"));
+    assert!(
+        run.stdout.contains(
+            "User triggers an import holds off while it loads (1):\n  \
+             shipping_addresses_count on app.shipping_addresses"
+        ),
+        "{}",
+        run.stdout
+    );
     let json = seedsnap(&["plan", "-q", "--source", &demo.url(), "--format", "json"]).ok();
     let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(plan["cycles"].as_array().unwrap().len(), 4);
