@@ -866,12 +866,22 @@ fn refused_values_error(
 /// foreign key) is bad input, not an internal error.
 fn constraint_violation(error: postgres::Error, what: &str) -> anyhow::Error {
     if error.code().is_some_and(|c| c.code().starts_with("23")) {
+        // Raised inside server-side code (a trigger let run with --fire-triggers), not by the
+        // snapshot's own rows.
+        let in_function = error
+            .as_db_error()
+            .and_then(|db| db.where_())
+            .is_some_and(|w| w.contains("function"));
+        let whose = match in_function {
+            true => format!(
+                "a trigger that ran while loading {what} violates a constraint of the target \
+                 (without --fire-triggers, triggers are held off)"
+            ),
+            false => format!("the snapshot's rows for {what} violate a constraint of the target"),
+        };
         return failure(
             ExitKind::BadInput,
-            format!(
-                "the snapshot's rows for {what} violate a constraint of the target: {}",
-                crate::error::describe_pg_error(&error)
-            ),
+            format!("{whose}: {}", crate::error::describe_pg_error(&error)),
         );
     }
     anyhow::Error::new(error)
