@@ -279,11 +279,16 @@ fn whatever_export_writes_verify_and_import_accept() {
 
 /// An application schema whose triggers write derived rows (row and statement level, with a
 /// transition table), rewrite values (BEFORE) and delete at commit (deferred constraint
-/// trigger); every trigger function uses unqualified names, found through the role's
-/// search_path.
+/// trigger); every trigger function, and the function a domain's CHECK calls, uses unqualified
+/// names, found through the role's search_path.
 const TRIGGER_SCHEMA: &str = r#"
+    SET check_function_bodies = off;
     CREATE SCHEMA app;
-    CREATE TABLE app.items (id int PRIMARY KEY, name text NOT NULL, slug text);
+    CREATE TABLE app.banned_names (name text PRIMARY KEY);
+    CREATE FUNCTION app.allowed_name(text) RETURNS boolean LANGUAGE sql STABLE
+        AS 'SELECT NOT EXISTS (SELECT 1 FROM banned_names WHERE name = $1)';
+    CREATE DOMAIN app.item_name AS text CHECK (app.allowed_name(VALUE));
+    CREATE TABLE app.items (id int PRIMARY KEY, name app.item_name NOT NULL, slug text);
     CREATE TABLE app.item_meta (item_id int PRIMARY KEY REFERENCES app.items, note text);
     CREATE TABLE app.comments (id int PRIMARY KEY, item_id int REFERENCES app.items, body text);
     CREATE TABLE app.commentables (comment_id int PRIMARY KEY REFERENCES app.comments);
@@ -318,6 +323,7 @@ const TRIGGER_SCHEMA: &str = r#"
 /// slugs changed afterwards, and a tag nobody references kept (loaded with its trigger off).
 const TRIGGER_DATA: &str = "
     SET search_path = app, public;
+    INSERT INTO app.banned_names VALUES ('Forbidden');
     INSERT INTO app.items (id, name) SELECT i, 'Item ' || i FROM generate_series(1, 5) AS i;
     INSERT INTO app.comments SELECT i, 1 + i % 5, 'c' || i FROM generate_series(1, 8) AS i;
     ALTER TABLE app.tags DISABLE TRIGGER tags_gc;
