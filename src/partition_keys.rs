@@ -3,7 +3,7 @@
 //! Such a key constrains the rows of its partition, not the partitioned table's: `notes`
 //! list-partitioned by what a note is about, `notes_on_orders` referencing `orders` and
 //! `notes_on_invoices` referencing `invoices`. The catalog reads it as a key of the root with a
-//! [`PartitionScope`] (its leaf partitions); the selection follows it only for rows stored in
+//! [`PartitionScope`](crate::catalog::PartitionScope) (its leaf partitions); the selection follows it only for rows stored in
 //! those leaves (every chosen row is known by its leaf, see [`crate::selection::RowId`]).
 //!
 //! A snapshot says which rows such a key covers without naming rows: the file of a table with

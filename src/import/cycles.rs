@@ -73,7 +73,7 @@ fn insert_in_one_statement(
         .map(|(i, &t)| format!("i{i} AS ({} RETURNING 1)", loads[&t].insert(&[])))
         .collect();
     let counts: Vec<String> = (0..component.tables.len())
-        .map(|i| format!("(SELECT pg_catalog.count(*) FROM i{i})::int8"))
+        .map(|i| format!("(SELECT pg_catalog.count(*) FROM i{i})::pg_catalog.int8"))
         .collect();
     let sql = format!("WITH {} SELECT {}", parts.join(", "), counts.join(", "));
     let row = txn

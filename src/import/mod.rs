@@ -11,8 +11,9 @@
 //!    line and column), then rows are inserted in dependency order with the cycle strategies of
 //!    [`crate::graph`] (carried out in `cycles.rs`), then verified (present, drifted, missing,
 //!    foreign keys), then sequences are advanced, the held-off triggers are enabled as they
-//!    were, then it commits — or rolls back on any failure or with `--dry-run`. When a value does not load, the transaction is rolled back and every
-//!    file is staged again in a second one, also rolled back, to report every refused value.
+//!    were, then it commits — or rolls back on any failure or with `--dry-run`. When a value
+//!    does not load, the transaction is rolled back and every file is staged again in a second
+//!    one, also rolled back, to report every refused value.
 //!
 //! `Loader::load` reads as the list of these phases; each phase is one function.
 

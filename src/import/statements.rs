@@ -6,6 +6,12 @@
 //! new ones are inserted with `INSERT … SELECT`. This gives `ON CONFLICT DO NOTHING` semantics
 //! where `ON CONFLICT` itself is refused (a DEFERRABLE only key, a table with rules) and keeps
 //! tables without any key free of duplicates on a second import.
+//!
+//! These statements run with the target role's own `search_path` (server-side code needs it),
+//! so every relation and function is schema-qualified, and so is every operator on seedsnap's
+//! own values (row texts, counts): `OPERATOR(pg_catalog.=)`. Key columns are compared with the
+//! plain `=` on purpose: it resolves to the column type's own equality (`citext`'s, say), the one
+//! its unique index enforces.
 
 use crate::catalog::{condition_sql, quote_ident, Condition, Table};
 
@@ -72,7 +78,7 @@ impl LoadTable<'_> {
             columns.push(format!("{NO_COLUMNS_PAD} pg_catalog.text"));
         }
         format!(
-            "CREATE TEMPORARY TABLE {} ({}, {NEW_FLAG} boolean) ON COMMIT DROP",
+            "CREATE TEMPORARY TABLE {} ({}, {NEW_FLAG} pg_catalog.bool) ON COMMIT DROP",
             self.stage,
             columns.join(", ")
         )
@@ -131,12 +137,13 @@ impl LoadTable<'_> {
              existing AS (
                  SELECT {target_row} AS r, pg_catalog.count(*) AS c
                    FROM {from} AS t
-                  WHERE {target_row} IN (SELECT r FROM numbered)
+                  WHERE {target_row} OPERATOR(pg_catalog.=) ANY (SELECT r FROM numbered)
                   GROUP BY 1)
              UPDATE {stage} AS s
-                SET {NEW_FLAG} = numbered.n > coalesce(existing.c, 0) AND {no_conflict}
-               FROM numbered LEFT JOIN existing ON existing.r = numbered.r
-              WHERE s.ctid = numbered.stage_row",
+                SET {NEW_FLAG} = numbered.n OPERATOR(pg_catalog.>) coalesce(existing.c, 0)
+                                 AND {no_conflict}
+               FROM numbered LEFT JOIN existing ON existing.r OPERATOR(pg_catalog.=) numbered.r
+              WHERE s.ctid OPERATOR(pg_catalog.=) numbered.stage_row",
             staged = row_text("s.", &self.columns),
             stage = self.stage,
             target_row = row_text("t.", &self.columns),
@@ -206,14 +213,15 @@ impl LoadTable<'_> {
         let verbatim = self.target.inserts_verbatim();
         match &self.identity_key {
             Some(key) => format!(
-                "SELECT pg_catalog.count(*) FILTER (WHERE NOT s.{NEW_FLAG} AND m.same)::int8,
-                        pg_catalog.count(*) FILTER (WHERE NOT s.{NEW_FLAG} AND NOT m.same)::int8,
-                        pg_catalog.count(*) FILTER (WHERE s.{NEW_FLAG} AND NOT m.same)::int8,
-                        (SELECT pg_catalog.count(*) FROM {stage} WHERE {NEW_FLAG})::int8
+                "SELECT pg_catalog.count(*) FILTER (WHERE NOT s.{NEW_FLAG} AND m.same)::pg_catalog.int8,
+                        pg_catalog.count(*) FILTER (WHERE NOT s.{NEW_FLAG} AND NOT m.same)::pg_catalog.int8,
+                        pg_catalog.count(*) FILTER (WHERE s.{NEW_FLAG} AND NOT m.same)::pg_catalog.int8,
+                        (SELECT pg_catalog.count(*) FROM {stage} WHERE {NEW_FLAG})::pg_catalog.int8
                    FROM {stage} AS s
                    LEFT JOIN {from} AS t ON {matches}
                   CROSS JOIN LATERAL (SELECT t.{first} IS NOT NULL
-                                             AND {target_row} = {staged} AS same) AS m
+                                             AND {target_row} OPERATOR(pg_catalog.=) {staged}
+                                             AS same) AS m
                   WHERE {which}",
                 stage = self.stage,
                 from = self.target.from_clause(),
@@ -228,16 +236,18 @@ impl LoadTable<'_> {
                 },
             ),
             None => format!(
-                "SELECT (SELECT pg_catalog.count(*) FROM {stage} WHERE NOT {NEW_FLAG})::int8,
-                        0::int8,
-                        coalesce((SELECT pg_catalog.sum(greatest(g.c - coalesce(e.c, 0), 0))
+                "SELECT (SELECT pg_catalog.count(*) FROM {stage} WHERE NOT {NEW_FLAG})::pg_catalog.int8,
+                        0::pg_catalog.int8,
+                        coalesce((SELECT pg_catalog.sum(greatest(
+                                             g.c OPERATOR(pg_catalog.-) coalesce(e.c, 0), 0))
                            FROM (SELECT {staged} AS r, pg_catalog.count(*) AS c
                                    FROM {stage} AS s GROUP BY 1) AS g
                            LEFT JOIN (SELECT {target_row} AS r, pg_catalog.count(*) AS c
                                         FROM {from} AS t
-                                       WHERE {target_row} IN (SELECT {staged} FROM {stage} AS s)
-                                       GROUP BY 1) AS e ON e.r = g.r), 0)::int8,
-                        (SELECT pg_catalog.count(*) FROM {stage} WHERE {NEW_FLAG})::int8",
+                                       WHERE {target_row} OPERATOR(pg_catalog.=) ANY
+                                             (SELECT {staged} FROM {stage} AS s)
+                                       GROUP BY 1) AS e ON e.r OPERATOR(pg_catalog.=) g.r), 0)::pg_catalog.int8,
+                        (SELECT pg_catalog.count(*) FROM {stage} WHERE {NEW_FLAG})::pg_catalog.int8",
                 stage = self.stage,
                 from = self.target.from_clause(),
                 target_row = row_text("t.", &self.columns),
@@ -272,7 +282,7 @@ impl LoadTable<'_> {
             .map(|(c, p)| format!("p.{} = s.{}", quote_ident(p), quote_ident(c)))
             .collect();
         format!(
-            "SELECT pg_catalog.count(*)::int8 FROM {} AS s WHERE {} AND NOT EXISTS \
+            "SELECT pg_catalog.count(*)::pg_catalog.int8 FROM {} AS s WHERE {} AND NOT EXISTS \
              (SELECT 1 FROM {} AS p WHERE {})",
             rows,
             not_null.join(" AND "),
@@ -349,7 +359,7 @@ mod tests {
         assert!(load.restore(&["id".into()]).is_none());
         assert!(load
             .verify_counts()
-            .contains("greatest(g.c - coalesce(e.c, 0), 0)"));
+            .contains("g.c OPERATOR(pg_catalog.-) coalesce(e.c, 0), 0)"));
     }
 
     #[test]
@@ -366,7 +376,7 @@ mod tests {
         };
         assert_eq!(
             load.create_stage(&[]),
-            "CREATE TEMPORARY TABLE pg_temp.s1 (_seedsnap_pad pg_catalog.text, _seedsnap_new boolean) ON COMMIT DROP"
+            "CREATE TEMPORARY TABLE pg_temp.s1 (_seedsnap_pad pg_catalog.text, _seedsnap_new pg_catalog.bool) ON COMMIT DROP"
         );
         assert_eq!(load.copy_in(), "COPY pg_temp.s1 (_seedsnap_pad) FROM STDIN");
         assert_eq!(load.copy_direct(), r#"COPY "app"."Users" FROM STDIN"#);

@@ -2,31 +2,13 @@
 
 use super::*;
 
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
-}
-
-fn total(report: &serde_json::Value, field: &str) -> u64 {
-    report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t[field].as_u64().unwrap())
-        .sum()
-}
-
 #[test]
 fn import_is_idempotent_and_verified() {
     let demo = demo_db();
     let dir = export_to_scratch(&demo, &[]);
     let target = empty_test_db();
     let first = json(&import(&target, &dir, &["--json"]).ok());
-    let rows: u64 = manifest(&dir)["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["rows"].as_u64().unwrap())
-        .sum();
+    let rows = snapshot_rows(&dir);
     assert_eq!(total(&first, "inserted"), rows);
     assert!(first["committed"].as_bool().unwrap());
     let after_first = target.fingerprint();

@@ -202,6 +202,45 @@ pub fn read_dir_files(dir: &Path) -> Vec<(String, String)> {
     files
 }
 
+/// How many rows a snapshot's manifest lists, over all tables.
+pub fn snapshot_rows(dir: &Path) -> u64 {
+    manifest(dir)["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["rows"].as_u64().unwrap())
+        .sum()
+}
+
+/// A run's `--json` output.
+pub fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// The sum of one count over an import report's tables.
+pub fn total(report: &serde_json::Value, field: &str) -> u64 {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t[field].as_u64().unwrap())
+        .sum()
+}
+
+/// The element of a JSON array whose `field` is `value`.
+pub fn element<'a>(
+    array: &'a serde_json::Value,
+    field: &str,
+    value: &str,
+) -> &'a serde_json::Value {
+    array
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e[field] == value)
+        .unwrap_or_else(|| panic!("no {field} = {value} in {array}"))
+}
+
 pub fn manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
 }

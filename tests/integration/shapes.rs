@@ -4,19 +4,6 @@
 
 use super::*;
 
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
-}
-
-fn total(report: &serde_json::Value, field: &str) -> u64 {
-    report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t[field].as_u64().unwrap())
-        .sum()
-}
-
 /// The `.tsv` files of a snapshot directory with their digests.
 fn data_files(dir: &Path) -> Vec<(String, String)> {
     read_dir_files(dir)
@@ -41,12 +28,7 @@ fn round_trip(
     let mut first_args = vec!["--json"];
     first_args.extend_from_slice(import_extra);
     let first = json(&import(&target, &dir, &first_args).ok());
-    let rows: u64 = manifest(&dir)["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["rows"].as_u64().unwrap())
-        .sum();
+    let rows = snapshot_rows(&dir);
     assert_eq!(total(&first, "inserted"), rows, "{first}");
     let after_first = target.fingerprint();
     let second = json(&import(&target, &dir, &first_args).ok());
@@ -179,12 +161,8 @@ fn tables_without_columns_round_trip() {
         INSERT INTO nothing DEFAULT VALUES; INSERT INTO other VALUES (1);";
     let (dir, target) = round_trip("nocols", schema, data, &[], &[]);
     assert_eq!(target.query_i64("SELECT count(*) FROM nothing"), 3);
-    let file = manifest(&dir)["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "nothing")
-        .unwrap()["file"]
+    let manifest = manifest(&dir);
+    let file = element(&manifest["tables"], "name", "nothing")["file"]
         .as_str()
         .unwrap()
         .to_string();
@@ -483,15 +461,7 @@ fn a_role_that_may_not_hold_triggers_off_is_refused_unless_they_fire() {
     fire[position] = dir.to_str().unwrap();
     let fired = seedsnap(&fire).ok();
     let report = json(&fired);
-    let table = |name: &str| {
-        report["tables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["table"] == name)
-            .unwrap_or_else(|| panic!("{name}: {report}"))
-            .clone()
-    };
+    let table = |name: &str| element(&report["tables"], "table", name).clone();
     assert_eq!(table("app.commentables")["already_present"], 8, "{report}");
     assert_eq!(table("app.item_meta")["already_present"], 3, "{report}");
     assert_eq!(table("app.item_meta")["drifted"], 2, "{report}");
@@ -584,20 +554,13 @@ fn keys_declared_on_partitions_cover_their_rows_only() {
         &[],
     );
     let manifest = manifest(&dir);
-    let notes = manifest["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "notes")
-        .unwrap()
-        .clone();
+    let notes = element(&manifest["tables"], "name", "notes");
     let on_invoices = notes["foreign_keys"]
         .as_array()
         .unwrap()
         .iter()
         .find(|k| k["references"]["name"] == "invoices")
-        .unwrap()
-        .clone();
+        .unwrap();
     assert_eq!(
         on_invoices["partitions"],
         serde_json::json!([
@@ -702,13 +665,7 @@ fn a_lookup_row_names_the_discriminator_of_a_polymorphic_key() {
     );
     // The manifest holds the id the row has in the source.
     let manifest = manifest(&dir);
-    let attachment = manifest["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "attachment")
-        .unwrap()
-        .clone();
+    let attachment = element(&manifest["tables"], "name", "attachment");
     let whens: Vec<&serde_json::Value> = attachment["foreign_keys"]
         .as_array()
         .unwrap()
@@ -780,13 +737,7 @@ fn rows_a_fired_trigger_makes_are_present_or_the_trigger_is_named() {
     let dir = export_to_scratch(&source, &[]);
     let target = cluster().create_db("fired_test", None, &schema("z_log"));
     let run = json(&import(&target, &dir, &["--fire-triggers", "--json"]).ok());
-    let log = run["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "public.z_log")
-        .unwrap()
-        .clone();
+    let log = element(&run["tables"], "table", "public.z_log");
     assert_eq!(
         (log["inserted"].as_u64(), log["already_present"].as_u64()),
         (Some(0), Some(2)),
