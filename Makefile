@@ -16,7 +16,7 @@
 SEED_DIR ?= fixtures/snapshot
 DEMO_SCALE ?= 0.01
 CARGO ?= cargo
-SEEDSNAP := target/release/seedsnap
+SEEDSNAP := $(or $(CARGO_TARGET_DIR),target)/release/seedsnap
 LOCAL_PG := scripts/local-pg.sh
 
 export DEMO_SCALE
@@ -25,6 +25,7 @@ export DEMO_SCALE
         clean-local-db local-db lint bench graph check-config
 
 build:
+	@[ -x $(SEEDSNAP) ] || echo "make: building seedsnap (release): the first build takes a few minutes" >&2
 	@$(CARGO) build --release --quiet
 
 # Each recipe resolves its URLs in one shell: the variable when set, else the local database.

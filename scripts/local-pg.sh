@@ -12,12 +12,14 @@
 #
 # The server runs from the installed binaries (Debian: /usr/lib/postgresql/<v>/bin), listens on
 # a Unix socket only, and, when run as root, as the 'postgres' OS user (it refuses root).
+# SEEDSNAP_LOCAL_PGDIR puts the cluster elsewhere (as root it must be a place the 'postgres' OS
+# user can enter; the script says so when it cannot).
 # DEMO_SCALE (default 0.01) sets the size of the generated demo data on first creation. Both
 # databases are rebuilt when fixtures/demo/*.sql (or the scale) changed since they were built.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-pgdir="$root/.pg"
+pgdir="${SEEDSNAP_LOCAL_PGDIR:-$root/.pg}"
 data="$pgdir/data"
 log="$pgdir/server.log"
 port="${SEEDSNAP_LOCAL_PORT:-54329}"
@@ -69,7 +71,32 @@ db_exists() {
   [ "$("$bindir/psql" -X -tA -d "$(url postgres)" -c "SELECT 1 FROM pg_database WHERE datname = '$1'")" = 1 ]
 }
 
+# As root, the server runs as 'postgres', which must be able to enter every directory above
+# $pgdir: a checkout under a 0700 home or temporary directory is out of its reach, and initdb
+# would only say "Permission denied".
+check_reachable() {
+  [ "$(id -u)" = 0 ] || return 0
+  local dir blocked=()
+  dir=$(dirname "$pgdir")
+  while :; do
+    if [ -d "$dir" ] && ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
+      blocked=("$dir" "${blocked[@]}")
+    fi
+    [ "$dir" = / ] && break
+    dir=$(dirname "$dir")
+  done
+  [ ${#blocked[@]} = 0 ] && return 0
+  local modes=""
+  for dir in "${blocked[@]}"; do modes+=" $dir ($(stat -c %a "$dir"))"; done
+  die "the local server runs as the 'postgres' OS user (PostgreSQL refuses to run as root),
+  and that user cannot enter${modes}, so it cannot use $pgdir.
+  Either let it through:          chmod o+x ${blocked[*]}
+  or keep the cluster elsewhere:  SEEDSNAP_LOCAL_PGDIR=/var/tmp/seedsnap-pg make ...
+  or use servers of your own:     DEMO_DATABASE_URL=... TEST_DATABASE_URL=... make ..."
+}
+
 start() {
+  check_reachable
   mkdir -p "$pgdir" "$sock"
   if [ "$(id -u)" = 0 ]; then chown postgres "$pgdir" "$sock"; fi
   if [ ! -f "$data/PG_VERSION" ]; then
@@ -109,7 +136,7 @@ ensure() {
   drop_if_stale seedsnap_demo "$id scale=$scale"
   drop_if_stale seedsnap_test "$id"
   if ! db_exists seedsnap_demo; then
-    echo "local-pg: creating seedsnap_demo (demo data at scale $scale)" >&2
+    echo "local-pg: creating seedsnap_demo (demo data at scale $scale; scale 1 takes about a minute)" >&2
     "$bindir/psql" -X -q -d "$(url postgres)" -c "DROP DATABASE IF EXISTS seedsnap_demo_building"
     "$bindir/psql" -X -q -d "$(url postgres)" -c "CREATE DATABASE seedsnap_demo_building"
     psql_local seedsnap_demo_building -f "$root/fixtures/demo/schema.sql"

@@ -36,10 +36,11 @@ Exit codes:
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Read settings from this file instead of ./seedsnap.toml (flags still win over it).
+    /// Read settings from this file instead of the nearest seedsnap.toml in the current
+    /// directory or its parents (flags still win over it).
     #[arg(long, global = true, env = "SEEDSNAP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Ignore ./seedsnap.toml and SEEDSNAP_CONFIG: use flags and defaults only.
+    /// Ignore seedsnap.toml files and SEEDSNAP_CONFIG: use flags and defaults only.
     #[arg(long, global = true)]
     pub no_config: bool,
 }
@@ -61,6 +62,11 @@ pub enum Command {
     /// Check a snapshot directory offline: files match the manifest, every foreign key resolves.
     #[command(after_help = EXIT_CODES)]
     Verify(VerifyArgs),
+    /// Accept hand edits of the data files: recompute the manifest's checksums and row counts,
+    /// verify the result offline (format, keys, every foreign key), and refuse with file and
+    /// line what would not import.
+    #[command(after_help = EXIT_CODES)]
+    Seal(SealArgs),
     /// Check the config file against the source's catalog and report every problem at once.
     #[command(name = "check-config", after_help = EXIT_CODES)]
     CheckConfig(CheckConfigArgs),
@@ -69,8 +75,31 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff), e.g. `seedsnap man > seedsnap.1`.
-    Man,
+    /// Print a manual page (roff): `seedsnap man > seedsnap.1`, `seedsnap man import`, or
+    /// every page into a directory with --out-dir.
+    Man {
+        /// The subcommand whose page to print (default: the top-level page).
+        command: Option<String>,
+        /// Write seedsnap.1 and one seedsnap-COMMAND.1 per subcommand into this directory.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+impl Command {
+    /// Whether the command prints JSON on stdout (then failures do too).
+    pub fn wants_json(&self) -> bool {
+        match self {
+            Command::Export(a) => a.output.json,
+            Command::Plan(a) => a.json || a.format == PlanFormat::Json,
+            Command::Import(a) => a.output.json,
+            Command::Refresh(a) => a.output.json,
+            Command::Verify(a) => a.output.json,
+            Command::Seal(a) => a.output.json,
+            Command::CheckConfig(a) => a.output.json,
+            Command::Completions { .. } | Command::Man { .. } => false,
+        }
+    }
 }
 
 impl Command {
@@ -83,15 +112,16 @@ impl Command {
             Command::Import(a) => a.output.progress.quiet,
             Command::Refresh(a) => a.output.progress.quiet,
             Command::Verify(a) => a.output.progress.quiet,
+            Command::Seal(a) => a.output.progress.quiet,
             Command::CheckConfig(a) => a.output.progress.quiet,
-            Command::Completions { .. } | Command::Man => true,
+            Command::Completions { .. } | Command::Man { .. } => true,
         };
         !quiet
     }
 
     /// Whether the command reads the config file.
     pub fn reads_config(&self) -> bool {
-        !matches!(self, Command::Completions { .. } | Command::Man)
+        !matches!(self, Command::Completions { .. } | Command::Man { .. })
     }
 }
 
@@ -190,6 +220,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
+    /// The same as --format json, as the other commands take it.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
     /// For each row of this table beyond its limit, say which row pulled it in through which
     /// foreign key, down to a sampled row (text or json).
     #[arg(long, value_name = "SCHEMA.TABLE", value_parser = parse_table)]
@@ -220,8 +253,15 @@ pub struct TargetArgs {
     /// Confirm --allow-non-test-target without a terminal.
     #[arg(long)]
     pub yes: bool,
-    /// Import even when rows already in the target differ from the snapshot's.
-    #[arg(long)]
+    /// What to do with rows the target holds under a snapshot row's key but with other
+    /// content: update them to the snapshot's values and list them (update), leave them as
+    /// they are (keep: ON CONFLICT DO NOTHING), or fail and roll back (fail). Rows that no
+    /// snapshot row matches are never touched.
+    /// Default: the config file's `[target]` on_drift, else update.
+    #[arg(long, value_enum, value_name = "update|keep|fail")]
+    pub on_drift: Option<crate::import::drift::OnDrift>,
+    /// The same as --on-drift=keep (kept for scripts written before --on-drift).
+    #[arg(long, hide = true, conflicts_with = "on_drift")]
     pub allow_drift: bool,
     /// Do everything, verify, then roll back: report what would happen.
     #[arg(long)]
@@ -239,6 +279,16 @@ pub struct TargetArgs {
     /// already present.
     #[arg(long)]
     pub fire_triggers: bool,
+    /// A directory of hand-added rows (one TSV per table, named and formatted like the
+    /// snapshot's files) merged into the snapshot and verified with it. Default: the config
+    /// file's overlay.
+    #[arg(long, value_name = "DIR")]
+    pub overlay: Option<PathBuf>,
+    /// Leave a table (schema.table) or a column (schema.table.column) of the snapshot out,
+    /// e.g. one a migration dropped from the target; repeatable, added to the config file's
+    /// skip_missing. Foreign keys using it are not verified; each is named in a warning.
+    #[arg(long, value_name = "NAME", value_parser = parse_skip)]
+    pub skip_missing: Vec<crate::snapshot::skip::SkipItem>,
     /// How long to wait for a lock on a target table before giving up, in seconds.
     #[arg(long, default_value_t = 30)]
     pub lock_timeout: u64,
@@ -256,12 +306,25 @@ impl TargetArgs {
                 allow_non_test_target: self.allow_non_test_target,
                 yes: self.yes,
             },
-            allow_drift: self.allow_drift,
+            on_drift: if self.allow_drift {
+                crate::import::drift::OnDrift::Keep
+            } else {
+                self.on_drift
+                    .or_else(|| config?.file.target.as_ref()?.get_ref().on_drift)
+                    .unwrap_or_default()
+            },
             dry_run: self.dry_run,
             truncate_first: self.truncate_first,
             fire_triggers: self.fire_triggers,
             lock_timeout_seconds: self.lock_timeout,
             backup_root: self.backup_dir.clone(),
+            overlay: self.overlay.clone().or_else(|| config?.overlay()),
+            skip_missing: config
+                .map(|c| c.skip_missing())
+                .unwrap_or_default()
+                .into_iter()
+                .chain(self.skip_missing.iter().cloned())
+                .collect(),
         }
     }
 }
@@ -304,6 +367,18 @@ pub struct CheckConfigArgs {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub dir: DirArgs,
+    /// Check this overlay of hand-added rows with the snapshot, as an import would. Default:
+    /// the config file's overlay.
+    #[arg(long, value_name = "DIR")]
+    pub overlay: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct SealArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -320,6 +395,10 @@ fn parse_limit(text: &str) -> Result<Limit, String> {
         Ok(n) => Ok(Some(n)),
         Err(_) => Err(format!("{text:?} is not a number or \"all\"")),
     }
+}
+
+fn parse_skip(text: &str) -> Result<crate::snapshot::skip::SkipItem, String> {
+    crate::snapshot::skip::SkipItem::parse(text)
 }
 
 fn parse_table(text: &str) -> Result<QualifiedName, String> {
@@ -449,11 +528,13 @@ pub const DEFAULT_LIMIT: u64 = 100;
 pub const DEFAULT_DIR: &str = "fixtures/snapshot";
 
 impl DirArgs {
-    /// `--dir`, else the config file's dir, else the default.
+    /// `--dir`, else the config file's dir, else the default (beside a config file found in a
+    /// parent directory, else in the current one).
     pub fn resolve(&self, config: Option<&Config>) -> PathBuf {
         self.dir
             .clone()
             .or_else(|| config?.dir())
+            .or_else(|| Some(config?.default_dir(DEFAULT_DIR)))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
     }
 }

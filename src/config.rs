@@ -1,6 +1,7 @@
 //! `seedsnap.toml`: the seeding rules a team keeps in its repository.
 //!
-//! This module owns reading the file (from `--config`, else `./seedsnap.toml` when it exists),
+//! This module owns reading the file (from `--config`, else the nearest `seedsnap.toml` in the
+//! current directory or its parents),
 //! every check that needs no database (syntax, unknown keys, names, limits, virtual-key
 //! notation), each reported with the file and line, and the file's values as the command line
 //! reads them; [`crate::cli`] merges them under the flags: a flag always wins over the file.
@@ -93,6 +94,8 @@ pub struct DatabaseEntry {
     /// Target only: a regular expression searched in its database name, replacing the default
     /// rule (a whole word `test`, `tests` or `testing`, and no production word).
     pub pattern: Option<String>,
+    /// Target only: what an import does with drifted rows (`update`, `keep`, `fail`).
+    pub on_drift: Option<crate::import::drift::OnDrift>,
 }
 
 /// The file as written. Table names are `schema.table` (a bare name means `public`).
@@ -103,6 +106,13 @@ pub struct ConfigFile {
     pub target: Option<Spanned<DatabaseEntry>>,
     /// The snapshot directory, relative to the file's own directory.
     pub dir: Option<PathBuf>,
+    /// A directory of hand-added rows merged into the snapshot at import, relative to the
+    /// file's own directory; an export never writes it.
+    pub overlay: Option<PathBuf>,
+    /// Tables (`schema.table`) and columns (`schema.table.column`) of the snapshot an import
+    /// leaves out: what a migration dropped from the test schema.
+    #[serde(default)]
+    pub skip_missing: Vec<Spanned<String>>,
     /// Rows to sample per table.
     pub limit: Option<LimitValue>,
     pub schemas: Option<Vec<String>>,
@@ -141,6 +151,8 @@ pub struct Config {
     pub file: ConfigFile,
     /// Parsed from `virtual_foreign_keys`, in file order.
     pub virtual_keys: Vec<VirtualKeySpec>,
+    /// Found by searching upwards from the current directory (not named with `--config`).
+    pub found_by_search: bool,
     text: String,
 }
 
@@ -159,17 +171,40 @@ impl Config {
         )
     }
 
-    /// The file to use: `--config`, else `seedsnap.toml` in the current directory when it
-    /// exists, else none. `--no-config` ignores both.
+    /// The file to use: `--config`, else the nearest `seedsnap.toml` in the current directory
+    /// or one of its parents (as cargo and git search), else none. `--no-config` ignores both.
     pub fn locate(explicit: Option<&Path>, ignore: bool) -> Option<PathBuf> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Self::locate_from(explicit, ignore, &cwd)
+    }
+
+    /// [`Config::locate`] from a given directory. A file found in a parent directory is named
+    /// relative to `start` (`../seedsnap.toml`), so paths derived from it stay short.
+    pub fn locate_from(explicit: Option<&Path>, ignore: bool, start: &Path) -> Option<PathBuf> {
         if ignore {
             return None;
         }
         if let Some(path) = explicit {
             return Some(path.to_path_buf());
         }
-        let default = Path::new(FILE_NAME);
-        default.is_file().then(|| default.to_path_buf())
+        let mut relative = PathBuf::new();
+        for dir in start.ancestors() {
+            if dir.join(FILE_NAME).is_file() {
+                return Some(relative.join(FILE_NAME));
+            }
+            relative.push("..");
+        }
+        None
+    }
+
+    /// The default snapshot directory when the file names none: beside a file found by
+    /// searching upwards (the project root), else relative to the current directory.
+    pub fn default_dir(&self, default: &str) -> PathBuf {
+        if self.found_by_search {
+            self.path.parent().unwrap_or(Path::new("")).join(default)
+        } else {
+            PathBuf::from(default)
+        }
     }
 
     /// Reads and checks a file; every problem found is reported at once (exit code 4).
@@ -207,6 +242,7 @@ impl Config {
             path: path.to_path_buf(),
             file,
             virtual_keys: Vec::new(),
+            found_by_search: false,
             text,
         };
         let mut problems = Vec::new();
@@ -223,6 +259,11 @@ impl Config {
                 )),
             }
         }
+        for item in &config.file.skip_missing {
+            if let Err(e) = crate::snapshot::skip::SkipItem::parse(item.get_ref()) {
+                problems.push(format!("{}: skip_missing: {e}", config.at(item)));
+            }
+        }
         let mut check_name = |name: &Spanned<String>, what: &str| {
             if QualifiedName::parse(name.get_ref()).is_none() {
                 problems.push(format!(
@@ -235,6 +276,7 @@ impl Config {
         for name in &config.file.exclude {
             check_name(name, "exclude");
         }
+
         for name in &config.file.whole {
             check_name(name, "whole");
         }
@@ -306,6 +348,12 @@ impl Config {
                 if which == Side::Source && value.pattern.is_some() {
                     problems.push(format!(
                         "{}: pattern applies to [target] only",
+                        config.at(entry)
+                    ));
+                }
+                if which == Side::Source && value.on_drift.is_some() {
+                    problems.push(format!(
+                        "{}: on_drift applies to [target] only",
                         config.at(entry)
                     ));
                 }
@@ -402,6 +450,13 @@ impl Config {
         Some(base.join(dir))
     }
 
+    /// The overlay directory the file names, relative to the file's directory.
+    pub fn overlay(&self) -> Option<PathBuf> {
+        let dir = self.file.overlay.as_ref()?;
+        let base = self.path.parent().unwrap_or(Path::new(""));
+        Some(base.join(dir))
+    }
+
     /// The URL of `[source]` or `[target]`, when the file gives one: the URL, or the value of
     /// the variable it names (an unset variable is an error naming the line).
     pub fn url(&self, which: Side, env: &dyn Environment) -> Result<Option<String>> {
@@ -478,6 +533,15 @@ impl Config {
         origins
     }
 
+    /// The tables and columns `skip_missing` names (checked when the file was loaded).
+    pub fn skip_missing(&self) -> Vec<crate::snapshot::skip::SkipItem> {
+        self.file
+            .skip_missing
+            .iter()
+            .filter_map(|item| crate::snapshot::skip::SkipItem::parse(item.get_ref()).ok())
+            .collect()
+    }
+
     pub fn exclude(&self) -> Vec<QualifiedName> {
         self.file
             .exclude
@@ -543,6 +607,7 @@ url_env = "DEMO_DATABASE_URL"
 [target]
 url = "postgresql://localhost/app_test"
 pattern = "_test$"
+on_drift = "keep"
 
 [limits]
 "app.users" = 20
@@ -601,6 +666,10 @@ pattern = "_test$"
                 .pattern
                 .as_deref(),
             Some("_test$")
+        );
+        assert_eq!(
+            config.file.target.as_ref().unwrap().get_ref().on_drift,
+            Some(crate::import::drift::OnDrift::Keep)
         );
     }
 
@@ -742,6 +811,26 @@ pattern = "("
             );
         }
         assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+    }
+
+    #[test]
+    fn the_file_is_found_upwards() {
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        assert_eq!(Config::locate_from(None, false, &deep), None);
+        std::fs::write(root.path().join(FILE_NAME), "").unwrap();
+        let found = Config::locate_from(None, false, &deep).unwrap();
+        assert_eq!(found, PathBuf::from("../../seedsnap.toml"));
+        assert!(deep.join(&found).is_file());
+        assert_eq!(Config::locate_from(None, true, &deep), None);
+        let mut config = parse("").unwrap();
+        config.path = found;
+        config.found_by_search = true;
+        assert_eq!(
+            config.default_dir("fixtures/snapshot"),
+            PathBuf::from("../../fixtures/snapshot")
+        );
     }
 
     #[test]

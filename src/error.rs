@@ -38,6 +38,32 @@ impl ExitKind {
     }
 }
 
+impl ExitKind {
+    /// The kind's name in JSON error objects: `bad_input`, `verification_failed`, ….
+    pub fn name(self) -> &'static str {
+        match self {
+            ExitKind::Other => "other",
+            ExitKind::Usage => "usage",
+            ExitKind::Refused => "refused",
+            ExitKind::BadInput => "bad_input",
+            ExitKind::VerificationFailed => "verification_failed",
+            ExitKind::Connection => "connection",
+        }
+    }
+}
+
+/// The object `--json` prints on stdout for a failure:
+/// `{"error": {"kind": "bad_input", "exit_code": 4, "message": "…"}}`.
+pub fn json_object(kind: ExitKind, message: &str) -> serde_json::Value {
+    serde_json::json!({
+        "error": {
+            "kind": kind.name(),
+            "exit_code": kind.code(),
+            "message": message,
+        }
+    })
+}
+
 /// An error with a known exit code. The message is complete and meant for a person.
 #[derive(Debug)]
 pub struct Failure {

@@ -80,6 +80,7 @@ fn run_export(
     };
     let mut txn = begin_snapshot(&mut client)?;
     let mut prepared = prepare(&mut txn, options, progress, timings)?;
+    let migrations = crate::migrations::read(&mut txn)?;
 
     let t0 = Instant::now();
     let leaf_names = leaf_relation_names(&mut txn, &prepared)?;
@@ -160,6 +161,7 @@ fn run_export(
                 t,
                 rows,
                 "copying rows of",
+                (progress, Some(chosen.rows.len() as u64)),
             )?;
             if exported != chosen.rows.len() as u64 {
                 anyhow::bail!(
@@ -211,6 +213,7 @@ fn run_export(
             key_env: options.masking.key_env.clone(),
             columns: prepared.masking.columns.clone(),
         }),
+        migrations,
         tables,
     };
     let final_dir = writer.final_dir().display().to_string();

@@ -2,7 +2,7 @@
 //!
 //! The modules, one concern each, each layer importing only those below it:
 //! - `main` (dispatch) over [`cli`] (the command line, which builds each command's options)
-//!   over the commands: [`export`], [`plan`], [`import`], [`refresh`], [`verify`],
+//!   over the commands: [`export`], [`plan`], [`import`], [`refresh`], [`verify`], [`seal`],
 //!   [`check_config`] (`refresh` runs `export` and `import`);
 //! - [`prepare`]: the options, their checks against the source, scope and selection that
 //!   `export` and `plan` share; [`session`]: the source and target sessions;
@@ -16,7 +16,8 @@
 //! - [`connection`]: resolving connection strings like libpq, pinned session settings;
 //! - [`catalog`]: tables, columns, keys and foreign keys from `pg_catalog`;
 //! - [`partition_keys`]: foreign keys declared on single partitions, and the rows they cover;
-//! - [`report`]: progress lines, summaries; [`error`]: failure kinds and exit codes.
+//! - [`report`]: progress lines and bars, summaries; [`error`]: failure kinds and exit codes;
+//! - [`migrations`]: which migration a database is at, per migration tool.
 
 pub mod catalog;
 pub mod check_config;
@@ -29,12 +30,14 @@ pub mod graph;
 pub mod import;
 pub mod lookup_values;
 pub mod masking;
+pub mod migrations;
 pub mod partition_keys;
 pub mod plan;
 pub mod prepare;
 pub mod refresh;
 pub mod report;
 pub mod safety;
+pub mod seal;
 pub mod selection;
 pub mod session;
 pub mod snapshot;

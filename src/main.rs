@@ -1,6 +1,7 @@
 //! The `seedsnap` binary: parse the command line, run the command, map failures to exit codes.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use clap::Parser;
@@ -9,9 +10,10 @@ use seedsnap::cli::{database_url, Cli, Command, SourceArgs, TargetArgs};
 use seedsnap::config::Config;
 use seedsnap::connection::Endpoint;
 use seedsnap::connection::{resolve, ProcessEnvironment, Side};
-use seedsnap::error::{describe_pg_error, exit_kind, failure, ExitKind};
+use seedsnap::error::{describe_pg_error, exit_kind, failure, json_object, ExitKind};
 use seedsnap::report::Progress;
-use seedsnap::{check_config, export, import, plan, refresh, verify};
+use seedsnap::snapshot::retired;
+use seedsnap::{check_config, export, import, plan, refresh, seal, verify};
 
 fn main() -> ExitCode {
     // Like other Unix tools: a closed pipe (`seedsnap man | head`) ends the process quietly.
@@ -23,13 +25,51 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => exit_on_usage_error(&error),
     };
+    let json = cli.command.wants_json();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("seedsnap: error: {}", render_error(&error));
-            ExitCode::from(exit_kind(&error).code() as u8)
+            let message = render_error(&error);
+            let kind = exit_kind(&error);
+            eprintln!("seedsnap: error: {message}");
+            if json && !JSON_PRINTED.load(Ordering::Relaxed) {
+                println!("{}", json_object(kind, &message));
+            }
+            ExitCode::from(kind.code() as u8)
         }
     }
+}
+
+/// Set once a command printed its JSON document (a report that carries its own error).
+static JSON_PRINTED: AtomicBool = AtomicBool::new(false);
+
+/// A report and the failure it ends with, as one JSON document: the report's fields plus
+/// `error` (see [`json_object`]).
+fn print_json_failure(report: &impl serde::Serialize, error: &anyhow::Error) -> Result<()> {
+    let mut value = serde_json::to_value(report)?;
+    if let (Some(object), serde_json::Value::Object(extra)) = (
+        value.as_object_mut(),
+        json_object(exit_kind(error), &render_error(error)),
+    ) {
+        object.extend(extra);
+    }
+    JSON_PRINTED.store(true, Ordering::Relaxed);
+    print_json(&value)
+}
+
+/// Prints a report that may end in a failure: with `--json` one document carrying the error,
+/// else the human summary; then returns the failure.
+fn emit_checked<R: serde::Serialize>(
+    report: &R,
+    json: bool,
+    render: impl Fn(&R) -> String,
+    failed: Option<anyhow::Error>,
+) -> Result<()> {
+    match (&failed, json) {
+        (Some(error), true) => print_json_failure(report, error)?,
+        _ => emit(report, json, render)?,
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 /// Prints clap's message (help, version, or a usage error) and exits with its code. A usage
@@ -39,6 +79,12 @@ fn exit_on_usage_error(error: &clap::Error) -> ! {
     let text = seedsnap::connection::conninfo::redact_passwords(&error.to_string());
     if error.use_stderr() {
         eprint!("{text}");
+        // A machine asking for JSON gets an error object for a bad command line too.
+        if std::env::args().any(|a| a == "--json") {
+            let first = text.lines().next().unwrap_or_default();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            println!("{}", json_object(ExitKind::Usage, first));
+        }
     } else {
         print!("{text}");
     }
@@ -63,13 +109,15 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
-/// The config file the command line points at (`--config`, else `./seedsnap.toml`), loaded
-/// and checked; a line on stderr says which file is in use.
+/// The config file the command line points at (`--config`, else the nearest `seedsnap.toml`
+/// in the current directory or its parents), loaded and checked; a line on stderr says which
+/// file is in use.
 fn load_config(cli: &Cli, progress: &Progress) -> Result<Option<Config>> {
     let Some(path) = Config::locate(cli.config.as_deref(), cli.no_config) else {
         return Ok(None);
     };
-    let config = Config::load(&path)?;
+    let mut config = Config::load(&path)?;
+    config.found_by_search = cli.config.is_none();
     progress.always(&format!("config: {}", path.display()));
     Ok(Some(config))
 }
@@ -117,7 +165,12 @@ fn run(cli: Cli) -> Result<()> {
             options.explain = args.explain.clone();
             let source = source_of(&args.source)?;
             let report = plan::run(&source, &options, &progress)?;
-            print!("{}", plan::render(&report, args.format)?);
+            let format = if args.json {
+                plan::PlanFormat::Json
+            } else {
+                args.format
+            };
+            print!("{}", plan::render(&report, format)?);
             Ok(())
         }
         Command::Import(args) => {
@@ -149,32 +202,49 @@ fn run(cli: Cli) -> Result<()> {
             )?;
             // Through a JSON value, whose keys are sorted: refresh has always printed them so.
             let value = serde_json::to_value(&report)?;
-            emit(&value, json, |_| import::render_summary(&report.import))
+            emit(&value, json, |_| {
+                format!(
+                    "{}{}",
+                    import::render_summary(&report.import),
+                    retired::render(&report.left_from_previous_snapshot, 20)
+                )
+            })
         }
         Command::CheckConfig(args) => {
             let config = config.ok_or_else(no_config_to_check)?;
             let options = args.selection.to_options(Some(config))?;
             let source = source_of(&args.source)?;
             let report = check_config::run(&source, config, &options, &progress)?;
-            emit(&report, args.output.json, check_config::render)?;
-            check_config::failure_of(&report).map_or(Ok(()), Err)
+            let failed = check_config::failure_of(&report);
+            emit_checked(&report, args.output.json, check_config::render, failed)
         }
         Command::Verify(args) => {
             let masking = config.map(Config::masking);
-            let report = verify::run(&args.dir.resolve(config), masking.as_ref())?;
-            emit(&report, args.output.json, verify::render_summary)?;
-            verify::failure_of(&report).map_or(Ok(()), Err)
+            let dir = args.dir.resolve(config);
+            let report = match args.overlay.clone().or_else(|| config?.overlay()) {
+                None => verify::run(&dir, masking.as_ref())?,
+                Some(overlay) => {
+                    // Merging checks the overlay with the snapshot: files, keys, foreign keys.
+                    let merged = seedsnap::snapshot::overlay::merge(&dir, &overlay)?;
+                    let mut report = verify::run(&merged.dir, masking.as_ref())?;
+                    report.snapshot =
+                        format!("{} with the overlay {}", dir.display(), overlay.display());
+                    report
+                }
+            };
+            let failed = verify::failure_of(&report);
+            emit_checked(&report, args.output.json, verify::render_summary, failed)
+        }
+        Command::Seal(args) => {
+            let report = seal::run(&args.dir.resolve(config))?;
+            emit(&report, args.output.json, seal::render)
         }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "seedsnap", &mut std::io::stdout());
             Ok(())
         }
-        Command::Man => {
-            let command = <Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
-            Ok(())
-        }
+        Command::Man { command, out_dir } => man_pages(command.as_deref(), out_dir.as_deref()),
     }
 }
 
@@ -183,9 +253,52 @@ fn no_config_to_check() -> anyhow::Error {
     failure(
         ExitKind::Usage,
         format!(
-            "no config file to check: there is no {} in the current directory; give --config \
-             FILE",
+            "no config file to check: there is no {} in the current directory or its parents; \
+             give --config FILE",
             seedsnap::config::FILE_NAME
         ),
     )
+}
+/// `seedsnap man`: the top-level page, one subcommand's (`seedsnap-import(1)`), or every page
+/// written into a directory.
+fn man_pages(name: Option<&str>, out_dir: Option<&std::path::Path>) -> Result<()> {
+    let top = <Cli as clap::CommandFactory>::command();
+    let page = |command: clap::Command, title: String| -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        // The page's NAME is `seedsnap-import`; clap takes names with a 'static lifetime.
+        let name: &'static str = Box::leak(title.into_boxed_str());
+        clap_mangen::Man::new(command.name(name)).render(&mut bytes)?;
+        Ok(bytes)
+    };
+    let subcommands: Vec<clap::Command> = top
+        .get_subcommands()
+        .filter(|c| c.get_name() != "help")
+        .cloned()
+        .collect();
+    if let Some(dir) = out_dir {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(
+            dir.join("seedsnap.1"),
+            page(top.clone(), "seedsnap".into())?,
+        )?;
+        for command in subcommands {
+            let title = format!("seedsnap-{}", command.get_name());
+            std::fs::write(dir.join(format!("{title}.1")), page(command, title)?)?;
+        }
+        return Ok(());
+    }
+    let bytes = match name {
+        None => page(top.clone(), "seedsnap".into())?,
+        Some(name) => {
+            let Some(command) = subcommands.into_iter().find(|c| c.get_name() == name) else {
+                return Err(failure(
+                    ExitKind::Usage,
+                    format!("seedsnap has no subcommand {name:?}; see seedsnap --help"),
+                ));
+            };
+            page(command, format!("seedsnap-{name}"))?
+        }
+    };
+    std::io::Write::write_all(&mut std::io::stdout(), &bytes)?;
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! `seedsnap refresh`: export from the source, then import into the target, after a preflight
-//! that refuses a bad target before the snapshot directory is replaced.
+//! that refuses a bad target before the snapshot directory is replaced. The rows the previous
+//! snapshot had and the new one lacks are listed (see [`crate::snapshot::retired`]).
 
 use anyhow::Result;
 use serde::Serialize;
@@ -12,12 +13,15 @@ use crate::report::Progress;
 use crate::safety;
 use crate::session;
 use crate::snapshot::manifest::SnapshotKind;
+use crate::snapshot::retired::{self, RetiredRows};
 
 /// Both halves of a refresh, as `--json` prints them.
 #[derive(Debug, Clone, Serialize)]
 pub struct RefreshReport {
     pub export: ExportReport,
     pub import: ImportReport,
+    /// Rows the previous snapshot brought that this one no longer has: left in the target.
+    pub left_from_previous_snapshot: Vec<RetiredRows>,
 }
 
 /// Preflight, export into `dir`, then import from it. `exported` sees the export's report
@@ -32,10 +36,19 @@ pub fn run(
     exported: impl FnOnce(&ExportReport),
 ) -> Result<RefreshReport> {
     preflight(source, target, options, progress)?;
+    let previous = retired::read_keys(dir)?;
     let export = export::run(source, dir, selection, progress)?;
     exported(&export);
+    let left_from_previous_snapshot = match (&previous, retired::read_keys(dir)?) {
+        (Some(before), Some(after)) => retired::retired(before, &after),
+        _ => Vec::new(),
+    };
     let import = import::run(target, dir, options, progress)?;
-    Ok(RefreshReport { export, import })
+    Ok(RefreshReport {
+        export,
+        import,
+        left_from_previous_snapshot,
+    })
 }
 
 /// Before a refresh exports anything: the target must pass the guard and must not be the

@@ -1,19 +1,84 @@
 //! What a person or a machine reads: progress lines on stderr, summary tables, JSON.
+//!
+//! While a table is being read or loaded, [`Progress::rows`] shows how far it got: a bar with
+//! rows and rate when stderr is a terminal (drawn by `indicatif`), else a line every few
+//! seconds (`SEEDSNAP_PROGRESS_INTERVAL_MS`, default 5000) for tables that take that long;
+//! nothing with `--quiet`.
 
-use std::time::Instant;
+use std::cell::Cell;
+use std::io::{IsTerminal, Read, Write};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Progress lines on stderr, one per table for long work; silent with `--quiet`.
 pub struct Progress {
     enabled: bool,
     started: Instant,
+    terminal: bool,
+    interval: Duration,
 }
 
 impl Progress {
     pub fn new(enabled: bool) -> Self {
+        let interval = std::env::var("SEEDSNAP_PROGRESS_INTERVAL_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(Duration::from_secs(5), Duration::from_millis);
         Progress {
             enabled,
             started: Instant::now(),
+            terminal: std::io::stderr().is_terminal(),
+            interval,
         }
+    }
+
+    /// Live progress of `what` (`loading app.users`) over `total` rows, when known.
+    pub fn rows(&self, what: &str, total: Option<u64>) -> RowProgress {
+        let bar = (self.enabled && self.terminal).then(|| {
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+            let template = if total.is_some() {
+                "seedsnap: {msg} [{bar:20}] {human_pos}/{human_len} rows, {rate}"
+            } else {
+                "seedsnap: {spinner} {msg} {human_pos} rows, {rate}"
+            };
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .expect("a valid template")
+                    .with_key(
+                        "rate",
+                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.0} rows/s", state.per_sec());
+                        },
+                    )
+                    .progress_chars("=> "),
+            );
+            bar.set_message(what.to_string());
+            bar
+        });
+        RowProgress {
+            what: what.to_string(),
+            total,
+            bar,
+            lines: self.enabled && !self.terminal,
+            interval: self.interval,
+            started: Instant::now(),
+            last: Cell::new(Instant::now()),
+            rows: Cell::new(0),
+        }
+    }
+
+    /// A spinner for a step without a row count (`inserting into app.users`), on a terminal.
+    pub fn step(&self, what: &str) -> RowProgress {
+        let progress = self.rows(what, None);
+        if let Some(bar) = &progress.bar {
+            bar.set_style(
+                ProgressStyle::with_template("seedsnap: {spinner} {msg} ({elapsed})")
+                    .expect("a valid template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        progress
     }
 
     pub fn line(&self, text: &str) {
@@ -29,6 +94,83 @@ impl Progress {
 
     pub fn elapsed_ms(&self) -> f64 {
         self.started.elapsed().as_secs_f64() * 1e3
+    }
+}
+
+/// The progress of one table; cleared when dropped.
+pub struct RowProgress {
+    what: String,
+    total: Option<u64>,
+    bar: Option<ProgressBar>,
+    lines: bool,
+    interval: Duration,
+    started: Instant,
+    last: Cell<Instant>,
+    rows: Cell<u64>,
+}
+
+impl RowProgress {
+    pub fn add(&self, rows: u64) {
+        let done = self.rows.get() + rows;
+        self.rows.set(done);
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        } else if self.lines && self.last.get().elapsed() >= self.interval {
+            self.last.set(Instant::now());
+            eprintln!("seedsnap: {}", self.line(done));
+        }
+    }
+
+    /// `loading app.users: 120000 of 750000 rows (24000 rows/s)`.
+    fn line(&self, done: u64) -> String {
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
+        format!(
+            "{}: {done}{} rows ({:.0} rows/s)",
+            self.what,
+            self.total.map(|t| format!(" of {t}")).unwrap_or_default(),
+            done as f64 / seconds
+        )
+    }
+}
+
+impl Drop for RowProgress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A reader that counts the lines (rows) passing through it into a [`RowProgress`].
+pub struct CountingReader<'a, R> {
+    pub inner: R,
+    pub progress: &'a RowProgress,
+}
+
+impl<R: Read> Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress
+            .add(buf[..n].iter().filter(|&&b| b == b'\n').count() as u64);
+        Ok(n)
+    }
+}
+
+/// A writer that counts the lines (rows) passing through it into a [`RowProgress`].
+pub struct CountingWriter<'a, W> {
+    pub inner: W,
+    pub progress: &'a RowProgress,
+}
+
+impl<W: Write> Write for CountingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.progress
+            .add(buf[..n].iter().filter(|&&b| b == b'\n').count() as u64);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -81,6 +223,29 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counting_reader_counts_rows_and_lines_name_the_rate() {
+        let progress = Progress {
+            enabled: true,
+            started: Instant::now(),
+            terminal: false,
+            interval: Duration::from_secs(3600),
+        };
+        let rows = progress.rows("loading app.users", Some(3));
+        let mut reader = CountingReader {
+            inner: &b"1\ta\n2\tb\n3\tc\n"[..],
+            progress: &rows,
+        };
+        std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
+        assert_eq!(rows.rows.get(), 3);
+        let line = rows.line(3);
+        assert!(
+            line.starts_with("loading app.users: 3 of 3 rows ("),
+            "{line}"
+        );
+        assert!(line.ends_with(" rows/s)"), "{line}");
+    }
 
     #[test]
     fn table_aligns_columns() {

@@ -9,7 +9,10 @@
 //!   Overriding the rule takes `--allow-non-test-target` and, at a terminal, typing the
 //!   database's name; without a terminal the flag alone is refused unless `--yes` is given too;
 //! - it must not be the database the snapshot was exported from (same cluster system identifier
-//!   and database name). That check has no override.
+//!   and database name). That check has no override. The identifier is known where the
+//!   snapshot was exported (a git-ignored file beside it) and in `refresh`, which compares the
+//!   live source with the target; for a snapshot pulled from git without that file, the name
+//!   rule is the guard.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -198,8 +201,8 @@ pub fn check_not_source(
     snapshot_source: &SourceInfo,
     kind: SnapshotKind,
 ) -> Result<()> {
-    if kind == SnapshotKind::Backup {
-        // A backup goes back where it came from.
+    if kind == SnapshotKind::Backup || snapshot_source.system_identifier.is_empty() {
+        // A backup goes back where it came from; an unknown cluster cannot be compared.
         return Ok(());
     }
     if target.system_identifier == snapshot_source.system_identifier

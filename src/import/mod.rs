@@ -10,14 +10,22 @@
 //!    with COPY into a temporary table (a value that does not parse is reported with its file,
 //!    line and column), then rows are inserted in dependency order with the cycle strategies of
 //!    [`crate::graph`] (carried out in `cycles.rs`), then verified (present, drifted, missing,
-//!    foreign keys), then sequences are advanced, the held-off triggers are enabled as they
-//!    were, then it commits — or rolls back on any failure or with `--dry-run`. When a value
-//!    does not load, the transaction is rolled back and every file is staged again in a second
-//!    one, also rolled back, to report every refused value.
+//!    foreign keys), then drifted rows are brought back to the snapshot's values (see
+//!    [`drift`]), then sequences are advanced, the held-off triggers are enabled as they were,
+//!    then it commits — or rolls back on any failure or with `--dry-run`. When a value does not
+//!    load, the transaction is rolled back and every file is staged again in a second one, also
+//!    rolled back, to report every refused value.
 //!
 //! `Loader::load` reads as the list of these phases; each phase is one function.
+//!
+//! Before that, an overlay of hand-added rows and `--skip-missing` each derive a copy of the
+//! snapshot (see [`crate::snapshot::overlay`], [`crate::snapshot::skip`]), and the snapshot's
+//! migration state is compared with the target's ([`crate::migrations`]).
 
 mod cycles;
+pub mod drift;
+mod fk_violation;
+mod hints;
 mod schema_match;
 mod statements;
 pub mod triggers;
@@ -50,7 +58,8 @@ use triggers::UserTrigger;
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     pub guard: GuardOptions,
-    pub allow_drift: bool,
+    /// What to do with target rows that hold other content under a snapshot row's key.
+    pub on_drift: drift::OnDrift,
     pub dry_run: bool,
     pub truncate_first: bool,
     /// Let user triggers run during the load instead of holding them off.
@@ -58,6 +67,11 @@ pub struct ImportOptions {
     pub lock_timeout_seconds: u64,
     /// Where `--truncate-first` writes its backups.
     pub backup_root: PathBuf,
+    /// A directory of hand-added rows merged into the snapshot (see
+    /// [`crate::snapshot::overlay`]).
+    pub overlay: Option<PathBuf>,
+    /// Tables and columns of the snapshot to leave out (`--skip-missing`).
+    pub skip_missing: Vec<crate::snapshot::skip::SkipItem>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +80,10 @@ pub struct TableOutcome {
     pub in_snapshot: u64,
     pub inserted: u64,
     pub already_present: u64,
+    /// Drifted rows brought back to the snapshot's values (`--on-drift=update`).
+    pub updated: u64,
+    /// Drifted rows left as they are (`--on-drift=keep`), or found (`fail`), or still
+    /// differing after the update (a trigger changed them).
     pub drifted: u64,
     pub missing: u64,
 }
@@ -102,11 +120,20 @@ pub struct ImportReport {
     pub tables: Vec<TableOutcome>,
     pub sequences: Vec<SequenceChange>,
     pub backup: Option<String>,
+    /// The overlay directory merged into the snapshot, if any.
+    pub overlay: Option<String>,
+    /// What `--skip-missing` left out, one warning each.
+    pub skipped: Vec<String>,
+    pub on_drift: drift::OnDrift,
+    /// Every row brought back to the snapshot's values, with the columns that differed.
+    pub drifted_rows: Vec<drift::DriftedRow>,
     pub foreign_key_violations: Vec<String>,
     /// User triggers disabled for the load and enabled again before COMMIT.
     pub triggers_held_off: Vec<UserTrigger>,
     /// User triggers that ran during the load (`--fire-triggers`).
     pub triggers_fired: Vec<UserTrigger>,
+    /// How the snapshot's migration state differs from the target's, one line per difference.
+    pub migrations: Vec<String>,
     pub timings: ImportTimings,
 }
 
@@ -148,8 +175,56 @@ pub fn run(
     options: &ImportOptions,
     progress: &Progress,
 ) -> Result<ImportReport> {
-    run_import(endpoint, dir, options, progress)
-        .map_err(|e| crate::connection::name_lost_connection(e, Side::Target, endpoint))
+    // The overlay and --skip-missing each derive a copy of the snapshot; messages about a copy
+    // are relocated to the files and lines they came from.
+    let mut derived: Vec<crate::snapshot::overlay::Merged> = Vec::new();
+    let relocate = |error: anyhow::Error, derived: &[crate::snapshot::overlay::Merged]| {
+        let text = format!("{error:#}");
+        let relocated = derived
+            .iter()
+            .rev()
+            .fold(text.clone(), |t, d| d.relocate(&t));
+        if relocated == text {
+            error
+        } else {
+            failure(crate::error::exit_kind(&error), relocated)
+        }
+    };
+    let mut load_dir = dir.to_path_buf();
+    if let Some(overlay) = &options.overlay {
+        let merged = crate::snapshot::overlay::merge(&load_dir, overlay)?;
+        progress.line(&format!(
+            "overlay {}: {} hand-added rows in {} tables, checked with the snapshot",
+            overlay.display(),
+            merged.added.iter().map(|(_, rows)| rows).sum::<u64>(),
+            merged.added.len()
+        ));
+        load_dir = merged.dir.clone();
+        derived.push(merged);
+    }
+    let mut skipped = Vec::new();
+    if !options.skip_missing.is_empty() {
+        let (copy, warnings) = crate::snapshot::skip::apply(&load_dir, &options.skip_missing)
+            .map_err(|e| relocate(e, &derived))?;
+        for warning in &warnings {
+            progress.always(&format!("warning: {warning}"));
+        }
+        skipped = warnings;
+        load_dir = copy.dir.clone();
+        derived.push(copy);
+    }
+    match run_import(endpoint, &load_dir, options, progress) {
+        Ok(mut report) => {
+            report.snapshot = dir.display().to_string();
+            report.overlay = options.overlay.as_ref().map(|o| o.display().to_string());
+            report.skipped = skipped;
+            Ok(report)
+        }
+        Err(error) => Err(relocate(
+            crate::connection::name_lost_connection(error, Side::Target, endpoint),
+            &derived,
+        )),
+    }
 }
 
 fn run_import(
@@ -183,6 +258,7 @@ fn run_import(
             Some((&snapshot.manifest.source, snapshot.manifest.kind)),
         )
     })?;
+    let migrations = migration_notes(&mut client, &snapshot.manifest, progress)?;
     let mut txn = client.transaction()?;
     let loader = Loader {
         snapshot: &snapshot,
@@ -199,11 +275,20 @@ fn run_import(
         Err(error) => {
             // Dropping the transaction rolls back; say so explicitly for the reader.
             let _ = txn.rollback();
+            let error = fk_violation::locate_in_error(error, &snapshot);
+            let error = match migrations.is_empty() {
+                // A schema that does not match is most likely explained by the migrations.
+                false if crate::error::exit_kind(&error) == ExitKind::BadInput => {
+                    error.context(format!("migrations: {}", migrations.join("; ")))
+                }
+                _ => error,
+            };
             return Err(error.context("the import was rolled back; the target is unchanged"));
         }
     };
     report.target = endpoint.display_name();
-    let failed = verification_failure(&report, options.allow_drift);
+    report.migrations = migrations;
+    let failed = verification_failure(&report, options.on_drift);
     report.committed = timed(&mut report.timings.commit_ms, || -> Result<bool> {
         if options.dry_run || failed.is_some() {
             txn.rollback()?;
@@ -229,14 +314,34 @@ fn run_import(
     Ok(report)
 }
 
+/// Compares the snapshot's migration state with the target's; each difference is a warning.
+fn migration_notes(
+    client: &mut postgres::Client,
+    manifest: &Manifest,
+    progress: &Progress,
+) -> Result<Vec<String>> {
+    if manifest.migrations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut txn = client.transaction()?;
+    let target = crate::migrations::read(&mut txn)?;
+    txn.rollback()?;
+    let notes = crate::migrations::compare(&manifest.migrations, &target);
+    for note in &notes {
+        progress.always(&format!("warning: {note}"));
+    }
+    Ok(notes)
+}
+
 fn print_tables(progress: &Progress, report: &ImportReport) {
     for table in &report.tables {
         progress.line(&format!(
-            "{}: {} in snapshot, {} inserted, {} already present, {} drifted{}",
+            "{}: {} in snapshot, {} inserted, {} already present, {} updated, {} drifted{}",
             table.table,
             table.in_snapshot,
             table.inserted,
             table.already_present,
+            table.updated,
             table.drifted,
             if table.missing > 0 {
                 format!(", {} MISSING", table.missing)
@@ -248,7 +353,7 @@ fn print_tables(progress: &Progress, report: &ImportReport) {
 }
 
 /// The reason verification fails, if it does.
-fn verification_failure(report: &ImportReport, allow_drift: bool) -> Option<String> {
+fn verification_failure(report: &ImportReport, on_drift: drift::OnDrift) -> Option<String> {
     let missing: u64 = report.tables.iter().map(|t| t.missing).sum();
     let drifted: Vec<String> = report
         .tables
@@ -275,13 +380,28 @@ fn verification_failure(report: &ImportReport, allow_drift: bool) -> Option<Stri
             report.foreign_key_violations.join("; ")
         ));
     }
-    if !drifted.is_empty() && !allow_drift {
-        return Some(format!(
-            "verification failed: the target already has rows with the snapshot's keys but \
-             other content (drift) in {}. Use --allow-drift to keep the target's rows, or \
-             --truncate-first to replace them",
-            drifted.join(", ")
-        ));
+    match on_drift {
+        _ if drifted.is_empty() => {}
+        drift::OnDrift::Keep => {}
+        drift::OnDrift::Fail => {
+            return Some(format!(
+                "verification failed: the target already has rows with the snapshot's keys but \
+                 other content (drift) in {} (--on-drift=fail). --on-drift=update brings them \
+                 back to the snapshot's values, --on-drift=keep keeps the target's rows, \
+                 --truncate-first replaces every row of the snapshot's tables",
+                drifted.join(", ")
+            ));
+        }
+        drift::OnDrift::Update => {
+            return Some(format!(
+                "verification failed: rows of {} still differ from the snapshot after they were \
+                 updated, or conflict with a target row on another unique key (a trigger \
+                 changing them, or a row added with the same unique value?); --on-drift=keep \
+                 keeps the target's rows, --truncate-first replaces every row of the \
+                 snapshot's tables",
+                drifted.join(", ")
+            ));
+        }
     }
     None
 }
@@ -438,8 +558,16 @@ impl Loader<'_> {
         if let Step::Refused(problem) = staged {
             return Ok(Step::Refused(problem));
         }
+        self.done(
+            "staged the snapshot's files in temporary tables",
+            timings.staging_ms,
+        );
         if !fire {
             timed(&mut timings.classify_ms, || classify(txn, &layout, &direct))?;
+            self.done(
+                "compared the staged rows with the target's",
+                timings.classify_ms,
+            );
         }
         let inserted = match timed(&mut timings.insert_ms, || {
             self.insert(txn, &layout, &direct, fire)
@@ -447,9 +575,27 @@ impl Loader<'_> {
             Step::Done(inserted) => inserted,
             Step::Refused(problem) => return Ok(Step::Refused(problem)),
         };
-        let (tables, violations) = timed(&mut timings.verify_ms, || {
-            verify(txn, &layout, &direct, &inserted)
+        self.done(
+            &format!("inserted {} new rows", inserted.values().sum::<u64>()),
+            timings.insert_ms,
+        );
+        let (mut tables, mut violations) = timed(&mut timings.verify_ms, || {
+            verify(txn, &layout, &direct, &inserted, self.snapshot)
         })?;
+        let drifted_rows = timed(&mut timings.verify_ms, || {
+            self.converge(
+                txn,
+                &layout,
+                &direct,
+                &inserted,
+                &mut tables,
+                &mut violations,
+            )
+        })?;
+        self.done(
+            "verified every snapshot row and foreign key in the target",
+            timings.verify_ms,
+        );
         let sequences = timed(&mut timings.sequences_ms, || -> Result<_> {
             // Sequence names are read as regclass text: qualified only under an empty path.
             txn.batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")?;
@@ -469,13 +615,60 @@ impl Loader<'_> {
             tables,
             sequences,
             backup,
+            overlay: None,
+            skipped: Vec::new(),
+            on_drift: self.options.on_drift,
+            drifted_rows,
             foreign_key_violations: violations,
             triggers_held_off: held_off,
             triggers_fired: fired,
+            migrations: Vec::new(),
             timings,
         };
         print_tables(self.progress, &report);
         Ok(Step::Done(report))
+    }
+
+    /// A progress line for a finished phase.
+    fn done(&self, what: &str, ms: f64) {
+        self.progress.line(&format!("{what} ({})", report::ms(ms)));
+    }
+
+    /// With `--on-drift=update`: brings drifted rows back to the snapshot's values, parents
+    /// first, then verifies again (counts and foreign keys: a row's new values may be what its
+    /// children point at). Tables without drift cost nothing more.
+    fn converge(
+        &self,
+        txn: &mut Transaction<'_>,
+        layout: &Layout,
+        direct: &[bool],
+        inserted: &HashMap<usize, u64>,
+        tables: &mut Vec<TableOutcome>,
+        violations: &mut Vec<String>,
+    ) -> Result<Vec<drift::DriftedRow>> {
+        if self.options.on_drift != drift::OnDrift::Update || tables.iter().all(|t| t.drifted == 0)
+        {
+            return Ok(Vec::new());
+        }
+        // Deferrable keys wait for the last update (rows of a cycle may move together).
+        txn.batch_execute("SET CONSTRAINTS ALL DEFERRED")?;
+        let candidates = layout
+            .order()
+            .zip(tables.iter())
+            .filter(|(_, outcome)| outcome.drifted > 0)
+            .map(|(t, _)| &layout.loads[&t]);
+        let rows = drift::converge(txn, candidates, constraint_violation)?;
+        txn.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+            .map_err(|e| constraint_violation(e, "the updated rows"))
+            .context("checking deferred foreign keys after the update")?;
+        (*tables, *violations) = verify(txn, layout, direct, inserted, self.snapshot)?;
+        for outcome in tables.iter_mut() {
+            let updated = rows.iter().filter(|r| r.table == outcome.table).count() as u64;
+            // Updated rows now hold the snapshot's content too.
+            outcome.updated = updated;
+            outcome.already_present = outcome.already_present.saturating_sub(updated);
+        }
+        Ok(rows)
     }
 
     /// Stages every file that is not loaded directly, before touching a real table.
@@ -489,7 +682,8 @@ impl Loader<'_> {
             if direct[m.target] {
                 continue;
             }
-            if let Some(problem) = stage_file(txn, self.snapshot, layout, m, false)? {
+            if let Some(problem) = stage_file(txn, self.snapshot, layout, m, false, self.progress)?
+            {
                 return Ok(Step::Refused(problem));
             }
         }
@@ -512,13 +706,24 @@ impl Loader<'_> {
                 for &t in &component.tables {
                     let table = layout.manifest_table(t);
                     let copy = layout.loads[&t].copy_direct();
-                    if let Some(problem) = copy_file(txn, self.snapshot, &copy, table, false)? {
+                    if let Some(problem) =
+                        copy_file(txn, self.snapshot, &copy, table, false, self.progress)?
+                    {
                         return Ok(Step::Refused(problem));
                     }
                     inserted.insert(t, table.rows);
                 }
                 continue;
             }
+            let _spinner = self.progress.step(&format!(
+                "inserting into {}",
+                component
+                    .tables
+                    .iter()
+                    .map(|&t| layout.catalog.tables[t].name.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
             if classify_each {
                 let classify: Vec<String> = component
                     .tables
@@ -568,8 +773,15 @@ impl Loader<'_> {
                     table.from_clause(),
                     table.order_by("t.")
                 );
-                let (file, sha256, rows) =
-                    write_table_file(&writer, txn, catalog, t, Rows::Copy(&sql), "backing up")?;
+                let (file, sha256, rows) = write_table_file(
+                    &writer,
+                    txn,
+                    catalog,
+                    t,
+                    Rows::Copy(&sql),
+                    "backing up",
+                    (self.progress, None),
+                )?;
                 let counts = RowCounts {
                     rows,
                     sampled: rows,
@@ -585,6 +797,7 @@ impl Loader<'_> {
                 schema_fingerprint: manifest::schema_fingerprint(&tables),
                 limit: None,
                 masking: None,
+                migrations: Vec::new(),
                 tables,
             };
             writer.commit(&manifest)?;
@@ -648,6 +861,7 @@ fn stage_file(
     layout: &Layout,
     m: &MatchedTable,
     savepoint: bool,
+    progress: &Progress,
 ) -> Result<Option<Problem>> {
     let load = &layout.loads[&m.target];
     let table = &layout.manifest.tables[m.manifest];
@@ -663,7 +877,7 @@ fn stage_file(
         })
         .collect();
     txn.batch_execute(&load.create_stage(&types))?;
-    copy_file(txn, snapshot, &load.copy_in(), table, savepoint)
+    copy_file(txn, snapshot, &load.copy_in(), table, savepoint, progress)
 }
 
 /// Marks the staged rows that are new to the target, in one round trip.
@@ -688,6 +902,7 @@ fn verify(
     layout: &Layout,
     direct: &[bool],
     inserted: &HashMap<usize, u64>,
+    snapshot: &SnapshotDir,
 ) -> Result<(Vec<TableOutcome>, Vec<String>)> {
     let catalog = layout.catalog;
     let mut tables = Vec::new();
@@ -703,6 +918,7 @@ fn verify(
                 in_snapshot: manifest_table.rows,
                 inserted: inserted_here,
                 already_present: 0,
+                updated: 0,
                 drifted: 0,
                 missing: manifest_table.rows.saturating_sub(inserted_here),
             }
@@ -719,6 +935,7 @@ fn verify(
                 in_snapshot: manifest_table.rows,
                 inserted: inserted_here,
                 already_present: count(0),
+                updated: 0,
                 drifted: count(1),
                 missing: count(2).max(if load.target.inserts_verbatim() {
                     not_inserted
@@ -758,13 +975,27 @@ fn verify(
             );
             let orphans: i64 = txn.query_one(sql.as_str(), &[])?.get(0);
             if orphans > 0 {
+                // The first few, with the file's line and the key values.
+                let mut examples = Vec::new();
+                if let Some(sql) = fk_violation::orphan_examples_sql(&sql, &fk.columns) {
+                    for row in txn.query(sql.as_str(), &[])? {
+                        examples.push(row.get::<_, Vec<Option<String>>>(0));
+                    }
+                }
+                let located = fk_violation::describe_examples(
+                    snapshot,
+                    manifest_table,
+                    &fk.columns,
+                    &examples,
+                );
                 violations.push(format!(
-                    "{} rows of {} have no parent in {} through {} ({})",
+                    "{} rows of {} have no parent in {} through {} ({}): {}",
                     orphans,
                     load.target.name,
                     fk.references,
                     fk.name,
-                    fk.columns.join(", ")
+                    fk.columns.join(", "),
+                    located.join("; ")
                 ));
             }
         }
@@ -784,11 +1015,20 @@ fn copy_file(
     copy_sql: &str,
     table: &manifest::ManifestTable,
     savepoint: bool,
+    progress: &Progress,
 ) -> Result<Option<Problem>> {
     let path = snapshot.file_path(table);
-    let mut reader = BufReader::with_capacity(256 * 1024, File::open(&path)?);
+    let mut file = BufReader::with_capacity(256 * 1024, File::open(&path)?);
     let mut header = Vec::new();
-    reader.read_until(b'\n', &mut header)?;
+    file.read_until(b'\n', &mut header)?;
+    let rows = progress.rows(
+        &format!("loading {}", table.qualified_name()),
+        Some(table.rows),
+    );
+    let mut reader = report::CountingReader {
+        inner: file,
+        progress: &rows,
+    };
     let result = if savepoint {
         let mut savepoint = txn.transaction()?;
         let result = stream_copy(&mut savepoint, copy_sql, &mut reader);
@@ -809,6 +1049,15 @@ fn copy_file(
             };
             let context = db.where_().unwrap_or_default().to_string();
             let (line, column) = copy_position(&context);
+            // A foreign key is checked after the rows: find the row by its key values.
+            if let Some(at) = fk_violation::locate(&db, snapshot) {
+                return Ok(Some(Problem {
+                    file: at.file,
+                    line: Some(at.line),
+                    column: None,
+                    message: format!("{}: {}", at.key, db.message()),
+                }));
+            }
             Ok(Some(Problem {
                 file: path.display().to_string(),
                 // The file's first line is the header.
@@ -831,9 +1080,10 @@ fn list_refused_values(txn: &mut Transaction<'_>, snapshot: &SnapshotDir) -> Res
     let layout = Layout::new(&catalog, matched, &snapshot.manifest);
     // Domain CHECK functions run while staging, with the role's path as in the load.
     use_role_search_path(txn)?;
+    let quiet = Progress::new(false);
     let mut problems = Vec::new();
     for m in &layout.matched {
-        problems.extend(stage_file(txn, snapshot, &layout, m, true)?);
+        problems.extend(stage_file(txn, snapshot, &layout, m, true, &quiet)?);
     }
     Ok(problems)
 }
@@ -1129,6 +1379,7 @@ pub fn render_summary(report: &ImportReport) -> String {
                 t.in_snapshot.to_string(),
                 t.inserted.to_string(),
                 t.already_present.to_string(),
+                t.updated.to_string(),
                 t.drifted.to_string(),
             ]
         })
@@ -1139,10 +1390,18 @@ pub fn render_summary(report: &ImportReport) -> String {
             "in snapshot",
             "inserted",
             "already present",
+            "updated",
             "drifted",
         ],
         &rows,
     );
+    text.push_str(&drift::render(&report.drifted_rows, report.committed, 20));
+    let kept: u64 = report.tables.iter().map(|t| t.drifted).sum();
+    if kept > 0 && report.on_drift == drift::OnDrift::Keep {
+        text.push_str(&format!(
+            "kept {kept} drifted row(s) as the target has them (--on-drift=keep)\n"
+        ));
+    }
     for change in &report.sequences {
         text.push_str(&format!(
             "sequence {} {} {} -> {}\n",
@@ -1189,6 +1448,7 @@ pub fn render_summary(report: &ImportReport) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::drift::OnDrift;
     use super::*;
 
     #[test]
@@ -1207,6 +1467,7 @@ mod tests {
             in_snapshot: 10,
             inserted: 10 - drifted - missing,
             already_present: drifted,
+            updated: 0,
             drifted,
             missing,
         }
@@ -1221,9 +1482,14 @@ mod tests {
             tables,
             sequences: Vec::new(),
             backup: None,
+            overlay: None,
+            skipped: Vec::new(),
+            on_drift: drift::OnDrift::Fail,
+            drifted_rows: Vec::new(),
             foreign_key_violations: violations,
             triggers_held_off: Vec::new(),
             triggers_fired: Vec::new(),
+            migrations: Vec::new(),
             timings: ImportTimings::default(),
         }
     }
@@ -1231,15 +1497,18 @@ mod tests {
     #[test]
     fn missing_rows_fail_first_then_foreign_keys_then_drift() {
         let clean = report(vec![outcome("app.a", 0, 0)], Vec::new());
-        assert_eq!(verification_failure(&clean, false), None);
+        assert_eq!(verification_failure(&clean, OnDrift::Fail), None);
 
         let drift = report(vec![outcome("app.a", 2, 0)], Vec::new());
-        let message = verification_failure(&drift, false).unwrap();
+        let message = verification_failure(&drift, OnDrift::Fail).unwrap();
         assert!(message.contains("(drift) in app.a (2 rows)"), "{message}");
-        assert_eq!(verification_failure(&drift, true), None);
+        assert_eq!(verification_failure(&drift, OnDrift::Keep), None);
+        // Drift left after the update (a trigger, a conflict on another key) fails too.
+        let message = verification_failure(&drift, OnDrift::Update).unwrap();
+        assert!(message.contains("still differ"), "{message}");
 
         let orphans = report(vec![outcome("app.a", 2, 0)], vec!["3 rows of app.a".into()]);
-        let message = verification_failure(&orphans, true).unwrap();
+        let message = verification_failure(&orphans, OnDrift::Keep).unwrap();
         assert_eq!(
             message,
             "verification failed: foreign keys do not hold: 3 rows of app.a"
@@ -1249,7 +1518,7 @@ mod tests {
             vec![outcome("app.a", 2, 0), outcome("app.b", 0, 4)],
             vec!["3 rows of app.a".into()],
         );
-        let message = verification_failure(&missing, true).unwrap();
+        let message = verification_failure(&missing, OnDrift::Keep).unwrap();
         assert!(
             message.starts_with(
                 "verification failed: snapshot rows are not in the target after loading: \

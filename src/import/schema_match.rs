@@ -2,6 +2,7 @@
 //! type, nothing generated where the snapshot has values, and no NOT NULL column without a
 //! default that the snapshot cannot fill. Every problem is reported at once.
 
+use super::hints;
 use crate::catalog::{Catalog, Table};
 use crate::snapshot::manifest::ManifestTable;
 use crate::snapshot::{Manifest, Problem};
@@ -58,6 +59,11 @@ pub fn match_snapshot(
 ) -> Result<(Catalog, Vec<MatchedTable>), Vec<Problem>> {
     let mut problems = Vec::new();
     let mut keep = vec![false; target.tables.len()];
+    // With none of the snapshot's tables, the target lacks the schema altogether.
+    let no_schema = manifest
+        .tables
+        .iter()
+        .all(|t| target.find(&t.qualified_name()).is_none());
     let mut full_index = Vec::new();
     for table in &manifest.tables {
         let file = file_of(table);
@@ -69,10 +75,28 @@ pub fn match_snapshot(
         };
         let name = table.qualified_name();
         let Some(t) = target.find(&name) else {
-            problems.push(problem(
-                None,
-                format!("table {name} does not exist in the target (create the schema first)"),
-            ));
+            let message = if no_schema {
+                format!(
+                    "table {name} does not exist in the target, nor does any other table of the \
+                     snapshot: create the schema first (run your migrations)"
+                )
+            } else {
+                let same_schema = target
+                    .tables
+                    .iter()
+                    .filter(|t| t.name.schema == name.schema)
+                    .map(|t| t.name.name.as_str());
+                let close: Vec<String> = hints::close_names(&name.name, same_schema)
+                    .into_iter()
+                    .map(|n| format!("{}.{n}", name.schema))
+                    .collect();
+                format!(
+                    "table {name} does not exist in the target: dropped by a migration{}? Leave \
+                     it out with --skip-missing {name} (or skip_missing in seedsnap.toml)",
+                    hints::renamed_hint(&close)
+                )
+            };
+            problems.push(problem(None, message));
             continue;
         };
         keep[t] = true;
@@ -105,10 +129,25 @@ fn column_problems(table: &ManifestTable, target: &Table) -> Vec<(Option<String>
     let name = table.qualified_name();
     for column in &table.columns {
         match target.column(&column.name) {
-            None => problems.push((
-                Some(column.name.clone()),
-                format!("column {name}.{} does not exist in the target", column.name),
-            )),
+            None => {
+                let new_columns = target
+                    .columns
+                    .iter()
+                    .filter(|c| table.column_index(&c.name).is_none())
+                    .map(|c| c.name.as_str());
+                let close = hints::close_names(&column.name, new_columns);
+                problems.push((
+                    Some(column.name.clone()),
+                    format!(
+                        "column {name}.{} does not exist in the target: dropped by a migration{}? \
+                         Leave it out with --skip-missing {name}.{} (or skip_missing in \
+                         seedsnap.toml)",
+                        column.name,
+                        hints::renamed_hint(&close),
+                        column.name
+                    ),
+                ))
+            }
             Some(found) if found.generated => problems.push((
                 Some(column.name.clone()),
                 format!(

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
+use super::companions;
 use super::copy_text::{self, LineReader};
 use super::file_name;
 use super::manifest::{Manifest, ManifestTable, MANIFEST_FILE};
@@ -134,9 +135,17 @@ impl SnapshotWriter {
 
     /// Writes the manifest and swaps the new directory into place.
     pub fn commit(mut self, manifest: &Manifest) -> Result<()> {
+        // The cluster's identifier goes to the git-ignored identity file, not the manifest.
+        let mut stored = manifest.clone();
+        let identifier = std::mem::take(&mut stored.source.system_identifier);
+        let identity = (!identifier.is_empty()).then(|| companions::SourceIdentity {
+            system_identifier: identifier,
+            database: manifest.source.database.clone(),
+        });
+        companions::write(&self.temp_dir, &self.final_dir, identity.as_ref())?;
         let path = self.temp_dir.join(MANIFEST_FILE);
         let mut file = File::create(&path)?;
-        file.write_all(manifest.to_json().as_bytes())?;
+        file.write_all(stored.to_json().as_bytes())?;
         drop(file);
         // Every file must be on disk before the swap makes the directory visible.
         sync_directory_contents(&self.temp_dir)?;
@@ -312,7 +321,9 @@ fn check_replaceable(dir: &Path) -> Result<()> {
             ))
         }
     };
-    entries.retain(|name| name != MANIFEST_FILE && !listed.contains(name));
+    entries.retain(|name| {
+        name != MANIFEST_FILE && !listed.contains(name) && !companions::is_companion(name)
+    });
     entries.sort();
     if !entries.is_empty() {
         return Err(failure(
@@ -396,6 +407,15 @@ impl SnapshotDir {
             )
             .unwrap_err()
         })?;
+        let mut manifest = manifest;
+        if manifest.source.system_identifier.is_empty() {
+            // Exported on this machine: its identity file says which cluster.
+            if let Some(identity) =
+                companions::read_identity(dir).filter(|i| i.database == manifest.source.database)
+            {
+                manifest.source.system_identifier = identity.system_identifier;
+            }
+        }
         Ok(SnapshotDir {
             dir: dir.to_path_buf(),
             manifest,
@@ -423,7 +443,11 @@ impl SnapshotDir {
         let mut extra: Vec<String> = fs::read_dir(&self.dir)?
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|name| name != MANIFEST_FILE && !listed.contains(name.as_str()))
+            .filter(|name| {
+                name != MANIFEST_FILE
+                    && !listed.contains(name.as_str())
+                    && !companions::is_companion(name)
+            })
             .collect();
         extra.sort();
         for name in extra {
@@ -477,8 +501,10 @@ impl SnapshotDir {
                         column: None,
                         message: format!(
                             "SHA-256 is {sha256} but the manifest says {} (the file was changed \
-                             after export)",
-                            table.sha256
+                             after export; if it was edited on purpose, accept the edit with \
+                             `seedsnap seal --dir {}`)",
+                            table.sha256,
+                            self.dir.display()
                         ),
                     });
                 }
@@ -582,8 +608,10 @@ impl SnapshotDir {
                 None,
                 None,
                 format!(
-                    "has {rows} rows but the manifest says {} (truncated or edited?)",
-                    table.rows
+                    "has {rows} rows but the manifest says {} (truncated or edited? rows added \
+                     or removed on purpose are accepted with `seedsnap seal --dir {}`)",
+                    table.rows,
+                    self.dir.display()
                 ),
             ));
         }
@@ -672,6 +700,7 @@ mod tests {
             schema_fingerprint: schema_fingerprint(&tables),
             limit: Some(100),
             masking: None,
+            migrations: Vec::new(),
             tables,
         };
         std::fs::write(dir.join("public.t.tsv"), data).unwrap();

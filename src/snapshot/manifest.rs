@@ -1,8 +1,10 @@
 //! `manifest.json`: what a snapshot holds, in load order, and how to check it.
 //!
 //! The manifest is written with sorted, stable content (no timestamps), so exporting an
-//! unchanged source twice gives the same bytes. It records the source's system identifier and
-//! database name so that an import can refuse to write into the database the snapshot came from.
+//! unchanged source twice gives the same bytes — also from a new cluster: it records the
+//! source's database name, while the cluster's system identifier (which an import needs to
+//! refuse writing into the database the snapshot came from) stays in a git-ignored file beside
+//! it (see [`super::companions`]). Manifests written before that still carry it, and are read.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -27,7 +29,10 @@ pub enum SnapshotKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceInfo {
-    /// `pg_control_system().system_identifier`: which cluster.
+    /// `pg_control_system().system_identifier`: which cluster. Not written to `manifest.json`
+    /// (it changes with every new cluster); empty when the snapshot came without the
+    /// exporting machine's identity file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub system_identifier: String,
     pub database: String,
     pub server_version: String,
@@ -47,6 +52,10 @@ pub struct Manifest {
     /// Which columns were masked by which rule, and a fingerprint of the key and rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masking: Option<ManifestMasking>,
+    /// The migration the source's schema was at, per migration tool found (see
+    /// [`crate::migrations`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<crate::migrations::MigrationState>,
     /// In load order: every table after the tables it references (cycles excepted).
     pub tables: Vec<ManifestTable>,
 }

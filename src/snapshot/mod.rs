@@ -5,15 +5,24 @@
 //! - [`manifest`]: what the manifest holds and how it is checked;
 //! - [`directory`]: writing a directory atomically, and reading one back with every problem
 //!   reported at once;
-//! - [`table_file`]: one table's data file and manifest entry, written from a database.
+//! - [`table_file`]: one table's data file and manifest entry, written from a database;
+//! - [`companions`]: `.gitattributes`, `.gitignore`, READMEs and the local source identity
+//!   beside the data;
+//! - [`overlay`]: rows added by hand in a directory an export never writes, merged at import;
+//! - [`skip`]: tables and columns left out of an import explicitly (`--skip-missing`);
+//! - [`retired`]: rows a previous snapshot had that a new one no longer has (refresh).
 //!
 //! Rows are stored exactly as `COPY … TO STDOUT` printed them under pinned session settings, so
 //! every PostgreSQL type round-trips without seedsnap decoding a single value.
 
+pub mod companions;
 pub mod copy_text;
 pub mod directory;
 pub mod file_name;
 pub mod manifest;
+pub mod overlay;
+pub mod retired;
+pub mod skip;
 pub mod table_file;
 
 pub use directory::{Problem, SnapshotDir, SnapshotWriter};

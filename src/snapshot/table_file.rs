@@ -7,6 +7,7 @@ use postgres::GenericClient;
 use std::io::Write;
 
 use crate::catalog::Catalog;
+use crate::report::{CountingWriter, Progress};
 use crate::snapshot::copy_text;
 use crate::snapshot::file_name::file_name;
 use crate::snapshot::manifest::{ManifestColumn, ManifestForeignKey};
@@ -23,8 +24,9 @@ pub enum Rows<'a> {
 }
 
 /// Writes table `t`'s data file into `writer`: the header line, then the rows. `doing` names
-/// the work in an error ("backing up"). Returns the file's name, its SHA-256 and its number
-/// of rows.
+/// the work in an error and in the live progress of a COPY ("backing up"), with the number
+/// of rows `expected` when known. Returns the file's name, its SHA-256 and its number of
+/// rows.
 pub fn write_table_file(
     writer: &SnapshotWriter,
     client: &mut impl GenericClient,
@@ -32,6 +34,7 @@ pub fn write_table_file(
     t: usize,
     rows: Rows<'_>,
     doing: &str,
+    (progress, expected): (&Progress, Option<u64>),
 ) -> Result<(String, String, u64)> {
     let table = &catalog.tables[t];
     let file = file_name(&table.name);
@@ -44,7 +47,12 @@ pub fn write_table_file(
             let mut reader = client
                 .copy_out(sql)
                 .with_context(|| format!("{doing} {}", table.name))?;
-            std::io::copy(&mut reader, &mut out)
+            let rows = progress.rows(&format!("{doing} {}", table.name), expected);
+            let mut counted = CountingWriter {
+                inner: &mut out,
+                progress: &rows,
+            };
+            std::io::copy(&mut reader, &mut counted)
                 .with_context(|| format!("{doing} {} into {file}", table.name))?;
         }
         Rows::Buffered(data) => out

@@ -368,6 +368,9 @@ fn hostile_table_names_become_safe_files_and_round_trip() {
     assert_eq!(
         files,
         [
+            ".gitattributes",
+            ".gitignore",
+            ".seedsnap-source.json",
             "manifest.json",
             "public.%2E%2E%2Fx.tsv",
             "public.%4Frder.tsv",

@@ -459,7 +459,7 @@ fn drift_is_detected_and_rolled_back() {
     target.execute("UPDATE app.tags SET label = 'changed' WHERE id = 1");
     target.execute("DELETE FROM analytics.page_views WHERE ctid IN (SELECT ctid FROM analytics.page_views LIMIT 1)");
     let before = target.fingerprint();
-    import(&target, &dir, &[])
+    import(&target, &dir, &["--on-drift", "fail"])
         .code(5)
         .stderr_has("drift")
         .stderr_has("app.tags (1 rows)");

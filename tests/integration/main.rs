@@ -8,6 +8,7 @@ mod faults;
 mod import;
 mod masking;
 mod shapes;
+mod workflow;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -248,12 +249,16 @@ pub fn manifest(dir: &Path) -> serde_json::Value {
 /// Exports `db` into a new scratch directory and returns it.
 pub fn export_to_scratch(db: &TestDb, extra: &[&str]) -> PathBuf {
     let dir = scratch_dir("snap").join("snapshot");
+    export_into(&db.url(), &dir, extra);
+    dir
+}
+
+/// Exports the database at `url` into `dir` (replacing the snapshot there).
+pub fn export_into(url: &str, dir: &Path, extra: &[&str]) {
     let dir_text = dir.to_str().unwrap().to_string();
-    let url = db.url();
-    let mut args = vec!["export", "-q", "--source", &url, "--dir", &dir_text];
+    let mut args = vec!["export", "-q", "--source", url, "--dir", &dir_text];
     args.extend_from_slice(extra);
     seedsnap(&args).ok();
-    dir
 }
 
 /// The arguments of `seedsnap import -q --target <db> --dir <dir> <extra…>`.

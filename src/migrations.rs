@@ -1,0 +1,253 @@
+//! Which migration a database's schema is at, read from the bookkeeping tables of the usual
+//! migration tools, and how a snapshot's compares with a target's.
+//!
+//! Known tables (found by name in every user schema): Rails `schema_migrations(version)`,
+//! golang-migrate `schema_migrations(version, dirty)`, Alembic `alembic_version`, Django
+//! `django_migrations`, Flyway `flyway_schema_history`, Liquibase `databasechangelog`, sqlx
+//! `_sqlx_migrations`, refinery `refinery_schema_history`. The queries are in
+//! `src/catalog/migrations.sql`.
+//!
+//! An export records the source's state in the manifest; an import reads the target's and says,
+//! on any difference, which side is ahead. Versions are ordered by their numbers (timestamps,
+//! integers, Flyway's `1.2.3`); Django and Liquibase by how many migrations were applied;
+//! Alembic revisions have no order, so a difference is only reported as one.
+
+use std::cmp::Ordering;
+
+use anyhow::Result;
+use postgres::Transaction;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::quote_ident;
+
+const SQL: &str = include_str!("catalog/migrations.sql");
+
+/// One tool's state in one database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationState {
+    /// `rails`, `golang-migrate`, `alembic`, `django`, `flyway`, `liquibase`, `sqlx`, `refinery`.
+    pub tool: String,
+    /// The bookkeeping table, `schema.table`.
+    pub table: String,
+    /// The latest applied migration (`None`: none applied).
+    pub version: Option<String>,
+    /// How many migrations were applied.
+    pub applied: u64,
+}
+
+impl MigrationState {
+    fn describe(&self) -> String {
+        format!(
+            "{} {} ({} applied)",
+            self.tool,
+            self.version.as_deref().unwrap_or("none"),
+            self.applied
+        )
+    }
+}
+
+/// The statement finding the tables, and each tool's version query.
+fn statements() -> (&'static str, Vec<(&'static str, &'static str)>) {
+    let mut sections = SQL.split("-- tool: ");
+    let find = sections.next().unwrap_or_default();
+    let tools = sections
+        .filter_map(|section| section.split_once('\n'))
+        .map(|(tool, sql)| (tool.trim(), sql))
+        .collect();
+    (find, tools)
+}
+
+/// Which tool a table name belongs to.
+fn tool_of(table: &str, has_dirty: bool) -> Option<&'static str> {
+    Some(match table {
+        "schema_migrations" if has_dirty => "golang-migrate",
+        "schema_migrations" => "rails",
+        "alembic_version" => "alembic",
+        "django_migrations" => "django",
+        "flyway_schema_history" => "flyway",
+        "databasechangelog" => "liquibase",
+        "_sqlx_migrations" => "sqlx",
+        "refinery_schema_history" => "refinery",
+        _ => return None,
+    })
+}
+
+/// Reads every known tool's state, each query in a savepoint: a table the role may not read,
+/// or one of another shape, is left out rather than failing the command.
+pub fn read(txn: &mut Transaction<'_>) -> Result<Vec<MigrationState>> {
+    let (find, tools) = statements();
+    let mut states = Vec::new();
+    for row in txn.query(find, &[])? {
+        let (schema, name, dirty): (String, String, bool) = (row.get(0), row.get(1), row.get(2));
+        let Some(tool) = tool_of(&name, dirty) else {
+            continue;
+        };
+        let Some((_, sql)) = tools.iter().find(|(t, _)| *t == tool) else {
+            continue;
+        };
+        let table = format!("{}.{}", quote_ident(&schema), quote_ident(&name));
+        let mut savepoint = txn.transaction()?;
+        let result = savepoint.query_opt(sql.replace("{table}", &table).as_str(), &[]);
+        savepoint.rollback()?;
+        if let Ok(row) = result {
+            states.push(MigrationState {
+                tool: tool.to_string(),
+                table: format!("{schema}.{name}"),
+                version: row.as_ref().map(|r| r.get(0)),
+                applied: row.map_or(0, |r| r.get::<_, i64>(1) as u64),
+            });
+        }
+    }
+    Ok(states)
+}
+
+/// The numbers in a version (`20240102_add_x` → [20240102], `1.2.10` → [1, 2, 10]).
+fn numbers(version: &str) -> Vec<u128> {
+    version
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|part| !part.is_empty())
+        .map(|part| part.parse().unwrap_or(u128::MAX))
+        .collect()
+}
+
+/// How the snapshot's state compares with the target's: `Greater` means the snapshot is ahead;
+/// `None` when they differ but cannot be ordered.
+pub fn order(snapshot: &MigrationState, target: &MigrationState) -> Option<Ordering> {
+    if snapshot.version == target.version && snapshot.applied == target.applied {
+        return Some(Ordering::Equal);
+    }
+    match snapshot.tool.as_str() {
+        "alembic" => None,
+        "django" | "liquibase" => Some(snapshot.applied.cmp(&target.applied)),
+        _ => {
+            let (a, b) = (
+                numbers(snapshot.version.as_deref().unwrap_or("")),
+                numbers(target.version.as_deref().unwrap_or("")),
+            );
+            match a.cmp(&b) {
+                Ordering::Equal => Some(snapshot.applied.cmp(&target.applied)),
+                other => Some(other),
+            }
+        }
+    }
+}
+
+/// One line per difference between the snapshot's and the target's migration states.
+pub fn compare(snapshot: &[MigrationState], target: &[MigrationState]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for ours in snapshot {
+        let Some(theirs) = target
+            .iter()
+            .find(|t| t.tool == ours.tool && t.table == ours.table)
+        else {
+            notes.push(format!(
+                "the snapshot was taken at migration {}, but the target has no {} table (its \
+                 migrations were not run, or it is another application's database)",
+                ours.describe(),
+                ours.table
+            ));
+            continue;
+        };
+        let both = format!(
+            "the snapshot was taken at migration {}, the target is at {}",
+            ours.describe(),
+            theirs.describe()
+        );
+        match order(ours, theirs) {
+            Some(Ordering::Equal) => {}
+            Some(Ordering::Greater) => notes.push(format!(
+                "{both}: the snapshot is ahead (run the target's migrations: columns or tables \
+                 the snapshot has may not exist there yet)"
+            )),
+            Some(Ordering::Less) => notes.push(format!(
+                "{both}: the target is ahead (a migration may have dropped or renamed columns \
+                 or tables the snapshot has: leave them out with --skip-missing, or re-export \
+                 once the demo database is migrated)"
+            )),
+            None => notes.push(format!("{both}: they differ")),
+        }
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(tool: &str, version: &str, applied: u64) -> MigrationState {
+        MigrationState {
+            tool: tool.into(),
+            table: "public.t".into(),
+            version: Some(version.into()),
+            applied,
+        }
+    }
+
+    #[test]
+    fn every_tool_has_a_query() {
+        let (find, tools) = statements();
+        assert!(find.contains("pg_catalog.pg_class"));
+        for tool in [
+            "rails",
+            "golang-migrate",
+            "alembic",
+            "django",
+            "flyway",
+            "liquibase",
+            "sqlx",
+            "refinery",
+        ] {
+            let sql = tools.iter().find(|(t, _)| *t == tool).expect(tool).1;
+            assert!(sql.contains("{table}"), "{tool}");
+        }
+        assert_eq!(tool_of("schema_migrations", true), Some("golang-migrate"));
+        assert_eq!(tool_of("schema_migrations", false), Some("rails"));
+    }
+
+    #[test]
+    fn versions_order_by_their_numbers() {
+        let a = state("rails", "20240102120000", 10);
+        let b = state("rails", "20231231000000", 12);
+        assert_eq!(order(&a, &b), Some(Ordering::Greater));
+        assert_eq!(
+            order(&state("flyway", "1.10", 3), &state("flyway", "1.9", 3)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            order(
+                &state("django", "app.0002", 5),
+                &state("django", "app.0007", 9)
+            ),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            order(
+                &state("alembic", "ae1027a6acf", 1),
+                &state("alembic", "1975ea83b712", 1)
+            ),
+            None
+        );
+        assert_eq!(order(&a, &a), Some(Ordering::Equal));
+    }
+
+    #[test]
+    fn comparison_says_which_side_is_ahead() {
+        let snapshot = vec![state("rails", "20240101", 3), state("sqlx", "4", 4)];
+        let target = vec![state("rails", "20240301", 5)];
+        let notes = compare(&snapshot, &target);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("the target is ahead"), "{}", notes[0]);
+        assert!(
+            notes[0].contains("rails 20240101 (3 applied)"),
+            "{}",
+            notes[0]
+        );
+        assert!(
+            notes[1].contains("the target has no public.t table"),
+            "{}",
+            notes[1]
+        );
+        assert!(compare(&target, &target).is_empty());
+    }
+}

@@ -1,0 +1,156 @@
+//! `seedsnap seal`: accept hand edits of a snapshot's data files.
+//!
+//! A person may edit a value or add a row in a committed TSV file (in a pull request, say);
+//! the manifest's checksum and row count then no longer match, and every import refuses the
+//! snapshot. `seal` recomputes both from the files, then runs the whole offline verification on
+//! the result — header, every line's format, duplicate keys, every foreign key resolving inside
+//! the snapshot — and writes the new `manifest.json` only when all of it passes. Otherwise it
+//! lists, with file and line, what would not import, and changes nothing.
+//!
+//! Rows added by hand count as sampled rows. Columns and tables cannot be added this way: the
+//! header must still list the manifest's columns.
+
+use std::fs;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{failure, ExitKind};
+use crate::snapshot::directory::problems_to_result;
+use crate::snapshot::manifest::MANIFEST_FILE;
+use crate::snapshot::SnapshotDir;
+
+/// A table whose manifest entry `seal` changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SealedTable {
+    pub table: String,
+    pub file: String,
+    pub rows_before: u64,
+    pub rows: u64,
+    pub sha256_before: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SealReport {
+    pub snapshot: String,
+    pub tables: usize,
+    pub rows: u64,
+    /// The tables whose entries changed; empty: the manifest already matched.
+    pub changed: Vec<SealedTable>,
+}
+
+/// SHA-256 and number of lines of a file.
+fn digest(path: &Path) -> Result<(String, u64)> {
+    let mut reader = BufReader::with_capacity(
+        256 * 1024,
+        fs::File::open(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    let mut hasher = Sha256::new();
+    let mut lines = 0u64;
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        lines += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+    Ok((crate::snapshot::hex(&hasher.finalize()), lines))
+}
+
+pub fn run(dir: &Path) -> Result<SealReport> {
+    let mut snapshot = SnapshotDir::open(dir)?;
+    let mut changed = Vec::new();
+    for table in &mut snapshot.manifest.tables {
+        let path = dir.join(&table.file);
+        let (sha256, lines) = digest(&path)?;
+        let rows = lines.saturating_sub(1);
+        if sha256 == table.sha256 && rows == table.rows {
+            continue;
+        }
+        changed.push(SealedTable {
+            table: table.qualified_name().to_string(),
+            file: path.display().to_string(),
+            rows_before: table.rows,
+            rows,
+            sha256_before: table.sha256.clone(),
+            sha256: sha256.clone(),
+        });
+        table.sha256 = sha256;
+        table.rows = rows;
+        table.backfilled = table.backfilled.min(rows);
+        table.sampled = rows - table.backfilled;
+    }
+    let refused = format!(
+        "{} cannot be sealed: fix these and run seal again; nothing was changed",
+        dir.display()
+    );
+    let problems = snapshot.check_files()?;
+    problems_to_result(ExitKind::BadInput, &refused, &problems)?;
+    let keys = crate::verify::foreign_keys(&snapshot)?;
+    if let Some(error) = crate::verify::failure_of(&keys) {
+        return Err(failure(ExitKind::BadInput, format!("{refused}: {error}")));
+    }
+    if !changed.is_empty() {
+        write_manifest(&snapshot)?;
+    }
+    Ok(SealReport {
+        snapshot: dir.display().to_string(),
+        tables: snapshot.manifest.tables.len(),
+        rows: snapshot.manifest.tables.iter().map(|t| t.rows).sum(),
+        changed,
+    })
+}
+
+/// Replaces `manifest.json` atomically (a new file renamed over the old one).
+fn write_manifest(snapshot: &SnapshotDir) -> Result<()> {
+    let mut manifest = snapshot.manifest.clone();
+    // Filled in from the local identity file on reading; it never goes into the manifest.
+    manifest.source.system_identifier.clear();
+    let path = snapshot.dir.join(MANIFEST_FILE);
+    let temp = snapshot
+        .dir
+        .join(format!(".{MANIFEST_FILE}.seal-{}", std::process::id()));
+    fs::write(&temp, manifest.to_json()).with_context(|| format!("writing {}", temp.display()))?;
+    fs::File::open(&temp)?.sync_all()?;
+    fs::rename(&temp, &path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+pub fn render(report: &SealReport) -> String {
+    let mut text = String::new();
+    for table in &report.changed {
+        text.push_str(&format!(
+            "{}: {} rows (was {}), checksum {}\n",
+            table.file,
+            table.rows,
+            table.rows_before,
+            if table.sha256 == table.sha256_before {
+                "unchanged"
+            } else {
+                "updated"
+            }
+        ));
+    }
+    text.push_str(&if report.changed.is_empty() {
+        format!(
+            "{}: the manifest already matches the files ({} tables, {} rows); nothing to seal\n",
+            report.snapshot, report.tables, report.rows
+        )
+    } else {
+        format!(
+            "sealed {}: {} table(s) changed; {} tables, {} rows, every foreign key resolves \
+             inside the snapshot\n",
+            report.snapshot,
+            report.changed.len(),
+            report.tables,
+            report.rows
+        )
+    });
+    text
+}
