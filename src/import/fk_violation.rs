@@ -120,13 +120,17 @@ fn locate_in_message(text: &str, snapshot: &SnapshotDir) -> Option<Located> {
 /// The query for a few rows that [`super::statements::LoadTable::orphan_count`]'s query
 /// counts: their foreign-key values, as text.
 pub fn orphan_examples_sql(count_sql: &str, columns: &[String]) -> Option<String> {
-    let rest = count_sql.strip_prefix("SELECT pg_catalog.count(*)::int8 FROM")?;
+    // Everything after the counting select list: `FROM … WHERE …`.
+    let (select, rest) = count_sql.split_once(" FROM ")?;
+    if !select.starts_with("SELECT pg_catalog.count(*)") {
+        return None;
+    }
     let values: Vec<String> = columns
         .iter()
         .map(|c| format!("(s.{})::pg_catalog.text", quote_ident(c)))
         .collect();
     Some(format!(
-        "SELECT ARRAY[{}]::pg_catalog.text[] FROM{rest} LIMIT 3",
+        "SELECT ARRAY[{}]::pg_catalog.text[] FROM {rest} LIMIT 3",
         values.join(", ")
     ))
 }
@@ -172,7 +176,7 @@ mod tests {
         assert_eq!(parse_detail("Key (a)=(1) is still referenced"), None);
         assert_eq!(
             orphan_examples_sql(
-                "SELECT pg_catalog.count(*)::int8 FROM t AS s WHERE x",
+                "SELECT pg_catalog.count(*)::pg_catalog.int8 FROM t AS s WHERE x",
                 &["a".into()]
             )
             .as_deref(),

@@ -989,13 +989,17 @@ fn verify(
                     &examples,
                 );
                 violations.push(format!(
-                    "{} rows of {} have no parent in {} through {} ({}): {}",
+                    "{} rows of {} have no parent in {} through {} ({}){}",
                     orphans,
                     load.target.name,
                     fk.references,
                     fk.name,
                     fk.columns.join(", "),
-                    located.join("; ")
+                    if located.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", located.join("; "))
+                    }
                 ));
             }
         }
