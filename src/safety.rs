@@ -169,6 +169,20 @@ pub fn decide_name(dbname: &str, options: &GuardOptions, terminal: bool) -> Resu
     })
 }
 
+/// The name guard on the name a connection string asks for, before any connection or read: a
+/// name the guard refuses outright never gets a session. A name that needs
+/// `--allow-non-test-target` and a confirmation is judged after connecting, on the name the
+/// server reports, where [`check_name`] asks for it.
+pub fn check_name_before_connecting(dbname: &str, options: &GuardOptions) -> Result<()> {
+    if options.allow_non_test_target {
+        return Ok(());
+    }
+    match decide_name(dbname, options, false)? {
+        NameDecision::Refused(reason) => Err(failure(ExitKind::Refused, reason)),
+        NameDecision::Allowed | NameDecision::NeedsTypedName => Ok(()),
+    }
+}
+
 /// Applies the name guard, asking at the terminal when needed.
 pub fn check_name(dbname: &str, display: &str, options: &GuardOptions) -> Result<()> {
     let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();

@@ -154,6 +154,12 @@ impl Endpoint {
         )
     }
 
+    /// The database name the connection string asks for (the server may report another one
+    /// after connecting, which the guard judges again).
+    pub fn dbname(&self) -> &str {
+        &self.dbname
+    }
+
     /// The `sslmode` in force.
     pub fn ssl_mode(&self) -> tls::SslMode {
         self.tls.mode

@@ -152,12 +152,14 @@ pub fn open_checked(dir: &Path) -> Result<SnapshotDir> {
     Ok(snapshot)
 }
 
-/// Connects to the target, pins its session, and applies both guards.
+/// Connects to the target, pins its session, and applies both guards: the name guard before
+/// connecting (on the name asked for) and after (on the name the server reports).
 pub fn open_target(
     endpoint: &Endpoint,
     options: &ImportOptions,
     snapshot_source: Option<(&SourceInfo, SnapshotKind)>,
 ) -> Result<(postgres::Client, SourceInfo)> {
+    safety::check_name_before_connecting(endpoint.dbname(), &options.guard)?;
     let mut client = endpoint.connect(Side::Target)?;
     session::configure_target(&mut client, options.lock_timeout_seconds)?;
     let identity = session::source_info(&mut client)?;
@@ -233,6 +235,8 @@ fn run_import(
     options: &ImportOptions,
     progress: &Progress,
 ) -> Result<ImportReport> {
+    // A target the guard refuses by name is refused before the snapshot is even read.
+    safety::check_name_before_connecting(endpoint.dbname(), &options.guard)?;
     progress.always(&format!(
         "loading into {}{}",
         endpoint.display_name(),

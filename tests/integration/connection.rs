@@ -663,3 +663,40 @@ fn the_guard_takes_whole_test_words_and_never_production_words() {
         import(&db, &dir, &["--dry-run"]).ok();
     }
 }
+
+/// A name the guard refuses is refused before any connection: no server listens on the port,
+/// and the answer is still the guard's (exit 3), not a connection error; a refresh exports
+/// nothing.
+#[test]
+fn a_refused_name_is_refused_before_connecting() {
+    let demo = crate::demo_db();
+    let dir = export_to_scratch(&demo, &[]);
+    let manifest = std::fs::read(dir.join("manifest.json")).unwrap();
+    let port = free_port();
+    let target = format!("postgresql://nobody@127.0.0.1:{port}/prod_latest");
+    let run = seedsnap(&[
+        "import",
+        "--target",
+        &target,
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    let run = run.code(3).stderr_has("the production word \"prod\"");
+    assert!(
+        !run.stderr.contains("cannot connect") && !run.stderr.contains("checked"),
+        "the guard came after a connection attempt or a read of the snapshot: {}",
+        run.stderr
+    );
+    seedsnap(&[
+        "refresh",
+        "--source",
+        &demo.url(),
+        "--target",
+        &target,
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .code(3)
+    .stderr_has("the production word \"prod\"");
+    assert_eq!(std::fs::read(dir.join("manifest.json")).unwrap(), manifest);
+}
