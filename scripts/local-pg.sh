@@ -137,7 +137,8 @@ ensure() {
   drop_if_stale seedsnap_test "$id"
   if ! db_exists seedsnap_demo; then
     echo "local-pg: creating seedsnap_demo (demo data at scale $scale; scale 1 takes about a minute)" >&2
-    "$bindir/psql" -X -q -d "$(url postgres)" -c "DROP DATABASE IF EXISTS seedsnap_demo_building"
+    "$bindir/psql" -X -q -d "$(url postgres)" -c "SET client_min_messages = warning" \
+      -c "DROP DATABASE IF EXISTS seedsnap_demo_building"
     "$bindir/psql" -X -q -d "$(url postgres)" -c "CREATE DATABASE seedsnap_demo_building"
     psql_local seedsnap_demo_building -f "$root/fixtures/demo/schema.sql"
     psql_local seedsnap_demo_building -v scale="$scale" -f "$root/fixtures/demo/generate.sql" >/dev/null
@@ -148,6 +149,10 @@ ensure() {
     echo "local-pg: creating seedsnap_test (demo schema, no rows)" >&2
     "$bindir/psql" -X -q -d "$(url postgres)" -c "CREATE DATABASE seedsnap_test"
     psql_local seedsnap_test -f "$root/fixtures/demo/schema.sql"
+    # Migrated like the demo, as a team's test database is after its migrations ran: the
+    # schema is the demo's, and so is the migration history the import compares.
+    "$bindir/psql" -X -q -d "$(url seedsnap_demo)" -c "COPY public.schema_migrations TO STDOUT" |
+      "$bindir/psql" -X -q -d "$(url seedsnap_test)" -c "COPY public.schema_migrations FROM STDIN"
     "$bindir/psql" -X -q -d "$(url postgres)" -c "COMMENT ON DATABASE seedsnap_test IS '$id'"
   fi
 }

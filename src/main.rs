@@ -76,7 +76,15 @@ fn emit_checked<R: serde::Serialize>(
 /// error may quote what was typed, such as a URL given where no argument is expected, so
 /// passwords are hidden first.
 fn exit_on_usage_error(error: &clap::Error) -> ! {
-    let text = seedsnap::connection::conninfo::redact_passwords(&error.to_string());
+    let mut text = seedsnap::connection::conninfo::redact_passwords(&error.to_string());
+    if error.kind() == clap::error::ErrorKind::UnknownArgument
+        && std::env::args().any(|a| a.contains("://") || a.contains("dbname="))
+    {
+        text.push_str(
+            "\nA connection string goes after --source or --target (or in SEEDSNAP_SOURCE / \
+             SEEDSNAP_TARGET, which keeps its password out of the process list).\n",
+        );
+    }
     if error.use_stderr() {
         eprint!("{text}");
         // A machine asking for JSON gets an error object for a bad command line too.
