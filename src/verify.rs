@@ -153,7 +153,7 @@ pub fn foreign_keys(snapshot: &SnapshotDir) -> Result<VerifyReport> {
                 let row = line.saturating_sub(2);
                 let in_scope = covered
                     .as_ref()
-                    .map_or(true, |ranges| ranges.iter().any(|r| r.contains(&row)));
+                    .is_none_or(|ranges| ranges.iter().any(|r| r.contains(&row)));
                 let applies = in_scope
                     && condition
                         .iter()

@@ -92,7 +92,7 @@ fn settable(load: &LoadTable<'_>, key: &[String]) -> Vec<String> {
         .filter(|c| {
             load.target
                 .column(c)
-                .map_or(true, |col| col.identity != Some(Identity::Always))
+                .is_none_or(|col| col.identity != Some(Identity::Always))
         })
         .cloned()
         .collect()

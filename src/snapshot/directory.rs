@@ -651,7 +651,7 @@ mod tests {
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;
             let interesting = b"\t\n\\N\r\0\xc3\xa9\xffab1";
-            if self.0 % 3 == 0 {
+            if self.0.is_multiple_of(3) {
                 interesting[(self.0 >> 8) as usize % interesting.len()]
             } else {
                 (self.0 >> 16) as u8
