@@ -13,6 +13,7 @@ use crate::config::{Config, TableSetting};
 use crate::connection::Endpoint;
 use crate::error::{failure, ExitKind};
 use crate::prepare::{self, ExportOptions};
+use crate::problem::Problem;
 use crate::report::Progress;
 use crate::session;
 
@@ -26,7 +27,7 @@ pub struct CheckReport {
     pub table_settings: usize,
     /// Masking rules checked (`[masking.columns]` and `--mask`).
     pub masking_rules: usize,
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
     /// Settings that are valid but look wrong: a `when` value no row holds, a filter no row
     /// meets.
     pub warnings: Vec<String>,

@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{failure, ExitKind};
-use crate::snapshot::directory::problems_to_result;
+use crate::problem;
 use crate::snapshot::manifest::MANIFEST_FILE;
 use crate::snapshot::SnapshotDir;
 
@@ -91,7 +91,7 @@ pub fn run(dir: &Path) -> Result<SealReport> {
         dir.display()
     );
     let problems = snapshot.check_files()?;
-    problems_to_result(ExitKind::BadInput, &refused, &problems)?;
+    problem::check_counted(ExitKind::BadInput, &refused, &problems)?;
     let keys = crate::verify::foreign_keys(&snapshot)?;
     if let Some(error) = crate::verify::failure_of(&keys) {
         return Err(failure(ExitKind::BadInput, format!("{refused}: {error}")));

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::connection::ProcessEnvironment;
 use crate::error::{failure, ExitKind};
 use crate::masking::MaskingOptions;
-use crate::snapshot::directory::problems_to_result;
+use crate::problem;
 use crate::snapshot::{copy_text, SnapshotDir};
 
 const EXAMPLES_PER_KEY: usize = 5;
@@ -46,9 +46,12 @@ type Tuple = Vec<Vec<u8>>;
 pub fn run(dir: &Path, masking: Option<&MaskingOptions>) -> Result<VerifyReport> {
     let snapshot = SnapshotDir::open(dir)?;
     let problems = snapshot.check_files()?;
-    problems_to_result(
+    problem::check(
         ExitKind::BadInput,
-        &format!("the snapshot in {} is not valid", dir.display()),
+        problem::counted(
+            &format!("the snapshot in {} is not valid", dir.display()),
+            &problems,
+        ),
         &problems,
     )?;
     let mut report = foreign_keys(&snapshot)?;

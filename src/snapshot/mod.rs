@@ -25,7 +25,8 @@ pub mod retired;
 pub mod skip;
 pub mod table_file;
 
-pub use directory::{Problem, SnapshotDir, SnapshotWriter};
+pub use crate::problem::Problem;
+pub use directory::{SnapshotDir, SnapshotWriter};
 pub use manifest::{Manifest, ManifestTable};
 
 /// Lowercase hex of a SHA-256 digest.
