@@ -335,15 +335,56 @@ pub fn condition_sql(condition: &[Condition], alias: &str) -> String {
         .join(" AND ")
 }
 
-impl ForeignKey {
-    /// Whether a child tuple needs a parent: MATCH SIMPLE ignores a tuple with any NULL,
-    /// MATCH FULL only an all-NULL one (a partly NULL one is refused by the server).
-    pub fn needs_parent<T>(&self, values: &[Option<T>]) -> bool {
-        if self.match_full {
-            values.iter().any(|v| v.is_some())
+/// A foreign key's MATCH rule: which child tuples need a parent row. The one place the rule
+/// is written down; export (selection, graph), import (orphan check) and verify ask it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchRule {
+    /// MATCH SIMPLE (the default): a tuple with any NULL needs no parent.
+    Simple,
+    /// MATCH FULL: only an all-NULL tuple needs no parent (a partly NULL one is refused by
+    /// the server).
+    Full,
+}
+
+impl MatchRule {
+    pub fn of(match_full: bool) -> MatchRule {
+        if match_full {
+            MatchRule::Full
         } else {
-            values.iter().all(|v| v.is_some())
+            MatchRule::Simple
         }
+    }
+
+    /// Whether a tuple of `columns` values, `nulls` of them NULL, needs a parent row.
+    pub fn needs_parent(self, nulls: usize, columns: usize) -> bool {
+        match self {
+            MatchRule::Simple => nulls == 0,
+            MatchRule::Full => nulls < columns,
+        }
+    }
+
+    /// The same as an SQL condition over the columns of `alias`.
+    pub fn needs_parent_sql(self, columns: &[String], alias: &str) -> String {
+        let not_null: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{alias}.{} IS NOT NULL", quote_ident(c)))
+            .collect();
+        match self {
+            MatchRule::Simple => not_null.join(" AND "),
+            MatchRule::Full => format!("({})", not_null.join(" OR ")),
+        }
+    }
+}
+
+impl ForeignKey {
+    pub fn match_rule(&self) -> MatchRule {
+        MatchRule::of(self.match_full)
+    }
+
+    /// Whether a child tuple needs a parent (see [`MatchRule`]).
+    pub fn needs_parent<T>(&self, values: &[Option<T>]) -> bool {
+        let nulls = values.iter().filter(|v| v.is_none()).count();
+        self.match_rule().needs_parent(nulls, values.len())
     }
 }
 
@@ -685,5 +726,20 @@ mod tests {
         fk.match_full = true;
         assert!(fk.needs_parent(&[Some(1), None]));
         assert!(!fk.needs_parent::<i32>(&[None, None]));
+    }
+
+    #[test]
+    fn the_match_rule_as_sql_agrees_with_the_count() {
+        let columns = ["a".to_string(), "b".to_string()];
+        assert_eq!(
+            MatchRule::Simple.needs_parent_sql(&columns, "s"),
+            r#"s."a" IS NOT NULL AND s."b" IS NOT NULL"#
+        );
+        assert_eq!(
+            MatchRule::Full.needs_parent_sql(&columns, "s"),
+            r#"(s."a" IS NOT NULL OR s."b" IS NOT NULL)"#
+        );
+        assert!(MatchRule::Simple.needs_parent(0, 2) && !MatchRule::Simple.needs_parent(1, 2));
+        assert!(MatchRule::Full.needs_parent(1, 2) && !MatchRule::Full.needs_parent(2, 2));
     }
 }

@@ -977,11 +977,9 @@ fn verify(
             };
             let sql = load.orphan_count(
                 &rows_relation,
-                &fk.columns,
-                &fk.when,
+                fk,
                 scope.as_deref(),
                 &catalog.tables[parent],
-                &fk.referenced_columns,
             );
             let orphans: i64 = txn.query_one(sql.as_str(), &[])?.get(0);
             if orphans > 0 {
