@@ -78,13 +78,13 @@ fn suspicious_settings(
     for fk in catalog
         .foreign_keys
         .iter()
-        .filter(|k| !k.condition.is_empty())
+        .filter(|k| !k.condition().is_empty())
     {
         let child = &catalog.tables[fk.child];
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM {} AS t WHERE {})",
             child.from_clause(),
-            condition_sql(&fk.condition, "t")
+            condition_sql(fk.condition(), "t")
         );
         if !client.query_one(sql.as_str(), &[])?.get::<_, bool>(0) {
             warnings.push(format!(

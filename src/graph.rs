@@ -257,9 +257,9 @@ pub fn edges_from_catalog(catalog: &crate::catalog::Catalog) -> Vec<Edge> {
             let nulls = fk.columns.iter().filter(nullable).count();
             let breakable_by_null =
                 has_key && !fk.match_rule().needs_parent(nulls, fk.columns.len());
-            let kind = if fk.virtual_key {
+            let kind = if fk.is_virtual() {
                 EdgeKind::Virtual
-            } else if fk.deferrable {
+            } else if fk.deferrable() {
                 EdgeKind::Deferrable
             } else if breakable_by_null {
                 EdgeKind::Nullable

@@ -22,7 +22,7 @@ pub fn key_column(
     lookup: usize,
 ) -> Result<String, String> {
     let declared = catalog.outgoing(child).find(|(_, fk)| {
-        fk.parent == lookup && !fk.virtual_key && fk.columns == [column.to_string()]
+        fk.parent == lookup && !fk.is_virtual() && fk.columns == [column.to_string()]
     });
     if let Some((_, fk)) = declared {
         return Ok(fk.parent_columns[0].clone());
@@ -78,7 +78,7 @@ pub fn resolve(
         let Some(lookup) = catalog.find(&row.table) else {
             continue; // reported by virtual_keys::resolve
         };
-        let column = &key.condition[*i].column;
+        let column = &key.condition()[*i].column;
         let key_column = match key_column(catalog, key.child, column, lookup) {
             Ok(c) => c,
             Err(p) => {
@@ -91,7 +91,7 @@ pub fn resolve(
         savepoint.rollback()?;
         match found {
             Ok(rows) if rows.len() == 1 => match rows[0].get::<_, Option<String>>(0) {
-                Some(value) => key.condition[*i].value = value,
+                Some(value) => key.condition_mut().expect("a virtual key")[*i].value = value,
                 None => {
                     problems.push(used_in.problem(format!("the row {row} has a NULL {key_column}")))
                 }

@@ -301,7 +301,7 @@ fn check_options(
             .expect("every key comes from a spec");
         crate::lookup_values::resolve(txn, catalog, spec, key, &mut problems)?;
         let child = &catalog.tables[key.child];
-        for (i, condition) in key.condition.iter().enumerate() {
+        for (i, condition) in key.condition().iter().enumerate() {
             if spec.lookups.iter().any(|(at, _)| *at == i) {
                 continue; // read from the database: canonical already
             }

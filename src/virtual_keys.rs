@@ -14,10 +14,10 @@
 //! This module owns the notation (parsing, with the character position of a mistake) and the
 //! check against a catalog: tables and columns exist, both sides have as many columns, each
 //! pair of columns has comparable types, and the `when` columns exist. A resolved key is a
-//! [`ForeignKey`] with `virtual_key` set, so ordering, sampling, backfill, `plan` and `verify`
+//! [`ForeignKey`] of kind [`KeyKind::Virtual`], so ordering, sampling, backfill, `plan` and `verify`
 //! treat it like a declared one; no constraint is created anywhere.
 
-use crate::catalog::{Catalog, Condition, ForeignKey, QualifiedName, Table};
+use crate::catalog::{Catalog, Condition, ForeignKey, KeyKind, MatchRule, QualifiedName, Table};
 use crate::problem::{Problem, Subject};
 
 /// A virtual key as written, before it is checked against a catalog.
@@ -414,13 +414,13 @@ pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>,
                 &k.columns,
                 k.parent,
                 &k.parent_columns,
-                &k.condition,
+                k.condition(),
             ) == (
                 child,
                 &spec.columns,
                 parent,
                 &spec.parent_columns,
-                &spec.condition,
+                spec.condition.as_slice(),
             )
         };
         if keys.iter().any(same) {
@@ -428,18 +428,14 @@ pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>,
         }
         keys.push(ForeignKey {
             name: spec.text.clone(),
-            constraint_schema: String::new(),
             child,
             columns: spec.columns.clone(),
             parent,
             parent_columns: spec.parent_columns.clone(),
-            deferrable: false,
-            initially_deferred: false,
-            match_full: false,
-            // Nothing has checked the source's rows against it.
-            validated: false,
-            virtual_key: true,
-            condition: spec.condition.clone(),
+            match_rule: MatchRule::Simple,
+            kind: KeyKind::Virtual {
+                condition: spec.condition.clone(),
+            },
             partition: None,
         });
     }
@@ -600,8 +596,8 @@ mod tests {
         let (keys, problems) = resolve(&demo_catalog(), &[spec]);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!((keys[0].child, keys[0].parent), (1, 0));
-        assert!(keys[0].virtual_key && !keys[0].validated);
-        assert_eq!(keys[0].condition, vec![cond("source", "items")]);
+        assert!(keys[0].is_virtual() && !keys[0].validated());
+        assert_eq!(keys[0].condition(), vec![cond("source", "items")]);
         // Written twice, or with other spacing: still one key.
         let specs: Vec<VirtualKeySpec> = [
             "app.links(item_id) -> app.items(id) when source = 'items'",

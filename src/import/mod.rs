@@ -1231,7 +1231,7 @@ fn enforced_by_target(
     catalog.foreign_keys.iter().any(|fk| {
         fk.child == child
             && fk.parent == parent
-            && fk.validated
+            && fk.validated()
             && fk.columns == columns
             && fk.parent_columns == parent_columns
     })

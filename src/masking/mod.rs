@@ -424,9 +424,9 @@ fn resolve(
     for fk in catalog
         .foreign_keys
         .iter()
-        .filter(|k| !k.condition.is_empty())
+        .filter(|k| !k.condition().is_empty())
     {
-        for condition in &fk.condition {
+        for condition in fk.condition() {
             let column = (fk.child, condition.column.clone());
             if let Some((rule, _)) = effective.get(&column) {
                 problems.push(Problem::unplaced(format!(
