@@ -312,10 +312,7 @@ pub fn render_summary(report: &VerifyReport) -> String {
 mod tests {
     use super::*;
     use crate::catalog::{Condition, QualifiedName, RowKey};
-    use crate::snapshot::manifest::{
-        schema_fingerprint, ManifestColumn, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION,
-        MANIFEST_FILE,
-    };
+    use crate::snapshot::manifest::{ManifestColumn, MANIFEST_FILE};
     use sha2::{Digest, Sha256};
 
     /// A table `public.<name>` of text columns, its file written into `dir`.
@@ -372,21 +369,7 @@ mod tests {
 
     /// Writes the manifest over `tables` and verifies the directory.
     fn verify(dir: &Path, tables: Vec<ManifestTable>) -> VerifyReport {
-        let manifest = Manifest {
-            format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
-            kind: SnapshotKind::Export,
-            source: SourceInfo {
-                system_identifier: "1".into(),
-                database: "d".into(),
-                server_version: "15".into(),
-            },
-            schema_fingerprint: schema_fingerprint(&tables),
-            limit: None,
-            masking: None,
-            migrations: Vec::new(),
-            tables,
-        };
+        let manifest = Manifest::for_tests(tables, None);
         std::fs::write(dir.join(MANIFEST_FILE), manifest.to_json()).unwrap();
         run(dir, None).unwrap()
     }

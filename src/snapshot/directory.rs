@@ -585,9 +585,7 @@ impl Read for HashingReader {
 mod tests {
     use super::*;
     use crate::catalog::RowKey;
-    use crate::snapshot::manifest::{
-        schema_fingerprint, ManifestColumn, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION,
-    };
+    use crate::snapshot::manifest::ManifestColumn;
 
     /// A deterministic stream of pseudo-random bytes (xorshift), biased towards the bytes that
     /// matter to the format: tabs, newlines, backslashes, `N`, carriage returns, NUL, non-ASCII.
@@ -636,21 +634,7 @@ mod tests {
             sha256: super::super::hex(&Sha256::digest(data)),
             partitions: Vec::new(),
         }];
-        let manifest = Manifest {
-            format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
-            kind: SnapshotKind::Export,
-            source: SourceInfo {
-                system_identifier: "1".into(),
-                database: "d".into(),
-                server_version: "15".into(),
-            },
-            schema_fingerprint: schema_fingerprint(&tables),
-            limit: Some(100),
-            masking: None,
-            migrations: Vec::new(),
-            tables,
-        };
+        let manifest = Manifest::for_tests(tables, Some(100));
         std::fs::write(dir.join("public.t.tsv"), data).unwrap();
         std::fs::write(dir.join(MANIFEST_FILE), manifest.to_json()).unwrap();
         SnapshotDir::open(dir).unwrap()
