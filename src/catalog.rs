@@ -144,7 +144,6 @@ pub struct Table {
     pub has_rules: bool,
     /// User triggers (not the ones enforcing constraints), on the table or its partitions.
     pub has_triggers: bool,
-    pub row_security: bool,
     pub estimated_rows: i64,
 }
 
@@ -558,7 +557,6 @@ impl Catalog {
                 unique_keys: Vec::new(),
                 has_rules: row.get("has_rules"),
                 has_triggers: row.get("has_triggers"),
-                row_security: row.get("row_security"),
                 estimated_rows: row.get("estimated_rows"),
             });
         }

@@ -566,7 +566,6 @@ mod tests {
             }],
             has_rules: false,
             has_triggers: false,
-            row_security: false,
             estimated_rows: 0,
         }
     }
