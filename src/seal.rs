@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{failure, ExitKind};
 use crate::problem;
 use crate::snapshot::manifest::MANIFEST_FILE;
-use crate::snapshot::SnapshotDir;
+use crate::snapshot::{keys, SnapshotDir};
 
 /// A table whose manifest entry `seal` changed.
 #[derive(Debug, Clone, Serialize)]
@@ -92,8 +92,9 @@ pub fn run(dir: &Path) -> Result<SealReport> {
     );
     let problems = snapshot.check_files()?;
     problem::check_counted(ExitKind::BadInput, &refused, &problems)?;
-    let keys = crate::verify::foreign_keys(&snapshot)?;
-    if let Some(error) = crate::verify::failure_of(&keys) {
+    let unresolved = keys::unresolved(&snapshot)?.keys;
+    if !unresolved.is_empty() {
+        let error = keys::describe(&unresolved);
         return Err(failure(ExitKind::BadInput, format!("{refused}: {error}")));
     }
     if !changed.is_empty() {

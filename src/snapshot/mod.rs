@@ -19,6 +19,7 @@ pub mod companions;
 pub mod copy_text;
 pub mod directory;
 pub mod file_name;
+pub mod keys;
 pub mod manifest;
 pub mod overlay;
 pub mod retired;

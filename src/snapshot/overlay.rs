@@ -178,8 +178,9 @@ pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
         overlay.display()
     );
     problem::check_counted(ExitKind::BadInput, &heading, &problems)?;
-    let keys = crate::verify::foreign_keys(&checked)?;
-    if let Some(error) = crate::verify::failure_of(&keys) {
+    let unresolved = super::keys::unresolved(&checked)?.keys;
+    if !unresolved.is_empty() {
+        let error = super::keys::describe(&unresolved);
         return Err(failure(
             ExitKind::BadInput,
             merged.relocate(&format!("{heading}: {error}")),
