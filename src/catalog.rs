@@ -144,7 +144,6 @@ pub struct Table {
     pub has_rules: bool,
     /// User triggers (not the ones enforcing constraints), on the table or its partitions.
     pub has_triggers: bool,
-    pub row_security: bool,
     pub estimated_rows: i64,
 }
 
@@ -252,26 +251,42 @@ impl Table {
 /// A foreign key between two tables of the catalog (by index into `Catalog::tables`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForeignKey {
+    /// The constraint's name, or a virtual key as the config wrote it.
     pub name: String,
-    /// The schema the constraint lives in (needed to name it in `SET CONSTRAINTS`).
-    pub constraint_schema: String,
     pub child: usize,
     pub columns: Vec<String>,
     pub parent: usize,
     pub parent_columns: Vec<String>,
-    pub deferrable: bool,
-    pub initially_deferred: bool,
-    pub match_full: bool,
-    pub validated: bool,
-    /// Declared in the config file (`virtual_foreign_keys`), not in the database: no
-    /// constraint enforces it anywhere, so its name is the key as the file wrote it.
-    pub virtual_key: bool,
-    /// A polymorphic key's discriminator: a child row needs a parent through this key only
-    /// when every condition holds. Empty for declared keys.
-    pub condition: Vec<Condition>,
+    pub match_rule: MatchRule,
+    /// A constraint of the database, or a key from the config file.
+    pub kind: KeyKind,
     /// Declared on partitions of the child, not on the child itself: the key constrains the
     /// rows of those partitions only. `None` for keys of the whole table.
     pub partition: Option<PartitionScope>,
+}
+
+/// Where a foreign key comes from; what only one kind has lives in its variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A constraint declared in the database.
+    Declared(Constraint),
+    /// Declared in the config file (`virtual_foreign_keys`), not in the database: no
+    /// constraint enforces it anywhere and nothing has checked the source's rows against it.
+    Virtual {
+        /// A polymorphic key's discriminator: a child row needs a parent through this key
+        /// only when every condition holds (all rows when empty).
+        condition: Vec<Condition>,
+    },
+}
+
+/// What the database says of a declared foreign-key constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Constraint {
+    /// The schema the constraint lives in (needed to name it in `SET CONSTRAINTS`).
+    pub schema: String,
+    pub deferrable: bool,
+    /// Not `NOT VALID`: the server has checked every existing row.
+    pub validated: bool,
 }
 
 /// Where a foreign key declared on partitions applies: the rows of their leaf partitions.
@@ -335,15 +350,93 @@ pub fn condition_sql(condition: &[Condition], alias: &str) -> String {
         .join(" AND ")
 }
 
-impl ForeignKey {
-    /// Whether a child tuple needs a parent: MATCH SIMPLE ignores a tuple with any NULL,
-    /// MATCH FULL only an all-NULL one (a partly NULL one is refused by the server).
-    pub fn needs_parent<T>(&self, values: &[Option<T>]) -> bool {
-        if self.match_full {
-            values.iter().any(|v| v.is_some())
+/// A foreign key's MATCH rule: which child tuples need a parent row. The one place the rule
+/// is written down; export (selection, graph), import (orphan check) and verify ask it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchRule {
+    /// MATCH SIMPLE (the default): a tuple with any NULL needs no parent.
+    Simple,
+    /// MATCH FULL: only an all-NULL tuple needs no parent (a partly NULL one is refused by
+    /// the server).
+    Full,
+}
+
+impl MatchRule {
+    pub fn of(match_full: bool) -> MatchRule {
+        if match_full {
+            MatchRule::Full
         } else {
-            values.iter().all(|v| v.is_some())
+            MatchRule::Simple
         }
+    }
+
+    /// Whether a tuple of `columns` values, `nulls` of them NULL, needs a parent row.
+    pub fn needs_parent(self, nulls: usize, columns: usize) -> bool {
+        match self {
+            MatchRule::Simple => nulls == 0,
+            MatchRule::Full => nulls < columns,
+        }
+    }
+
+    /// The same as an SQL condition over the columns of `alias`.
+    pub fn needs_parent_sql(self, columns: &[String], alias: &str) -> String {
+        let not_null: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{alias}.{} IS NOT NULL", quote_ident(c)))
+            .collect();
+        match self {
+            MatchRule::Simple => not_null.join(" AND "),
+            MatchRule::Full => format!("({})", not_null.join(" OR ")),
+        }
+    }
+}
+
+impl ForeignKey {
+    pub fn match_rule(&self) -> MatchRule {
+        self.match_rule
+    }
+
+    /// The constraint, for a declared key.
+    pub fn constraint(&self) -> Option<&Constraint> {
+        match &self.kind {
+            KeyKind::Declared(constraint) => Some(constraint),
+            KeyKind::Virtual { .. } => None,
+        }
+    }
+
+    pub fn is_virtual(&self) -> bool {
+        matches!(self.kind, KeyKind::Virtual { .. })
+    }
+
+    /// A declared key the server has checked every row against (never a virtual one).
+    pub fn validated(&self) -> bool {
+        self.constraint().is_some_and(|c| c.validated)
+    }
+
+    pub fn deferrable(&self) -> bool {
+        self.constraint().is_some_and(|c| c.deferrable)
+    }
+
+    /// A virtual key's condition, to rewrite its values (lookups); `None` for declared keys.
+    pub fn condition_mut(&mut self) -> Option<&mut Vec<Condition>> {
+        match &mut self.kind {
+            KeyKind::Virtual { condition } => Some(condition),
+            KeyKind::Declared(_) => None,
+        }
+    }
+
+    /// A virtual key's condition on the child row; empty for declared keys.
+    pub fn condition(&self) -> &[Condition] {
+        match &self.kind {
+            KeyKind::Virtual { condition } => condition,
+            KeyKind::Declared(_) => &[],
+        }
+    }
+
+    /// Whether a child tuple needs a parent (see [`MatchRule`]).
+    pub fn needs_parent<T>(&self, values: &[Option<T>]) -> bool {
+        let nulls = values.iter().filter(|v| v.is_none()).count();
+        self.match_rule().needs_parent(nulls, values.len())
     }
 }
 
@@ -464,7 +557,6 @@ impl Catalog {
                 unique_keys: Vec::new(),
                 has_rules: row.get("has_rules"),
                 has_triggers: row.get("has_triggers"),
-                row_security: row.get("row_security"),
                 estimated_rows: row.get("estimated_rows"),
             });
         }
@@ -524,17 +616,16 @@ impl Catalog {
                 (Some(&child), Some(&parent)) => {
                     let fk = ForeignKey {
                         name,
-                        constraint_schema: row.get("constraint_schema"),
                         child,
                         columns: row.get("child_columns"),
                         parent,
                         parent_columns: row.get("parent_columns"),
-                        deferrable: row.get("deferrable"),
-                        initially_deferred: row.get("initially_deferred"),
-                        match_full: row.get("match_full"),
-                        validated: row.get("validated"),
-                        virtual_key: false,
-                        condition: Vec::new(),
+                        match_rule: MatchRule::of(row.get("match_full")),
+                        kind: KeyKind::Declared(Constraint {
+                            schema: row.get("constraint_schema"),
+                            deferrable: row.get("deferrable"),
+                            validated: row.get("validated"),
+                        }),
                         partition: partition_scope(&row),
                     };
                     // A key declared on several partitions maps to the same pair of roots:
@@ -667,23 +758,37 @@ mod tests {
     fn match_simple_and_full() {
         let mut fk = ForeignKey {
             name: "f".into(),
-            constraint_schema: "s".into(),
             child: 0,
             columns: vec!["a".into(), "b".into()],
             parent: 1,
             parent_columns: vec!["x".into(), "y".into()],
-            deferrable: false,
-            initially_deferred: false,
-            match_full: false,
-            validated: true,
-            virtual_key: false,
-            condition: Vec::new(),
+            match_rule: MatchRule::Simple,
+            kind: KeyKind::Declared(Constraint {
+                schema: "s".into(),
+                deferrable: false,
+                validated: true,
+            }),
             partition: None,
         };
         assert!(fk.needs_parent(&[Some(1), Some(2)]));
         assert!(!fk.needs_parent(&[Some(1), None]));
-        fk.match_full = true;
+        fk.match_rule = MatchRule::Full;
         assert!(fk.needs_parent(&[Some(1), None]));
         assert!(!fk.needs_parent::<i32>(&[None, None]));
+    }
+
+    #[test]
+    fn the_match_rule_as_sql_agrees_with_the_count() {
+        let columns = ["a".to_string(), "b".to_string()];
+        assert_eq!(
+            MatchRule::Simple.needs_parent_sql(&columns, "s"),
+            r#"s."a" IS NOT NULL AND s."b" IS NOT NULL"#
+        );
+        assert_eq!(
+            MatchRule::Full.needs_parent_sql(&columns, "s"),
+            r#"(s."a" IS NOT NULL OR s."b" IS NOT NULL)"#
+        );
+        assert!(MatchRule::Simple.needs_parent(0, 2) && !MatchRule::Simple.needs_parent(1, 2));
+        assert!(MatchRule::Full.needs_parent(1, 2) && !MatchRule::Full.needs_parent(2, 2));
     }
 }

@@ -13,6 +13,7 @@ use crate::config::{Config, TableSetting};
 use crate::connection::Endpoint;
 use crate::error::{failure, ExitKind};
 use crate::prepare::{self, ExportOptions};
+use crate::problem::Problem;
 use crate::report::Progress;
 use crate::session;
 
@@ -26,7 +27,7 @@ pub struct CheckReport {
     pub table_settings: usize,
     /// Masking rules checked (`[masking.columns]` and `--mask`).
     pub masking_rules: usize,
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
     /// Settings that are valid but look wrong: a `when` value no row holds, a filter no row
     /// meets.
     pub warnings: Vec<String>,
@@ -77,13 +78,13 @@ fn suspicious_settings(
     for fk in catalog
         .foreign_keys
         .iter()
-        .filter(|k| !k.condition.is_empty())
+        .filter(|k| !k.condition().is_empty())
     {
         let child = &catalog.tables[fk.child];
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM {} AS t WHERE {})",
             child.from_clause(),
-            condition_sql(&fk.condition, "t")
+            condition_sql(fk.condition(), "t")
         );
         if !client.query_one(sql.as_str(), &[])?.get::<_, bool>(0) {
             warnings.push(format!(

@@ -25,6 +25,7 @@ use crate::catalog::QualifiedName;
 use crate::connection::{Environment, Side};
 use crate::error::{failure, ExitKind};
 use crate::masking;
+use crate::problem::{self, Problem};
 use crate::virtual_keys::{self, VirtualKeySpec};
 
 pub const FILE_NAME: &str = "seedsnap.toml";
@@ -216,26 +217,25 @@ impl Config {
             )
         })?;
         Config::parse(path, text).map_err(|problems| {
-            failure(
+            problem::into_error(
                 ExitKind::BadInput,
                 format!(
-                    "the config file {} has {} problem(s):\n  - {}",
+                    "the config file {} has {} problem(s):",
                     path.display(),
-                    problems.len(),
-                    problems.join("\n  - ")
+                    problems.len()
                 ),
+                &problems,
             )
         })
     }
 
     /// Parses the text of a file and checks what can be checked without a database.
-    pub fn parse(path: &Path, text: String) -> Result<Config, Vec<String>> {
+    pub fn parse(path: &Path, text: String) -> Result<Config, Vec<Problem>> {
         let file: ConfigFile = toml::from_str(&text).map_err(|e| {
             let line = e.span().map(|s| line_of(&text, s.start)).unwrap_or(1);
-            vec![format!(
-                "{}:{line}: {}",
-                path.display(),
-                e.message().trim_end()
+            vec![Problem::setting(
+                &format!("{}:{line}", path.display()),
+                e.message().trim_end(),
             )]
         })?;
         let mut config = Config {
@@ -252,24 +252,28 @@ impl Config {
                     spec.origin = config.at(key);
                     config.virtual_keys.push(spec)
                 }
-                Err(e) => problems.push(format!(
-                    "{}: virtual foreign key {:?}: {e}",
-                    config.at(key),
-                    key.get_ref()
+                Err(e) => problems.push(Problem::setting(
+                    &config.at(key),
+                    format!("virtual foreign key {:?}: {e}", key.get_ref()),
                 )),
             }
         }
         for item in &config.file.skip_missing {
             if let Err(e) = crate::snapshot::skip::SkipItem::parse(item.get_ref()) {
-                problems.push(format!("{}: skip_missing: {e}", config.at(item)));
+                problems.push(Problem::setting(
+                    &config.at(item),
+                    format!("skip_missing: {e}"),
+                ));
             }
         }
         let mut check_name = |name: &Spanned<String>, what: &str| {
             if QualifiedName::parse(name.get_ref()).is_none() {
-                problems.push(format!(
-                    "{}: {what} {:?} is not a table name (schema.table)",
-                    config.at(name),
-                    name.get_ref()
+                problems.push(Problem::setting(
+                    &config.at(name),
+                    format!(
+                        "{what} {:?} is not a table name (schema.table)",
+                        name.get_ref()
+                    ),
                 ));
             }
         };
@@ -288,10 +292,9 @@ impl Config {
         }
         for (name, filter) in &config.file.filters {
             if filter.trim().is_empty() {
-                problems.push(format!(
-                    "{}: the filter for {} is empty",
-                    config.at(name),
-                    name.get_ref()
+                problems.push(Problem::setting(
+                    &config.at(name),
+                    format!("the filter for {} is empty", name.get_ref()),
                 ));
             }
         }
@@ -308,11 +311,13 @@ impl Config {
                 .chain(config.file.filters.keys().map(|n| (n, "filters")))
             {
                 if parsed.is_some() && same(other) {
-                    problems.push(format!(
-                        "{}: {} is excluded but also listed in {section} (line {})",
-                        config.at(name),
-                        name.get_ref(),
-                        line_of(&config.text, other.span().start)
+                    problems.push(Problem::setting(
+                        &config.at(name),
+                        format!(
+                            "{} is excluded but also listed in {section} (line {})",
+                            name.get_ref(),
+                            line_of(&config.text, other.span().start)
+                        ),
                     ));
                 }
             }
@@ -325,11 +330,13 @@ impl Config {
                 .keys()
                 .find(|o| parsed.is_some() && QualifiedName::parse(o.get_ref()) == parsed)
             {
-                problems.push(format!(
-                    "{}: {} is copied whole but also has a limit (line {}); keep one",
-                    config.at(name),
-                    name.get_ref(),
-                    line_of(&config.text, other.span().start)
+                problems.push(Problem::setting(
+                    &config.at(name),
+                    format!(
+                        "{} is copied whole but also has a limit (line {}); keep one",
+                        name.get_ref(),
+                        line_of(&config.text, other.span().start)
+                    ),
                 ));
             }
         }
@@ -340,21 +347,21 @@ impl Config {
             if let Some(entry) = entry {
                 let value = entry.get_ref();
                 if value.url.is_some() && value.url_env.is_some() {
-                    problems.push(format!(
-                        "{}: [{which}] has both url and url_env; keep one",
-                        config.at(entry)
+                    problems.push(Problem::setting(
+                        &config.at(entry),
+                        format!("[{which}] has both url and url_env; keep one"),
                     ));
                 }
                 if which == Side::Source && value.pattern.is_some() {
-                    problems.push(format!(
-                        "{}: pattern applies to [target] only",
-                        config.at(entry)
+                    problems.push(Problem::setting(
+                        &config.at(entry),
+                        "pattern applies to [target] only",
                     ));
                 }
                 if which == Side::Source && value.on_drift.is_some() {
-                    problems.push(format!(
-                        "{}: on_drift applies to [target] only",
-                        config.at(entry)
+                    problems.push(Problem::setting(
+                        &config.at(entry),
+                        "on_drift applies to [target] only",
                     ));
                 }
             }
@@ -366,9 +373,9 @@ impl Config {
             .and_then(|t| t.get_ref().pattern.as_ref())
         {
             if let Err(e) = regex::Regex::new(pattern) {
-                problems.push(format!(
-                    "{}: [target] pattern {pattern:?} is not a regular expression: {e}",
-                    config.at(config.file.target.as_ref().expect("checked"))
+                problems.push(Problem::setting(
+                    &config.at(config.file.target.as_ref().expect("checked")),
+                    format!("[target] pattern {pattern:?} is not a regular expression: {e}"),
                 ));
             }
         }
@@ -378,10 +385,10 @@ impl Config {
             }
             if let Some(variable) = &masking.key_env {
                 if variable.get_ref().trim().is_empty() {
-                    problems.push(format!(
-                        "{}: [masking] key_env is empty: name the environment variable that \
+                    problems.push(Problem::setting(
+                        &config.at(variable),
+                        "[masking] key_env is empty: name the environment variable that \
                          holds the key",
-                        config.at(variable)
                     ));
                 }
             }
@@ -397,7 +404,7 @@ impl Config {
     fn masking_rules(
         &self,
         masking: &MaskingSection,
-    ) -> Result<Vec<masking::RuleSetting>, Vec<String>> {
+    ) -> Result<Vec<masking::RuleSetting>, Vec<Problem>> {
         let mut rules = Vec::new();
         let mut problems = Vec::new();
         for (column, rule) in &masking.columns {
@@ -412,8 +419,11 @@ impl Config {
                         origin: self.at(column),
                     })
                 }
-                (Err(e), _) => problems.push(format!("{}: [masking.columns] {e}", self.at(column))),
-                (_, Err(e)) => problems.push(format!("{}: {e}", self.at(rule))),
+                (Err(e), _) => problems.push(Problem::setting(
+                    &self.at(column),
+                    format!("[masking.columns] {e}"),
+                )),
+                (_, Err(e)) => problems.push(Problem::setting(&self.at(rule), e)),
             }
         }
         if problems.is_empty() {
@@ -587,7 +597,9 @@ mod tests {
     }
 
     fn parse(text: &str) -> Result<Config, Vec<String>> {
+        // The problems as printed.
         Config::parse(Path::new("conf/seedsnap.toml"), text.to_string())
+            .map_err(|problems| problems.iter().map(|p| p.to_string()).collect())
     }
 
     const EVERY_KEY: &str = r#"

@@ -250,18 +250,16 @@ pub fn edges_from_catalog(catalog: &crate::catalog::Catalog) -> Vec<Edge> {
         .enumerate()
         .map(|(id, fk)| {
             let child = &catalog.tables[fk.child];
-            let nullable = |name: &String| child.column(name).is_some_and(|c| !c.not_null);
+            let nullable = |name: &&String| child.column(name).is_some_and(|c| !c.not_null);
             // Setting a column back after the insert needs a key to find the row by.
             let has_key = child.row_key() != crate::catalog::RowKey::AllColumns;
-            let breakable_by_null = has_key
-                && if fk.match_full {
-                    fk.columns.iter().all(nullable)
-                } else {
-                    fk.columns.iter().any(nullable)
-                };
-            let kind = if fk.virtual_key {
+            // With every nullable column NULL, the row needs no parent for now.
+            let nulls = fk.columns.iter().filter(nullable).count();
+            let breakable_by_null =
+                has_key && !fk.match_rule().needs_parent(nulls, fk.columns.len());
+            let kind = if fk.is_virtual() {
                 EdgeKind::Virtual
-            } else if fk.deferrable {
+            } else if fk.deferrable() {
                 EdgeKind::Deferrable
             } else if breakable_by_null {
                 EdgeKind::Nullable

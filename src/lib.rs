@@ -16,7 +16,8 @@
 //! - [`connection`]: resolving connection strings like libpq, pinned session settings;
 //! - [`catalog`]: tables, columns, keys and foreign keys from `pg_catalog`;
 //! - [`partition_keys`]: foreign keys declared on single partitions, and the rows they cover;
-//! - [`report`]: progress lines and bars, summaries; [`error`]: failure kinds and exit codes;
+//! - [`report`]: progress lines and bars, summaries; [`problem`]: located problems, reported
+//!   all at once; [`error`]: failure kinds and exit codes;
 //! - [`migrations`]: which migration a database is at, per migration tool.
 
 pub mod catalog;
@@ -34,6 +35,7 @@ pub mod migrations;
 pub mod partition_keys;
 pub mod plan;
 pub mod prepare;
+pub mod problem;
 pub mod refresh;
 pub mod report;
 pub mod safety;

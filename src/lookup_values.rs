@@ -11,6 +11,7 @@ use anyhow::Result;
 use postgres::Transaction;
 
 use crate::catalog::{quote_ident, quote_literal, Catalog, ForeignKey, RowKey};
+use crate::problem::Problem;
 use crate::virtual_keys::{LookupRow, VirtualKeySpec};
 
 /// The column of `lookup` whose value the discriminator `column` of `child` holds.
@@ -21,7 +22,7 @@ pub fn key_column(
     lookup: usize,
 ) -> Result<String, String> {
     let declared = catalog.outgoing(child).find(|(_, fk)| {
-        fk.parent == lookup && !fk.virtual_key && fk.columns == [column.to_string()]
+        fk.parent == lookup && !fk.is_virtual() && fk.columns == [column.to_string()]
     });
     if let Some((_, fk)) = declared {
         return Ok(fk.parent_columns[0].clone());
@@ -70,18 +71,18 @@ pub fn resolve(
     catalog: &Catalog,
     spec: &VirtualKeySpec,
     key: &mut ForeignKey,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> Result<()> {
-    let used_in = format!("{}: virtual foreign key {:?}", spec.origin, spec.text);
+    let used_in = spec.subject();
     for (i, row) in &spec.lookups {
         let Some(lookup) = catalog.find(&row.table) else {
             continue; // reported by virtual_keys::resolve
         };
-        let column = &key.condition[*i].column;
+        let column = &key.condition()[*i].column;
         let key_column = match key_column(catalog, key.child, column, lookup) {
             Ok(c) => c,
             Err(p) => {
-                problems.push(format!("{used_in}: {p}"));
+                problems.push(used_in.problem(p));
                 continue;
             }
         };
@@ -90,24 +91,25 @@ pub fn resolve(
         savepoint.rollback()?;
         match found {
             Ok(rows) if rows.len() == 1 => match rows[0].get::<_, Option<String>>(0) {
-                Some(value) => key.condition[*i].value = value,
-                None => problems.push(format!("{used_in}: the row {row} has a NULL {key_column}")),
+                Some(value) => key.condition_mut().expect("a virtual key")[*i].value = value,
+                None => {
+                    problems.push(used_in.problem(format!("the row {row} has a NULL {key_column}")))
+                }
             },
-            Ok(rows) if rows.is_empty() => problems.push(format!(
-                "{used_in}: no row of {} has {}",
+            Ok(rows) if rows.is_empty() => problems.push(used_in.problem(format!(
+                "no row of {} has {}",
                 row.table,
                 filters_text(row)
-            )),
-            Ok(_) => problems.push(format!(
-                "{used_in}: several rows of {} have {}; name more columns so that one row \
-                 matches",
+            ))),
+            Ok(_) => problems.push(used_in.problem(format!(
+                "several rows of {} have {}; name more columns so that one row matches",
                 row.table,
                 filters_text(row)
-            )),
-            Err(e) => problems.push(format!(
-                "{used_in}: looking up {row}: {}",
+            ))),
+            Err(e) => problems.push(used_in.problem(format!(
+                "looking up {row}: {}",
                 e.as_db_error().map(|d| d.message()).unwrap_or("failed")
-            )),
+            ))),
         }
     }
     Ok(())

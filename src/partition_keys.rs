@@ -9,19 +9,18 @@
 //! A snapshot says which rows such a key covers without naming rows: the file of a table with
 //! partition keys is grouped by leaf partition (by name, then by key), and the manifest lists
 //! the groups in file order with their row counts (`partitions`); each key lists the leaves it
-//! covers. `verify` turns that into line ranges; the import, when the target does not enforce
-//! the key itself, restricts its check to the rows the target's partition constraints put in
-//! those leaves.
+//! covers. [`crate::snapshot::keys`] turns that into line ranges for `verify`; the import,
+//! when the target does not enforce the key itself, restricts its check to the rows the
+//! target's partition constraints put in those leaves.
 
 use std::collections::HashMap;
-use std::ops::Range;
 
 use anyhow::{Context, Result};
 use postgres::GenericClient;
 
 use crate::catalog::{Catalog, QualifiedName};
 use crate::selection::RowId;
-use crate::snapshot::manifest::{ManifestForeignKey, ManifestTable, PartitionRows};
+use crate::snapshot::manifest::PartitionRows;
 
 /// For each table: whether it has an outgoing key declared on partitions; its file is then
 /// grouped by leaf partition. One pass over the keys, not one per table.
@@ -81,21 +80,7 @@ pub fn manifest_groups(groups: &[(u32, QualifiedName, u64)]) -> Vec<PartitionRow
         .collect()
 }
 
-/// The data rows (0-based, in file order) a key covers: `None` when it covers every row.
-pub fn covered_rows(table: &ManifestTable, fk: &ManifestForeignKey) -> Option<Vec<Range<u64>>> {
-    if fk.partitions.is_empty() {
-        return None;
-    }
-    let mut ranges = Vec::new();
-    let mut start = 0;
-    for group in &table.partitions {
-        if fk.partitions.contains(&group.partition) {
-            ranges.push(start..start + group.rows);
-        }
-        start += group.rows;
-    }
-    Some(ranges)
-}
+pub use crate::snapshot::keys::covered_rows;
 
 /// An SQL condition over a row's own (unqualified) columns that holds exactly for the rows
 /// the target stores in these leaf partitions: their partition constraints, ORed. A leaf the
@@ -129,7 +114,7 @@ pub fn target_rows_condition(
 mod tests {
     use super::*;
     use crate::catalog::RowKey;
-
+    use crate::snapshot::manifest::{ManifestForeignKey, ManifestTable};
     #[test]
     fn a_key_covers_the_line_ranges_of_its_leaves() {
         let name = |n: &str| QualifiedName::new("app", n);

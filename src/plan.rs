@@ -351,7 +351,7 @@ pub fn build(source: String, prepared: &Prepared) -> PlanReport {
             to: catalog.tables[fk.parent].name.to_string(),
             referenced_columns: fk.parent_columns.clone(),
             kind: edge.kind,
-            when: fk.condition.clone(),
+            when: fk.condition().to_vec(),
             partitions: fk
                 .partition
                 .iter()

@@ -14,6 +14,7 @@ use crate::config::TableSetting;
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, Component};
 use crate::masking::{self, MaskingOptions};
+use crate::problem::{self, Problem, Subject};
 use crate::report::{self, Progress};
 use crate::selection::{self, Limits, Selection};
 use crate::session::source_info;
@@ -49,6 +50,11 @@ impl ExportOptions {
             .get(&(setting, table.clone()))
             .cloned()
             .unwrap_or_else(|| format!("--{}", setting.flag()))
+    }
+
+    /// A table setting as the subject of its problems.
+    pub fn subject(&self, setting: TableSetting, table: &QualifiedName) -> Subject {
+        Subject::at(&self.origin(setting, table))
     }
 }
 
@@ -142,7 +148,7 @@ pub fn prepare(
 /// Which tables to read: all, or `--only` and what they need, minus `--exclude`. A kept table
 /// that references a dropped one is a problem: the snapshot would not be FK-complete. Unknown
 /// names are left to [`check_options`].
-fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>, Vec<String>> {
+fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>, Vec<Problem>> {
     let only: Vec<usize> = options
         .only
         .iter()
@@ -162,19 +168,19 @@ fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>, Vec<St
     for &t in &exclude {
         keep[t] = false;
     }
-    let mut problems: Vec<String> = catalog
+    let mut problems: Vec<Problem> = catalog
         .foreign_keys
         .iter()
         .filter(|fk| keep[fk.child] && !keep[fk.parent])
         .map(|fk| {
-            format!(
+            Problem::unplaced(format!(
                 "{} references {} ({}), which is excluded: exclude {} too, or keep {}",
                 catalog.tables[fk.child].name,
                 catalog.tables[fk.parent].name,
                 fk.name,
                 catalog.tables[fk.child].name,
                 catalog.tables[fk.parent].name
-            )
+            ))
         })
         .collect();
     problems.extend(
@@ -183,7 +189,9 @@ fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>, Vec<St
             .iter()
             .filter(|(child, _)| keep[*child])
             .map(|(_, text)| {
-                format!("{text}: add its schema with --schema, or --exclude the table")
+                Problem::unplaced(format!(
+                    "{text}: add its schema with --schema, or --exclude the table"
+                ))
             }),
     );
     if problems.is_empty() {
@@ -197,7 +205,7 @@ fn scope(catalog: &Catalog, options: &ExportOptions) -> Result<Vec<bool>, Vec<St
 /// there are no `problems`.
 pub struct CheckedScope {
     pub keep: Vec<bool>,
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
 }
 
 /// The tables to read, after every setting was checked against the source: all the problems
@@ -229,18 +237,18 @@ pub fn checked_scope(
 }
 
 /// The error for options that do not fit the source: every problem, one per line.
-fn options_failure(problems: &[String], options: &ExportOptions) -> anyhow::Error {
-    failure(
+fn options_failure(problems: &[Problem], options: &ExportOptions) -> anyhow::Error {
+    problem::into_error(
         ExitKind::BadInput,
         format!(
-            "the settings do not fit the source (schemas read: {}); nothing was exported:\n  - {}",
+            "the settings do not fit the source (schemas read: {}); nothing was exported:",
             if options.schemas.is_empty() {
                 "all user schemas".to_string()
             } else {
                 options.schemas.join(", ")
             },
-            problems.join("\n  - ")
         ),
+        problems,
     )
 }
 
@@ -253,7 +261,7 @@ fn check_options(
     txn: &mut Transaction<'_>,
     catalog: &mut Catalog,
     options: &ExportOptions,
-) -> Result<Vec<String>> {
+) -> Result<Vec<Problem>> {
     let mut problems = Vec::new();
     let named = [
         (TableSetting::Only, &options.only),
@@ -261,7 +269,7 @@ fn check_options(
     ];
     for (flag, names) in named {
         for name in names {
-            if let Err(p) = virtual_keys::find_table(catalog, name, &options.origin(flag, name)) {
+            if let Err(p) = virtual_keys::find_table(catalog, name, &options.subject(flag, name)) {
                 problems.push(p);
             }
         }
@@ -270,14 +278,15 @@ fn check_options(
         if let Err(p) = virtual_keys::find_table(
             catalog,
             name,
-            &options.origin(TableSetting::TableLimit, name),
+            &options.subject(TableSetting::TableLimit, name),
         ) {
             problems.push(p);
         }
     }
     let mut filters = Vec::new();
     for (name, filter) in &options.filters {
-        match virtual_keys::find_table(catalog, name, &options.origin(TableSetting::Filter, name)) {
+        match virtual_keys::find_table(catalog, name, &options.subject(TableSetting::Filter, name))
+        {
             Ok(t) => filters.push((t, name, filter)),
             Err(p) => problems.push(p),
         }
@@ -292,7 +301,7 @@ fn check_options(
             .expect("every key comes from a spec");
         crate::lookup_values::resolve(txn, catalog, spec, key, &mut problems)?;
         let child = &catalog.tables[key.child];
-        for (i, condition) in key.condition.iter().enumerate() {
+        for (i, condition) in key.condition().iter().enumerate() {
             if spec.lookups.iter().any(|(at, _)| *at == i) {
                 continue; // read from the database: canonical already
             }
@@ -307,27 +316,23 @@ fn check_options(
                 Ok(row) => {
                     let canonical: String = row.get(0);
                     if canonical != condition.value {
-                        problems.push(format!(
-                            "{}: virtual foreign key {:?}: {} reads back as {}; write {} = {}",
-                            spec.origin,
-                            spec.text,
+                        problems.push(spec.subject().problem(format!(
+                            "{} reads back as {}; write {} = {}",
                             quote_literal(&condition.value),
                             quote_literal(&canonical),
                             condition.column,
                             quote_literal(&canonical)
-                        ));
+                        )));
                     }
                 }
-                Err(e) => problems.push(format!(
-                    "{}: virtual foreign key {:?}: {} is not a valid value of {}.{} ({}): {}",
-                    spec.origin,
-                    spec.text,
+                Err(e) => problems.push(spec.subject().problem(format!(
+                    "{} is not a valid value of {}.{} ({}): {}",
                     quote_literal(&condition.value),
                     child.name,
                     condition.column,
                     column.type_name,
                     e.as_db_error().map(|d| d.message()).unwrap_or("rejected")
-                )),
+                ))),
             }
             savepoint.rollback()?;
         }
@@ -352,13 +357,15 @@ fn check_options(
                 ),
                 None => (e.to_string(), None),
             };
-            problems.push(format!(
-                "{}: the filter for {name} ({filter:?}) does not work: {message}{}",
-                options.origin(TableSetting::Filter, name),
-                position
-                    .filter(|&p| p >= 1 && p <= filter.chars().count())
-                    .map(|p| format!(", at character {p} of the filter"))
-                    .unwrap_or_default()
+            problems.push(Problem::setting(
+                &options.origin(TableSetting::Filter, name),
+                format!(
+                    "the filter for {name} ({filter:?}) does not work: {message}{}",
+                    position
+                        .filter(|&p| p >= 1 && p <= filter.chars().count())
+                        .map(|p| format!(", at character {p} of the filter"))
+                        .unwrap_or_default()
+                ),
             ));
         }
         savepoint.rollback()?;

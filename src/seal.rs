@@ -19,9 +19,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{failure, ExitKind};
-use crate::snapshot::directory::problems_to_result;
+use crate::problem;
 use crate::snapshot::manifest::MANIFEST_FILE;
-use crate::snapshot::SnapshotDir;
+use crate::snapshot::{keys, SnapshotDir};
 
 /// A table whose manifest entry `seal` changed.
 #[derive(Debug, Clone, Serialize)]
@@ -91,9 +91,10 @@ pub fn run(dir: &Path) -> Result<SealReport> {
         dir.display()
     );
     let problems = snapshot.check_files()?;
-    problems_to_result(ExitKind::BadInput, &refused, &problems)?;
-    let keys = crate::verify::foreign_keys(&snapshot)?;
-    if let Some(error) = crate::verify::failure_of(&keys) {
+    problem::check_counted(ExitKind::BadInput, &refused, &problems)?;
+    let unresolved = keys::unresolved(&snapshot)?.keys;
+    if !unresolved.is_empty() {
+        let error = keys::describe(&unresolved);
         return Err(failure(ExitKind::BadInput, format!("{refused}: {error}")));
     }
     if !changed.is_empty() {

@@ -360,15 +360,15 @@ pub fn select(
                 fk.columns.join(", "),
                 catalog.tables[fk.parent].name,
                 fk.name,
-                if fk.virtual_key {
+                if fk.is_virtual() {
                     ", a virtual foreign key: the source itself has these dangling values"
-                } else if fk.validated {
+                } else if fk.validated() {
                     ""
                 } else {
                     ", a NOT VALID constraint"
                 }
             );
-            if fk.validated {
+            if fk.validated() {
                 return Err(failure(
                     ExitKind::VerificationFailed,
                     format!("foreign key values could not be resolved: {text}"),
@@ -440,7 +440,7 @@ impl<'a> Selector<'a> {
         let mut outgoing = vec![Vec::new(); catalog.tables.len()];
         for (i, fk) in catalog.foreign_keys.iter().enumerate() {
             tracked[fk.child].extend(fk.columns.iter().cloned());
-            tracked[fk.child].extend(fk.condition.iter().map(|c| c.column.clone()));
+            tracked[fk.child].extend(fk.condition().iter().map(|c| c.column.clone()));
             tracked[fk.parent].extend(fk.parent_columns.iter().cloned());
             outgoing[fk.child].push(i);
         }
@@ -497,7 +497,7 @@ impl<'a> Selector<'a> {
             .foreign_keys
             .iter()
             .map(|fk| {
-                fk.condition
+                fk.condition()
                     .iter()
                     .map(|c| {
                         let at = position(&tracked[fk.child], std::slice::from_ref(&c.column));

@@ -1,10 +1,10 @@
 //! `seedsnap verify`: an offline check of a snapshot directory. The files must match the
 //! manifest (see [`crate::snapshot::directory`]), and every foreign-key value of every row must
-//! have its parent row in the snapshot. The first few offenders of each foreign key are
-//! reported with file and line. Given the config's `[masking]`, it also tells a snapshot masked
-//! with another key or other rules.
+//! have its parent row in the snapshot (see [`crate::snapshot::keys`], which `seal` and an
+//! overlay's merge use too); the first few offenders of each foreign key are reported with file
+//! and line. Given the config's `[masking]`, it also tells a snapshot masked with another key
+//! or other rules.
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Result;
@@ -13,19 +13,9 @@ use serde::Serialize;
 use crate::connection::ProcessEnvironment;
 use crate::error::{failure, ExitKind};
 use crate::masking::MaskingOptions;
-use crate::snapshot::directory::problems_to_result;
-use crate::snapshot::{copy_text, SnapshotDir};
-
-const EXAMPLES_PER_KEY: usize = 5;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct UnresolvedKey {
-    pub table: String,
-    pub foreign_key: String,
-    pub references: String,
-    pub rows: u64,
-    pub examples: Vec<String>,
-}
+use crate::problem;
+pub use crate::snapshot::keys::UnresolvedKey;
+use crate::snapshot::{keys, SnapshotDir};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
@@ -39,16 +29,17 @@ pub struct VerifyReport {
     pub masking: Option<String>,
 }
 
-type Tuple = Vec<Vec<u8>>;
-
 /// Verifies the snapshot in `dir`; with `masking` (the config's `[masking]`), also that it was
 /// masked with that key and those rules (see [`crate::masking::compare`]).
 pub fn run(dir: &Path, masking: Option<&MaskingOptions>) -> Result<VerifyReport> {
     let snapshot = SnapshotDir::open(dir)?;
     let problems = snapshot.check_files()?;
-    problems_to_result(
+    problem::check(
         ExitKind::BadInput,
-        &format!("the snapshot in {} is not valid", dir.display()),
+        problem::counted(
+            &format!("the snapshot in {} is not valid", dir.display()),
+            &problems,
+        ),
         &problems,
     )?;
     let mut report = foreign_keys(&snapshot)?;
@@ -63,144 +54,16 @@ pub fn run(dir: &Path, masking: Option<&MaskingOptions>) -> Result<VerifyReport>
 }
 
 /// Checks that every foreign-key value of a snapshot whose files passed
-/// [`SnapshotDir::check_files`] has its parent row in the snapshot.
+/// [`SnapshotDir::check_files`] has its parent row in the snapshot (see [`keys`]).
 pub fn foreign_keys(snapshot: &SnapshotDir) -> Result<VerifyReport> {
-    let dir = &snapshot.dir;
     let manifest = &snapshot.manifest;
-    let index_of: HashMap<_, usize> = manifest
-        .tables
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.qualified_name(), i))
-        .collect();
-
-    // Which column sets of which tables are referenced.
-    let mut wanted: HashMap<usize, Vec<Vec<usize>>> = HashMap::new();
-    let mut checks = 0;
-    for table in &manifest.tables {
-        for fk in &table.foreign_keys {
-            let parent = index_of[&fk.references];
-            let columns: Vec<usize> = fk
-                .referenced_columns
-                .iter()
-                .map(|c| {
-                    manifest.tables[parent]
-                        .column_index(c)
-                        .expect("checked by the manifest")
-                })
-                .collect();
-            let sets = wanted.entry(parent).or_default();
-            if !sets.contains(&columns) {
-                sets.push(columns);
-            }
-            checks += 1;
-        }
-    }
-
-    // Collect the referenced tuples present in each parent file.
-    let mut present: HashMap<(usize, Vec<usize>), HashSet<Tuple>> = HashMap::new();
-    let mut scratch = Vec::new();
-    for (&parent, sets) in &wanted {
-        let mut found: Vec<HashSet<Tuple>> = vec![HashSet::new(); sets.len()];
-        snapshot.scan(&manifest.tables[parent], &mut scratch, |_, fields| {
-            for (set, columns) in found.iter_mut().zip(sets) {
-                if columns.iter().all(|&c| fields[c] != b"\\N") {
-                    set.insert(columns.iter().map(|&c| fields[c].to_vec()).collect());
-                }
-            }
-            Ok(())
-        })?;
-        for (set, columns) in found.into_iter().zip(sets) {
-            present.insert((parent, columns.clone()), set);
-        }
-    }
-
-    let mut unresolved = Vec::new();
-    for table in &manifest.tables {
-        for fk in &table.foreign_keys {
-            let parent = index_of[&fk.references];
-            let parent_columns: Vec<usize> = fk
-                .referenced_columns
-                .iter()
-                .map(|c| manifest.tables[parent].column_index(c).expect("checked"))
-                .collect();
-            let columns: Vec<usize> = fk
-                .columns
-                .iter()
-                .map(|c| table.column_index(c).expect("checked"))
-                .collect();
-            let keys = &present[&(parent, parent_columns)];
-            // A polymorphic key applies to a row only when its discriminator matches; the
-            // value is compared in the file's own (COPY text) encoding.
-            let condition: Vec<(usize, Vec<u8>)> = fk
-                .when
-                .iter()
-                .map(|c| {
-                    (
-                        table.column_index(&c.column).expect("checked"),
-                        copy_text::encode_field(&c.value).into_bytes(),
-                    )
-                })
-                .collect();
-            // A key declared on partitions applies only to the rows of its leaves.
-            let covered = crate::partition_keys::covered_rows(table, fk);
-            let mut rows = 0u64;
-            let mut examples = Vec::new();
-            let file = snapshot.file_path(table).display().to_string();
-            snapshot.scan(table, &mut scratch, |line, fields| {
-                let nulls = columns.iter().filter(|&&c| fields[c] == b"\\N").count();
-                // Line 1 is the header.
-                let row = line.saturating_sub(2);
-                let in_scope = covered
-                    .as_ref()
-                    .is_none_or(|ranges| ranges.iter().any(|r| r.contains(&row)));
-                let applies = in_scope
-                    && condition
-                        .iter()
-                        .all(|(c, value)| fields[*c] == value.as_slice());
-                let needs_parent = applies
-                    && if fk.match_full {
-                        nulls < columns.len()
-                    } else {
-                        nulls == 0
-                    };
-                if needs_parent {
-                    let tuple: Tuple = columns.iter().map(|&c| fields[c].to_vec()).collect();
-                    if !keys.contains(&tuple) {
-                        rows += 1;
-                        if examples.len() < EXAMPLES_PER_KEY {
-                            let values: Vec<String> = tuple
-                                .iter()
-                                .map(|v| String::from_utf8_lossy(v).into_owned())
-                                .collect();
-                            examples.push(format!(
-                                "{file} line {line}: ({}) = ({}) has no row in {}",
-                                fk.columns.join(", "),
-                                values.join(", "),
-                                fk.references
-                            ));
-                        }
-                    }
-                }
-                Ok(())
-            })?;
-            if rows > 0 {
-                unresolved.push(UnresolvedKey {
-                    table: table.qualified_name().to_string(),
-                    foreign_key: fk.name.clone(),
-                    references: fk.references.to_string(),
-                    rows,
-                    examples,
-                });
-            }
-        }
-    }
+    let found = keys::unresolved(snapshot)?;
     Ok(VerifyReport {
-        snapshot: dir.display().to_string(),
+        snapshot: snapshot.dir.display().to_string(),
         tables: manifest.tables.len(),
         rows: manifest.tables.iter().map(|t| t.rows).sum(),
-        foreign_keys_checked: checks,
-        unresolved,
+        foreign_keys_checked: found.checked,
+        unresolved: found.keys,
         masking: None,
     })
 }
@@ -213,20 +76,10 @@ pub fn failure_of(report: &VerifyReport) -> Option<anyhow::Error> {
     if report.unresolved.is_empty() {
         return None;
     }
-    let mut text = format!(
-        "{} foreign key(s) do not resolve inside the snapshot:",
-        report.unresolved.len()
-    );
-    for key in &report.unresolved {
-        text.push_str(&format!(
-            "\n  - {} ({}) -> {}: {} rows",
-            key.table, key.foreign_key, key.references, key.rows
-        ));
-        for example in &key.examples {
-            text.push_str(&format!("\n      {example}"));
-        }
-    }
-    Some(failure(ExitKind::VerificationFailed, text))
+    Some(failure(
+        ExitKind::VerificationFailed,
+        keys::describe(&report.unresolved),
+    ))
 }
 
 pub fn render_summary(report: &VerifyReport) -> String {
@@ -247,4 +100,177 @@ pub fn render_summary(report: &VerifyReport) -> String {
             ""
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Condition, QualifiedName, RowKey};
+    use crate::snapshot::manifest::{
+        Manifest, ManifestColumn, ManifestForeignKey, ManifestTable, MANIFEST_FILE,
+    };
+    use sha2::{Digest, Sha256};
+
+    /// A table `public.<name>` of text columns, its file written into `dir`.
+    fn table(
+        dir: &Path,
+        name: &str,
+        columns: &[&str],
+        rows: &[&str],
+        foreign_keys: Vec<ManifestForeignKey>,
+    ) -> ManifestTable {
+        let mut data = format!("{}\n", columns.join("\t"));
+        for row in rows {
+            data.push_str(row);
+            data.push('\n');
+        }
+        let file = format!("public.{name}.tsv");
+        std::fs::write(dir.join(&file), &data).unwrap();
+        ManifestTable {
+            schema: "public".into(),
+            name: name.into(),
+            file,
+            columns: columns
+                .iter()
+                .map(|c| ManifestColumn {
+                    name: c.to_string(),
+                    type_name: "text".into(),
+                    not_null: false,
+                    identity: None,
+                })
+                .collect(),
+            key: RowKey::AllColumns,
+            foreign_keys,
+            rows: rows.len() as u64,
+            sampled: rows.len() as u64,
+            backfilled: 0,
+            sha256: crate::snapshot::hex(&Sha256::digest(data.as_bytes())),
+            partitions: Vec::new(),
+        }
+    }
+
+    fn key(columns: &[&str], parent: &str, parent_columns: &[&str]) -> ManifestForeignKey {
+        ManifestForeignKey {
+            name: format!("{parent}_fk"),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            references: QualifiedName::new("public", parent),
+            referenced_columns: parent_columns.iter().map(|c| c.to_string()).collect(),
+            deferrable: false,
+            match_full: false,
+            virtual_key: false,
+            when: Vec::new(),
+            partitions: Vec::new(),
+        }
+    }
+
+    /// Writes the manifest over `tables` and verifies the directory.
+    fn verify(dir: &Path, tables: Vec<ManifestTable>) -> VerifyReport {
+        let manifest = Manifest::for_tests(tables, None);
+        std::fs::write(dir.join(MANIFEST_FILE), manifest.to_json()).unwrap();
+        run(dir, None).unwrap()
+    }
+
+    #[test]
+    fn a_missing_parent_is_reported_with_its_line_and_nulls_need_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = table(dir.path(), "p", &["id"], &["1", "3"], vec![]);
+        let child = table(
+            dir.path(),
+            "c",
+            &["id", "p_id"],
+            &["a\t1", "b\t2", "c\t\\N", "d\t3", "e\t4"],
+            vec![key(&["p_id"], "p", &["id"])],
+        );
+        let report = verify(dir.path(), vec![parent, child]);
+        assert_eq!(
+            (report.tables, report.rows, report.foreign_keys_checked),
+            (2, 7, 1)
+        );
+        assert_eq!(report.unresolved.len(), 1, "{report:?}");
+        let key = &report.unresolved[0];
+        assert_eq!((key.table.as_str(), key.rows), ("public.c", 2));
+        assert!(
+            key.examples[0].ends_with("public.c.tsv line 3: (p_id) = (2) has no row in public.p")
+        );
+        assert!(
+            key.examples[1].contains("line 6: (p_id) = (4)"),
+            "{:?}",
+            key.examples
+        );
+        assert!(failure_of(&report).is_some());
+    }
+
+    #[test]
+    fn match_full_needs_a_parent_for_a_partly_null_tuple_and_simple_does_not() {
+        for (match_full, expected) in [(false, 0), (true, 1)] {
+            let dir = tempfile::tempdir().unwrap();
+            let parent = table(dir.path(), "p", &["a", "b"], &["1\t1"], vec![]);
+            let mut fk = key(&["a", "b"], "p", &["a", "b"]);
+            fk.match_full = match_full;
+            let child = table(
+                dir.path(),
+                "c",
+                &["a", "b"],
+                &["1\t1", "2\t\\N", "\\N\t\\N"],
+                vec![fk],
+            );
+            let report = verify(dir.path(), vec![parent, child]);
+            let rows: u64 = report.unresolved.iter().map(|k| k.rows).sum();
+            assert_eq!(rows, expected, "match_full {match_full}: {report:?}");
+        }
+    }
+
+    #[test]
+    fn keys_of_one_file_are_checked_together_and_a_condition_limits_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = table(dir.path(), "users", &["id"], &["1"], vec![]);
+        let posts = table(dir.path(), "posts", &["id"], &["7"], vec![]);
+        let mut to_users = key(&["target"], "users", &["id"]);
+        to_users.when = vec![Condition {
+            column: "kind".into(),
+            value: "user".into(),
+        }];
+        let mut to_posts = key(&["target"], "posts", &["id"]);
+        to_posts.when = vec![Condition {
+            column: "kind".into(),
+            value: "post".into(),
+        }];
+        let comments = table(
+            dir.path(),
+            "comments",
+            &["kind", "target"],
+            &["user\t1", "post\t7", "user\t7", "post\t9", "other\t5"],
+            vec![to_users, to_posts],
+        );
+        let report = verify(dir.path(), vec![users, posts, comments]);
+        assert_eq!(report.foreign_keys_checked, 2);
+        let found: Vec<(&str, u64)> = report
+            .unresolved
+            .iter()
+            .map(|k| (k.references.as_str(), k.rows))
+            .collect();
+        assert_eq!(found, [("public.users", 1), ("public.posts", 1)]);
+        assert!(report.unresolved[0].examples[0].contains("line 4"));
+        assert!(report.unresolved[1].examples[0].contains("line 5"));
+    }
+
+    #[test]
+    fn a_complete_snapshot_passes_and_renders_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = table(dir.path(), "p", &["id"], &["1"], vec![]);
+        let child = table(
+            dir.path(),
+            "c",
+            &["p_id"],
+            &["1"],
+            vec![key(&["p_id"], "p", &["id"])],
+        );
+        let report = verify(dir.path(), vec![parent, child]);
+        assert!(report.unresolved.is_empty() && failure_of(&report).is_none());
+        let text = render_summary(&report);
+        assert!(
+            text.ends_with(": 2 tables, 2 rows, 1 foreign keys checked, every foreign key resolves inside the snapshot\n"),
+            "{text}"
+        );
+    }
 }

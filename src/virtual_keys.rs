@@ -14,10 +14,11 @@
 //! This module owns the notation (parsing, with the character position of a mistake) and the
 //! check against a catalog: tables and columns exist, both sides have as many columns, each
 //! pair of columns has comparable types, and the `when` columns exist. A resolved key is a
-//! [`ForeignKey`] with `virtual_key` set, so ordering, sampling, backfill, `plan` and `verify`
+//! [`ForeignKey`] of kind [`KeyKind::Virtual`], so ordering, sampling, backfill, `plan` and `verify`
 //! treat it like a declared one; no constraint is created anywhere.
 
-use crate::catalog::{Catalog, Condition, ForeignKey, QualifiedName, Table};
+use crate::catalog::{Catalog, Condition, ForeignKey, KeyKind, MatchRule, QualifiedName, Table};
+use crate::problem::{Problem, Subject};
 
 /// A virtual key as written, before it is checked against a catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,13 @@ pub struct VirtualKeySpec {
     pub condition: Vec<Condition>,
     /// The conditions whose value is a row of a lookup table: (index into `condition`, row).
     pub lookups: Vec<(usize, LookupRow)>,
+}
+
+impl VirtualKeySpec {
+    /// The key as the subject of its problems: `seedsnap.toml:14: virtual foreign key "…"`.
+    pub fn subject(&self) -> Subject {
+        Subject::new(&self.origin, format!("virtual foreign key {:?}", self.text))
+    }
 }
 
 /// `table(column = 'value', …)`: the one row of `table` with these values.
@@ -311,28 +319,36 @@ pub fn comparable_types(child: &str, parent: &str) -> bool {
 }
 
 /// Checks a table name against the catalog; the problem says where the name was used.
-pub fn find_table(catalog: &Catalog, name: &QualifiedName, used_in: &str) -> Result<usize, String> {
+pub fn find_table(
+    catalog: &Catalog,
+    name: &QualifiedName,
+    used_in: &Subject,
+) -> Result<usize, Problem> {
     catalog
         .find(name)
-        .ok_or_else(|| format!("{used_in}: no table {name}{}", catalog.suggest(name)))
+        .ok_or_else(|| used_in.problem(format!("no table {name}{}", catalog.suggest(name))))
 }
 
 /// Checks that each column exists in the table and is stored (not generated); a missing one
 /// gets a "did you mean" (the same name in another case, or a name one or two edits away).
-pub fn check_columns(table: &Table, columns: &[String], used_in: &str, problems: &mut Vec<String>) {
+pub fn check_columns(
+    table: &Table,
+    columns: &[String],
+    used_in: &Subject,
+    problems: &mut Vec<Problem>,
+) {
     for column in columns {
         match table.column(column) {
             None => {
                 let similar = table.suggest_column(column);
-                problems.push(format!(
-                    "{used_in}: {} has no column {column}{similar}",
-                    table.name
-                ));
+                problems.push(
+                    used_in.problem(format!("{} has no column {column}{similar}", table.name)),
+                );
             }
-            Some(c) if c.generated => problems.push(format!(
-                "{used_in}: {}.{column} is a generated column, whose values are not exported",
+            Some(c) if c.generated => problems.push(used_in.problem(format!(
+                "{}.{column} is a generated column, whose values are not exported",
                 table.name
-            )),
+            ))),
             Some(_) => {}
         }
     }
@@ -340,24 +356,20 @@ pub fn check_columns(table: &Table, columns: &[String], used_in: &str, problems:
 
 /// Checks every spec against the catalog. Returns the keys that passed (indexes into the
 /// catalog's tables) and every problem found.
-pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>, Vec<String>) {
+pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>, Vec<Problem>) {
     let mut keys = Vec::new();
     let mut problems = Vec::new();
     for spec in specs {
-        let used_in = if spec.origin.is_empty() {
-            format!("virtual foreign key {:?}", spec.text)
-        } else {
-            format!("{}: virtual foreign key {:?}", spec.origin, spec.text)
-        };
+        let used_in = spec.subject();
         let before = problems.len();
         let child = find_table(catalog, &spec.child, &used_in).map_err(|p| problems.push(p));
         let parent = find_table(catalog, &spec.parent, &used_in).map_err(|p| problems.push(p));
         if spec.columns.len() != spec.parent_columns.len() {
-            problems.push(format!(
-                "{used_in}: {} column(s) on the left but {} on the right",
+            problems.push(used_in.problem(format!(
+                "{} column(s) on the left but {} on the right",
                 spec.columns.len(),
                 spec.parent_columns.len()
-            ));
+            )));
         }
         let (Ok(child), Ok(parent)) = (child, parent) else {
             continue;
@@ -386,10 +398,10 @@ pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>,
                 parent_table.column(p).expect("checked"),
             );
             if !comparable_types(&c.base_type, &p.base_type) {
-                problems.push(format!(
-                    "{used_in}: {}.{} is {} but {}.{} is {}; the types must match",
+                problems.push(used_in.problem(format!(
+                    "{}.{} is {} but {}.{} is {}; the types must match",
                     child_table.name, c.name, c.type_name, parent_table.name, p.name, p.type_name
-                ));
+                )));
             }
         }
         if problems.len() > before {
@@ -402,13 +414,13 @@ pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>,
                 &k.columns,
                 k.parent,
                 &k.parent_columns,
-                &k.condition,
+                k.condition(),
             ) == (
                 child,
                 &spec.columns,
                 parent,
                 &spec.parent_columns,
-                &spec.condition,
+                spec.condition.as_slice(),
             )
         };
         if keys.iter().any(same) {
@@ -416,18 +428,14 @@ pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>,
         }
         keys.push(ForeignKey {
             name: spec.text.clone(),
-            constraint_schema: String::new(),
             child,
             columns: spec.columns.clone(),
             parent,
             parent_columns: spec.parent_columns.clone(),
-            deferrable: false,
-            initially_deferred: false,
-            match_full: false,
-            // Nothing has checked the source's rows against it.
-            validated: false,
-            virtual_key: true,
-            condition: spec.condition.clone(),
+            match_rule: MatchRule::Simple,
+            kind: KeyKind::Virtual {
+                condition: spec.condition.clone(),
+            },
             partition: None,
         });
     }
@@ -558,7 +566,6 @@ mod tests {
             }],
             has_rules: false,
             has_triggers: false,
-            row_security: false,
             estimated_rows: 0,
         }
     }
@@ -588,8 +595,8 @@ mod tests {
         let (keys, problems) = resolve(&demo_catalog(), &[spec]);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!((keys[0].child, keys[0].parent), (1, 0));
-        assert!(keys[0].virtual_key && !keys[0].validated);
-        assert_eq!(keys[0].condition, vec![cond("source", "items")]);
+        assert!(keys[0].is_virtual() && !keys[0].validated());
+        assert_eq!(keys[0].condition(), vec![cond("source", "items")]);
         // Written twice, or with other spacing: still one key.
         let specs: Vec<VirtualKeySpec> = [
             "app.links(item_id) -> app.items(id) when source = 'items'",
@@ -629,7 +636,7 @@ mod tests {
         ];
         for text in expected {
             assert!(
-                problems.iter().any(|p| p.contains(text)),
+                problems.iter().any(|p| p.to_string().contains(text)),
                 "{text} not in {problems:#?}"
             );
         }

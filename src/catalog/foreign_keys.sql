@@ -22,7 +22,6 @@ SELECT con.conname::text                                                   AS co
                  ON a.attrelid = con.confrelid AND a.attnum = k.attnum
               ORDER BY k.ord)                                              AS parent_columns,
        con.condeferrable                                                   AS deferrable,
-       con.condeferred                                                     AS initially_deferred,
        con.confmatchtype = 'f'                                             AS match_full,
        con.convalidated                                                    AS validated,
        child.relispartition                                                AS on_partition,

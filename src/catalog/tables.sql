@@ -7,7 +7,6 @@ SELECT c.oid::int8                                  AS oid,
        c.relname::text                              AS table_name,
        c.relkind::text                              AS relkind,
        c.relhasrules                                AS has_rules,
-       c.relrowsecurity                             AS row_security,
        EXISTS (SELECT 1
                  FROM pg_catalog.pg_trigger AS tg
                 WHERE NOT tg.tgisinternal

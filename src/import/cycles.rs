@@ -95,9 +95,10 @@ fn defer(
     for &(fk, method) in broken {
         if method == BreakMethod::Defer {
             let key = &catalog.foreign_keys[fk];
+            let constraint = key.constraint().expect("only a declared key is deferrable");
             txn.batch_execute(&format!(
                 "SET CONSTRAINTS {}.{} DEFERRED",
-                quote_ident(&key.constraint_schema),
+                quote_ident(&constraint.schema),
                 quote_ident(&key.name)
             ))?;
         }

@@ -259,7 +259,6 @@ mod tests {
             unique_keys: vec![],
             has_rules: false,
             has_triggers: false,
-            row_security: false,
             estimated_rows: 0,
         }
     }

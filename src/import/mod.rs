@@ -44,10 +44,10 @@ use crate::catalog::{quote_ident, Catalog, Identity, RowKey};
 use crate::connection::{Endpoint, Side};
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, LoadStrategy};
+use crate::problem;
 use crate::report::{self, Progress};
 use crate::safety::{self, GuardOptions};
 use crate::session;
-use crate::snapshot::directory::{problems_error, problems_to_result};
 use crate::snapshot::manifest::{self, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION};
 use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts, Rows};
 use crate::snapshot::{Manifest, Problem, SnapshotDir, SnapshotWriter};
@@ -141,11 +141,14 @@ pub struct ImportReport {
 pub fn open_checked(dir: &Path) -> Result<SnapshotDir> {
     let snapshot = SnapshotDir::open(dir)?;
     let problems = snapshot.check_files()?;
-    problems_to_result(
+    problem::check(
         ExitKind::BadInput,
-        &format!(
-            "the snapshot in {} is not valid; nothing was written",
-            dir.display()
+        problem::counted(
+            &format!(
+                "the snapshot in {} is not valid; nothing was written",
+                dir.display()
+            ),
+            &problems,
         ),
         &problems,
     )?;
@@ -516,9 +519,12 @@ fn match_target(
         snapshot.file_path(t).display().to_string()
     })
     .map_err(|problems| {
-        problems_error(
+        problem::into_error(
             ExitKind::BadInput,
-            "the target's schema does not match the snapshot; nothing was written",
+            problem::counted(
+                "the target's schema does not match the snapshot; nothing was written",
+                &problems,
+            ),
             &problems,
         )
     })
@@ -971,11 +977,9 @@ fn verify(
             };
             let sql = load.orphan_count(
                 &rows_relation,
-                &fk.columns,
-                &fk.when,
+                fk,
                 scope.as_deref(),
                 &catalog.tables[parent],
-                &fk.referenced_columns,
             );
             let orphans: i64 = txn.query_one(sql.as_str(), &[])?.get(0);
             if orphans > 0 {
@@ -1059,20 +1063,20 @@ fn copy_file(
             let (line, column) = copy_position(&context);
             // A foreign key is checked after the rows: find the row by its key values.
             if let Some(at) = fk_violation::locate(&db, snapshot) {
-                return Ok(Some(Problem {
-                    file: at.file,
-                    line: Some(at.line),
-                    column: None,
-                    message: format!("{}: {}", at.key, db.message()),
-                }));
+                return Ok(Some(Problem::in_file(
+                    at.file,
+                    Some(at.line),
+                    None,
+                    format!("{}: {}", at.key, db.message()),
+                )));
             }
-            Ok(Some(Problem {
-                file: path.display().to_string(),
+            Ok(Some(Problem::in_file(
+                path.display().to_string(),
                 // The file's first line is the header.
-                line: line.map(|l| l + 1),
-                column,
-                message: db.message().to_string(),
-            }))
+                line.map(|l| l + 1),
+                column.as_deref(),
+                db.message(),
+            )))
         }
     }
 }
@@ -1117,7 +1121,11 @@ fn refused_values_error(
             ExitKind::BadInput,
             format!("{first}; the import was rolled back, the target is unchanged"),
         ),
-        Ok(problems) => problems_error(ExitKind::BadInput, VALUES_REFUSED, &problems),
+        Ok(problems) => problem::into_error(
+            ExitKind::BadInput,
+            problem::counted(VALUES_REFUSED, &problems),
+            &problems,
+        ),
     }
 }
 
@@ -1223,7 +1231,7 @@ fn enforced_by_target(
     catalog.foreign_keys.iter().any(|fk| {
         fk.child == child
             && fk.parent == parent
-            && fk.validated
+            && fk.validated()
             && fk.columns == columns
             && fk.parent_columns == parent_columns
     })

@@ -67,11 +67,8 @@ pub fn match_snapshot(
     let mut full_index = Vec::new();
     for table in &manifest.tables {
         let file = file_of(table);
-        let problem = |column: Option<&str>, message: String| Problem {
-            file: file.clone(),
-            line: None,
-            column: column.map(String::from),
-            message,
+        let problem = |column: Option<&str>, message: String| {
+            Problem::in_file(file.clone(), None, column, message)
         };
         let name = table.qualified_name();
         let Some(t) = target.find(&name) else {

@@ -13,7 +13,8 @@
 //! plain `=` on purpose: it resolves to the column type's own equality (`citext`'s, say), the one
 //! its unique index enforces.
 
-use crate::catalog::{condition_sql, quote_ident, Condition, Table};
+use crate::catalog::{condition_sql, quote_ident, MatchRule, Table};
+use crate::snapshot::manifest::ManifestForeignKey;
 
 pub const NEW_FLAG: &str = "_seedsnap_new";
 
@@ -257,20 +258,18 @@ impl LoadTable<'_> {
     }
 
     /// Counts the snapshot's rows (in `rows`: the staging table, or the target table itself
-    /// when it was loaded directly) whose foreign-key values have no parent row in the target.
+    /// when it was loaded directly) whose foreign-key values have no parent row in the target;
+    /// which rows need one is the key's [`MatchRule`].
     pub fn orphan_count(
         &self,
         rows: &str,
-        columns: &[String],
-        condition: &[Condition],
+        fk: &ManifestForeignKey,
         scope: Option<&str>,
         parent: &Table,
-        parent_columns: &[String],
     ) -> String {
-        let mut not_null: Vec<String> = columns
-            .iter()
-            .map(|c| format!("s.{} IS NOT NULL", quote_ident(c)))
-            .collect();
+        let (columns, condition, parent_columns) = (&fk.columns, &fk.when, &fk.referenced_columns);
+        let rule = MatchRule::of(fk.match_full);
+        let mut not_null = vec![rule.needs_parent_sql(columns, "s")];
         if !condition.is_empty() {
             not_null.push(condition_sql(condition, "s"));
         }
@@ -317,7 +316,6 @@ mod tests {
             unique_keys: vec![],
             has_rules: false,
             has_triggers: false,
-            row_security: false,
             estimated_rows: 0,
         }
     }

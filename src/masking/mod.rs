@@ -33,6 +33,7 @@ use postgres::GenericClient;
 use crate::catalog::{quote_literal, split_dotted, Catalog, QualifiedName};
 use crate::connection::Environment;
 use crate::error::{failure, ExitKind};
+use crate::problem::{self, Problem, Subject};
 use crate::snapshot::copy_text;
 use crate::snapshot::manifest::ManifestMasking;
 pub use crate::snapshot::manifest::MaskedColumn;
@@ -253,17 +254,12 @@ impl Plan {
     ) -> Result<Plan> {
         let keep = vec![true; catalog.tables.len()];
         let (plan, problems) = resolve(client, catalog, options, &keep, Scope::Restricted)?;
-        if problems.is_empty() {
-            Ok(plan)
-        } else {
-            Err(failure(
-                ExitKind::BadInput,
-                format!(
-                    "the masking rules do not fit:\n  - {}",
-                    problems.join("\n  - ")
-                ),
-            ))
-        }
+        problem::check(
+            ExitKind::BadInput,
+            "the masking rules do not fit:",
+            &problems,
+        )?;
+        Ok(plan)
     }
 }
 
@@ -274,7 +270,7 @@ pub fn check(
     catalog: &Catalog,
     options: &MaskingOptions,
     keep: &[bool],
-) -> Result<Vec<String>> {
+) -> Result<Vec<Problem>> {
     if !options.enabled {
         return Ok(Vec::new());
     }
@@ -345,22 +341,23 @@ fn resolve(
     options: &MaskingOptions,
     keep: &[bool],
     scope: Scope,
-) -> Result<(Plan, Vec<String>)> {
+) -> Result<(Plan, Vec<Problem>)> {
     let mut problems = Vec::new();
     // Explicit settings, by column.
     let mut explicit: HashMap<Col, &RuleSetting> = HashMap::new();
     let mut json_rules: BTreeMap<Col, Vec<&RuleSetting>> = BTreeMap::new();
     for setting in options.effective_rules() {
-        let used_in = format!("{}: mask {}", setting.origin, setting.target());
+        let used_in = Subject::new(&setting.origin, format!("mask {}", setting.target()));
         if scope == Scope::Restricted && catalog.find(&setting.column.table).is_none() {
             continue;
         }
-        let Ok(t) = virtual_keys::find_table(catalog, &setting.column.table, &used_in) else {
-            // Not in the schemas read: the same message as for other table settings.
-            problems.push(
-                virtual_keys::find_table(catalog, &setting.column.table, &used_in).unwrap_err(),
-            );
-            continue;
+        let t = match virtual_keys::find_table(catalog, &setting.column.table, &used_in) {
+            Ok(t) => t,
+            Err(problem) => {
+                // Not in the schemas read: the same message as for other table settings.
+                problems.push(problem);
+                continue;
+            }
         };
         let before = problems.len();
         virtual_keys::check_columns(
@@ -427,17 +424,17 @@ fn resolve(
     for fk in catalog
         .foreign_keys
         .iter()
-        .filter(|k| !k.condition.is_empty())
+        .filter(|k| !k.condition().is_empty())
     {
-        for condition in &fk.condition {
+        for condition in fk.condition() {
             let column = (fk.child, condition.column.clone());
             if let Some((rule, _)) = effective.get(&column) {
-                problems.push(format!(
+                problems.push(Problem::unplaced(format!(
                     "{} decides which table the virtual foreign key {:?} points at: the {rule} \
                      rule would break the key; mark it keep",
                     name_of(&column),
                     fk.name
-                ));
+                )));
             }
         }
     }
@@ -472,61 +469,61 @@ fn resolve(
             continue;
         };
         if rule.needs_text_column() && types.category != "S" {
-            problems.push(format!(
+            problems.push(Problem::unplaced(format!(
                 "{name} is {}: the {rule} rule ({how}) writes text; use hash, null, \
                  constant:VALUE or keep",
                 info.type_name
-            ));
+            )));
         }
         if rule == Rule::Hash && types.category != "S" && types.base_type != "uuid" {
-            problems.push(format!(
+            problems.push(Problem::unplaced(format!(
                 "{name} is {}: the hash rule ({how}) needs a text or uuid column",
                 info.type_name
-            ));
+            )));
         }
         if let Some(max) = types.max_chars {
             if max < rule.min_chars() {
-                problems.push(format!(
+                problems.push(Problem::unplaced(format!(
                     "{name} is {}: too short for the {rule} rule ({how}), which needs {} \
                      characters",
                     info.type_name,
                     rule.min_chars()
-                ));
+                )));
             }
         }
         if rule == Rule::Null && info.not_null {
-            problems.push(format!(
+            problems.push(Problem::unplaced(format!(
                 "{name} is NOT NULL: the null rule ({how}) cannot apply; use constant:VALUE, \
                  hash or text"
-            ));
+            )));
         }
         if !rule.keeps_values_apart() && unique_columns.contains(column) {
-            problems.push(format!(
+            problems.push(Problem::unplaced(format!(
                 "{name} is under a unique key or referenced by a foreign key: the {rule} rule \
                  ({how}) gives every row the same value and would break the key; use hash, \
                  text or email"
-            ));
+            )));
         }
         if let Rule::Constant(value) = &rule {
             if types
                 .max_chars
                 .is_some_and(|max| value.chars().count() > max)
             {
-                problems.push(format!(
+                problems.push(Problem::unplaced(format!(
                     "{name} is {}: the constant {} ({how}) is too long",
                     info.type_name,
                     quote_literal(value)
-                ));
+                )));
             }
             let sql = format!("SELECT {}::{}", quote_literal(value), info.type_name);
             let mut savepoint = client.transaction()?;
             if let Err(e) = savepoint.execute(sql.as_str(), &[]) {
-                problems.push(format!(
+                problems.push(Problem::unplaced(format!(
                     "{name}: the constant {} ({how}) is not a valid {}: {}",
                     quote_literal(value),
                     info.type_name,
                     e.as_db_error().map(|d| d.message()).unwrap_or("rejected")
-                ));
+                )));
             }
             savepoint.rollback()?;
         }
@@ -577,22 +574,29 @@ fn resolve(
             .expect("checked")
             .type_name;
         if info.base_type != "json" && info.base_type != "jsonb" {
-            problems.push(format!(
-                "{origin}: {name} is {type_name}: JSON path rules need a json or jsonb column"
+            problems.push(Problem::setting(
+                origin,
+                format!("{name} is {type_name}: JSON path rules need a json or jsonb column"),
             ));
             continue;
         }
         if let Some((rule, _)) = effective.get(column) {
-            problems.push(format!(
-                "{origin}: {name} has the {rule} rule for the whole value and JSON path rules; \
+            problems.push(Problem::setting(
+                origin,
+                format!(
+                    "{name} has the {rule} rule for the whole value and JSON path rules; \
                  keep one"
+                ),
             ));
             continue;
         }
         if unique_columns.contains(column) {
-            problems.push(format!(
-                "{origin}: {name} is under a unique key or referenced: JSON path rules could \
+            problems.push(Problem::setting(
+                origin,
+                format!(
+                    "{name} is under a unique key or referenced: JSON path rules could \
                  make two values equal; mask it whole (hash) instead"
+                ),
             ));
             continue;
         }
@@ -646,12 +650,12 @@ fn resolve(
             }
         }
         if !uncovered.is_empty() {
-            problems.push(format!(
+            problems.push(Problem::unplaced(format!(
                 "[masking] strict: {} column(s) look personal and have no rule: {}; give each \
                  a rule, or mark it \"keep\" in [masking.columns]",
                 uncovered.len(),
                 uncovered.join(", ")
-            ));
+            )));
         }
     }
     Ok((plan, problems))
@@ -665,7 +669,7 @@ fn effective_rule(
     parents: &HashMap<Col, Vec<Col>>,
     effective: &mut HashMap<Col, (Rule, Col)>,
     visiting: &mut HashSet<Col>,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
     name_of: &dyn Fn(&Col) -> ColumnName,
 ) -> Option<(Rule, Col)> {
     if let Some(done) = effective.get(column) {
@@ -695,20 +699,24 @@ fn effective_rule(
             for (parent, theirs) in &from_parents {
                 match theirs {
                     Some((r, _)) if r == rule => {}
-                    Some((r, root)) => problems.push(format!(
-                        "{}: {name} has the {rule} rule but references {}, which is masked by \
+                    Some((r, root)) => problems.push(Problem::setting(
+                        &setting.origin,
+                        format!(
+                            "{name} has the {rule} rule but references {}, which is masked by \
                          {r} (from {}): drop the rule on {name}, it follows {} already",
-                        setting.origin,
-                        name_of(parent),
-                        name_of(root),
-                        name_of(parent)
+                            name_of(parent),
+                            name_of(root),
+                            name_of(parent)
+                        ),
                     )),
-                    None => problems.push(format!(
-                        "{}: a rule on {name} alone would break its key: it references {}, \
+                    None => problems.push(Problem::setting(
+                        &setting.origin,
+                        format!(
+                            "a rule on {name} alone would break its key: it references {}, \
                          which has no rule; put the rule on {} (it then applies to {name} too)",
-                        setting.origin,
-                        name_of(parent),
-                        name_of(parent)
+                            name_of(parent),
+                            name_of(parent)
+                        ),
                     )),
                 }
             }
@@ -729,17 +737,19 @@ fn effective_rule(
                         None => format!("{} (no rule)", name_of(p)),
                     })
                     .collect();
-                problems.push(format!(
+                problems.push(Problem::unplaced(format!(
                     "{name} references {}: it cannot follow different rules; give them the \
                      same rule",
                     list.join(" and ")
-                ));
+                )));
             }
             if let (Some(_), Some(setting)) = (&first, explicit.get(column)) {
-                problems.push(format!(
-                    "{}: {name} is marked keep but references a masked column, so its key \
-                     would break; drop the keep",
-                    setting.origin
+                problems.push(Problem::setting(
+                    &setting.origin,
+                    format!(
+                        "{name} is marked keep but references a masked column, so its key \
+                     would break; drop the keep"
+                    ),
                 ));
             }
             first

@@ -11,7 +11,6 @@
 //! reported at once, each with its file, line and column.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -24,48 +23,7 @@ use super::copy_text::{self, LineReader};
 use super::file_name;
 use super::manifest::{Manifest, ManifestTable, MANIFEST_FILE};
 use crate::error::{failure, ExitKind};
-
-/// One thing wrong with a snapshot, located as precisely as possible.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: String,
-    pub line: Option<u64>,
-    pub column: Option<String>,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(line) = self.line {
-            write!(f, " line {line}")?;
-        }
-        if let Some(column) = &self.column {
-            write!(f, ", column {column:?}")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-/// Turns a list of problems into one error of the given kind, or `Ok` when there are none.
-pub fn problems_to_result(kind: ExitKind, heading: &str, problems: &[Problem]) -> Result<()> {
-    if problems.is_empty() {
-        return Ok(());
-    }
-    Err(problems_error(kind, heading, problems))
-}
-
-/// One error of the given kind listing the problems (the first 50), under a heading.
-pub fn problems_error(kind: ExitKind, heading: &str, problems: &[Problem]) -> anyhow::Error {
-    let mut text = format!("{heading} ({} problem(s)):", problems.len());
-    for problem in problems.iter().take(50) {
-        text.push_str(&format!("\n  - {problem}"));
-    }
-    if problems.len() > 50 {
-        text.push_str(&format!("\n  … and {} more", problems.len() - 50));
-    }
-    failure(kind, text)
-}
+use crate::problem::{self, Problem};
 
 // ---------------------------------------------------------------------------------------------
 // Writing
@@ -393,19 +351,13 @@ impl SnapshotDir {
         let manifest = Manifest::parse(&bytes).map_err(|problems| {
             let located: Vec<Problem> = problems
                 .into_iter()
-                .map(|message| Problem {
-                    file: path.display().to_string(),
-                    line: None,
-                    column: None,
-                    message,
-                })
+                .map(|message| Problem::in_file(path.display().to_string(), None, None, message))
                 .collect();
-            problems_to_result(
+            problem::into_error(
                 ExitKind::BadInput,
-                "the snapshot manifest is not valid",
+                problem::counted("the snapshot manifest is not valid", &located),
                 &located,
             )
-            .unwrap_err()
         })?;
         let mut manifest = manifest;
         if manifest.source.system_identifier.is_empty() {
@@ -451,14 +403,13 @@ impl SnapshotDir {
             .collect();
         extra.sort();
         for name in extra {
-            problems.push(Problem {
-                file: self.dir.join(&name).display().to_string(),
-                line: None,
-                column: None,
-                message: "is not listed in the manifest (a file from another snapshot, or a \
-                          table renamed by hand?)"
-                    .into(),
-            });
+            problems.push(Problem::in_file(
+                self.dir.join(&name).display().to_string(),
+                None,
+                None,
+                "is not listed in the manifest (a file from another snapshot, or a table \
+                 renamed by hand?)",
+            ));
         }
         for table in &self.manifest.tables {
             debug_assert!(file_name::is_safe(&table.file));
@@ -478,16 +429,16 @@ impl SnapshotDir {
                     }
                     if !seen_keys.insert(key.clone()) {
                         let first = first_line_of_key.get(&key).copied().unwrap_or(0);
-                        return Err(Problem {
-                            file: file.clone(),
-                            line: Some(line),
-                            column: None,
-                            message: format!(
+                        return Err(Problem::in_file(
+                            file.clone(),
+                            Some(line),
+                            None,
+                            format!(
                                 "duplicate key ({}) = ({}), first seen on line {first}",
                                 table.key.columns().unwrap_or_default().join(", "),
                                 String::from_utf8_lossy(&key[..key.len() - 1]).replace('\t', ", ")
                             ),
-                        });
+                        ));
                     }
                     first_line_of_key.insert(key, line);
                 }
@@ -495,18 +446,18 @@ impl SnapshotDir {
             })?;
             if let Some(sha256) = outcome {
                 if sha256 != table.sha256 {
-                    problems.push(Problem {
-                        file: file.clone(),
-                        line: None,
-                        column: None,
-                        message: format!(
+                    problems.push(Problem::in_file(
+                        file.clone(),
+                        None,
+                        None,
+                        format!(
                             "SHA-256 is {sha256} but the manifest says {} (the file was changed \
                              after export; if it was edited on purpose, accept the edit with \
                              `seedsnap seal --dir {}`)",
                             table.sha256,
                             self.dir.display()
                         ),
-                    });
+                    ));
                 }
             }
         }
@@ -526,11 +477,8 @@ impl SnapshotDir {
         const MAX_PER_FILE: usize = 10;
         let path = self.file_path(table);
         let display = self.display_path(table);
-        let problem = |line: Option<u64>, column: Option<String>, message: String| Problem {
-            file: display.clone(),
-            line,
-            column,
-            message,
+        let problem = |line: Option<u64>, column: Option<String>, message: String| {
+            Problem::in_file(display.clone(), line, column.as_deref(), message)
         };
         let file = match File::open(&path) {
             Ok(f) => f,
@@ -637,9 +585,7 @@ impl Read for HashingReader {
 mod tests {
     use super::*;
     use crate::catalog::RowKey;
-    use crate::snapshot::manifest::{
-        schema_fingerprint, ManifestColumn, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION,
-    };
+    use crate::snapshot::manifest::ManifestColumn;
 
     /// A deterministic stream of pseudo-random bytes (xorshift), biased towards the bytes that
     /// matter to the format: tabs, newlines, backslashes, `N`, carriage returns, NUL, non-ASCII.
@@ -688,21 +634,7 @@ mod tests {
             sha256: super::super::hex(&Sha256::digest(data)),
             partitions: Vec::new(),
         }];
-        let manifest = Manifest {
-            format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
-            kind: SnapshotKind::Export,
-            source: SourceInfo {
-                system_identifier: "1".into(),
-                database: "d".into(),
-                server_version: "15".into(),
-            },
-            schema_fingerprint: schema_fingerprint(&tables),
-            limit: Some(100),
-            masking: None,
-            migrations: Vec::new(),
-            tables,
-        };
+        let manifest = Manifest::for_tests(tables, Some(100));
         std::fs::write(dir.join("public.t.tsv"), data).unwrap();
         std::fs::write(dir.join(MANIFEST_FILE), manifest.to_json()).unwrap();
         SnapshotDir::open(dir).unwrap()
@@ -725,8 +657,11 @@ mod tests {
             let problems = snapshot.check_files().unwrap();
             let lines = data.split(|&b| b == b'\n').count() as u64;
             for problem in &problems {
-                assert!(problem.file.ends_with("public.t.tsv"), "{problem}");
-                if let Some(line) = problem.line {
+                assert!(
+                    problem.file().unwrap().ends_with("public.t.tsv"),
+                    "{problem}"
+                );
+                if let Some(line) = problem.line() {
                     assert!(
                         line >= 1 && line <= lines,
                         "{problem} (file has {lines} lines)"

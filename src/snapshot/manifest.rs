@@ -182,6 +182,26 @@ pub fn schema_fingerprint(tables: &[ManifestTable]) -> String {
 }
 
 impl Manifest {
+    /// A manifest of an export over `tables`, for unit tests that write a snapshot by hand.
+    #[cfg(test)]
+    pub fn for_tests(tables: Vec<ManifestTable>, limit: Option<u64>) -> Manifest {
+        Manifest {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            kind: SnapshotKind::Export,
+            source: SourceInfo {
+                system_identifier: "1".into(),
+                database: "d".into(),
+                server_version: "15".into(),
+            },
+            schema_fingerprint: schema_fingerprint(&tables),
+            limit,
+            masking: None,
+            migrations: Vec::new(),
+            tables,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("manifest serializes");
         text.push('\n');

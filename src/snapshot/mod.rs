@@ -19,13 +19,15 @@ pub mod companions;
 pub mod copy_text;
 pub mod directory;
 pub mod file_name;
+pub mod keys;
 pub mod manifest;
 pub mod overlay;
 pub mod retired;
 pub mod skip;
 pub mod table_file;
 
-pub use directory::{Problem, SnapshotDir, SnapshotWriter};
+pub use crate::problem::Problem;
+pub use directory::{SnapshotDir, SnapshotWriter};
 pub use manifest::{Manifest, ManifestTable};
 
 /// Lowercase hex of a SHA-256 digest.

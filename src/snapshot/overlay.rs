@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::directory::problems_to_result;
 use super::manifest::MANIFEST_FILE;
 use super::{companions, copy_text, Problem, SnapshotDir};
 use crate::error::{failure, ExitKind};
+use crate::problem::{self, Location};
 
 /// A snapshot merged with its overlay (or otherwise derived from a snapshot, see
 /// [`super::skip`]), in a temporary directory removed on drop.
@@ -46,7 +46,7 @@ impl Drop for Merged {
 /// Checks `overlay` against the snapshot in `snapshot_dir` and merges them.
 pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
     let snapshot = SnapshotDir::open(snapshot_dir)?;
-    problems_to_result(
+    problem::check_counted(
         ExitKind::BadInput,
         &format!(
             "the snapshot in {} is not valid; nothing was written",
@@ -96,14 +96,13 @@ pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
             continue;
         }
         let Some(&t) = by_file.get(name.as_str()) else {
-            problems.push(Problem {
-                file: path.display().to_string(),
-                line: None,
-                column: None,
-                message: "is not the file of a table of the snapshot (an overlay file is named \
-                          like the snapshot's, e.g. app.users.tsv)"
-                    .into(),
-            });
+            problems.push(Problem::in_file(
+                path.display().to_string(),
+                None,
+                None,
+                "is not the file of a table of the snapshot (an overlay file is named like the \
+                 snapshot's, e.g. app.users.tsv)",
+            ));
             continue;
         };
         let table = &snapshot.manifest.tables[t];
@@ -111,21 +110,21 @@ pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
         let mut header = Vec::new();
         BufReader::new(fs::File::open(&path)?).read_until(b'\n', &mut header)?;
         if header != expected.as_bytes() {
-            problems.push(Problem {
-                file: path.display().to_string(),
-                line: Some(1),
-                column: None,
-                message: format!(
+            problems.push(Problem::in_file(
+                path.display().to_string(),
+                Some(1),
+                None,
+                format!(
                     "header is {:?}; an overlay file starts with the snapshot file's header {:?}",
                     String::from_utf8_lossy(&header).trim_end(),
                     expected.trim_end()
                 ),
-            });
+            ));
             continue;
         }
         files.push((t, path));
     }
-    problems_to_result(
+    problem::check_counted(
         ExitKind::BadInput,
         &format!(
             "the overlay {} does not fit the snapshot",
@@ -178,9 +177,10 @@ pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
         snapshot_dir.display(),
         overlay.display()
     );
-    problems_to_result(ExitKind::BadInput, &heading, &problems)?;
-    let keys = crate::verify::foreign_keys(&checked)?;
-    if let Some(error) = crate::verify::failure_of(&keys) {
+    problem::check_counted(ExitKind::BadInput, &heading, &problems)?;
+    let unresolved = super::keys::unresolved(&checked)?.keys;
+    if !unresolved.is_empty() {
+        let error = super::keys::describe(&unresolved);
         return Err(failure(
             ExitKind::BadInput,
             merged.relocate(&format!("{heading}: {error}")),
@@ -229,15 +229,17 @@ impl Merged {
     }
 
     fn relocate_problem(&self, mut problem: Problem) -> Problem {
-        let text = problem.file.clone();
-        if let Some(file) = Path::new(&text)
+        let Location::File { file, line, .. } = &mut problem.at else {
+            return problem;
+        };
+        if let Some(merged) = Path::new(file.as_str())
             .strip_prefix(&self.dir)
             .ok()
             .map(|f| f.display().to_string())
         {
-            let (path, line) = self.origin(&file, problem.line);
-            problem.file = path.display().to_string();
-            problem.line = line;
+            let (path, origin_line) = self.origin(&merged, *line);
+            *file = path.display().to_string();
+            *line = origin_line;
         }
         problem
     }

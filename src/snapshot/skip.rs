@@ -14,12 +14,12 @@ use std::path::Path;
 use anyhow::Result;
 use sha2::{Digest, Sha256};
 
-use super::directory::problems_to_result;
 use super::manifest::{schema_fingerprint, MANIFEST_FILE};
 use super::overlay::Merged;
 use super::{copy_text, Problem, SnapshotDir};
 use crate::catalog::{QualifiedName, RowKey};
 use crate::error::{failure, ExitKind};
+use crate::problem;
 
 /// A table or a column to leave out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,14 +69,16 @@ pub fn apply(dir: &Path, items: &[SkipItem]) -> Result<(Merged, Vec<String>)> {
                 .iter()
                 .any(|m| m.qualified_name() == *t && m.column_index(c).is_some()),
         })
-        .map(|item| Problem {
-            file: dir.join(MANIFEST_FILE).display().to_string(),
-            line: None,
-            column: None,
-            message: format!("--skip-missing {item}: the snapshot has no such table or column"),
+        .map(|item| {
+            Problem::in_file(
+                dir.join(MANIFEST_FILE).display().to_string(),
+                None,
+                None,
+                format!("--skip-missing {item}: the snapshot has no such table or column"),
+            )
         })
         .collect();
-    problems_to_result(
+    problem::check_counted(
         ExitKind::BadInput,
         "cannot leave out what the snapshot does not have",
         &unknown,

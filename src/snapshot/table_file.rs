@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use postgres::GenericClient;
 use std::io::Write;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, MatchRule};
 use crate::report::{CountingWriter, Progress};
 use crate::snapshot::copy_text;
 use crate::snapshot::file_name::file_name;
@@ -100,10 +100,10 @@ pub fn manifest_table(
                 columns: fk.columns.clone(),
                 references: catalog.tables[fk.parent].name.clone(),
                 referenced_columns: fk.parent_columns.clone(),
-                deferrable: fk.deferrable,
-                match_full: fk.match_full,
-                virtual_key: fk.virtual_key,
-                when: fk.condition.clone(),
+                deferrable: fk.deferrable(),
+                match_full: fk.match_rule == MatchRule::Full,
+                virtual_key: fk.is_virtual(),
+                when: fk.condition().to_vec(),
                 partitions: fk
                     .partition
                     .as_ref()

@@ -1,0 +1,261 @@
+//! Whether every foreign-key value of a snapshot has its parent row in the snapshot: the
+//! offline check `verify`, `seal` and an overlay's merge make, over the files alone.
+//!
+//! The manifest's keys are resolved once (column indexes, conditions, partition coverage, the
+//! MATCH rule of [`MatchRule`]); each parent file is read once for all the tuples it must hold,
+//! and each child file once for all its keys. The first few offenders of each key are kept
+//! with file and line.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::copy_text;
+use super::manifest::{Manifest, ManifestForeignKey, ManifestTable};
+use super::SnapshotDir;
+use crate::catalog::MatchRule;
+
+const EXAMPLES_PER_KEY: usize = 5;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnresolvedKey {
+    pub table: String,
+    pub foreign_key: String,
+    pub references: String,
+    pub rows: u64,
+    pub examples: Vec<String>,
+}
+
+/// The keys of a snapshot that do not resolve, of `checked` keys in all.
+pub struct Unresolved {
+    pub checked: usize,
+    pub keys: Vec<UnresolvedKey>,
+}
+
+/// Every foreign key of every row of a snapshot whose files passed
+/// [`SnapshotDir::check_files`], against the rows of its parent.
+pub fn unresolved(snapshot: &SnapshotDir) -> Result<Unresolved> {
+    let manifest = &snapshot.manifest;
+    let keys = resolve_keys(manifest);
+    let present = present_tuples(snapshot, &keys)?;
+    let mut unresolved = Vec::new();
+    for (table, keys) in manifest.tables.iter().zip(&keys) {
+        unresolved.extend(check_table(snapshot, table, keys, &present)?);
+    }
+    Ok(Unresolved {
+        checked: keys.iter().map(Vec::len).sum(),
+        keys: unresolved,
+    })
+}
+
+/// The unresolved keys, one a line with their examples under them.
+pub fn describe(unresolved: &[UnresolvedKey]) -> String {
+    let mut text = format!(
+        "{} foreign key(s) do not resolve inside the snapshot:",
+        unresolved.len()
+    );
+    for key in unresolved {
+        text.push_str(&format!(
+            "\n  - {} ({}) -> {}: {} rows",
+            key.table, key.foreign_key, key.references, key.rows
+        ));
+        for example in &key.examples {
+            text.push_str(&format!("\n      {example}"));
+        }
+    }
+    text
+}
+
+/// The data rows (0-based, in file order) a key covers: `None` when it covers every row.
+pub fn covered_rows(table: &ManifestTable, fk: &ManifestForeignKey) -> Option<Vec<Range<u64>>> {
+    if fk.partitions.is_empty() {
+        return None;
+    }
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for group in &table.partitions {
+        if fk.partitions.contains(&group.partition) {
+            ranges.push(start..start + group.rows);
+        }
+        start += group.rows;
+    }
+    Some(ranges)
+}
+
+type Tuple = Vec<Vec<u8>>;
+/// The tuples present in parent files, by (parent table, column set).
+type Present = HashMap<(usize, Vec<usize>), HashSet<Tuple>>;
+
+/// A foreign key of the (validated) manifest with everything a row check needs resolved once:
+/// column indexes in the child's and the parent's files, the condition in the file's own
+/// (COPY text) encoding, the rows a key declared on partitions covers, and its MATCH rule.
+struct Key<'m> {
+    fk: &'m ManifestForeignKey,
+    parent: usize,
+    columns: Vec<usize>,
+    parent_columns: Vec<usize>,
+    /// A polymorphic key applies to a row only when its discriminator matches.
+    condition: Vec<(usize, Vec<u8>)>,
+    /// A key declared on partitions applies only to the rows of its leaves.
+    covered: Option<Vec<Range<u64>>>,
+    rule: MatchRule,
+}
+
+impl Key<'_> {
+    /// Whether the row on file line `line` (line 1 is the header) must have a parent row.
+    fn needs_parent(&self, line: u64, fields: &[&[u8]]) -> bool {
+        let row = line.saturating_sub(2);
+        let in_scope = self
+            .covered
+            .as_ref()
+            .is_none_or(|ranges| ranges.iter().any(|r| r.contains(&row)));
+        let applies = in_scope
+            && self
+                .condition
+                .iter()
+                .all(|(c, value)| fields[*c] == value.as_slice());
+        let nulls = self
+            .columns
+            .iter()
+            .filter(|&&c| fields[c] == b"\\N")
+            .count();
+        applies && self.rule.needs_parent(nulls, self.columns.len())
+    }
+}
+
+/// Every foreign key of the manifest, resolved, by child table (the manifest's order).
+fn resolve_keys(manifest: &Manifest) -> Vec<Vec<Key<'_>>> {
+    let index_of: HashMap<_, usize> = manifest
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.qualified_name(), i))
+        .collect();
+    let column = |table: &ManifestTable, name: &str| {
+        table.column_index(name).expect("checked by the manifest")
+    };
+    manifest
+        .tables
+        .iter()
+        .map(|table| {
+            table
+                .foreign_keys
+                .iter()
+                .map(|fk| {
+                    let parent = index_of[&fk.references];
+                    let parent_table = &manifest.tables[parent];
+                    Key {
+                        fk,
+                        parent,
+                        columns: fk.columns.iter().map(|c| column(table, c)).collect(),
+                        parent_columns: fk
+                            .referenced_columns
+                            .iter()
+                            .map(|c| column(parent_table, c))
+                            .collect(),
+                        condition: fk
+                            .when
+                            .iter()
+                            .map(|c| {
+                                let value = copy_text::encode_field(&c.value).into_bytes();
+                                (column(table, &c.column), value)
+                            })
+                            .collect(),
+                        covered: covered_rows(table, fk),
+                        rule: MatchRule::of(fk.match_full),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The referenced tuples present in each parent file, by (parent, column set): one pass per
+/// parent file for all its referenced column sets. A tuple with a NULL is never a parent.
+fn present_tuples(snapshot: &SnapshotDir, keys: &[Vec<Key<'_>>]) -> Result<Present> {
+    let mut wanted: BTreeMap<usize, Vec<&Vec<usize>>> = BTreeMap::new();
+    for key in keys.iter().flatten() {
+        let sets = wanted.entry(key.parent).or_default();
+        if !sets.contains(&&key.parent_columns) {
+            sets.push(&key.parent_columns);
+        }
+    }
+    let mut present = HashMap::new();
+    let mut scratch = Vec::new();
+    for (parent, sets) in wanted {
+        let mut found: Vec<HashSet<Tuple>> = vec![HashSet::new(); sets.len()];
+        snapshot.scan(
+            &snapshot.manifest.tables[parent],
+            &mut scratch,
+            |_, fields| {
+                for (set, columns) in found.iter_mut().zip(&sets) {
+                    if columns.iter().all(|&c| fields[c] != b"\\N") {
+                        set.insert(columns.iter().map(|&c| fields[c].to_vec()).collect());
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        for (set, columns) in found.into_iter().zip(sets) {
+            present.insert((parent, columns.clone()), set);
+        }
+    }
+    Ok(present)
+}
+
+/// The keys of one table whose values have no parent row: one pass over its file for all of
+/// them.
+fn check_table(
+    snapshot: &SnapshotDir,
+    table: &ManifestTable,
+    keys: &[Key<'_>],
+    present: &Present,
+) -> Result<Vec<UnresolvedKey>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parents: Vec<&HashSet<Tuple>> = keys
+        .iter()
+        .map(|k| &present[&(k.parent, k.parent_columns.clone())])
+        .collect();
+    let mut found: Vec<UnresolvedKey> = keys
+        .iter()
+        .map(|k| UnresolvedKey {
+            table: table.qualified_name().to_string(),
+            foreign_key: k.fk.name.clone(),
+            references: k.fk.references.to_string(),
+            rows: 0,
+            examples: Vec::new(),
+        })
+        .collect();
+    let file = snapshot.file_path(table).display().to_string();
+    let mut scratch = Vec::new();
+    snapshot.scan(table, &mut scratch, |line, fields| {
+        for ((key, parent), unresolved) in keys.iter().zip(&parents).zip(&mut found) {
+            if !key.needs_parent(line, fields) {
+                continue;
+            }
+            let tuple: Tuple = key.columns.iter().map(|&c| fields[c].to_vec()).collect();
+            if parent.contains(&tuple) {
+                continue;
+            }
+            unresolved.rows += 1;
+            if unresolved.examples.len() < EXAMPLES_PER_KEY {
+                let values: Vec<String> = tuple
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .collect();
+                unresolved.examples.push(format!(
+                    "{file} line {line}: ({}) = ({}) has no row in {}",
+                    key.fk.columns.join(", "),
+                    values.join(", "),
+                    key.fk.references
+                ));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(found.into_iter().filter(|k| k.rows > 0).collect())
+}
