@@ -294,10 +294,16 @@ pub fn describe(catalog: &Catalog, component: &Component) -> String {
                 );
                 text.push_str(&match method {
                     BreakMethod::Defer => format!("; {what} is deferred to commit ({})", key.name),
-                    BreakMethod::NullThenUpdate => format!(
-                        "; {what} is inserted as NULL and set afterwards ({})",
-                        key.name
-                    ),
+                    BreakMethod::NullThenUpdate => {
+                        // The same columns the import nulls: the key's nullable ones.
+                        let nulled = graph::nulled_columns(catalog, &[(*fk, *method)]);
+                        let columns = nulled.get(&key.child).map(|c| c.join(", "));
+                        format!(
+                            "; {what} is inserted with {} NULL and set afterwards ({})",
+                            columns.unwrap_or_default(),
+                            key.name
+                        )
+                    }
                     BreakMethod::NotEnforced => {
                         format!("; {what} is a virtual key, which no constraint checks")
                     }

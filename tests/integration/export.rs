@@ -281,9 +281,9 @@ fn plan_shows_order_cycles_and_counts() {
         "{}",
         run.stdout
     );
-    assert!(run
-        .stdout
-        .contains("inserted as NULL and set afterwards (users_favorite_item_fk)"));
+    assert!(run.stdout.contains(
+        "inserted with favorite_item_id NULL and set afterwards (users_favorite_item_fk)"
+    ));
     assert!(run
         .stdout
         .contains("deferred to commit (collections_featured_entry_fk)"));

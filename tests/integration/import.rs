@@ -586,7 +586,11 @@ fn cycles_of_every_kind_load() {
         "{}",
         plan.stdout
     );
-    assert!(plan.stdout.contains("inserted as NULL and set afterwards"));
+    assert!(
+        plan.stdout.contains("NULL and set afterwards"),
+        "{}",
+        plan.stdout
+    );
     assert!(plan.stdout.contains("deferred to commit"));
     let dir = export_to_scratch(&source, &["--limit", "1"]);
     let target = cluster().create_db("cycles_test", None, sql);
