@@ -138,89 +138,173 @@ fn every_config_key_shapes_the_export_and_import() {
         tags["rows"].as_i64().unwrap()
     );
     // A pattern the target does not match refuses it (exit 3), whatever the default would say.
-    let text = std::fs::read_to_string(cwd.join("seedsnap.toml")).unwrap();
-    std::fs::write(
-        cwd.join("seedsnap.toml"),
-        text.replace("pattern = \"seed_test\"", "pattern = \"^staging_\""),
-    )
-    .unwrap();
+    set_target_pattern(&cwd, "^staging_");
     seedsnap_in(&cwd, &["import"], &[])
         .code(3)
         .stderr_has("^staging_");
 }
 
-#[test]
-fn flags_override_the_file() {
-    let demo = demo_db();
-    let target = empty_test_db();
-    let cwd = scratch_dir("cfgflags");
-    write_full_config(&cwd, &target.url());
-    let other = scratch_dir("cfgflags-out").join("snap");
-    let other_text = other.to_str().unwrap().to_string();
-    let demo_url = demo.url();
-    // DEMO_URL is not set: --source wins, so the file's url_env is never consulted.
-    seedsnap_in(
-        &cwd,
-        &[
+/// Points the `[target] pattern` of the file [`write_full_config`] wrote at `pattern`.
+fn set_target_pattern(cwd: &Path, pattern: &str) {
+    let path = cwd.join("seedsnap.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let from = "pattern = \"seed_test\"";
+    assert!(text.contains(from), "{text}");
+    std::fs::write(
+        &path,
+        text.replace(from, &format!("pattern = \"{pattern}\"")),
+    )
+    .unwrap();
+}
+
+/// A fresh working directory with the config file using every key; its `[target]` names a test
+/// database that does not exist (an export never reads `[target]`).
+fn full_config_dir(prefix: &str) -> PathBuf {
+    let cwd = scratch_dir(prefix);
+    let c = cluster();
+    write_full_config(&cwd, &c.url(&c.unique_name("seed_test_unused")));
+    cwd
+}
+
+/// A snapshot of `source` exported by a run in `cwd`, with the config file there: a fixture made
+/// once and shared by tests of one behaviour each.
+struct ConfiguredExport {
+    source: TestDb,
+    cwd: PathBuf,
+    dir: PathBuf,
+}
+
+impl ConfiguredExport {
+    /// Runs `seedsnap export -q --source <source> --dir <dir> <extra…>` in `cwd`.
+    fn run(source: TestDb, cwd: PathBuf, dir: PathBuf, extra: &[&str]) -> ConfiguredExport {
+        let url = source.url();
+        let mut args = vec![
             "export",
             "-q",
             "--source",
-            &demo_url,
+            &url,
             "--dir",
-            &other_text,
-            "--limit",
-            "3",
-            "--table-limit",
-            "app.tags=2",
-            "--filter",
-            "app.content_items=status = 'draft'",
-            "--schema",
-            "analytics",
-            "--schema",
-            "app",
-            "--schema",
-            "public",
-        ],
-        &[],
-    )
-    .ok();
-    assert!(!cwd.join("seed").exists(), "the file's dir was used");
-    let manifest = manifest(&other);
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        seedsnap_in(&cwd, &args, &[]).ok();
+        ConfiguredExport { source, cwd, dir }
+    }
+}
+
+/// The demo exported with a flag over each of the file's keys, in a working directory whose
+/// `seedsnap.toml` uses every key. DEMO_URL is not set: --source wins, so the file's url_env is
+/// never consulted.
+fn flagged_export() -> &'static ConfiguredExport {
+    static EXPORT: OnceLock<ConfiguredExport> = OnceLock::new();
+    EXPORT.get_or_init(|| {
+        ConfiguredExport::run(
+            demo_db(),
+            full_config_dir("cfgflags"),
+            scratch_dir("cfgflags-out").join("snap"),
+            &[
+                "--limit",
+                "3",
+                "--table-limit",
+                "app.tags=2",
+                "--filter",
+                "app.content_items=status = 'draft'",
+                "--schema",
+                "analytics",
+                "--schema",
+                "app",
+                "--schema",
+                "public",
+            ],
+        )
+    })
+}
+
+#[test]
+fn a_source_flag_replaces_the_files_url_variable() {
+    let export = flagged_export();
+    assert_eq!(
+        manifest(&export.dir)["source"]["database"].as_str(),
+        Some(export.source.name.as_str())
+    );
+}
+
+#[test]
+fn a_dir_flag_replaces_the_files_dir() {
+    let export = flagged_export();
+    assert!(!export.cwd.join("seed").exists(), "the file's dir was used");
+    assert!(export.dir.join("manifest.json").exists());
+}
+
+#[test]
+fn a_limit_flag_replaces_the_files_limit() {
+    let manifest = manifest(&flagged_export().dir);
     assert_eq!(manifest["limit"], 3);
-    assert_eq!(table_entry(&manifest, "app.tags").unwrap()["sampled"], 2);
     assert_eq!(table_entry(&manifest, "app.users").unwrap()["sampled"], 3);
+}
+
+#[test]
+fn a_table_limit_flag_replaces_the_files_limit_for_that_table() {
+    let manifest = manifest(&flagged_export().dir);
+    assert_eq!(table_entry(&manifest, "app.tags").unwrap()["sampled"], 2);
+}
+
+#[test]
+fn schema_flags_replace_the_files_schemas() {
+    let manifest = manifest(&flagged_export().dir);
     assert!(table_entry(&manifest, "analytics.page_views").is_some());
-    // The flag's filter replaced the file's: drafts are ids 4, 8, 12.
-    let items = column_of(&other, "app.content_items.tsv", "id");
+}
+
+#[test]
+fn a_filter_flag_replaces_the_files_filter_for_that_table() {
+    // The file's filter would take published items; drafts are ids 4, 8, 12.
+    let items = column_of(&flagged_export().dir, "app.content_items.tsv", "id");
     for id in ["4", "8", "12"] {
         assert!(
             items.contains(&id.to_string()),
             "draft {id} missing: {items:?}"
         );
     }
-    // Lists add up: the file's exclude still holds.
+}
+
+#[test]
+fn the_files_exclude_list_still_holds_under_flags() {
+    // Lists add up: flags over other keys leave the file's exclude in force.
+    let manifest = manifest(&flagged_export().dir);
     assert!(table_entry(&manifest, "app.tag_votes").is_none());
-    // --target-pattern beats the file's pattern.
-    let text = std::fs::read_to_string(cwd.join("seedsnap.toml")).unwrap();
-    std::fs::write(
-        cwd.join("seedsnap.toml"),
-        text.replace("pattern = \"seed_test\"", "pattern = \"^staging_\""),
-    )
-    .unwrap();
+}
+
+#[test]
+fn a_target_pattern_flag_replaces_the_files_pattern() {
+    let target = empty_test_db();
+    let cwd = scratch_dir("cfgflags-pattern");
+    write_full_config(&cwd, &target.url());
+    set_target_pattern(&cwd, "^staging_");
+    let dir = flagged_export().dir.to_str().unwrap();
+    // The file's pattern alone refuses the target ...
+    seedsnap_in(&cwd, &["import", "-q", "--dir", dir], &[])
+        .code(3)
+        .stderr_has("^staging_");
+    // ... and --target-pattern beats it.
     seedsnap_in(
         &cwd,
         &[
             "import",
             "-q",
             "--dir",
-            &other_text,
+            dir,
             "--target-pattern",
             "seed_test",
         ],
         &[],
     )
     .ok();
-    // --no-config ignores the file: the default limit, every schema, no exclusions.
+}
+
+#[test]
+fn no_config_ignores_the_file() {
+    let demo = demo_db();
+    let cwd = full_config_dir("cfgflags-noconfig");
     let plain = scratch_dir("cfgflags-plain").join("snap");
     seedsnap_in(
         &cwd,
@@ -229,26 +313,33 @@ fn flags_override_the_file() {
             "export",
             "-q",
             "--source",
-            &demo_url,
+            &demo.url(),
             "--dir",
             plain.to_str().unwrap(),
         ],
         &[],
     )
     .ok();
-    let plain_manifest = super::manifest(&plain);
+    // The default limit, every schema, no exclusions.
+    let plain_manifest = manifest(&plain);
     assert_eq!(plain_manifest["limit"], 100);
+    assert!(table_entry(&plain_manifest, "analytics.page_views").is_some());
     assert!(table_entry(&plain_manifest, "app.tag_votes").is_some());
-    // --config reads a file from anywhere; its dir is relative to the file.
+}
+
+#[test]
+fn a_config_flag_reads_a_file_from_anywhere_with_its_dir_relative_to_the_file() {
+    let demo = demo_db();
+    let cwd = full_config_dir("cfg-config");
     let elsewhere = scratch_dir("cfg-elsewhere");
     let config = cwd.join("seedsnap.toml");
     seedsnap_in(
         &elsewhere,
         &["export", "-q", "--config", config.to_str().unwrap()],
-        &[("DEMO_URL", &demo_url)],
+        &[("DEMO_URL", &demo.url())],
     )
     .ok();
-    assert_eq!(super::manifest(&cwd.join("seed"))["limit"], 5);
+    assert_eq!(manifest(&cwd.join("seed"))["limit"], 5);
 }
 
 /// Two content tables with overlapping ids and a polymorphic link table, no constraints between.
@@ -256,58 +347,75 @@ const POLY_SCHEMA: &str = "CREATE TABLE items (id int PRIMARY KEY, title text NO
          CREATE TABLE items_auto (id int PRIMARY KEY, title text NOT NULL);
          CREATE TABLE tag_links (id int PRIMARY KEY, source text NOT NULL, content_id int NOT NULL);";
 
-#[test]
-fn polymorphic_backfill_takes_each_row_from_its_own_table() {
-    // Ids overlap between the two content tables, so a lookup in the wrong table would find a
-    // row and go unnoticed by counts alone.
-    let source = cluster().create_db(
-        "poly",
-        None,
-        &format!(
-            "{POLY_SCHEMA}
+/// A source with [`POLY_SCHEMA`] whose links point beyond the limit, exported at limit 10 in a
+/// working directory whose config declares the two polymorphic keys.
+fn polymorphic_export() -> &'static ConfiguredExport {
+    static EXPORT: OnceLock<ConfiguredExport> = OnceLock::new();
+    EXPORT.get_or_init(|| {
+        // Ids overlap between the two content tables, so a lookup in the wrong table would find
+        // a row and go unnoticed by counts alone.
+        let source = cluster().create_db(
+            "poly",
+            None,
+            &format!(
+                "{POLY_SCHEMA}
          INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 1000) AS i;
          INSERT INTO items_auto SELECT i, 'auto ' || i FROM generate_series(1, 1000) AS i;
          INSERT INTO tag_links VALUES (1, 'auto', 900), (2, 'items', 950), (3, 'auto', 950);"
-        ),
-    );
-    let cwd = scratch_dir("poly");
-    std::fs::write(
-        cwd.join("seedsnap.toml"),
-        r#"limit = 10
+            ),
+        );
+        let cwd = scratch_dir("poly");
+        std::fs::write(
+            cwd.join("seedsnap.toml"),
+            r#"limit = 10
 virtual_foreign_keys = [
   "tag_links(content_id) -> items(id) when source = 'items'",
   "tag_links(content_id) -> items_auto(id) when source = 'auto'",
 ]
 "#,
-    )
-    .unwrap();
-    let dir = cwd.join("snap");
-    let dir_text = dir.to_str().unwrap().to_string();
-    let url = source.url();
-    seedsnap_in(
-        &cwd,
-        &["export", "-q", "--source", &url, "--dir", &dir_text],
-        &[],
-    )
-    .ok();
-    let ids = |file: &str| -> Vec<i64> {
-        let mut ids: Vec<i64> = column_of(&dir, file, "id")
-            .iter()
-            .map(|v| v.parse().unwrap())
-            .collect();
-        ids.sort();
-        ids
-    };
+        )
+        .unwrap();
+        let dir = cwd.join("snap");
+        ConfiguredExport::run(source, cwd, dir, &[])
+    })
+}
+
+/// The `id` column of a snapshot file, as sorted numbers.
+fn sorted_ids(dir: &Path, file: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = column_of(dir, file, "id")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// `seedsnap plan -q --explain <table> <extra…>` on the polymorphic source, with its config.
+fn explain_polymorphic(table: &str, extra: &[&str]) -> Run {
+    let export = polymorphic_export();
+    let url = export.source.url();
+    let mut args = vec!["plan", "-q", "--source", &url, "--explain", table];
+    args.extend_from_slice(extra);
+    seedsnap_in(&export.cwd, &args, &[]).ok()
+}
+
+#[test]
+fn polymorphic_backfill_takes_each_row_from_its_own_table() {
+    let dir = &polymorphic_export().dir;
     let first_ten: Vec<i64> = (1..=10).collect();
     assert_eq!(
-        ids("public.items.tsv"),
+        sorted_ids(dir, "public.items.tsv"),
         [first_ten.clone(), vec![950]].concat()
     );
     assert_eq!(
-        ids("public.items_auto.tsv"),
+        sorted_ids(dir, "public.items_auto.tsv"),
         [first_ten, vec![900, 950]].concat()
     );
-    let manifest = manifest(&dir);
+}
+
+#[test]
+fn the_manifest_counts_each_tables_polymorphic_backfill() {
+    let manifest = manifest(&polymorphic_export().dir);
     assert_eq!(
         table_entry(&manifest, "public.items").unwrap()["backfilled"],
         1
@@ -316,28 +424,33 @@ virtual_foreign_keys = [
         table_entry(&manifest, "public.items_auto").unwrap()["backfilled"],
         2
     );
-    seedsnap_in(&cwd, &["verify", "--dir", &dir_text], &[]).ok();
+}
 
-    // plan --explain names the row and the key that pulled each one in.
-    let run = seedsnap_in(
-        &cwd,
-        &[
-            "plan",
-            "-q",
-            "--source",
-            &url,
-            "--explain",
-            "public.items_auto",
-        ],
+#[test]
+fn verify_accepts_a_polymorphic_backfill() {
+    let export = polymorphic_export();
+    seedsnap_in(
+        &export.cwd,
+        &["verify", "--dir", export.dir.to_str().unwrap()],
         &[],
     )
     .ok();
+}
+
+#[test]
+fn plan_explain_counts_a_polymorphic_tables_sampled_and_backfilled_rows() {
+    let run = explain_polymorphic("public.items_auto", &[]);
     assert!(
         run.stdout
             .contains("public.items_auto: 10 rows sampled, 2 backfilled"),
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn plan_explain_names_the_row_and_polymorphic_key_that_pulled_a_row_in() {
+    let run = explain_polymorphic("public.items_auto", &[]);
     assert!(
         run.stdout.contains(
             "public.items_auto (id)=(900)\n  <- public.tag_links (id)=(1)  via tag_links(content_id) -> items_auto(id) when source = 'auto'  (sampled)"
@@ -345,30 +458,22 @@ virtual_foreign_keys = [
         "{}",
         run.stdout
     );
-    let json = seedsnap_in(
-        &cwd,
-        &[
-            "plan",
-            "-q",
-            "--source",
-            &url,
-            "--explain",
-            "public.items",
-            "--format",
-            "json",
-        ],
-        &[],
-    )
-    .ok();
-    let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+}
+
+#[test]
+fn plan_explain_json_gives_each_backfilled_row_and_the_row_that_pulled_it_in() {
+    let plan = json(&explain_polymorphic("public.items", &["--format", "json"]));
     let rows = plan["explanation"]["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["row"], "(id)=(950)");
     assert_eq!(rows[0]["pulled_in_by"][0]["row"], "(id)=(2)");
+}
 
+#[test]
+fn the_import_checks_polymorphic_keys_the_target_does_not_declare() {
     // The target declares no such constraint; the import checks the keys itself.
     let target = cluster().create_db("poly_test", None, POLY_SCHEMA);
-    import(&target, &dir, &[]).ok();
+    import(&target, &polymorphic_export().dir, &[]).ok();
     assert_eq!(
         target.query_i64("SELECT count(*) FROM items_auto WHERE id = 900"),
         1
