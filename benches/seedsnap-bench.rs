@@ -1,5 +1,6 @@
 //! `make bench`: seedsnap's export and import timed against a floor, on the bundled demo at
-//! scale 0.1 and 1 and on generated wide schemas of 1,000 and 3,000 tables.
+//! scale 0.1 and 1, on a self-referencing table over 500,000 rows (`fixtures/bench/selfref.sql`)
+//! and on generated wide schemas of 1,000 and 3,000 tables.
 //!
 //! Databases live in the throwaway local cluster of `scripts/local-pg.sh` and are generated
 //! once (delete them, or `make clean-local-db`, to regenerate). For each database, after a
@@ -9,10 +10,14 @@
 //! - rows exported, and source rows read per exported row (`pg_stat_user_tables`:
 //!   `seq_tup_read + idx_tup_fetch`, reset before each export);
 //! - the floor: one `COPY (SELECT * … ORDER BY key LIMIT 100)` per table on one connection, no
-//!   parents, and loading those rows with `session_replication_role = replica` (no FK checks).
+//!   parents, and loading those rows with `session_replication_role = replica` (no FK checks);
+//! - the own floor: a COPY of seedsnap's own snapshot files into an empty clone with
+//!   `session_replication_role = replica` (no FK checks, nothing verified), which is what the
+//!   import's time is compared with.
 //!
 //! Environment: `BENCH_CONN` (libpq string without dbname), `BENCH_BINDIR` (server binaries,
-//! for psql), set by the Makefile; `SEEDSNAP_BIN` to time another seedsnap binary.
+//! for psql), set by the Makefile; `SEEDSNAP_BIN` to time another seedsnap binary. `--compare BIN`
+//! also times a previous build, alternating with this one in every run (for before/after rows).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -50,6 +55,13 @@ const DATASETS: &[Dataset] = &[
         targets: "export <= 0.25 s; import <= 0.15 s; rows read <= 3 per row; export time per row <= 1.3x scale 0.1; RSS <= 20 MB",
     },
     Dataset {
+        name: "selfref",
+        script: "fixtures/bench/selfref.sql",
+        vars: &[("rows", "500000")],
+        empty_vars: &[("rows", "0")],
+        targets: "rows read <= 3 per exported row (a users.referred_by chain over 500,000 users)",
+    },
+    Dataset {
         name: "wide_1000",
         script: "fixtures/bench/wide.sql",
         vars: &[("tables", "1000"), ("rows", "1000")],
@@ -70,6 +82,8 @@ struct Env {
     bindir: PathBuf,
     root: PathBuf,
     seedsnap: PathBuf,
+    /// `--compare BIN`: a previous build, timed alternately with this one.
+    previous: Option<PathBuf>,
     scratch: PathBuf,
 }
 
@@ -147,12 +161,12 @@ struct Timed {
 }
 
 /// Runs seedsnap, timing it and reading its peak RSS from wait4.
-fn run_seedsnap(env: &Env, args: &[&str], target_env: (&str, &str)) -> Result<Timed> {
+fn run_seedsnap(bin: &std::path::Path, args: &[&str], target_env: (&str, &str)) -> Result<Timed> {
     use std::os::unix::process::ExitStatusExt;
     let started = Instant::now();
     // The project's seedsnap.toml describes the bundled demo; benchmarks measure the bare
     // tool, on every dataset alike.
-    let child = Command::new(&env.seedsnap)
+    let child = Command::new(bin)
         .arg("--no-config")
         .args(args)
         .env(target_env.0, target_env.1)
@@ -262,6 +276,49 @@ fn floor(env: &Env, source: &str, empty: &str) -> Result<(f64, f64)> {
     Ok((export, load))
 }
 
+/// The own floor: seedsnap's snapshot files, as they are, COPYed into an empty clone with
+/// foreign-key triggers off and nothing staged or verified. Returns the load seconds.
+fn own_floor(env: &Env, dir: &std::path::Path, empty: &str) -> Result<f64> {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json"))?)?;
+    let target = "bench_own_floor_target";
+    env.drop(target)?;
+    env.create(target, Some(empty))?;
+    let started = Instant::now();
+    let mut client = env.connect(target)?;
+    let mut txn = client.transaction()?;
+    txn.batch_execute("SET session_replication_role = replica")?;
+    for table in manifest["tables"].as_array().context("manifest: tables")? {
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        let name = format!(
+            "{}.{}",
+            seedsnap::catalog::quote_ident(&text(&table["schema"])),
+            seedsnap::catalog::quote_ident(&text(&table["name"]))
+        );
+        let columns: Vec<String> = table["columns"]
+            .as_array()
+            .context("manifest: columns")?
+            .iter()
+            .map(|c| seedsnap::catalog::quote_ident(&text(&c["name"])))
+            .collect();
+        let data = std::fs::read(dir.join(text(&table["file"])))?;
+        // The file's first line is its header.
+        let body = data
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(&data[..0], |n| &data[n + 1..]);
+        let sql = format!("COPY {name} ({}) FROM STDIN", columns.join(", "));
+        let mut writer = txn.copy_in(sql.as_str())?;
+        writer.write_all(body)?;
+        writer.finish()?;
+    }
+    txn.commit()?;
+    let load = started.elapsed().as_secs_f64();
+    drop(client);
+    env.drop(target)?;
+    Ok(load)
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     values[values.len() / 2]
@@ -277,52 +334,114 @@ struct Figures {
     read_per_row: f64,
     floor_export_s: f64,
     floor_load_s: f64,
+    own_floor_s: f64,
+    /// The previous build's (export s, import s, rows read per row), with `--compare`.
+    previous: Option<(f64, f64, f64)>,
     tables: usize,
 }
 
-fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
-    let (source, empty) = ensure(env, d)?;
-    let dir = env.scratch.join(format!("snapshot_{}", d.name));
+/// One export and one import (into a fresh empty clone) with the binary `bin`.
+struct Pass {
+    export: Timed,
+    import: Timed,
+    rows: f64,
+    tables: usize,
+    read_per_row: f64,
+}
+
+fn pass(env: &Env, bin: &std::path::Path, d: &Dataset, dir: &std::path::Path) -> Result<Pass> {
+    let source = format!("bench_{}", d.name);
+    let empty = format!("bench_{}_empty", d.name);
     let dir_text = dir.to_str().unwrap().to_string();
     let source_url = env.url(&source);
     let target = format!("bench_{}_test", d.name);
     let target_url = env.url(&target);
     let export_args = ["export", "-q", "--json", "--dir", &dir_text];
     let import_args = ["import", "-q", "--json", "--dir", &dir_text];
-    // Warm-up.
-    run_seedsnap(env, &export_args, ("SEEDSNAP_SOURCE", &source_url))?;
+    env.connect(&source)?
+        .batch_execute("SELECT pg_stat_reset()")?;
+    let export = run_seedsnap(bin, &export_args, ("SEEDSNAP_SOURCE", &source_url))?;
+    let report: serde_json::Value = serde_json::from_str(&export.stdout)?;
+    let rows = report["rows"].as_f64().unwrap_or(0.0);
+    let tables = report["tables"].as_array().map_or(0, |t| t.len());
+    let read = rows_read(env, &source)? as f64;
     env.drop(&target)?;
     env.create(&target, Some(&empty))?;
-    run_seedsnap(env, &import_args, ("SEEDSNAP_TARGET", &target_url))?;
-    floor(env, &source, &empty)?;
+    let import = run_seedsnap(bin, &import_args, ("SEEDSNAP_TARGET", &target_url))?;
+    env.drop(&target)?;
+    Ok(Pass {
+        export,
+        import,
+        rows,
+        tables,
+        read_per_row: read / rows.max(1.0),
+    })
+}
 
-    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); 8];
+fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
+    let (source, empty) = ensure(env, d)?;
+    let dir = env.scratch.join(format!("snapshot_{}", d.name));
+    let old_dir = env.scratch.join(format!("snapshot_{}_previous", d.name));
+    // Warm-up.
+    pass(env, &env.seedsnap, d, &dir)?;
+    if let Some(old) = &env.previous {
+        pass(env, old, d, &old_dir)?;
+    }
+    floor(env, &source, &empty)?;
+    own_floor(env, &dir, &empty)?;
+
+    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); 12];
     let mut tables = 0;
     for run in 1..=runs {
-        env.connect(&source)?
-            .batch_execute("SELECT pg_stat_reset()")?;
-        let export = run_seedsnap(env, &export_args, ("SEEDSNAP_SOURCE", &source_url))?;
-        let report: serde_json::Value = serde_json::from_str(&export.stdout)?;
-        let rows = report["rows"].as_f64().unwrap_or(0.0);
-        tables = report["tables"].as_array().map_or(0, |t| t.len());
-        let read = rows_read(env, &source)? as f64;
-        env.drop(&target)?;
-        env.create(&target, Some(&empty))?;
-        let import = run_seedsnap(env, &import_args, ("SEEDSNAP_TARGET", &target_url))?;
+        // The previous build, when compared, runs right before this one in every run, so that
+        // both see the same load on a shared machine.
+        let (old_export, old_import, old_read) = match &env.previous {
+            Some(old) => {
+                let p = pass(env, old, d, &old_dir)?;
+                eprintln!(
+                    "bench: {} run {run}: previous build: export {:.3} s, import {:.3} s, \
+                     peak RSS {:.1} / {:.1} MB, {:.2} rows read per row",
+                    d.name,
+                    p.export.seconds,
+                    p.import.seconds,
+                    p.export.peak_rss_kb as f64 / 1024.0,
+                    p.import.peak_rss_kb as f64 / 1024.0,
+                    p.read_per_row,
+                );
+                (p.export.seconds, p.import.seconds, p.read_per_row)
+            }
+            None => (0.0, 0.0, 0.0),
+        };
+        let p = pass(env, &env.seedsnap, d, &dir)?;
+        tables = p.tables;
         let (floor_export, floor_load) = floor(env, &source, &empty)?;
+        let own = own_floor(env, &dir, &empty)?;
         eprintln!(
-            "bench: {} run {run}: export {:.3} s, import {:.3} s, floor {:.3} s / {:.3} s",
-            d.name, export.seconds, import.seconds, floor_export, floor_load
-        );
-        for (i, v) in [
-            export.seconds,
-            import.seconds,
-            export.peak_rss_kb as f64 / 1024.0,
-            import.peak_rss_kb as f64 / 1024.0,
-            rows,
-            read / rows.max(1.0),
+            "bench: {} run {run}: export {:.3} s, import {:.3} s, floor {:.3} s / {:.3} s, \
+             own floor {own:.3} s (import {:.1}x), peak RSS {:.1} / {:.1} MB, {:.2} rows read per row",
+            d.name,
+            p.export.seconds,
+            p.import.seconds,
             floor_export,
             floor_load,
+            p.import.seconds / own,
+            p.export.peak_rss_kb as f64 / 1024.0,
+            p.import.peak_rss_kb as f64 / 1024.0,
+            p.read_per_row,
+        );
+        for (i, v) in [
+            p.export.seconds,
+            p.import.seconds,
+            p.export.peak_rss_kb as f64 / 1024.0,
+            p.import.peak_rss_kb as f64 / 1024.0,
+            p.rows,
+            p.read_per_row,
+            floor_export,
+            floor_load,
+            own,
+            old_export,
+            old_import,
+            old_read,
         ]
         .into_iter()
         .enumerate()
@@ -330,7 +449,6 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
             columns[i].push(v);
         }
     }
-    env.drop(&target)?;
     let m: Vec<f64> = columns.iter_mut().map(|c| median(c)).collect();
     Ok(Figures {
         export_s: m[0],
@@ -341,6 +459,8 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
         read_per_row: m[5],
         floor_export_s: m[6],
         floor_load_s: m[7],
+        own_floor_s: m[8],
+        previous: env.previous.as_ref().map(|_| (m[9], m[10], m[11])),
         tables,
     })
 }
@@ -372,6 +492,7 @@ fn main() -> Result<()> {
     let mut runs = 5;
     let mut only: Option<Vec<String>> = None;
     let mut write: Option<PathBuf> = None;
+    let mut previous: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -385,10 +506,13 @@ fn main() -> Result<()> {
                         .collect(),
                 )
             }
+            "--compare" => {
+                previous = Some(PathBuf::from(args.next().context("--compare BIN")?))
+            }
             "--write" => write = Some(PathBuf::from(args.next().context("--write FILE")?)),
             // `cargo bench` passes it to every bench target.
             "--bench" => {}
-            other => bail!("unknown argument {other}; use --runs N, --only NAMES, --write FILE"),
+            other => bail!("unknown argument {other}; use --runs N, --only NAMES, --write FILE, --compare BIN"),
         }
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -398,6 +522,7 @@ fn main() -> Result<()> {
         seedsnap: std::env::var("SEEDSNAP_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|_| root.join("target/release/seedsnap")),
+        previous,
         scratch: std::env::temp_dir().join("seedsnap-bench"),
         root,
     };
@@ -438,12 +563,12 @@ fn render(results: &[(&Dataset, Figures)], runs: usize, machine: &str, server: &
         env!("CARGO_PKG_VERSION")
     );
     out.push_str(
-        "| database | tables | rows exported | export s (floor, ratio) | import s (floor, ratio) | export / import peak RSS MB | source rows read per exported row |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| database | tables | rows exported | export s (floor, ratio) | import s (floor, ratio) | import / own floor (s) | export / import peak RSS MB | source rows read per exported row |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     for (d, f) in results {
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.3} ({:.3}, {:.1}x) | {:.3} ({:.3}, {:.1}x) | {:.1} / {:.1} | {:.2} |\n",
+            "| {} | {} | {:.0} | {:.3} ({:.3}, {:.1}x) | {:.3} ({:.3}, {:.1}x) | {:.1}x ({:.3}) | {:.1} / {:.1} | {:.2} |\n",
             d.name,
             f.tables,
             f.rows,
@@ -453,10 +578,23 @@ fn render(results: &[(&Dataset, Figures)], runs: usize, machine: &str, server: &
             f.import_s,
             f.floor_load_s,
             f.import_s / f.floor_load_s,
+            f.import_s / f.own_floor_s,
+            f.own_floor_s,
             f.export_rss_mb,
             f.import_rss_mb,
             f.read_per_row
         ));
+    }
+    for (d, f) in results {
+        if let Some((export, import, read)) = f.previous {
+            out.push_str(&format!(
+                "\n{}, previous build (alternated in the same runs): export {export:.3} s \
+                 ({:.2}x this build), import {import:.3} s ({:.2}x), {read:.2} rows read per row.\n",
+                d.name,
+                export / f.export_s,
+                import / f.import_s,
+            ));
+        }
     }
     out.push_str("\nTargets:\n");
     for (d, _) in results {
