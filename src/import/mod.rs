@@ -40,7 +40,7 @@ use anyhow::{Context, Result};
 use postgres::Transaction;
 use serde::Serialize;
 
-use crate::catalog::{quote_ident, Catalog, Identity, RowKey};
+use crate::catalog::{quote_ident, quote_literal, Catalog, Identity, RowKey};
 use crate::connection::{Endpoint, Side};
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, LoadStrategy};
@@ -831,16 +831,38 @@ impl Loader<'_> {
     }
 }
 
-/// Locks in load order, one table at a time so a timeout can name the table.
+/// Locks every table in load order with one `LOCK TABLE` (one round trip, not one per table),
+/// under a savepoint: when it times out, each table is tried again with `NOWAIT` to name the
+/// one another session holds.
 fn lock(txn: &mut Transaction<'_>, layout: &Layout, options: &ImportOptions) -> Result<()> {
+    let names: Vec<String> = layout
+        .order()
+        .map(|t| layout.catalog.tables[t].name.sql())
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let all = txn.batch_execute(&format!(
+        "SAVEPOINT seedsnap_lock; LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE; \
+         RELEASE SAVEPOINT seedsnap_lock",
+        names.join(", ")
+    ));
+    let Err(error) = all else {
+        return Ok(());
+    };
+    if error.code().map(|c| c.code()) != Some("55P03") {
+        return Err(anyhow::Error::new(error).context("locking the tables"));
+    }
+    txn.batch_execute("ROLLBACK TO SAVEPOINT seedsnap_lock")?;
     for t in layout.order() {
         let table = &layout.catalog.tables[t];
         txn.batch_execute(&format!(
-            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE NOWAIT",
             table.name.sql()
         ))
         .map_err(|e| lock_error(e, &table.name.to_string(), options))?;
     }
+    txn.batch_execute("RELEASE SAVEPOINT seedsnap_lock")?;
     Ok(())
 }
 
@@ -1204,19 +1226,31 @@ fn empty_tables(txn: &mut Transaction<'_>, catalog: &Catalog) -> Result<Vec<bool
         .iter()
         .map(|t| format!("SELECT NOT EXISTS (SELECT 1 FROM {})", t.from_clause()))
         .collect();
-    let mut empty = Vec::with_capacity(statements.len());
+    let empty: Vec<bool> = batch_rows(txn, &statements)
+        .context("checking which target tables are empty")?
+        .iter()
+        .map(|row| row.get(0) == Some("t"))
+        .collect();
+    anyhow::ensure!(empty.len() == catalog.tables.len(), "one answer per table");
+    Ok(empty)
+}
+
+/// Sends small statements as multi-statement strings of up to 1,000 (one round trip each, not
+/// one per statement; not one huge `UNION ALL`, which PostgreSQL's planner can take minutes
+/// over) and returns the rows they return, in order.
+fn batch_rows(
+    txn: &mut Transaction<'_>,
+    statements: &[String],
+) -> Result<Vec<postgres::SimpleQueryRow>, postgres::Error> {
+    let mut rows = Vec::with_capacity(statements.len());
     for chunk in statements.chunks(1000) {
-        let messages = txn
-            .simple_query(&chunk.join(";\n"))
-            .context("checking which target tables are empty")?;
-        for message in messages {
+        for message in txn.simple_query(&chunk.join(";\n"))? {
             if let postgres::SimpleQueryMessage::Row(row) = message {
-                empty.push(row.get(0) == Some("t"));
+                rows.push(row);
             }
         }
     }
-    anyhow::ensure!(empty.len() == catalog.tables.len(), "one answer per table");
-    Ok(empty)
+    Ok(rows)
 }
 
 /// Whether the target has a validated foreign key with exactly these columns: then PostgreSQL
@@ -1311,6 +1345,8 @@ fn lock_error(error: postgres::Error, table: &str, options: &ImportOptions) -> a
 
 /// Every sequence feeding an imported integer column whose value is behind the largest value in
 /// the column: `(sequence, current, new)`. Shared sequences take the largest over all columns.
+/// Each column's `max()` and its sequence's position are read by one small statement, all of
+/// them sent in batches (one round trip, not two per sequence).
 fn plan_sequences(
     txn: &mut Transaction<'_>,
     catalog: &Catalog,
@@ -1318,61 +1354,78 @@ fn plan_sequences(
 ) -> Result<Vec<SequenceChange>> {
     let tables: Vec<usize> = matched.iter().map(|m| m.target).collect();
     let feeds = catalog.read_sequences(txn, &tables)?;
-    let mut largest: BTreeMap<String, i64> = BTreeMap::new();
-    for (t, column, sequence) in feeds {
-        let table = &catalog.tables[t];
-        let Some(col) = table.column(&column) else {
+    let (sequences, statements): (Vec<&String>, Vec<String>) = feeds
+        .iter()
+        .filter_map(|(t, column, sequence)| {
+            let table = &catalog.tables[*t];
+            let col = table.column(column)?;
+            matches!(col.base_type.as_str(), "smallint" | "integer" | "bigint").then(|| {
+                let sql = format!(
+                    "SELECT (SELECT max({})::int8 FROM {}), s.last_value, s.is_called \
+                     FROM {sequence} AS s",
+                    quote_ident(column),
+                    table.from_clause()
+                );
+                (sequence, sql)
+            })
+        })
+        .unzip();
+    let rows = batch_rows(txn, &statements).context("reading the sequences' positions")?;
+    anyhow::ensure!(rows.len() == sequences.len(), "one answer per sequence");
+    // (largest value in its columns, current position) per sequence.
+    let mut positions: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (sequence, row) in sequences.into_iter().zip(&rows) {
+        let int = |i: usize| -> Result<Option<i64>> {
+            row.get(i)
+                .map(|v| v.parse::<i64>().context("a sequence value"))
+                .transpose()
+        };
+        let Some(max) = int(0)? else {
             continue;
         };
-        if !matches!(col.base_type.as_str(), "smallint" | "integer" | "bigint") {
-            continue;
-        }
-        let max: Option<i64> = txn
-            .query_one(
-                &format!(
-                    "SELECT max({})::int8 FROM {}",
-                    quote_ident(&column),
-                    table.from_clause()
-                ),
-                &[],
-            )?
-            .get(0);
-        if let Some(max) = max {
-            let entry = largest.entry(sequence).or_insert(max);
-            *entry = (*entry).max(max);
-        }
-    }
-    let mut changes = Vec::new();
-    for (sequence, max) in largest {
-        let row = txn.query_one(
-            &format!("SELECT last_value, is_called FROM {sequence}"),
-            &[],
-        )?;
-        let last: i64 = row.get(0);
-        let called: bool = row.get(1);
+        let last = int(1)?.context("a sequence's last_value")?;
         // The value the next nextval() would return minus one.
-        let current = if called { last } else { last - 1 };
-        if max > current {
-            changes.push(SequenceChange {
-                sequence,
-                from: current,
-                to: max,
-            });
-        }
+        let current = if row.get(2) == Some("t") {
+            last
+        } else {
+            last - 1
+        };
+        let entry = positions.entry(sequence.clone()).or_insert((max, current));
+        entry.0 = entry.0.max(max);
     }
-    Ok(changes)
+    Ok(sequence_changes(positions))
+}
+
+/// The sequences to advance: those behind the largest value in their columns.
+fn sequence_changes(positions: BTreeMap<String, (i64, i64)>) -> Vec<SequenceChange> {
+    positions
+        .into_iter()
+        .filter(|(_, (max, current))| max > current)
+        .map(|(sequence, (max, current))| SequenceChange {
+            sequence,
+            from: current,
+            to: max,
+        })
+        .collect()
 }
 
 /// Sequences are not transactional: they move only right before the commit, after every
-/// check passed, and only forwards.
+/// check passed, and only forwards. All of them in one round trip.
 fn apply_sequences(txn: &mut Transaction<'_>, changes: &[SequenceChange]) -> Result<()> {
-    for change in changes {
-        txn.query_one(
-            "SELECT pg_catalog.setval($1::pg_catalog.text::pg_catalog.regclass, $2, true)",
-            &[&change.sequence, &change.to],
-        )
-        .with_context(|| format!("advancing {}", change.sequence))?;
-    }
+    let statements: Vec<String> = changes
+        .iter()
+        .map(|change| {
+            format!(
+                "SELECT pg_catalog.setval({}::pg_catalog.regclass, {}, true)",
+                quote_literal(&change.sequence),
+                change.to
+            )
+        })
+        .collect();
+    batch_rows(txn, &statements).with_context(|| {
+        let names: Vec<&str> = changes.iter().map(|c| c.sequence.as_str()).collect();
+        format!("advancing the sequences {}", names.join(", "))
+    })?;
     Ok(())
 }
 
@@ -1466,6 +1519,21 @@ pub fn render_summary(report: &ImportReport) -> String {
 mod tests {
     use super::drift::OnDrift;
     use super::*;
+
+    #[test]
+    fn only_sequences_behind_their_columns_advance() {
+        let positions = BTreeMap::from([
+            ("a_seq".to_string(), (10, 3)),
+            ("b_seq".to_string(), (5, 5)),
+            ("c_seq".to_string(), (2, 9)),
+        ]);
+        let changes = sequence_changes(positions);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            (changes[0].sequence.as_str(), changes[0].from, changes[0].to),
+            ("a_seq", 3, 10)
+        );
+    }
 
     #[test]
     fn copy_error_positions() {
