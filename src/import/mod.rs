@@ -9,12 +9,13 @@
 //!    role's own `search_path` is restored for server-side code, every file is staged
 //!    with COPY into a temporary table (a value that does not parse is reported with its file,
 //!    line and column), then rows are inserted in dependency order with the cycle strategies of
-//!    [`crate::graph`] (carried out in `cycles.rs`), then verified (present, drifted, missing,
-//!    foreign keys), then drifted rows are brought back to the snapshot's values (see
-//!    [`drift`]), then sequences are advanced, the held-off triggers are enabled as they were,
-//!    then it commits — or rolls back on any failure or with `--dry-run`. When a value does not
-//!    load, the transaction is rolled back and every file is staged again in a second one, also
-//!    rolled back, to report every refused value.
+//!    [`crate::graph`] (carried out in `cycles.rs`; as a superuser with the foreign-key
+//!    triggers off and every key checked afterwards, see `fast_path.rs`), then verified
+//!    (present, drifted, missing, foreign keys), then drifted rows are brought back to the
+//!    snapshot's values (see [`drift`]), then sequences are advanced, the held-off triggers are
+//!    enabled as they were, then it commits — or rolls back on any failure or with
+//!    `--dry-run`. When a value does not load, the transaction is rolled back and every file is
+//!    staged again in a second one, also rolled back, to report every refused value.
 //!
 //! `Loader::load` reads as the list of these phases; each phase is one function.
 //!
@@ -24,6 +25,7 @@
 
 mod cycles;
 pub mod drift;
+mod fast_path;
 mod fk_violation;
 mod hints;
 mod schema_match;
@@ -134,6 +136,9 @@ pub struct ImportReport {
     pub triggers_fired: Vec<UserTrigger>,
     /// How the snapshot's migration state differs from the target's, one line per difference.
     pub migrations: Vec<String>,
+    /// The superuser fast path (`fast_path.rs`): rows loaded with foreign-key triggers off, then
+    /// every foreign key and deferrable unique key checked by one batched query each.
+    pub batched_key_checks: bool,
     pub timings: ImportTimings,
 }
 
@@ -559,7 +564,7 @@ impl Loader<'_> {
         // with COPY straight into it, and each is compared with the target just before it
         // loads, not all at once.
         let fire = !fired.is_empty();
-        let direct = timed(&mut timings.staging_ms, || {
+        let (direct, empty) = timed(&mut timings.staging_ms, || {
             choose_direct(txn, &layout, fire)
         })?;
         let staged = timed(&mut timings.staging_ms, || {
@@ -579,6 +584,12 @@ impl Loader<'_> {
                 timings.classify_ms,
             );
         }
+        // Replica mode would also stop the triggers --fire-triggers asks to run.
+        let loaded: Vec<usize> = layout.matched.iter().map(|m| m.target).collect();
+        let batched_key_checks = !self.options.fire_triggers
+            && timed(&mut timings.insert_ms, || {
+                fast_path::begin(txn, &catalog, &loaded, &empty)
+            })?;
         let inserted = match timed(&mut timings.insert_ms, || {
             self.insert(txn, &layout, &direct, fire)
         })? {
@@ -589,6 +600,11 @@ impl Loader<'_> {
             &format!("inserted {} new rows", inserted.values().sum::<u64>()),
             timings.insert_ms,
         );
+        if batched_key_checks {
+            timed(&mut timings.verify_ms, || {
+                fast_path::check(txn, &catalog, &loaded, &layout.loads)
+            })?;
+        }
         let (mut tables, mut violations) = timed(&mut timings.verify_ms, || {
             verify(txn, &layout, &direct, &inserted, self.snapshot)
         })?;
@@ -633,6 +649,7 @@ impl Loader<'_> {
             triggers_held_off: held_off,
             triggers_fired: fired,
             migrations: Vec::new(),
+            batched_key_checks,
             timings,
         };
         print_tables(self.progress, &report);
@@ -868,8 +885,13 @@ fn lock(txn: &mut Transaction<'_>, layout: &Layout, options: &ImportOptions) -> 
 
 /// Which tables load with COPY straight into them. A table that is empty in the target, has no
 /// rules or user triggers and is not part of a cycle that needs breaking: nothing can
-/// conflict, and what COPY stores is what the file holds. None while triggers `fire`.
-fn choose_direct(txn: &mut Transaction<'_>, layout: &Layout, fire: bool) -> Result<Vec<bool>> {
+/// conflict, and what COPY stores is what the file holds. None while triggers `fire`. Also
+/// returns which tables are empty.
+fn choose_direct(
+    txn: &mut Transaction<'_>,
+    layout: &Layout,
+    fire: bool,
+) -> Result<(Vec<bool>, Vec<bool>)> {
     let catalog = layout.catalog;
     let empty = empty_tables(txn, catalog)?;
     let mut direct: Vec<bool> = vec![false; catalog.tables.len()];
@@ -883,7 +905,7 @@ fn choose_direct(txn: &mut Transaction<'_>, layout: &Layout, fire: bool) -> Resu
             }
         }
     }
-    Ok(direct)
+    Ok((direct, empty))
 }
 
 /// Creates the staging table of one matched table and streams its file into it.
@@ -1499,6 +1521,12 @@ pub fn render_summary(report: &ImportReport) -> String {
             list_triggers(&report.triggers_fired)
         ));
     }
+    if report.batched_key_checks {
+        text.push_str(
+            "foreign keys: loaded with their triggers off (superuser), then every foreign key \
+             and deferrable unique key checked by one query each\n",
+        );
+    }
     let inserted: u64 = report.tables.iter().map(|t| t.inserted).sum();
     text.push_str(&format!(
         "{} {} rows into {} tables of {} in {}; every snapshot row verified present\n",
@@ -1574,6 +1602,7 @@ mod tests {
             triggers_held_off: Vec::new(),
             triggers_fired: Vec::new(),
             migrations: Vec::new(),
+            batched_key_checks: false,
             timings: ImportTimings::default(),
         }
     }

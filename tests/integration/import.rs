@@ -952,3 +952,102 @@ fn rows_as_before_sequences_ahead(after: &str, before: &str, imported: &str) -> 
 fn is_sequence_line(line: &str) -> bool {
     line.ends_with(":true") || line.ends_with(":false")
 }
+
+/// As a superuser the import loads with foreign-key triggers off and checks every key itself
+/// (named in the report) when the tables are empty; an orphan or a duplicate in a DEFERRABLE unique key still fails the
+/// import and changes nothing; every constraint and trigger stays enabled and valid; a role
+/// that is not a superuser loads with the per-row triggers.
+#[test]
+fn a_superuser_import_checks_every_key_itself_with_the_same_guarantees() {
+    const SCHEMA: &str = "CREATE TABLE parent (id int PRIMARY KEY, code text UNIQUE DEFERRABLE);
+         CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent);";
+    let source = cluster().create_db(
+        "fp",
+        None,
+        &format!(
+            "{SCHEMA} INSERT INTO parent VALUES (1, 'a'), (2, 'b');
+             INSERT INTO child VALUES (1, 1), (2, 2);"
+        ),
+    );
+    let dir = export_to_scratch(&source, &[]);
+
+    let target = cluster().create_db("fp_test", None, SCHEMA);
+    let run = import(&target, &dir, &["--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["batched_key_checks"], true, "{}", run.stdout);
+    assert_eq!(target.query_i64("SELECT count(*) FROM child"), 2);
+    // Into tables that already hold rows, the per-row triggers are cheaper than whole-table
+    // checks.
+    let again = import(&target, &dir, &["--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(report["batched_key_checks"], false, "{}", again.stdout);
+    assert_eq!(
+        target.query_i64(
+            "SELECT count(*) FROM pg_constraint
+              WHERE conrelid IN ('parent'::regclass, 'child'::regclass) AND NOT convalidated"
+        ),
+        0
+    );
+    assert_eq!(
+        target.query_i64(
+            "SELECT count(*) FROM pg_trigger
+              WHERE tgrelid IN ('parent'::regclass, 'child'::regclass) AND tgenabled <> 'O'"
+        ),
+        0
+    );
+
+    for (file, from, to, message) in [
+        (
+            "public.child.tsv",
+            &b"2\t2\n"[..],
+            &b"2\t9\n"[..],
+            "public.child violates foreign key constraint \"child_parent_id_fkey\"",
+        ),
+        (
+            "public.parent.tsv",
+            &b"2\tb\n"[..],
+            &b"2\ta\n"[..],
+            "public.parent violates unique constraint \"parent_code_key\"",
+        ),
+    ] {
+        let bad = copy_dir(&dir);
+        tamper_bytes(&bad, file, |b| replace_bytes(b, from, to));
+        let empty = cluster().create_db("fp_bad_test", None, SCHEMA);
+        let before = empty.fingerprint();
+        import(&empty, &bad, &[]).code(4).stderr_has(message);
+        assert_eq!(empty.fingerprint(), before, "{message}: the target changed");
+    }
+
+    let role = cluster().unique_name("loader");
+    let plain = cluster().create_db("fp_plain_test", None, SCHEMA);
+    plain.execute(&format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT CONNECT ON DATABASE \"{db}\" TO {role};
+         GRANT USAGE ON SCHEMA public TO {role};
+         ALTER TABLE parent OWNER TO {role};
+         ALTER TABLE child OWNER TO {role};",
+        db = plain.name
+    ));
+    let url = plain
+        .url()
+        .replace("user=seedsnap", &format!("user={role}"));
+    let run = seedsnap(&[
+        "import",
+        "-q",
+        "--json",
+        "--target",
+        &url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["batched_key_checks"], false, "{}", run.stdout);
+    assert_eq!(plain.query_i64("SELECT count(*) FROM child"), 2);
+    plain.execute(&format!(
+        "ALTER TABLE parent OWNER TO seedsnap; ALTER TABLE child OWNER TO seedsnap;
+         REVOKE ALL ON DATABASE \"{db}\" FROM {role}; REVOKE ALL ON SCHEMA public FROM {role};
+         DROP ROLE {role};",
+        db = plain.name
+    ));
+}

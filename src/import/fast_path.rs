@@ -1,0 +1,187 @@
+//! The superuser fast path of the import: load with foreign-key triggers off, then prove every
+//! key with one batched anti-join per foreign key.
+//!
+//! A per-row foreign-key check (the RI trigger's `SELECT … FOR KEY SHARE`) is most of an
+//! import's time on a wide schema. When the importing role is a superuser, the import sets
+//! `session_replication_role = replica` inside its locked transaction, which stops those
+//! triggers, and back to `origin` after the last row; it then checks, over each loaded table
+//! in whole:
+//! - every foreign key of the table (one `NOT EXISTS` count per key, all sent in batches);
+//! - every DEFERRABLE unique key (replica mode also skips their deferred recheck): one
+//!   duplicate count per key.
+//!
+//! Any orphan or duplicate fails the import as the trigger would have (bad input, naming the
+//! constraint) and it rolls back. Constraints are
+//! never dropped or disabled, so every one stays enabled and valid.
+//!
+//! Chosen automatically, and only where the checks cost what the rows cost: every loaded table
+//! was empty before the load (so a whole-table check reads only the new rows; a big target
+//! keeps the per-row triggers). And only when nothing else that replica mode stops is in
+//! play: no loaded table has rules or a user trigger left to run (the user triggers the import
+//! holds off are disabled anyway; replica mode would silently skip the others, so the caller
+//! never takes this path with `--fire-triggers`), no key is `NOT VALID` (old rows may break
+//! it, so a whole-table check would fail wrongly), `MATCH FULL` (its partly-null rule is the
+//! trigger's) or declared on partitions, no key leaves the catalog, and no deferrable
+//! exclusion constraint is loaded. Otherwise the import keeps the per-row triggers.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use postgres::Transaction;
+
+use crate::catalog::{quote_ident, Catalog};
+use crate::error::{failure, ExitKind};
+
+use super::statements::LoadTable;
+
+const LOAD_CHECKS_SQL: &str = include_str!("../catalog/load_checks.sql");
+
+/// Why the per-row triggers stay on for these tables, or `None` when the catalog allows the
+/// fast path (the role and exclusion constraints are asked of the server separately).
+/// `empty[t]`: table `t` held no rows before the load.
+pub fn catalog_refusal(catalog: &Catalog, loaded: &[usize], empty: &[bool]) -> Option<String> {
+    for &t in loaded {
+        let table = &catalog.tables[t];
+        if !empty[t] {
+            return Some(format!("{} already holds rows", table.name));
+        }
+        if !table.inserts_verbatim() {
+            return Some(format!("{} has rules or user triggers", table.name));
+        }
+        if catalog.external_foreign_keys.iter().any(|(c, _)| *c == t) {
+            return Some(format!(
+                "{} has a foreign key outside the schemas read",
+                table.name
+            ));
+        }
+    }
+    catalog
+        .foreign_keys
+        .iter()
+        .filter(|fk| !fk.virtual_key && loaded.contains(&fk.child))
+        .find(|fk| !fk.validated || fk.match_full || fk.partition.is_some())
+        .map(|fk| {
+            format!(
+                "foreign key {} is NOT VALID, MATCH FULL or declared on partitions",
+                fk.name
+            )
+        })
+}
+
+/// Whether to take the fast path; when so, switches the session to replica mode.
+pub fn begin(
+    txn: &mut Transaction<'_>,
+    catalog: &Catalog,
+    loaded: &[usize],
+    empty: &[bool],
+) -> Result<bool> {
+    if catalog_refusal(catalog, loaded, empty).is_some() {
+        return Ok(false);
+    }
+    let oids: Vec<postgres::types::Oid> = loaded.iter().map(|&t| catalog.tables[t].oid).collect();
+    let row = txn
+        .query_one(LOAD_CHECKS_SQL, &[&oids])
+        .context("reading whether the role is a superuser")?;
+    let superuser: bool = row.get(0);
+    let exclusions: i64 = row.get(1);
+    if !superuser || exclusions > 0 {
+        return Ok(false);
+    }
+    txn.batch_execute("SET LOCAL session_replication_role = replica")
+        .context("switching foreign-key triggers off for the load")?;
+    Ok(true)
+}
+
+/// Switches the triggers back on and checks every foreign key and deferrable unique key of the
+/// loaded tables. A broken key fails as the trigger would have (bad input, naming the
+/// constraint), listing every broken key at once.
+pub fn check(
+    txn: &mut Transaction<'_>,
+    catalog: &Catalog,
+    loaded: &[usize],
+    loads: &HashMap<usize, LoadTable>,
+) -> Result<()> {
+    txn.batch_execute("SET LOCAL session_replication_role = origin")?;
+    let mut what = Vec::new();
+    let mut statements = Vec::new();
+    for fk in catalog
+        .foreign_keys
+        .iter()
+        .filter(|fk| !fk.virtual_key && loaded.contains(&fk.child))
+    {
+        let child = &catalog.tables[fk.child];
+        statements.push(loads[&fk.child].orphan_count(
+            &child.from_clause(),
+            &fk.columns,
+            &fk.condition,
+            None,
+            &catalog.tables[fk.parent],
+            &fk.parent_columns,
+        ));
+        what.push(format!(
+            "{} violates foreign key constraint \"{}\": rows whose ({}) have no row in {}",
+            child.name,
+            fk.name,
+            fk.columns.join(", "),
+            catalog.tables[fk.parent].name,
+        ));
+    }
+    for &t in loaded {
+        let table = &catalog.tables[t];
+        for key in table.unique_keys.iter().filter(|k| k.deferrable) {
+            statements.push(duplicate_count(&table.from_clause(), &key.columns));
+            what.push(format!(
+                "{} violates unique constraint \"{}\": values of ({}) held by more than one row",
+                table.name,
+                key.name,
+                key.columns.join(", ")
+            ));
+        }
+    }
+    let rows = super::batch_rows(txn, &statements).context("checking every foreign key")?;
+    anyhow::ensure!(rows.len() == what.len(), "one answer per check");
+    let broken: Vec<String> = rows
+        .iter()
+        .zip(what)
+        .filter_map(|(row, what)| {
+            let n: i64 = row.get(0).and_then(|v| v.parse().ok()).unwrap_or(0);
+            (n > 0).then(|| format!("{what} ({n})"))
+        })
+        .collect();
+    if broken.is_empty() {
+        return Ok(());
+    }
+    Err(failure(
+        ExitKind::BadInput,
+        format!(
+            "the snapshot's rows violate constraints of the target: {}",
+            broken.join("; ")
+        ),
+    ))
+}
+
+/// Counts the groups of rows of `from` that share non-null values of `columns`.
+fn duplicate_count(from: &str, columns: &[String]) -> String {
+    let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    let not_null: Vec<String> = quoted.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+    format!(
+        "SELECT pg_catalog.count(*)::int8 FROM (SELECT 1 FROM {from} WHERE {} GROUP BY {} \
+         HAVING pg_catalog.count(*) > 1) AS d",
+        not_null.join(" AND "),
+        quoted.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_counted_over_non_null_keys() {
+        assert_eq!(
+            duplicate_count("ONLY public.t", &["a".into(), "B".into()]),
+            "SELECT pg_catalog.count(*)::int8 FROM (SELECT 1 FROM ONLY public.t WHERE a IS NOT NULL \
+             AND \"B\" IS NOT NULL GROUP BY a, \"B\" HAVING pg_catalog.count(*) > 1) AS d"
+        );
+    }
+}
