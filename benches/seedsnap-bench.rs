@@ -15,6 +15,10 @@
 //!   `session_replication_role = replica` (no FK checks, nothing verified), which is what the
 //!   import's time is compared with.
 //!
+//! On the 1,000-table schema it also times the export and the import through a proxy of its
+//! own (`support/latency_proxy.rs`, loopback only) that adds 5 ms to each round trip: the
+//! remote-server row.
+//!
 //! Environment: `BENCH_CONN` (libpq string without dbname), `BENCH_BINDIR` (server binaries,
 //! for psql), set by the Makefile; `SEEDSNAP_BIN` to time another seedsnap binary. `--compare BIN`
 //! also times a previous build, alternating with this one in every run (for before/after rows).
@@ -22,12 +26,20 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use postgres::{Client, NoTls};
 
 use seedsnap::catalog::Catalog;
+
+#[path = "support/latency_proxy.rs"]
+mod latency_proxy;
+
+/// The latency the remote-server row adds to each round trip.
+const REMOTE_DELAY: Duration = Duration::from_millis(5);
+/// The dataset measured through the latency proxy.
+const REMOTE_DATASET: &str = "wide_1000";
 
 struct Dataset {
     name: &'static str,
@@ -335,6 +347,8 @@ struct Figures {
     floor_export_s: f64,
     floor_load_s: f64,
     own_floor_s: f64,
+    /// Export and import seconds through the latency proxy (medians).
+    remote: Option<(f64, f64)>,
     /// The previous build's (export s, import s, rows read per row), with `--compare`.
     previous: Option<(f64, f64, f64)>,
     tables: usize,
@@ -350,12 +364,23 @@ struct Pass {
 }
 
 fn pass(env: &Env, bin: &std::path::Path, d: &Dataset, dir: &std::path::Path) -> Result<Pass> {
+    pass_via(env, &env.conn, bin, d, dir)
+}
+
+/// [`pass`], with seedsnap connecting through `conn` (the latency proxy's address).
+fn pass_via(
+    env: &Env,
+    conn: &str,
+    bin: &std::path::Path,
+    d: &Dataset,
+    dir: &std::path::Path,
+) -> Result<Pass> {
     let source = format!("bench_{}", d.name);
     let empty = format!("bench_{}_empty", d.name);
     let dir_text = dir.to_str().unwrap().to_string();
-    let source_url = env.url(&source);
+    let source_url = format!("{conn} dbname={source}");
     let target = format!("bench_{}_test", d.name);
-    let target_url = env.url(&target);
+    let target_url = format!("{conn} dbname={target}");
     let export_args = ["export", "-q", "--json", "--dir", &dir_text];
     let import_args = ["import", "-q", "--json", "--dir", &dir_text];
     env.connect(&source)?
@@ -450,7 +475,13 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
         }
     }
     let m: Vec<f64> = columns.iter_mut().map(|c| median(c)).collect();
+    let remote = if d.name == REMOTE_DATASET {
+        Some(remote(env, d, &dir, runs)?)
+    } else {
+        None
+    };
     Ok(Figures {
+        remote,
         export_s: m[0],
         import_s: m[1],
         export_rss_mb: m[2],
@@ -463,6 +494,43 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
         previous: env.previous.as_ref().map(|_| (m[9], m[10], m[11])),
         tables,
     })
+}
+
+/// The export and the import through a proxy adding [`REMOTE_DELAY`] to each round trip, as a
+/// server that is not on this machine: medians of up to 3 runs.
+fn remote(env: &Env, d: &Dataset, dir: &std::path::Path, runs: usize) -> Result<(f64, f64)> {
+    let socket =
+        unix_socket(&env.conn).context("the remote row needs BENCH_CONN's host and port")?;
+    let proxy = latency_proxy::LatencyProxy::start(socket, REMOTE_DELAY)?;
+    let user = conn_field(&env.conn, "user").unwrap_or_default();
+    let conn = format!("host=127.0.0.1 port={} user={user}", proxy.port);
+    let (mut export, mut import) = (Vec::new(), Vec::new());
+    for run in 1..=runs.min(3) {
+        let p = pass_via(env, &conn, &env.seedsnap, d, dir)?;
+        eprintln!(
+            "bench: {} run {run} through a {} ms proxy: export {:.3} s, import {:.3} s",
+            d.name,
+            REMOTE_DELAY.as_millis(),
+            p.export.seconds,
+            p.import.seconds
+        );
+        export.push(p.export.seconds);
+        import.push(p.import.seconds);
+    }
+    Ok((median(&mut export), median(&mut import)))
+}
+
+/// `key=value` from a libpq keyword string.
+fn conn_field(conn: &str, key: &str) -> Option<String> {
+    conn.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")).map(String::from))
+}
+
+/// The Unix socket a `host=/dir port=N` connection string names.
+fn unix_socket(conn: &str) -> Option<PathBuf> {
+    let host = conn_field(conn, "host").filter(|h| h.starts_with('/'))?;
+    let port = conn_field(conn, "port").unwrap_or_else(|| "5432".into());
+    Some(PathBuf::from(host).join(format!(".s.PGSQL.{port}")))
 }
 
 fn machine() -> String {
@@ -506,13 +574,13 @@ fn main() -> Result<()> {
                         .collect(),
                 )
             }
-            "--compare" => {
-                previous = Some(PathBuf::from(args.next().context("--compare BIN")?))
-            }
+            "--compare" => previous = Some(PathBuf::from(args.next().context("--compare BIN")?)),
             "--write" => write = Some(PathBuf::from(args.next().context("--write FILE")?)),
             // `cargo bench` passes it to every bench target.
             "--bench" => {}
-            other => bail!("unknown argument {other}; use --runs N, --only NAMES, --write FILE, --compare BIN"),
+            other => bail!(
+                "unknown argument {other}; use --runs N, --only NAMES, --write FILE, --compare BIN"
+            ),
         }
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -591,6 +659,18 @@ fn render(results: &[(&Dataset, Figures)], runs: usize, machine: &str, server: &
                 "\n{}, previous build (alternated in the same runs): export {export:.3} s \
                  ({:.2}x this build), import {import:.3} s ({:.2}x), {read:.2} rows read per row.\n",
                 d.name,
+                export / f.export_s,
+                import / f.import_s,
+            ));
+        }
+    }
+    for (d, f) in results {
+        if let Some((export, import)) = f.remote {
+            out.push_str(&format!(
+                "\n{}, through a proxy adding {} ms to each round trip (a server that is not \
+                 local): export {export:.3} s ({:.1}x local), import {import:.3} s ({:.1}x local).\n",
+                d.name,
+                REMOTE_DELAY.as_millis(),
                 export / f.export_s,
                 import / f.import_s,
             ));
