@@ -165,8 +165,9 @@ fn duplicate_count(from: &str, columns: &[String]) -> String {
     let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
     let not_null: Vec<String> = quoted.iter().map(|c| format!("{c} IS NOT NULL")).collect();
     format!(
-        "SELECT pg_catalog.count(*)::int8 FROM (SELECT 1 FROM {from} WHERE {} GROUP BY {} \
-         HAVING pg_catalog.count(*) > 1) AS d",
+        "SELECT pg_catalog.count(*)::pg_catalog.int8 FROM (SELECT 1 FROM {from} \
+         WHERE {} GROUP BY {} \
+         HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1) AS d",
         not_null.join(" AND "),
         quoted.join(", ")
     )
@@ -180,8 +181,9 @@ mod tests {
     fn duplicates_are_counted_over_non_null_keys() {
         assert_eq!(
             duplicate_count("ONLY public.t", &["a".into(), "B".into()]),
-            "SELECT pg_catalog.count(*)::int8 FROM (SELECT 1 FROM ONLY public.t WHERE a IS NOT NULL \
-             AND \"B\" IS NOT NULL GROUP BY a, \"B\" HAVING pg_catalog.count(*) > 1) AS d"
+            "SELECT pg_catalog.count(*)::pg_catalog.int8 FROM (SELECT 1 FROM ONLY public.t \
+             WHERE \"a\" IS NOT NULL AND \"B\" IS NOT NULL GROUP BY \"a\", \"B\" \
+             HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1) AS d"
         );
     }
 }

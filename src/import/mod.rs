@@ -1383,8 +1383,8 @@ fn plan_sequences(
             let col = table.column(column)?;
             matches!(col.base_type.as_str(), "smallint" | "integer" | "bigint").then(|| {
                 let sql = format!(
-                    "SELECT (SELECT max({})::int8 FROM {}), s.last_value, s.is_called \
-                     FROM {sequence} AS s",
+                    "SELECT (SELECT pg_catalog.max({})::pg_catalog.int8 FROM {}), s.last_value, \
+                     s.is_called FROM {sequence} AS s",
                     quote_ident(column),
                     table.from_clause()
                 );
