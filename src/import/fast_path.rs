@@ -24,15 +24,15 @@
 //! trigger's) or declared on partitions, no key leaves the catalog, and no deferrable
 //! exclusion constraint is loaded. Otherwise the import keeps the per-row triggers.
 
-use std::collections::HashMap;
-
 use anyhow::{Context, Result};
 use postgres::Transaction;
 
 use crate::catalog::{quote_ident, Catalog};
 use crate::error::{failure, ExitKind};
 
-use super::statements::LoadTable;
+use crate::snapshot::SnapshotDir;
+
+use super::{fk_violation, Layout};
 
 const LOAD_CHECKS_SQL: &str = include_str!("../catalog/load_checks.sql");
 
@@ -92,62 +92,106 @@ pub fn begin(
     Ok(true)
 }
 
+/// One counting statement of [`check`]: what a non-zero count means and, for a foreign key, its
+/// child table and columns (to locate the orphans in the snapshot).
+struct Check<'a> {
+    sql: String,
+    what: String,
+    foreign_key: Option<(usize, &'a [String])>,
+}
+
 /// Switches the triggers back on and checks every foreign key and deferrable unique key of the
 /// loaded tables. A broken key fails as the trigger would have (bad input, naming the
-/// constraint), listing every broken key at once.
+/// constraint, and for a foreign key the file, line and values of its first rows), listing
+/// every broken key at once.
 pub fn check(
     txn: &mut Transaction<'_>,
-    catalog: &Catalog,
+    layout: &Layout,
     loaded: &[usize],
-    loads: &HashMap<usize, LoadTable>,
+    snapshot: &SnapshotDir,
 ) -> Result<()> {
+    let catalog = layout.catalog;
     txn.batch_execute("SET LOCAL session_replication_role = origin")?;
-    let mut what = Vec::new();
-    let mut statements = Vec::new();
+    let mut checks: Vec<Check> = Vec::new();
     for fk in catalog
         .foreign_keys
         .iter()
         .filter(|fk| !fk.virtual_key && loaded.contains(&fk.child))
     {
         let child = &catalog.tables[fk.child];
-        statements.push(loads[&fk.child].orphan_count(
+        let sql = layout.loads[&fk.child].orphan_count(
             &child.from_clause(),
             &fk.columns,
             &fk.condition,
             None,
             &catalog.tables[fk.parent],
             &fk.parent_columns,
-        ));
-        what.push(format!(
+        );
+        let what = format!(
             "{} violates foreign key constraint \"{}\": rows whose ({}) have no row in {}",
             child.name,
             fk.name,
             fk.columns.join(", "),
             catalog.tables[fk.parent].name,
-        ));
+        );
+        checks.push(Check {
+            sql,
+            what,
+            foreign_key: Some((fk.child, &fk.columns)),
+        });
     }
     for &t in loaded {
         let table = &catalog.tables[t];
         for key in table.unique_keys.iter().filter(|k| k.deferrable) {
-            statements.push(duplicate_count(&table.from_clause(), &key.columns));
-            what.push(format!(
+            let what = format!(
                 "{} violates unique constraint \"{}\": values of ({}) held by more than one row",
                 table.name,
                 key.name,
                 key.columns.join(", ")
-            ));
+            );
+            checks.push(Check {
+                sql: duplicate_count(&table.from_clause(), &key.columns),
+                what,
+                foreign_key: None,
+            });
         }
     }
+    let statements: Vec<String> = checks.iter().map(|c| c.sql.clone()).collect();
     let rows = super::batch_rows(txn, &statements).context("checking every foreign key")?;
-    anyhow::ensure!(rows.len() == what.len(), "one answer per check");
-    let broken: Vec<String> = rows
-        .iter()
-        .zip(what)
-        .filter_map(|(row, what)| {
-            let n: i64 = row.get(0).and_then(|v| v.parse().ok()).unwrap_or(0);
-            (n > 0).then(|| format!("{what} ({n})"))
-        })
-        .collect();
+    anyhow::ensure!(rows.len() == checks.len(), "one answer per check");
+    let mut broken = Vec::new();
+    for (row, check) in rows.iter().zip(&checks) {
+        let Check {
+            sql,
+            what,
+            foreign_key,
+        } = check;
+        let n: i64 = row.get(0).and_then(|v| v.parse().ok()).unwrap_or(0);
+        if n == 0 {
+            continue;
+        }
+        // The first few orphans, with the file's line and the key values.
+        let mut located = Vec::new();
+        if let Some((child, columns)) = foreign_key {
+            if let Some(sql) = fk_violation::orphan_examples_sql(sql, columns) {
+                let examples: Vec<Vec<Option<String>>> = txn
+                    .query(sql.as_str(), &[])?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                located = fk_violation::describe_examples(
+                    snapshot,
+                    layout.manifest_table(*child),
+                    columns,
+                    &examples,
+                );
+            }
+        }
+        broken.push(match located.is_empty() {
+            true => format!("{what} ({n})"),
+            false => format!("{what} ({n}): {}", located.join("; ")),
+        });
+    }
     if broken.is_empty() {
         return Ok(());
     }

@@ -602,7 +602,7 @@ impl Loader<'_> {
         );
         if batched_key_checks {
             timed(&mut timings.verify_ms, || {
-                fast_path::check(txn, &catalog, &loaded, &layout.loads)
+                fast_path::check(txn, &layout, &loaded, self.snapshot)
             })?;
         }
         let (mut tables, mut violations) = timed(&mut timings.verify_ms, || {
