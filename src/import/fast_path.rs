@@ -27,9 +27,10 @@
 use anyhow::{Context, Result};
 use postgres::Transaction;
 
-use crate::catalog::{quote_ident, Catalog};
+use crate::catalog::{quote_ident, Catalog, MatchRule};
 use crate::error::{failure, ExitKind};
 
+use crate::snapshot::manifest::ManifestForeignKey;
 use crate::snapshot::SnapshotDir;
 
 use super::{fk_violation, Layout};
@@ -58,8 +59,8 @@ pub fn catalog_refusal(catalog: &Catalog, loaded: &[usize], empty: &[bool]) -> O
     catalog
         .foreign_keys
         .iter()
-        .filter(|fk| !fk.virtual_key && loaded.contains(&fk.child))
-        .find(|fk| !fk.validated || fk.match_full || fk.partition.is_some())
+        .filter(|fk| !fk.is_virtual() && loaded.contains(&fk.child))
+        .find(|fk| !fk.validated() || fk.match_rule == MatchRule::Full || fk.partition.is_some())
         .map(|fk| {
             format!(
                 "foreign key {} is NOT VALID, MATCH FULL or declared on partitions",
@@ -116,16 +117,27 @@ pub fn check(
     for fk in catalog
         .foreign_keys
         .iter()
-        .filter(|fk| !fk.virtual_key && loaded.contains(&fk.child))
+        .filter(|fk| !fk.is_virtual() && loaded.contains(&fk.child))
     {
         let child = &catalog.tables[fk.child];
+        // A declared key of the whole table (the others never take this path), as the
+        // import's own orphan check reads keys.
+        let key = ManifestForeignKey {
+            name: fk.name.clone(),
+            columns: fk.columns.clone(),
+            references: catalog.tables[fk.parent].name.clone(),
+            referenced_columns: fk.parent_columns.clone(),
+            deferrable: fk.deferrable(),
+            match_full: false,
+            virtual_key: false,
+            when: Vec::new(),
+            partitions: Vec::new(),
+        };
         let sql = layout.loads[&fk.child].orphan_count(
             &child.from_clause(),
-            &fk.columns,
-            &fk.condition,
+            &key,
             None,
             &catalog.tables[fk.parent],
-            &fk.parent_columns,
         );
         let what = format!(
             "{} violates foreign key constraint \"{}\": rows whose ({}) have no row in {}",
