@@ -23,7 +23,7 @@ use crate::selection::{self, RowId};
 use crate::session::{begin_snapshot, open_source};
 use crate::snapshot::manifest::{self, ManifestMasking, SnapshotKind, FORMAT, FORMAT_VERSION};
 use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts, Rows};
-use crate::snapshot::{Manifest, SnapshotWriter};
+use crate::snapshot::{Manifest, ManifestTable, SnapshotWriter};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TableReport {
@@ -72,150 +72,29 @@ fn run_export(
         .masking
         .load_key(&crate::connection::ProcessEnvironment)?;
     let writer = SnapshotWriter::create(dir)?;
-    let t0 = Instant::now();
-    let mut client = open_source(endpoint)?;
-    let timings = Timings {
-        connect_ms: t0.elapsed().as_secs_f64() * 1e3,
-        ..Timings::default()
-    };
+    let (mut client, timings) = connect(endpoint)?;
     let mut txn = begin_snapshot(&mut client)?;
     let mut prepared = prepare(&mut txn, options, progress, timings)?;
     let migrations = crate::migrations::read(&mut txn)?;
 
     let t0 = Instant::now();
-    let leaf_names = leaf_relation_names(&mut txn, &prepared)?;
-    // Tables with keys declared on partitions are written grouped by leaf partition.
-    let grouped = partition_keys::grouped_tables(&prepared.catalog);
-    let mut groups: HashMap<usize, Vec<(u32, QualifiedName, u64)>> = HashMap::new();
-    for (t, _) in grouped.iter().enumerate().filter(|(_, g)| **g) {
-        let rows = &prepared.selection.tables[t].rows;
-        groups.insert(t, partition_keys::leaf_groups(&mut txn, rows)?);
-    }
-    let group_of = |t: usize| -> HashMap<u32, usize> {
-        groups
-            .get(&t)
-            .map(|g| g.iter().enumerate().map(|(i, g)| (g.0, i)).collect())
-            .unwrap_or_default()
+    let layout = Layout::read(&mut txn, &prepared)?;
+    let masked_copies = match &key {
+        Some(key) => mask_copies(&mut txn, &mut prepared, &layout, key, progress)?,
+        None => BTreeMap::new(),
     };
-    // Tables with masked columns are read into memory and masked there, before any file is
-    // written: no original value of a masked column reaches the disk.
-    let mut masked_copies = BTreeMap::new();
-    if let Some(key) = &key {
-        for &t in prepared.masking.tables.keys() {
-            let rows = &prepared.selection.tables[t].rows;
-            let mut data = Vec::new();
-            if !rows.is_empty() {
-                let sql = copy_query(&prepared.catalog, t, rows, &leaf_names, &group_of(t));
-                let name = &prepared.catalog.tables[t].name;
-                txn.copy_out(sql.as_str())
-                    .with_context(|| format!("copying rows of {name}"))?
-                    .read_to_end(&mut data)
-                    .with_context(|| format!("copying rows of {name}"))?;
-            }
-            masked_copies.insert(t, data);
-        }
-        let started = Instant::now();
-        let checks = masking::mask_tables(&prepared.masking, key, &mut masked_copies)?;
-        masking::check_domains(&mut txn, &checks)?;
-        prepared.timings.mask_ms = started.elapsed().as_secs_f64() * 1e3;
-        progress.line(&format!(
-            "masked {} columns of {} tables ({})",
-            prepared.masking.columns.len(),
-            masked_copies.len(),
-            report::ms(prepared.timings.mask_ms)
-        ));
-    }
-    let mut tables = Vec::new();
-    let mut reports = Vec::new();
-    let name_width = prepared
-        .catalog
-        .tables
-        .iter()
-        .map(|t| t.name.to_string().chars().count())
-        .max()
-        .unwrap_or(0);
-    for component in &prepared.plan {
-        for &t in &component.tables {
-            let started = Instant::now();
-            let table = &prepared.catalog.tables[t];
-            let chosen = &prepared.selection.tables[t];
-            let sql = (!chosen.rows.is_empty()).then(|| {
-                copy_query(
-                    &prepared.catalog,
-                    t,
-                    &chosen.rows,
-                    &leaf_names,
-                    &group_of(t),
-                )
-            });
-            let masked = masked_copies.remove(&t);
-            let rows = match (&masked, &sql) {
-                (Some(data), _) => Rows::Buffered(data),
-                (None, Some(sql)) => Rows::Copy(sql),
-                (None, None) => Rows::Empty,
-            };
-            let (file, sha256, exported) = write_table_file(
-                &writer,
-                &mut txn,
-                &prepared.catalog,
-                t,
-                rows,
-                "copying rows of",
-                (progress, Some(chosen.rows.len() as u64)),
-            )?;
-            if exported != chosen.rows.len() as u64 {
-                anyhow::bail!(
-                    "COPY of {} returned {exported} rows, {} were selected",
-                    table.name,
-                    chosen.rows.len()
-                );
-            }
-            let ms = (started.elapsed() + chosen.sample_time).as_secs_f64() * 1e3;
-            progress.line(&format!(
-                "{:<name_width$}  ~{} rows in source, {} sampled, {} backfilled ({})",
-                table.name.to_string(),
-                table.estimated_rows,
-                chosen.sampled,
-                chosen.backfilled,
-                report::ms(ms)
-            ));
-            reports.push(TableReport {
-                table: table.name.to_string(),
-                file: file.clone(),
-                source_rows_estimate: table.estimated_rows,
-                sampled: chosen.sampled,
-                backfilled: chosen.backfilled,
-                exported,
-                ms,
-            });
-            let counts = RowCounts {
-                rows: exported,
-                sampled: chosen.sampled,
-                backfilled: chosen.backfilled,
-            };
-            let mut entry = manifest_table(&prepared.catalog, t, file, counts, sha256);
-            entry.partitions = partition_keys::manifest_groups(groups.get(&t).map_or(&[], |g| g));
-            tables.push(entry);
-        }
-    }
+    let (tables, reports) = write_tables(
+        &writer,
+        &mut txn,
+        &prepared,
+        &layout,
+        masked_copies,
+        progress,
+    )?;
     txn.commit().context("ending the read-only transaction")?;
     prepared.timings.copy_ms = t0.elapsed().as_secs_f64() * 1e3;
 
-    let manifest = Manifest {
-        format: FORMAT.to_string(),
-        format_version: FORMAT_VERSION,
-        kind: SnapshotKind::Export,
-        source: prepared.source.clone(),
-        schema_fingerprint: manifest::schema_fingerprint(&tables),
-        limit: options.limit,
-        masking: key.as_ref().map(|key| ManifestMasking {
-            fingerprint: masking::fingerprint(key, &options.masking),
-            key_env: options.masking.key_env.clone(),
-            columns: prepared.masking.columns.clone(),
-        }),
-        migrations,
-        tables,
-    };
+    let manifest = build_manifest(options, &prepared, key.as_ref(), migrations, tables);
     let final_dir = writer.final_dir().display().to_string();
     writer.commit(&manifest)?;
     prepared.timings.total_ms = progress.elapsed_ms();
@@ -227,6 +106,228 @@ fn run_export(
         warnings: prepared.selection.stats.unresolved.clone(),
         timings: prepared.timings,
     })
+}
+
+/// Opens the source connection and records how long that took.
+fn connect(endpoint: &Endpoint) -> Result<(postgres::Client, Timings)> {
+    let t0 = Instant::now();
+    let client = open_source(endpoint)?;
+    let timings = Timings {
+        connect_ms: t0.elapsed().as_secs_f64() * 1e3,
+        ..Timings::default()
+    };
+    Ok((client, timings))
+}
+
+/// Where the selected rows live: the relation names to COPY from, and the leaf partition groups
+/// of the tables whose keys are declared on partitions.
+struct Layout {
+    leaf_names: HashMap<u32, String>,
+    groups: HashMap<usize, Vec<(u32, QualifiedName, u64)>>,
+}
+
+impl Layout {
+    /// Reads the leaf relation names, and groups by leaf partition the tables with keys declared
+    /// on partitions (those are written grouped by leaf partition).
+    fn read(client: &mut impl GenericClient, prepared: &Prepared) -> Result<Layout> {
+        let leaf_names = leaf_relation_names(client, prepared)?;
+        let grouped = partition_keys::grouped_tables(&prepared.catalog);
+        let mut groups = HashMap::new();
+        for (t, _) in grouped.iter().enumerate().filter(|(_, g)| **g) {
+            let rows = &prepared.selection.tables[t].rows;
+            groups.insert(t, partition_keys::leaf_groups(client, rows)?);
+        }
+        Ok(Layout { leaf_names, groups })
+    }
+
+    /// The position of each leaf relation of table `t` in its grouped order (empty when the
+    /// table is not grouped).
+    fn group_of(&self, t: usize) -> HashMap<u32, usize> {
+        self.groups
+            .get(&t)
+            .map(|g| g.iter().enumerate().map(|(i, g)| (g.0, i)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The COPY of table `t`'s selected rows.
+    fn copy_query(&self, catalog: &Catalog, t: usize, rows: &[RowId]) -> String {
+        copy_query(catalog, t, rows, &self.leaf_names, &self.group_of(t))
+    }
+}
+
+/// Reads the tables with masked columns into memory and masks them there, before any file is
+/// written: no original value of a masked column reaches the disk.
+fn mask_copies(
+    client: &mut impl GenericClient,
+    prepared: &mut Prepared,
+    layout: &Layout,
+    key: &masking::Key,
+    progress: &Progress,
+) -> Result<BTreeMap<usize, Vec<u8>>> {
+    let mut masked_copies = BTreeMap::new();
+    for &t in prepared.masking.tables.keys() {
+        let rows = &prepared.selection.tables[t].rows;
+        let mut data = Vec::new();
+        if !rows.is_empty() {
+            let sql = layout.copy_query(&prepared.catalog, t, rows);
+            let name = &prepared.catalog.tables[t].name;
+            client
+                .copy_out(sql.as_str())
+                .with_context(|| format!("copying rows of {name}"))?
+                .read_to_end(&mut data)
+                .with_context(|| format!("copying rows of {name}"))?;
+        }
+        masked_copies.insert(t, data);
+    }
+    let started = Instant::now();
+    let checks = masking::mask_tables(&prepared.masking, key, &mut masked_copies)?;
+    masking::check_domains(client, &checks)?;
+    prepared.timings.mask_ms = started.elapsed().as_secs_f64() * 1e3;
+    progress.line(&format!(
+        "masked {} columns of {} tables ({})",
+        prepared.masking.columns.len(),
+        masked_copies.len(),
+        report::ms(prepared.timings.mask_ms)
+    ));
+    Ok(masked_copies)
+}
+
+/// Writes every table's file in load-plan order: the manifest entries and the per-table
+/// reports.
+fn write_tables(
+    writer: &SnapshotWriter,
+    client: &mut impl GenericClient,
+    prepared: &Prepared,
+    layout: &Layout,
+    mut masked_copies: BTreeMap<usize, Vec<u8>>,
+    progress: &Progress,
+) -> Result<(Vec<ManifestTable>, Vec<TableReport>)> {
+    let mut tables = Vec::new();
+    let mut reports = Vec::new();
+    let name_width = prepared
+        .catalog
+        .tables
+        .iter()
+        .map(|t| t.name.to_string().chars().count())
+        .max()
+        .unwrap_or(0);
+    let out = TableOutput {
+        writer,
+        prepared,
+        layout,
+        progress,
+        name_width,
+    };
+    for component in &prepared.plan {
+        for &t in &component.tables {
+            let (entry, report) = out.write(client, t, masked_copies.remove(&t))?;
+            tables.push(entry);
+            reports.push(report);
+        }
+    }
+    Ok((tables, reports))
+}
+
+/// What writing one table's file needs besides the table.
+struct TableOutput<'a> {
+    writer: &'a SnapshotWriter,
+    prepared: &'a Prepared,
+    layout: &'a Layout,
+    progress: &'a Progress,
+    /// The width of the longest table name, to align the progress lines.
+    name_width: usize,
+}
+
+impl TableOutput<'_> {
+    /// Writes table `t`'s file from its masked copy or a COPY of its selected rows, checks the
+    /// row count, prints its progress line: its manifest entry and report.
+    fn write(
+        &self,
+        client: &mut impl GenericClient,
+        t: usize,
+        masked: Option<Vec<u8>>,
+    ) -> Result<(ManifestTable, TableReport)> {
+        let started = Instant::now();
+        let prepared = self.prepared;
+        let table = &prepared.catalog.tables[t];
+        let chosen = &prepared.selection.tables[t];
+        let sql = (!chosen.rows.is_empty())
+            .then(|| self.layout.copy_query(&prepared.catalog, t, &chosen.rows));
+        let rows = match (&masked, &sql) {
+            (Some(data), _) => Rows::Buffered(data),
+            (None, Some(sql)) => Rows::Copy(sql),
+            (None, None) => Rows::Empty,
+        };
+        let (file, sha256, exported) = write_table_file(
+            self.writer,
+            client,
+            &prepared.catalog,
+            t,
+            rows,
+            "copying rows of",
+            (self.progress, Some(chosen.rows.len() as u64)),
+        )?;
+        if exported != chosen.rows.len() as u64 {
+            anyhow::bail!(
+                "COPY of {} returned {exported} rows, {} were selected",
+                table.name,
+                chosen.rows.len()
+            );
+        }
+        let ms = (started.elapsed() + chosen.sample_time).as_secs_f64() * 1e3;
+        let name_width = self.name_width;
+        self.progress.line(&format!(
+            "{:<name_width$}  ~{} rows in source, {} sampled, {} backfilled ({})",
+            table.name.to_string(),
+            table.estimated_rows,
+            chosen.sampled,
+            chosen.backfilled,
+            report::ms(ms)
+        ));
+        let report = TableReport {
+            table: table.name.to_string(),
+            file: file.clone(),
+            source_rows_estimate: table.estimated_rows,
+            sampled: chosen.sampled,
+            backfilled: chosen.backfilled,
+            exported,
+            ms,
+        };
+        let counts = RowCounts {
+            rows: exported,
+            sampled: chosen.sampled,
+            backfilled: chosen.backfilled,
+        };
+        let mut entry = manifest_table(&prepared.catalog, t, file, counts, sha256);
+        entry.partitions =
+            partition_keys::manifest_groups(self.layout.groups.get(&t).map_or(&[], |g| g));
+        Ok((entry, report))
+    }
+}
+
+/// The snapshot's manifest: its source, fingerprint, masking and tables.
+fn build_manifest(
+    options: &ExportOptions,
+    prepared: &Prepared,
+    key: Option<&masking::Key>,
+    migrations: Vec<crate::migrations::MigrationState>,
+    tables: Vec<ManifestTable>,
+) -> Manifest {
+    Manifest {
+        format: FORMAT.to_string(),
+        format_version: FORMAT_VERSION,
+        kind: SnapshotKind::Export,
+        source: prepared.source.clone(),
+        schema_fingerprint: manifest::schema_fingerprint(&tables),
+        limit: options.limit,
+        masking: key.map(|key| ManifestMasking {
+            fingerprint: masking::fingerprint(key, &options.masking),
+            key_env: options.masking.key_env.clone(),
+            columns: prepared.masking.columns.clone(),
+        }),
+        migrations,
+        tables,
+    }
 }
 
 /// Schema-qualified, quoted names of the partitions holding selected rows of partitioned tables.
