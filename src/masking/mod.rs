@@ -30,7 +30,7 @@ use std::fmt;
 use anyhow::Result;
 use postgres::GenericClient;
 
-use crate::catalog::{quote_literal, split_dotted, Catalog, QualifiedName};
+use crate::catalog::{quote_literal, split_dotted, Catalog, Column, QualifiedName};
 use crate::connection::Environment;
 use crate::error::{failure, ExitKind};
 use crate::problem::{self, Problem, Subject};
@@ -343,41 +343,99 @@ fn resolve(
     scope: Scope,
 ) -> Result<(Plan, Vec<Problem>)> {
     let mut problems = Vec::new();
-    // Explicit settings, by column.
+    let (explicit, json_rules) = placed_settings(catalog, options, scope, &mut problems);
+    let (parents, referenced) = key_pairs(catalog);
+    let effective = effective_rules(catalog, &explicit, &parents, &mut problems);
+    condition_problems(catalog, &effective, &mut problems);
+    let mut masked: Vec<Col> = effective.keys().cloned().collect();
+    masked.sort();
+    let mut typed = masked.clone();
+    typed.extend(json_rules.keys().cloned());
+    let resolved = Resolved {
+        catalog,
+        types: read_types(client, catalog, &typed)?,
+        unique_columns: unique_columns(catalog, &referenced),
+        explicit,
+        json_rules,
+        effective,
+    };
+    let mut plan = Plan::default();
+    resolved.plan_masked(client, &masked, &mut plan, &mut problems)?;
+    resolved.plan_json(&mut plan, &mut problems);
+    plan.columns.sort_by(|a, b| a.column.cmp(&b.column));
+    if options.strict {
+        problems.extend(resolved.strict_problem(keep));
+    }
+    Ok((plan, problems))
+}
+
+/// The `schema.table.column` name of a catalog column.
+fn column_name(catalog: &Catalog, (t, c): &Col) -> ColumnName {
+    ColumnName {
+        table: catalog.tables[*t].name.clone(),
+        column: c.clone(),
+    }
+}
+
+/// Which settings name a column of the catalog (whole-value rules by column, JSON path rules
+/// grouped by column); the others are problems, or skipped outside a restricted scope.
+fn placed_settings<'a>(
+    catalog: &Catalog,
+    options: &'a MaskingOptions,
+    scope: Scope,
+    problems: &mut Vec<Problem>,
+) -> (
+    HashMap<Col, &'a RuleSetting>,
+    BTreeMap<Col, Vec<&'a RuleSetting>>,
+) {
     let mut explicit: HashMap<Col, &RuleSetting> = HashMap::new();
     let mut json_rules: BTreeMap<Col, Vec<&RuleSetting>> = BTreeMap::new();
     for setting in options.effective_rules() {
-        let used_in = Subject::new(&setting.origin, format!("mask {}", setting.target()));
         if scope == Scope::Restricted && catalog.find(&setting.column.table).is_none() {
             continue;
         }
-        let t = match virtual_keys::find_table(catalog, &setting.column.table, &used_in) {
-            Ok(t) => t,
-            Err(problem) => {
-                // Not in the schemas read: the same message as for other table settings.
-                problems.push(problem);
-                continue;
-            }
+        let Some(column) = place_setting(catalog, setting, problems) else {
+            continue;
         };
-        let before = problems.len();
-        virtual_keys::check_columns(
-            &catalog.tables[t],
-            std::slice::from_ref(&setting.column.column),
-            &used_in,
-            &mut problems,
-        );
-        if problems.len() == before {
-            let column = (t, setting.column.column.clone());
-            match setting.json_path {
-                Some(_) => json_rules.entry(column).or_default().push(setting),
-                None => {
-                    explicit.insert(column, setting);
-                }
+        match setting.json_path {
+            Some(_) => json_rules.entry(column).or_default().push(setting),
+            None => {
+                explicit.insert(column, setting);
             }
         }
     }
+    (explicit, json_rules)
+}
 
-    // Which columns each column references, pair by pair.
+/// The catalog column a setting names, or `None` with the problem recorded when its table or
+/// column is not there.
+fn place_setting(
+    catalog: &Catalog,
+    setting: &RuleSetting,
+    problems: &mut Vec<Problem>,
+) -> Option<Col> {
+    let used_in = Subject::new(&setting.origin, format!("mask {}", setting.target()));
+    let t = match virtual_keys::find_table(catalog, &setting.column.table, &used_in) {
+        Ok(t) => t,
+        Err(problem) => {
+            // Not in the schemas read: the same message as for other table settings.
+            problems.push(problem);
+            return None;
+        }
+    };
+    let before = problems.len();
+    virtual_keys::check_columns(
+        &catalog.tables[t],
+        std::slice::from_ref(&setting.column.column),
+        &used_in,
+        problems,
+    );
+    (problems.len() == before).then(|| (t, setting.column.column.clone()))
+}
+
+/// Which columns each column references, pair by pair (sorted, without repeats), and every
+/// referenced column.
+fn key_pairs(catalog: &Catalog) -> (HashMap<Col, Vec<Col>>, HashSet<Col>) {
     let mut parents: HashMap<Col, Vec<Col>> = HashMap::new();
     let mut referenced: HashSet<Col> = HashSet::new();
     for fk in &catalog.foreign_keys {
@@ -394,12 +452,18 @@ fn resolve(
         list.sort();
         list.dedup();
     }
-    let name_of = |(t, c): &Col| ColumnName {
-        table: catalog.tables[*t].name.clone(),
-        column: c.clone(),
-    };
+    (parents, referenced)
+}
 
-    // The rule each column ends up with, and the column it follows.
+/// The rule each column ends up with, and the column it follows, for every column with a
+/// setting or a foreign key.
+fn effective_rules(
+    catalog: &Catalog,
+    explicit: &HashMap<Col, &RuleSetting>,
+    parents: &HashMap<Col, Vec<Col>>,
+    problems: &mut Vec<Problem>,
+) -> HashMap<Col, (Rule, Col)> {
+    let name_of = |column: &Col| column_name(catalog, column);
     let mut effective: HashMap<Col, (Rule, Col)> = HashMap::new();
     let mut visiting = HashSet::new();
     let mut columns: Vec<Col> = explicit.keys().cloned().collect();
@@ -409,18 +473,23 @@ fn resolve(
     for column in &columns {
         effective_rule(
             column,
-            &explicit,
-            &parents,
+            explicit,
+            parents,
             &mut effective,
             &mut visiting,
-            &mut problems,
+            problems,
             &name_of,
         );
     }
+    effective
+}
 
-    // Type, length and key checks of every masked column.
-    let mut masked: Vec<Col> = effective.keys().cloned().collect();
-    masked.sort();
+/// A masked column that decides which table a virtual foreign key points at is a problem.
+fn condition_problems(
+    catalog: &Catalog,
+    effective: &HashMap<Col, (Rule, Col)>,
+    problems: &mut Vec<Problem>,
+) {
     for fk in catalog
         .foreign_keys
         .iter()
@@ -432,16 +501,17 @@ fn resolve(
                 problems.push(Problem::unplaced(format!(
                     "{} decides which table the virtual foreign key {:?} points at: the {rule} \
                      rule would break the key; mark it keep",
-                    name_of(&column),
+                    column_name(catalog, &column),
                     fk.name
                 )));
             }
         }
     }
-    let mut typed = masked.clone();
-    typed.extend(json_rules.keys().cloned());
-    let types = read_types(client, catalog, &typed)?;
-    let unique_columns: HashSet<Col> = catalog
+}
+
+/// The columns under a unique key, and the referenced ones: their values must stay apart.
+fn unique_columns(catalog: &Catalog, referenced: &HashSet<Col>) -> HashSet<Col> {
+    catalog
         .tables
         .iter()
         .enumerate()
@@ -452,22 +522,82 @@ fn resolve(
                 .flat_map(move |k| k.columns.iter().map(move |c| (t, c.clone())))
         })
         .chain(referenced.iter().cloned())
-        .collect();
-    let mut plan = Plan::default();
-    let mut group_of: HashMap<Col, usize> = HashMap::new();
-    for column in &masked {
-        let (rule, root) = effective[column].clone();
-        let table = &catalog.tables[column.0];
-        let info = table.column(&column.1).expect("checked");
-        let name = name_of(column);
-        let how = if &root == column {
-            format!("{} ({rule})", explicit[column].origin)
-        } else {
-            format!("{rule}, following {}", name_of(&root))
-        };
-        let Some(types) = types.get(column) else {
-            continue;
-        };
+        .collect()
+}
+
+/// The rules resolved against the catalog, before the plan is built from them.
+struct Resolved<'a> {
+    catalog: &'a Catalog,
+    explicit: HashMap<Col, &'a RuleSetting>,
+    json_rules: BTreeMap<Col, Vec<&'a RuleSetting>>,
+    effective: HashMap<Col, (Rule, Col)>,
+    types: HashMap<Col, TypeInfo>,
+    unique_columns: HashSet<Col>,
+}
+
+/// One masked column as its problems describe it.
+struct MaskedUse<'a> {
+    name: ColumnName,
+    /// The rule and where it comes from, as the messages say it.
+    how: String,
+    info: &'a Column,
+    types: &'a TypeInfo,
+}
+
+impl Resolved<'_> {
+    /// Checks every column masked whole (in `masked` order) and adds it to the plan, in the
+    /// group of the column it follows.
+    fn plan_masked(
+        &self,
+        client: &mut impl GenericClient,
+        masked: &[Col],
+        plan: &mut Plan,
+        problems: &mut Vec<Problem>,
+    ) -> Result<()> {
+        let mut group_of: HashMap<Col, usize> = HashMap::new();
+        for column in masked {
+            let (rule, root) = &self.effective[column];
+            let info = self.catalog.tables[column.0]
+                .column(&column.1)
+                .expect("checked");
+            let name = column_name(self.catalog, column);
+            let how = if root == column {
+                format!("{} ({rule})", self.explicit[column].origin)
+            } else {
+                format!("{rule}, following {}", column_name(self.catalog, root))
+            };
+            let Some(types) = self.types.get(column) else {
+                continue;
+            };
+            let masked_use = MaskedUse {
+                name,
+                how,
+                info,
+                types,
+            };
+            self.rule_fit_problems(column, rule, &masked_use, problems);
+            if let Rule::Constant(value) = rule {
+                constant_problems(client, value, &masked_use, problems)?;
+            }
+            self.join_group(column, &masked_use, plan, &mut group_of);
+        }
+        Ok(())
+    }
+
+    /// Whether the rule fits the column's type, length, NOT NULL and keys.
+    fn rule_fit_problems(
+        &self,
+        column: &Col,
+        rule: &Rule,
+        masked: &MaskedUse,
+        problems: &mut Vec<Problem>,
+    ) {
+        let MaskedUse {
+            name,
+            how,
+            info,
+            types,
+        } = masked;
         if rule.needs_text_column() && types.category != "S" {
             problems.push(Problem::unplaced(format!(
                 "{name} is {}: the {rule} rule ({how}) writes text; use hash, null, \
@@ -475,7 +605,7 @@ fn resolve(
                 info.type_name
             )));
         }
-        if rule == Rule::Hash && types.category != "S" && types.base_type != "uuid" {
+        if *rule == Rule::Hash && types.category != "S" && types.base_type != "uuid" {
             problems.push(Problem::unplaced(format!(
                 "{name} is {}: the hash rule ({how}) needs a text or uuid column",
                 info.type_name
@@ -491,50 +621,39 @@ fn resolve(
                 )));
             }
         }
-        if rule == Rule::Null && info.not_null {
+        if *rule == Rule::Null && info.not_null {
             problems.push(Problem::unplaced(format!(
                 "{name} is NOT NULL: the null rule ({how}) cannot apply; use constant:VALUE, \
                  hash or text"
             )));
         }
-        if !rule.keeps_values_apart() && unique_columns.contains(column) {
+        if !rule.keeps_values_apart() && self.unique_columns.contains(column) {
             problems.push(Problem::unplaced(format!(
                 "{name} is under a unique key or referenced by a foreign key: the {rule} rule \
                  ({how}) gives every row the same value and would break the key; use hash, \
                  text or email"
             )));
         }
-        if let Rule::Constant(value) = &rule {
-            if types
-                .max_chars
-                .is_some_and(|max| value.chars().count() > max)
-            {
-                problems.push(Problem::unplaced(format!(
-                    "{name} is {}: the constant {} ({how}) is too long",
-                    info.type_name,
-                    quote_literal(value)
-                )));
-            }
-            let sql = format!("SELECT {}::{}", quote_literal(value), info.type_name);
-            let mut savepoint = client.transaction()?;
-            if let Err(e) = savepoint.execute(sql.as_str(), &[]) {
-                problems.push(Problem::unplaced(format!(
-                    "{name}: the constant {} ({how}) is not a valid {}: {}",
-                    quote_literal(value),
-                    info.type_name,
-                    e.as_db_error().map(|d| d.message()).unwrap_or("rejected")
-                )));
-            }
-            savepoint.rollback()?;
-        }
-        // Groups: a column joins the group of the column it follows.
+    }
+
+    /// Adds a masked column to the group of the column it follows (a new group for the first
+    /// one), and to the plan's tables and columns.
+    fn join_group(
+        &self,
+        column: &Col,
+        masked: &MaskedUse,
+        plan: &mut Plan,
+        group_of: &mut HashMap<Col, usize>,
+    ) {
+        let (rule, root) = &self.effective[column];
+        let table = &self.catalog.tables[column.0];
         let Some(field) = table.stored_columns().position(|c| c.name == column.1) else {
-            continue;
+            return;
         };
         let group = *group_of.entry(root.clone()).or_insert_with(|| {
             plan.groups.push(Group {
                 rule: rule.clone(),
-                root: name_of(&root),
+                root: column_name(self.catalog, root),
                 fit: Fit::default(),
                 unique: false,
                 members: Vec::new(),
@@ -543,9 +662,9 @@ fn resolve(
         });
         let g = &mut plan.groups[group];
         g.members.push((column.0, field));
-        g.unique |= unique_columns.contains(column);
-        g.fit.uuid = types.base_type == "uuid";
-        g.fit.max_chars = match (g.fit.max_chars, types.max_chars) {
+        g.unique |= self.unique_columns.contains(column);
+        g.fit.uuid = masked.types.base_type == "uuid";
+        g.fit.max_chars = match (g.fit.max_chars, masked.types.max_chars) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -553,112 +672,158 @@ fn resolve(
             field,
             group: Some(group),
             json: Vec::new(),
-            name: name.clone(),
-            check_type: types.domain_checks.then(|| info.type_name.clone()),
+            name: masked.name.clone(),
+            check_type: masked
+                .types
+                .domain_checks
+                .then(|| masked.info.type_name.clone()),
         });
         plan.columns.push(MaskedColumn {
-            column: name.to_string(),
+            column: masked.name.to_string(),
             rule: rule.to_string(),
-            via: (&root != column).then(|| name_of(&root).to_string()),
+            via: (root != column).then(|| column_name(self.catalog, root).to_string()),
         });
     }
 
-    for (column, settings) in &json_rules {
-        let name = name_of(column);
-        let origin = &settings[0].origin;
-        let Some(info) = types.get(column) else {
-            continue;
-        };
-        let type_name = &catalog.tables[column.0]
-            .column(&column.1)
-            .expect("checked")
-            .type_name;
-        if info.base_type != "json" && info.base_type != "jsonb" {
-            problems.push(Problem::setting(
-                origin,
-                format!("{name} is {type_name}: JSON path rules need a json or jsonb column"),
-            ));
-            continue;
-        }
-        if let Some((rule, _)) = effective.get(column) {
-            problems.push(Problem::setting(
-                origin,
-                format!(
-                    "{name} has the {rule} rule for the whole value and JSON path rules; \
-                 keep one"
-                ),
-            ));
-            continue;
-        }
-        if unique_columns.contains(column) {
-            problems.push(Problem::setting(
-                origin,
-                format!(
-                    "{name} is under a unique key or referenced: JSON path rules could \
-                 make two values equal; mask it whole (hash) instead"
-                ),
-            ));
-            continue;
-        }
-        let table = &catalog.tables[column.0];
-        let Some(field) = table.stored_columns().position(|c| c.name == column.1) else {
-            continue;
-        };
-        let rules: Vec<(JsonPath, Rule)> = settings
-            .iter()
-            .map(|s| (s.json_path.clone().expect("a path rule"), s.rule.clone()))
-            .collect();
-        for setting in settings {
-            plan.columns.push(MaskedColumn {
-                column: setting.target(),
-                rule: setting.rule.to_string(),
-                via: None,
+    /// Checks every column with JSON path rules and adds the ones that fit to the plan.
+    fn plan_json(&self, plan: &mut Plan, problems: &mut Vec<Problem>) {
+        for (column, settings) in &self.json_rules {
+            let Some(info) = self.types.get(column) else {
+                continue;
+            };
+            let type_name = &self.catalog.tables[column.0]
+                .column(&column.1)
+                .expect("checked")
+                .type_name;
+            if let Some(message) = self.json_problem(column, info, type_name) {
+                problems.push(Problem::setting(&settings[0].origin, message));
+                continue;
+            }
+            let table = &self.catalog.tables[column.0];
+            let Some(field) = table.stored_columns().position(|c| c.name == column.1) else {
+                continue;
+            };
+            let rules: Vec<(JsonPath, Rule)> = settings
+                .iter()
+                .map(|s| (s.json_path.clone().expect("a path rule"), s.rule.clone()))
+                .collect();
+            for setting in settings {
+                plan.columns.push(MaskedColumn {
+                    column: setting.target(),
+                    rule: setting.rule.to_string(),
+                    via: None,
+                });
+            }
+            plan.tables.entry(column.0).or_default().push(ColumnMask {
+                field,
+                group: None,
+                json: rules,
+                name: column_name(self.catalog, column),
+                check_type: info.domain_checks.then(|| type_name.clone()),
             });
         }
-        plan.tables.entry(column.0).or_default().push(ColumnMask {
-            field,
-            group: None,
-            json: rules,
-            name,
-            check_type: info.domain_checks.then(|| type_name.clone()),
-        });
     }
-    plan.columns.sort_by(|a, b| a.column.cmp(&b.column));
 
-    if options.strict {
-        let covered: HashSet<&Col> = effective
+    /// Why JSON path rules cannot apply to a column: not JSON, masked whole too, or under a
+    /// key.
+    fn json_problem(&self, column: &Col, info: &TypeInfo, type_name: &str) -> Option<String> {
+        let name = column_name(self.catalog, column);
+        if info.base_type != "json" && info.base_type != "jsonb" {
+            return Some(format!(
+                "{name} is {type_name}: JSON path rules need a json or jsonb column"
+            ));
+        }
+        if let Some((rule, _)) = self.effective.get(column) {
+            return Some(format!(
+                "{name} has the {rule} rule for the whole value and JSON path rules; \
+                 keep one"
+            ));
+        }
+        if self.unique_columns.contains(column) {
+            return Some(format!(
+                "{name} is under a unique key or referenced: JSON path rules could \
+                 make two values equal; mask it whole (hash) instead"
+            ));
+        }
+        None
+    }
+
+    /// Strict mode: the columns of the `keep` tables that look personal and have no rule, as
+    /// one problem.
+    fn strict_problem(&self, keep: &[bool]) -> Option<Problem> {
+        let covered: HashSet<&Col> = self
+            .effective
             .keys()
-            .chain(explicit.keys())
-            .chain(json_rules.keys())
+            .chain(self.explicit.keys())
+            .chain(self.json_rules.keys())
             .collect();
         let mut uncovered = Vec::new();
-        for (t, table) in catalog.tables.iter().enumerate() {
+        for (t, table) in self.catalog.tables.iter().enumerate() {
             if !keep[t] {
                 continue;
             }
             for column in table.stored_columns() {
-                let why = personal_by_name(&column.name)
-                    .map(|word| format!("name has {word:?}"))
-                    .or_else(|| {
-                        personal_by_type(&column.base_type).then(|| column.base_type.clone())
-                    });
-                if let Some(why) = why {
+                if let Some(why) = personal_reason(column) {
                     if !covered.contains(&(t, column.name.clone())) {
                         uncovered.push(format!("{}.{} ({why})", table.name, column.name));
                     }
                 }
             }
         }
-        if !uncovered.is_empty() {
-            problems.push(Problem::unplaced(format!(
+        (!uncovered.is_empty()).then(|| {
+            Problem::unplaced(format!(
                 "[masking] strict: {} column(s) look personal and have no rule: {}; give each \
                  a rule, or mark it \"keep\" in [masking.columns]",
                 uncovered.len(),
                 uncovered.join(", ")
-            )));
-        }
+            ))
+        })
     }
-    Ok((plan, problems))
+}
+
+/// Why a column looks personal (its name or its type), if it does.
+fn personal_reason(column: &Column) -> Option<String> {
+    personal_by_name(&column.name)
+        .map(|word| format!("name has {word:?}"))
+        .or_else(|| personal_by_type(&column.base_type).then(|| column.base_type.clone()))
+}
+
+/// Whether a constant fits the column: not too long, and a valid value of its type (asked of
+/// the server inside a savepoint).
+fn constant_problems(
+    client: &mut impl GenericClient,
+    value: &str,
+    masked: &MaskedUse,
+    problems: &mut Vec<Problem>,
+) -> Result<()> {
+    let MaskedUse {
+        name,
+        how,
+        info,
+        types,
+    } = masked;
+    if types
+        .max_chars
+        .is_some_and(|max| value.chars().count() > max)
+    {
+        problems.push(Problem::unplaced(format!(
+            "{name} is {}: the constant {} ({how}) is too long",
+            info.type_name,
+            quote_literal(value)
+        )));
+    }
+    let sql = format!("SELECT {}::{}", quote_literal(value), info.type_name);
+    let mut savepoint = client.transaction()?;
+    if let Err(e) = savepoint.execute(sql.as_str(), &[]) {
+        problems.push(Problem::unplaced(format!(
+            "{name}: the constant {} ({how}) is not a valid {}: {}",
+            quote_literal(value),
+            info.type_name,
+            e.as_db_error().map(|d| d.message()).unwrap_or("rejected")
+        )));
+    }
+    savepoint.rollback()?;
+    Ok(())
 }
 
 /// The effective rule of a column: its own (`keep` masks nothing), or the one of the columns it
