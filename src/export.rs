@@ -240,7 +240,7 @@ struct TableOutput<'a> {
 
 impl TableOutput<'_> {
     /// Writes table `t`'s file from its masked copy or a COPY of its selected rows, checks the
-    /// row count, prints its progress line: its manifest entry and report.
+    /// row count and prints its progress line: its manifest entry and report.
     fn write(
         &self,
         client: &mut impl GenericClient,
@@ -284,6 +284,21 @@ impl TableOutput<'_> {
             chosen.backfilled,
             report::ms(ms)
         ));
+        Ok(self.record(t, (file, sha256), exported, ms))
+    }
+
+    /// Table `t`'s report and manifest entry (with its leaf partition groups), once its file is
+    /// written.
+    fn record(
+        &self,
+        t: usize,
+        (file, sha256): (String, String),
+        exported: u64,
+        ms: f64,
+    ) -> (ManifestTable, TableReport) {
+        let catalog = &self.prepared.catalog;
+        let table = &catalog.tables[t];
+        let chosen = &self.prepared.selection.tables[t];
         let report = TableReport {
             table: table.name.to_string(),
             file: file.clone(),
@@ -298,10 +313,10 @@ impl TableOutput<'_> {
             sampled: chosen.sampled,
             backfilled: chosen.backfilled,
         };
-        let mut entry = manifest_table(&prepared.catalog, t, file, counts, sha256);
+        let mut entry = manifest_table(catalog, t, file, counts, sha256);
         entry.partitions =
             partition_keys::manifest_groups(self.layout.groups.get(&t).map_or(&[], |g| g));
-        Ok((entry, report))
+        (entry, report)
     }
 }
 
