@@ -577,7 +577,7 @@ impl Resolved<'_> {
             };
             self.rule_fit_problems(column, rule, &masked_use, problems);
             if let Rule::Constant(value) = rule {
-                constant_problems(client, value, &masked_use, problems)?;
+                masked_use.constant_problems(client, value, problems)?;
             }
             self.join_group(column, &masked_use, plan, &mut group_of);
         }
@@ -788,42 +788,38 @@ fn personal_reason(column: &Column) -> Option<String> {
         .or_else(|| personal_by_type(&column.base_type).then(|| column.base_type.clone()))
 }
 
-/// Whether a constant fits the column: not too long, and a valid value of its type (asked of
-/// the server inside a savepoint).
-fn constant_problems(
-    client: &mut impl GenericClient,
-    value: &str,
-    masked: &MaskedUse,
-    problems: &mut Vec<Problem>,
-) -> Result<()> {
-    let MaskedUse {
-        name,
-        how,
-        info,
-        types,
-    } = masked;
-    if types
-        .max_chars
-        .is_some_and(|max| value.chars().count() > max)
-    {
-        problems.push(Problem::unplaced(format!(
-            "{name} is {}: the constant {} ({how}) is too long",
-            info.type_name,
-            quote_literal(value)
-        )));
+impl MaskedUse<'_> {
+    /// Whether a constant fits the column: not too long, and a valid value of its type (asked
+    /// of the server inside a savepoint).
+    fn constant_problems(
+        &self,
+        client: &mut impl GenericClient,
+        value: &str,
+        problems: &mut Vec<Problem>,
+    ) -> Result<()> {
+        let (name, how, type_name) = (&self.name, &self.how, &self.info.type_name);
+        if self
+            .types
+            .max_chars
+            .is_some_and(|max| value.chars().count() > max)
+        {
+            problems.push(Problem::unplaced(format!(
+                "{name} is {type_name}: the constant {} ({how}) is too long",
+                quote_literal(value)
+            )));
+        }
+        let sql = format!("SELECT {}::{type_name}", quote_literal(value));
+        let mut savepoint = client.transaction()?;
+        if let Err(e) = savepoint.execute(sql.as_str(), &[]) {
+            problems.push(Problem::unplaced(format!(
+                "{name}: the constant {} ({how}) is not a valid {type_name}: {}",
+                quote_literal(value),
+                e.as_db_error().map(|d| d.message()).unwrap_or("rejected")
+            )));
+        }
+        savepoint.rollback()?;
+        Ok(())
     }
-    let sql = format!("SELECT {}::{}", quote_literal(value), info.type_name);
-    let mut savepoint = client.transaction()?;
-    if let Err(e) = savepoint.execute(sql.as_str(), &[]) {
-        problems.push(Problem::unplaced(format!(
-            "{name}: the constant {} ({how}) is not a valid {}: {}",
-            quote_literal(value),
-            info.type_name,
-            e.as_db_error().map(|d| d.message()).unwrap_or("rejected")
-        )));
-    }
-    savepoint.rollback()?;
-    Ok(())
 }
 
 /// The effective rule of a column: its own (`keep` masks nothing), or the one of the columns it
