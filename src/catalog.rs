@@ -534,7 +534,32 @@ impl Catalog {
     }
 
     /// Reads every user table of the given schemas (all user schemas when empty).
+    ///
+    /// The queries are planned with sequential scans allowed whatever the session says: the
+    /// export turns them off for user tables, but pg_catalog's tables are small and read
+    /// whole, and planned without them the four queries took 0.85 s instead of 0.1 s on
+    /// 1,000 tables. Inside a transaction the session's setting is restored afterwards.
     pub fn read(client: &mut impl GenericClient, schemas: &[String]) -> Result<Catalog> {
+        let previous: String = client
+            .query_one(
+                "SELECT pg_catalog.current_setting('enable_seqscan'),
+                        pg_catalog.set_config('enable_seqscan', 'on', true)",
+                &[],
+            )
+            .context("allowing sequential scans of pg_catalog")?
+            .get(0);
+        let catalog = Self::read_queries(client, schemas)?;
+        client
+            .execute(
+                "SELECT pg_catalog.set_config('enable_seqscan', $1, true)",
+                &[&previous],
+            )
+            .context("restoring enable_seqscan after reading the catalog")?;
+        Ok(catalog)
+    }
+
+    /// The four catalog queries of [`Catalog::read`].
+    fn read_queries(client: &mut impl GenericClient, schemas: &[String]) -> Result<Catalog> {
         let schemas: Vec<String> = schemas.to_vec();
         let mut tables = Vec::new();
         for row in client

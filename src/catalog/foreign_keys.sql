@@ -5,6 +5,26 @@
 -- through their root, with the partition's name and leaf partitions: it constrains the rows of
 -- those leaves only. Columns are paired by position in conkey/confkey and named, never
 -- numbered: attribute numbers differ between databases.
+-- The leaves are gathered for the keys declared on partitions only, in a CTE of their own: as a
+-- LATERAL subquery per key (gated on relispartition) it cost 0.5 s on 1,000 tables even though
+-- it never ran.
+WITH partition_leaves AS (
+    SELECT con.oid                                                             AS constraint_oid,
+           pg_catalog.array_agg(l.oid::int8 ORDER BY ln.nspname, l.relname)    AS oids,
+           pg_catalog.array_agg(ln.nspname::text ORDER BY ln.nspname, l.relname) AS schemas,
+           pg_catalog.array_agg(l.relname::text ORDER BY ln.nspname, l.relname) AS names
+      FROM pg_catalog.pg_constraint AS con
+      JOIN pg_catalog.pg_class AS child ON child.oid = con.conrelid
+     CROSS JOIN LATERAL pg_catalog.pg_partition_tree(child.oid) AS tree
+      JOIN pg_catalog.pg_class AS l ON l.oid = tree.relid
+      JOIN pg_catalog.pg_namespace AS ln ON ln.oid = l.relnamespace
+     WHERE con.contype = 'f'
+       AND con.conparentid = 0
+       AND child.relispartition
+       AND tree.isleaf
+       AND l.relkind = 'r'
+     GROUP BY con.oid
+)
 SELECT con.conname::text                                                   AS constraint_name,
        cn.nspname::text                                                    AS constraint_schema,
        CASE WHEN child.relispartition THEN pg_catalog.pg_partition_root(child.oid)
@@ -27,26 +47,15 @@ SELECT con.conname::text                                                   AS co
        child.relispartition                                                AS on_partition,
        child_ns.nspname::text                                              AS partition_schema,
        child.relname::text                                                 AS partition_name,
-       leaves.oids                                                         AS leaf_oids,
-       leaves.schemas                                                      AS leaf_schemas,
-       leaves.names                                                        AS leaf_names
+       coalesce(leaves.oids, '{}')                                         AS leaf_oids,
+       coalesce(leaves.schemas, '{}')                                      AS leaf_schemas,
+       coalesce(leaves.names, '{}')                                        AS leaf_names
   FROM pg_catalog.pg_constraint AS con
   JOIN pg_catalog.pg_namespace AS cn ON cn.oid = con.connamespace
   JOIN pg_catalog.pg_class AS child ON child.oid = con.conrelid
   JOIN pg_catalog.pg_namespace AS child_ns ON child_ns.oid = child.relnamespace
   JOIN pg_catalog.pg_class AS parent ON parent.oid = con.confrelid
- CROSS JOIN LATERAL (
-       SELECT coalesce(pg_catalog.array_agg(l.oid::int8 ORDER BY ln.nspname, l.relname), '{}') AS oids,
-              coalesce(pg_catalog.array_agg(ln.nspname::text ORDER BY ln.nspname, l.relname), '{}') AS schemas,
-              coalesce(pg_catalog.array_agg(l.relname::text ORDER BY ln.nspname, l.relname), '{}') AS names
-         FROM pg_catalog.pg_class AS l
-         JOIN pg_catalog.pg_namespace AS ln ON ln.oid = l.relnamespace
-        WHERE child.relispartition
-          AND l.relkind = 'r'
-          AND (l.oid = child.oid
-               OR l.oid IN (SELECT tree.relid
-                              FROM pg_catalog.pg_partition_tree(child.oid) AS tree
-                             WHERE tree.isleaf))) AS leaves
+  LEFT JOIN partition_leaves AS leaves ON leaves.constraint_oid = con.oid
  WHERE con.contype = 'f'
    AND con.conparentid = 0
  ORDER BY 3, con.conname
