@@ -199,6 +199,19 @@ pub struct DirArgs {
     pub dir: Option<PathBuf>,
 }
 
+/// How many sessions read the table files.
+pub const DEFAULT_JOBS: usize = 4;
+
+#[derive(Args, Debug, Clone)]
+pub struct ReadArgs {
+    /// Sessions that COPY table files out of the source at once, all on the export's one
+    /// snapshot (as pg_dump -j): each COPY costs round trips, which a remote source makes
+    /// slow. 1 reads everything on one session. Extra sessions that cannot be opened are
+    /// named and done without.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = DEFAULT_JOBS, value_parser = parse_jobs)]
+    pub jobs: usize,
+}
+
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     #[command(flatten)]
@@ -207,6 +220,8 @@ pub struct ExportArgs {
     pub dir: DirArgs,
     #[command(flatten)]
     pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub read: ReadArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -350,6 +365,8 @@ pub struct RefreshArgs {
     #[command(flatten)]
     pub selection: SelectionArgs,
     #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -381,6 +398,14 @@ pub struct SealArgs {
     pub dir: DirArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `--jobs`: 1 to 64 sessions.
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(jobs @ 1..=64) => Ok(jobs),
+        _ => Err(format!("{text:?} is not a number of sessions from 1 to 64")),
+    }
 }
 
 /// A row limit: a number, or every row.

@@ -10,17 +10,18 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use postgres::GenericClient;
+use postgres::{GenericClient, Transaction};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, QualifiedName};
-use crate::connection::{Endpoint, Side};
+use crate::connection::{Endpoint, Reached, Side};
 use crate::masking;
 use crate::partition_keys;
 use crate::prepare::{prepare, ExportOptions, Prepared, Timings};
+use crate::readers::{self, ReadSession, Readers};
 use crate::report::{self, Progress};
 use crate::selection::{self, RowId};
-use crate::session::{begin_snapshot, open_source};
+use crate::session::{begin_snapshot, open_source_reached};
 use crate::snapshot::manifest::{self, ManifestMasking, SnapshotKind, FORMAT, FORMAT_VERSION};
 use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts, Rows};
 use crate::snapshot::{Manifest, ManifestTable, SnapshotWriter};
@@ -72,9 +73,12 @@ fn run_export(
         .masking
         .load_key(&crate::connection::ProcessEnvironment)?;
     let writer = SnapshotWriter::create(dir)?;
-    let (mut client, timings) = connect(endpoint)?;
+    let (mut client, reached, timings) = connect(endpoint)?;
     let mut txn = begin_snapshot(&mut client)?;
-    let mut prepared = prepare(&mut txn, options, progress, timings)?;
+    let snapshot = readers::share_snapshot(&mut txn, options.jobs, progress)?;
+    let mut readers = Readers::open(&reached, snapshot.as_deref(), options.jobs, progress);
+    let mut prepared = prepare(&mut txn, &mut readers, options, progress, timings)?;
+    prepared.timings.sessions = readers.sessions();
     let migrations = crate::migrations::read(&mut txn)?;
 
     let t0 = Instant::now();
@@ -85,12 +89,13 @@ fn run_export(
     };
     let (tables, reports) = write_tables(
         &writer,
-        &mut txn,
+        (&mut txn, &mut readers),
         &prepared,
         &layout,
         masked_copies,
         progress,
     )?;
+    readers.close()?;
     txn.commit().context("ending the read-only transaction")?;
     prepared.timings.copy_ms = t0.elapsed().as_secs_f64() * 1e3;
 
@@ -109,14 +114,14 @@ fn run_export(
 }
 
 /// Opens the source connection and records how long that took.
-fn connect(endpoint: &Endpoint) -> Result<(postgres::Client, Timings)> {
+fn connect(endpoint: &Endpoint) -> Result<(postgres::Client, Reached, Timings)> {
     let t0 = Instant::now();
-    let client = open_source(endpoint)?;
+    let (client, reached) = open_source_reached(endpoint)?;
     let timings = Timings {
         connect_ms: t0.elapsed().as_secs_f64() * 1e3,
         ..Timings::default()
     };
-    Ok((client, timings))
+    Ok((client, reached, timings))
 }
 
 /// Where the selected rows live: the relation names to COPY from, and the leaf partition groups
@@ -192,18 +197,17 @@ fn mask_copies(
     Ok(masked_copies)
 }
 
-/// Writes every table's file in load-plan order: the manifest entries and the per-table
-/// reports.
+/// Writes every table's file, on the export's transaction and its readers at once (largest
+/// tables first, so that no session is left with a big one at the end): the manifest entries
+/// and the per-table reports, in load-plan order.
 fn write_tables(
     writer: &SnapshotWriter,
-    client: &mut impl GenericClient,
+    (txn, readers): (&mut Transaction<'_>, &mut Readers),
     prepared: &Prepared,
     layout: &Layout,
     mut masked_copies: BTreeMap<usize, Vec<u8>>,
     progress: &Progress,
 ) -> Result<(Vec<ManifestTable>, Vec<TableReport>)> {
-    let mut tables = Vec::new();
-    let mut reports = Vec::new();
     let name_width = prepared
         .catalog
         .tables
@@ -218,14 +222,28 @@ fn write_tables(
         progress,
         name_width,
     };
-    for component in &prepared.plan {
-        for &t in &component.tables {
-            let (entry, report) = out.write(client, t, masked_copies.remove(&t))?;
-            tables.push(entry);
-            reports.push(report);
-        }
-    }
-    Ok((tables, reports))
+    let in_plan_order: Vec<usize> = prepared
+        .plan
+        .iter()
+        .flat_map(|component| component.tables.iter().copied())
+        .collect();
+    let mut largest_first: Vec<(usize, usize)> =
+        in_plan_order.iter().copied().enumerate().collect();
+    largest_first.sort_by_key(|&(position, t)| {
+        (
+            std::cmp::Reverse(prepared.selection.tables[t].rows.len()),
+            position,
+        )
+    });
+    let items: Vec<(usize, usize, Option<Vec<u8>>)> = largest_first
+        .into_iter()
+        .map(|(position, t)| (position, t, masked_copies.remove(&t)))
+        .collect();
+    let mut written = readers::run(txn, readers, items, |session, (position, t, masked)| {
+        Ok((position, out.write(session, t, masked)?))
+    })?;
+    written.sort_by_key(|(position, _)| *position);
+    Ok(written.into_iter().map(|(_, entry)| entry).unzip())
 }
 
 /// What writing one table's file needs besides the table.
@@ -243,7 +261,7 @@ impl TableOutput<'_> {
     /// row count and prints its progress line: its manifest entry and report.
     fn write(
         &self,
-        client: &mut impl GenericClient,
+        client: &mut dyn ReadSession,
         t: usize,
         masked: Option<Vec<u8>>,
     ) -> Result<(ManifestTable, TableReport)> {

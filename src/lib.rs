@@ -6,6 +6,7 @@
 //!   [`check_config`] (`refresh` runs `export` and `import`);
 //! - [`prepare`]: the options, their checks against the source, scope and selection that
 //!   `export` and `plan` share; [`session`]: the source and target sessions;
+//!   [`readers`]: the export's parallel sessions on one shared snapshot;
 //! - [`safety`]: deciding whether a target may be written;
 //! - [`selection`]: sampling and foreign-key backfill;
 //! - [`config`]: the config file; [`virtual_keys`]: keys the database does not declare;
@@ -36,6 +37,7 @@ pub mod partition_keys;
 pub mod plan;
 pub mod prepare;
 pub mod problem;
+pub mod readers;
 pub mod refresh;
 pub mod report;
 pub mod safety;

@@ -163,7 +163,8 @@ fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Export(args) => {
-            let options = args.selection.to_options(config)?;
+            let mut options = args.selection.to_options(config)?;
+            options.jobs = args.read.jobs;
             let source = source_of(&args.source)?;
             let report = export::run(&source, &args.dir.resolve(config), &options, &progress)?;
             emit(&report, args.output.json, export::render_summary)
@@ -189,7 +190,8 @@ fn run(cli: Cli) -> Result<()> {
             emit(&report, args.output.json, import::render_summary)
         }
         Command::Refresh(args) => {
-            let selection = args.selection.to_options(config)?;
+            let mut selection = args.selection.to_options(config)?;
+            selection.jobs = args.read.jobs;
             let source = source_of(&args.source)?;
             let target = target_of(&args.target)?;
             let dir = args.dir.resolve(config);

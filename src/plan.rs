@@ -10,6 +10,7 @@ use crate::catalog::{quote_ident, Catalog};
 use crate::connection::Endpoint;
 use crate::graph::{self, BreakMethod, Component, EdgeKind, LoadStrategy};
 use crate::prepare::{self, ExportOptions, Prepared, Timings};
+use crate::readers::Readers;
 use crate::report::{self, Progress};
 use crate::selection::RowId;
 use crate::session;
@@ -112,7 +113,13 @@ pub fn run(
     ));
     let mut client = session::open_source(endpoint)?;
     let mut txn = session::begin_snapshot(&mut client)?;
-    let prepared = prepare::prepare(&mut txn, options, progress, Timings::default())?;
+    let prepared = prepare::prepare(
+        &mut txn,
+        &mut Readers::none(),
+        options,
+        progress,
+        Timings::default(),
+    )?;
     // Row ids are only meaningful inside the snapshot, so the explanation is read before it ends.
     let explanation = match &options.explain {
         Some(table) => Some(explain(&mut txn, &prepared, table)?),

@@ -15,6 +15,7 @@ use crate::error::{failure, ExitKind};
 use crate::graph::{self, Component};
 use crate::masking::{self, MaskingOptions};
 use crate::problem::{self, Problem, Subject};
+use crate::readers::Readers;
 use crate::report::{self, Progress};
 use crate::selection::{self, Limits, Selection};
 use crate::session::source_info;
@@ -24,6 +25,8 @@ use crate::virtual_keys::{self, VirtualKeySpec};
 /// What to read: the command line merged over the config file.
 #[derive(Debug, Clone, Default)]
 pub struct ExportOptions {
+    /// Sessions reading the table files at once (`--jobs`); 0 or 1: the export's own only.
+    pub jobs: usize,
     pub schemas: Vec<String>,
     /// `None`: every row.
     pub limit: Option<u64>,
@@ -79,6 +82,8 @@ pub struct Timings {
     pub sample_levels: u64,
     pub backfill_rounds: Vec<selection::RoundStat>,
     pub copy_ms: f64,
+    /// The sessions that read the table files (the export's own and its readers).
+    pub sessions: usize,
     /// Masking, within `copy_ms`: the rules applied and the domain checks.
     pub mask_ms: f64,
     pub total_ms: f64,
@@ -87,6 +92,7 @@ pub struct Timings {
 /// Catalog, scope, plan and selection, inside the caller's transaction.
 pub fn prepare(
     txn: &mut Transaction<'_>,
+    readers: &mut Readers,
     options: &ExportOptions,
     progress: &Progress,
     mut timings: Timings,
@@ -122,7 +128,7 @@ pub fn prepare(
     timings.planning_ms = t0.elapsed().as_secs_f64() * 1e3;
 
     let explain = options.explain.is_some();
-    let selection = selection::select(txn, &catalog, &plan, &limits, explain)?;
+    let selection = selection::select(txn, readers, &catalog, &plan, &limits, explain)?;
     timings.sample_ms = selection.stats.sample_ms;
     timings.backfill_ms = selection.stats.backfill_ms;
     timings.sample_levels = selection.stats.levels;

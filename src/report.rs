@@ -3,13 +3,14 @@
 //! While a table is being read or loaded, [`Progress::rows`] shows how far it got: a bar with
 //! rows and rate when stderr is a terminal (drawn by `indicatif`), else a line every few
 //! seconds (`SEEDSNAP_PROGRESS_INTERVAL_MS`, default 5000) for tables that take that long;
-//! nothing with `--quiet`.
+//! nothing with `--quiet`. Bars of tables read at once (the export's parallel readers) stack
+//! under one another, and lines print above them.
 
 use std::cell::Cell;
 use std::io::{IsTerminal, Read, Write};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Progress lines on stderr, one per table for long work; silent with `--quiet`.
 pub struct Progress {
@@ -17,6 +18,8 @@ pub struct Progress {
     started: Instant,
     terminal: bool,
     interval: Duration,
+    /// Where the bars are drawn, one line each.
+    bars: MultiProgress,
 }
 
 impl Progress {
@@ -30,13 +33,17 @@ impl Progress {
             started: Instant::now(),
             terminal: std::io::stderr().is_terminal(),
             interval,
+            bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
         }
     }
 
     /// Live progress of `what` (`loading app.users`) over `total` rows, when known.
     pub fn rows(&self, what: &str, total: Option<u64>) -> RowProgress {
         let bar = (self.enabled && self.terminal).then(|| {
-            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+            let bar = self.bars.add(ProgressBar::with_draw_target(
+                total,
+                ProgressDrawTarget::hidden(),
+            ));
             let template = if total.is_some() {
                 "seedsnap: {msg} [{bar:20}] {human_pos}/{human_len} rows, {rate}"
             } else {
@@ -83,13 +90,18 @@ impl Progress {
 
     pub fn line(&self, text: &str) {
         if self.enabled {
-            eprintln!("seedsnap: {text}");
+            self.always(text);
         }
     }
 
-    /// A line that must show even with `--quiet` (which database, what was refused).
+    /// A line that must show even with `--quiet` (which database, what was refused); above
+    /// the bars being drawn, if any.
     pub fn always(&self, text: &str) {
-        eprintln!("seedsnap: {text}");
+        if self.terminal {
+            self.bars.suspend(|| eprintln!("seedsnap: {text}"));
+        } else {
+            eprintln!("seedsnap: {text}");
+        }
     }
 
     pub fn elapsed_ms(&self) -> f64 {
@@ -231,6 +243,7 @@ mod tests {
             started: Instant::now(),
             terminal: false,
             interval: Duration::from_secs(3600),
+            bars: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
         };
         let rows = progress.rows("loading app.users", Some(3));
         let mut reader = CountingReader {

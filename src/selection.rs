@@ -30,6 +30,7 @@ use serde::Serialize;
 use crate::catalog::{quote_ident, quote_literal, Catalog, RowKey};
 use crate::error::{failure, ExitKind};
 use crate::graph::Component;
+use crate::readers::{self, Readers};
 
 /// A row's physical address inside the snapshot: its (leaf) table and tuple id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -291,7 +292,8 @@ struct Selector<'a> {
 /// Runs both phases. `plan` gives the load order. With `explain`, the selection also says why
 /// each backfilled row was chosen.
 pub fn select(
-    client: &mut impl GenericClient,
+    client: &mut (impl GenericClient + Send),
+    readers: &mut Readers,
     catalog: &Catalog,
     plan: &[Component],
     limits: &Limits,
@@ -320,7 +322,7 @@ pub fn select(
             .filter(|(_, &l)| l == level)
             .flat_map(|(c, _)| c.tables.iter().copied())
             .collect();
-        selector.sample_level(client, &tables, limits, &sampled_before)?;
+        selector.sample_level(client, readers, &tables, limits, &sampled_before)?;
         for &t in &tables {
             sampled_before[t] = true;
         }
@@ -335,7 +337,7 @@ pub fn select(
         }
         let round_started = Instant::now();
         let keys_looked_up = work.iter().map(|(_, t)| t.len()).sum();
-        let rows_found = selector.backfill_round(client, &work)?;
+        let rows_found = selector.backfill_round(client, readers, &work)?;
         stats.backfill_rounds.push(RoundStat {
             foreign_keys: work.len(),
             keys_looked_up,
@@ -396,23 +398,48 @@ pub fn select(
     })
 }
 
-/// Sends several statements in one round trip and returns each one's rows.
-fn batch(
-    client: &mut impl GenericClient,
-    statements: &[String],
-) -> Result<Vec<Vec<SimpleQueryRow>>> {
-    let mut results = Vec::with_capacity(statements.len());
-    // Keep each batch to a reasonable size of SQL text.
+/// How `statements` are cut into batches for `sessions` sessions: consecutive runs of about
+/// equal count, two per session so that a slow batch does not hold the others up, and never
+/// over 8 MB of SQL text.
+pub fn batch_ranges(statements: &[String], sessions: usize) -> Vec<std::ops::Range<usize>> {
+    const MAX_TEXT: usize = 8 << 20;
+    let batches = if sessions <= 1 { 1 } else { sessions * 2 };
+    let per_batch = statements.len().div_ceil(batches).max(1);
+    let mut ranges = Vec::new();
     let mut start = 0;
     while start < statements.len() {
         let mut end = start;
         let mut size = 0;
-        while end < statements.len() && (end == start || size + statements[end].len() < 8 << 20) {
+        while end < statements.len()
+            && end - start < per_batch
+            && (end == start || size + statements[end].len() < MAX_TEXT)
+        {
             size += statements[end].len() + 2;
             end += 1;
         }
-        let text = statements[start..end].join(";\n");
-        let messages = client.simple_query(&text).map_err(explain_read_error)?;
+        ranges.push(start..end);
+        start = end;
+    }
+    ranges
+}
+
+/// Sends several statements and returns each one's rows: as simple-protocol batches (one
+/// round trip each, at most 8 MB of SQL text), spread over the export's transaction and its
+/// readers, which all see the same snapshot.
+fn batch(
+    client: &mut (impl GenericClient + Send),
+    readers: &mut Readers,
+    statements: &[String],
+) -> Result<Vec<Vec<SimpleQueryRow>>> {
+    let texts: Vec<String> = batch_ranges(statements, readers.sessions())
+        .into_iter()
+        .map(|range| statements[range].join(";\n"))
+        .collect();
+    let replies = readers::run(client, readers, texts, |session, text| {
+        session.simple_query_text(&text).map_err(explain_read_error)
+    })?;
+    let mut results = Vec::with_capacity(statements.len());
+    for messages in replies {
         let mut current = Vec::new();
         for message in messages {
             match message {
@@ -423,7 +450,6 @@ fn batch(
                 _ => {}
             }
         }
-        start = end;
     }
     anyhow::ensure!(
         results.len() == statements.len(),
@@ -590,7 +616,8 @@ impl<'a> Selector<'a> {
 
     fn sample_level(
         &mut self,
-        client: &mut impl GenericClient,
+        client: &mut (impl GenericClient + Send),
+        readers: &mut Readers,
         tables: &[usize],
         limits: &Limits,
         sampled_before: &[bool],
@@ -635,8 +662,10 @@ impl<'a> Selector<'a> {
             keyed.push(i);
         }
         let started = Instant::now();
-        let mut results: HashMap<usize, Vec<SimpleQueryRow>> =
-            keyed.into_iter().zip(batch(client, &statements)?).collect();
+        let mut results: HashMap<usize, Vec<SimpleQueryRow>> = keyed
+            .into_iter()
+            .zip(batch(client, readers, &statements)?)
+            .collect();
         let batch_time = started.elapsed() / tables.len().max(1) as u32;
         for (i, &t) in tables.iter().enumerate() {
             let started = Instant::now();
@@ -647,6 +676,7 @@ impl<'a> Selector<'a> {
                     .collect::<Result<_>>()?,
                 None => self.first_rows_by_page(
                     client,
+                    readers,
                     t,
                     windows[i].unwrap_or(u64::MAX),
                     limits.filters.get(&t),
@@ -708,7 +738,8 @@ impl<'a> Selector<'a> {
     /// first `window` by `(relation, ctid)` are kept. Deterministic for an unchanged source.
     fn first_rows_by_page(
         &mut self,
-        client: &mut impl GenericClient,
+        client: &mut (impl GenericClient + Send),
+        readers: &mut Readers,
         table: usize,
         window: u64,
         filter: Option<&String>,
@@ -736,7 +767,7 @@ impl<'a> Selector<'a> {
             if let Some(filter) = filter {
                 sql.push_str(&format!(" AND ({filter})"));
             }
-            let found = batch(client, &[sql])?.pop().unwrap_or_default();
+            let found = batch(client, readers, &[sql])?.pop().unwrap_or_default();
             for row in &found {
                 rows.push(self.parse(table, row)?);
             }
@@ -842,7 +873,8 @@ impl<'a> Selector<'a> {
     /// One round: every foreign key's missing parents, all in one batch. Returns rows found.
     fn backfill_round(
         &mut self,
-        client: &mut impl GenericClient,
+        client: &mut (impl GenericClient + Send),
+        readers: &mut Readers,
         work: &[(usize, Vec<Packed>)],
     ) -> Result<usize> {
         let mut statements = Vec::new();
@@ -853,7 +885,7 @@ impl<'a> Selector<'a> {
                 owners.push(self.sets[*set].parent);
             }
         }
-        let results = batch(client, &statements).context("looking up referenced rows")?;
+        let results = batch(client, readers, &statements).context("looking up referenced rows")?;
         let mut found = 0;
         for (parent, rows) in owners.into_iter().zip(results) {
             for row in &rows {

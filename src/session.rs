@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use postgres::{GenericClient, IsolationLevel, Transaction};
 
-use crate::connection::{Endpoint, Side};
+use crate::connection::{Endpoint, Reached, Side};
 use crate::snapshot::manifest::SourceInfo;
 
 /// Opens the source and its read-only snapshot transaction. The session is read-only twice
@@ -15,7 +15,19 @@ use crate::snapshot::manifest::SourceInfo;
 /// exported, not the size of the table (the planner would otherwise scan a large table to
 /// find a few hundred keys).
 pub fn open_source(endpoint: &Endpoint) -> Result<postgres::Client> {
-    let mut client = endpoint.connect(Side::Source)?;
+    Ok(open_source_reached(endpoint)?.0)
+}
+
+/// [`open_source`], and the host it reached, through which the export's parallel readers
+/// ([`crate::readers`]) open their sessions.
+pub fn open_source_reached(endpoint: &Endpoint) -> Result<(postgres::Client, Reached)> {
+    let (mut client, reached) = endpoint.connect_reached(Side::Source)?;
+    configure_source(&mut client)?;
+    Ok((client, reached))
+}
+
+/// The source session's settings (see [`open_source`]).
+pub fn configure_source(client: &mut postgres::Client) -> Result<()> {
     client
         .batch_execute(
             "SET default_transaction_read_only = on;
@@ -24,8 +36,7 @@ pub fn open_source(endpoint: &Endpoint) -> Result<postgres::Client> {
              SET statement_timeout = 0;
              SET idle_in_transaction_session_timeout = 0;",
         )
-        .context("configuring the source session")?;
-    Ok(client)
+        .context("configuring the source session")
 }
 
 pub fn begin_snapshot(client: &mut postgres::Client) -> Result<Transaction<'_>> {

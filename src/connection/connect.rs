@@ -12,7 +12,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use postgres::config::SslMode as WireMode;
+pub use postgres::config::SslMode as WireMode;
 use postgres::Client;
 
 use super::tls::{RootCert, SslMode, TlsPlan, Verify};
@@ -20,7 +20,7 @@ use super::HostTarget;
 use crate::error::describe_pg_error;
 
 /// Why one attempt failed.
-enum Failed {
+pub enum Failed {
     /// Set-up before any network traffic (a certificate file that cannot be read).
     Setup(anyhow::Error),
     TimedOut(Duration),
@@ -55,7 +55,7 @@ pub fn with_timeout<T: Send + 'static>(
     receiver.recv_timeout(timeout).ok()
 }
 
-fn attempt(
+pub fn attempt(
     target: &HostTarget,
     wire: WireMode,
     plan: &TlsPlan,
@@ -132,7 +132,7 @@ pub fn first_reachable(
 }
 
 /// One host's failure as a person needs it: what happened, where, and what to check.
-fn cause(failed: &Failed, target: &HostTarget, plan: &TlsPlan, user: &str) -> String {
+pub fn cause(failed: &Failed, target: &HostTarget, plan: &TlsPlan, user: &str) -> String {
     let label = target.label();
     let error = match failed {
         Failed::Setup(error) => return error.to_string(),

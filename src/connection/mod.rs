@@ -145,6 +145,39 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
+/// The host and wire mode a session of [`Endpoint::connect_reached`] used.
+#[derive(Clone)]
+pub struct Reached {
+    endpoint: Endpoint,
+    side: Side,
+    target: HostTarget,
+    wire: connect::WireMode,
+}
+
+impl Reached {
+    /// Another session to the same host, the same way (TLS or not), with the same pinned
+    /// settings; silent, as the first session already said which database this is.
+    pub fn connect_again(&self) -> Result<Client> {
+        let endpoint = &self.endpoint;
+        let mut client = connect::attempt(&self.target, self.wire, &endpoint.tls, endpoint.timeout)
+            .map_err(|failed| {
+                failure(
+                    ExitKind::Connection,
+                    format!(
+                        "cannot open another session to the {} database {}: {}",
+                        self.side,
+                        endpoint.display_name(),
+                        connect::cause(&failed, &self.target, &endpoint.tls, &endpoint.user)
+                    ),
+                )
+            })?;
+        client
+            .batch_execute(PINNED_SESSION_SETTINGS)
+            .with_context(|| format!("pinning session settings on {}", endpoint.display_name()))?;
+        Ok(client)
+    }
+}
+
 impl Endpoint {
     /// `host:port/dbname as user`; never the password.
     pub fn display_name(&self) -> String {
@@ -173,6 +206,13 @@ impl Endpoint {
     /// Opens a session, says on stderr whether it is encrypted, and pins the text-output
     /// settings.
     pub fn connect(&self, side: Side) -> Result<Client> {
+        Ok(self.connect_reached(side)?.0)
+    }
+
+    /// [`Endpoint::connect`], and the host it reached: more sessions to the very same server
+    /// (the export's parallel readers, which import the first session's snapshot) are opened
+    /// through it.
+    pub fn connect_reached(&self, side: Side) -> Result<(Client, Reached)> {
         let mut targets = self.targets.clone();
         if self.load_balance {
             connect::shuffle(&mut targets);
@@ -201,7 +241,13 @@ impl Endpoint {
         client
             .batch_execute(PINNED_SESSION_SETTINGS)
             .with_context(|| format!("pinning session settings on {}", self.display_name()))?;
-        Ok(client)
+        let reached = Reached {
+            endpoint: self.clone(),
+            side,
+            target,
+            wire,
+        };
+        Ok((client, reached))
     }
 }
 

@@ -3,10 +3,10 @@
 //! `export` and the import's `--truncate-first` backup.
 
 use anyhow::{Context, Result};
-use postgres::GenericClient;
 use std::io::Write;
 
 use crate::catalog::{Catalog, MatchRule};
+use crate::readers::ReadSession;
 use crate::report::{CountingWriter, Progress};
 use crate::snapshot::copy_text;
 use crate::snapshot::file_name::file_name;
@@ -29,7 +29,7 @@ pub enum Rows<'a> {
 /// rows.
 pub fn write_table_file(
     writer: &SnapshotWriter,
-    client: &mut impl GenericClient,
+    client: &mut dyn ReadSession,
     catalog: &Catalog,
     t: usize,
     rows: Rows<'_>,
@@ -45,7 +45,7 @@ pub fn write_table_file(
         Rows::Empty => {}
         Rows::Copy(sql) => {
             let mut reader = client
-                .copy_out(sql)
+                .copy_out_text(sql)
                 .with_context(|| format!("{doing} {}", table.name))?;
             let rows = progress.rows(&format!("{doing} {}", table.name), expected);
             let mut counted = CountingWriter {

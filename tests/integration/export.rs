@@ -102,6 +102,59 @@ fn export_is_deterministic_and_leaves_the_source_unchanged() {
 }
 
 #[test]
+fn parallel_readers_write_the_same_files_as_one_session() {
+    let demo = demo_db();
+    let one = export_to_scratch(&demo, &["--jobs", "1"]);
+    let dir = scratch_dir("jobs").join("snapshot");
+    let run = seedsnap(&[
+        "export",
+        "--json",
+        "--jobs",
+        "4",
+        "--source",
+        &demo.url(),
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(json(&run)["timings"]["sessions"], 4);
+    assert_eq!(read_dir_files(&one), read_dir_files(&dir));
+}
+
+#[test]
+fn readers_that_cannot_connect_are_done_without() {
+    let demo = demo_db();
+    let role = cluster().unique_name("one_slot");
+    // One connection for the role: the export's own; every reader is refused.
+    demo.execute(&format!(
+        "CREATE ROLE {role} LOGIN CONNECTION LIMIT 1;
+         GRANT CONNECT ON DATABASE \"{db}\" TO {role};
+         GRANT USAGE ON SCHEMA app, analytics, public TO {role};
+         GRANT SELECT ON ALL TABLES IN SCHEMA app, analytics, public TO {role};",
+        db = demo.name
+    ));
+    let as_owner = export_to_scratch(&demo, &[]);
+    let dir = scratch_dir("slots").join("snapshot");
+    let url = demo.url().replace("user=seedsnap", &format!("user={role}"));
+    let run = seedsnap(&[
+        "export",
+        "--json",
+        "--jobs",
+        "4",
+        "--source",
+        &url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .ok()
+    .stderr_has("reading with 1 of the 4 sessions asked for (--jobs)")
+    .stderr_has("too many connections for role");
+    assert_eq!(json(&run)["timings"]["sessions"], 1);
+    assert_eq!(read_dir_files(&as_owner), read_dir_files(&dir));
+    demo.execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"));
+}
+
+#[test]
 fn self_reference_chain_500_deep_comes_out_whole() {
     let db = cluster().create_db(
         "chain",

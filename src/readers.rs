@@ -1,0 +1,204 @@
+//! The export's parallel readers: extra read-only sessions on the source that see exactly the
+//! rows the export's own transaction sees, as `pg_dump -j` does. The export's transaction
+//! exports its snapshot (`pg_export_snapshot()`); each reader opens a session to the same
+//! host, starts a `REPEATABLE READ READ ONLY` transaction and imports that snapshot
+//! (`SET TRANSACTION SNAPSHOT`). [`run`] then hands the table files out to the export's
+//! transaction and the readers, each taking the next one when it is free.
+//!
+//! Why readers and not pipelining: a remote source costs a round trip per statement, and a
+//! COPY through the blocking `postgres` driver is two of them (prepare, run) that it cannot
+//! overlap. With `--jobs N` the COPYs of N tables are in flight at once, which divides that
+//! cost by N; on a local server the second core does part of the work.
+//!
+//! A reader is an optimisation, never a requirement: when a reader cannot be opened or cannot
+//! import the snapshot (no connection slot left, a pooler that hands each statement another
+//! server session), the export says so on stderr and goes on with the sessions it has, down
+//! to its own transaction alone. On a standby it does not share the snapshot at all (see
+//! [`share_snapshot`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use postgres::{Client, CopyOutReader, GenericClient, SimpleQueryMessage, Transaction};
+
+use crate::connection::Reached;
+use crate::report::Progress;
+use crate::session;
+
+/// What the export reads through a session, the export's transaction or a reader: a
+/// `COPY … TO STDOUT`, or a batch of statements in the simple protocol.
+pub trait ReadSession {
+    fn copy_out_text(&mut self, sql: &str) -> Result<CopyOutReader<'_>, postgres::Error>;
+    fn simple_query_text(&mut self, sql: &str) -> Result<Vec<SimpleQueryMessage>, postgres::Error>;
+}
+
+impl<C: GenericClient> ReadSession for C {
+    fn copy_out_text(&mut self, sql: &str) -> Result<CopyOutReader<'_>, postgres::Error> {
+        self.copy_out(sql)
+    }
+    fn simple_query_text(&mut self, sql: &str) -> Result<Vec<SimpleQueryMessage>, postgres::Error> {
+        self.simple_query(sql)
+    }
+}
+
+/// The readers of one export, each inside a transaction on the export's snapshot.
+pub struct Readers {
+    sessions: Vec<Client>,
+}
+
+impl Readers {
+    /// Opens up to `jobs - 1` readers on `snapshot` (none without one), all at once. What
+    /// could not be opened is said on stderr; the export goes on with the others.
+    pub fn open(
+        reached: &Reached,
+        snapshot: Option<&str>,
+        jobs: usize,
+        progress: &Progress,
+    ) -> Readers {
+        let Some(snapshot) = snapshot else {
+            return Readers::none();
+        };
+        let wanted = jobs.saturating_sub(1);
+        let opened: Vec<Result<Client>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..wanted)
+                .map(|_| scope.spawn(|| open_reader(reached, snapshot)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a reader's connection thread"))
+                .collect()
+        });
+        let mut sessions = Vec::new();
+        let mut refusals = Vec::new();
+        for result in opened {
+            match result {
+                Ok(client) => sessions.push(client),
+                Err(error) => refusals.push(format!("{error:#}")),
+            }
+        }
+        if let Some(first) = refusals.first() {
+            progress.always(&format!(
+                "reading with {} of the {jobs} sessions asked for (--jobs): {first}",
+                sessions.len() + 1
+            ));
+        }
+        Readers { sessions }
+    }
+
+    /// No readers: everything is read through the caller's own session.
+    pub fn none() -> Readers {
+        Readers {
+            sessions: Vec::new(),
+        }
+    }
+
+    /// The sessions reading: the export's transaction and the readers.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len() + 1
+    }
+
+    /// Ends every reader's transaction.
+    pub fn close(self) -> Result<()> {
+        for mut client in self.sessions {
+            client
+                .batch_execute("COMMIT")
+                .context("ending a reader's read-only transaction")?;
+        }
+        Ok(())
+    }
+}
+
+/// Exports the snapshot of `txn`, which must not have read anything yet, for the readers to
+/// share: its name, or `None` when `jobs` ≤ 1 or the source is a standby. On a standby
+/// seedsnap reads with one session: importing a snapshot taken during recovery is where
+/// PostgreSQL has had bugs that set wrong hint bits on the standby, and a demo database is
+/// not worth that risk.
+pub fn share_snapshot(
+    txn: &mut Transaction<'_>,
+    jobs: usize,
+    progress: &Progress,
+) -> Result<Option<String>> {
+    if jobs <= 1 {
+        return Ok(None);
+    }
+    let snapshot: Option<String> = txn
+        .query_one(
+            "SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL
+                         ELSE pg_catalog.pg_export_snapshot() END",
+            &[],
+        )
+        .context("exporting the snapshot for parallel readers (--jobs 1 reads with one session)")?
+        .get(0);
+    if snapshot.is_none() {
+        progress.always("reading with one session: the source is a standby (in recovery)");
+    }
+    Ok(snapshot)
+}
+
+/// One reader: a session configured as the export's, inside a transaction on `snapshot`.
+fn open_reader(reached: &Reached, snapshot: &str) -> Result<Client> {
+    let mut client = reached.connect_again()?;
+    session::configure_source(&mut client)?;
+    client
+        .batch_execute(&format!(
+            "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+             SET TRANSACTION SNAPSHOT {}",
+            crate::catalog::quote_literal(snapshot)
+        ))
+        .context("importing the export's snapshot")?;
+    Ok(client)
+}
+
+/// Runs `work` over `items` on `main` and every reader at once, each session taking the next
+/// item when it is free; the results come back in the items' order. The first error stops
+/// the other sessions after their current item and is returned.
+pub fn run<T, R, W>(
+    main: &mut (dyn ReadSession + Send),
+    readers: &mut Readers,
+    items: Vec<T>,
+    work: W,
+) -> Result<Vec<R>>
+where
+    T: Send,
+    R: Send,
+    W: Fn(&mut dyn ReadSession, T) -> Result<R> + Sync,
+{
+    let count = items.len();
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..count).map(|_| None).collect());
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let drain = |session: &mut dyn ReadSession| loop {
+        if failed.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some((index, item)) = queue.lock().expect("queue lock").next() else {
+            return;
+        };
+        match work(session, item) {
+            Ok(result) => results.lock().expect("results lock")[index] = Some(result),
+            Err(error) => {
+                failed.store(true, Ordering::SeqCst);
+                first_error.lock().expect("error lock").get_or_insert(error);
+                return;
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for client in readers.sessions.iter_mut() {
+            let drain = &drain;
+            scope.spawn(move || drain(client));
+        }
+        drain(main);
+    });
+    if let Some(error) = first_error.into_inner().expect("error lock") {
+        return Err(error);
+    }
+    Ok(results
+        .into_inner()
+        .expect("results lock")
+        .into_iter()
+        .map(|r| r.expect("every item was worked on"))
+        .collect())
+}
