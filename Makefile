@@ -84,7 +84,8 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 # Benchmarks in the throwaway local cluster; databases are generated once and kept.
-# BENCH_ARGS: --runs N, --only demo_0_1,demo_1,wide_1000,wide_3000, --write FILE
+# BENCH_ARGS: --runs N, --only demo_0_1,demo_1,demo_10,selfref,wide_1000,wide_3000, --write FILE,
+# --compare BIN (a previous build, for before/after rows)
 bench: build
 	@$(LOCAL_PG) start >&2 && \
 	BENCH_CONN="$$($(LOCAL_PG) conn)" BENCH_BINDIR="$$($(LOCAL_PG) bindir)" \

@@ -1,30 +1,39 @@
 //! `make bench`: seedsnap's export and import timed against a floor, on the bundled demo at
-//! scale 0.1 and 1, on a self-referencing table over 500,000 rows (`fixtures/bench/selfref.sql`)
-//! and on generated wide schemas of 1,000 and 3,000 tables.
+//! scale 0.1, 1 and 10, on a self-referencing table over 500,000 rows
+//! (`fixtures/bench/selfref.sql`) and on generated wide schemas of 1,000 and 3,000 tables.
 //!
 //! Databases live in the throwaway local cluster of `scripts/local-pg.sh` and are generated
-//! once (delete them, or `make clean-local-db`, to regenerate). For each database, after a
-//! warm-up, every figure is the median of `--runs` runs (default 5):
-//! - export and import wall time (import includes verification, into a fresh empty clone);
-//! - the client's peak RSS (`wait4` rusage);
+//! once (delete them, or `make clean-local-db`, to regenerate; the demo at scale 10 takes the
+//! longest). For each database, after a warm-up, every figure is the median of `--runs` runs
+//! (default 5):
+//! - export and import wall time (import includes verification, into a fresh empty clone), the
+//!   import twice: by the bench role, a superuser (seedsnap may take its superuser fast path,
+//!   and the report says whether it did), and by `bench_importer`, a role that owns the clone's
+//!   schemas, tables and sequences but is not a superuser (its clone comes from a template made
+//!   once with `fixtures/bench/owned_by.sql`; the bench fails if that import's report names the
+//!   superuser fast path);
+//! - the client's peak RSS (`wait4` rusage) of each;
 //! - rows exported, and source rows read per exported row (`pg_stat_user_tables`:
 //!   `seq_tup_read + idx_tup_fetch`, reset before each export);
 //! - the floor: one `COPY (SELECT * … ORDER BY key LIMIT 100)` per table on one connection, no
 //!   parents, and loading those rows with `session_replication_role = replica` (no FK checks);
 //! - the own floor: a COPY of seedsnap's own snapshot files into an empty clone with
-//!   `session_replication_role = replica` (no FK checks, nothing verified), which is what the
-//!   import's time is compared with.
+//!   `session_replication_role = replica` (no FK checks, nothing verified), which is what both
+//!   imports' times are compared with.
 //!
 //! On the 1,000-table schema it also times the export and the import through a proxy of its
 //! own (`support/latency_proxy.rs`, loopback only) that adds 5 ms to each round trip: the
-//! remote-server row.
+//! remote-server row. `support/render.rs` writes the markdown, including the performance
+//! issue's targets, each compared with the figures.
 //!
-//! Environment: `BENCH_CONN` (libpq string without dbname), `BENCH_BINDIR` (server binaries,
-//! for psql), set by the Makefile; `SEEDSNAP_BIN` to time another seedsnap binary. `--compare BIN`
-//! also times a previous build, alternating with this one in every run (for before/after rows).
+//! Environment: `BENCH_CONN` (libpq string without dbname, a superuser; the cluster must let
+//! `bench_importer` in without a password, as the local cluster's trust authentication does),
+//! `BENCH_BINDIR` (server binaries, for psql), set by the Makefile; `SEEDSNAP_BIN` to time
+//! another seedsnap binary. `--compare BIN` also times a previous build, alternating with this
+//! one in every run (for before/after rows).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -35,11 +44,17 @@ use seedsnap::catalog::Catalog;
 
 #[path = "support/latency_proxy.rs"]
 mod latency_proxy;
+#[path = "support/render.rs"]
+mod render;
+
+use render::{median, Figures, Sample};
 
 /// The latency the remote-server row adds to each round trip.
 const REMOTE_DELAY: Duration = Duration::from_millis(5);
 /// The dataset measured through the latency proxy.
 const REMOTE_DATASET: &str = "wide_1000";
+/// The role of the "not superuser" import: it owns the tables of its target, nothing more.
+const IMPORTER: &str = "bench_importer";
 
 struct Dataset {
     name: &'static str,
@@ -47,8 +62,6 @@ struct Dataset {
     script: &'static str,
     vars: &'static [(&'static str, &'static str)],
     empty_vars: &'static [(&'static str, &'static str)],
-    /// The issue's targets for this dataset, as text.
-    targets: &'static str,
 }
 
 const DATASETS: &[Dataset] = &[
@@ -57,35 +70,36 @@ const DATASETS: &[Dataset] = &[
         script: "fixtures/demo/generate.sql",
         vars: &[("scale", "0.1")],
         empty_vars: &[],
-        targets: "rows read <= 3 per exported row; RSS <= 20 MB",
     },
     Dataset {
         name: "demo_1",
         script: "fixtures/demo/generate.sql",
         vars: &[("scale", "1")],
         empty_vars: &[],
-        targets: "export <= 0.25 s; import <= 0.15 s; rows read <= 3 per row; export time per row <= 1.3x scale 0.1; RSS <= 20 MB",
+    },
+    Dataset {
+        name: "demo_10",
+        script: "fixtures/demo/generate.sql",
+        vars: &[("scale", "10")],
+        empty_vars: &[],
     },
     Dataset {
         name: "selfref",
         script: "fixtures/bench/selfref.sql",
         vars: &[("rows", "500000")],
         empty_vars: &[("rows", "0")],
-        targets: "rows read <= 3 per exported row (a users.referred_by chain over 500,000 users)",
     },
     Dataset {
         name: "wide_1000",
         script: "fixtures/bench/wide.sql",
         vars: &[("tables", "1000"), ("rows", "1000")],
         empty_vars: &[("tables", "1000"), ("rows", "0")],
-        targets: "export <= 2 s; import <= 2 s; RSS <= 20 MB",
     },
     Dataset {
         name: "wide_3000",
         script: "fixtures/bench/wide.sql",
         vars: &[("tables", "3000"), ("rows", "1000")],
         empty_vars: &[("tables", "3000"), ("rows", "0")],
-        targets: "at most 3x the 1,000-table times; RSS <= 20 MB",
     },
 ];
 
@@ -102,6 +116,15 @@ struct Env {
 impl Env {
     fn url(&self, db: &str) -> String {
         format!("{} dbname={db}", self.conn)
+    }
+    /// [`Env::url`] for the role [`IMPORTER`].
+    fn importer_url(&self, db: &str) -> String {
+        let others: Vec<&str> = self
+            .conn
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("user="))
+            .collect();
+        format!("{} user={IMPORTER} dbname={db}", others.join(" "))
     }
     fn connect(&self, db: &str) -> Result<Client> {
         Client::connect(&self.url(db), NoTls).with_context(|| format!("connecting to {db}"))
@@ -137,14 +160,66 @@ impl Env {
             .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))?;
         Ok(())
     }
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.connect("postgres")?
+            .batch_execute(&format!("ALTER DATABASE {from} RENAME TO {to}"))?;
+        Ok(())
+    }
 }
 
-/// Builds the source and the empty-schema template of a dataset, once.
-fn ensure(env: &Env, d: &Dataset) -> Result<(String, String)> {
-    let source = format!("bench_{}", d.name);
-    let empty = format!("bench_{}_empty", d.name);
+/// Creates the role [`IMPORTER`] once, and makes sure it is not a superuser.
+fn ensure_importer(env: &Env) -> Result<()> {
+    let mut client = env.connect("postgres")?;
+    let found = client.query_opt(
+        "SELECT rolsuper, rolcanlogin FROM pg_roles WHERE rolname = $1",
+        &[&IMPORTER],
+    )?;
+    match found {
+        None => client.batch_execute(&format!("CREATE ROLE {IMPORTER} LOGIN NOSUPERUSER"))?,
+        Some(row) if row.get::<_, bool>(0) || !row.get::<_, bool>(1) => bail!(
+            "the role {IMPORTER} must be able to log in and must not be a superuser: \
+             ALTER ROLE {IMPORTER} LOGIN NOSUPERUSER"
+        ),
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// The databases of a dataset.
+#[derive(Clone, Copy)]
+enum Db {
+    Source,
+    /// The schema without rows: the template of each superuser import's target.
+    Empty,
+    /// `Empty` with its schemas, tables, sequences, types and functions owned by [`IMPORTER`].
+    Owned,
+    /// A superuser import's target, a clone of `Empty`.
+    Target,
+    /// An import by [`IMPORTER`]: a clone of `Owned`.
+    OwnedTarget,
+}
+
+impl Dataset {
+    fn database(&self, db: Db) -> String {
+        let suffix = match db {
+            Db::Source => "",
+            Db::Empty => "_empty",
+            Db::Owned => "_empty_owned",
+            Db::Target => "_test",
+            Db::OwnedTarget => "_owner_test",
+        };
+        format!("bench_{}{suffix}", self.name)
+    }
+}
+
+/// Builds the source and the empty-schema templates of a dataset, once.
+fn ensure(env: &Env, d: &Dataset) -> Result<()> {
+    let source = d.database(Db::Source);
+    let empty = d.database(Db::Empty);
+    let owned = d.database(Db::Owned);
     if !env.exists(&source)? {
         eprintln!("bench: generating {source} (once; kept for later runs)");
+        let started = Instant::now();
         let building = format!("{source}_building");
         env.drop(&building)?;
         env.create(&building, None)?;
@@ -152,8 +227,18 @@ fn ensure(env: &Env, d: &Dataset) -> Result<(String, String)> {
             env.psql(&building, "fixtures/demo/schema.sql", &[])?;
         }
         env.psql(&building, d.script, d.vars)?;
-        env.connect("postgres")?
-            .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {source}"))?;
+        env.rename(&building, &source)?;
+        let size: String = env
+            .connect("postgres")?
+            .query_one(
+                "SELECT pg_size_pretty(pg_database_size($1::text::name))",
+                &[&source],
+            )?
+            .get(0);
+        eprintln!(
+            "bench: generated {source} in {:.0} s ({size})",
+            started.elapsed().as_secs_f64()
+        );
     }
     if !env.exists(&empty)? {
         env.create(&empty, None)?;
@@ -163,7 +248,18 @@ fn ensure(env: &Env, d: &Dataset) -> Result<(String, String)> {
             env.psql(&empty, d.script, d.empty_vars)?;
         }
     }
-    Ok((source, empty))
+    if !env.exists(&owned)? {
+        let building = format!("{owned}_building");
+        env.drop(&building)?;
+        env.create(&building, Some(&empty))?;
+        env.psql(
+            &building,
+            "fixtures/bench/owned_by.sql",
+            &[("owner", IMPORTER)],
+        )?;
+        env.rename(&building, &owned)?;
+    }
+    Ok(())
 }
 
 struct Timed {
@@ -173,7 +269,7 @@ struct Timed {
 }
 
 /// Runs seedsnap, timing it and reading its peak RSS from wait4.
-fn run_seedsnap(bin: &std::path::Path, args: &[&str], target_env: (&str, &str)) -> Result<Timed> {
+fn run_seedsnap(bin: &Path, args: &[&str], target_env: (&str, &str)) -> Result<Timed> {
     use std::os::unix::process::ExitStatusExt;
     let started = Instant::now();
     // The project's seedsnap.toml describes the bundled demo; benchmarks measure the bare
@@ -301,7 +397,7 @@ fn load_replica(
 
 /// The own floor: seedsnap's snapshot files, as they are, COPYed into an empty clone with
 /// foreign-key triggers off and nothing staged or verified. Returns the load seconds.
-fn own_floor(env: &Env, dir: &std::path::Path, empty: &str) -> Result<f64> {
+fn own_floor(env: &Env, dir: &Path, empty: &str) -> Result<f64> {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json"))?)?;
     let mut copies = Vec::new();
@@ -331,58 +427,75 @@ fn own_floor(env: &Env, dir: &std::path::Path, empty: &str) -> Result<f64> {
     load_replica(env, empty, "bench_own_floor_target", &copies)
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    values[values.len() / 2]
+/// Whether an import's `--json` report says it took the superuser fast path (foreign-key
+/// triggers off, every key checked afterwards by one batched query). Fails when the report
+/// names no load path, so that a renamed field cannot pass for "not taken".
+fn superuser_fast_path(report: &str) -> Result<bool> {
+    let report: serde_json::Value =
+        serde_json::from_str(report).context("reading the import's --json report")?;
+    if let Some(batched) = report.get("batched_key_checks") {
+        return batched
+            .as_bool()
+            .context("the import's report: batched_key_checks is not a boolean");
+    }
+    if let Some(path) = report.get("load_path") {
+        let path = path.to_string().to_lowercase();
+        return Ok(path.contains("superuser") || path.contains("replica"));
+    }
+    bail!(
+        "the import's --json report names no load path (neither batched_key_checks nor \
+         load_path): update superuser_fast_path in benches/seedsnap-bench.rs"
+    )
 }
 
-#[derive(Default, Clone)]
-struct Figures {
-    export_s: f64,
-    import_s: f64,
-    export_rss_mb: f64,
-    import_rss_mb: f64,
-    rows: f64,
-    read_per_row: f64,
-    floor_export_s: f64,
-    floor_load_s: f64,
-    own_floor_s: f64,
-    /// Export and import seconds through the latency proxy (medians).
-    remote: Option<(f64, f64)>,
-    /// The previous build's (export s, import s, rows read per row), with `--compare`.
-    previous: Option<(f64, f64, f64)>,
-    tables: usize,
-}
-
-/// One export and one import (into a fresh empty clone) with the binary `bin`.
+/// One export and its imports (each into a fresh empty clone) with one binary.
 struct Pass {
     export: Timed,
+    /// By the bench role, a superuser.
     import: Timed,
+    /// By [`IMPORTER`], who owns the tables; `None` through the latency proxy.
+    owner_import: Option<Timed>,
+    /// Whether the superuser import took its fast path.
+    fast_path: bool,
     rows: f64,
     tables: usize,
     read_per_row: f64,
 }
 
-fn pass(env: &Env, bin: &std::path::Path, d: &Dataset, dir: &std::path::Path) -> Result<Pass> {
-    pass_via(env, &env.conn, bin, d, dir)
+impl Pass {
+    fn sample(&self) -> Sample {
+        let mb = |t: &Timed| t.peak_rss_kb as f64 / 1024.0;
+        let owner = self.owner_import.as_ref();
+        Sample {
+            export_s: self.export.seconds,
+            import_s: self.import.seconds,
+            owner_import_s: owner.map_or(0.0, |t| t.seconds),
+            export_rss_mb: mb(&self.export),
+            import_rss_mb: mb(&self.import),
+            owner_import_rss_mb: owner.map_or(0.0, mb),
+            rows: self.rows,
+            read_per_row: self.read_per_row,
+        }
+    }
 }
 
-/// [`pass`], with seedsnap connecting through `conn` (the latency proxy's address).
-fn pass_via(
-    env: &Env,
-    conn: &str,
-    bin: &std::path::Path,
-    d: &Dataset,
-    dir: &std::path::Path,
-) -> Result<Pass> {
-    let source = format!("bench_{}", d.name);
-    let empty = format!("bench_{}_empty", d.name);
+/// An export, the superuser import and the import by [`IMPORTER`], with the binary `bin`.
+fn pass(env: &Env, bin: &Path, d: &Dataset, dir: &Path) -> Result<Pass> {
+    let mut p = pass_via(env, &env.conn, bin, d, dir)?;
+    p.owner_import = Some(owner_import(env, bin, d, dir)?);
+    Ok(p)
+}
+
+/// The export and the superuser import, with seedsnap connecting through `conn` (the latency
+/// proxy's address, or the cluster's).
+fn pass_via(env: &Env, conn: &str, bin: &Path, d: &Dataset, dir: &Path) -> Result<Pass> {
+    let source = d.database(Db::Source);
+    let empty = d.database(Db::Empty);
     let dir_text = dir.to_str().unwrap().to_string();
     let source_url = format!("{conn} dbname={source}");
-    let target = format!("bench_{}_test", d.name);
+    let target = d.database(Db::Target);
     let target_url = format!("{conn} dbname={target}");
     let export_args = ["export", "-q", "--json", "--dir", &dir_text];
-    let import_args = ["import", "-q", "--json", "--dir", &dir_text];
     env.connect(&source)?
         .batch_execute("SELECT pg_stat_reset()")?;
     let export = run_seedsnap(bin, &export_args, ("SEEDSNAP_SOURCE", &source_url))?;
@@ -392,19 +505,52 @@ fn pass_via(
     let read = rows_read(env, &source)? as f64;
     env.drop(&target)?;
     env.create(&target, Some(&empty))?;
-    let import = run_seedsnap(bin, &import_args, ("SEEDSNAP_TARGET", &target_url))?;
+    let import = run_seedsnap(
+        bin,
+        &import_args(&dir_text),
+        ("SEEDSNAP_TARGET", &target_url),
+    )?;
     env.drop(&target)?;
+    let fast_path = superuser_fast_path(&import.stdout)?;
     Ok(Pass {
         export,
         import,
+        owner_import: None,
+        fast_path,
         rows,
         tables,
         read_per_row: read / rows.max(1.0),
     })
 }
 
+fn import_args(dir: &str) -> [&str; 5] {
+    ["import", "-q", "--json", "--dir", dir]
+}
+
+/// The import by [`IMPORTER`] into a fresh clone whose tables it owns; fails if the import
+/// took the superuser fast path, which this figure is meant to leave out.
+fn owner_import(env: &Env, bin: &Path, d: &Dataset, dir: &Path) -> Result<Timed> {
+    let owned = d.database(Db::Owned);
+    let target = d.database(Db::OwnedTarget);
+    let dir_text = dir.to_str().unwrap().to_string();
+    env.drop(&target)?;
+    env.create(&target, Some(&owned))?;
+    let url = env.importer_url(&target);
+    let import = run_seedsnap(bin, &import_args(&dir_text), ("SEEDSNAP_TARGET", &url))?;
+    env.drop(&target)?;
+    if superuser_fast_path(&import.stdout)? {
+        bail!(
+            "{}: the import by {IMPORTER}, who is not a superuser, reports the superuser fast \
+             path; the \"not superuser\" figure would not measure what it says",
+            d.name
+        );
+    }
+    Ok(import)
+}
+
 fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
-    let (source, empty) = ensure(env, d)?;
+    ensure(env, d)?;
+    let (source, empty) = (d.database(Db::Source), d.database(Db::Empty));
     let dir = env.scratch.join(format!("snapshot_{}", d.name));
     let old_dir = env.scratch.join(format!("snapshot_{}_previous", d.name));
     // Warm-up.
@@ -415,90 +561,82 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
     floor(env, &source, &empty)?;
     own_floor(env, &dir, &empty)?;
 
-    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); 12];
+    let (mut this, mut previous) = (Vec::new(), Vec::new());
+    let (mut floor_export, mut floor_load, mut own) = (Vec::new(), Vec::new(), Vec::new());
+    let mut fast_path = true;
     let mut tables = 0;
     for run in 1..=runs {
         // The previous build, when compared, runs right before this one in every run, so that
         // both see the same load on a shared machine.
-        let (old_export, old_import, old_read) = match &env.previous {
-            Some(old) => {
-                let p = pass(env, old, d, &old_dir)?;
-                eprintln!(
-                    "bench: {} run {run}: previous build: export {:.3} s, import {:.3} s, \
-                     peak RSS {:.1} / {:.1} MB, {:.2} rows read per row",
-                    d.name,
-                    p.export.seconds,
-                    p.import.seconds,
-                    p.export.peak_rss_kb as f64 / 1024.0,
-                    p.import.peak_rss_kb as f64 / 1024.0,
-                    p.read_per_row,
-                );
-                (p.export.seconds, p.import.seconds, p.read_per_row)
-            }
-            None => (0.0, 0.0, 0.0),
-        };
+        if let Some(old) = &env.previous {
+            let p = pass(env, old, d, &old_dir)?;
+            eprintln!(
+                "bench: {} run {run}: previous build: {}",
+                d.name,
+                describe(&p)
+            );
+            previous.push(p.sample());
+        }
         let p = pass(env, &env.seedsnap, d, &dir)?;
         tables = p.tables;
-        let (floor_export, floor_load) = floor(env, &source, &empty)?;
-        let own = own_floor(env, &dir, &empty)?;
+        fast_path &= p.fast_path;
+        let (floor_e, floor_l) = floor(env, &source, &empty)?;
+        let own_s = own_floor(env, &dir, &empty)?;
+        let s = p.sample();
         eprintln!(
-            "bench: {} run {run}: export {:.3} s, import {:.3} s, floor {:.3} s / {:.3} s, \
-             own floor {own:.3} s (import {:.1}x), peak RSS {:.1} / {:.1} MB, {:.2} rows read per row",
+            "bench: {} run {run}: {}; floor {floor_e:.3} s / {floor_l:.3} s, own floor \
+             {own_s:.3} s (import {:.1}x, not superuser {:.1}x)",
             d.name,
-            p.export.seconds,
-            p.import.seconds,
-            floor_export,
-            floor_load,
-            p.import.seconds / own,
-            p.export.peak_rss_kb as f64 / 1024.0,
-            p.import.peak_rss_kb as f64 / 1024.0,
-            p.read_per_row,
+            describe(&p),
+            s.import_s / own_s,
+            s.owner_import_s / own_s,
         );
-        for (i, v) in [
-            p.export.seconds,
-            p.import.seconds,
-            p.export.peak_rss_kb as f64 / 1024.0,
-            p.import.peak_rss_kb as f64 / 1024.0,
-            p.rows,
-            p.read_per_row,
-            floor_export,
-            floor_load,
-            own,
-            old_export,
-            old_import,
-            old_read,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            columns[i].push(v);
-        }
+        this.push(s);
+        floor_export.push(floor_e);
+        floor_load.push(floor_l);
+        own.push(own_s);
     }
-    let m: Vec<f64> = columns.iter_mut().map(|c| median(c)).collect();
     let remote = if d.name == REMOTE_DATASET {
         Some(remote(env, d, &dir, runs)?)
     } else {
         None
     };
     Ok(Figures {
+        this: Sample::medians(&this),
+        floor_export_s: median(&mut floor_export),
+        floor_load_s: median(&mut floor_load),
+        own_floor_s: median(&mut own),
+        fast_path,
         remote,
-        export_s: m[0],
-        import_s: m[1],
-        export_rss_mb: m[2],
-        import_rss_mb: m[3],
-        rows: m[4],
-        read_per_row: m[5],
-        floor_export_s: m[6],
-        floor_load_s: m[7],
-        own_floor_s: m[8],
-        previous: env.previous.as_ref().map(|_| (m[9], m[10], m[11])),
+        previous: (!previous.is_empty()).then(|| Sample::medians(&previous)),
         tables,
     })
 }
 
+/// One pass's figures, for the progress lines.
+fn describe(p: &Pass) -> String {
+    let s = p.sample();
+    format!(
+        "export {:.3} s, import {:.3} s ({}), not superuser {:.3} s, peak RSS {:.1} / {:.1} / \
+         {:.1} MB, {:.2} rows read per row",
+        s.export_s,
+        s.import_s,
+        if p.fast_path {
+            "fast path"
+        } else {
+            "per-row key checks"
+        },
+        s.owner_import_s,
+        s.export_rss_mb,
+        s.import_rss_mb,
+        s.owner_import_rss_mb,
+        s.read_per_row,
+    )
+}
+
 /// The export and the import through a proxy adding [`REMOTE_DELAY`] to each round trip, as a
 /// server that is not on this machine: medians of up to 3 runs.
-fn remote(env: &Env, d: &Dataset, dir: &std::path::Path, runs: usize) -> Result<(f64, f64)> {
+fn remote(env: &Env, d: &Dataset, dir: &Path, runs: usize) -> Result<(f64, f64)> {
     let socket =
         unix_socket(&env.conn).context("the remote row needs BENCH_CONN's host and port")?;
     let proxy = latency_proxy::LatencyProxy::start(socket, REMOTE_DELAY)?;
@@ -605,7 +743,19 @@ fn main() -> Result<()> {
         .connect("postgres")?
         .query_one("SELECT current_setting('server_version')", &[])?
         .get(0);
-    let mut results = Vec::new();
+    if let Some(unknown) = only
+        .iter()
+        .flatten()
+        .find(|o| !DATASETS.iter().any(|d| d.name == o.as_str()))
+    {
+        let names: Vec<&str> = DATASETS.iter().map(|d| d.name).collect();
+        bail!(
+            "--only {unknown}: no such dataset; the datasets are {}",
+            names.join(",")
+        );
+    }
+    ensure_importer(&env)?;
+    let mut datasets = Vec::new();
     for d in DATASETS {
         if let Some(only) = &only {
             if !only.iter().any(|o| o == d.name) {
@@ -613,93 +763,20 @@ fn main() -> Result<()> {
             }
         }
         let figures = bench(&env, d, runs)?;
-        results.push((d, figures));
+        datasets.push((d.name, figures));
     }
-    let report = render(&results, runs, &machine(), &server_version);
+    let report = render::render(&render::Results {
+        datasets,
+        runs,
+        machine: machine(),
+        server: server_version,
+        remote_delay: REMOTE_DELAY,
+        importer: IMPORTER,
+    });
     print!("{report}");
     if let Some(path) = write {
         std::fs::write(&path, report)?;
         eprintln!("bench: wrote {}", path.display());
     }
     Ok(())
-}
-
-fn render(results: &[(&Dataset, Figures)], runs: usize, machine: &str, server: &str) -> String {
-    let mut out = format!(
-        "Machine: {machine}; PostgreSQL {server}; median of {runs} runs after a warm-up; \
-         seedsnap {}.\n\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    out.push_str(
-        "| database | tables | rows exported | export s (floor, ratio) | import s (floor, ratio) | import / own floor (s) | export / import peak RSS MB | source rows read per exported row |\n\
-         |---|---|---|---|---|---|---|---|\n",
-    );
-    for (d, f) in results {
-        out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.3} ({:.3}, {:.1}x) | {:.3} ({:.3}, {:.1}x) | {:.1}x ({:.3}) | {:.1} / {:.1} | {:.2} |\n",
-            d.name,
-            f.tables,
-            f.rows,
-            f.export_s,
-            f.floor_export_s,
-            f.export_s / f.floor_export_s,
-            f.import_s,
-            f.floor_load_s,
-            f.import_s / f.floor_load_s,
-            f.import_s / f.own_floor_s,
-            f.own_floor_s,
-            f.export_rss_mb,
-            f.import_rss_mb,
-            f.read_per_row
-        ));
-    }
-    for (d, f) in results {
-        if let Some((export, import, read)) = f.previous {
-            out.push_str(&format!(
-                "\n{}, previous build (alternated in the same runs): export {export:.3} s \
-                 ({:.2}x this build), import {import:.3} s ({:.2}x), {read:.2} rows read per row.\n",
-                d.name,
-                export / f.export_s,
-                import / f.import_s,
-            ));
-        }
-    }
-    for (d, f) in results {
-        if let Some((export, import)) = f.remote {
-            out.push_str(&format!(
-                "\n{}, through a proxy adding {} ms to each round trip (a server that is not \
-                 local): export {export:.3} s ({:.1}x local), import {import:.3} s ({:.1}x local).\n",
-                d.name,
-                REMOTE_DELAY.as_millis(),
-                export / f.export_s,
-                import / f.import_s,
-            ));
-        }
-    }
-    out.push_str("\nTargets:\n");
-    for (d, _) in results {
-        out.push_str(&format!("- {}: {}\n", d.name, d.targets));
-    }
-    let find = |name: &str| {
-        results
-            .iter()
-            .find(|(d, _)| d.name == name)
-            .map(|(_, f)| f.clone())
-    };
-    if let (Some(small), Some(big)) = (find("demo_0_1"), find("demo_1")) {
-        out.push_str(&format!(
-            "\nExport time per exported row: scale 0.1 {:.1} µs, scale 1 {:.1} µs ({:.2}x).\n",
-            small.export_s / small.rows * 1e6,
-            big.export_s / big.rows * 1e6,
-            (big.export_s / big.rows) / (small.export_s / small.rows)
-        ));
-    }
-    if let (Some(a), Some(b)) = (find("wide_1000"), find("wide_3000")) {
-        out.push_str(&format!(
-            "3,000 vs 1,000 tables: export {:.2}x, import {:.2}x.\n",
-            b.export_s / a.export_s,
-            b.import_s / a.import_s
-        ));
-    }
-    out
 }

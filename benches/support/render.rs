@@ -1,0 +1,477 @@
+//! The markdown `make bench` prints (and writes with `--write`): one table of the medians with
+//! both floors and the ratios, the remote-server row, the export time per exported row at each
+//! demo scale, the previous build's figures as before/after rows with `--compare`, and the
+//! performance issue's targets, each compared with what was measured ("met" or "missed").
+
+use std::time::Duration;
+
+/// The figures of one binary in one run, or their medians over the runs.
+#[derive(Default, Clone, Copy)]
+pub struct Sample {
+    pub export_s: f64,
+    /// The import by the bench role, a superuser.
+    pub import_s: f64,
+    /// The import by a role that owns the tables but is not a superuser.
+    pub owner_import_s: f64,
+    pub export_rss_mb: f64,
+    pub import_rss_mb: f64,
+    pub owner_import_rss_mb: f64,
+    pub rows: f64,
+    pub read_per_row: f64,
+}
+
+impl Sample {
+    /// The median of each figure over `samples` (not empty).
+    pub fn medians(samples: &[Sample]) -> Sample {
+        let m = |figure: fn(&Sample) -> f64| {
+            median(&mut samples.iter().map(figure).collect::<Vec<_>>())
+        };
+        Sample {
+            export_s: m(|s| s.export_s),
+            import_s: m(|s| s.import_s),
+            owner_import_s: m(|s| s.owner_import_s),
+            export_rss_mb: m(|s| s.export_rss_mb),
+            import_rss_mb: m(|s| s.import_rss_mb),
+            owner_import_rss_mb: m(|s| s.owner_import_rss_mb),
+            rows: m(|s| s.rows),
+            read_per_row: m(|s| s.read_per_row),
+        }
+    }
+
+    /// Export seconds per exported row.
+    fn export_per_row(&self) -> f64 {
+        self.export_s / self.rows.max(1.0)
+    }
+
+    /// The highest peak RSS of the export and both imports, MB.
+    fn peak_rss_mb(&self) -> f64 {
+        self.export_rss_mb
+            .max(self.import_rss_mb)
+            .max(self.owner_import_rss_mb)
+    }
+}
+
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+/// The medians of one dataset.
+#[derive(Default, Clone)]
+pub struct Figures {
+    pub this: Sample,
+    pub floor_export_s: f64,
+    pub floor_load_s: f64,
+    pub own_floor_s: f64,
+    /// Whether the superuser import took the fast path (foreign-key triggers off, every key
+    /// checked by one batched query) in every run.
+    pub fast_path: bool,
+    /// Export and import seconds through the latency proxy (medians).
+    pub remote: Option<(f64, f64)>,
+    /// The previous build's medians, with `--compare`.
+    pub previous: Option<Sample>,
+    pub tables: usize,
+}
+
+/// The figures of each dataset measured, by name, in the order measured.
+pub struct Results<'a> {
+    pub datasets: Vec<(&'a str, Figures)>,
+    pub runs: usize,
+    pub machine: String,
+    pub server: String,
+    /// The latency the remote-server row adds to each round trip.
+    pub remote_delay: Duration,
+    /// The role of the "not superuser" import.
+    pub importer: &'a str,
+}
+
+impl Results<'_> {
+    fn find(&self, name: &str) -> Option<&Figures> {
+        self.datasets
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| f)
+    }
+}
+
+pub fn render(results: &Results) -> String {
+    let mut out = format!(
+        "Machine: {}; PostgreSQL {}; median of {} after a warm-up; seedsnap {}.\n\n",
+        results.machine,
+        results.server,
+        if results.runs == 1 {
+            "1 run".to_string()
+        } else {
+            format!("{} runs", results.runs)
+        },
+        env!("CARGO_PKG_VERSION")
+    );
+    out.push_str(&table(results));
+    out.push_str(&load_paths(results));
+    out.push_str(&before_after(results));
+    out.push_str(&per_row(results));
+    out.push_str("\nTargets (each compared with the figures above):\n");
+    for verdict in targets(results) {
+        out.push_str(&format!(
+            "- {}: {} — {}\n",
+            verdict.target,
+            verdict.measured,
+            if verdict.met { "met" } else { "missed" }
+        ));
+    }
+    out
+}
+
+fn table(results: &Results) -> String {
+    let mut out = String::from(
+        "| database | tables | rows exported | export s (floor, ratio) | import s, superuser (own floor, ratio) | \
+         import s, not superuser (ratio to own floor) | floor load s | peak RSS MB: export / import / import not superuser | \
+         source rows read per exported row |\n\
+         |---|---|---|---|---|---|---|---|---|\n"
+    );
+    for (name, f) in &results.datasets {
+        let s = &f.this;
+        out.push_str(&format!(
+            "| {name} | {} | {:.0} | {:.3} ({:.3}, {:.1}x) | {:.3} ({:.3}, {:.1}x) | {:.3} ({:.1}x) | {:.3} | {:.1} / {:.1} / {:.1} | {:.2} |\n",
+            f.tables,
+            s.rows,
+            s.export_s,
+            f.floor_export_s,
+            s.export_s / f.floor_export_s,
+            s.import_s,
+            f.own_floor_s,
+            s.import_s / f.own_floor_s,
+            s.owner_import_s,
+            s.owner_import_s / f.own_floor_s,
+            f.floor_load_s,
+            s.export_rss_mb,
+            s.import_rss_mb,
+            s.owner_import_rss_mb,
+            s.read_per_row
+        ));
+    }
+    for (name, f) in &results.datasets {
+        if let Some((export, import)) = f.remote {
+            out.push_str(&format!(
+                "| {name}, through a {} ms proxy (a server that is not local) | {} | {:.0} | {export:.3} ({:.1}x local) | {import:.3} ({:.1}x local) | – | – | – | – |\n",
+                results.remote_delay.as_millis(),
+                f.tables,
+                f.this.rows,
+                export / f.this.export_s,
+                import / f.this.import_s,
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "\nThe floor: one `COPY (SELECT … ORDER BY key LIMIT 100)` per table, and its rows loaded \
+         with foreign-key checks off (floor load). The own floor: seedsnap's own snapshot files \
+         COPYed into an empty clone with foreign-key checks off, nothing verified. \"Not \
+         superuser\": the role `{}` owns the clone's schemas, tables and sequences but is not a \
+         superuser.\n",
+        results.importer
+    ));
+    out
+}
+
+/// How the superuser import loaded (the fast path is named in its report).
+fn load_paths(results: &Results) -> String {
+    let (fast, slow): (Vec<&str>, Vec<&str>) = {
+        let fast = results
+            .datasets
+            .iter()
+            .filter(|(_, f)| f.fast_path)
+            .map(|(n, _)| *n);
+        let slow = results
+            .datasets
+            .iter()
+            .filter(|(_, f)| !f.fast_path)
+            .map(|(n, _)| *n);
+        (fast.collect(), slow.collect())
+    };
+    let mut out = String::from("\n");
+    if !fast.is_empty() {
+        out.push_str(&format!(
+            "The superuser import loaded with foreign-key triggers off and checked every key by \
+             one batched query (its fast path) on: {}.\n",
+            fast.join(", ")
+        ));
+    }
+    if !slow.is_empty() {
+        out.push_str(&format!(
+            "The superuser import kept the per-row foreign-key triggers on: {}.\n",
+            slow.join(", ")
+        ));
+    }
+    out
+}
+
+/// With `--compare`: the previous build's medians over this build's, a before and an after row
+/// per dataset, both measured in the same runs.
+fn before_after(results: &Results) -> String {
+    if results.datasets.iter().all(|(_, f)| f.previous.is_none()) {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\nBefore/after: the previous build (`--compare`) and this one, alternated in every run:\n\n\
+         | database | build | export s | import s, superuser | import s, not superuser | peak RSS MB: export / import / import not superuser | source rows read per exported row |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for (name, f) in &results.datasets {
+        let Some(before) = &f.previous else { continue };
+        let after = &f.this;
+        out.push_str(&format!(
+            "| {name} | before | {:.3} | {:.3} | {:.3} | {:.1} / {:.1} / {:.1} | {:.2} |\n",
+            before.export_s,
+            before.import_s,
+            before.owner_import_s,
+            before.export_rss_mb,
+            before.import_rss_mb,
+            before.owner_import_rss_mb,
+            before.read_per_row,
+        ));
+        out.push_str(&format!(
+            "| {name} | after | {:.3} ({:.2}x) | {:.3} ({:.2}x) | {:.3} ({:.2}x) | {:.1} / {:.1} / {:.1} | {:.2} |\n",
+            after.export_s,
+            after.export_s / before.export_s,
+            after.import_s,
+            after.import_s / before.import_s,
+            after.owner_import_s,
+            after.owner_import_s / before.owner_import_s,
+            after.export_rss_mb,
+            after.import_rss_mb,
+            after.owner_import_rss_mb,
+            after.read_per_row,
+        ));
+    }
+    out
+}
+
+/// The demo datasets at each scale, smallest first.
+const SCALES: &[(&str, &str)] = &[("demo_0_1", "0.1"), ("demo_1", "1"), ("demo_10", "10")];
+
+/// Export time per exported row at each demo scale measured, and the ratio of each scale to
+/// the one below it.
+fn per_row(results: &Results) -> String {
+    let measured: Vec<(&str, f64)> = SCALES
+        .iter()
+        .filter_map(|(name, scale)| {
+            results
+                .find(name)
+                .map(|f| (*scale, f.this.export_per_row()))
+        })
+        .collect();
+    let mut out = String::new();
+    if !measured.is_empty() {
+        let each: Vec<String> = measured
+            .iter()
+            .map(|(scale, t)| format!("scale {scale} {:.1} µs", t * 1e6))
+            .collect();
+        out.push_str(&format!(
+            "\nExport time per exported row: {}.\n",
+            each.join(", ")
+        ));
+    }
+    for pair in SCALES.windows(2) {
+        if let (Some(small), Some(big)) = (results.find(pair[0].0), results.find(pair[1].0)) {
+            out.push_str(&format!(
+                "Export time per exported row, scale {} vs {}: {:.2}x.\n",
+                pair[1].1,
+                pair[0].1,
+                big.this.export_per_row() / small.this.export_per_row()
+            ));
+        }
+    }
+    if let (Some(a), Some(b)) = (results.find("wide_1000"), results.find("wide_3000")) {
+        out.push_str(&format!(
+            "3,000 vs 1,000 tables: export {:.2}x, import {:.2}x (not superuser {:.2}x), peak RSS {:.2}x.\n",
+            b.this.export_s / a.this.export_s,
+            b.this.import_s / a.this.import_s,
+            b.this.owner_import_s / a.this.owner_import_s,
+            b.this.peak_rss_mb() / a.this.peak_rss_mb(),
+        ));
+    }
+    out
+}
+
+/// One target, compared with what was measured.
+pub struct Verdict {
+    pub target: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+/// What a measured value is, for showing it.
+#[derive(Clone, Copy)]
+enum Unit {
+    Count,
+    Ratio,
+    Seconds,
+    Megabytes,
+}
+
+/// `value` against the upper bound `limit`.
+fn at_most(target: String, value: f64, limit: f64, unit: Unit) -> Verdict {
+    let measured = match unit {
+        Unit::Count => format!("{value:.2}"),
+        Unit::Ratio => format!("{value:.2}x"),
+        Unit::Seconds => format!("{value:.3} s"),
+        Unit::Megabytes => format!("{value:.1} MB"),
+    };
+    Verdict {
+        target,
+        measured,
+        met: value <= limit,
+    }
+}
+
+/// Peak RSS from 1,000 to 3,000 tables counts as flat within this factor.
+const FLAT_RSS: f64 = 1.2;
+
+/// The performance issue's targets (and the earlier ones still listed), each for the datasets
+/// measured in this run; a target whose datasets were not measured is left out.
+pub fn targets(results: &Results) -> Vec<Verdict> {
+    use Unit::{Megabytes, Ratio, Seconds};
+    let one = |name: &str, figure: fn(&Figures) -> f64| results.find(name).map(figure);
+    let two = |a: &str, b: &str, figure: fn(&Figures, &Figures) -> f64| {
+        Some(figure(results.find(a)?, results.find(b)?))
+    };
+    let per_row = |a: &Figures, b: &Figures| b.this.export_per_row() / a.this.export_per_row();
+    let remote = results.find("wide_1000").and_then(|f| {
+        f.remote
+            .map(|(export, import)| (export / f.this.export_s, import / f.this.import_s))
+    });
+    let ms = results.remote_delay.as_millis();
+    let mut list: Vec<(String, Option<f64>, f64, Unit)> = results
+        .datasets
+        .iter()
+        .map(|(name, f)| {
+            let text = format!("source rows read per exported row ≤ 3, {name}");
+            (text, Some(f.this.read_per_row), 3.0, Unit::Count)
+        })
+        .collect();
+    list.extend([
+        (
+            "export time per exported row at demo scale 10 ≤ 1.3x scale 1".to_string(),
+            two("demo_1", "demo_10", per_row),
+            1.3,
+            Ratio,
+        ),
+        (
+            "import without superuser ≤ 2x the own floor, demo_1".into(),
+            one("demo_1", |f| f.this.owner_import_s / f.own_floor_s),
+            2.0,
+            Ratio,
+        ),
+        (
+            "import without superuser ≤ 3x the own floor, wide_1000".into(),
+            one("wide_1000", |f| f.this.owner_import_s / f.own_floor_s),
+            3.0,
+            Ratio,
+        ),
+        (
+            "import as a superuser ≤ 1.5x the own floor, demo_1".into(),
+            one("demo_1", |f| f.this.import_s / f.own_floor_s),
+            1.5,
+            Ratio,
+        ),
+        (
+            "import as a superuser ≤ 1.5x the own floor, wide_1000".into(),
+            one("wide_1000", |f| f.this.import_s / f.own_floor_s),
+            1.5,
+            Ratio,
+        ),
+        (
+            "export on 1,000 tables ≤ 4x its floor".into(),
+            one("wide_1000", |f| f.this.export_s / f.floor_export_s),
+            4.0,
+            Ratio,
+        ),
+        (
+            "export on 1,000 tables ≤ 2 s".into(),
+            one("wide_1000", |f| f.this.export_s),
+            2.0,
+            Seconds,
+        ),
+        (
+            "client peak RSS ≤ 20 MB on 1,000 tables (export and both imports)".into(),
+            one("wide_1000", |f| f.this.peak_rss_mb()),
+            20.0,
+            Megabytes,
+        ),
+        (
+            format!("client peak RSS flat from 1,000 to 3,000 tables (≤ {FLAT_RSS}x)"),
+            two("wide_1000", "wide_3000", |a, b| {
+                b.this.peak_rss_mb() / a.this.peak_rss_mb()
+            }),
+            FLAT_RSS,
+            Ratio,
+        ),
+        (
+            format!("export of 1,000 tables through the {ms} ms proxy ≤ 3x local"),
+            remote.map(|r| r.0),
+            3.0,
+            Ratio,
+        ),
+        (
+            format!("import of 1,000 tables through the {ms} ms proxy ≤ 3x local"),
+            remote.map(|r| r.1),
+            3.0,
+            Ratio,
+        ),
+        (
+            "earlier target: demo_1 export ≤ 0.25 s".into(),
+            one("demo_1", |f| f.this.export_s),
+            0.25,
+            Seconds,
+        ),
+        (
+            "earlier target: demo_1 import ≤ 0.15 s (superuser)".into(),
+            one("demo_1", |f| f.this.import_s),
+            0.15,
+            Seconds,
+        ),
+        (
+            "earlier target: export time per exported row at scale 1 ≤ 1.3x scale 0.1".into(),
+            two("demo_0_1", "demo_1", per_row),
+            1.3,
+            Ratio,
+        ),
+        (
+            "earlier target: client peak RSS ≤ 20 MB, demo_0_1".into(),
+            one("demo_0_1", |f| f.this.peak_rss_mb()),
+            20.0,
+            Megabytes,
+        ),
+        (
+            "earlier target: client peak RSS ≤ 20 MB, demo_1".into(),
+            one("demo_1", |f| f.this.peak_rss_mb()),
+            20.0,
+            Megabytes,
+        ),
+        (
+            "earlier target: import on 1,000 tables ≤ 2 s (superuser)".into(),
+            one("wide_1000", |f| f.this.import_s),
+            2.0,
+            Seconds,
+        ),
+        (
+            "earlier target: 3,000 tables export ≤ 3x the 1,000-table time".into(),
+            two("wide_1000", "wide_3000", |a, b| {
+                b.this.export_s / a.this.export_s
+            }),
+            3.0,
+            Ratio,
+        ),
+        (
+            "earlier target: 3,000 tables import ≤ 3x the 1,000-table time".into(),
+            two("wide_1000", "wide_3000", |a, b| {
+                b.this.import_s / a.this.import_s
+            }),
+            3.0,
+            Ratio,
+        ),
+    ]);
+    list.into_iter()
+        .filter_map(|(target, value, limit, unit)| value.map(|v| at_most(target, v, limit, unit)))
+        .collect()
+}
