@@ -200,7 +200,7 @@ pub struct DirArgs {
 }
 
 /// How many sessions read the table files.
-pub const DEFAULT_JOBS: usize = 4;
+pub const DEFAULT_JOBS: usize = 8;
 
 #[derive(Args, Debug, Clone)]
 pub struct ReadArgs {
