@@ -307,6 +307,17 @@ pub struct TargetArgs {
     /// How long to wait for a lock on a target table before giving up, in seconds.
     #[arg(long, default_value_t = 30)]
     pub lock_timeout: u64,
+    /// How rows reach tables loaded straight from their files: auto (COPY, except that
+    /// files small enough to gain go as batched INSERT statements when a round trip to the
+    /// target takes 1 ms or more, as to a database in the cloud), copy, or insert (batched
+    /// INSERTs for every file under 4 MB). The values stored are the same either way.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "auto|copy|insert",
+        default_value = "auto"
+    )]
+    pub load_via: crate::import::batched_rows::LoadVia,
 }
 
 impl TargetArgs {
@@ -340,6 +351,7 @@ impl TargetArgs {
                 .into_iter()
                 .chain(self.skip_missing.iter().cloned())
                 .collect(),
+            load_via: self.load_via,
         }
     }
 }

@@ -23,6 +23,7 @@
 //! snapshot (see [`crate::snapshot::overlay`], [`crate::snapshot::skip`]), and the snapshot's
 //! migration state is compared with the target's ([`crate::migrations`]).
 
+pub mod batched_rows;
 mod cycles;
 pub mod drift;
 mod fast_path;
@@ -74,6 +75,19 @@ pub struct ImportOptions {
     pub overlay: Option<PathBuf>,
     /// Tables and columns of the snapshot to leave out (`--skip-missing`).
     pub skip_missing: Vec<crate::snapshot::skip::SkipItem>,
+    /// How rows travel to the target (`--load-via`).
+    pub load_via: batched_rows::LoadVia,
+}
+
+/// How rows travelled (`--load-via`): the files loaded straight into empty tables, by INSERT
+/// batches or by COPY (staged files always go by COPY).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RowsSent {
+    pub load_via: batched_rows::LoadVia,
+    /// The fastest of three empty round trips to the target (0 with `--load-via copy`).
+    pub round_trip_ms: f64,
+    pub files_by_insert: usize,
+    pub files_by_copy: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -139,6 +153,8 @@ pub struct ImportReport {
     /// The superuser fast path (`fast_path.rs`): rows loaded with foreign-key triggers off, then
     /// every foreign key and deferrable unique key checked by one batched query each.
     pub batched_key_checks: bool,
+    /// How the rows of the tables loaded straight from their files reached the target.
+    pub rows_sent: RowsSent,
     pub timings: ImportTimings,
 }
 
@@ -272,11 +288,16 @@ fn run_import(
     })?;
     let migrations = migration_notes(&mut client, &snapshot.manifest, progress)?;
     let mut txn = client.transaction()?;
+    let round_trip = match options.load_via {
+        batched_rows::LoadVia::Copy => std::time::Duration::ZERO,
+        _ => batched_rows::measure_round_trip(&mut txn)?,
+    };
     let loader = Loader {
         snapshot: &snapshot,
         options,
         progress,
         identity,
+        round_trip,
     };
     let mut report = match loader.load(&mut txn, timings) {
         Ok(Step::Done(report)) => report,
@@ -435,6 +456,8 @@ struct Loader<'a> {
     options: &'a ImportOptions,
     progress: &'a Progress,
     identity: SourceInfo,
+    /// The target's round trip, which `--load-via auto` weighs (zero when not measured).
+    round_trip: std::time::Duration,
 }
 
 /// How a phase that streams snapshot files ended: done, or stopped at the first value the
@@ -567,8 +590,9 @@ impl Loader<'_> {
         let (direct, empty) = timed(&mut timings.staging_ms, || {
             choose_direct(txn, &layout, fire)
         })?;
+        let mut batch = InsertBatch::default();
         let staged = timed(&mut timings.staging_ms, || {
-            self.stage(txn, &layout, &direct)
+            self.stage(txn, &layout, &direct, &mut batch)
         })?;
         if let Step::Refused(problem) = staged {
             return Ok(Step::Refused(problem));
@@ -591,7 +615,7 @@ impl Loader<'_> {
                 fast_path::begin(txn, &catalog, &loaded, &empty)
             })?;
         let inserted = match timed(&mut timings.insert_ms, || {
-            self.insert(txn, &layout, &direct, fire)
+            self.insert(txn, &layout, &direct, fire, &mut batch)
         })? {
             Step::Done(inserted) => inserted,
             Step::Refused(problem) => return Ok(Step::Refused(problem)),
@@ -650,6 +674,12 @@ impl Loader<'_> {
             triggers_fired: fired,
             migrations: Vec::new(),
             batched_key_checks,
+            rows_sent: RowsSent {
+                load_via: self.options.load_via,
+                round_trip_ms: self.round_trip.as_secs_f64() * 1e3,
+                files_by_insert: batch.files_by_insert,
+                files_by_copy: batch.files_by_copy,
+            },
             timings,
         };
         print_tables(self.progress, &report);
@@ -704,17 +734,35 @@ impl Loader<'_> {
         txn: &mut Transaction<'_>,
         layout: &Layout,
         direct: &[bool],
+        batch: &mut InsertBatch,
     ) -> Result<Step<()>> {
         for m in &layout.matched {
             if direct[m.target] {
                 continue;
             }
-            if let Some(problem) = stage_file(txn, self.snapshot, layout, m, false, self.progress)?
-            {
+            let load = &layout.loads[&m.target];
+            let table = &layout.manifest.tables[m.manifest];
+            let problem = match self.file_as_insert(table, &load.stage, &load.columns, false)? {
+                Some(insert) => {
+                    let sql = format!("{};\n{insert}", load.create_stage(&stage_types(layout, m)));
+                    batch.add(txn, sql, table, self.snapshot, self.progress)?
+                }
+                None => match batch.send(txn, self.snapshot, self.progress)? {
+                    Some(problem) => Some(problem),
+                    None => {
+                        batch.files_by_copy += 1;
+                        stage_file(txn, self.snapshot, layout, m, false, self.progress)?
+                    }
+                },
+            };
+            if let Some(problem) = problem {
                 return Ok(Step::Refused(problem));
             }
         }
-        Ok(Step::Done(()))
+        match batch.send(txn, self.snapshot, self.progress)? {
+            Some(problem) => Ok(Step::Refused(problem)),
+            None => Ok(Step::Done(())),
+        }
     }
 
     /// Inserts in dependency order: a component of direct loads with COPY straight from its
@@ -726,21 +774,21 @@ impl Loader<'_> {
         layout: &Layout,
         direct: &[bool],
         classify_each: bool,
+        batch: &mut InsertBatch,
     ) -> Result<Step<HashMap<usize, u64>>> {
         let mut inserted: HashMap<usize, u64> = HashMap::new();
         for component in &layout.plan {
             if component.tables.iter().all(|&t| direct[t]) {
                 for &t in &component.tables {
-                    let table = layout.manifest_table(t);
-                    let copy = layout.loads[&t].copy_direct();
-                    if let Some(problem) =
-                        copy_file(txn, self.snapshot, &copy, table, false, self.progress)?
-                    {
+                    if let Some(problem) = self.load_direct(txn, layout, t, batch)? {
                         return Ok(Step::Refused(problem));
                     }
-                    inserted.insert(t, table.rows);
+                    inserted.insert(t, layout.manifest_table(t).rows);
                 }
                 continue;
+            }
+            if let Some(problem) = batch.send(txn, self.snapshot, self.progress)? {
+                return Ok(Step::Refused(problem));
             }
             let _spinner = self.progress.step(&format!(
                 "inserting into {}",
@@ -762,8 +810,70 @@ impl Loader<'_> {
             }
             cycles::insert_component(txn, layout.catalog, component, &layout.loads, &mut inserted)?;
         }
+        if let Some(problem) = batch.send(txn, self.snapshot, self.progress)? {
+            return Ok(Step::Refused(problem));
+        }
         cycles::check_deferred(txn)?;
         Ok(Step::Done(inserted))
+    }
+
+    /// Loads table `t`'s file straight into the (empty) target table: into `batch` when its
+    /// rows go as an INSERT ([`batched_rows`]), else by COPY, after sending what the batch
+    /// holds so that the plan's order is kept.
+    fn load_direct(
+        &self,
+        txn: &mut Transaction<'_>,
+        layout: &Layout,
+        t: usize,
+        batch: &mut InsertBatch,
+    ) -> Result<Option<Problem>> {
+        let table = layout.manifest_table(t);
+        let load = &layout.loads[&t];
+        let into = load.target.name.sql();
+        if let Some(sql) = self.file_as_insert(table, &into, &load.columns, load.overriding)? {
+            return batch.add(txn, sql, table, self.snapshot, self.progress);
+        }
+        if let Some(problem) = batch.send(txn, self.snapshot, self.progress)? {
+            return Ok(Some(problem));
+        }
+        batch.files_by_copy += 1;
+        copy_file(
+            txn,
+            self.snapshot,
+            &load.copy_direct(),
+            table,
+            false,
+            self.progress,
+        )
+    }
+
+    /// The INSERT statement of a whole file into `into`, when `--load-via` sends this file
+    /// so (and its rows can be written as literals).
+    fn file_as_insert(
+        &self,
+        table: &manifest::ManifestTable,
+        into: &str,
+        columns: &[String],
+        overriding: bool,
+    ) -> Result<Option<String>> {
+        let path = self.snapshot.file_path(table);
+        let bytes = std::fs::metadata(&path).map_or(u64::MAX, |m| m.len());
+        let transport = batched_rows::Transport::for_file(
+            self.options.load_via,
+            self.round_trip,
+            table.rows,
+            bytes,
+        );
+        if transport == batched_rows::Transport::Copy || table.rows == 0 {
+            return Ok(None);
+        }
+        let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let rows = data
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(&data[data.len()..], |end| &data[end + 1..]);
+        let prefix = batched_rows::insert_prefix(into, columns, overriding);
+        Ok(batched_rows::file_statement(&prefix, rows).ok())
     }
 
     /// `--truncate-first`: back up the current contents of exactly the snapshot's tables to a
@@ -908,6 +1018,116 @@ fn choose_direct(
     Ok((direct, empty))
 }
 
+/// INSERT statements of whole files waiting to be sent as one message (see
+/// [`batched_rows`]), and how many files went which way.
+#[derive(Default)]
+struct InsertBatch {
+    text: String,
+    /// The files in `text`: (schema, table) and the manifest entry's file name.
+    files: Vec<(String, String, String)>,
+    rows: u64,
+    files_by_insert: usize,
+    files_by_copy: usize,
+}
+
+impl InsertBatch {
+    /// Adds a file's statements, sending what the batch holds first when they would not fit.
+    fn add(
+        &mut self,
+        txn: &mut Transaction<'_>,
+        sql: String,
+        table: &manifest::ManifestTable,
+        snapshot: &SnapshotDir,
+        progress: &Progress,
+    ) -> Result<Option<Problem>> {
+        if self.text.len() + sql.len() > batched_rows::MAX_BATCH_BYTES {
+            if let Some(problem) = self.send(txn, snapshot, progress)? {
+                return Ok(Some(problem));
+            }
+        }
+        self.text.push_str(&sql);
+        self.files
+            .push((table.schema.clone(), table.name.clone(), table.file.clone()));
+        self.rows += table.rows;
+        self.files_by_insert += 1;
+        Ok(None)
+    }
+
+    /// Sends the statements held, if any. A refusal names the file of the table the server
+    /// names (a constraint's table), else every file of the batch.
+    fn send(
+        &mut self,
+        txn: &mut Transaction<'_>,
+        snapshot: &SnapshotDir,
+        progress: &Progress,
+    ) -> Result<Option<Problem>> {
+        if self.files.is_empty() {
+            return Ok(None);
+        }
+        let _step = progress.step(&format!(
+            "inserting {} rows of {} tables in one batch",
+            self.rows,
+            self.files.len()
+        ));
+        let result = txn.batch_execute(&self.text);
+        let files = std::mem::take(&mut self.files);
+        self.text.clear();
+        self.rows = 0;
+        let error = match result {
+            Ok(()) => return Ok(None),
+            Err(error) => error,
+        };
+        let Some(db) = error.as_db_error() else {
+            return Err(error.into());
+        };
+        if let Some(at) = fk_violation::locate(db, snapshot) {
+            return Ok(Some(Problem::in_file(
+                at.file,
+                Some(at.line),
+                None,
+                format!("{}: {}", at.key, db.message()),
+            )));
+        }
+        let named: Vec<&(String, String, String)> = files
+            .iter()
+            .filter(|(schema, name, _)| {
+                db.table() == Some(name.as_str())
+                    && db.schema().is_none_or(|s| s == schema.as_str())
+            })
+            .collect();
+        let place = match named.as_slice() {
+            [] => files
+                .iter()
+                .map(|(_, _, file)| file.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            [one, ..] => one.2.clone(),
+        };
+        let detail = db.detail().map(|d| format!(" ({d})")).unwrap_or_default();
+        Ok(Some(Problem::in_file(
+            snapshot.dir.join(place).display().to_string(),
+            None,
+            None,
+            format!("{}{detail}", db.message()),
+        )))
+    }
+}
+
+/// The target's types of the snapshot's columns of a matched table, for its staging table.
+fn stage_types(layout: &Layout, m: &MatchedTable) -> Vec<String> {
+    layout.loads[&m.target]
+        .columns
+        .iter()
+        .map(|c| {
+            layout.catalog.tables[m.target]
+                .column(c)
+                .expect("matched")
+                .type_name
+                .clone()
+        })
+        .collect()
+}
+
 /// Creates the staging table of one matched table and streams its file into it.
 fn stage_file(
     txn: &mut Transaction<'_>,
@@ -919,18 +1139,7 @@ fn stage_file(
 ) -> Result<Option<Problem>> {
     let load = &layout.loads[&m.target];
     let table = &layout.manifest.tables[m.manifest];
-    let types: Vec<String> = load
-        .columns
-        .iter()
-        .map(|c| {
-            layout.catalog.tables[m.target]
-                .column(c)
-                .expect("matched")
-                .type_name
-                .clone()
-        })
-        .collect();
-    txn.batch_execute(&load.create_stage(&types))?;
+    txn.batch_execute(&load.create_stage(&stage_types(layout, m)))?;
     copy_file(txn, snapshot, &load.copy_in(), table, savepoint, progress)
 }
 
@@ -1521,6 +1730,20 @@ pub fn render_summary(report: &ImportReport) -> String {
             list_triggers(&report.triggers_fired)
         ));
     }
+    let sent = &report.rows_sent;
+    if sent.files_by_insert > 0 {
+        text.push_str(&format!(
+            "rows of {} files sent as batched INSERT statements, {} files by COPY (--load-via \
+             {}, round trip {:.1} ms)\n",
+            sent.files_by_insert,
+            sent.files_by_copy,
+            serde_json::to_value(sent.load_via)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            sent.round_trip_ms
+        ));
+    }
     if report.batched_key_checks {
         text.push_str(
             "foreign keys: loaded with their triggers off (superuser), then every foreign key \
@@ -1603,6 +1826,7 @@ mod tests {
             triggers_fired: Vec::new(),
             migrations: Vec::new(),
             batched_key_checks: false,
+            rows_sent: RowsSent::default(),
             timings: ImportTimings::default(),
         }
     }

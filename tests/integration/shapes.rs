@@ -131,6 +131,13 @@ fn keys_of_every_type_are_found_by_the_backfill() {
         INSERT INTO child SELECT i, c_char, c_varchar, c_bit, c_varbit, c_numeric, c_ts, c_time,
                                  c_interval, c_citext, c_uuid, c_inet, c_enum, c_domain
                             FROM v WHERE i > 37;";
+    round_trip(
+        "keytypes_ins",
+        schema,
+        data,
+        &["--limit", "2"],
+        &["--load-via", "insert"],
+    );
     let (dir, target) = round_trip("keytypes", schema, data, &["--limit", "2"], &[]);
     // Two children are sampled (38 and 39); every parent holds its two sampled rows (1, 2)
     // and the two the children need, found by the lookup.
@@ -252,6 +259,14 @@ fn whatever_export_writes_verify_and_import_accept() {
         let (schema, data) = random_schema(&mut rng);
         eprintln!("round {round}:\n{schema}{data}");
         round_trip(&format!("random{round}"), &schema, &data, &[], &[]);
+        // The same rows sent as INSERT literals instead of COPY lines load the same values.
+        round_trip(
+            &format!("random{round}_ins"),
+            &schema,
+            &data,
+            &[],
+            &["--load-via", "insert"],
+        );
     }
 }
 
