@@ -587,9 +587,23 @@ impl Loader<'_> {
         // with COPY straight into it, and each is compared with the target just before it
         // loads, not all at once.
         let fire = !fired.is_empty();
-        let (direct, empty) = timed(&mut timings.staging_ms, || {
+        let (mut direct, empty) = timed(&mut timings.staging_ms, || {
             choose_direct(txn, &layout, fire)
         })?;
+        // Replica mode would also stop the triggers --fire-triggers asks to run.
+        let loaded: Vec<usize> = layout.matched.iter().map(|m| m.target).collect();
+        let batched_key_checks = !self.options.fire_triggers
+            && timed(&mut timings.insert_ms, || {
+                fast_path::begin(txn, &catalog, &loaded, &empty)
+            })?;
+        if batched_key_checks {
+            // Every loaded table is empty and stores its rows verbatim (the fast path's
+            // conditions), and with the key triggers off the tables of a cycle load straight
+            // from their files too, in any order: the batched checks prove every key after.
+            for &t in &loaded {
+                direct[t] = true;
+            }
+        }
         let mut batch = InsertBatch::default();
         let staged = timed(&mut timings.staging_ms, || {
             self.stage(txn, &layout, &direct, &mut batch)
@@ -608,12 +622,6 @@ impl Loader<'_> {
                 timings.classify_ms,
             );
         }
-        // Replica mode would also stop the triggers --fire-triggers asks to run.
-        let loaded: Vec<usize> = layout.matched.iter().map(|m| m.target).collect();
-        let batched_key_checks = !self.options.fire_triggers
-            && timed(&mut timings.insert_ms, || {
-                fast_path::begin(txn, &catalog, &loaded, &empty)
-            })?;
         let inserted = match timed(&mut timings.insert_ms, || {
             self.insert(txn, &layout, &direct, fire, &mut batch)
         })? {
