@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use postgres::Transaction;
@@ -158,22 +158,68 @@ pub struct ImportReport {
     pub timings: ImportTimings,
 }
 
-/// Checks a snapshot directory offline; every problem at once.
-pub fn open_checked(dir: &Path) -> Result<SnapshotDir> {
-    let snapshot = SnapshotDir::open(dir)?;
+/// Checks an opened snapshot directory's files offline; every problem at once.
+fn check_snapshot(snapshot: &SnapshotDir) -> Result<()> {
     let problems = snapshot.check_files()?;
     problem::check(
         ExitKind::BadInput,
         problem::counted(
             &format!(
                 "the snapshot in {} is not valid; nothing was written",
-                dir.display()
+                snapshot.dir.display()
             ),
             &problems,
         ),
         &problems,
-    )?;
-    Ok(snapshot)
+    )
+}
+
+/// The offline check of the snapshot's files, running on a thread of its own while the
+/// import connects and reads the target's catalog; the load waits for it before its first
+/// write (the lock), and a failed check is the error reported, whatever else failed.
+struct PendingCheck<'s> {
+    handle: std::cell::RefCell<Option<std::thread::ScopedJoinHandle<'s, Result<Duration>>>>,
+    failed: std::cell::Cell<bool>,
+    took: std::cell::Cell<Duration>,
+}
+
+impl<'s> PendingCheck<'s> {
+    fn start(scope: &'s std::thread::Scope<'s, '_>, snapshot: &'s SnapshotDir) -> Self {
+        let handle = scope.spawn(move || {
+            let started = Instant::now();
+            check_snapshot(snapshot).map(|()| started.elapsed())
+        });
+        PendingCheck {
+            handle: std::cell::RefCell::new(Some(handle)),
+            failed: std::cell::Cell::new(false),
+            took: std::cell::Cell::new(Duration::ZERO),
+        }
+    }
+
+    /// Waits for the check (at once if it is over); its error the first time it fails.
+    fn wait(&self) -> Result<()> {
+        let Some(handle) = self.handle.borrow_mut().take() else {
+            return Ok(());
+        };
+        match handle.join().expect("the snapshot check's thread") {
+            Ok(took) => {
+                self.took.set(took);
+                Ok(())
+            }
+            Err(error) => {
+                self.failed.set(true);
+                Err(error)
+            }
+        }
+    }
+
+    /// `error`, unless the check failed: then the check's error, which comes first.
+    fn first_error(&self, error: anyhow::Error) -> anyhow::Error {
+        match self.wait() {
+            Err(check) => check,
+            Ok(()) => error,
+        }
+    }
 }
 
 /// Connects to the target, pins its session, and applies both guards: the name guard before
@@ -270,15 +316,24 @@ fn run_import(
             ""
         }
     ));
-    let mut timings = ImportTimings::default();
-    let snapshot = timed(&mut timings.check_ms, || open_checked(dir))?;
-    progress.line(&format!(
-        "checked {} ({} tables, {} rows)",
-        dir.display(),
-        snapshot.manifest.tables.len(),
-        snapshot.manifest.tables.iter().map(|t| t.rows).sum::<u64>()
-    ));
+    let snapshot = SnapshotDir::open(dir)?;
+    std::thread::scope(|scope| {
+        let check = PendingCheck::start(scope, &snapshot);
+        connect_and_load(endpoint, &snapshot, &check, options, progress)
+            .map_err(|error| check.first_error(error))
+    })
+}
 
+/// The import once the snapshot's manifest is read and its files are being checked: connect,
+/// load in one transaction, then commit or roll back.
+fn connect_and_load(
+    endpoint: &Endpoint,
+    snapshot: &SnapshotDir,
+    check: &PendingCheck<'_>,
+    options: &ImportOptions,
+    progress: &Progress,
+) -> Result<ImportReport> {
+    let mut timings = ImportTimings::default();
     let (mut client, identity) = timed(&mut timings.connect_ms, || {
         open_target(
             endpoint,
@@ -293,7 +348,8 @@ fn run_import(
         _ => batched_rows::measure_round_trip(&mut txn)?,
     };
     let loader = Loader {
-        snapshot: &snapshot,
+        snapshot,
+        check,
         options,
         progress,
         identity,
@@ -303,12 +359,13 @@ fn run_import(
         Ok(Step::Done(report)) => report,
         Ok(Step::Refused(first)) => {
             let _ = txn.rollback();
-            return Err(refused_values_error(&mut client, &snapshot, first));
+            return Err(refused_values_error(&mut client, snapshot, first));
         }
+        Err(error) if check.failed.get() => return Err(error),
         Err(error) => {
             // Dropping the transaction rolls back; say so explicitly for the reader.
             let _ = txn.rollback();
-            let error = fk_violation::locate_in_error(error, &snapshot);
+            let error = fk_violation::locate_in_error(error, snapshot);
             let error = match migrations.is_empty() {
                 // A schema that does not match is most likely explained by the migrations.
                 false if crate::error::exit_kind(&error) == ExitKind::BadInput => {
@@ -451,8 +508,10 @@ fn timed<T>(slot: &mut f64, phase: impl FnOnce() -> T) -> T {
     value
 }
 
-struct Loader<'a> {
+struct Loader<'a, 's> {
     snapshot: &'a SnapshotDir,
+    /// The offline check of the snapshot's files, waited for before the first write.
+    check: &'a PendingCheck<'s>,
     options: &'a ImportOptions,
     progress: &'a Progress,
     identity: SourceInfo,
@@ -558,7 +617,7 @@ fn match_target(
     })
 }
 
-impl Loader<'_> {
+impl Loader<'_, '_> {
     /// The import inside the caller's transaction, as a script of timed phases; the caller
     /// commits or rolls back.
     fn load(
@@ -573,6 +632,14 @@ impl Loader<'_> {
         check_triggers(txn, &user_triggers, self.options.fire_triggers)?;
         let (held_off, fired) = hold_off_triggers(&mut catalog, user_triggers, self.options);
         let layout = Layout::new(&catalog, matched, manifest);
+        self.check.wait()?;
+        timings.check_ms = self.check.took.get().as_secs_f64() * 1e3;
+        self.progress.line(&format!(
+            "checked {} ({} tables, {} rows)",
+            self.snapshot.dir.display(),
+            manifest.tables.len(),
+            manifest.tables.iter().map(|t| t.rows).sum::<u64>()
+        ));
         timed(&mut timings.lock_ms, || lock(txn, &layout, self.options))?;
         txn.batch_execute(&triggers::disable_sql(&held_off))
             .context("disabling user triggers for the load")?;

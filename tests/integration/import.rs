@@ -697,6 +697,27 @@ fn unreachable_server_is_a_connection_error() {
 }
 
 #[test]
+fn a_damaged_snapshot_is_reported_before_an_unreachable_target() {
+    // The files are checked while the import connects; a damaged file is still the error.
+    let demo = demo_db();
+    let dir = copy_dir(&export_to_scratch(&demo, &["--limit", "3"]));
+    tamper_bytes(&dir, "app.tags.tsv", |bytes| replace_bytes(bytes, b"\t", b"\t\\q"));
+    let run = seedsnap(&[
+        "import",
+        "--target",
+        "host=/nonexistent-socket-dir port=1 user=x dbname=y_test",
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .code(4);
+    assert!(
+        run.stderr.contains("app.tags.tsv") && !run.stderr.contains("cannot connect"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn passwords_never_appear_in_output() {
     let demo = demo_db();
     let dir = scratch_dir("pw").join("s");
