@@ -76,9 +76,12 @@ fn run_export(
     let (mut client, reached, timings) = connect(endpoint)?;
     let mut txn = begin_snapshot(&mut client)?;
     let snapshot = readers::share_snapshot(&mut txn, options.jobs, progress)?;
+    let started = Instant::now();
     let mut readers = Readers::open(&reached, snapshot.as_deref(), options.jobs, progress);
+    let readers_ms = started.elapsed().as_secs_f64() * 1e3;
     let mut prepared = prepare(&mut txn, &mut readers, options, progress, timings)?;
     prepared.timings.sessions = readers.sessions();
+    prepared.timings.readers_ms = readers_ms;
     let migrations = crate::migrations::read(&mut txn)?;
 
     let t0 = Instant::now();
@@ -101,7 +104,9 @@ fn run_export(
 
     let manifest = build_manifest(options, &prepared, key.as_ref(), migrations, tables);
     let final_dir = writer.final_dir().display().to_string();
+    let started = Instant::now();
     writer.commit(&manifest)?;
+    prepared.timings.finish_ms = started.elapsed().as_secs_f64() * 1e3;
     prepared.timings.total_ms = progress.elapsed_ms();
     Ok(ExportReport {
         source: endpoint.display_name(),
@@ -239,9 +244,13 @@ fn write_tables(
         .into_iter()
         .map(|(position, t)| (position, t, masked_copies.remove(&t)))
         .collect();
-    let mut written = readers::run(txn, readers, items, |session, (position, t, masked)| {
-        Ok((position, out.write(session, t, masked)?))
-    })?;
+    let mut written = readers::run(
+        txn,
+        readers,
+        items,
+        |_| 1,
+        |session, (position, t, masked)| Ok((position, out.write(session, t, masked)?)),
+    )?;
     written.sort_by_key(|(position, _)| *position);
     Ok(written.into_iter().map(|(_, entry)| entry).unzip())
 }

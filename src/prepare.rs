@@ -84,6 +84,10 @@ pub struct Timings {
     pub copy_ms: f64,
     /// The sessions that read the table files (the export's own and its readers).
     pub sessions: usize,
+    /// Opening the readers.
+    pub readers_ms: f64,
+    /// Writing the manifest, syncing the files to disk and swapping the directory in.
+    pub finish_ms: f64,
     /// Masking, within `copy_ms`: the rules applied and the domain checks.
     pub mask_ms: f64,
     pub total_ms: f64,

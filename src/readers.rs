@@ -44,7 +44,48 @@ impl<C: GenericClient> ReadSession for C {
 
 /// The readers of one export, each inside a transaction on the export's snapshot.
 pub struct Readers {
-    sessions: Vec<Client>,
+    sessions: Vec<Reader>,
+    /// The snapshot the readers import, again after each [`Reader::release_locks`].
+    snapshot: String,
+    /// Relations a reader may have read before it releases its locks.
+    lock_budget: usize,
+}
+
+/// One reader session and the relations it has read since its transaction began.
+struct Reader {
+    client: Client,
+    touched: usize,
+}
+
+/// How many relations a reader reads before it ends its transaction and imports the snapshot
+/// again, which releases its locks. A transaction keeps a lock on every table it read and on
+/// every index of it, until it ends; the server's lock table holds about
+/// `max_locks_per_transaction × max_connections` of them (6,400 by default) for every
+/// session of the cluster. Unchecked, eight sessions reading most of a 1,000-table schema
+/// held 7,500 locks and made other sessions of the server fail with "out of shared memory".
+/// The export's own transaction keeps its locks, as a one-session export does, so no table
+/// can be altered or dropped while it runs. `SEEDSNAP_READER_LOCK_BUDGET` overrides it (tests).
+const LOCK_BUDGET: usize = 200;
+
+impl Reader {
+    /// Ends the reader's transaction (releasing its locks) and starts another on the same
+    /// snapshot, which stays importable while the export's transaction is open.
+    fn release_locks(&mut self, snapshot: &str) -> Result<()> {
+        self.client
+            .batch_execute(&format!("COMMIT; {}", import_sql(snapshot)))
+            .context("releasing a reader's locks (a new transaction on the export's snapshot)")?;
+        self.touched = 0;
+        Ok(())
+    }
+}
+
+/// Starts a reader's transaction on `snapshot`.
+fn import_sql(snapshot: &str) -> String {
+    format!(
+        "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+         SET TRANSACTION SNAPSHOT {}",
+        crate::catalog::quote_literal(snapshot)
+    )
 }
 
 impl Readers {
@@ -59,6 +100,10 @@ impl Readers {
         let Some(snapshot) = snapshot else {
             return Readers::none();
         };
+        let lock_budget = std::env::var("SEEDSNAP_READER_LOCK_BUDGET")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(LOCK_BUDGET);
         let wanted = jobs.saturating_sub(1);
         let opened: Vec<Result<Client>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..wanted)
@@ -73,7 +118,7 @@ impl Readers {
         let mut refusals = Vec::new();
         for result in opened {
             match result {
-                Ok(client) => sessions.push(client),
+                Ok(client) => sessions.push(Reader { client, touched: 0 }),
                 Err(error) => refusals.push(format!("{error:#}")),
             }
         }
@@ -83,13 +128,19 @@ impl Readers {
                 sessions.len() + 1
             ));
         }
-        Readers { sessions }
+        Readers {
+            sessions,
+            snapshot: snapshot.to_string(),
+            lock_budget,
+        }
     }
 
     /// No readers: everything is read through the caller's own session.
     pub fn none() -> Readers {
         Readers {
             sessions: Vec::new(),
+            snapshot: String::new(),
+            lock_budget: LOCK_BUDGET,
         }
     }
 
@@ -100,8 +151,9 @@ impl Readers {
 
     /// Ends every reader's transaction.
     pub fn close(self) -> Result<()> {
-        for mut client in self.sessions {
-            client
+        for mut reader in self.sessions {
+            reader
+                .client
                 .batch_execute("COMMIT")
                 .context("ending a reader's read-only transaction")?;
         }
@@ -141,22 +193,20 @@ fn open_reader(reached: &Reached, snapshot: &str) -> Result<Client> {
     let mut client = reached.connect_again()?;
     session::configure_source(&mut client)?;
     client
-        .batch_execute(&format!(
-            "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
-             SET TRANSACTION SNAPSHOT {}",
-            crate::catalog::quote_literal(snapshot)
-        ))
+        .batch_execute(&import_sql(snapshot))
         .context("importing the export's snapshot")?;
     Ok(client)
 }
 
 /// Runs `work` over `items` on `main` and every reader at once, each session taking the next
-/// item when it is free; the results come back in the items' order. The first error stops
-/// the other sessions after their current item and is returned.
+/// item when it is free; the results come back in the items' order. `relations` says how
+/// many relations an item reads, which a reader counts against its lock budget. The first
+/// error stops the other sessions after their current item and is returned.
 pub fn run<T, R, W>(
     main: &mut (dyn ReadSession + Send),
     readers: &mut Readers,
     items: Vec<T>,
+    relations: impl Fn(&T) -> usize + Sync,
     work: W,
 ) -> Result<Vec<R>>
 where
@@ -169,28 +219,48 @@ where
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..count).map(|_| None).collect());
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    let drain = |session: &mut dyn ReadSession| loop {
-        if failed.load(Ordering::SeqCst) {
-            return;
-        }
-        let Some((index, item)) = queue.lock().expect("queue lock").next() else {
-            return;
-        };
-        match work(session, item) {
-            Ok(result) => results.lock().expect("results lock")[index] = Some(result),
-            Err(error) => {
-                failed.store(true, Ordering::SeqCst);
-                first_error.lock().expect("error lock").get_or_insert(error);
+    let (snapshot, budget) = (readers.snapshot.as_str(), readers.lock_budget);
+    // One session's loop; `reader` is `None` for the export's own transaction.
+    let drain = |main: Option<&mut (dyn ReadSession + Send)>, mut reader: Option<&mut Reader>| {
+        let mut main = main;
+        loop {
+            if failed.load(Ordering::SeqCst) {
                 return;
+            }
+            let Some((index, item)) = queue.lock().expect("queue lock").next() else {
+                return;
+            };
+            let read = relations(&item);
+            let session: &mut dyn ReadSession = match (&mut main, &mut reader) {
+                (Some(main), _) => *main,
+                (None, Some(reader)) => &mut reader.client,
+                (None, None) => unreachable!("a session"),
+            };
+            let mut outcome = work(session, item);
+            if let (Ok(_), Some(reader)) = (&outcome, reader.as_deref_mut()) {
+                reader.touched += read;
+                if reader.touched >= budget {
+                    if let Err(error) = reader.release_locks(snapshot) {
+                        outcome = Err(error);
+                    }
+                }
+            }
+            match outcome {
+                Ok(result) => results.lock().expect("results lock")[index] = Some(result),
+                Err(error) => {
+                    failed.store(true, Ordering::SeqCst);
+                    first_error.lock().expect("error lock").get_or_insert(error);
+                    return;
+                }
             }
         }
     };
     std::thread::scope(|scope| {
-        for client in readers.sessions.iter_mut() {
+        for reader in readers.sessions.iter_mut() {
             let drain = &drain;
-            scope.spawn(move || drain(client));
+            scope.spawn(move || drain(None, Some(reader)));
         }
-        drain(main);
+        drain(Some(main), None);
     });
     if let Some(error) = first_error.into_inner().expect("error lock") {
         return Err(error);

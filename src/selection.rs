@@ -431,13 +431,17 @@ fn batch(
     readers: &mut Readers,
     statements: &[String],
 ) -> Result<Vec<Vec<SimpleQueryRow>>> {
-    let texts: Vec<String> = batch_ranges(statements, readers.sessions())
+    let texts: Vec<(String, usize)> = batch_ranges(statements, readers.sessions())
         .into_iter()
-        .map(|range| statements[range].join(";\n"))
+        .map(|range| (statements[range.clone()].join(";\n"), range.len()))
         .collect();
-    let replies = readers::run(client, readers, texts, |session, text| {
-        session.simple_query_text(&text).map_err(explain_read_error)
-    })?;
+    let replies = readers::run(
+        client,
+        readers,
+        texts,
+        |(_, count)| *count,
+        |session, (text, _)| session.simple_query_text(&text).map_err(explain_read_error),
+    )?;
     let mut results = Vec::with_capacity(statements.len());
     for messages in replies {
         let mut current = Vec::new();

@@ -701,7 +701,9 @@ fn a_damaged_snapshot_is_reported_before_an_unreachable_target() {
     // The files are checked while the import connects; a damaged file is still the error.
     let demo = demo_db();
     let dir = copy_dir(&export_to_scratch(&demo, &["--limit", "3"]));
-    tamper_bytes(&dir, "app.tags.tsv", |bytes| replace_bytes(bytes, b"\t", b"\t\\q"));
+    tamper_bytes(&dir, "app.tags.tsv", |bytes| {
+        replace_bytes(bytes, b"\t", b"\t\\q")
+    });
     let run = seedsnap(&[
         "import",
         "--target",
