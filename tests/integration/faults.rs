@@ -147,6 +147,36 @@ fn a_lock_held_by_another_session_times_out_naming_the_table() {
 }
 
 #[test]
+fn readers_see_the_snapshot_of_the_export_not_later_commits() {
+    let demo = demo_db();
+    let before = export_to_scratch(&demo, &["--jobs", "1"]);
+    // The export takes its snapshot, then waits on a lock held on app.users; meanwhile every
+    // tag's label changes and commits. The readers (each of which releases its locks after
+    // every statement, so it imports the snapshot again and again) must not see the change.
+    let mut holder = demo.client();
+    let mut hold = holder.transaction().unwrap();
+    hold.batch_execute("LOCK TABLE app.users IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let dir = scratch_dir("later").join("snapshot");
+    let dir_text = dir.to_str().unwrap().to_string();
+    let url = demo.url();
+    let export = seedsnap_command(
+        &scratch_dir("home"),
+        &["export", "-q", "--jobs", "4", "--source", &url, "--dir", &dir_text],
+    )
+    .env("SEEDSNAP_READER_LOCK_BUDGET", "1")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_for_lock_wait(cluster(), &demo.name);
+    demo.execute("UPDATE app.tags SET label = label || ' (changed later)'");
+    hold.commit().unwrap();
+    finish(export).ok();
+    assert_eq!(read_dir_files(&dir), read_dir_files(&before));
+}
+
+#[test]
 fn export_from_a_hot_standby_matches_the_primary() {
     let c = Cluster::private(5432);
     let source = c.create_db("primary_db", None, &format!("{SMALL_SCHEMA}{SMALL_DATA}"));
