@@ -576,11 +576,13 @@ fn stream_copy(
     txn: &mut Transaction<'_>,
     copy_sql: &str,
     reader: &mut impl std::io::Read,
-) -> Result<u64, postgres::Error> {
-    let mut writer = txn.copy_in(copy_sql)?;
+) -> Result<u64, CopyFailure> {
+    let mut writer = txn.copy_in(copy_sql).map_err(CopyFailure::Server)?;
     let mut buffer = vec![0u8; 256 * 1024];
     loop {
-        let n = reader.read(&mut buffer).unwrap_or(0);
+        // A file that cannot be read to its end aborts the COPY (the writer is dropped
+        // unfinished), so no table is ever loaded with part of its file.
+        let n = reader.read(&mut buffer).map_err(CopyFailure::Read)?;
         if n == 0 {
             break;
         }
@@ -589,7 +591,13 @@ fn stream_copy(
             break;
         }
     }
-    writer.finish()
+    writer.finish().map_err(CopyFailure::Server)
+}
+
+/// Why a COPY of a snapshot file failed: the file could not be read, or the server refused.
+enum CopyFailure {
+    Read(std::io::Error),
+    Server(postgres::Error),
 }
 
 /// Reads the target's catalog for the snapshot's schemas and matches the snapshot against it.
@@ -1381,8 +1389,16 @@ fn copy_file(
         stream_copy(txn, copy_sql, &mut reader)
     };
     match result {
-        Ok(_) => Ok(None),
-        Err(error) => {
+        Ok(copied) if copied == table.rows => Ok(None),
+        Ok(copied) => Err(anyhow::anyhow!(
+            "{}: COPY stored {copied} rows, the manifest lists {}",
+            path.display(),
+            table.rows
+        )),
+        Err(CopyFailure::Read(error)) => {
+            Err(anyhow::Error::new(error).context(format!("reading {}", path.display())))
+        }
+        Err(CopyFailure::Server(error)) => {
             let db = error.as_db_error().cloned();
             let Some(db) = db else {
                 return Err(error.into());
