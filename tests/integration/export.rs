@@ -139,21 +139,28 @@ fn parallel_readers_write_the_same_files_as_one_session() {
     assert_eq!(read_dir_files(&one), read_dir_files(&released));
 }
 
-#[test]
-fn readers_that_cannot_connect_are_done_without() {
-    let demo = demo_db();
-    let role = cluster().unique_name("one_slot");
-    // One connection for the role: the export's own; every reader is refused.
+/// A new role that may only read the demo's tables (with `options` such as a connection
+/// limit), and the demo's URL as that role.
+fn reading_role(demo: &TestDb, prefix: &str, options: &str) -> (String, String) {
+    let role = cluster().unique_name(prefix);
     demo.execute(&format!(
-        "CREATE ROLE {role} LOGIN CONNECTION LIMIT 1;
+        "CREATE ROLE {role} LOGIN {options};
          GRANT CONNECT ON DATABASE \"{db}\" TO {role};
          GRANT USAGE ON SCHEMA app, analytics, public TO {role};
          GRANT SELECT ON ALL TABLES IN SCHEMA app, analytics, public TO {role};",
         db = demo.name
     ));
+    let url = demo.url().replace("user=seedsnap", &format!("user={role}"));
+    (role, url)
+}
+
+#[test]
+fn readers_that_cannot_connect_are_done_without() {
+    let demo = demo_db();
+    // One connection for the role: the export's own; every reader is refused.
+    let (role, url) = reading_role(&demo, "one_slot", "CONNECTION LIMIT 1");
     let as_owner = export_to_scratch(&demo, &[]);
     let dir = scratch_dir("slots").join("snapshot");
-    let url = demo.url().replace("user=seedsnap", &format!("user={role}"));
     let run = seedsnap(&[
         "export",
         "--json",
@@ -201,17 +208,9 @@ fn self_reference_chain_500_deep_comes_out_whole() {
 #[test]
 fn read_only_role_exports_the_same_snapshot() {
     let demo = demo_db();
-    let role = cluster().unique_name("reader");
-    demo.execute(&format!(
-        "CREATE ROLE {role} LOGIN;
-         GRANT CONNECT ON DATABASE \"{db}\" TO {role};
-         GRANT USAGE ON SCHEMA app, analytics, public TO {role};
-         GRANT SELECT ON ALL TABLES IN SCHEMA app, analytics, public TO {role};",
-        db = demo.name
-    ));
+    let (role, url) = reading_role(&demo, "reader", "");
     let as_owner = export_to_scratch(&demo, &[]);
     let dir = scratch_dir("ro").join("snapshot");
-    let url = demo.url().replace("user=seedsnap", &format!("user={role}"));
     seedsnap(&[
         "export",
         "-q",

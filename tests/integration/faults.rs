@@ -162,7 +162,9 @@ fn readers_see_the_snapshot_of_the_export_not_later_commits() {
     let url = demo.url();
     let export = seedsnap_command(
         &scratch_dir("home"),
-        &["export", "-q", "--jobs", "4", "--source", &url, "--dir", &dir_text],
+        &[
+            "export", "-q", "--jobs", "4", "--source", &url, "--dir", &dir_text,
+        ],
     )
     .env("SEEDSNAP_READER_LOCK_BUDGET", "1")
     .stdout(Stdio::piped())
