@@ -105,7 +105,7 @@ start() {
   fi
   if ! as_server "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     as_server "$bindir/pg_ctl" -D "$data" -l "$log" -w -s \
-      -o "-k $sock -p $port -c listen_addresses= -c fsync=off -c synchronous_commit=off" start \
+      -o "-k $sock -p $port -c listen_addresses= -c fsync=off -c synchronous_commit=off -c max_locks_per_transaction=1024" start \
       || die "the server did not start; see $log"
   fi
 }

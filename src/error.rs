@@ -127,6 +127,13 @@ pub fn is_connection_error(error: &postgres::Error) -> bool {
     }
 }
 
+/// What seedsnap adds to the server's "out of shared memory" about its lock table.
+const LOCK_TABLE_FULL: &str = "; seedsnap: one transaction locks every table it reads or \
+    loads, with its indexes (and an import into tables that already hold rows stages each \
+    file in a temporary table), and the server's lock table holds about \
+    max_locks_per_transaction × max_connections locks for all its sessions: with thousands of \
+    tables, raise max_locks_per_transaction on that server (1024, say) and restart it";
+
 /// One line for a `postgres` error: the server's message with its detail, hint and position
 /// context, which the crate's own `Display` leaves out.
 pub fn describe_pg_error(error: &postgres::Error) -> String {
@@ -138,6 +145,9 @@ pub fn describe_pg_error(error: &postgres::Error) -> String {
             }
             if let Some(hint) = db.hint() {
                 text.push_str(&format!("; hint: {hint}"));
+                if hint.contains("max_locks_per_transaction") {
+                    text.push_str(LOCK_TABLE_FULL);
+                }
             }
             if let Some(context) = db.where_() {
                 text.push_str(&format!("; context: {}", context.replace('\n', " / ")));

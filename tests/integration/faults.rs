@@ -147,6 +147,41 @@ fn a_lock_held_by_another_session_times_out_naming_the_table() {
 }
 
 #[test]
+fn a_full_lock_table_is_explained_and_changes_nothing() {
+    let c = Cluster::private(5432);
+    let tables: String = (0..300)
+        .map(|i| format!("CREATE TABLE t{i} (id int PRIMARY KEY, label text); INSERT INTO t{i} VALUES (1, 'a');\n"))
+        .collect();
+    let source = c.create_db("locks_src", None, &tables);
+    let dir = export_to_scratch(&source, &[]);
+    let target = c.create_db("locks_test", None, &tables.replace("INSERT", "-- INSERT"));
+    import(&target, &dir, &[]).ok();
+    // Importing again stages every file in a temporary table, in a lock table of about 10 × (20 connections + the server's own processes).
+    c.stop("data", "fast");
+    c.spawn(
+        "data",
+        &[
+            "-c",
+            "max_locks_per_transaction=10",
+            "-c",
+            "max_connections=20",
+        ],
+    )
+    .unwrap();
+    let before = target.fingerprint();
+    let run = import(&target, &dir, &[]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("raise max_locks_per_transaction on that server")
+            && run.stderr.contains("the target is unchanged"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(target.fingerprint(), before);
+}
+
+#[test]
 fn readers_see_the_snapshot_of_the_export_not_later_commits() {
     let demo = demo_db();
     let before = export_to_scratch(&demo, &["--jobs", "1"]);
