@@ -136,6 +136,9 @@ pub struct Endpoint {
     port: u16,
     user: String,
     dbname: String,
+    /// Whether the line saying if the session is encrypted was printed for this database:
+    /// once per run (a refresh connects to each side more than once), shared by clones.
+    announced: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -233,11 +236,16 @@ impl Endpoint {
                     ),
                 },
             )?;
-        let security = connect::security(&mut client, &target, &self.tls, wire);
-        eprintln!(
-            "seedsnap: {side} database {}: {security}",
-            self.display_name()
-        );
+        if !self
+            .announced
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let security = connect::security(&mut client, &target, &self.tls, wire);
+            eprintln!(
+                "seedsnap: {side} database {}: {security}",
+                self.display_name()
+            );
+        }
         client
             .batch_execute(PINNED_SESSION_SETTINGS)
             .with_context(|| format!("pinning session settings on {}", self.display_name()))?;
@@ -417,6 +425,7 @@ pub fn resolve(spec: &str, env: &dyn Environment) -> Result<Endpoint> {
         port,
         user,
         dbname,
+        announced: Default::default(),
     })
 }
 

@@ -680,6 +680,10 @@ fn refresh_exports_then_imports() {
     .ok();
     assert!(run.stdout.contains("imported"), "{}", run.stdout);
     assert!(target.query_i64("SELECT count(*) FROM app.users") >= 7);
+    // Each database is named, with whether its session is encrypted, once.
+    for side in ["source database", "target database"] {
+        assert_eq!(run.stderr.matches(side).count(), 1, "{}", run.stderr);
+    }
 }
 
 #[test]
