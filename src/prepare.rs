@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use postgres::{GenericClient, Transaction};
 use serde::Serialize;
 
@@ -93,6 +93,24 @@ pub struct Timings {
     pub total_ms: f64,
 }
 
+/// Takes `ACCESS SHARE` locks on every table to read, in one statement, as `pg_dump` does:
+/// until the export ends, no table can be dropped, altered or truncated (TRUNCATE and
+/// table-rewriting ALTERs are not MVCC-safe: a snapshot taken before them would see the
+/// table empty). The parallel readers then hold only what they read, briefly. `ONLY`: a
+/// partition is locked when a query reads it through its parent, and locking partitions here
+/// would need privileges on each that reading through the parent does not.
+fn lock_tables(txn: &mut Transaction<'_>, catalog: &Catalog) -> Result<()> {
+    if catalog.tables.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = catalog.tables.iter().map(|t| t.name.sql()).collect();
+    txn.batch_execute(&format!(
+        "LOCK TABLE ONLY {} IN ACCESS SHARE MODE",
+        names.join(", ")
+    ))
+    .context("locking the tables to read (ACCESS SHARE, as pg_dump does)")
+}
+
 /// Catalog, scope, plan and selection, inside the caller's transaction.
 pub fn prepare(
     txn: &mut Transaction<'_>,
@@ -125,6 +143,7 @@ pub fn prepare(
 
     let t0 = Instant::now();
     let catalog = full.restrict(&keep);
+    lock_tables(txn, &catalog)?;
     let limits = resolve_limits(&catalog, options);
     let edges = graph::edges_from_catalog(&catalog);
     let plan = graph::load_plan(catalog.tables.len(), &edges);

@@ -182,6 +182,37 @@ fn a_full_lock_table_is_explained_and_changes_nothing() {
 }
 
 #[test]
+fn a_table_cannot_be_truncated_under_a_running_export() {
+    let demo = demo_db();
+    let before = export_to_scratch(&demo, &["--jobs", "1"]);
+    // The export locks its tables before it reads any, in name order; it waits at app.users,
+    // which another session holds, with app.articles already locked, although the sample
+    // reaches it only after app.users. TRUNCATE is not MVCC-safe (the export's snapshot
+    // would see the table empty): it must wait for the export.
+    let mut holder = demo.client();
+    let mut hold = holder.transaction().unwrap();
+    hold.batch_execute("LOCK TABLE app.users IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let dir = scratch_dir("trunc").join("snapshot");
+    let dir_text = dir.to_str().unwrap().to_string();
+    let url = demo.url();
+    let export = spawn_seedsnap(&["export", "-q", "--source", &url, "--dir", &dir_text]);
+    wait_for_lock_wait(cluster(), &demo.name);
+    let truncate = demo
+        .client()
+        .batch_execute("SET lock_timeout = '500ms'; TRUNCATE app.articles CASCADE");
+    assert!(
+        truncate
+            .as_ref()
+            .is_err_and(|e| e.code().map(|c| c.code()) == Some("55P03")),
+        "{truncate:?}"
+    );
+    hold.commit().unwrap();
+    finish(export).ok();
+    assert_eq!(read_dir_files(&dir), read_dir_files(&before));
+}
+
+#[test]
 fn readers_see_the_snapshot_of_the_export_not_later_commits() {
     let demo = demo_db();
     let before = export_to_scratch(&demo, &["--jobs", "1"]);
