@@ -14,11 +14,11 @@ use postgres::{GenericClient, Transaction};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, QualifiedName};
-use crate::connection::{Endpoint, Reached, Side};
+use crate::connection::{Endpoint, Reached, ReadSession, Side};
 use crate::masking;
 use crate::partition_keys;
 use crate::prepare::{prepare, ExportOptions, Prepared, Timings};
-use crate::readers::{self, ReadSession, Readers};
+use crate::readers::{self, Readers};
 use crate::report::{self, Progress};
 use crate::selection::{self, RowId};
 use crate::session::{begin_snapshot, open_source_reached};

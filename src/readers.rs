@@ -20,27 +20,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use postgres::{Client, CopyOutReader, GenericClient, SimpleQueryMessage, Transaction};
+use postgres::{Client, Transaction};
 
-use crate::connection::Reached;
+use crate::connection::{Reached, ReadSession};
 use crate::report::Progress;
 use crate::session;
-
-/// What the export reads through a session, the export's transaction or a reader: a
-/// `COPY … TO STDOUT`, or a batch of statements in the simple protocol.
-pub trait ReadSession {
-    fn copy_out_text(&mut self, sql: &str) -> Result<CopyOutReader<'_>, postgres::Error>;
-    fn simple_query_text(&mut self, sql: &str) -> Result<Vec<SimpleQueryMessage>, postgres::Error>;
-}
-
-impl<C: GenericClient> ReadSession for C {
-    fn copy_out_text(&mut self, sql: &str) -> Result<CopyOutReader<'_>, postgres::Error> {
-        self.copy_out(sql)
-    }
-    fn simple_query_text(&mut self, sql: &str) -> Result<Vec<SimpleQueryMessage>, postgres::Error> {
-        self.simple_query(sql)
-    }
-}
 
 /// The readers of one export, each inside a transaction on the export's snapshot.
 pub struct Readers {

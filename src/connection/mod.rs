@@ -17,6 +17,7 @@
 pub mod connect;
 pub mod conninfo;
 pub mod passfile;
+pub mod read_session;
 pub mod tls;
 
 use std::net::IpAddr;
@@ -29,6 +30,7 @@ use postgres::{Client, Config};
 
 use crate::error::{exit_kind, failure, ExitKind};
 use conninfo::{Setting, Settings};
+pub use read_session::ReadSession;
 use tls::TlsPlan;
 
 /// Settings that change how values are printed as text. Pinned on both ends of every transfer:

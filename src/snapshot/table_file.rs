@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use std::io::Write;
 
 use crate::catalog::{Catalog, MatchRule};
-use crate::readers::ReadSession;
+use crate::connection::ReadSession;
 use crate::report::{CountingWriter, Progress};
 use crate::snapshot::copy_text;
 use crate::snapshot::file_name::file_name;
