@@ -25,7 +25,11 @@ use clap::ValueEnum;
 use postgres::Transaction;
 use serde::Serialize;
 
+use crate::report::Progress;
 use crate::snapshot::copy_text;
+use crate::snapshot::{manifest, Problem, SnapshotDir};
+
+use super::fk_violation;
 
 /// `--load-via`: how rows travel to the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize)]
@@ -166,6 +170,101 @@ pub fn file_statement(prefix: &str, rows: &[u8]) -> Result<String, NotLiteral> {
     }
     sql.push_str(";\n");
     Ok(sql)
+}
+
+/// INSERT statements of whole files waiting to be sent as one message, and how many files
+/// went which way.
+#[derive(Default)]
+pub(super) struct InsertBatch {
+    text: String,
+    /// The files in `text`: (schema, table) and the manifest entry's file name.
+    files: Vec<(String, String, String)>,
+    rows: u64,
+    pub(super) files_by_insert: usize,
+    pub(super) files_by_copy: usize,
+}
+
+impl InsertBatch {
+    /// Adds a file's statements, sending what the batch holds first when they would not fit.
+    pub(super) fn add(
+        &mut self,
+        txn: &mut Transaction<'_>,
+        sql: String,
+        table: &manifest::ManifestTable,
+        snapshot: &SnapshotDir,
+        progress: &Progress,
+    ) -> Result<Option<Problem>> {
+        if self.text.len() + sql.len() > MAX_BATCH_BYTES {
+            if let Some(problem) = self.send(txn, snapshot, progress)? {
+                return Ok(Some(problem));
+            }
+        }
+        self.text.push_str(&sql);
+        self.files
+            .push((table.schema.clone(), table.name.clone(), table.file.clone()));
+        self.rows += table.rows;
+        self.files_by_insert += 1;
+        Ok(None)
+    }
+
+    /// Sends the statements held, if any. A refusal names the file of the table the server
+    /// names (a constraint's table), else every file of the batch.
+    pub(super) fn send(
+        &mut self,
+        txn: &mut Transaction<'_>,
+        snapshot: &SnapshotDir,
+        progress: &Progress,
+    ) -> Result<Option<Problem>> {
+        if self.files.is_empty() {
+            return Ok(None);
+        }
+        let _step = progress.step(&format!(
+            "inserting {} rows of {} tables in one batch",
+            self.rows,
+            self.files.len()
+        ));
+        let result = txn.batch_execute(&self.text);
+        let files = std::mem::take(&mut self.files);
+        self.text.clear();
+        self.rows = 0;
+        let error = match result {
+            Ok(()) => return Ok(None),
+            Err(error) => error,
+        };
+        let Some(db) = error.as_db_error() else {
+            return Err(error.into());
+        };
+        if let Some(at) = fk_violation::locate(db, snapshot) {
+            return Ok(Some(Problem::in_file(
+                at.file,
+                Some(at.line),
+                None,
+                format!("{}: {}", at.key, db.message()),
+            )));
+        }
+        let named: Vec<&(String, String, String)> = files
+            .iter()
+            .filter(|(schema, name, _)| {
+                db.table() == Some(name.as_str())
+                    && db.schema().is_none_or(|s| s == schema.as_str())
+            })
+            .collect();
+        let place = match named.as_slice() {
+            [] => files
+                .iter()
+                .map(|(_, _, file)| file.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            [one, ..] => one.2.clone(),
+        };
+        let detail = db.detail().map(|d| format!(" ({d})")).unwrap_or_default();
+        Ok(Some(Problem::in_file(
+            snapshot.dir.join(place).display().to_string(),
+            None,
+            None,
+            format!("{}{detail}", db.message()),
+        )))
+    }
 }
 
 #[cfg(test)]

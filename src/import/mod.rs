@@ -1,14 +1,16 @@
 //! `seedsnap import`: load a snapshot directory into a test database in one transaction.
 //!
 //! Order of work, so that nothing is written unless everything can be:
-//! 1. the snapshot is checked offline (manifest, checksums, every line) — bad input stops here;
+//! 1. the snapshot is checked offline (manifest, checksums, every line; on threads of its own,
+//!    see `pending_check.rs`, while the next two steps run) — bad input stops before any write;
 //! 2. the target is named, then guarded (test-database name, not the snapshot's source);
 //! 3. in one transaction: the target's catalog is matched against the snapshot, the tables are
 //!    locked (`SHARE ROW EXCLUSIVE`: readers go on, a second import waits), user triggers are
 //!    held off ([`triggers`]; the import refuses before any write when the role may not), the
 //!    role's own `search_path` is restored for server-side code, every file is staged
 //!    with COPY into a temporary table (a value that does not parse is reported with its file,
-//!    line and column), then rows are inserted in dependency order with the cycle strategies of
+//!    line and column) — or, into an empty table, loaded straight by COPY, or by batched
+//!    `INSERT … VALUES` when round trips to the target are slow ([`batched_rows`]) — then rows are inserted in dependency order with the cycle strategies of
 //!    [`crate::graph`] (carried out in `cycles.rs`; as a superuser with the foreign-key
 //!    triggers off and every key checked afterwards, see `fast_path.rs`), then verified
 //!    (present, drifted, missing, foreign keys), then drifted rows are brought back to the
@@ -29,6 +31,7 @@ pub mod drift;
 mod fast_path;
 mod fk_violation;
 mod hints;
+mod pending_check;
 mod schema_match;
 mod statements;
 pub mod triggers;
@@ -37,7 +40,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use postgres::Transaction;
@@ -54,6 +57,8 @@ use crate::session;
 use crate::snapshot::manifest::{self, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION};
 use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts, Rows};
 use crate::snapshot::{Manifest, Problem, SnapshotDir, SnapshotWriter};
+use batched_rows::InsertBatch;
+use pending_check::PendingCheck;
 use schema_match::MatchedTable;
 use statements::LoadTable;
 use triggers::UserTrigger;
@@ -156,70 +161,6 @@ pub struct ImportReport {
     /// How the rows of the tables loaded straight from their files reached the target.
     pub rows_sent: RowsSent,
     pub timings: ImportTimings,
-}
-
-/// Checks an opened snapshot directory's files offline; every problem at once.
-fn check_snapshot(snapshot: &SnapshotDir) -> Result<()> {
-    let problems = snapshot.check_files()?;
-    problem::check(
-        ExitKind::BadInput,
-        problem::counted(
-            &format!(
-                "the snapshot in {} is not valid; nothing was written",
-                snapshot.dir.display()
-            ),
-            &problems,
-        ),
-        &problems,
-    )
-}
-
-/// The offline check of the snapshot's files, running on a thread of its own while the
-/// import connects and reads the target's catalog; the load waits for it before its first
-/// write (the lock), and a failed check is the error reported, whatever else failed.
-struct PendingCheck<'s> {
-    handle: std::cell::RefCell<Option<std::thread::ScopedJoinHandle<'s, Result<Duration>>>>,
-    failed: std::cell::Cell<bool>,
-    took: std::cell::Cell<Duration>,
-}
-
-impl<'s> PendingCheck<'s> {
-    fn start(scope: &'s std::thread::Scope<'s, '_>, snapshot: &'s SnapshotDir) -> Self {
-        let handle = scope.spawn(move || {
-            let started = Instant::now();
-            check_snapshot(snapshot).map(|()| started.elapsed())
-        });
-        PendingCheck {
-            handle: std::cell::RefCell::new(Some(handle)),
-            failed: std::cell::Cell::new(false),
-            took: std::cell::Cell::new(Duration::ZERO),
-        }
-    }
-
-    /// Waits for the check (at once if it is over); its error the first time it fails.
-    fn wait(&self) -> Result<()> {
-        let Some(handle) = self.handle.borrow_mut().take() else {
-            return Ok(());
-        };
-        match handle.join().expect("the snapshot check's thread") {
-            Ok(took) => {
-                self.took.set(took);
-                Ok(())
-            }
-            Err(error) => {
-                self.failed.set(true);
-                Err(error)
-            }
-        }
-    }
-
-    /// `error`, unless the check failed: then the check's error, which comes first.
-    fn first_error(&self, error: anyhow::Error) -> anyhow::Error {
-        match self.wait() {
-            Err(check) => check,
-            Ok(()) => error,
-        }
-    }
 }
 
 /// Connects to the target, pins its session, and applies both guards: the name guard before
@@ -1099,101 +1040,6 @@ fn choose_direct(
         }
     }
     Ok((direct, empty))
-}
-
-/// INSERT statements of whole files waiting to be sent as one message (see
-/// [`batched_rows`]), and how many files went which way.
-#[derive(Default)]
-struct InsertBatch {
-    text: String,
-    /// The files in `text`: (schema, table) and the manifest entry's file name.
-    files: Vec<(String, String, String)>,
-    rows: u64,
-    files_by_insert: usize,
-    files_by_copy: usize,
-}
-
-impl InsertBatch {
-    /// Adds a file's statements, sending what the batch holds first when they would not fit.
-    fn add(
-        &mut self,
-        txn: &mut Transaction<'_>,
-        sql: String,
-        table: &manifest::ManifestTable,
-        snapshot: &SnapshotDir,
-        progress: &Progress,
-    ) -> Result<Option<Problem>> {
-        if self.text.len() + sql.len() > batched_rows::MAX_BATCH_BYTES {
-            if let Some(problem) = self.send(txn, snapshot, progress)? {
-                return Ok(Some(problem));
-            }
-        }
-        self.text.push_str(&sql);
-        self.files
-            .push((table.schema.clone(), table.name.clone(), table.file.clone()));
-        self.rows += table.rows;
-        self.files_by_insert += 1;
-        Ok(None)
-    }
-
-    /// Sends the statements held, if any. A refusal names the file of the table the server
-    /// names (a constraint's table), else every file of the batch.
-    fn send(
-        &mut self,
-        txn: &mut Transaction<'_>,
-        snapshot: &SnapshotDir,
-        progress: &Progress,
-    ) -> Result<Option<Problem>> {
-        if self.files.is_empty() {
-            return Ok(None);
-        }
-        let _step = progress.step(&format!(
-            "inserting {} rows of {} tables in one batch",
-            self.rows,
-            self.files.len()
-        ));
-        let result = txn.batch_execute(&self.text);
-        let files = std::mem::take(&mut self.files);
-        self.text.clear();
-        self.rows = 0;
-        let error = match result {
-            Ok(()) => return Ok(None),
-            Err(error) => error,
-        };
-        let Some(db) = error.as_db_error() else {
-            return Err(error.into());
-        };
-        if let Some(at) = fk_violation::locate(db, snapshot) {
-            return Ok(Some(Problem::in_file(
-                at.file,
-                Some(at.line),
-                None,
-                format!("{}: {}", at.key, db.message()),
-            )));
-        }
-        let named: Vec<&(String, String, String)> = files
-            .iter()
-            .filter(|(schema, name, _)| {
-                db.table() == Some(name.as_str())
-                    && db.schema().is_none_or(|s| s == schema.as_str())
-            })
-            .collect();
-        let place = match named.as_slice() {
-            [] => files
-                .iter()
-                .map(|(_, _, file)| file.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            [one, ..] => one.2.clone(),
-        };
-        let detail = db.detail().map(|d| format!(" ({d})")).unwrap_or_default();
-        Ok(Some(Problem::in_file(
-            snapshot.dir.join(place).display().to_string(),
-            None,
-            None,
-            format!("{}{detail}", db.message()),
-        )))
-    }
 }
 
 /// The target's types of the snapshot's columns of a matched table, for its staging table.
