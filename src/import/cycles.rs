@@ -49,6 +49,68 @@ pub(super) fn insert_component(
     }
 }
 
+/// Whether a component's rows go in with one statement and nothing around it (no key to defer
+/// or column to null): one table, no cycle through another. Such inserts can share a round
+/// trip ([`insert_plain`]).
+pub(super) fn is_plain(component: &graph::Component) -> bool {
+    matches!(
+        component.strategy,
+        LoadStrategy::Plain | LoadStrategy::SelfReferencing
+    ) && component.tables.len() == 1
+}
+
+/// The staged new rows of plain components' tables ([`is_plain`]), in order, as one
+/// simple-protocol message: one round trip instead of two per table. A refusal is reported
+/// as a constraint violation of the table the server names (else of every table sent).
+pub(super) fn insert_plain(
+    txn: &mut Transaction<'_>,
+    tables: &[usize],
+    loads: &HashMap<usize, LoadTable>,
+    inserted: &mut HashMap<usize, u64>,
+) -> Result<()> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let sql: Vec<String> = tables.iter().map(|t| loads[t].insert(&[])).collect();
+    let names = || {
+        tables
+            .iter()
+            .map(|t| loads[t].target.name.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let messages = txn.simple_query(&sql.join(";\n")).map_err(|e| {
+        // The table the server names, qualified as the snapshot names it.
+        let named = e.as_db_error().and_then(|db| {
+            tables.iter().find(|t| {
+                let name = &loads[t].target.name;
+                db.table() == Some(name.name.as_str())
+                    && db.schema().is_none_or(|s| s == name.schema)
+            })
+        });
+        let table = named.map_or_else(names, |t| loads[t].target.name.to_string());
+        constraint_violation(e, &table)
+    })?;
+    let counts: Vec<u64> = messages
+        .iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::CommandComplete(n) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    anyhow::ensure!(
+        counts.len() == tables.len(),
+        "inserting into {}: {} results for {} statements",
+        names(),
+        counts.len(),
+        tables.len()
+    );
+    for (&t, count) in tables.iter().zip(counts) {
+        inserted.insert(t, count);
+    }
+    Ok(())
+}
+
 /// A cycle whose keys cannot be deferred or nulled: every table's insert in one statement, so
 /// the keys are checked only at its end.
 fn insert_in_one_statement(

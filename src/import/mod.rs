@@ -801,8 +801,16 @@ impl Loader<'_, '_> {
         batch: &mut InsertBatch,
     ) -> Result<Step<HashMap<usize, u64>>> {
         let mut inserted: HashMap<usize, u64> = HashMap::new();
+        // Plain components' inserts waiting to go together, in plan order.
+        let mut plain: Vec<usize> = Vec::new();
         for component in &layout.plan {
             if component.tables.iter().all(|&t| direct[t]) {
+                cycles::insert_plain(
+                    txn,
+                    &std::mem::take(&mut plain),
+                    &layout.loads,
+                    &mut inserted,
+                )?;
                 for &t in &component.tables {
                     if let Some(problem) = self.load_direct(txn, layout, t, batch)? {
                         return Ok(Step::Refused(problem));
@@ -814,6 +822,16 @@ impl Loader<'_, '_> {
             if let Some(problem) = batch.send(txn, self.snapshot, self.progress)? {
                 return Ok(Step::Refused(problem));
             }
+            if !classify_each && cycles::is_plain(component) {
+                plain.push(component.tables[0]);
+                continue;
+            }
+            cycles::insert_plain(
+                txn,
+                &std::mem::take(&mut plain),
+                &layout.loads,
+                &mut inserted,
+            )?;
             let _spinner = self.progress.step(&format!(
                 "inserting into {}",
                 component
@@ -834,6 +852,7 @@ impl Loader<'_, '_> {
             }
             cycles::insert_component(txn, layout.catalog, component, &layout.loads, &mut inserted)?;
         }
+        cycles::insert_plain(txn, &plain, &layout.loads, &mut inserted)?;
         if let Some(problem) = batch.send(txn, self.snapshot, self.progress)? {
             return Ok(Step::Refused(problem));
         }
@@ -1089,6 +1108,51 @@ fn classify(txn: &mut Transaction<'_>, layout: &Layout, direct: &[bool]) -> Resu
 
 /// What each table holds after inserting (present, drifted, missing), and the foreign keys the
 /// target does not enforce itself that the loaded rows break.
+/// The verification counts of every staged table ([`LoadTable::verify_counts`]: already
+/// present, drifted, missing, classified new), all in one round trip.
+fn staged_counts(
+    txn: &mut Transaction<'_>,
+    layout: &Layout,
+    direct: &[bool],
+) -> Result<HashMap<usize, [u64; 4]>> {
+    let staged: Vec<usize> = layout.order().filter(|&t| !direct[t]).collect();
+    if staged.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql: Vec<String> = staged
+        .iter()
+        .map(|t| layout.loads[t].verify_counts())
+        .collect();
+    let rows: Vec<postgres::SimpleQueryRow> = txn
+        .simple_query(&sql.join(";\n"))
+        .context("verifying the staged tables")?
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .collect();
+    anyhow::ensure!(
+        rows.len() == staged.len(),
+        "verifying the staged tables: {} rows of counts for {} tables",
+        rows.len(),
+        staged.len()
+    );
+    staged
+        .into_iter()
+        .zip(rows)
+        .map(|(t, row)| {
+            let mut counts = [0u64; 4];
+            for (i, count) in counts.iter_mut().enumerate() {
+                *count = row.get(i).unwrap_or("0").parse().with_context(|| {
+                    format!("verifying {}: a count", layout.loads[&t].target.name)
+                })?;
+            }
+            Ok((t, counts))
+        })
+        .collect()
+}
+
 fn verify(
     txn: &mut Transaction<'_>,
     layout: &Layout,
@@ -1099,6 +1163,7 @@ fn verify(
     let catalog = layout.catalog;
     let mut tables = Vec::new();
     let mut violations = Vec::new();
+    let mut staged_counts = staged_counts(txn, layout, direct)?;
     for t in layout.order() {
         let load = &layout.loads[&t];
         let manifest_table = layout.manifest_table(t);
@@ -1115,10 +1180,10 @@ fn verify(
                 missing: manifest_table.rows.saturating_sub(inserted_here),
             }
         } else {
-            let row = txn
-                .query_one(load.verify_counts().as_str(), &[])
-                .with_context(|| format!("verifying {}", load.target.name))?;
-            let count = |i: usize| row.get::<_, i64>(i) as u64;
+            let row = staged_counts
+                .remove(&t)
+                .with_context(|| format!("verifying {}: no counts", load.target.name))?;
+            let count = |i: usize| row[i];
             // Rows classified new but not inserted (rules redirecting inserts, which the
             // full comparison then also catches) are missing too.
             let not_inserted = count(3).saturating_sub(inserted_here);
