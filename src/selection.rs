@@ -21,6 +21,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -398,10 +400,20 @@ pub fn select(
     })
 }
 
+/// At most this many rows (as far as the statements' expected rows tell) come back in one
+/// batch: a session holds one batch's reply in memory at a time, so this bounds what the
+/// export holds of the source's rows while it selects.
+pub const BATCH_ROWS: usize = 4096;
+
 /// How `statements` are cut into batches for `sessions` sessions: consecutive runs of about
-/// equal count, two per session so that a slow batch does not hold the others up, and never
-/// over 8 MB of SQL text.
-pub fn batch_ranges(statements: &[String], sessions: usize) -> Vec<std::ops::Range<usize>> {
+/// equal count, two per session so that a slow batch does not hold the others up, never over
+/// 8 MB of SQL text, and never over [`BATCH_ROWS`] `expected` rows (a statement expected to
+/// return more goes alone).
+pub fn batch_ranges(
+    statements: &[String],
+    expected: &[usize],
+    sessions: usize,
+) -> Vec<std::ops::Range<usize>> {
     const MAX_TEXT: usize = 8 << 20;
     let batches = if sessions <= 1 { 1 } else { sessions * 2 };
     let per_batch = statements.len().div_ceil(batches).max(1);
@@ -409,12 +421,14 @@ pub fn batch_ranges(statements: &[String], sessions: usize) -> Vec<std::ops::Ran
     let mut start = 0;
     while start < statements.len() {
         let mut end = start;
-        let mut size = 0;
+        let (mut size, mut rows) = (0, 0);
         while end < statements.len()
             && end - start < per_batch
-            && (end == start || size + statements[end].len() < MAX_TEXT)
+            && (end == start
+                || (size + statements[end].len() < MAX_TEXT && rows + expected[end] <= BATCH_ROWS))
         {
             size += statements[end].len() + 2;
+            rows += expected[end];
             end += 1;
         }
         ranges.push(start..end);
@@ -423,45 +437,84 @@ pub fn batch_ranges(statements: &[String], sessions: usize) -> Vec<std::ops::Ran
     ranges
 }
 
-/// Sends several statements and returns each one's rows: as simple-protocol batches (one
-/// round trip each, at most 8 MB of SQL text), spread over the export's transaction and its
-/// readers, which all see the same snapshot.
-fn batch(
+/// Sends several statements and hands each one's rows to `consume`, in the statements'
+/// order: as simple-protocol batches (one round trip each, see [`batch_ranges`]), spread over
+/// the export's transaction and its readers, which all see the same snapshot. A batch's reply
+/// is consumed as soon as the batches before it are, and then dropped, so the rows held at
+/// once are those of about one batch per session, not of all the statements.
+fn batch<F>(
     client: &mut (impl GenericClient + Send),
     readers: &mut Readers,
     statements: &[String],
-) -> Result<Vec<Vec<SimpleQueryRow>>> {
-    let texts: Vec<(String, usize)> = batch_ranges(statements, readers.sessions())
-        .into_iter()
-        .map(|range| (statements[range.clone()].join(";\n"), range.len()))
-        .collect();
-    let replies = readers::run(
-        client,
-        readers,
-        texts,
-        |(_, count)| *count,
-        |session, (text, _)| session.simple_query_text(&text).map_err(explain_read_error),
-    )?;
-    let mut results = Vec::with_capacity(statements.len());
-    for messages in replies {
-        let mut current = Vec::new();
-        for message in messages {
-            match message {
-                SimpleQueryMessage::Row(row) => current.push(row),
-                SimpleQueryMessage::CommandComplete(_) => {
-                    results.push(std::mem::take(&mut current))
-                }
-                _ => {}
+    expected: &[usize],
+    consume: F,
+) -> Result<()>
+where
+    F: FnMut(usize, &[SimpleQueryRow]) -> Result<()> + Send,
+{
+    let items: Vec<(usize, std::ops::Range<usize>)> =
+        batch_ranges(statements, expected, readers.sessions())
+            .into_iter()
+            .enumerate()
+            .collect();
+    // The next batch to consume, and the consumer; a failed batch stops the ones after it.
+    let turn = Mutex::new((0usize, consume));
+    let turned = Condvar::new();
+    let stopped = AtomicBool::new(false);
+    let relations = |(_, range): &(usize, std::ops::Range<usize>)| range.len();
+    readers::run(client, readers, items, relations, |session, (index, range)| {
+        let reply = session
+            .simple_query_text(&statements[range.clone()].join(";\n"))
+            .map_err(explain_read_error);
+        let mut guard = turn.lock().expect("batch turn lock");
+        while guard.0 != index && !stopped.load(Ordering::SeqCst) {
+            guard = turned.wait(guard).expect("batch turn lock");
+        }
+        if stopped.load(Ordering::SeqCst) {
+            // The batch that failed returns its own error.
+            return Ok(());
+        }
+        let consumed = reply.and_then(|messages| consume_reply(messages, range, &mut guard.1));
+        match consumed {
+            Ok(()) => guard.0 += 1,
+            Err(_) => stopped.store(true, Ordering::SeqCst),
+        }
+        turned.notify_all();
+        consumed
+    })?;
+    Ok(())
+}
+
+/// Hands the rows of each statement of one batch's reply (statements `range`) to `consume`.
+fn consume_reply(
+    messages: Vec<SimpleQueryMessage>,
+    range: std::ops::Range<usize>,
+    consume: &mut impl FnMut(usize, &[SimpleQueryRow]) -> Result<()>,
+) -> Result<()> {
+    let expected = range.len();
+    let mut statement = range.start;
+    let mut current = Vec::new();
+    for message in messages {
+        match message {
+            SimpleQueryMessage::Row(row) => current.push(row),
+            SimpleQueryMessage::CommandComplete(_) => {
+                anyhow::ensure!(
+                    statement < range.end,
+                    "expected {expected} result sets in a batch, got more"
+                );
+                consume(statement, &current)?;
+                current.clear();
+                statement += 1;
             }
+            _ => {}
         }
     }
     anyhow::ensure!(
-        results.len() == statements.len(),
-        "expected {} result sets, got {}",
-        statements.len(),
-        results.len()
+        statement == range.end,
+        "expected {expected} result sets in a batch, got {}",
+        statement - range.start
     );
-    Ok(results)
+    Ok(())
 }
 
 impl<'a> Selector<'a> {
@@ -647,11 +700,23 @@ impl<'a> Selector<'a> {
                 None => None,
             })
             .collect();
+        let started = Instant::now();
         let mut statements = Vec::new();
+        let mut expected = Vec::new();
         let mut keyed = Vec::new();
+        // Tables without a key are read first, by page; their rows are taken in table order.
+        let mut by_page: HashMap<usize, Vec<(RowId, Values)>> = HashMap::new();
         for (i, &t) in tables.iter().enumerate() {
             let info = &catalog.tables[t];
             if info.row_key() == RowKey::AllColumns && windows[i].is_some() {
+                let rows = self.first_rows_by_page(
+                    client,
+                    readers,
+                    t,
+                    windows[i].unwrap_or(u64::MAX),
+                    limits.filters.get(&t),
+                )?;
+                by_page.insert(i, rows);
                 continue;
             }
             let mut sql = self.select_from(t);
@@ -663,43 +728,60 @@ impl<'a> Selector<'a> {
                 sql.push_str(&format!(" LIMIT {window}"));
             }
             statements.push(sql);
+            let rows = windows[i].unwrap_or(info.estimated_rows.max(0) as u64);
+            expected.push(rows.min(usize::MAX as u64) as usize);
             keyed.push(i);
         }
-        let started = Instant::now();
-        let mut results: HashMap<usize, Vec<SimpleQueryRow>> = keyed
-            .into_iter()
-            .zip(batch(client, readers, &statements)?)
-            .collect();
-        let batch_time = started.elapsed() / tables.len().max(1) as u32;
-        for (i, &t) in tables.iter().enumerate() {
-            let started = Instant::now();
-            let parsed: Vec<(RowId, Values)> = match results.remove(&i) {
-                Some(rows) => rows
-                    .iter()
-                    .map(|row| self.parse(t, row))
-                    .collect::<Result<_>>()?,
-                None => self.first_rows_by_page(
-                    client,
-                    readers,
-                    t,
-                    windows[i].unwrap_or(u64::MAX),
-                    limits.filters.get(&t),
-                )?,
-            };
-            let preferred: Vec<bool> = parsed
-                .iter()
-                .map(|(id, values)| self.is_preferred(&preferring[i], *id, values))
-                .collect::<Vec<_>>();
-            let take = limits.of(t).map_or(parsed.len(), |l| l as usize);
-            let picked: HashSet<usize> = pick_sample(&preferred, take).into_iter().collect();
-            for (j, (id, values)) in parsed.into_iter().enumerate() {
-                if picked.contains(&j) && self.add_row(t, id, &values) {
-                    self.tables[t].selection.sampled += 1;
+        // The tables in order: each keyed table's rows as its statement's reply comes in, the
+        // tables read by page in between.
+        let mut next = 0;
+        let mut take_up_to = |selector: &mut Self, end: usize| {
+            while next < end {
+                if let Some(parsed) = by_page.remove(&next) {
+                    selector.take_sample(tables[next], &preferring[next], limits, parsed);
                 }
+                next += 1;
             }
-            self.tables[t].selection.sample_time = batch_time + started.elapsed();
+        };
+        batch(client, readers, &statements, &expected, |k, rows| {
+            let i = keyed[k];
+            take_up_to(self, i);
+            let parsed = rows
+                .iter()
+                .map(|row| self.parse(tables[i], row))
+                .collect::<Result<_>>()?;
+            self.take_sample(tables[i], &preferring[i], limits, parsed);
+            take_up_to(self, i + 1);
+            Ok(())
+        })?;
+        take_up_to(self, tables.len());
+        let time = started.elapsed() / tables.len().max(1) as u32;
+        for &t in tables {
+            self.tables[t].selection.sample_time = time;
         }
         Ok(())
+    }
+
+    /// Takes table `t`'s sample out of its window of rows in key order: `preferring` the rows
+    /// whose keys point at chosen parent rows.
+    fn take_sample(
+        &mut self,
+        t: usize,
+        preferring: &[usize],
+        limits: &Limits,
+        parsed: Vec<(RowId, Values)>,
+    ) {
+        let preferred: Vec<bool> = parsed
+            .iter()
+            .map(|(id, values)| self.is_preferred(preferring, *id, values))
+            .collect::<Vec<_>>();
+        let take = limits.of(t).map_or(parsed.len(), |l| l as usize);
+        let picked: HashSet<usize> = pick_sample(&preferred, take).into_iter().collect();
+        for (j, (id, values)) in parsed.into_iter().enumerate() {
+            if picked.contains(&j) && self.add_row(t, id, &values) {
+                self.tables[t].selection.sampled += 1;
+            }
+        }
     }
 
     /// Whether a row's foreign key applies to it: a polymorphic key only when its
@@ -771,10 +853,13 @@ impl<'a> Selector<'a> {
             if let Some(filter) = filter {
                 sql.push_str(&format!(" AND ({filter})"));
             }
-            let found = batch(client, readers, &[sql])?.pop().unwrap_or_default();
-            for row in &found {
-                rows.push(self.parse(table, row)?);
-            }
+            // One statement: a batch of its own whatever it returns.
+            batch(client, readers, &[sql], &[0], |_, found| {
+                for row in found {
+                    rows.push(self.parse(table, row)?);
+                }
+                Ok(())
+            })?;
             start = end;
             end *= 2;
         }
@@ -882,17 +967,19 @@ impl<'a> Selector<'a> {
         work: &[(usize, Vec<Packed>)],
     ) -> Result<usize> {
         let mut statements = Vec::new();
+        let mut expected = Vec::new();
         let mut owners = Vec::new();
         for (set, tuples) in work {
-            for chunk in tuples.chunks(50_000) {
+            for chunk in tuples.chunks(BATCH_ROWS) {
                 statements.push(self.lookup_sql(*set, chunk));
+                expected.push(chunk.len());
                 owners.push(self.sets[*set].parent);
             }
         }
-        let results = batch(client, readers, &statements).context("looking up referenced rows")?;
         let mut found = 0;
-        for (parent, rows) in owners.into_iter().zip(results) {
-            for row in &rows {
+        batch(client, readers, &statements, &expected, |k, rows| {
+            let parent = owners[k];
+            for row in rows {
                 let (id, values) = self.parse(parent, row)?;
                 if self.add_row(parent, id, &values) {
                     self.tables[parent].selection.backfilled += 1;
@@ -900,7 +987,9 @@ impl<'a> Selector<'a> {
                     self.record_reason(parent, id, &values);
                 }
             }
-        }
+            Ok(())
+        })
+        .context("looking up referenced rows")?;
         Ok(found)
     }
 
@@ -1068,6 +1157,23 @@ mod tests {
             (0..6).map(level_of).collect::<Vec<_>>(),
             vec![0, 1, 2, 1, 2, 2]
         );
+    }
+
+    #[test]
+    fn batches_split_by_count_and_expected_rows() {
+        let statements: Vec<String> = (0..6).map(|i| format!("SELECT {i}")).collect();
+        // One session: one batch, unless the rows expected say otherwise.
+        assert_eq!(batch_ranges(&statements, &[1; 6], 1), vec![0..6]);
+        // Four sessions: eight batches at most, here one statement each.
+        assert_eq!(batch_ranges(&statements, &[1; 6], 4).len(), 6);
+        // A batch stops before the statement that would take it over BATCH_ROWS rows; a
+        // statement expected to return more goes alone.
+        let expected = [BATCH_ROWS / 2, BATCH_ROWS / 2, 1, BATCH_ROWS * 3, 1, 1];
+        assert_eq!(
+            batch_ranges(&statements, &expected, 1),
+            vec![0..2, 2..3, 3..4, 4..6]
+        );
+        assert!(batch_ranges(&[], &[], 8).is_empty());
     }
 
     #[test]
