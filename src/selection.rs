@@ -285,6 +285,47 @@ impl Hasher for Fnv {
 
 type FastSet<T> = HashSet<T, BuildHasherDefault<Fnv>>;
 
+/// A set of packed key tuples. Interned values are numbered in the order they are first seen,
+/// so the values of one key are runs of near numbers: a compressed bitmap holds them in a few
+/// bits each. Two values packed side by side are not near numbers (the first one varies in
+/// the high half), so those go to a hash set.
+enum TupleSet {
+    Dense(RoaringTreemap),
+    Pairs(FastSet<Packed>),
+}
+
+impl TupleSet {
+    fn for_arity(arity: usize) -> TupleSet {
+        match arity {
+            2 => TupleSet::Pairs(FastSet::default()),
+            _ => TupleSet::Dense(RoaringTreemap::new()),
+        }
+    }
+
+    /// Adds a tuple; false when it was there already.
+    fn insert(&mut self, tuple: Packed) -> bool {
+        match self {
+            TupleSet::Dense(set) => set.insert(tuple),
+            TupleSet::Pairs(set) => set.insert(tuple),
+        }
+    }
+
+    fn contains(&self, tuple: Packed) -> bool {
+        match self {
+            TupleSet::Dense(set) => set.contains(tuple),
+            TupleSet::Pairs(set) => set.contains(&tuple),
+        }
+    }
+
+    /// How many of these tuples `other` lacks.
+    fn count_missing_from(&self, other: &TupleSet) -> usize {
+        match self {
+            TupleSet::Dense(set) => set.iter().filter(|&t| !other.contains(t)).count(),
+            TupleSet::Pairs(set) => set.iter().filter(|&&t| !other.contains(t)).count(),
+        }
+    }
+}
+
 /// Key values as small integers: each distinct text is stored once.
 #[derive(Default)]
 struct Interner {
@@ -331,9 +372,9 @@ struct KeySet {
     /// The self-referencing foreign key this set belongs to, if any.
     self_reference: Option<usize>,
     /// Referenced-column tuples of the chosen parent rows.
-    present: FastSet<Packed>,
+    present: TupleSet,
     /// Tuples already asked for.
-    requested: FastSet<Packed>,
+    requested: TupleSet,
     pending: Vec<Packed>,
 }
 
@@ -417,11 +458,7 @@ pub fn select(
 
     for (i, fk) in catalog.foreign_keys.iter().enumerate() {
         let set = &selector.sets[selector.key_of[i].0];
-        let missing = set
-            .requested
-            .iter()
-            .filter(|t| !set.present.contains(*t))
-            .count();
+        let missing = set.requested.count_missing_from(&set.present);
         if missing > 0 {
             let text = format!(
                 "{} values of {}({}) have no row in {} ({}{})",
@@ -615,8 +652,8 @@ impl<'a> Selector<'a> {
                     parent_columns: fk.parent_columns.clone(),
                     parent_positions: position(&tracked[fk.parent], &fk.parent_columns),
                     self_reference,
-                    present: FastSet::default(),
-                    requested: FastSet::default(),
+                    present: TupleSet::for_arity(fk.parent_columns.len()),
+                    requested: TupleSet::for_arity(fk.parent_columns.len()),
                     pending: Vec::new(),
                 });
                 sets_of[fk.parent].push(sets.len() - 1);
@@ -872,7 +909,7 @@ impl<'a> Selector<'a> {
             match tuple.into_iter().collect::<Option<Vec<u32>>>() {
                 Some(tuple) => {
                     let packed = self.pack(&tuple);
-                    self.sets[set].present.contains(&packed)
+                    self.sets[set].present.contains(packed)
                 }
                 None => false,
             }
@@ -968,7 +1005,7 @@ impl<'a> Selector<'a> {
             };
             let packed = self.pack(&tuple);
             let key_set = &mut self.sets[set];
-            if !key_set.present.contains(&packed) && key_set.requested.insert(packed) {
+            if !key_set.present.contains(packed) && key_set.requested.insert(packed) {
                 key_set.pending.push(packed);
                 if let Some(requested_by) = &mut self.requested_by {
                     requested_by.insert(
@@ -1011,7 +1048,7 @@ impl<'a> Selector<'a> {
         let mut work = Vec::new();
         for (i, set) in self.sets.iter_mut().enumerate() {
             let mut pending = std::mem::take(&mut set.pending);
-            pending.retain(|t| !set.present.contains(t));
+            pending.retain(|&t| !set.present.contains(t));
             if !pending.is_empty() {
                 work.push((i, pending));
             }
