@@ -501,7 +501,7 @@ pub fn select(
 /// At most this many rows (as far as the statements' expected rows tell) come back in one
 /// batch: a session holds one batch's reply in memory at a time, so this bounds what the
 /// export holds of the source's rows while it selects.
-pub const BATCH_ROWS: usize = 4096;
+pub const BATCH_ROWS: usize = 1024;
 
 /// How `statements` are cut into batches for `sessions` sessions: consecutive runs of about
 /// equal count, two per session so that a slow batch does not hold the others up, never over
