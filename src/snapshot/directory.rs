@@ -94,17 +94,16 @@ impl SnapshotWriter {
     /// Writes the manifest and swaps the new directory into place.
     pub fn commit(mut self, manifest: &Manifest) -> Result<()> {
         // The cluster's identifier goes to the git-ignored identity file, not the manifest.
-        let mut stored = manifest.clone();
-        let identifier = std::mem::take(&mut stored.source.system_identifier);
+        let identifier = &manifest.source.system_identifier;
         let identity = (!identifier.is_empty()).then(|| companions::SourceIdentity {
-            system_identifier: identifier,
+            system_identifier: identifier.clone(),
             database: manifest.source.database.clone(),
         });
         companions::write(&self.temp_dir, &self.final_dir, identity.as_ref())?;
         let path = self.temp_dir.join(MANIFEST_FILE);
-        let mut file = File::create(&path)?;
-        file.write_all(stored.to_json().as_bytes())?;
-        drop(file);
+        let mut file = BufWriter::new(File::create(&path)?);
+        manifest.write_stored(&mut file)?;
+        file.into_inner().map_err(|e| e.into_error())?;
         // Every file must be on disk before the swap makes the directory visible: the data
         // files were synced as they were finished, the manifest and companions are now.
         sync_directory_contents(&self.temp_dir)?;

@@ -208,6 +208,46 @@ impl Manifest {
         text
     }
 
+    /// Writes the manifest as `manifest.json` holds it, the same text as [`Manifest::to_json`]
+    /// but without the source cluster's identifier (which goes to the identity file), and
+    /// without copying the manifest or its text first: on thousands of tables those are
+    /// megabytes.
+    pub fn write_stored(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        fn no_migrations(migrations: &&[crate::migrations::MigrationState]) -> bool {
+            migrations.is_empty()
+        }
+        #[derive(Serialize)]
+        struct Stored<'a> {
+            format: &'a str,
+            format_version: u32,
+            kind: SnapshotKind,
+            source: SourceInfo,
+            schema_fingerprint: &'a str,
+            limit: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            masking: Option<&'a ManifestMasking>,
+            #[serde(skip_serializing_if = "no_migrations")]
+            migrations: &'a [crate::migrations::MigrationState],
+            tables: &'a [ManifestTable],
+        }
+        let stored = Stored {
+            format: &self.format,
+            format_version: self.format_version,
+            kind: self.kind,
+            source: SourceInfo {
+                system_identifier: String::new(),
+                ..self.source.clone()
+            },
+            schema_fingerprint: &self.schema_fingerprint,
+            limit: self.limit,
+            masking: self.masking.as_ref(),
+            migrations: &self.migrations,
+            tables: &self.tables,
+        };
+        serde_json::to_writer_pretty(&mut *out, &stored)?;
+        out.write_all(b"\n")
+    }
+
     /// Parses a manifest and checks everything that can be checked without the data files.
     /// Returns every problem found, not just the first.
     pub fn parse(text: &[u8]) -> Result<Manifest, Vec<String>> {
@@ -341,5 +381,43 @@ impl Manifest {
             ));
         }
         problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stored_manifest_is_the_json_without_the_cluster_identifier() {
+        let stored = |manifest: &Manifest| {
+            let mut out = Vec::new();
+            manifest.write_stored(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let mut manifest = Manifest::for_tests(Vec::new(), Some(100));
+        let mut expected = manifest.clone();
+        expected.source.system_identifier.clear();
+        assert_eq!(stored(&manifest), expected.to_json());
+        assert!(!stored(&manifest).contains("system_identifier"));
+
+        manifest.masking = Some(ManifestMasking {
+            fingerprint: "f".into(),
+            key_env: "K".into(),
+            columns: vec![MaskedColumn {
+                column: "public.t.c".into(),
+                rule: "email".into(),
+                via: None,
+            }],
+        });
+        manifest.migrations = vec![crate::migrations::MigrationState {
+            tool: "sqlx".into(),
+            table: "public._sqlx_migrations".into(),
+            version: Some("2".into()),
+            applied: 2,
+        }];
+        let mut expected = manifest.clone();
+        expected.source.system_identifier.clear();
+        assert_eq!(stored(&manifest), expected.to_json());
     }
 }
