@@ -22,7 +22,7 @@
 //! interned as small integers.
 //! Nothing is written to the source: no temporary tables, so a hot standby works too.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use postgres::{GenericClient, SimpleQueryMessage, SimpleQueryRow};
-use roaring::RoaringTreemap;
+use roaring::RoaringBitmap;
 use serde::Serialize;
 
 use crate::catalog::{quote_ident, quote_literal, Catalog, RowKey};
@@ -73,13 +73,55 @@ pub fn tid_array(rows: impl IntoIterator<Item = RowId>) -> String {
     )
 }
 
+/// A set of `u64`s as compressed bitmaps, one per high half in use, kept in a sorted `Vec`:
+/// what `RoaringTreemap` does with a `BTreeMap`, whose first node alone costs about 300 bytes,
+/// and there is a set per table and two per referenced key.
+#[derive(Debug, Default, Clone)]
+struct Bitmap64(Vec<(u32, RoaringBitmap)>);
+
+impl Bitmap64 {
+    fn split(value: u64) -> (u32, u32) {
+        ((value >> 32) as u32, value as u32)
+    }
+
+    /// Adds a value; false when it was there already.
+    fn insert(&mut self, value: u64) -> bool {
+        let (high, low) = Self::split(value);
+        match self.0.binary_search_by_key(&high, |(h, _)| *h) {
+            Ok(i) => self.0[i].1.insert(low),
+            Err(i) => {
+                self.0.reserve_exact(1);
+                self.0.insert(i, (high, RoaringBitmap::from_iter([low])));
+                true
+            }
+        }
+    }
+
+    fn contains(&self, value: u64) -> bool {
+        let (high, low) = Self::split(value);
+        match self.0.binary_search_by_key(&high, |(h, _)| *h) {
+            Ok(i) => self.0[i].1.contains(low),
+            Err(_) => false,
+        }
+    }
+
+    /// The values in ascending order.
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().flat_map(|(high, lows)| {
+            lows.iter()
+                .map(move |low| ((*high as u64) << 32) | low as u64)
+        })
+    }
+}
+
 /// A table's chosen rows, compactly and in [`RowId`] order: per leaf relation, a compressed
 /// bitmap of `block << 16 | offset`. The rows of one page sit side by side, so a row costs
 /// about two bytes instead of the twelve of a `RowId` (or twenty and more in a hash set):
 /// this is what keeps the export's memory small on a large snapshot.
 #[derive(Debug, Default, Clone)]
 pub struct RowSet {
-    relations: BTreeMap<u32, RoaringTreemap>,
+    /// By relation, sorted (a partitioned table has a few, others one).
+    relations: Vec<(u32, Bitmap64)>,
     len: usize,
 }
 
@@ -90,19 +132,31 @@ impl RowSet {
 
     /// Adds a row; false when it was there already.
     pub fn insert(&mut self, id: RowId) -> bool {
-        let added = self
+        let at = match self
             .relations
-            .entry(id.relation)
-            .or_default()
-            .insert(Self::tid(id));
+            .binary_search_by_key(&id.relation, |(r, _)| *r)
+        {
+            Ok(at) => at,
+            Err(at) => {
+                self.relations.reserve_exact(1);
+                self.relations
+                    .insert(at, (id.relation, Bitmap64::default()));
+                at
+            }
+        };
+        let added = self.relations[at].1.insert(Self::tid(id));
         self.len += added as usize;
         added
     }
 
     pub fn contains(&self, id: RowId) -> bool {
-        self.relations
-            .get(&id.relation)
-            .is_some_and(|tids| tids.contains(Self::tid(id)))
+        match self
+            .relations
+            .binary_search_by_key(&id.relation, |(r, _)| *r)
+        {
+            Ok(at) => self.relations[at].1.contains(Self::tid(id)),
+            Err(_) => false,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -117,17 +171,17 @@ impl RowSet {
     pub fn iter(&self) -> impl Iterator<Item = RowId> + '_ {
         self.relations
             .iter()
-            .flat_map(|(&relation, tids)| Self::rows_of(relation, tids))
+            .flat_map(|(relation, tids)| Self::rows_of(*relation, tids))
     }
 
     /// The relations holding rows, in order, each with its rows in ctid order.
     pub fn by_relation(&self) -> impl Iterator<Item = (u32, impl Iterator<Item = RowId> + '_)> {
         self.relations
             .iter()
-            .map(|(&relation, tids)| (relation, Self::rows_of(relation, tids)))
+            .map(|(relation, tids)| (*relation, Self::rows_of(*relation, tids)))
     }
 
-    fn rows_of(relation: u32, tids: &RoaringTreemap) -> impl Iterator<Item = RowId> + '_ {
+    fn rows_of(relation: u32, tids: &Bitmap64) -> impl Iterator<Item = RowId> + '_ {
         tids.iter().map(move |tid| RowId {
             relation,
             block: (tid >> 16) as u32,
@@ -290,7 +344,7 @@ type FastSet<T> = HashSet<T, BuildHasherDefault<Fnv>>;
 /// bits each. Two values packed side by side are not near numbers (the first one varies in
 /// the high half), so those go to a hash set.
 enum TupleSet {
-    Dense(RoaringTreemap),
+    Dense(Bitmap64),
     Pairs(FastSet<Packed>),
 }
 
@@ -298,7 +352,7 @@ impl TupleSet {
     fn for_arity(arity: usize) -> TupleSet {
         match arity {
             2 => TupleSet::Pairs(FastSet::default()),
-            _ => TupleSet::Dense(RoaringTreemap::new()),
+            _ => TupleSet::Dense(Bitmap64::default()),
         }
     }
 
@@ -560,26 +614,32 @@ where
     let turned = Condvar::new();
     let stopped = AtomicBool::new(false);
     let relations = |(_, range): &(usize, std::ops::Range<usize>)| range.len();
-    readers::run(client, readers, items, relations, |session, (index, range)| {
-        let reply = session
-            .simple_query_text(&statements[range.clone()].join(";\n"))
-            .map_err(explain_read_error);
-        let mut guard = turn.lock().expect("batch turn lock");
-        while guard.0 != index && !stopped.load(Ordering::SeqCst) {
-            guard = turned.wait(guard).expect("batch turn lock");
-        }
-        if stopped.load(Ordering::SeqCst) {
-            // The batch that failed returns its own error.
-            return Ok(());
-        }
-        let consumed = reply.and_then(|messages| consume_reply(messages, range, &mut guard.1));
-        match consumed {
-            Ok(()) => guard.0 += 1,
-            Err(_) => stopped.store(true, Ordering::SeqCst),
-        }
-        turned.notify_all();
-        consumed
-    })?;
+    readers::run(
+        client,
+        readers,
+        items,
+        relations,
+        |session, (index, range)| {
+            let reply = session
+                .simple_query_text(&statements[range.clone()].join(";\n"))
+                .map_err(explain_read_error);
+            let mut guard = turn.lock().expect("batch turn lock");
+            while guard.0 != index && !stopped.load(Ordering::SeqCst) {
+                guard = turned.wait(guard).expect("batch turn lock");
+            }
+            if stopped.load(Ordering::SeqCst) {
+                // The batch that failed returns its own error.
+                return Ok(());
+            }
+            let consumed = reply.and_then(|messages| consume_reply(messages, range, &mut guard.1));
+            match consumed {
+                Ok(()) => guard.0 += 1,
+                Err(_) => stopped.store(true, Ordering::SeqCst),
+            }
+            turned.notify_all();
+            consumed
+        },
+    )?;
     Ok(())
 }
 
