@@ -105,6 +105,14 @@ impl Bitmap64 {
         }
     }
 
+    /// Stores runs of consecutive values as runs (interned keys and the rows of a page are
+    /// such runs): a few bytes per run instead of two per value.
+    fn optimize(&mut self) {
+        for (_, lows) in &mut self.0 {
+            lows.optimize();
+        }
+    }
+
     /// The values in ascending order.
     fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.0.iter().flat_map(|(high, lows)| {
@@ -161,6 +169,13 @@ impl RowSet {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Stores runs of consecutive rows as runs; worth it once a batch of rows is in.
+    fn optimize(&mut self) {
+        for (_, tids) in &mut self.relations {
+            tids.optimize();
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -371,6 +386,12 @@ impl TupleSet {
         }
     }
 
+    fn optimize(&mut self) {
+        if let TupleSet::Dense(set) = self {
+            set.optimize();
+        }
+    }
+
     /// How many of these tuples `other` lacks.
     fn count_missing_from(&self, other: &TupleSet) -> usize {
         match self {
@@ -450,6 +471,8 @@ struct Selector<'a> {
     /// When explaining: the first row that asked for each (key set, tuple).
     requested_by: Option<HashMap<(usize, Packed), Reason>>,
     provenance: HashMap<RowId, Reason>,
+    /// The tables that chose rows since the last [`Selector::compact`].
+    touched: Vec<bool>,
 }
 
 /// Runs both phases. `plan` gives the load order. With `explain`, the selection also says why
@@ -486,6 +509,7 @@ pub fn select(
             .flat_map(|(c, _)| c.tables.iter().copied())
             .collect();
         selector.sample_level(client, readers, &tables, limits, &sampled_before)?;
+        selector.compact();
         for &t in &tables {
             sampled_before[t] = true;
         }
@@ -501,6 +525,7 @@ pub fn select(
         let round_started = Instant::now();
         let keys_looked_up = work.iter().map(|(_, t)| t.len()).sum();
         let rows_found = selector.backfill_round(client, readers, &work)?;
+        selector.compact();
         stats.backfill_rounds.push(RoundStat {
             foreign_keys: work.len(),
             keys_looked_up,
@@ -767,6 +792,7 @@ impl<'a> Selector<'a> {
             tuple_values: Vec::new(),
             requested_by: None,
             provenance: HashMap::new(),
+            touched: vec![false; catalog.tables.len()],
         }
     }
 
@@ -1041,6 +1067,7 @@ impl<'a> Selector<'a> {
         if !self.tables[table].selection.rows.insert(id) {
             return false;
         }
+        self.touched[table] = true;
         let catalog: &'a Catalog = self.catalog;
         for i in 0..self.sets_of[table].len() {
             let set = self.sets_of[table][i];
@@ -1080,6 +1107,23 @@ impl<'a> Selector<'a> {
             }
         }
         true
+    }
+
+    /// Compresses the runs in what the tables that chose rows since the last call keep: their
+    /// rows, the tuples they offer as parents and the tuples they asked for.
+    fn compact(&mut self) {
+        for table in 0..self.touched.len() {
+            if !std::mem::take(&mut self.touched[table]) {
+                continue;
+            }
+            self.tables[table].selection.rows.optimize();
+            for &set in &self.sets_of[table] {
+                self.sets[set].present.optimize();
+            }
+            for &fk in &self.outgoing[table] {
+                self.sets[self.key_of[fk].0].requested.optimize();
+            }
+        }
     }
 
     /// When explaining: remembers which request a backfilled row answered.
