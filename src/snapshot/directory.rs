@@ -231,6 +231,51 @@ fn recover_leftovers(dir: &Path) -> Result<()> {
 
 /// An existing directory may be replaced only if it is empty or a seedsnap snapshot holding
 /// nothing but the files its manifest lists: replacing it must never lose anybody's files.
+/// The data files a seedsnap manifest lists; `None` when the text is not one. Read straight
+/// from the text when it has the usual shape (a JSON tree would take several times its size),
+/// else from the tree, which takes any shape.
+fn listed_files(text: &[u8]) -> Option<HashSet<String>> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        file: Option<serde_json::Value>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Listing {
+        format: Option<serde_json::Value>,
+        tables: Option<Vec<Entry>>,
+    }
+    let is_snapshot = |format: Option<&serde_json::Value>| {
+        format.and_then(|f| f.as_str()) == Some(super::manifest::FORMAT)
+    };
+    if let Ok(listing) = serde_json::from_slice::<Listing>(text) {
+        if !is_snapshot(listing.format.as_ref()) {
+            return None;
+        }
+        let tables = listing.tables.unwrap_or_default();
+        return Some(
+            tables
+                .iter()
+                .filter_map(|t| t.file.as_ref()?.as_str().map(String::from))
+                .collect(),
+        );
+    }
+    let value = serde_json::from_slice::<serde_json::Value>(text).ok()?;
+    if !is_snapshot(value.get("format")) {
+        return None;
+    }
+    Some(
+        value["tables"]
+            .as_array()
+            .map(|tables| {
+                tables
+                    .iter()
+                    .filter_map(|t| t["file"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
 fn check_replaceable(dir: &Path) -> Result<()> {
     if !dir.exists() {
         return Ok(());
@@ -253,18 +298,9 @@ fn check_replaceable(dir: &Path) -> Result<()> {
     let manifest_path = dir.join(MANIFEST_FILE);
     let listed: HashSet<String> = match fs::read(&manifest_path)
         .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .filter(|v| v.get("format").and_then(|f| f.as_str()) == Some(super::manifest::FORMAT))
+        .and_then(|bytes| listed_files(&bytes))
     {
-        Some(value) => value["tables"]
-            .as_array()
-            .map(|tables| {
-                tables
-                    .iter()
-                    .filter_map(|t| t["file"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        Some(listed) => listed,
         None => {
             return Err(failure(
                 ExitKind::BadInput,
@@ -722,6 +758,29 @@ mod tests {
                 assert!(!problems.is_empty(), "case {case}: damage went unnoticed");
             }
         }
+    }
+
+    #[test]
+    fn listed_files_come_from_any_shape_of_manifest() {
+        let listed = |text: &str| {
+            listed_files(text.as_bytes()).map(|files| {
+                let mut files: Vec<String> = files.into_iter().collect();
+                files.sort();
+                files
+            })
+        };
+        let format = super::super::manifest::FORMAT;
+        let usual = format!(
+            r#"{{"format": "{format}", "x": [1, {{}}], "tables": [{{"file": "a.tsv", "rows": 1}}, {{"file": 3}}, {{}}]}}"#
+        );
+        assert_eq!(listed(&usual), Some(vec!["a.tsv".to_string()]));
+        let odd = format!(r#"{{"format": "{format}", "tables": [7, {{"file": "b.tsv"}}]}}"#);
+        assert_eq!(listed(&odd), Some(vec!["b.tsv".to_string()]));
+        let no_tables = format!(r#"{{"format": "{format}", "tables": "none"}}"#);
+        assert_eq!(listed(&no_tables), Some(Vec::new()));
+        assert_eq!(listed(r#"{"format": "other", "tables": []}"#), None);
+        assert_eq!(listed("[1]"), None);
+        assert_eq!(listed("{"), None);
     }
 
     #[test]
