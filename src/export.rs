@@ -20,7 +20,7 @@ use crate::partition_keys;
 use crate::prepare::{prepare, ExportOptions, Prepared, Timings};
 use crate::readers::{self, Readers};
 use crate::report::{self, Progress};
-use crate::selection::{self, RowId};
+use crate::selection::{self, RowSet};
 use crate::session::{begin_snapshot, open_source_reached};
 use crate::snapshot::manifest::{self, ManifestMasking, SnapshotKind, FORMAT, FORMAT_VERSION};
 use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts, Rows};
@@ -160,7 +160,7 @@ impl Layout {
     }
 
     /// The COPY of table `t`'s selected rows.
-    fn copy_query(&self, catalog: &Catalog, t: usize, rows: &[RowId]) -> String {
+    fn copy_query(&self, catalog: &Catalog, t: usize, rows: &RowSet) -> String {
         copy_query(catalog, t, rows, &self.leaf_names, &self.group_of(t))
     }
 }
@@ -383,13 +383,8 @@ fn leaf_relation_names(
         if table.kind == crate::catalog::TableKind::Ordinary {
             names.insert(table.oid, table.name.sql());
         } else {
-            let mut rels: Vec<i64> = prepared.selection.tables[i]
-                .rows
-                .iter()
-                .map(|r| r.relation as i64)
-                .collect();
-            rels.dedup();
-            wanted.extend(rels);
+            let rows = &prepared.selection.tables[i].rows;
+            wanted.extend(rows.by_relation().map(|(relation, _)| relation as i64));
         }
     }
     if !wanted.is_empty() {
@@ -410,7 +405,7 @@ fn leaf_relation_names(
 fn copy_query(
     catalog: &Catalog,
     table: usize,
-    rows: &[RowId],
+    rows: &RowSet,
     leaf_names: &HashMap<u32, String>,
     group_of: &HashMap<u32, usize>,
 ) -> String {
@@ -421,16 +416,15 @@ fn copy_query(
         .collect();
     let columns = columns.join(", ");
     let mut parts = Vec::new();
-    // Rows are sorted by relation, so each relation's rows are contiguous.
-    for group in rows.chunk_by(|a, b| a.relation == b.relation) {
-        let group_column = match group_of.get(&group[0].relation) {
+    for (relation, group) in rows.by_relation() {
+        let group_column = match group_of.get(&relation) {
             Some(position) if columns.is_empty() => format!("{position} AS seedsnap_group"),
             Some(position) => format!("{position} AS seedsnap_group, "),
             None => String::new(),
         };
         parts.push(format!(
             "SELECT {group_column}{columns} FROM ONLY {} WHERE ctid = ANY ({})",
-            leaf_names[&group[0].relation],
+            leaf_names[&relation],
             selection::tid_array(group)
         ));
     }

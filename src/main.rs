@@ -21,6 +21,14 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // The export reads on up to eight threads; glibc would give each its own malloc arena,
+    // and memory freed in one stays reserved there (wide_1000: 2-3 MB of peak RSS). Two
+    // arenas are enough for threads that mostly wait on the server.
+    // SAFETY: mallopt only tunes the allocator; called before any thread starts.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => exit_on_usage_error(&error),

@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use postgres::GenericClient;
 
 use crate::catalog::{Catalog, QualifiedName};
-use crate::selection::RowId;
+use crate::selection::RowSet;
 use crate::snapshot::manifest::PartitionRows;
 
 /// For each table: whether it has an outgoing key declared on partitions; its file is then
@@ -39,12 +39,12 @@ pub fn grouped_tables(catalog: &Catalog) -> Vec<bool> {
 /// The leaf partitions storing `rows`, ordered by name: `(oid, name, rows)`.
 pub fn leaf_groups(
     client: &mut impl GenericClient,
-    rows: &[RowId],
+    rows: &RowSet,
 ) -> Result<Vec<(u32, QualifiedName, u64)>> {
-    let mut counts: HashMap<u32, u64> = HashMap::new();
-    for row in rows {
-        *counts.entry(row.relation).or_default() += 1;
-    }
+    let counts: HashMap<u32, u64> = rows
+        .by_relation()
+        .map(|(relation, rows)| (relation, rows.count() as u64))
+        .collect();
     let oids: Vec<i64> = counts.keys().map(|&o| o as i64).collect();
     let mut groups: Vec<(u32, QualifiedName, u64)> = client
         .query(

@@ -151,7 +151,6 @@ fn explain(
     let mut explained: Vec<RowId> = prepared.selection.tables[t]
         .rows
         .iter()
-        .copied()
         .filter(|r| provenance.contains_key(r))
         .collect();
     explained.sort_unstable();
@@ -225,7 +224,7 @@ fn describe_rows(
         "SELECT t.tableoid::pg_catalog.int8, t.ctid::pg_catalog.text, ROW({values})::pg_catalog.text \
            FROM {} AS t WHERE t.ctid = ANY ({})",
         info.from_clause(),
-        crate::selection::tid_array(&rows)
+        crate::selection::tid_array(rows.iter().copied())
     );
     let mut described = HashMap::new();
     for row in client.query(sql.as_str(), &[])? {

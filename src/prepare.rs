@@ -144,6 +144,8 @@ pub fn prepare(
     let t0 = Instant::now();
     let catalog = full.restrict(&keep);
     lock_tables(txn, &catalog)?;
+    // The whole catalog is not needed any more: the selection's peak memory is not its place.
+    drop(full);
     let limits = resolve_limits(&catalog, options);
     let edges = graph::edges_from_catalog(&catalog);
     let plan = graph::load_plan(catalog.tables.len(), &edges);

@@ -13,18 +13,24 @@
 //!    chain of ancestors in one recursive query — and the rows found are chosen too, which may
 //!    need parents of their own.
 //!
-//! Round trips dominate on wide schemas, so all the statements of one level, and of one
-//! backfill round, go to the server together as one simple-protocol batch. Rows are remembered
-//! by `(tableoid, ctid)`, stable inside one snapshot, so the final COPY fetches exactly them
-//! with a TID scan; the key values foreign keys need are kept interned as small integers.
+//! Round trips dominate on wide schemas, so the statements of one level, and of one backfill
+//! round, go to the server together as simple-protocol batches, spread over the export's
+//! sessions; each batch's reply is taken in as soon as the ones before it are, and dropped,
+//! so memory holds about one batch per session, not a level's rows. Rows are remembered by
+//! `(tableoid, ctid)`, stable inside one snapshot, in compressed bitmaps ([`RowSet`]), so the
+//! final COPY fetches exactly them with a TID scan; the key values foreign keys need are kept
+//! interned as small integers.
 //! Nothing is written to the source: no temporary tables, so a hot standby works too.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use postgres::{GenericClient, SimpleQueryMessage, SimpleQueryRow};
+use roaring::RoaringBitmap;
 use serde::Serialize;
 
 use crate::catalog::{quote_ident, quote_literal, Catalog, RowKey};
@@ -56,15 +62,147 @@ impl RowId {
 }
 
 /// The rows' ctids as one SQL array: `'{"(0,1)","(0,2)"}'::pg_catalog.tid[]`.
-pub fn tid_array(rows: &[RowId]) -> String {
+pub fn tid_array(rows: impl IntoIterator<Item = RowId>) -> String {
     let tids: Vec<String> = rows
-        .iter()
+        .into_iter()
         .map(|r| format!("\"{}\"", r.ctid_literal()))
         .collect();
     format!(
         "{}::pg_catalog.tid[]",
         quote_literal(&format!("{{{}}}", tids.join(",")))
     )
+}
+
+/// A set of `u64`s as compressed bitmaps, one per high half in use, kept in a sorted `Vec`:
+/// what `RoaringTreemap` does with a `BTreeMap`, whose first node alone costs about 300 bytes,
+/// and there is a set per table and two per referenced key.
+#[derive(Debug, Default, Clone)]
+struct Bitmap64(Vec<(u32, RoaringBitmap)>);
+
+impl Bitmap64 {
+    fn split(value: u64) -> (u32, u32) {
+        ((value >> 32) as u32, value as u32)
+    }
+
+    /// Adds a value; false when it was there already.
+    fn insert(&mut self, value: u64) -> bool {
+        let (high, low) = Self::split(value);
+        match self.0.binary_search_by_key(&high, |(h, _)| *h) {
+            Ok(i) => self.0[i].1.insert(low),
+            Err(i) => {
+                self.0.reserve_exact(1);
+                self.0.insert(i, (high, RoaringBitmap::from_iter([low])));
+                true
+            }
+        }
+    }
+
+    fn contains(&self, value: u64) -> bool {
+        let (high, low) = Self::split(value);
+        match self.0.binary_search_by_key(&high, |(h, _)| *h) {
+            Ok(i) => self.0[i].1.contains(low),
+            Err(_) => false,
+        }
+    }
+
+    /// Stores runs of consecutive values as runs (interned keys and the rows of a page are
+    /// such runs): a few bytes per run instead of two per value.
+    fn optimize(&mut self) {
+        for (_, lows) in &mut self.0 {
+            lows.optimize();
+        }
+    }
+
+    /// The values in ascending order.
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().flat_map(|(high, lows)| {
+            lows.iter()
+                .map(move |low| ((*high as u64) << 32) | low as u64)
+        })
+    }
+}
+
+/// A table's chosen rows, compactly and in [`RowId`] order: per leaf relation, a compressed
+/// bitmap of `block << 16 | offset`. The rows of one page sit side by side, so a row costs
+/// about two bytes instead of the twelve of a `RowId` (or twenty and more in a hash set):
+/// this is what keeps the export's memory small on a large snapshot.
+#[derive(Debug, Default, Clone)]
+pub struct RowSet {
+    /// By relation, sorted (a partitioned table has a few, others one).
+    relations: Vec<(u32, Bitmap64)>,
+    len: usize,
+}
+
+impl RowSet {
+    fn tid(id: RowId) -> u64 {
+        ((id.block as u64) << 16) | id.offset as u64
+    }
+
+    /// Adds a row; false when it was there already.
+    pub fn insert(&mut self, id: RowId) -> bool {
+        let at = match self
+            .relations
+            .binary_search_by_key(&id.relation, |(r, _)| *r)
+        {
+            Ok(at) => at,
+            Err(at) => {
+                self.relations.reserve_exact(1);
+                self.relations
+                    .insert(at, (id.relation, Bitmap64::default()));
+                at
+            }
+        };
+        let added = self.relations[at].1.insert(Self::tid(id));
+        self.len += added as usize;
+        added
+    }
+
+    pub fn contains(&self, id: RowId) -> bool {
+        match self
+            .relations
+            .binary_search_by_key(&id.relation, |(r, _)| *r)
+        {
+            Ok(at) => self.relations[at].1.contains(Self::tid(id)),
+            Err(_) => false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Stores runs of consecutive rows as runs; worth it once a batch of rows is in.
+    fn optimize(&mut self) {
+        for (_, tids) in &mut self.relations {
+            tids.optimize();
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The rows in order: by relation, then by ctid.
+    pub fn iter(&self) -> impl Iterator<Item = RowId> + '_ {
+        self.relations
+            .iter()
+            .flat_map(|(relation, tids)| Self::rows_of(*relation, tids))
+    }
+
+    /// The relations holding rows, in order, each with its rows in ctid order.
+    pub fn by_relation(&self) -> impl Iterator<Item = (u32, impl Iterator<Item = RowId> + '_)> {
+        self.relations
+            .iter()
+            .map(|(relation, tids)| (*relation, Self::rows_of(*relation, tids)))
+    }
+
+    fn rows_of(relation: u32, tids: &Bitmap64) -> impl Iterator<Item = RowId> + '_ {
+        tids.iter().map(move |tid| RowId {
+            relation,
+            block: (tid >> 16) as u32,
+            offset: tid as u16,
+        })
+    }
 }
 
 /// What the initial sample takes: per-table limits and filters.
@@ -87,7 +225,7 @@ impl Limits {
 /// What was chosen for one table.
 #[derive(Debug, Default, Clone)]
 pub struct TableSelection {
-    pub rows: Vec<RowId>,
+    pub rows: RowSet,
     pub sampled: u64,
     pub backfilled: u64,
     pub sample_time: Duration,
@@ -216,6 +354,53 @@ impl Hasher for Fnv {
 
 type FastSet<T> = HashSet<T, BuildHasherDefault<Fnv>>;
 
+/// A set of packed key tuples. Interned values are numbered in the order they are first seen,
+/// so the values of one key are runs of near numbers: a compressed bitmap holds them in a few
+/// bits each. Two values packed side by side are not near numbers (the first one varies in
+/// the high half), so those go to a hash set.
+enum TupleSet {
+    Dense(Bitmap64),
+    Pairs(FastSet<Packed>),
+}
+
+impl TupleSet {
+    fn for_arity(arity: usize) -> TupleSet {
+        match arity {
+            2 => TupleSet::Pairs(FastSet::default()),
+            _ => TupleSet::Dense(Bitmap64::default()),
+        }
+    }
+
+    /// Adds a tuple; false when it was there already.
+    fn insert(&mut self, tuple: Packed) -> bool {
+        match self {
+            TupleSet::Dense(set) => set.insert(tuple),
+            TupleSet::Pairs(set) => set.insert(tuple),
+        }
+    }
+
+    fn contains(&self, tuple: Packed) -> bool {
+        match self {
+            TupleSet::Dense(set) => set.contains(tuple),
+            TupleSet::Pairs(set) => set.contains(&tuple),
+        }
+    }
+
+    fn optimize(&mut self) {
+        if let TupleSet::Dense(set) = self {
+            set.optimize();
+        }
+    }
+
+    /// How many of these tuples `other` lacks.
+    fn count_missing_from(&self, other: &TupleSet) -> usize {
+        match self {
+            TupleSet::Dense(set) => set.iter().filter(|&t| !other.contains(t)).count(),
+            TupleSet::Pairs(set) => set.iter().filter(|&&t| !other.contains(t)).count(),
+        }
+    }
+}
+
 /// Key values as small integers: each distinct text is stored once.
 #[derive(Default)]
 struct Interner {
@@ -247,7 +432,6 @@ type Values = Vec<Option<u32>>;
 struct TableState {
     /// Column names whose values foreign keys need (outgoing keys and referenced keys).
     tracked: Vec<String>,
-    rows: FastSet<RowId>,
     selection: TableSelection,
 }
 
@@ -263,9 +447,9 @@ struct KeySet {
     /// The self-referencing foreign key this set belongs to, if any.
     self_reference: Option<usize>,
     /// Referenced-column tuples of the chosen parent rows.
-    present: FastSet<Packed>,
+    present: TupleSet,
     /// Tuples already asked for.
-    requested: FastSet<Packed>,
+    requested: TupleSet,
     pending: Vec<Packed>,
 }
 
@@ -287,6 +471,8 @@ struct Selector<'a> {
     /// When explaining: the first row that asked for each (key set, tuple).
     requested_by: Option<HashMap<(usize, Packed), Reason>>,
     provenance: HashMap<RowId, Reason>,
+    /// The tables that chose rows since the last [`Selector::compact`].
+    touched: Vec<bool>,
 }
 
 /// Runs both phases. `plan` gives the load order. With `explain`, the selection also says why
@@ -323,6 +509,7 @@ pub fn select(
             .flat_map(|(c, _)| c.tables.iter().copied())
             .collect();
         selector.sample_level(client, readers, &tables, limits, &sampled_before)?;
+        selector.compact();
         for &t in &tables {
             sampled_before[t] = true;
         }
@@ -338,6 +525,7 @@ pub fn select(
         let round_started = Instant::now();
         let keys_looked_up = work.iter().map(|(_, t)| t.len()).sum();
         let rows_found = selector.backfill_round(client, readers, &work)?;
+        selector.compact();
         stats.backfill_rounds.push(RoundStat {
             foreign_keys: work.len(),
             keys_looked_up,
@@ -349,11 +537,7 @@ pub fn select(
 
     for (i, fk) in catalog.foreign_keys.iter().enumerate() {
         let set = &selector.sets[selector.key_of[i].0];
-        let missing = set
-            .requested
-            .iter()
-            .filter(|t| !set.present.contains(*t))
-            .count();
+        let missing = set.requested.count_missing_from(&set.present);
         if missing > 0 {
             let text = format!(
                 "{} values of {}({}) have no row in {} ({}{})",
@@ -384,12 +568,7 @@ pub fn select(
     let tables = selector
         .tables
         .into_iter()
-        .map(|state| {
-            let mut selection = state.selection;
-            selection.rows = state.rows.into_iter().collect();
-            selection.rows.sort_unstable();
-            selection
-        })
+        .map(|state| state.selection)
         .collect();
     Ok(Selection {
         tables,
@@ -398,10 +577,20 @@ pub fn select(
     })
 }
 
+/// At most this many rows (as far as the statements' expected rows tell) come back in one
+/// batch: a session holds one batch's reply in memory at a time, so this bounds what the
+/// export holds of the source's rows while it selects.
+pub const BATCH_ROWS: usize = 1024;
+
 /// How `statements` are cut into batches for `sessions` sessions: consecutive runs of about
-/// equal count, two per session so that a slow batch does not hold the others up, and never
-/// over 8 MB of SQL text.
-pub fn batch_ranges(statements: &[String], sessions: usize) -> Vec<std::ops::Range<usize>> {
+/// equal count, two per session so that a slow batch does not hold the others up, never over
+/// 8 MB of SQL text, and never over [`BATCH_ROWS`] `expected` rows (a statement expected to
+/// return more goes alone).
+pub fn batch_ranges(
+    statements: &[String],
+    expected: &[usize],
+    sessions: usize,
+) -> Vec<std::ops::Range<usize>> {
     const MAX_TEXT: usize = 8 << 20;
     let batches = if sessions <= 1 { 1 } else { sessions * 2 };
     let per_batch = statements.len().div_ceil(batches).max(1);
@@ -409,12 +598,14 @@ pub fn batch_ranges(statements: &[String], sessions: usize) -> Vec<std::ops::Ran
     let mut start = 0;
     while start < statements.len() {
         let mut end = start;
-        let mut size = 0;
+        let (mut size, mut rows) = (0, 0);
         while end < statements.len()
             && end - start < per_batch
-            && (end == start || size + statements[end].len() < MAX_TEXT)
+            && (end == start
+                || (size + statements[end].len() < MAX_TEXT && rows + expected[end] <= BATCH_ROWS))
         {
             size += statements[end].len() + 2;
+            rows += expected[end];
             end += 1;
         }
         ranges.push(start..end);
@@ -423,45 +614,90 @@ pub fn batch_ranges(statements: &[String], sessions: usize) -> Vec<std::ops::Ran
     ranges
 }
 
-/// Sends several statements and returns each one's rows: as simple-protocol batches (one
-/// round trip each, at most 8 MB of SQL text), spread over the export's transaction and its
-/// readers, which all see the same snapshot.
-fn batch(
+/// Sends several statements and hands each one's rows to `consume`, in the statements'
+/// order: as simple-protocol batches (one round trip each, see [`batch_ranges`]), spread over
+/// the export's transaction and its readers, which all see the same snapshot. A batch's reply
+/// is consumed as soon as the batches before it are, and then dropped, so the rows held at
+/// once are those of about one batch per session, not of all the statements.
+fn batch<F>(
     client: &mut (impl GenericClient + Send),
     readers: &mut Readers,
     statements: &[String],
-) -> Result<Vec<Vec<SimpleQueryRow>>> {
-    let texts: Vec<(String, usize)> = batch_ranges(statements, readers.sessions())
-        .into_iter()
-        .map(|range| (statements[range.clone()].join(";\n"), range.len()))
-        .collect();
-    let replies = readers::run(
+    expected: &[usize],
+    consume: F,
+) -> Result<()>
+where
+    F: FnMut(usize, &[SimpleQueryRow]) -> Result<()> + Send,
+{
+    let items: Vec<(usize, std::ops::Range<usize>)> =
+        batch_ranges(statements, expected, readers.sessions())
+            .into_iter()
+            .enumerate()
+            .collect();
+    // The next batch to consume, and the consumer; a failed batch stops the ones after it.
+    let turn = Mutex::new((0usize, consume));
+    let turned = Condvar::new();
+    let stopped = AtomicBool::new(false);
+    let relations = |(_, range): &(usize, std::ops::Range<usize>)| range.len();
+    readers::run(
         client,
         readers,
-        texts,
-        |(_, count)| *count,
-        |session, (text, _)| session.simple_query_text(&text).map_err(explain_read_error),
-    )?;
-    let mut results = Vec::with_capacity(statements.len());
-    for messages in replies {
-        let mut current = Vec::new();
-        for message in messages {
-            match message {
-                SimpleQueryMessage::Row(row) => current.push(row),
-                SimpleQueryMessage::CommandComplete(_) => {
-                    results.push(std::mem::take(&mut current))
-                }
-                _ => {}
+        items,
+        relations,
+        |session, (index, range)| {
+            let reply = session
+                .simple_query_text(&statements[range.clone()].join(";\n"))
+                .map_err(explain_read_error);
+            let mut guard = turn.lock().expect("batch turn lock");
+            while guard.0 != index && !stopped.load(Ordering::SeqCst) {
+                guard = turned.wait(guard).expect("batch turn lock");
             }
+            if stopped.load(Ordering::SeqCst) {
+                // The batch that failed returns its own error.
+                return Ok(());
+            }
+            let consumed = reply.and_then(|messages| consume_reply(messages, range, &mut guard.1));
+            match consumed {
+                Ok(()) => guard.0 += 1,
+                Err(_) => stopped.store(true, Ordering::SeqCst),
+            }
+            turned.notify_all();
+            consumed
+        },
+    )?;
+    Ok(())
+}
+
+/// Hands the rows of each statement of one batch's reply (statements `range`) to `consume`.
+fn consume_reply(
+    messages: Vec<SimpleQueryMessage>,
+    range: std::ops::Range<usize>,
+    consume: &mut impl FnMut(usize, &[SimpleQueryRow]) -> Result<()>,
+) -> Result<()> {
+    let expected = range.len();
+    let mut statement = range.start;
+    let mut current = Vec::new();
+    for message in messages {
+        match message {
+            SimpleQueryMessage::Row(row) => current.push(row),
+            SimpleQueryMessage::CommandComplete(_) => {
+                anyhow::ensure!(
+                    statement < range.end,
+                    "expected {expected} result sets in a batch, got more"
+                );
+                consume(statement, &current)?;
+                current.clear();
+                statement += 1;
+            }
+            _ => {}
         }
     }
     anyhow::ensure!(
-        results.len() == statements.len(),
-        "expected {} result sets, got {}",
-        statements.len(),
-        results.len()
+        statement == range.end,
+        "expected {expected} result sets in a batch, got {}",
+        statement - range.start
     );
-    Ok(results)
+    Ok(())
 }
 
 impl<'a> Selector<'a> {
@@ -501,8 +737,8 @@ impl<'a> Selector<'a> {
                     parent_columns: fk.parent_columns.clone(),
                     parent_positions: position(&tracked[fk.parent], &fk.parent_columns),
                     self_reference,
-                    present: FastSet::default(),
-                    requested: FastSet::default(),
+                    present: TupleSet::for_arity(fk.parent_columns.len()),
+                    requested: TupleSet::for_arity(fk.parent_columns.len()),
                     pending: Vec::new(),
                 });
                 sets_of[fk.parent].push(sets.len() - 1);
@@ -540,7 +776,6 @@ impl<'a> Selector<'a> {
             .into_iter()
             .map(|tracked| TableState {
                 tracked,
-                rows: FastSet::default(),
                 selection: TableSelection::default(),
             })
             .collect();
@@ -557,6 +792,7 @@ impl<'a> Selector<'a> {
             tuple_values: Vec::new(),
             requested_by: None,
             provenance: HashMap::new(),
+            touched: vec![false; catalog.tables.len()],
         }
     }
 
@@ -647,11 +883,23 @@ impl<'a> Selector<'a> {
                 None => None,
             })
             .collect();
+        let started = Instant::now();
         let mut statements = Vec::new();
+        let mut expected = Vec::new();
         let mut keyed = Vec::new();
+        // Tables without a key are read first, by page; their rows are taken in table order.
+        let mut by_page: HashMap<usize, Vec<(RowId, Values)>> = HashMap::new();
         for (i, &t) in tables.iter().enumerate() {
             let info = &catalog.tables[t];
             if info.row_key() == RowKey::AllColumns && windows[i].is_some() {
+                let rows = self.first_rows_by_page(
+                    client,
+                    readers,
+                    t,
+                    windows[i].unwrap_or(u64::MAX),
+                    limits.filters.get(&t),
+                )?;
+                by_page.insert(i, rows);
                 continue;
             }
             let mut sql = self.select_from(t);
@@ -663,43 +911,60 @@ impl<'a> Selector<'a> {
                 sql.push_str(&format!(" LIMIT {window}"));
             }
             statements.push(sql);
+            let rows = windows[i].unwrap_or(info.estimated_rows.max(0) as u64);
+            expected.push(rows.min(usize::MAX as u64) as usize);
             keyed.push(i);
         }
-        let started = Instant::now();
-        let mut results: HashMap<usize, Vec<SimpleQueryRow>> = keyed
-            .into_iter()
-            .zip(batch(client, readers, &statements)?)
-            .collect();
-        let batch_time = started.elapsed() / tables.len().max(1) as u32;
-        for (i, &t) in tables.iter().enumerate() {
-            let started = Instant::now();
-            let parsed: Vec<(RowId, Values)> = match results.remove(&i) {
-                Some(rows) => rows
-                    .iter()
-                    .map(|row| self.parse(t, row))
-                    .collect::<Result<_>>()?,
-                None => self.first_rows_by_page(
-                    client,
-                    readers,
-                    t,
-                    windows[i].unwrap_or(u64::MAX),
-                    limits.filters.get(&t),
-                )?,
-            };
-            let preferred: Vec<bool> = parsed
-                .iter()
-                .map(|(id, values)| self.is_preferred(&preferring[i], *id, values))
-                .collect::<Vec<_>>();
-            let take = limits.of(t).map_or(parsed.len(), |l| l as usize);
-            let picked: HashSet<usize> = pick_sample(&preferred, take).into_iter().collect();
-            for (j, (id, values)) in parsed.into_iter().enumerate() {
-                if picked.contains(&j) && self.add_row(t, id, &values) {
-                    self.tables[t].selection.sampled += 1;
+        // The tables in order: each keyed table's rows as its statement's reply comes in, the
+        // tables read by page in between.
+        let mut next = 0;
+        let mut take_up_to = |selector: &mut Self, end: usize| {
+            while next < end {
+                if let Some(parsed) = by_page.remove(&next) {
+                    selector.take_sample(tables[next], &preferring[next], limits, parsed);
                 }
+                next += 1;
             }
-            self.tables[t].selection.sample_time = batch_time + started.elapsed();
+        };
+        batch(client, readers, &statements, &expected, |k, rows| {
+            let i = keyed[k];
+            take_up_to(self, i);
+            let parsed = rows
+                .iter()
+                .map(|row| self.parse(tables[i], row))
+                .collect::<Result<_>>()?;
+            self.take_sample(tables[i], &preferring[i], limits, parsed);
+            take_up_to(self, i + 1);
+            Ok(())
+        })?;
+        take_up_to(self, tables.len());
+        let time = started.elapsed() / tables.len().max(1) as u32;
+        for &t in tables {
+            self.tables[t].selection.sample_time = time;
         }
         Ok(())
+    }
+
+    /// Takes table `t`'s sample out of its window of rows in key order: `preferring` the rows
+    /// whose keys point at chosen parent rows.
+    fn take_sample(
+        &mut self,
+        t: usize,
+        preferring: &[usize],
+        limits: &Limits,
+        parsed: Vec<(RowId, Values)>,
+    ) {
+        let preferred: Vec<bool> = parsed
+            .iter()
+            .map(|(id, values)| self.is_preferred(preferring, *id, values))
+            .collect::<Vec<_>>();
+        let take = limits.of(t).map_or(parsed.len(), |l| l as usize);
+        let picked: HashSet<usize> = pick_sample(&preferred, take).into_iter().collect();
+        for (j, (id, values)) in parsed.into_iter().enumerate() {
+            if picked.contains(&j) && self.add_row(t, id, &values) {
+                self.tables[t].selection.sampled += 1;
+            }
+        }
     }
 
     /// Whether a row's foreign key applies to it: a polymorphic key only when its
@@ -730,7 +995,7 @@ impl<'a> Selector<'a> {
             match tuple.into_iter().collect::<Option<Vec<u32>>>() {
                 Some(tuple) => {
                     let packed = self.pack(&tuple);
-                    self.sets[set].present.contains(&packed)
+                    self.sets[set].present.contains(packed)
                 }
                 None => false,
             }
@@ -771,10 +1036,13 @@ impl<'a> Selector<'a> {
             if let Some(filter) = filter {
                 sql.push_str(&format!(" AND ({filter})"));
             }
-            let found = batch(client, readers, &[sql])?.pop().unwrap_or_default();
-            for row in &found {
-                rows.push(self.parse(table, row)?);
-            }
+            // One statement: a batch of its own whatever it returns.
+            batch(client, readers, &[sql], &[0], |_, found| {
+                for row in found {
+                    rows.push(self.parse(table, row)?);
+                }
+                Ok(())
+            })?;
             start = end;
             end *= 2;
         }
@@ -796,9 +1064,10 @@ impl<'a> Selector<'a> {
 
     /// Records a chosen row; false when it was chosen already.
     fn add_row(&mut self, table: usize, id: RowId, values: &Values) -> bool {
-        if !self.tables[table].rows.insert(id) {
+        if !self.tables[table].selection.rows.insert(id) {
             return false;
         }
+        self.touched[table] = true;
         let catalog: &'a Catalog = self.catalog;
         for i in 0..self.sets_of[table].len() {
             let set = self.sets_of[table][i];
@@ -823,7 +1092,7 @@ impl<'a> Selector<'a> {
             };
             let packed = self.pack(&tuple);
             let key_set = &mut self.sets[set];
-            if !key_set.present.contains(&packed) && key_set.requested.insert(packed) {
+            if !key_set.present.contains(packed) && key_set.requested.insert(packed) {
                 key_set.pending.push(packed);
                 if let Some(requested_by) = &mut self.requested_by {
                     requested_by.insert(
@@ -838,6 +1107,23 @@ impl<'a> Selector<'a> {
             }
         }
         true
+    }
+
+    /// Compresses the runs in what the tables that chose rows since the last call keep: their
+    /// rows, the tuples they offer as parents and the tuples they asked for.
+    fn compact(&mut self) {
+        for table in 0..self.touched.len() {
+            if !std::mem::take(&mut self.touched[table]) {
+                continue;
+            }
+            self.tables[table].selection.rows.optimize();
+            for &set in &self.sets_of[table] {
+                self.sets[set].present.optimize();
+            }
+            for &fk in &self.outgoing[table] {
+                self.sets[self.key_of[fk].0].requested.optimize();
+            }
+        }
     }
 
     /// When explaining: remembers which request a backfilled row answered.
@@ -866,7 +1152,7 @@ impl<'a> Selector<'a> {
         let mut work = Vec::new();
         for (i, set) in self.sets.iter_mut().enumerate() {
             let mut pending = std::mem::take(&mut set.pending);
-            pending.retain(|t| !set.present.contains(t));
+            pending.retain(|&t| !set.present.contains(t));
             if !pending.is_empty() {
                 work.push((i, pending));
             }
@@ -882,17 +1168,19 @@ impl<'a> Selector<'a> {
         work: &[(usize, Vec<Packed>)],
     ) -> Result<usize> {
         let mut statements = Vec::new();
+        let mut expected = Vec::new();
         let mut owners = Vec::new();
         for (set, tuples) in work {
-            for chunk in tuples.chunks(50_000) {
+            for chunk in tuples.chunks(BATCH_ROWS) {
                 statements.push(self.lookup_sql(*set, chunk));
+                expected.push(chunk.len());
                 owners.push(self.sets[*set].parent);
             }
         }
-        let results = batch(client, readers, &statements).context("looking up referenced rows")?;
         let mut found = 0;
-        for (parent, rows) in owners.into_iter().zip(results) {
-            for row in &rows {
+        batch(client, readers, &statements, &expected, |k, rows| {
+            let parent = owners[k];
+            for row in rows {
                 let (id, values) = self.parse(parent, row)?;
                 if self.add_row(parent, id, &values) {
                     self.tables[parent].selection.backfilled += 1;
@@ -900,7 +1188,9 @@ impl<'a> Selector<'a> {
                     self.record_reason(parent, id, &values);
                 }
             }
-        }
+            Ok(())
+        })
+        .context("looking up referenced rows")?;
         Ok(found)
     }
 
@@ -1071,13 +1361,62 @@ mod tests {
     }
 
     #[test]
+    fn batches_split_by_count_and_expected_rows() {
+        let statements: Vec<String> = (0..6).map(|i| format!("SELECT {i}")).collect();
+        // One session: one batch, unless the rows expected say otherwise.
+        assert_eq!(batch_ranges(&statements, &[1; 6], 1), vec![0..6]);
+        // Four sessions: eight batches at most, here one statement each.
+        assert_eq!(batch_ranges(&statements, &[1; 6], 4).len(), 6);
+        // A batch stops before the statement that would take it over BATCH_ROWS rows; a
+        // statement expected to return more goes alone.
+        let expected = [BATCH_ROWS / 2, BATCH_ROWS / 2, 1, BATCH_ROWS * 3, 1, 1];
+        assert_eq!(
+            batch_ranges(&statements, &expected, 1),
+            vec![0..2, 2..3, 3..4, 4..6]
+        );
+        assert!(batch_ranges(&[], &[], 8).is_empty());
+    }
+
+    #[test]
+    fn row_sets_keep_rows_once_in_row_id_order() {
+        let id = |relation, block, offset| RowId {
+            relation,
+            block,
+            offset,
+        };
+        let rows = [
+            id(9, 0, 3),
+            id(5, 70_000, 1),
+            id(9, 0, 1),
+            id(5, 2, 291),
+            id(5, 2, 7),
+        ];
+        let mut set = RowSet::default();
+        for row in rows {
+            assert!(set.insert(row));
+        }
+        assert!(!set.insert(id(9, 0, 1)));
+        assert!(set.contains(id(5, 70_000, 1)) && !set.contains(id(5, 70_000, 2)));
+        let mut sorted = rows.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(set.iter().collect::<Vec<_>>(), sorted);
+        assert_eq!(set.len(), 5);
+        let relations: Vec<(u32, usize)> = set
+            .by_relation()
+            .map(|(relation, rows)| (relation, rows.count()))
+            .collect();
+        assert_eq!(relations, vec![(5, 3), (9, 2)]);
+        assert!(RowSet::default().is_empty());
+    }
+
+    #[test]
     fn row_ids_parse_and_print() {
         let id = RowId::parse("16384", "(12,7)").unwrap();
         assert_eq!((id.relation, id.block, id.offset), (16384, 12, 7));
         assert_eq!(id.ctid_literal(), "(12,7)");
         let other = RowId::parse("16384", "(0,1)").unwrap();
         assert_eq!(
-            tid_array(&[id, other]),
+            tid_array([id, other]),
             "'{\"(12,7)\",\"(0,1)\"}'::pg_catalog.tid[]"
         );
         assert!(RowId::parse("1", "12,7").is_none());

@@ -94,17 +94,16 @@ impl SnapshotWriter {
     /// Writes the manifest and swaps the new directory into place.
     pub fn commit(mut self, manifest: &Manifest) -> Result<()> {
         // The cluster's identifier goes to the git-ignored identity file, not the manifest.
-        let mut stored = manifest.clone();
-        let identifier = std::mem::take(&mut stored.source.system_identifier);
+        let identifier = &manifest.source.system_identifier;
         let identity = (!identifier.is_empty()).then(|| companions::SourceIdentity {
-            system_identifier: identifier,
+            system_identifier: identifier.clone(),
             database: manifest.source.database.clone(),
         });
         companions::write(&self.temp_dir, &self.final_dir, identity.as_ref())?;
         let path = self.temp_dir.join(MANIFEST_FILE);
-        let mut file = File::create(&path)?;
-        file.write_all(stored.to_json().as_bytes())?;
-        drop(file);
+        let mut file = BufWriter::new(File::create(&path)?);
+        manifest.write_stored(&mut file)?;
+        file.into_inner().map_err(|e| e.into_error())?;
         // Every file must be on disk before the swap makes the directory visible: the data
         // files were synced as they were finished, the manifest and companions are now.
         sync_directory_contents(&self.temp_dir)?;
@@ -232,6 +231,51 @@ fn recover_leftovers(dir: &Path) -> Result<()> {
 
 /// An existing directory may be replaced only if it is empty or a seedsnap snapshot holding
 /// nothing but the files its manifest lists: replacing it must never lose anybody's files.
+/// The data files a seedsnap manifest lists; `None` when the text is not one. Read straight
+/// from the text when it has the usual shape (a JSON tree would take several times its size),
+/// else from the tree, which takes any shape.
+fn listed_files(text: &[u8]) -> Option<HashSet<String>> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        file: Option<serde_json::Value>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Listing {
+        format: Option<serde_json::Value>,
+        tables: Option<Vec<Entry>>,
+    }
+    let is_snapshot = |format: Option<&serde_json::Value>| {
+        format.and_then(|f| f.as_str()) == Some(super::manifest::FORMAT)
+    };
+    if let Ok(listing) = serde_json::from_slice::<Listing>(text) {
+        if !is_snapshot(listing.format.as_ref()) {
+            return None;
+        }
+        let tables = listing.tables.unwrap_or_default();
+        return Some(
+            tables
+                .iter()
+                .filter_map(|t| t.file.as_ref()?.as_str().map(String::from))
+                .collect(),
+        );
+    }
+    let value = serde_json::from_slice::<serde_json::Value>(text).ok()?;
+    if !is_snapshot(value.get("format")) {
+        return None;
+    }
+    Some(
+        value["tables"]
+            .as_array()
+            .map(|tables| {
+                tables
+                    .iter()
+                    .filter_map(|t| t["file"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
 fn check_replaceable(dir: &Path) -> Result<()> {
     if !dir.exists() {
         return Ok(());
@@ -254,18 +298,9 @@ fn check_replaceable(dir: &Path) -> Result<()> {
     let manifest_path = dir.join(MANIFEST_FILE);
     let listed: HashSet<String> = match fs::read(&manifest_path)
         .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .filter(|v| v.get("format").and_then(|f| f.as_str()) == Some(super::manifest::FORMAT))
+        .and_then(|bytes| listed_files(&bytes))
     {
-        Some(value) => value["tables"]
-            .as_array()
-            .map(|tables| {
-                tables
-                    .iter()
-                    .filter_map(|t| t["file"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        Some(listed) => listed,
         None => {
             return Err(failure(
                 ExitKind::BadInput,
@@ -723,6 +758,29 @@ mod tests {
                 assert!(!problems.is_empty(), "case {case}: damage went unnoticed");
             }
         }
+    }
+
+    #[test]
+    fn listed_files_come_from_any_shape_of_manifest() {
+        let listed = |text: &str| {
+            listed_files(text.as_bytes()).map(|files| {
+                let mut files: Vec<String> = files.into_iter().collect();
+                files.sort();
+                files
+            })
+        };
+        let format = super::super::manifest::FORMAT;
+        let usual = format!(
+            r#"{{"format": "{format}", "x": [1, {{}}], "tables": [{{"file": "a.tsv", "rows": 1}}, {{"file": 3}}, {{}}]}}"#
+        );
+        assert_eq!(listed(&usual), Some(vec!["a.tsv".to_string()]));
+        let odd = format!(r#"{{"format": "{format}", "tables": [7, {{"file": "b.tsv"}}]}}"#);
+        assert_eq!(listed(&odd), Some(vec!["b.tsv".to_string()]));
+        let no_tables = format!(r#"{{"format": "{format}", "tables": "none"}}"#);
+        assert_eq!(listed(&no_tables), Some(Vec::new()));
+        assert_eq!(listed(r#"{"format": "other", "tables": []}"#), None);
+        assert_eq!(listed("[1]"), None);
+        assert_eq!(listed("{"), None);
     }
 
     #[test]

@@ -208,9 +208,70 @@ impl Manifest {
         text
     }
 
+    /// Writes the manifest as `manifest.json` holds it, the same text as [`Manifest::to_json`]
+    /// but without the source cluster's identifier (which goes to the identity file), and
+    /// without copying the manifest or its text first: on thousands of tables those are
+    /// megabytes.
+    pub fn write_stored(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        fn no_migrations(migrations: &&[crate::migrations::MigrationState]) -> bool {
+            migrations.is_empty()
+        }
+        #[derive(Serialize)]
+        struct Stored<'a> {
+            format: &'a str,
+            format_version: u32,
+            kind: SnapshotKind,
+            source: SourceInfo,
+            schema_fingerprint: &'a str,
+            limit: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            masking: Option<&'a ManifestMasking>,
+            #[serde(skip_serializing_if = "no_migrations")]
+            migrations: &'a [crate::migrations::MigrationState],
+            tables: &'a [ManifestTable],
+        }
+        let stored = Stored {
+            format: &self.format,
+            format_version: self.format_version,
+            kind: self.kind,
+            source: SourceInfo {
+                system_identifier: String::new(),
+                ..self.source.clone()
+            },
+            schema_fingerprint: &self.schema_fingerprint,
+            limit: self.limit,
+            masking: self.masking.as_ref(),
+            migrations: &self.migrations,
+            tables: &self.tables,
+        };
+        serde_json::to_writer_pretty(&mut *out, &stored)?;
+        out.write_all(b"\n")
+    }
+
     /// Parses a manifest and checks everything that can be checked without the data files.
     /// Returns every problem found, not just the first.
     pub fn parse(text: &[u8]) -> Result<Manifest, Vec<String>> {
+        // The usual case straight from the text: a JSON tree first would take several times
+        // the text's size (tens of megabytes on thousands of tables). Anything unusual goes
+        // the long way below, which words every problem.
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<serde_json::Value>,
+            format_version: Option<serde_json::Value>,
+        }
+        if let Ok(header) = serde_json::from_slice::<Header>(text) {
+            let format = header.format.as_ref().and_then(|v| v.as_str());
+            let version = header.format_version.as_ref().and_then(|v| v.as_u64());
+            if format == Some(FORMAT) && version == Some(FORMAT_VERSION as u64) {
+                if let Ok(manifest) = serde_json::from_slice::<Manifest>(text) {
+                    let problems = manifest.structural_problems();
+                    return match problems.is_empty() {
+                        true => Ok(manifest),
+                        false => Err(problems),
+                    };
+                }
+            }
+        }
         let value: serde_json::Value =
             serde_json::from_slice(text).map_err(|e| vec![format!("is not valid JSON: {e}")])?;
         match value.get("format").and_then(|v| v.as_str()) {
@@ -341,5 +402,64 @@ impl Manifest {
             ));
         }
         problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_parse_and_every_refusal_keeps_its_words() {
+        let manifest = Manifest::for_tests(Vec::new(), None);
+        assert_eq!(Manifest::parse(manifest.to_json().as_bytes()), Ok(manifest));
+        let refusal = |text: &str| Manifest::parse(text.as_bytes()).unwrap_err().join("; ");
+        assert!(refusal("{").starts_with("is not valid JSON: "));
+        assert!(refusal("[1]").starts_with("is not a seedsnap manifest"));
+        let wrong_version = format!(r#"{{"format": "{FORMAT}", "format_version": 999}}"#);
+        assert!(refusal(&wrong_version).starts_with("has format version 999"));
+        let text =
+            Manifest::for_tests(Vec::new(), None)
+                .to_json()
+                .replacen("\"limit\"", "\"limitt\"", 1);
+        let malformed = refusal(&text);
+        assert!(
+            malformed.starts_with("is malformed: unknown field `limitt`")
+                && !malformed.contains(" line "),
+            "{malformed}"
+        );
+    }
+
+    #[test]
+    fn the_stored_manifest_is_the_json_without_the_cluster_identifier() {
+        let stored = |manifest: &Manifest| {
+            let mut out = Vec::new();
+            manifest.write_stored(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let mut manifest = Manifest::for_tests(Vec::new(), Some(100));
+        let mut expected = manifest.clone();
+        expected.source.system_identifier.clear();
+        assert_eq!(stored(&manifest), expected.to_json());
+        assert!(!stored(&manifest).contains("system_identifier"));
+
+        manifest.masking = Some(ManifestMasking {
+            fingerprint: "f".into(),
+            key_env: "K".into(),
+            columns: vec![MaskedColumn {
+                column: "public.t.c".into(),
+                rule: "email".into(),
+                via: None,
+            }],
+        });
+        manifest.migrations = vec![crate::migrations::MigrationState {
+            tool: "sqlx".into(),
+            table: "public._sqlx_migrations".into(),
+            version: Some("2".into()),
+            applied: 2,
+        }];
+        let mut expected = manifest.clone();
+        expected.source.system_identifier.clear();
+        assert_eq!(stored(&manifest), expected.to_json());
     }
 }
