@@ -12,7 +12,7 @@
 //!   schemas, tables and sequences but is not a superuser (its clone comes from a template made
 //!   once with `fixtures/bench/owned_by.sql`; the bench fails if that import's report names the
 //!   superuser fast path);
-//! - the client's peak RSS (`wait4` rusage) of each;
+//! - the client's peak RSS (`VmHWM`, read while it runs) of each;
 //! - rows exported, and source rows read per exported row (`pg_stat_user_tables`:
 //!   `seq_tup_read + idx_tup_fetch`, reset before each export);
 //! - the floor: one `COPY (SELECT * … ORDER BY key LIMIT 100)` per table on one connection, no
@@ -268,7 +268,7 @@ struct Timed {
     stdout: String,
 }
 
-/// Runs seedsnap, timing it and reading its peak RSS from wait4.
+/// Runs seedsnap, timing it and reading its peak RSS while it runs.
 fn run_seedsnap(bin: &Path, args: &[&str], target_env: (&str, &str)) -> Result<Timed> {
     use std::os::unix::process::ExitStatusExt;
     let started = Instant::now();
@@ -294,11 +294,22 @@ fn run_seedsnap(bin: &Path, args: &[&str], target_env: (&str, &str)) -> Result<T
         std::io::Read::read_to_string(&mut stderr, &mut text).ok();
         text
     });
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peak = {
+        let done = done.clone();
+        let name: String = bin
+            .file_name()
+            .map(|n| n.to_string_lossy().chars().take(15).collect())
+            .unwrap_or_default();
+        std::thread::spawn(move || peak_rss_kb(pid, &name, &done))
+    };
     let mut status = 0;
     // SAFETY: rusage is plain data; wait4 fills it for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let seconds = started.elapsed().as_secs_f64();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let peak_rss_kb = peak.join().unwrap();
     anyhow::ensure!(rc == pid, "wait4 failed");
     let stdout = reader.join().unwrap();
     let stderr = err_reader.join().unwrap();
@@ -308,9 +319,33 @@ fn run_seedsnap(bin: &Path, args: &[&str], target_env: (&str, &str)) -> Result<T
     }
     Ok(Timed {
         seconds,
-        peak_rss_kb: usage.ru_maxrss,
+        peak_rss_kb,
         stdout,
     })
+}
+
+/// The child's peak resident set (`VmHWM` of `/proc/<pid>/status`), read every millisecond
+/// until it exits. Not `wait4`'s `ru_maxrss`: Linux carries the spawning process's own high
+/// water mark (this harness's, which holds whole snapshots in memory for the own floor)
+/// across the child's `exec`, so every small run read as large as the harness. Read only
+/// once the child runs `name` (after its exec); the last millisecond may be missed.
+fn peak_rss_kb(pid: libc::pid_t, name: &str, done: &std::sync::atomic::AtomicBool) -> i64 {
+    let mut peak = 0;
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok());
+            if let Some(hwm) = hwm {
+                peak = peak.max(hwm);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    peak
 }
 
 fn rows_read(env: &Env, db: &str) -> Result<i64> {

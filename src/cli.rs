@@ -199,17 +199,22 @@ pub struct DirArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// How many sessions read the table files.
-pub const DEFAULT_JOBS: usize = 8;
-
 #[derive(Args, Debug, Clone)]
 pub struct ReadArgs {
-    /// Sessions that COPY table files out of the source at once, all on the export's one
-    /// snapshot (as pg_dump -j): each COPY costs round trips, which a remote source makes
-    /// slow. 1 reads everything on one session. Extra sessions that cannot be opened are
-    /// named and done without.
-    #[arg(long, short = 'j', value_name = "N", default_value_t = DEFAULT_JOBS, value_parser = parse_jobs)]
-    pub jobs: usize,
+    /// Sessions that read the source at once, all on the export's one snapshot (as pg_dump
+    /// -j): each statement and COPY costs a round trip, which a remote source makes slow.
+    /// 1 reads everything on one session. Default: one session per 32 tables, up to 8 (a
+    /// small schema is read on one). Extra sessions that cannot be opened are named and done
+    /// without.
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
+}
+
+impl ReadArgs {
+    /// `--jobs` for [`crate::prepare::ExportOptions::jobs`]: 0 when not given (automatic).
+    pub fn jobs(&self) -> usize {
+        self.jobs.unwrap_or(0)
+    }
 }
 
 #[derive(Args, Debug)]

@@ -76,12 +76,10 @@ fn run_export(
     let (mut client, reached, timings) = connect(endpoint)?;
     let mut txn = begin_snapshot(&mut client)?;
     let snapshot = readers::share_snapshot(&mut txn, options.jobs, progress)?;
-    let started = Instant::now();
-    let mut readers = Readers::open(&reached, snapshot.as_deref(), options.jobs, progress);
-    let readers_ms = started.elapsed().as_secs_f64() * 1e3;
+    let mut readers = Readers::planned(&reached, snapshot.as_deref(), options.jobs);
     let mut prepared = prepare(&mut txn, &mut readers, options, progress, timings)?;
     prepared.timings.sessions = readers.sessions();
-    prepared.timings.readers_ms = readers_ms;
+    prepared.timings.readers_ms = readers.opened_ms;
     let migrations = crate::migrations::read(&mut txn)?;
 
     let t0 = Instant::now();

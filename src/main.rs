@@ -172,7 +172,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Export(args) => {
             let mut options = args.selection.to_options(config)?;
-            options.jobs = args.read.jobs;
+            options.jobs = args.read.jobs();
             let source = source_of(&args.source)?;
             let report = export::run(&source, &args.dir.resolve(config), &options, &progress)?;
             emit(&report, args.output.json, export::render_summary)
@@ -199,7 +199,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Refresh(args) => {
             let mut selection = args.selection.to_options(config)?;
-            selection.jobs = args.read.jobs;
+            selection.jobs = args.read.jobs();
             let source = source_of(&args.source)?;
             let target = target_of(&args.target)?;
             let dir = args.dir.resolve(config);

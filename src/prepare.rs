@@ -25,7 +25,8 @@ use crate::virtual_keys::{self, VirtualKeySpec};
 /// What to read: the command line merged over the config file.
 #[derive(Debug, Clone, Default)]
 pub struct ExportOptions {
-    /// Sessions reading the table files at once (`--jobs`); 0 or 1: the export's own only.
+    /// Sessions reading at once (`--jobs`): 1, the export's own only; 0, automatic (see
+    /// [`crate::readers::readers_wanted`]).
     pub jobs: usize,
     pub schemas: Vec<String>,
     /// `None`: every row.
@@ -144,6 +145,7 @@ pub fn prepare(
     let t0 = Instant::now();
     let catalog = full.restrict(&keep);
     lock_tables(txn, &catalog)?;
+    readers.start(catalog.tables.len(), progress);
     // The whole catalog is not needed any more: the selection's peak memory is not its place.
     drop(full);
     let limits = resolve_limits(&catalog, options);

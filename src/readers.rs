@@ -33,6 +33,24 @@ pub struct Readers {
     snapshot: String,
     /// Relations a reader may have read before it releases its locks.
     lock_budget: usize,
+    /// The host and `--jobs`, until [`Readers::start`] opens the sessions.
+    planned: Option<(Reached, usize)>,
+    /// How long opening the readers took.
+    pub opened_ms: f64,
+}
+
+/// The most sessions an export opens when `--jobs` is not given.
+pub const AUTOMATIC_JOBS: usize = 8;
+
+/// How many readers to open besides the export's own transaction: `jobs - 1` (never more
+/// than the tables left for them); with `jobs` 0 (automatic) one per 32 tables, up to
+/// [`AUTOMATIC_JOBS`] sessions in all, so that a small schema, read in a few dozen
+/// milliseconds, does not pay for connections it cannot use (the demo's 23 tables: none).
+pub fn readers_wanted(jobs: usize, tables: usize) -> usize {
+    match jobs {
+        0 => (AUTOMATIC_JOBS - 1).min(tables / 32),
+        jobs => (jobs - 1).min(tables.saturating_sub(1)),
+    }
 }
 
 /// One reader session and the relations it has read since its transaction began.
@@ -75,50 +93,58 @@ fn import_sql(snapshot: &str) -> String {
 }
 
 impl Readers {
-    /// Opens up to `jobs - 1` readers on `snapshot` (none without one), all at once. What
-    /// could not be opened is said on stderr; the export goes on with the others.
-    pub fn open(
-        reached: &Reached,
-        snapshot: Option<&str>,
-        jobs: usize,
-        progress: &Progress,
-    ) -> Readers {
+    /// Readers to open on `snapshot` once the number of tables is known ([`Readers::start`]);
+    /// none without a snapshot.
+    pub fn planned(reached: &Reached, snapshot: Option<&str>, jobs: usize) -> Readers {
         let Some(snapshot) = snapshot else {
             return Readers::none();
         };
-        let lock_budget = std::env::var("SEEDSNAP_READER_LOCK_BUDGET")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(LOCK_BUDGET);
-        let wanted = jobs.saturating_sub(1);
+        Readers {
+            sessions: Vec::new(),
+            snapshot: snapshot.to_string(),
+            lock_budget: std::env::var("SEEDSNAP_READER_LOCK_BUDGET")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(LOCK_BUDGET),
+            planned: Some((reached.clone(), jobs)),
+            opened_ms: 0.0,
+        }
+    }
+
+    /// Opens the readers planned for an export of `tables` tables, all at once (see
+    /// [`readers_wanted`]). What could not be opened is said on stderr; the export goes on
+    /// with the others.
+    pub fn start(&mut self, tables: usize, progress: &Progress) {
+        let Some((reached, jobs)) = self.planned.take() else {
+            return;
+        };
+        let started = std::time::Instant::now();
+        let wanted = readers_wanted(jobs, tables);
+        let snapshot = self.snapshot.as_str();
         let opened: Vec<Result<Client>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..wanted)
-                .map(|_| scope.spawn(|| open_reader(reached, snapshot)))
+                .map(|_| scope.spawn(|| open_reader(&reached, snapshot)))
                 .collect();
             handles
                 .into_iter()
                 .map(|h| h.join().expect("a reader's connection thread"))
                 .collect()
         });
-        let mut sessions = Vec::new();
         let mut refusals = Vec::new();
         for result in opened {
             match result {
-                Ok(client) => sessions.push(Reader { client, touched: 0 }),
+                Ok(client) => self.sessions.push(Reader { client, touched: 0 }),
                 Err(error) => refusals.push(format!("{error:#}")),
             }
         }
         if let Some(first) = refusals.first() {
             progress.always(&format!(
-                "reading with {} of the {jobs} sessions asked for (--jobs): {first}",
-                sessions.len() + 1
+                "reading with {} of the {} sessions planned (--jobs): {first}",
+                self.sessions.len() + 1,
+                wanted + 1
             ));
         }
-        Readers {
-            sessions,
-            snapshot: snapshot.to_string(),
-            lock_budget,
-        }
+        self.opened_ms = started.elapsed().as_secs_f64() * 1e3;
     }
 
     /// No readers: everything is read through the caller's own session.
@@ -127,6 +153,8 @@ impl Readers {
             sessions: Vec::new(),
             snapshot: String::new(),
             lock_budget: LOCK_BUDGET,
+            planned: None,
+            opened_ms: 0.0,
         }
     }
 
@@ -157,7 +185,7 @@ pub fn share_snapshot(
     jobs: usize,
     progress: &Progress,
 ) -> Result<Option<String>> {
-    if jobs <= 1 {
+    if jobs == 1 {
         return Ok(None);
     }
     let snapshot: Option<String> = txn
@@ -257,4 +285,22 @@ where
         .into_iter()
         .map(|r| r.expect("every item was worked on"))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_follow_jobs_and_the_number_of_tables() {
+        // Automatic.
+        assert_eq!(readers_wanted(0, 23), 0);
+        assert_eq!(readers_wanted(0, 64), 2);
+        assert_eq!(readers_wanted(0, 1000), 7);
+        // As asked, but never more than the tables left for them.
+        assert_eq!(readers_wanted(1, 1000), 0);
+        assert_eq!(readers_wanted(4, 23), 3);
+        assert_eq!(readers_wanted(4, 2), 1);
+        assert_eq!(readers_wanted(4, 0), 0);
+    }
 }

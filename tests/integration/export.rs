@@ -172,7 +172,7 @@ fn readers_that_cannot_connect_are_done_without() {
         dir.to_str().unwrap(),
     ])
     .ok()
-    .stderr_has("reading with 1 of the 4 sessions asked for (--jobs)")
+    .stderr_has("reading with 1 of the 4 sessions planned (--jobs)")
     .stderr_has("too many connections for role");
     assert_eq!(json(&run)["timings"]["sessions"], 1);
     assert_eq!(read_dir_files(&as_owner), read_dir_files(&dir));
