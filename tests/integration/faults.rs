@@ -181,66 +181,72 @@ fn a_full_lock_table_is_explained_and_changes_nothing() {
     assert_eq!(target.fingerprint(), before);
 }
 
-#[test]
-fn a_table_cannot_be_truncated_under_a_running_export() {
-    let demo = demo_db();
-    let before = export_to_scratch(&demo, &["--jobs", "1"]);
-    // The export locks its tables before it reads any, in name order; it waits at app.users,
-    // which another session holds, with app.articles already locked, although the sample
-    // reaches it only after app.users. TRUNCATE is not MVCC-safe (the export's snapshot
-    // would see the table empty): it must wait for the export.
+/// Exports the demo (with `env`) while another session holds `app.users`: `meanwhile` runs
+/// while the export waits on that lock, then the export finishes. Returns a one-session export
+/// taken before, and this export's directory.
+fn export_while_users_is_locked(
+    demo: &TestDb,
+    env: &[(&str, &str)],
+    meanwhile: impl FnOnce(),
+) -> (PathBuf, PathBuf) {
+    let before = export_to_scratch(demo, &["--jobs", "1"]);
     let mut holder = demo.client();
     let mut hold = holder.transaction().unwrap();
     hold.batch_execute("LOCK TABLE app.users IN ACCESS EXCLUSIVE MODE")
         .unwrap();
-    let dir = scratch_dir("trunc").join("snapshot");
+    let dir = scratch_dir("locked").join("snapshot");
     let dir_text = dir.to_str().unwrap().to_string();
     let url = demo.url();
-    let export = spawn_seedsnap(&["export", "-q", "--source", &url, "--dir", &dir_text]);
-    wait_for_lock_wait(cluster(), &demo.name);
-    let truncate = demo
-        .client()
-        .batch_execute("SET lock_timeout = '500ms'; TRUNCATE app.articles CASCADE");
-    assert!(
-        truncate
-            .as_ref()
-            .is_err_and(|e| e.code().map(|c| c.code()) == Some("55P03")),
-        "{truncate:?}"
+    let mut command = seedsnap_command(
+        &scratch_dir("home"),
+        &[
+            "export", "-q", "--jobs", "4", "--source", &url, "--dir", &dir_text,
+        ],
     );
+    command.envs(env.iter().copied());
+    let export = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_lock_wait(cluster(), &demo.name);
+    meanwhile();
     hold.commit().unwrap();
     finish(export).ok();
+    (before, dir)
+}
+
+#[test]
+fn a_table_cannot_be_truncated_under_a_running_export() {
+    let demo = demo_db();
+    // The export locks its tables before it reads any, in name order; it waits at app.users
+    // with app.articles already locked, although the sample reaches it only after app.users.
+    // TRUNCATE is not MVCC-safe (the export's snapshot would see the table empty): it must
+    // wait for the export.
+    let (before, dir) = export_while_users_is_locked(&demo, &[], || {
+        let truncate = demo
+            .client()
+            .batch_execute("SET lock_timeout = '500ms'; TRUNCATE app.articles CASCADE");
+        assert!(
+            truncate
+                .as_ref()
+                .is_err_and(|e| e.code().map(|c| c.code()) == Some("55P03")),
+            "{truncate:?}"
+        );
+    });
     assert_eq!(read_dir_files(&dir), read_dir_files(&before));
 }
 
 #[test]
 fn readers_see_the_snapshot_of_the_export_not_later_commits() {
     let demo = demo_db();
-    let before = export_to_scratch(&demo, &["--jobs", "1"]);
-    // The export takes its snapshot, then waits on a lock held on app.users; meanwhile every
-    // tag's label changes and commits. The readers (each of which releases its locks after
-    // every statement, so it imports the snapshot again and again) must not see the change.
-    let mut holder = demo.client();
-    let mut hold = holder.transaction().unwrap();
-    hold.batch_execute("LOCK TABLE app.users IN ACCESS EXCLUSIVE MODE")
-        .unwrap();
-    let dir = scratch_dir("later").join("snapshot");
-    let dir_text = dir.to_str().unwrap().to_string();
-    let url = demo.url();
-    let export = seedsnap_command(
-        &scratch_dir("home"),
-        &[
-            "export", "-q", "--jobs", "4", "--source", &url, "--dir", &dir_text,
-        ],
-    )
-    .env("SEEDSNAP_READER_LOCK_BUDGET", "1")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    wait_for_lock_wait(cluster(), &demo.name);
-    demo.execute("UPDATE app.tags SET label = label || ' (changed later)'");
-    hold.commit().unwrap();
-    finish(export).ok();
+    // The export takes its snapshot, then waits on the lock; meanwhile every tag's label
+    // changes and commits. The readers (each of which releases its locks after every
+    // statement, so it imports the snapshot again and again) must not see the change.
+    let (before, dir) =
+        export_while_users_is_locked(&demo, &[("SEEDSNAP_READER_LOCK_BUDGET", "1")], || {
+            demo.execute("UPDATE app.tags SET label = label || ' (changed later)'");
+        });
     assert_eq!(read_dir_files(&dir), read_dir_files(&before));
 }
 
