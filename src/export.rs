@@ -247,6 +247,7 @@ fn write_tables(
         readers,
         items,
         |_| 1,
+        |&(_, t, _)| t,
         |session, (position, t, masked)| Ok((position, out.write(session, t, masked)?)),
     )?;
     written.sort_by_key(|(position, _)| *position);

@@ -15,8 +15,10 @@
 //!
 //! Round trips dominate on wide schemas, so the statements of one level, and of one backfill
 //! round, go to the server together as simple-protocol batches, spread over the export's
-//! sessions; each batch's reply is taken in as soon as the ones before it are, and dropped,
-//! so memory holds about one batch per session, not a level's rows. Rows are remembered by
+//! sessions, the statements on one table always to the same session (its server session then
+//! has the table's catalog entries cached). They go window by window; a window's replies are
+//! taken in, in statement order, while the next window is read, and then dropped, so memory
+//! holds about two windows of rows ([`BATCH_ROWS`] per session), not a level's. Rows are remembered by
 //! `(tableoid, ctid)`, stable inside one snapshot, in compressed bitmaps ([`RowSet`]), so the
 //! final COPY fetches exactly them with a TID scan; the key values foreign keys need are kept
 //! interned as small integers.
@@ -24,8 +26,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -582,29 +582,24 @@ pub fn select(
 /// export holds of the source's rows while it selects.
 pub const BATCH_ROWS: usize = 1024;
 
-/// How `statements` are cut into batches for `sessions` sessions: consecutive runs of about
-/// equal count, two per session so that a slow batch does not hold the others up, never over
-/// 8 MB of SQL text, and never over [`BATCH_ROWS`] `expected` rows (a statement expected to
-/// return more goes alone).
-pub fn batch_ranges(
-    statements: &[String],
-    expected: &[usize],
-    sessions: usize,
-) -> Vec<std::ops::Range<usize>> {
-    const MAX_TEXT: usize = 8 << 20;
-    let batches = if sessions <= 1 { 1 } else { sessions * 2 };
-    let per_batch = statements.len().div_ceil(batches).max(1);
+/// The rows expected of one [`batch`] window, per session: a window is taken in while the next
+/// one is read, so about two windows of rows are held at once.
+const WINDOW_ROWS_PER_SESSION: usize = BATCH_ROWS / 2;
+
+/// The most SQL text of one batch.
+const MAX_BATCH_TEXT: usize = 8 << 20;
+
+/// How the statements (with the rows each is `expected` to return) are cut into windows for
+/// `sessions` sessions: consecutive runs of at most `sessions` × [`WINDOW_ROWS_PER_SESSION`]
+/// expected rows (a statement expected to return more goes alone).
+pub fn window_ranges(expected: &[usize], sessions: usize) -> Vec<std::ops::Range<usize>> {
+    let limit = sessions.max(1) * WINDOW_ROWS_PER_SESSION;
     let mut ranges = Vec::new();
     let mut start = 0;
-    while start < statements.len() {
-        let mut end = start;
-        let (mut size, mut rows) = (0, 0);
-        while end < statements.len()
-            && end - start < per_batch
-            && (end == start
-                || (size + statements[end].len() < MAX_TEXT && rows + expected[end] <= BATCH_ROWS))
-        {
-            size += statements[end].len() + 2;
+    while start < expected.len() {
+        let mut end = start + 1;
+        let mut rows = expected[start];
+        while end < expected.len() && rows + expected[end] <= limit {
             rows += expected[end];
             end += 1;
         }
@@ -614,90 +609,149 @@ pub fn batch_ranges(
     ranges
 }
 
+/// One round trip of a [`batch`] window: the statements (in order) one session sends as one
+/// simple-protocol message, and the session that reads their table.
+#[derive(Debug, PartialEq)]
+pub struct HomeBatch {
+    pub home: usize,
+    pub statements: Vec<usize>,
+}
+
+/// A window's statements cut into batches: each statement goes to the session of the table it
+/// reads (`tables[i]` modulo `sessions`), and each session's statements, in order, into
+/// batches of at most [`BATCH_ROWS`] expected rows and [`MAX_BATCH_TEXT`] of text.
+pub fn home_batches(
+    statements: &[String],
+    expected: &[usize],
+    tables: &[usize],
+    window: std::ops::Range<usize>,
+    sessions: usize,
+) -> Vec<HomeBatch> {
+    let sessions = sessions.max(1);
+    // Per session, its open batch and that batch's rows and text.
+    let mut open: Vec<Option<(HomeBatch, usize, usize)>> = (0..sessions).map(|_| None).collect();
+    let mut batches = Vec::new();
+    for i in window {
+        let home = tables[i] % sessions;
+        let (rows, text) = (expected[i], statements[i].len() + 2);
+        if let Some((_, open_rows, open_text)) = &open[home] {
+            if open_rows + rows > BATCH_ROWS || open_text + text > MAX_BATCH_TEXT {
+                batches.extend(open[home].take().map(|(batch, _, _)| batch));
+            }
+        }
+        let (batch, open_rows, open_text) = open[home].get_or_insert_with(|| {
+            (
+                HomeBatch {
+                    home,
+                    statements: Vec::new(),
+                },
+                0,
+                0,
+            )
+        });
+        batch.statements.push(i);
+        *open_rows += rows;
+        *open_text += text;
+    }
+    batches.extend(open.into_iter().flatten().map(|(batch, _, _)| batch));
+    // The earliest statements first, so that a window's first reply is ready first.
+    batches.sort_by_key(|b| b.statements[0]);
+    batches
+}
+
 /// Sends several statements and hands each one's rows to `consume`, in the statements'
-/// order: as simple-protocol batches (one round trip each, see [`batch_ranges`]), spread over
-/// the export's transaction and its readers, which all see the same snapshot. A batch's reply
-/// is consumed as soon as the batches before it are, and then dropped, so the rows held at
-/// once are those of about one batch per session, not of all the statements.
+/// order. The statements go as simple-protocol batches (one round trip each) over the
+/// export's transaction and its readers, which all see the same snapshot, window by window
+/// ([`window_ranges`]); inside a window, the statements on one table go to one session
+/// ([`home_batches`], `tables[i]` is the table statement `i` reads), whose server session
+/// then has that table's catalog entries cached from the levels and rounds before. A window's
+/// replies are taken in, in statement order, while the next window is read, and then dropped.
 fn batch<F>(
     client: &mut (impl GenericClient + Send),
     readers: &mut Readers,
     statements: &[String],
     expected: &[usize],
+    tables: &[usize],
     consume: F,
 ) -> Result<()>
 where
     F: FnMut(usize, &[SimpleQueryRow]) -> Result<()> + Send,
 {
-    let items: Vec<(usize, std::ops::Range<usize>)> =
-        batch_ranges(statements, expected, readers.sessions())
-            .into_iter()
-            .enumerate()
-            .collect();
-    // The next batch to consume, and the consumer; a failed batch stops the ones after it.
-    let turn = Mutex::new((0usize, consume));
-    let turned = Condvar::new();
-    let stopped = AtomicBool::new(false);
-    let relations = |(_, range): &(usize, std::ops::Range<usize>)| range.len();
-    readers::run(
-        client,
-        readers,
-        items,
-        relations,
-        |session, (index, range)| {
-            let reply = session
-                .simple_query_text(&statements[range.clone()].join(";\n"))
-                .map_err(explain_read_error);
-            let mut guard = turn.lock().expect("batch turn lock");
-            while guard.0 != index && !stopped.load(Ordering::SeqCst) {
-                guard = turned.wait(guard).expect("batch turn lock");
+    let sessions = readers.sessions();
+    std::thread::scope(|scope| -> Result<()> {
+        // The consumer, here or lent to the thread taking in the previous window.
+        let mut consumer = Some(consume);
+        let mut consuming: Option<std::thread::ScopedJoinHandle<'_, (F, Result<()>)>> = None;
+        for window in window_ranges(expected, sessions) {
+            let batches = home_batches(statements, expected, tables, window, sessions);
+            let replies = readers::run(
+                client,
+                readers,
+                batches,
+                |b| b.statements.len(),
+                |b| b.home,
+                |session, b| {
+                    let sql: Vec<&str> = b
+                        .statements
+                        .iter()
+                        .map(|&i| statements[i].as_str())
+                        .collect();
+                    let messages = session
+                        .simple_query_text(&sql.join(";\n"))
+                        .map_err(explain_read_error)?;
+                    let rows = rows_by_statement(messages, b.statements.len())?;
+                    Ok(b.statements.into_iter().zip(rows).collect::<Vec<_>>())
+                },
+            )?;
+            if let Some(previous) = consuming.take() {
+                let (returned, outcome) = previous.join().expect("the batch consumer thread");
+                outcome?;
+                consumer = Some(returned);
             }
-            if stopped.load(Ordering::SeqCst) {
-                // The batch that failed returns its own error.
-                return Ok(());
-            }
-            let consumed = reply.and_then(|messages| consume_reply(messages, range, &mut guard.1));
-            match consumed {
-                Ok(()) => guard.0 += 1,
-                Err(_) => stopped.store(true, Ordering::SeqCst),
-            }
-            turned.notify_all();
-            consumed
-        },
-    )?;
-    Ok(())
+            let mut consume = consumer.take().expect("the consumer is back");
+            consuming = Some(scope.spawn(move || {
+                let mut replies: Vec<(usize, Vec<SimpleQueryRow>)> =
+                    replies.into_iter().flatten().collect();
+                replies.sort_by_key(|(i, _)| *i);
+                let outcome = replies
+                    .into_iter()
+                    .try_for_each(|(i, rows)| consume(i, &rows));
+                (consume, outcome)
+            }));
+        }
+        match consuming {
+            Some(last) => last.join().expect("the batch consumer thread").1,
+            None => Ok(()),
+        }
+    })
 }
 
-/// Hands the rows of each statement of one batch's reply (statements `range`) to `consume`.
-fn consume_reply(
+/// The rows of each of a batch's `count` statements, from its reply.
+fn rows_by_statement(
     messages: Vec<SimpleQueryMessage>,
-    range: std::ops::Range<usize>,
-    consume: &mut impl FnMut(usize, &[SimpleQueryRow]) -> Result<()>,
-) -> Result<()> {
-    let expected = range.len();
-    let mut statement = range.start;
+    count: usize,
+) -> Result<Vec<Vec<SimpleQueryRow>>> {
+    let mut statements = Vec::with_capacity(count);
     let mut current = Vec::new();
     for message in messages {
         match message {
             SimpleQueryMessage::Row(row) => current.push(row),
             SimpleQueryMessage::CommandComplete(_) => {
                 anyhow::ensure!(
-                    statement < range.end,
-                    "expected {expected} result sets in a batch, got more"
+                    statements.len() < count,
+                    "expected {count} result sets in a batch, got more"
                 );
-                consume(statement, &current)?;
-                current.clear();
-                statement += 1;
+                statements.push(std::mem::take(&mut current));
             }
             _ => {}
         }
     }
     anyhow::ensure!(
-        statement == range.end,
-        "expected {expected} result sets in a batch, got {}",
-        statement - range.start
+        statements.len() == count,
+        "expected {count} result sets in a batch, got {}",
+        statements.len()
     );
-    Ok(())
+    Ok(statements)
 }
 
 impl<'a> Selector<'a> {
@@ -887,6 +941,7 @@ impl<'a> Selector<'a> {
         let mut statements = Vec::new();
         let mut expected = Vec::new();
         let mut keyed = Vec::new();
+        let mut statement_tables = Vec::new();
         // Tables without a key are read first, by page; their rows are taken in table order.
         let mut by_page: HashMap<usize, Vec<(RowId, Values)>> = HashMap::new();
         for (i, &t) in tables.iter().enumerate() {
@@ -911,6 +966,7 @@ impl<'a> Selector<'a> {
                 sql.push_str(&format!(" LIMIT {window}"));
             }
             statements.push(sql);
+            statement_tables.push(t);
             let rows = windows[i].unwrap_or(info.estimated_rows.max(0) as u64);
             expected.push(rows.min(usize::MAX as u64) as usize);
             keyed.push(i);
@@ -926,17 +982,24 @@ impl<'a> Selector<'a> {
                 next += 1;
             }
         };
-        batch(client, readers, &statements, &expected, |k, rows| {
-            let i = keyed[k];
-            take_up_to(self, i);
-            let parsed = rows
-                .iter()
-                .map(|row| self.parse(tables[i], row))
-                .collect::<Result<_>>()?;
-            self.take_sample(tables[i], &preferring[i], limits, parsed);
-            take_up_to(self, i + 1);
-            Ok(())
-        })?;
+        batch(
+            client,
+            readers,
+            &statements,
+            &expected,
+            &statement_tables,
+            |k, rows| {
+                let i = keyed[k];
+                take_up_to(self, i);
+                let parsed = rows
+                    .iter()
+                    .map(|row| self.parse(tables[i], row))
+                    .collect::<Result<_>>()?;
+                self.take_sample(tables[i], &preferring[i], limits, parsed);
+                take_up_to(self, i + 1);
+                Ok(())
+            },
+        )?;
         take_up_to(self, tables.len());
         let time = started.elapsed() / tables.len().max(1) as u32;
         for &t in tables {
@@ -1037,7 +1100,7 @@ impl<'a> Selector<'a> {
                 sql.push_str(&format!(" AND ({filter})"));
             }
             // One statement: a batch of its own whatever it returns.
-            batch(client, readers, &[sql], &[0], |_, found| {
+            batch(client, readers, &[sql], &[0], &[table], |_, found| {
                 for row in found {
                     rows.push(self.parse(table, row)?);
                 }
@@ -1178,18 +1241,25 @@ impl<'a> Selector<'a> {
             }
         }
         let mut found = 0;
-        batch(client, readers, &statements, &expected, |k, rows| {
-            let parent = owners[k];
-            for row in rows {
-                let (id, values) = self.parse(parent, row)?;
-                if self.add_row(parent, id, &values) {
-                    self.tables[parent].selection.backfilled += 1;
-                    found += 1;
-                    self.record_reason(parent, id, &values);
+        batch(
+            client,
+            readers,
+            &statements,
+            &expected,
+            &owners,
+            |k, rows| {
+                let parent = owners[k];
+                for row in rows {
+                    let (id, values) = self.parse(parent, row)?;
+                    if self.add_row(parent, id, &values) {
+                        self.tables[parent].selection.backfilled += 1;
+                        found += 1;
+                        self.record_reason(parent, id, &values);
+                    }
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
         .context("looking up referenced rows")?;
         Ok(found)
     }
@@ -1361,20 +1431,67 @@ mod tests {
     }
 
     #[test]
-    fn batches_split_by_count_and_expected_rows() {
+    fn windows_split_by_expected_rows() {
+        let w = WINDOW_ROWS_PER_SESSION;
+        // One session: windows of WINDOW_ROWS_PER_SESSION rows; a statement expected to
+        // return more goes alone.
+        let expected = [w / 2, w / 2, 1, w * 3, 1, 1];
+        assert_eq!(window_ranges(&expected, 1), vec![0..2, 2..3, 3..4, 4..6]);
+        // Four sessions: four times as many rows per window.
+        assert_eq!(window_ranges(&expected, 4), vec![0..3, 3..6]);
+        assert!(window_ranges(&[], 8).is_empty());
+    }
+
+    #[test]
+    fn a_table_s_statements_go_to_one_session_in_order() {
         let statements: Vec<String> = (0..6).map(|i| format!("SELECT {i}")).collect();
-        // One session: one batch, unless the rows expected say otherwise.
-        assert_eq!(batch_ranges(&statements, &[1; 6], 1), vec![0..6]);
-        // Four sessions: eight batches at most, here one statement each.
-        assert_eq!(batch_ranges(&statements, &[1; 6], 4).len(), 6);
-        // A batch stops before the statement that would take it over BATCH_ROWS rows; a
-        // statement expected to return more goes alone.
-        let expected = [BATCH_ROWS / 2, BATCH_ROWS / 2, 1, BATCH_ROWS * 3, 1, 1];
+        let tables = [3, 4, 3, 5, 7, 4];
+        let batches = home_batches(&statements, &[1; 6], &tables, 0..6, 2);
+        // Tables 3, 5 and 7 read by session 1, table 4 by session 0; earliest batch first.
         assert_eq!(
-            batch_ranges(&statements, &expected, 1),
-            vec![0..2, 2..3, 3..4, 4..6]
+            batches,
+            vec![
+                HomeBatch {
+                    home: 1,
+                    statements: vec![0, 2, 3, 4]
+                },
+                HomeBatch {
+                    home: 0,
+                    statements: vec![1, 5]
+                },
+            ]
         );
-        assert!(batch_ranges(&[], &[], 8).is_empty());
+        // A batch stops before the statement that would take it over BATCH_ROWS rows.
+        let expected = [BATCH_ROWS / 2, 1, BATCH_ROWS / 2, 1, 1, 1];
+        let batches = home_batches(&statements, &expected, &tables, 1..6, 2);
+        assert_eq!(
+            batches,
+            vec![
+                HomeBatch {
+                    home: 0,
+                    statements: vec![1, 5]
+                },
+                HomeBatch {
+                    home: 1,
+                    statements: vec![2, 3, 4]
+                },
+            ]
+        );
+        let expected = [BATCH_ROWS, 1, 1, 1, 1, 1];
+        let batches = home_batches(&statements, &expected, &tables, 0..3, 1);
+        assert_eq!(
+            batches,
+            vec![
+                HomeBatch {
+                    home: 0,
+                    statements: vec![0]
+                },
+                HomeBatch {
+                    home: 0,
+                    statements: vec![1, 2]
+                },
+            ]
+        );
     }
 
     #[test]
