@@ -222,7 +222,7 @@ fn open_reader(reached: &Reached, snapshot: &str) -> Result<Client> {
 /// `home` names the session an item belongs to (0 is `main`, then the readers; taken modulo
 /// [`Readers::sessions`]): each session works through its own items in order, and only when
 /// it has none left takes the earliest item another session has not started (see
-/// [`next_item`]). Callers send the statements of one table to one session, because the first
+/// `next_item`). Callers send the statements of one table to one session, because the first
 /// statement on a table in a server session loads that table's catalog entries and statistics
 /// into the session's caches (measured: about 0.1 ms of server time per table and session;
 /// 8 sessions taking tables at random paid it up to 8 times, 0.4 of the 1.9 s of server time

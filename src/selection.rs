@@ -592,7 +592,7 @@ const MAX_BATCH_TEXT: usize = 8 << 20;
 /// How the statements (with the rows each is `expected` to return) are cut into windows for
 /// `sessions` sessions: consecutive runs of at most `sessions` × [`WINDOW_ROWS_PER_SESSION`]
 /// expected rows (a statement expected to return more goes alone).
-pub fn window_ranges(expected: &[usize], sessions: usize) -> Vec<std::ops::Range<usize>> {
+fn window_ranges(expected: &[usize], sessions: usize) -> Vec<std::ops::Range<usize>> {
     let limit = sessions.max(1) * WINDOW_ROWS_PER_SESSION;
     let mut ranges = Vec::new();
     let mut start = 0;
@@ -612,15 +612,15 @@ pub fn window_ranges(expected: &[usize], sessions: usize) -> Vec<std::ops::Range
 /// One round trip of a [`batch`] window: the statements (in order) one session sends as one
 /// simple-protocol message, and the session that reads their table.
 #[derive(Debug, PartialEq)]
-pub struct HomeBatch {
-    pub home: usize,
-    pub statements: Vec<usize>,
+struct HomeBatch {
+    home: usize,
+    statements: Vec<usize>,
 }
 
 /// A window's statements cut into batches: each statement goes to the session of the table it
 /// reads (`tables[i]` modulo `sessions`), and each session's statements, in order, into
 /// batches of at most [`BATCH_ROWS`] expected rows and [`MAX_BATCH_TEXT`] of text.
-pub fn home_batches(
+fn home_batches(
     statements: &[String],
     expected: &[usize],
     tables: &[usize],
