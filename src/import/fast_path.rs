@@ -1,8 +1,10 @@
-//! The superuser fast path of the import: load with foreign-key triggers off, then prove every
-//! key with one batched anti-join per foreign key.
+//! The fast path of the import (superuser, or a role allowed to set
+//! `session_replication_role`): load with foreign-key triggers off, then prove every key with
+//! one batched anti-join per foreign key.
 //!
 //! A per-row foreign-key check (the RI trigger's `SELECT … FOR KEY SHARE`) is most of an
-//! import's time on a wide schema. When the importing role is a superuser, the import sets
+//! import's time on a wide schema. When the importing role may set it (a superuser, or a role
+//! granted `SET ON PARAMETER session_replication_role`, PostgreSQL 15+), the import sets
 //! `session_replication_role = replica` inside its locked transaction, which stops those
 //! triggers, and back to `origin` after the last row; it then checks, over each loaded table
 //! in whole:
@@ -80,17 +82,39 @@ pub fn begin(
         return Ok(false);
     }
     let oids: Vec<postgres::types::Oid> = loaded.iter().map(|&t| catalog.tables[t].oid).collect();
-    let row = txn
+    let exclusions: i64 = txn
         .query_one(LOAD_CHECKS_SQL, &[&oids])
-        .context("reading whether the role is a superuser")?;
-    let superuser: bool = row.get(0);
-    let exclusions: i64 = row.get(1);
-    if !superuser || exclusions > 0 {
+        .context("reading the deferrable exclusion constraints of the loaded tables")?
+        .get(0);
+    if exclusions > 0 {
         return Ok(false);
     }
-    txn.batch_execute("SET LOCAL session_replication_role = replica")
+    switch_to_replica(txn)
+}
+
+/// Tries `SET LOCAL session_replication_role = replica` in a savepoint: a superuser may, and
+/// so may a role granted it (`GRANT SET ON PARAMETER session_replication_role`, PostgreSQL
+/// 15+, or a hosted service's own rule). The server's answer is the test, not a guess from
+/// role attributes; refused (insufficient privilege), the session is as before and the
+/// import keeps the per-row triggers.
+fn switch_to_replica(txn: &mut Transaction<'_>) -> Result<bool> {
+    txn.batch_execute("SAVEPOINT seedsnap_replica")
         .context("switching foreign-key triggers off for the load")?;
-    Ok(true)
+    match txn.batch_execute("SET LOCAL session_replication_role = replica") {
+        Ok(()) => {
+            txn.batch_execute("RELEASE SAVEPOINT seedsnap_replica")
+                .context("switching foreign-key triggers off for the load")?;
+            Ok(true)
+        }
+        Err(error) if error.code().map(|c| c.code()) == Some("42501") => {
+            txn.batch_execute(
+                "ROLLBACK TO SAVEPOINT seedsnap_replica; RELEASE SAVEPOINT seedsnap_replica",
+            )
+            .context("keeping the foreign-key triggers on for the load")?;
+            Ok(false)
+        }
+        Err(error) => Err(error).context("switching foreign-key triggers off for the load"),
+    }
 }
 
 /// One counting statement of [`check`]: what a non-zero count means and, for a foreign key, its

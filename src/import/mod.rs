@@ -11,8 +11,9 @@
 //!    with COPY into a temporary table (a value that does not parse is reported with its file,
 //!    line and column) — or, into an empty table, loaded straight by COPY, or by batched
 //!    `INSERT … VALUES` when round trips to the target are slow ([`batched_rows`]) — then rows are inserted in dependency order with the cycle strategies of
-//!    [`crate::graph`] (carried out in `cycles.rs`; as a superuser with the foreign-key
-//!    triggers off and every key checked afterwards, see `fast_path.rs`), then verified
+//!    [`crate::graph`] (carried out in `cycles.rs`; as a role that may set
+//!    `session_replication_role` with the foreign-key triggers off and every key checked
+//!    afterwards, see `fast_path.rs`), then verified
 //!    (present, drifted, missing, foreign keys), then drifted rows are brought back to the
 //!    snapshot's values (see [`drift`]), then sequences are advanced, the held-off triggers are
 //!    enabled as they were, then it commits — or rolls back on any failure or with
@@ -155,7 +156,8 @@ pub struct ImportReport {
     pub triggers_fired: Vec<UserTrigger>,
     /// How the snapshot's migration state differs from the target's, one line per difference.
     pub migrations: Vec<String>,
-    /// The superuser fast path (`fast_path.rs`): rows loaded with foreign-key triggers off, then
+    /// The fast path (`fast_path.rs`; a superuser or a role granted SET on
+    /// `session_replication_role`): rows loaded with foreign-key triggers off, then
     /// every foreign key and deferrable unique key checked by one batched query each.
     pub batched_key_checks: bool,
     /// How the rows of the tables loaded straight from their files reached the target.
@@ -1748,7 +1750,7 @@ pub fn render_summary(report: &ImportReport) -> String {
     }
     if report.batched_key_checks {
         text.push_str(
-            "foreign keys: loaded with their triggers off (superuser), then every foreign key \
+            "foreign keys: loaded with their triggers off (session_replication_role = replica), then every foreign key \
              and deferrable unique key checked by one query each\n",
         );
     }

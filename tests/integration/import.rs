@@ -1019,7 +1019,8 @@ fn is_sequence_line(line: &str) -> bool {
 /// As a superuser the import loads with foreign-key triggers off and checks every key itself
 /// (named in the report) when the tables are empty; an orphan or a duplicate in a DEFERRABLE unique key still fails the
 /// import and changes nothing; every constraint and trigger stays enabled and valid; a role
-/// that is not a superuser loads with the per-row triggers.
+/// that is not a superuser loads with the per-row triggers, unless it was granted SET on
+/// `session_replication_role`, which gives it the same fast path and guarantees.
 #[test]
 fn a_superuser_import_checks_every_key_itself_with_the_same_guarantees() {
     const SCHEMA: &str = "CREATE TABLE parent (id int PRIMARY KEY, code text UNIQUE DEFERRABLE);
@@ -1107,10 +1108,62 @@ fn a_superuser_import_checks_every_key_itself_with_the_same_guarantees() {
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["batched_key_checks"], false, "{}", run.stdout);
     assert_eq!(plain.query_i64("SELECT count(*) FROM child"), 2);
-    plain.execute(&format!(
-        "ALTER TABLE parent OWNER TO seedsnap; ALTER TABLE child OWNER TO seedsnap;
-         REVOKE ALL ON DATABASE \"{db}\" FROM {role}; REVOKE ALL ON SCHEMA public FROM {role};
-         DROP ROLE {role};",
-        db = plain.name
+
+    // The same owner, allowed to set session_replication_role (PostgreSQL 15+), takes the fast
+    // path with the same guarantees: an orphan still fails and changes nothing.
+    let granted = cluster().create_db("fp_granted_test", None, SCHEMA);
+    granted.execute(&format!(
+        "GRANT SET ON PARAMETER session_replication_role TO {role};
+         GRANT CONNECT ON DATABASE \"{db}\" TO {role};
+         GRANT USAGE ON SCHEMA public TO {role};
+         ALTER TABLE parent OWNER TO {role};
+         ALTER TABLE child OWNER TO {role};",
+        db = granted.name
+    ));
+    let granted_url = granted
+        .url()
+        .replace("user=seedsnap", &format!("user={role}"));
+    let orphan = copy_dir(&dir);
+    tamper_bytes(&orphan, "public.child.tsv", |b| {
+        replace_bytes(b, b"2\t2\n", b"2\t9\n")
+    });
+    let before = granted.fingerprint();
+    let import_as_role = |dir: &std::path::Path| {
+        seedsnap(&[
+            "import",
+            "-q",
+            "--json",
+            "--target",
+            &granted_url,
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let failed = import_as_role(&orphan).code(4);
+    assert!(
+        failed.stdout.contains("child_parent_id_fkey"),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(
+        granted.fingerprint(),
+        before,
+        "the orphan changed the target"
+    );
+    let run = import_as_role(&dir).ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["batched_key_checks"], true, "{}", run.stdout);
+    assert_eq!(granted.query_i64("SELECT count(*) FROM child"), 2);
+
+    for db in [&plain, &granted] {
+        db.execute(&format!(
+            "ALTER TABLE parent OWNER TO seedsnap; ALTER TABLE child OWNER TO seedsnap;
+             REVOKE ALL ON DATABASE \"{name}\" FROM {role};
+             REVOKE ALL ON SCHEMA public FROM {role};",
+            name = db.name
+        ));
+    }
+    granted.execute(&format!(
+        "REVOKE SET ON PARAMETER session_replication_role FROM {role}; DROP ROLE {role};"
     ));
 }
