@@ -7,24 +7,30 @@
 //! longest). For each database, after a warm-up, every figure is the median of `--runs` runs
 //! (default 5):
 //! - export and import wall time (import includes verification, into a fresh empty clone), the
-//!   import twice: by the bench role, a superuser (seedsnap may take its superuser fast path,
-//!   and the report says whether it did), and by `bench_importer`, a role that owns the clone's
-//!   schemas, tables and sequences but is not a superuser (its clone comes from a template made
-//!   once with `fixtures/bench/owned_by.sql`; the bench fails if that import's report names the
-//!   superuser fast path);
+//!   import three times: by the bench role, a superuser (seedsnap may take its fast path,
+//!   foreign-key triggers off and every key checked by one batched query, and the report says
+//!   whether it did); by `bench_importer`, a role that owns the clone's schemas, tables and
+//!   sequences but is not a superuser (its clone comes from a template made once with
+//!   `fixtures/bench/owned_by.sql`; the bench fails if that import reports batched key checks);
+//!   and by `bench_importer` again into another clone of that template, with
+//!   `GRANT SET ON PARAMETER session_replication_role TO bench_importer` (PostgreSQL 15+) in
+//!   force for that import only (the bench fails if this build's import does not report
+//!   batched key checks; a `--compare` build may not take them). The grant is revoked right
+//!   after that import, also when it fails, and at the start of every bench run, so that an
+//!   interrupted run leaves none behind and the plain owner's import never has it;
 //! - the client's peak RSS (`VmHWM`, read while it runs) of each;
 //! - rows exported, and source rows read per exported row (`pg_stat_user_tables`:
 //!   `seq_tup_read + idx_tup_fetch`, reset before each export);
 //! - the floor: one `COPY (SELECT * … ORDER BY key LIMIT 100)` per table on one connection, no
 //!   parents, and loading those rows with `session_replication_role = replica` (no FK checks);
 //! - the own floor: a COPY of seedsnap's own snapshot files into an empty clone with
-//!   `session_replication_role = replica` (no FK checks, nothing verified), which is what both
+//!   `session_replication_role = replica` (no FK checks, nothing verified), which is what the
 //!   imports' times are compared with.
 //!
 //! On the 1,000-table schema it also times the export and the import through a proxy of its
 //! own (`support/latency_proxy.rs`, loopback only) that adds 5 ms to each round trip: the
-//! remote-server row. `support/render.rs` writes the markdown, including the performance
-//! issue's targets, each compared with the figures.
+//! remote-server row (the superuser's import only). `support/render.rs` writes the markdown,
+//! including the performance issue's targets, each compared with the figures.
 //!
 //! Environment: `BENCH_CONN` (libpq string without dbname, a superuser; the cluster must let
 //! `bench_importer` in without a password, as the local cluster's trust authentication does),
@@ -53,8 +59,11 @@ use render::{median, Figures, Sample};
 const REMOTE_DELAY: Duration = Duration::from_millis(5);
 /// The dataset measured through the latency proxy.
 const REMOTE_DATASET: &str = "wide_1000";
-/// The role of the "not superuser" import: it owns the tables of its target, nothing more.
+/// The role of the "not superuser" imports: it owns the tables of its target, nothing more
+/// (and, for the "owner + SET grant" import only, `SET` on [`REPLICATION_ROLE`]).
 const IMPORTER: &str = "bench_importer";
+/// The parameter whose `SET` privilege the "owner + SET grant" import is granted.
+const REPLICATION_ROLE: &str = "session_replication_role";
 
 struct Dataset {
     name: &'static str,
@@ -111,6 +120,9 @@ struct Env {
     /// `--compare BIN`: a previous build, timed alternately with this one.
     previous: Option<PathBuf>,
     scratch: PathBuf,
+    /// Whether the server knows `GRANT SET ON PARAMETER` (PostgreSQL 15+): the "owner + SET
+    /// grant" import is timed only then.
+    set_grant: bool,
 }
 
 impl Env {
@@ -182,7 +194,71 @@ fn ensure_importer(env: &Env) -> Result<()> {
         ),
         Some(_) => {}
     }
+    if env.set_grant {
+        // A run interrupted during the granted import left its grant behind.
+        revoke_set(env)?;
+    }
     Ok(())
+}
+
+/// Revokes [`IMPORTER`]'s `SET` on [`REPLICATION_ROLE`], and fails if it may still set it
+/// (granted by another grantor, say), which would make the plain owner's import a granted one.
+fn revoke_set(env: &Env) -> Result<()> {
+    let mut client = env.connect("postgres")?;
+    client.batch_execute(&format!(
+        "REVOKE SET ON PARAMETER {REPLICATION_ROLE} FROM {IMPORTER}"
+    ))?;
+    if importer_may_set(&mut client)? {
+        bail!(
+            "{IMPORTER} may still set {REPLICATION_ROLE} after REVOKE SET ON PARAMETER \
+             {REPLICATION_ROLE} FROM {IMPORTER}: another grantor granted it (see \
+             pg_parameter_acl); revoke it by hand, the \"not superuser\" import must not have it"
+        );
+    }
+    Ok(())
+}
+
+/// Whether the server lets [`IMPORTER`] set [`REPLICATION_ROLE`] (PostgreSQL 15+).
+fn importer_may_set(client: &mut Client) -> Result<bool> {
+    Ok(client
+        .query_one(
+            "SELECT has_parameter_privilege($1, $2, 'SET')",
+            &[&IMPORTER, &REPLICATION_ROLE],
+        )?
+        .get(0))
+}
+
+/// `GRANT SET ON PARAMETER session_replication_role TO bench_importer`, in force while this
+/// lives: dropping it revokes the grant, also when the import it was made for fails or panics.
+struct SetGrant<'a> {
+    env: &'a Env,
+}
+
+impl<'a> SetGrant<'a> {
+    fn grant(env: &'a Env) -> Result<Self> {
+        // The guard comes first, so that even a grant whose answer was lost is revoked.
+        let guard = SetGrant { env };
+        let mut client = env.connect("postgres")?;
+        client.batch_execute(&format!(
+            "GRANT SET ON PARAMETER {REPLICATION_ROLE} TO {IMPORTER}"
+        ))?;
+        anyhow::ensure!(
+            importer_may_set(&mut client)?,
+            "{IMPORTER} may not set {REPLICATION_ROLE} right after GRANT SET ON PARAMETER"
+        );
+        Ok(guard)
+    }
+}
+
+impl Drop for SetGrant<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = revoke_set(self.env) {
+            eprintln!(
+                "bench: could not revoke the grant: {e:#}; run REVOKE SET ON PARAMETER \
+                 {REPLICATION_ROLE} FROM {IMPORTER} as a superuser (the next bench run tries too)"
+            );
+        }
+    }
 }
 
 /// The databases of a dataset.
@@ -197,6 +273,8 @@ enum Db {
     Target,
     /// An import by [`IMPORTER`]: a clone of `Owned`.
     OwnedTarget,
+    /// An import by [`IMPORTER`] granted `SET` on [`REPLICATION_ROLE`]: a clone of `Owned`.
+    GrantedTarget,
 }
 
 impl Dataset {
@@ -207,6 +285,7 @@ impl Dataset {
             Db::Owned => "_empty_owned",
             Db::Target => "_test",
             Db::OwnedTarget => "_owner_test",
+            Db::GrantedTarget => "_owner_grant_test",
         };
         format!("bench_{}{suffix}", self.name)
     }
@@ -462,10 +541,11 @@ fn own_floor(env: &Env, dir: &Path, empty: &str) -> Result<f64> {
     load_replica(env, empty, "bench_own_floor_target", &copies)
 }
 
-/// Whether an import's `--json` report says it took the superuser fast path (foreign-key
-/// triggers off, every key checked afterwards by one batched query). Fails when the report
-/// names no load path, so that a renamed field cannot pass for "not taken".
-fn superuser_fast_path(report: &str) -> Result<bool> {
+/// Whether an import's `--json` report says it took the fast path (foreign-key triggers off,
+/// every key checked afterwards by one batched query), which a superuser, or a role granted
+/// `SET` on [`REPLICATION_ROLE`], may take. Fails when the report names no load path, so that a
+/// renamed field cannot pass for "not taken".
+fn batched_key_checks(report: &str) -> Result<bool> {
     let report: serde_json::Value =
         serde_json::from_str(report).context("reading the import's --json report")?;
     if let Some(batched) = report.get("batched_key_checks") {
@@ -479,7 +559,7 @@ fn superuser_fast_path(report: &str) -> Result<bool> {
     }
     bail!(
         "the import's --json report names no load path (neither batched_key_checks nor \
-         load_path): update superuser_fast_path in benches/seedsnap-bench.rs"
+         load_path): update batched_key_checks in benches/seedsnap-bench.rs"
     )
 }
 
@@ -490,6 +570,11 @@ struct Pass {
     import: Timed,
     /// By [`IMPORTER`], who owns the tables; `None` through the latency proxy.
     owner_import: Option<Timed>,
+    /// By [`IMPORTER`] granted `SET` on [`REPLICATION_ROLE`]; `None` through the latency proxy
+    /// and on servers before PostgreSQL 15.
+    granted_import: Option<Timed>,
+    /// Whether the granted import took the fast path.
+    granted_fast_path: bool,
     /// Whether the superuser import took its fast path.
     fast_path: bool,
     rows: f64,
@@ -501,23 +586,32 @@ impl Pass {
     fn sample(&self) -> Sample {
         let mb = |t: &Timed| t.peak_rss_kb as f64 / 1024.0;
         let owner = self.owner_import.as_ref();
+        let granted = self.granted_import.as_ref();
         Sample {
             export_s: self.export.seconds,
             import_s: self.import.seconds,
             owner_import_s: owner.map_or(0.0, |t| t.seconds),
+            granted_import_s: granted.map_or(0.0, |t| t.seconds),
             export_rss_mb: mb(&self.export),
             import_rss_mb: mb(&self.import),
             owner_import_rss_mb: owner.map_or(0.0, mb),
+            granted_import_rss_mb: granted.map_or(0.0, mb),
             rows: self.rows,
             read_per_row: self.read_per_row,
         }
     }
 }
 
-/// An export, the superuser import and the import by [`IMPORTER`], with the binary `bin`.
+/// An export, the superuser import and the imports by [`IMPORTER`] (without, then with the
+/// grant), with the binary `bin`.
 fn pass(env: &Env, bin: &Path, d: &Dataset, dir: &Path) -> Result<Pass> {
     let mut p = pass_via(env, &env.conn, bin, d, dir)?;
     p.owner_import = Some(owner_import(env, bin, d, dir)?);
+    if env.set_grant {
+        let (import, fast_path) = granted_import(env, bin, d, dir)?;
+        p.granted_import = Some(import);
+        p.granted_fast_path = fast_path;
+    }
     Ok(p)
 }
 
@@ -546,11 +640,13 @@ fn pass_via(env: &Env, conn: &str, bin: &Path, d: &Dataset, dir: &Path) -> Resul
         ("SEEDSNAP_TARGET", &target_url),
     )?;
     env.drop(&target)?;
-    let fast_path = superuser_fast_path(&import.stdout)?;
+    let fast_path = batched_key_checks(&import.stdout)?;
     Ok(Pass {
         export,
         import,
         owner_import: None,
+        granted_import: None,
+        granted_fast_path: false,
         fast_path,
         rows,
         tables,
@@ -562,25 +658,68 @@ fn import_args(dir: &str) -> [&str; 5] {
     ["import", "-q", "--json", "--dir", dir]
 }
 
-/// The import by [`IMPORTER`] into a fresh clone whose tables it owns; fails if the import
-/// took the superuser fast path, which this figure is meant to leave out.
+/// The import by [`IMPORTER`] into a fresh clone whose tables it owns, without the grant;
+/// fails if the import took the fast path (batched key checks), which this figure is meant to
+/// leave out.
 fn owner_import(env: &Env, bin: &Path, d: &Dataset, dir: &Path) -> Result<Timed> {
-    let owned = d.database(Db::Owned);
-    let target = d.database(Db::OwnedTarget);
-    let dir_text = dir.to_str().unwrap().to_string();
-    env.drop(&target)?;
-    env.create(&target, Some(&owned))?;
-    let url = env.importer_url(&target);
-    let import = run_seedsnap(bin, &import_args(&dir_text), ("SEEDSNAP_TARGET", &url))?;
-    env.drop(&target)?;
-    if superuser_fast_path(&import.stdout)? {
+    if env.set_grant && importer_may_set(&mut env.connect("postgres")?)? {
         bail!(
-            "{}: the import by {IMPORTER}, who is not a superuser, reports the superuser fast \
-             path; the \"not superuser\" figure would not measure what it says",
+            "{}: {IMPORTER} may set {REPLICATION_ROLE} before its plain import; the \"not \
+             superuser\" figure would not measure what it says",
+            d.name
+        );
+    }
+    let (import, fast_path) = importer_import(env, bin, d, dir, Db::OwnedTarget)?;
+    if fast_path {
+        bail!(
+            "{}: the import by {IMPORTER}, who is not a superuser and not granted SET on \
+             {REPLICATION_ROLE}, reports batched key checks (triggers off); the \"not \
+             superuser\" figure would not measure what it says",
             d.name
         );
     }
     Ok(import)
+}
+
+/// The import by [`IMPORTER`] into a fresh clone whose tables it owns, with `SET` on
+/// [`REPLICATION_ROLE`] granted for this import only; returns it and whether it took the fast
+/// path. Fails if this build's import did not (a `--compare` build may not know how to).
+fn granted_import(env: &Env, bin: &Path, d: &Dataset, dir: &Path) -> Result<(Timed, bool)> {
+    let grant = SetGrant::grant(env)?;
+    let imported = importer_import(env, bin, d, dir, Db::GrantedTarget);
+    drop(grant);
+    let (import, fast_path) = imported?;
+    if bin == env.seedsnap && !fast_path {
+        bail!(
+            "{}: the import by {IMPORTER}, granted SET on {REPLICATION_ROLE}, kept the per-row \
+             foreign-key triggers (its report says batched_key_checks: false); the \"owner + \
+             SET grant\" figure would not measure what it says",
+            d.name
+        );
+    }
+    Ok((import, fast_path))
+}
+
+/// An import by [`IMPORTER`] into a fresh clone (`target`) of the owned template, dropped
+/// afterwards; returns it and whether its report says batched key checks.
+fn importer_import(
+    env: &Env,
+    bin: &Path,
+    d: &Dataset,
+    dir: &Path,
+    target: Db,
+) -> Result<(Timed, bool)> {
+    let owned = d.database(Db::Owned);
+    let target = d.database(target);
+    let dir_text = dir.to_str().unwrap().to_string();
+    env.drop(&target)?;
+    env.create(&target, Some(&owned))?;
+    let url = env.importer_url(&target);
+    let import = run_seedsnap(bin, &import_args(&dir_text), ("SEEDSNAP_TARGET", &url));
+    env.drop(&target)?;
+    let import = import?;
+    let fast_path = batched_key_checks(&import.stdout)?;
+    Ok((import, fast_path))
 }
 
 fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
@@ -597,6 +736,7 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
     own_floor(env, &dir, &empty)?;
 
     let (mut this, mut previous) = (Vec::new(), Vec::new());
+    let mut previous_granted_fast_path = true;
     let (mut floor_export, mut floor_load, mut own) = (Vec::new(), Vec::new(), Vec::new());
     let mut fast_path = true;
     let mut tables = 0;
@@ -610,6 +750,7 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
                 d.name,
                 describe(&p)
             );
+            previous_granted_fast_path &= p.granted_fast_path;
             previous.push(p.sample());
         }
         let p = pass(env, &env.seedsnap, d, &dir)?;
@@ -620,11 +761,12 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
         let s = p.sample();
         eprintln!(
             "bench: {} run {run}: {}; floor {floor_e:.3} s / {floor_l:.3} s, own floor \
-             {own_s:.3} s (import {:.1}x, not superuser {:.1}x)",
+             {own_s:.3} s (import {:.1}x, not superuser {:.1}x, owner + SET grant {:.1}x)",
             d.name,
             describe(&p),
             s.import_s / own_s,
             s.owner_import_s / own_s,
+            s.granted_import_s / own_s,
         );
         this.push(s);
         floor_export.push(floor_e);
@@ -644,6 +786,7 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
         fast_path,
         remote,
         previous: (!previous.is_empty()).then(|| Sample::medians(&previous)),
+        previous_granted_fast_path,
         tables,
     })
 }
@@ -651,20 +794,30 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
 /// One pass's figures, for the progress lines.
 fn describe(p: &Pass) -> String {
     let s = p.sample();
-    format!(
-        "export {:.3} s, import {:.3} s ({}), not superuser {:.3} s, peak RSS {:.1} / {:.1} / \
-         {:.1} MB, {:.2} rows read per row",
-        s.export_s,
-        s.import_s,
-        if p.fast_path {
+    let path = |fast: bool| {
+        if fast {
             "fast path"
         } else {
             "per-row key checks"
-        },
+        }
+    };
+    format!(
+        "export {:.3} s, import {:.3} s ({}), not superuser {:.3} s, owner + SET grant {:.3} s \
+         ({}), peak RSS {:.1} / {:.1} / {:.1} / {:.1} MB, {:.2} rows read per row",
+        s.export_s,
+        s.import_s,
+        path(p.fast_path),
         s.owner_import_s,
+        s.granted_import_s,
+        if p.granted_import.is_some() {
+            path(p.granted_fast_path)
+        } else {
+            "not timed"
+        },
         s.export_rss_mb,
         s.import_rss_mb,
         s.owner_import_rss_mb,
+        s.granted_import_rss_mb,
         s.read_per_row,
     )
 }
@@ -757,7 +910,7 @@ fn main() -> Result<()> {
         }
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let env = Env {
+    let mut env = Env {
         conn: std::env::var("BENCH_CONN").context("BENCH_CONN is not set (run make bench)")?,
         bindir: PathBuf::from(std::env::var("BENCH_BINDIR").context("BENCH_BINDIR is not set")?),
         seedsnap: std::env::var("SEEDSNAP_BIN")
@@ -766,6 +919,7 @@ fn main() -> Result<()> {
         previous,
         scratch: std::env::temp_dir().join("seedsnap-bench"),
         root,
+        set_grant: false,
     };
     std::fs::create_dir_all(&env.scratch)?;
     if !env.seedsnap.exists() {
@@ -774,10 +928,20 @@ fn main() -> Result<()> {
             env.seedsnap.display()
         );
     }
-    let server_version: String = env
-        .connect("postgres")?
-        .query_one("SELECT current_setting('server_version')", &[])?
-        .get(0);
+    let (server_version, server_version_num): (String, String) = {
+        let row = env.connect("postgres")?.query_one(
+            "SELECT current_setting('server_version'), current_setting('server_version_num')",
+            &[],
+        )?;
+        (row.get(0), row.get(1))
+    };
+    env.set_grant = server_version_num.parse::<u32>()? >= 150_000;
+    if !env.set_grant {
+        eprintln!(
+            "bench: PostgreSQL {server_version} has no GRANT SET ON PARAMETER (15+): the \
+             \"owner + SET grant\" import is not timed"
+        );
+    }
     if let Some(unknown) = only
         .iter()
         .flatten()
@@ -807,6 +971,7 @@ fn main() -> Result<()> {
         server: server_version,
         remote_delay: REMOTE_DELAY,
         importer: IMPORTER,
+        set_grant: env.set_grant,
     });
     print!("{report}");
     if let Some(path) = write {

@@ -13,9 +13,12 @@ pub struct Sample {
     pub import_s: f64,
     /// The import by a role that owns the tables but is not a superuser.
     pub owner_import_s: f64,
+    /// The import by that role granted `SET` on `session_replication_role`.
+    pub granted_import_s: f64,
     pub export_rss_mb: f64,
     pub import_rss_mb: f64,
     pub owner_import_rss_mb: f64,
+    pub granted_import_rss_mb: f64,
     pub rows: f64,
     pub read_per_row: f64,
 }
@@ -30,9 +33,11 @@ impl Sample {
             export_s: m(|s| s.export_s),
             import_s: m(|s| s.import_s),
             owner_import_s: m(|s| s.owner_import_s),
+            granted_import_s: m(|s| s.granted_import_s),
             export_rss_mb: m(|s| s.export_rss_mb),
             import_rss_mb: m(|s| s.import_rss_mb),
             owner_import_rss_mb: m(|s| s.owner_import_rss_mb),
+            granted_import_rss_mb: m(|s| s.granted_import_rss_mb),
             rows: m(|s| s.rows),
             read_per_row: m(|s| s.read_per_row),
         }
@@ -43,11 +48,32 @@ impl Sample {
         self.export_s / self.rows.max(1.0)
     }
 
-    /// The highest peak RSS of the export and both imports, MB.
+    /// The highest peak RSS of the export and every import, MB.
     fn peak_rss_mb(&self) -> f64 {
         self.export_rss_mb
             .max(self.import_rss_mb)
             .max(self.owner_import_rss_mb)
+            .max(self.granted_import_rss_mb)
+    }
+
+    /// The peak RSS of the export and each import, MB, as "a / b / c / d".
+    fn rss_columns(&self, set_grant: bool) -> String {
+        format!(
+            "{:.1} / {:.1} / {:.1} / {}",
+            self.export_rss_mb,
+            self.import_rss_mb,
+            self.owner_import_rss_mb,
+            shown(set_grant, format!("{:.1}", self.granted_import_rss_mb))
+        )
+    }
+}
+
+/// `text`, or "–" for a figure that was not measured.
+fn shown(measured: bool, text: String) -> String {
+    if measured {
+        text
+    } else {
+        "–".into()
     }
 }
 
@@ -70,6 +96,9 @@ pub struct Figures {
     pub remote: Option<(f64, f64)>,
     /// The previous build's medians, with `--compare`.
     pub previous: Option<Sample>,
+    /// With `--compare`: whether the previous build's import by the role granted `SET` on
+    /// `session_replication_role` took the fast path in every run (this build's must).
+    pub previous_granted_fast_path: bool,
     pub tables: usize,
 }
 
@@ -81,8 +110,11 @@ pub struct Results<'a> {
     pub server: String,
     /// The latency the remote-server row adds to each round trip.
     pub remote_delay: Duration,
-    /// The role of the "not superuser" import.
+    /// The role of the "not superuser" imports.
     pub importer: &'a str,
+    /// Whether the import by `importer` granted `SET` on `session_replication_role` was timed
+    /// (PostgreSQL 15+).
+    pub set_grant: bool,
 }
 
 impl Results<'_> {
@@ -125,14 +157,22 @@ pub fn render(results: &Results) -> String {
 fn table(results: &Results) -> String {
     let mut out = String::from(
         "| database | tables | rows exported | export s (floor, ratio) | import s, superuser (own floor, ratio) | \
-         import s, not superuser (ratio to own floor) | floor load s | peak RSS MB: export / import / import not superuser | \
-         source rows read per exported row |\n\
-         |---|---|---|---|---|---|---|---|---|\n"
+         import s, not superuser (ratio to own floor) | import s, owner + SET grant (ratio to own floor) | floor load s | \
+         peak RSS MB: export / import / not superuser / owner + SET grant | source rows read per exported row |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n"
     );
     for (name, f) in &results.datasets {
         let s = &f.this;
+        let granted = shown(
+            results.set_grant,
+            format!(
+                "{:.3} ({:.1}x)",
+                s.granted_import_s,
+                s.granted_import_s / f.own_floor_s
+            ),
+        );
         out.push_str(&format!(
-            "| {name} | {} | {:.0} | {:.3} ({:.3}, {:.1}x) | {:.3} ({:.3}, {:.1}x) | {:.3} ({:.1}x) | {:.3} | {:.1} / {:.1} / {:.1} | {:.2} |\n",
+            "| {name} | {} | {:.0} | {:.3} ({:.3}, {:.1}x) | {:.3} ({:.3}, {:.1}x) | {:.3} ({:.1}x) | {granted} | {:.3} | {} | {:.2} |\n",
             f.tables,
             s.rows,
             s.export_s,
@@ -144,16 +184,14 @@ fn table(results: &Results) -> String {
             s.owner_import_s,
             s.owner_import_s / f.own_floor_s,
             f.floor_load_s,
-            s.export_rss_mb,
-            s.import_rss_mb,
-            s.owner_import_rss_mb,
+            s.rss_columns(results.set_grant),
             s.read_per_row
         ));
     }
     for (name, f) in &results.datasets {
         if let Some((export, import)) = f.remote {
             out.push_str(&format!(
-                "| {name}, through a {} ms proxy (a server that is not local) | {} | {:.0} | {export:.3} ({:.1}x local) | {import:.3} ({:.1}x local) | – | – | – | – |\n",
+                "| {name}, through a {} ms proxy (a server that is not local) | {} | {:.0} | {export:.3} ({:.1}x local) | {import:.3} ({:.1}x local) | – | – | – | – | – |\n",
                 results.remote_delay.as_millis(),
                 f.tables,
                 f.this.rows,
@@ -166,8 +204,12 @@ fn table(results: &Results) -> String {
         "\nThe floor: one `COPY (SELECT … ORDER BY key LIMIT 100)` per table, and its rows loaded \
          with foreign-key checks off (floor load). The own floor: seedsnap's own snapshot files \
          COPYed into an empty clone with foreign-key checks off, nothing verified. \"Not \
-         superuser\": the role `{}` owns the clone's schemas, tables and sequences but is not a \
-         superuser.\n",
+         superuser\": the role `{0}` owns the clone's schemas, tables and sequences but is not a \
+         superuser. \"Owner + SET grant\": the same role into another such clone, with \
+         `GRANT SET ON PARAMETER session_replication_role TO {0}` (PostgreSQL 15+) in force for \
+         that import only, which lets it load as the superuser's fast path does (foreign-key \
+         triggers off, every key checked by one batched query); the plain \"not superuser\" \
+         import runs without the grant.\n",
         results.importer
     ));
     out
@@ -213,34 +255,54 @@ fn before_after(results: &Results) -> String {
     }
     let mut out = String::from(
         "\nBefore/after: the previous build (`--compare`) and this one, alternated in every run:\n\n\
-         | database | build | export s | import s, superuser | import s, not superuser | peak RSS MB: export / import / import not superuser | source rows read per exported row |\n\
-         |---|---|---|---|---|---|---|\n",
+         | database | build | export s | import s, superuser | import s, not superuser | import s, owner + SET grant | \
+         peak RSS MB: export / import / not superuser / owner + SET grant | source rows read per exported row |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
+    let set_grant = results.set_grant;
     for (name, f) in &results.datasets {
         let Some(before) = &f.previous else { continue };
         let after = &f.this;
         out.push_str(&format!(
-            "| {name} | before | {:.3} | {:.3} | {:.3} | {:.1} / {:.1} / {:.1} | {:.2} |\n",
+            "| {name} | before | {:.3} | {:.3} | {:.3} | {} | {} | {:.2} |\n",
             before.export_s,
             before.import_s,
             before.owner_import_s,
-            before.export_rss_mb,
-            before.import_rss_mb,
-            before.owner_import_rss_mb,
+            shown(set_grant, format!("{:.3}", before.granted_import_s)),
+            before.rss_columns(set_grant),
             before.read_per_row,
         ));
         out.push_str(&format!(
-            "| {name} | after | {:.3} ({:.2}x) | {:.3} ({:.2}x) | {:.3} ({:.2}x) | {:.1} / {:.1} / {:.1} | {:.2} |\n",
+            "| {name} | after | {:.3} ({:.2}x) | {:.3} ({:.2}x) | {:.3} ({:.2}x) | {} | {} | {:.2} |\n",
             after.export_s,
             after.export_s / before.export_s,
             after.import_s,
             after.import_s / before.import_s,
             after.owner_import_s,
             after.owner_import_s / before.owner_import_s,
-            after.export_rss_mb,
-            after.import_rss_mb,
-            after.owner_import_rss_mb,
+            shown(
+                set_grant,
+                format!(
+                    "{:.3} ({:.2}x)",
+                    after.granted_import_s,
+                    after.granted_import_s / before.granted_import_s
+                )
+            ),
+            after.rss_columns(set_grant),
             after.read_per_row,
+        ));
+    }
+    let per_row: Vec<&str> = results
+        .datasets
+        .iter()
+        .filter(|(_, f)| f.previous.is_some() && !f.previous_granted_fast_path)
+        .map(|(n, _)| *n)
+        .collect();
+    if set_grant && !per_row.is_empty() {
+        out.push_str(&format!(
+            "\nThe previous build's \"owner + SET grant\" import kept the per-row foreign-key \
+             triggers (no batched key checks) on: {}; this build's took the fast path.\n",
+            per_row.join(", ")
         ));
     }
     out
@@ -283,10 +345,18 @@ fn per_row(results: &Results) -> String {
     }
     if let (Some(a), Some(b)) = (results.find("wide_1000"), results.find("wide_3000")) {
         out.push_str(&format!(
-            "3,000 vs 1,000 tables: export {:.2}x, import {:.2}x (not superuser {:.2}x), peak RSS {:.2}x.\n",
+            "3,000 vs 1,000 tables: export {:.2}x, import {:.2}x (not superuser {:.2}x{}), peak RSS {:.2}x.\n",
             b.this.export_s / a.this.export_s,
             b.this.import_s / a.this.import_s,
             b.this.owner_import_s / a.this.owner_import_s,
+            if results.set_grant {
+                format!(
+                    ", owner + SET grant {:.2}x",
+                    b.this.granted_import_s / a.this.granted_import_s
+                )
+            } else {
+                String::new()
+            },
             b.this.peak_rss_mb() / a.this.peak_rss_mb(),
         ));
     }
@@ -340,6 +410,9 @@ pub fn targets(results: &Results) -> Vec<Verdict> {
         f.remote
             .map(|(export, import)| (export / f.this.export_s, import / f.this.import_s))
     });
+    let granted = |name: &str| {
+        one(name, |f| f.this.granted_import_s / f.own_floor_s).filter(|_| results.set_grant)
+    };
     let ms = results.remote_delay.as_millis();
     let mut list: Vec<(String, Option<f64>, f64, Unit)> = results
         .datasets
@@ -369,6 +442,22 @@ pub fn targets(results: &Results) -> Vec<Verdict> {
             Ratio,
         ),
         (
+            "import without superuser, owner granted SET on session_replication_role ≤ 2x the \
+             own floor, demo_1"
+                .into(),
+            granted("demo_1"),
+            2.0,
+            Ratio,
+        ),
+        (
+            "import without superuser, owner granted SET on session_replication_role ≤ 3x the \
+             own floor, wide_1000"
+                .into(),
+            granted("wide_1000"),
+            3.0,
+            Ratio,
+        ),
+        (
             "import as a superuser ≤ 1.5x the own floor, demo_1".into(),
             one("demo_1", |f| f.this.import_s / f.own_floor_s),
             1.5,
@@ -393,7 +482,7 @@ pub fn targets(results: &Results) -> Vec<Verdict> {
             Seconds,
         ),
         (
-            "client peak RSS ≤ 20 MB on 1,000 tables (export and both imports)".into(),
+            "client peak RSS ≤ 20 MB on 1,000 tables (export and every import)".into(),
             one("wide_1000", |f| f.this.peak_rss_mb()),
             20.0,
             Megabytes,
