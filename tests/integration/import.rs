@@ -1083,18 +1083,21 @@ fn a_superuser_import_checks_every_key_itself_with_the_same_guarantees() {
     }
 
     let role = cluster().unique_name("loader");
-    let plain = cluster().create_db("fp_plain_test", None, SCHEMA);
-    plain.execute(&format!(
-        "CREATE ROLE {role} LOGIN;
-         GRANT CONNECT ON DATABASE \"{db}\" TO {role};
-         GRANT USAGE ON SCHEMA public TO {role};
-         ALTER TABLE parent OWNER TO {role};
-         ALTER TABLE child OWNER TO {role};",
-        db = plain.name
-    ));
-    let url = plain
-        .url()
-        .replace("user=seedsnap", &format!("user={role}"));
+    // A target whose tables `role` owns (after `first`, run there), and its URL as `role`.
+    let owned_by_role = |name: &str, first: &str| {
+        let db = cluster().create_db(name, None, SCHEMA);
+        db.execute(&format!(
+            "{first}
+             GRANT CONNECT ON DATABASE \"{name}\" TO {role};
+             GRANT USAGE ON SCHEMA public TO {role};
+             ALTER TABLE parent OWNER TO {role};
+             ALTER TABLE child OWNER TO {role};",
+            name = db.name
+        ));
+        let url = db.url().replace("user=seedsnap", &format!("user={role}"));
+        (db, url)
+    };
+    let (plain, url) = owned_by_role("fp_plain_test", &format!("CREATE ROLE {role} LOGIN;"));
     let run = seedsnap(&[
         "import",
         "-q",
@@ -1111,18 +1114,10 @@ fn a_superuser_import_checks_every_key_itself_with_the_same_guarantees() {
 
     // The same owner, allowed to set session_replication_role (PostgreSQL 15+), takes the fast
     // path with the same guarantees: an orphan still fails and changes nothing.
-    let granted = cluster().create_db("fp_granted_test", None, SCHEMA);
-    granted.execute(&format!(
-        "GRANT SET ON PARAMETER session_replication_role TO {role};
-         GRANT CONNECT ON DATABASE \"{db}\" TO {role};
-         GRANT USAGE ON SCHEMA public TO {role};
-         ALTER TABLE parent OWNER TO {role};
-         ALTER TABLE child OWNER TO {role};",
-        db = granted.name
-    ));
-    let granted_url = granted
-        .url()
-        .replace("user=seedsnap", &format!("user={role}"));
+    let (granted, granted_url) = owned_by_role(
+        "fp_granted_test",
+        &format!("GRANT SET ON PARAMETER session_replication_role TO {role};"),
+    );
     let orphan = copy_dir(&dir);
     tamper_bytes(&orphan, "public.child.tsv", |b| {
         replace_bytes(b, b"2\t2\n", b"2\t9\n")
