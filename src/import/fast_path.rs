@@ -8,7 +8,9 @@
 //! `session_replication_role = replica` inside its locked transaction, which stops those
 //! triggers, and back to `origin` after the last row; it then checks, over each loaded table
 //! in whole:
-//! - every foreign key of the table (one `NOT EXISTS` count per key, all sent in batches);
+//! - every foreign key of the table (a `NOT EXISTS` count per key, all sent in batches; the
+//!   keys that reference the same parent columns from columns of the same types are counted
+//!   by one statement, which reads the parent once);
 //! - every DEFERRABLE unique key (replica mode also skips their deferred recheck): one
 //!   duplicate count per key.
 //!
@@ -123,7 +125,22 @@ struct Check<'a> {
     sql: String,
     what: String,
     foreign_key: Option<(usize, &'a [String])>,
+    /// For a foreign key, what it shares with the keys it is counted together with (see
+    /// [`counting_statements`]).
+    group: Option<OrphanGroup>,
 }
+
+/// Foreign keys counted by one statement: same parent and referenced columns, and child
+/// columns of the same types (so that `UNION ALL` converts nothing).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+struct OrphanGroup {
+    parent: String,
+    parent_columns: Vec<String>,
+    child_types: Vec<String>,
+}
+
+/// At most this many foreign keys are counted by one statement.
+const KEYS_PER_COUNT: usize = 32;
 
 /// Switches the triggers back on and checks every foreign key and deferrable unique key of the
 /// loaded tables. A broken key fails as the trigger would have (bad input, naming the
@@ -170,10 +187,24 @@ pub fn check(
             fk.columns.join(", "),
             catalog.tables[fk.parent].name,
         );
+        let child_types = fk
+            .columns
+            .iter()
+            .map(|c| {
+                child
+                    .column(c)
+                    .map_or(String::new(), |c| c.type_name.clone())
+            })
+            .collect();
         checks.push(Check {
             sql,
             what,
             foreign_key: Some((fk.child, &fk.columns)),
+            group: Some(OrphanGroup {
+                parent: catalog.tables[fk.parent].name.sql(),
+                parent_columns: fk.parent_columns.clone(),
+                child_types,
+            }),
         });
     }
     for &t in loaded {
@@ -189,20 +220,31 @@ pub fn check(
                 sql: duplicate_count(&table.from_clause(), &key.columns),
                 what,
                 foreign_key: None,
+                group: None,
             });
         }
     }
-    let statements: Vec<String> = checks.iter().map(|c| c.sql.clone()).collect();
+    let counting = counting_statements(&checks, catalog);
+    let statements: Vec<String> = counting.iter().map(|(sql, _)| sql.clone()).collect();
     let rows = super::batch_rows(txn, &statements).context("checking every foreign key")?;
-    anyhow::ensure!(rows.len() == checks.len(), "one answer per check");
+    anyhow::ensure!(
+        rows.len() == counting.len(),
+        "one answer per counting statement"
+    );
+    let mut counts = vec![0i64; checks.len()];
+    for (row, (_, counted)) in rows.iter().zip(&counting) {
+        for (column, &check) in counted.iter().enumerate() {
+            counts[check] = row.get(column).and_then(|v| v.parse().ok()).unwrap_or(0);
+        }
+    }
     let mut broken = Vec::new();
-    for (row, check) in rows.iter().zip(&checks) {
+    for (check, &n) in checks.iter().zip(&counts) {
         let Check {
             sql,
             what,
             foreign_key,
+            ..
         } = check;
-        let n: i64 = row.get(0).and_then(|v| v.parse().ok()).unwrap_or(0);
         if n == 0 {
             continue;
         }
@@ -240,6 +282,81 @@ pub fn check(
     ))
 }
 
+/// The statements that count the checks' broken rows, each with the checks it answers for, in
+/// the order of its one row's columns. A deferrable unique key is counted alone; foreign keys
+/// of one [`OrphanGroup`] (up to [`KEYS_PER_COUNT`]) by one statement, which reads the
+/// parent once for all of them: on the bundled demo, eight keys reference `app.users`, and
+/// each anti-join of its own hashed the whole parent again.
+fn counting_statements(checks: &[Check], catalog: &Catalog) -> Vec<(String, Vec<usize>)> {
+    let mut statements = Vec::new();
+    let mut groups: Vec<(&OrphanGroup, Vec<usize>)> = Vec::new();
+    for (i, check) in checks.iter().enumerate() {
+        match &check.group {
+            None => statements.push((check.sql.clone(), vec![i])),
+            Some(group) => match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((group, vec![i])),
+            },
+        }
+    }
+    for (group, members) in groups {
+        for chunk in members.chunks(KEYS_PER_COUNT) {
+            let children: Vec<(String, &[String])> = chunk
+                .iter()
+                .filter_map(|&i| checks[i].foreign_key)
+                .map(|(child, columns)| (catalog.tables[child].from_clause(), columns))
+                .collect();
+            statements.push((orphan_counts(group, &children), chunk.to_vec()));
+        }
+    }
+    statements
+}
+
+/// One row: for each child relation and its key columns, how many of its rows with every key
+/// column set have no row in the group's parent with those values.
+fn orphan_counts(group: &OrphanGroup, children: &[(String, &[String])]) -> String {
+    let branches: Vec<String> = children
+        .iter()
+        .enumerate()
+        .map(|(k, (from, columns))| {
+            let values: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("s.{} AS v{i}", quote_ident(c)))
+                .collect();
+            let set: Vec<String> = columns
+                .iter()
+                .map(|c| format!("s.{} IS NOT NULL", quote_ident(c)))
+                .collect();
+            format!(
+                "SELECT {k} AS k, {} FROM {from} AS s WHERE {}",
+                values.join(", "),
+                set.join(" AND ")
+            )
+        })
+        .collect();
+    let counts: Vec<String> = (0..children.len())
+        .map(|k| {
+            format!(
+                "pg_catalog.count(*) FILTER (WHERE s.k OPERATOR(pg_catalog.=) {k})::pg_catalog.int8"
+            )
+        })
+        .collect();
+    let matches: Vec<String> = group
+        .parent_columns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("p.{} = s.v{i}", quote_ident(p)))
+        .collect();
+    format!(
+        "SELECT {} FROM ({}) AS s WHERE NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+        counts.join(", "),
+        branches.join(" UNION ALL "),
+        group.parent,
+        matches.join(" AND ")
+    )
+}
+
 /// Counts the groups of rows of `from` that share non-null values of `columns`.
 fn duplicate_count(from: &str, columns: &[String]) -> String {
     let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
@@ -256,6 +373,29 @@ fn duplicate_count(from: &str, columns: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_sharing_a_parent_are_counted_in_one_statement() {
+        let group = OrphanGroup {
+            parent: "public.parent".into(),
+            parent_columns: vec!["id".into(), "K".into()],
+            child_types: vec!["integer".into(), "integer".into()],
+        };
+        let (a, b) = (
+            ["p".to_string(), "pk".to_string()],
+            ["x".to_string(), "y".to_string()],
+        );
+        assert_eq!(
+            orphan_counts(&group, &[("ONLY public.a".into(), &a[..]), ("ONLY public.b".into(), &b[..])]),
+            "SELECT pg_catalog.count(*) FILTER (WHERE s.k OPERATOR(pg_catalog.=) 0)::pg_catalog.int8, \
+             pg_catalog.count(*) FILTER (WHERE s.k OPERATOR(pg_catalog.=) 1)::pg_catalog.int8 \
+             FROM (SELECT 0 AS k, s.\"p\" AS v0, s.\"pk\" AS v1 FROM ONLY public.a AS s \
+             WHERE s.\"p\" IS NOT NULL AND s.\"pk\" IS NOT NULL \
+             UNION ALL SELECT 1 AS k, s.\"x\" AS v0, s.\"y\" AS v1 FROM ONLY public.b AS s \
+             WHERE s.\"x\" IS NOT NULL AND s.\"y\" IS NOT NULL) AS s \
+             WHERE NOT EXISTS (SELECT 1 FROM public.parent AS p WHERE p.\"id\" = s.v0 AND p.\"K\" = s.v1)"
+        );
+    }
 
     #[test]
     fn duplicates_are_counted_over_non_null_keys() {

@@ -997,6 +997,75 @@ fn killed_import_leaves_the_target_exactly_as_before() {
     eprintln!("killed imports by phase: {phases:?}");
 }
 
+/// The fast path counts the orphans of the keys that share a parent with one statement: an
+/// orphan is still blamed on its own key (and only on it), with its file and line, whichever
+/// of several keys to the same parent it breaks, two-column keys included.
+#[test]
+fn keys_checked_together_still_name_the_one_that_is_broken() {
+    const SCHEMA: &str = "CREATE TABLE parent (id int PRIMARY KEY, k int, UNIQUE (id, k));
+         CREATE TABLE a (id int PRIMARY KEY, p int REFERENCES parent, q int REFERENCES parent);
+         CREATE TABLE b (id int PRIMARY KEY, p int REFERENCES parent, pk int,
+                         FOREIGN KEY (p, pk) REFERENCES parent (id, k));";
+    let source = cluster().create_db(
+        "grouped",
+        None,
+        &format!(
+            "{SCHEMA} INSERT INTO parent VALUES (1, 10), (2, 20), (3, 30);
+             INSERT INTO a VALUES (1, 1, 2), (2, 3, NULL);
+             INSERT INTO b VALUES (1, 2, 20), (2, 3, 30);"
+        ),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let clean = cluster().create_db("grouped_test", None, SCHEMA);
+    let run = import(&clean, &dir, &["--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["batched_key_checks"], true, "{}", run.stdout);
+
+    for (file, line, from, to, broken, intact) in [
+        (
+            "public.a.tsv",
+            2,
+            &b"1\t1\t2\n"[..],
+            &b"1\t1\t9\n"[..],
+            "a_q_fkey",
+            "a_p_fkey",
+        ),
+        (
+            "public.a.tsv",
+            3,
+            &b"2\t3\t\\N\n"[..],
+            &b"2\t7\t\\N\n"[..],
+            "a_p_fkey",
+            "a_q_fkey",
+        ),
+        (
+            "public.b.tsv",
+            3,
+            &b"2\t3\t30\n"[..],
+            &b"2\t3\t31\n"[..],
+            "b_p_pk_fkey",
+            "b_p_fkey",
+        ),
+    ] {
+        let bad = copy_dir(&dir);
+        tamper_bytes(&bad, file, |b| replace_bytes(b, from, to));
+        let target = cluster().create_db("grouped_bad_test", None, SCHEMA);
+        let before = target.fingerprint();
+        let failed = import(&target, &bad, &[]).code(4).stderr_has(broken);
+        assert!(
+            !failed.stderr.contains(intact),
+            "{intact} is intact but blamed: {}",
+            failed.stderr
+        );
+        assert!(
+            failed.stderr.contains(&format!("{file} line {line}")),
+            "{}",
+            failed.stderr
+        );
+        assert_eq!(target.fingerprint(), before, "{broken}: the target changed");
+    }
+}
+
 /// Whether a fingerprint has `before`'s table lines exactly, and each sequence line either as
 /// `before` or as after a complete import (advanced, never anything else).
 fn rows_as_before_sequences_ahead(after: &str, before: &str, imported: &str) -> bool {
