@@ -39,6 +39,8 @@ pub struct Readers {
     planned: Option<(Reached, usize)>,
     /// How long opening the readers took.
     pub opened_ms: f64,
+    /// The source's round trip, once measured (it sizes the selection's windows).
+    pub round_trip: Option<std::time::Duration>,
 }
 
 /// The most sessions an export opens when `--jobs` is not given.
@@ -110,6 +112,7 @@ impl Readers {
                 .unwrap_or(LOCK_BUDGET),
             planned: Some((reached.clone(), jobs)),
             opened_ms: 0.0,
+            round_trip: None,
         }
     }
 
@@ -157,6 +160,7 @@ impl Readers {
             lock_budget: LOCK_BUDGET,
             planned: None,
             opened_ms: 0.0,
+            round_trip: None,
         }
     }
 
