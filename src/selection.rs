@@ -18,7 +18,8 @@
 //! sessions, the statements on one table always to the same session (its server session then
 //! has the table's catalog entries cached). They go window by window; a window's replies are
 //! taken in, in statement order, while the next window is read, and then dropped, so memory
-//! holds about two windows of rows ([`BATCH_ROWS`] per session), not a level's. Rows are remembered by
+//! holds about two windows of rows (half a [`BATCH_ROWS`] per session each; a whole one through
+//! a remote source, where each window costs a round trip), not a level's. Rows are remembered by
 //! `(tableoid, ctid)`, stable inside one snapshot, in compressed bitmaps ([`RowSet`]), so the
 //! final COPY fetches exactly them with a TID scan; the key values foreign keys need are kept
 //! interned as small integers.
