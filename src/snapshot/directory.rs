@@ -350,10 +350,11 @@ impl Write for HashingWriter {
 }
 
 impl HashingWriter {
-    /// Flushes the file (it is synced with its directory at commit); returns its SHA-256 and
-    /// number of lines.
     /// Flushes the file and syncs its data to disk (on the thread that wrote it, so that with
-    /// parallel readers the syncs overlap the other tables' COPYs).
+    /// parallel readers the syncs overlap the other tables' COPYs); returns its SHA-256 and
+    /// number of lines. (Measured: deferring every sync to one parallel pass at commit, with
+    /// `sync_file_range` starting the writes early, saved nothing on ext4 — creating the
+    /// files is what waits on the journal — and added 70 ms at commit.)
     pub fn finish(self) -> Result<(String, u64)> {
         let file = self.inner.into_inner().map_err(|e| e.into_error())?;
         file.sync_data()?;
