@@ -134,6 +134,11 @@ const LOCK_TABLE_FULL: &str = "; seedsnap: one transaction locks every table it 
     max_locks_per_transaction × max_connections locks for all its sessions: with thousands of \
     tables, raise max_locks_per_transaction on that server (1024, say) and restart it";
 
+/// What seedsnap adds to a refusal by row-level security on the target.
+const ROW_SECURITY: &str = "; seedsnap: its sessions run with row_security = off, so that a \
+    policy stops the work instead of hiding rows from its checks and verification: import as \
+    the tables' owner (without FORCE ROW LEVEL SECURITY) or as a role with BYPASSRLS";
+
 /// One line for a `postgres` error: the server's message with its detail, hint and position
 /// context, which the crate's own `Display` leaves out.
 pub fn describe_pg_error(error: &postgres::Error) -> String {
@@ -151,6 +156,9 @@ pub fn describe_pg_error(error: &postgres::Error) -> String {
             }
             if let Some(context) = db.where_() {
                 text.push_str(&format!("; context: {}", context.replace('\n', " / ")));
+            }
+            if db.code().code() == "42501" && db.message().contains("row-level security") {
+                text.push_str(ROW_SECURITY);
             }
             text.push_str(&format!(" (SQLSTATE {})", db.code().code()));
             text

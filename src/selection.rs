@@ -15,8 +15,9 @@
 //!
 //! Round trips dominate on wide schemas, so the statements of one level, and of one backfill
 //! round, go to the server together as simple-protocol batches, spread over the export's
-//! sessions, the statements on one table always to the same session (its server session then
-//! has the table's catalog entries cached). They go window by window; a window's replies are
+//! sessions, the statements on one table to the same session (its server session then has the
+//! table's catalog entries cached; a session with nothing of its own left takes over another's
+//! batches). They go window by window; a window's replies are
 //! taken in, in statement order, while the next window is read, and then dropped, so memory
 //! holds about two windows of rows (half a [`BATCH_ROWS`] per session each; a whole one through
 //! a remote source, where each window costs a round trip), not a level's. Rows are remembered by
@@ -579,8 +580,8 @@ pub fn select(
 }
 
 /// At most this many rows (as far as the statements' expected rows tell) come back in one
-/// batch: a session holds one batch's reply in memory at a time, so this bounds what the
-/// export holds of the source's rows while it selects.
+/// batch (a statement expected to return more goes alone); with the window sizes below, this
+/// bounds what the export holds of the source's rows while it selects.
 pub const BATCH_ROWS: usize = 1024;
 
 /// The rows expected of one [`batch`] window, per session: a window is taken in while the next
@@ -625,21 +626,28 @@ fn window_rows_per_session(
 const MAX_BATCH_TEXT: usize = 8 << 20;
 
 /// How the statements (with the rows each is `expected` to return) are cut into windows for
-/// `sessions` sessions: consecutive runs of at most `sessions` × `per_session` expected rows (a
-/// statement expected to return more goes alone).
+/// `sessions` sessions: consecutive runs of at most `sessions` × `per_session` expected rows,
+/// or `sessions` × the largest statement of the run when that is more, so that statements
+/// larger than a session's share (a backfill chunk of [`BATCH_ROWS`] keys, a sample under a
+/// high limit) still go `sessions` at a time, not one by one.
 fn window_ranges(
     expected: &[usize],
     sessions: usize,
     per_session: usize,
 ) -> Vec<std::ops::Range<usize>> {
-    let limit = sessions.max(1) * per_session;
+    let sessions = sessions.max(1);
     let mut ranges = Vec::new();
     let mut start = 0;
     while start < expected.len() {
         let mut end = start + 1;
-        let mut rows = expected[start];
-        while end < expected.len() && rows + expected[end] <= limit {
+        let (mut rows, mut largest) = (expected[start], expected[start]);
+        while end < expected.len() {
+            let largest_then = largest.max(expected[end]);
+            if rows + expected[end] > sessions * per_session.max(largest_then) {
+                break;
+            }
             rows += expected[end];
+            largest = largest_then;
             end += 1;
         }
         ranges.push(start..end);
@@ -693,7 +701,7 @@ fn home_batches(
         *open_text += text;
     }
     batches.extend(open.into_iter().flatten().map(|(batch, _, _)| batch));
-    // The earliest statements first, so that a window's first reply is ready first.
+    // The earliest statements first: an idle session takes over the earliest batch left.
     batches.sort_by_key(|b| b.statements[0]);
     batches
 }
@@ -724,7 +732,7 @@ where
         let mut consuming: Option<std::thread::ScopedJoinHandle<'_, (F, Result<()>)>> = None;
         for window in window_ranges(expected, sessions, per_session) {
             let batches = home_batches(statements, expected, tables, window, sessions);
-            let replies = readers::run(
+            let read = readers::run(
                 client,
                 readers,
                 batches,
@@ -742,7 +750,17 @@ where
                     let rows = rows_by_statement(messages, b.statements.len())?;
                     Ok(b.statements.into_iter().zip(rows).collect::<Vec<_>>())
                 },
-            )?;
+            );
+            let replies = match read {
+                Ok(replies) => replies,
+                // The previous window's consumer failed first: its error is the one to report.
+                Err(error) => {
+                    if let Some(previous) = consuming.take() {
+                        previous.join().expect("the batch consumer thread").1?;
+                    }
+                    return Err(error);
+                }
+            };
             if let Some(previous) = consuming.take() {
                 let (returned, outcome) = previous.join().expect("the batch consumer thread");
                 outcome?;
@@ -1477,9 +1495,12 @@ mod tests {
         // return more goes alone.
         let expected = [w / 2, w / 2, 1, w * 3, 1, 1];
         assert_eq!(window_ranges(&expected, 1, w), vec![0..2, 2..3, 3..4, 4..6]);
-        // Four sessions: four times as many rows per window.
-        assert_eq!(window_ranges(&expected, 4, w), vec![0..3, 3..6]);
+        // Four sessions: four times as many rows per window, or four of the largest statement.
+        assert_eq!(window_ranges(&expected, 4, w), vec![0..6]);
         assert!(window_ranges(&[], 8, w).is_empty());
+        // Statements larger than a session's share still go a session's worth at a time.
+        let chunks = [BATCH_ROWS; 5];
+        assert_eq!(window_ranges(&chunks, 2, w), vec![0..2, 2..4, 4..5]);
     }
 
     #[test]

@@ -75,14 +75,40 @@ pub fn source_info(client: &mut impl GenericClient) -> Result<SourceInfo> {
 }
 
 /// Pins the target session: a lock wait ends after `lock_timeout_seconds`, and no statement or
-/// idle-in-transaction timeout of the server's cuts a long import short, and JIT compilation is
-/// off ([`NO_JIT`]).
+/// idle-in-transaction timeout of the server's cuts a long import short; JIT compilation is
+/// off ([`NO_JIT`]); row security is off, so that a policy makes the import fail instead of
+/// silently hiding rows from its emptiness tests, comparisons, key checks and verification
+/// (as on the source). And the session must start with `session_replication_role = origin`:
+/// a role or database default, or `options` in the URL, of `replica` would load every row
+/// with the foreign-key triggers off behind seedsnap's back, so it is refused.
 pub fn configure_target(client: &mut postgres::Client, lock_timeout_seconds: u64) -> Result<()> {
-    client
+    let replication_role: String = client
         .batch_execute(&format!(
             "SET lock_timeout = '{}s'; SET statement_timeout = 0; \
-             SET idle_in_transaction_session_timeout = 0; {NO_JIT}",
+             SET idle_in_transaction_session_timeout = 0; SET row_security = off; {NO_JIT}",
             lock_timeout_seconds
         ))
-        .context("configuring the target session")
+        .and_then(|()| {
+            client.query_one(
+                "SELECT pg_catalog.current_setting('session_replication_role')",
+                &[],
+            )
+        })
+        .context("configuring the target session")?
+        .get(0);
+    if replication_role != "origin" {
+        return Err(crate::error::failure(
+            crate::error::ExitKind::BadInput,
+            format!(
+                "the target session starts with session_replication_role = {replication_role} \
+                 (a role or database default, or options in the connection string), which \
+                 turns foreign-key and other triggers off for every row loaded; nothing was \
+                 written. Reset it (ALTER ROLE … RESET session_replication_role, ALTER \
+                 DATABASE … RESET session_replication_role) or remove it from the connection \
+                 string: seedsnap switches the triggers off itself only where it checks every \
+                 key afterwards."
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The fast path of the import (superuser, or a role allowed to set
 //! `session_replication_role`): load with foreign-key triggers off, then prove every key with
-//! one batched anti-join per foreign key.
+//! batched anti-joins (one statement per parent key, counting each foreign key apart).
 //!
 //! A per-row foreign-key check (the RI trigger's `SELECT … FOR KEY SHARE`) is most of an
 //! import's time on a wide schema. When the importing role may set it (a superuser, or a role
@@ -201,7 +201,8 @@ pub fn check(
             what,
             foreign_key: Some((fk.child, &fk.columns)),
             group: Some(OrphanGroup {
-                parent: catalog.tables[fk.parent].name.sql(),
+                // As PostgreSQL's own check: `ONLY` unless the parent is partitioned.
+                parent: catalog.tables[fk.parent].from_clause(),
                 parent_columns: fk.parent_columns.clone(),
                 child_types,
             }),
@@ -234,7 +235,10 @@ pub fn check(
     let mut counts = vec![0i64; checks.len()];
     for (row, (_, counted)) in rows.iter().zip(&counting) {
         for (column, &check) in counted.iter().enumerate() {
-            counts[check] = row.get(column).and_then(|v| v.parse().ok()).unwrap_or(0);
+            counts[check] = row
+                .get(column)
+                .and_then(|v| v.parse().ok())
+                .with_context(|| format!("checking keys: no count for {}", checks[check].what))?;
         }
     }
     let mut broken = Vec::new();

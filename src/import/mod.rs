@@ -158,7 +158,7 @@ pub struct ImportReport {
     pub migrations: Vec<String>,
     /// The fast path (`fast_path.rs`; a superuser or a role granted SET on
     /// `session_replication_role`): rows loaded with foreign-key triggers off, then
-    /// every foreign key and deferrable unique key checked by one batched query each.
+    /// every foreign key and deferrable unique key checked by batched counting queries.
     pub batched_key_checks: bool,
     /// How the rows of the tables loaded straight from their files reached the target.
     pub rows_sent: RowsSent,
@@ -1750,8 +1750,9 @@ pub fn render_summary(report: &ImportReport) -> String {
     }
     if report.batched_key_checks {
         text.push_str(
-            "foreign keys: loaded with their triggers off (session_replication_role = replica), then every foreign key \
-             and deferrable unique key checked by one query each\n",
+            "foreign keys: loaded with their triggers off (session_replication_role = \
+             replica), then every foreign key and deferrable unique key checked by batched \
+             counting queries\n",
         );
     }
     let inserted: u64 = report.tables.iter().map(|t| t.inserted).sum();

@@ -285,7 +285,8 @@ impl LoadTable<'_> {
              (SELECT 1 FROM {} AS p WHERE {})",
             rows,
             not_null.join(" AND "),
-            parent.name.sql(),
+            // As PostgreSQL's own check: an inheritance child's rows are not the parent's.
+            parent.from_clause(),
             matches.join(" AND ")
         )
     }

@@ -997,6 +997,84 @@ fn killed_import_leaves_the_target_exactly_as_before() {
     eprintln!("killed imports by phase: {phases:?}");
 }
 
+/// A target session that starts in replica mode (a database or role default) would load
+/// every row with the foreign-key triggers off: refused before anything is written. A table
+/// whose row-level security would hide rows from the import's checks stops it, with advice,
+/// instead of being half-seen.
+#[test]
+fn replica_mode_and_row_security_on_the_target_are_refused_not_worked_around() {
+    const SCHEMA: &str = "CREATE TABLE parent (id int PRIMARY KEY);
+         CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent);";
+    let source = cluster().create_db(
+        "guarded",
+        None,
+        &format!("{SCHEMA} INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1);"),
+    );
+    let dir = export_to_scratch(&source, &[]);
+
+    let replica = cluster().create_db("replica_test", None, SCHEMA);
+    replica.execute(&format!(
+        "ALTER DATABASE \"{}\" SET session_replication_role = replica",
+        replica.name
+    ));
+    let before = replica.fingerprint();
+    import(&replica, &dir, &[])
+        .code(4)
+        .stderr_has("starts with session_replication_role = replica");
+    assert_eq!(
+        replica.fingerprint(),
+        before,
+        "replica mode: the target changed"
+    );
+
+    let role = cluster().unique_name("rls_loader");
+    let guarded = cluster().create_db("rls_test", None, SCHEMA);
+    guarded.execute(&format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT CONNECT ON DATABASE \"{name}\" TO {role};
+         GRANT USAGE ON SCHEMA public TO {role};
+         ALTER TABLE parent OWNER TO {role};
+         ALTER TABLE child OWNER TO {role};
+         ALTER TABLE child ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE child FORCE ROW LEVEL SECURITY;
+         CREATE POLICY only_odd ON child USING (id % 2 = 1);
+         INSERT INTO parent VALUES (2); INSERT INTO child VALUES (2, 2);",
+        name = guarded.name
+    ));
+    let before = guarded.fingerprint();
+    let url = guarded
+        .url()
+        .replace("user=seedsnap", &format!("user={role}"));
+    // By INSERT (as through a remote link), which row security would not stop by itself.
+    let refused = seedsnap(&[
+        "import",
+        "--load-via",
+        "insert",
+        "--target",
+        &url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("row-level security") && refused.stderr.contains("BYPASSRLS"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        guarded.fingerprint(),
+        before,
+        "row security: the target changed"
+    );
+    guarded.execute(&format!(
+        "DROP POLICY only_odd ON child;
+         ALTER TABLE parent OWNER TO seedsnap; ALTER TABLE child OWNER TO seedsnap;
+         REVOKE ALL ON DATABASE \"{name}\" FROM {role}; REVOKE ALL ON SCHEMA public FROM {role};
+         DROP ROLE {role};",
+        name = guarded.name
+    ));
+}
+
 /// The fast path counts the orphans of the keys that share a parent with one statement: an
 /// orphan is still blamed on its own key (and only on it), with its file and line, whichever
 /// of several keys to the same parent it breaks, two-column keys included.
@@ -1182,44 +1260,53 @@ fn a_superuser_import_checks_every_key_itself_with_the_same_guarantees() {
     assert_eq!(plain.query_i64("SELECT count(*) FROM child"), 2);
 
     // The same owner, allowed to set session_replication_role (PostgreSQL 15+), takes the fast
-    // path with the same guarantees: an orphan still fails and changes nothing.
-    let (granted, granted_url) = owned_by_role(
-        "fp_granted_test",
-        &format!("GRANT SET ON PARAMETER session_replication_role TO {role};"),
-    );
-    let orphan = copy_dir(&dir);
-    tamper_bytes(&orphan, "public.child.tsv", |b| {
-        replace_bytes(b, b"2\t2\n", b"2\t9\n")
-    });
-    let before = granted.fingerprint();
-    let import_as_role = |dir: &std::path::Path| {
-        seedsnap(&[
-            "import",
-            "-q",
-            "--json",
-            "--target",
-            &granted_url,
-            "--dir",
-            dir.to_str().unwrap(),
-        ])
-    };
-    let failed = import_as_role(&orphan).code(4);
-    assert!(
-        failed.stdout.contains("child_parent_id_fkey"),
-        "{}",
-        failed.stdout
-    );
-    assert_eq!(
-        granted.fingerprint(),
-        before,
-        "the orphan changed the target"
-    );
-    let run = import_as_role(&dir).ok();
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(report["batched_key_checks"], true, "{}", run.stdout);
-    assert_eq!(granted.query_i64("SELECT count(*) FROM child"), 2);
-
-    for db in [&plain, &granted] {
+    // path with the same guarantees: an orphan still fails (caught by seedsnap's own count, not
+    // a trigger) and changes nothing.
+    let granting = plain.query_i64("SELECT current_setting('server_version_num')::int8") >= 150000;
+    let mut targets = vec![plain];
+    if granting {
+        let (granted, granted_url) = owned_by_role(
+            "fp_granted_test",
+            &format!("GRANT SET ON PARAMETER session_replication_role TO {role};"),
+        );
+        let orphan = copy_dir(&dir);
+        tamper_bytes(&orphan, "public.child.tsv", |b| {
+            replace_bytes(b, b"2\t2\n", b"2\t9\n")
+        });
+        let before = granted.fingerprint();
+        let import_as_role = |dir: &std::path::Path| {
+            seedsnap(&[
+                "import",
+                "-q",
+                "--json",
+                "--target",
+                &granted_url,
+                "--dir",
+                dir.to_str().unwrap(),
+            ])
+        };
+        let failed = import_as_role(&orphan).code(4);
+        assert!(
+            failed.stdout.contains("child_parent_id_fkey")
+                && failed.stdout.contains("have no row in public.parent"),
+            "{}",
+            failed.stdout
+        );
+        assert_eq!(
+            granted.fingerprint(),
+            before,
+            "the orphan changed the target"
+        );
+        let run = import_as_role(&dir).ok();
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(report["batched_key_checks"], true, "{}", run.stdout);
+        assert_eq!(granted.query_i64("SELECT count(*) FROM child"), 2);
+        granted.execute(&format!(
+            "REVOKE SET ON PARAMETER session_replication_role FROM {role};"
+        ));
+        targets.push(granted);
+    }
+    for db in &targets {
         db.execute(&format!(
             "ALTER TABLE parent OWNER TO seedsnap; ALTER TABLE child OWNER TO seedsnap;
              REVOKE ALL ON DATABASE \"{name}\" FROM {role};
@@ -1227,7 +1314,5 @@ fn a_superuser_import_checks_every_key_itself_with_the_same_guarantees() {
             name = db.name
         ));
     }
-    granted.execute(&format!(
-        "REVOKE SET ON PARAMETER session_replication_role FROM {role}; DROP ROLE {role};"
-    ));
+    targets[0].execute(&format!("DROP ROLE {role};"));
 }
