@@ -1025,7 +1025,11 @@ impl<'a> Selector<'a> {
             }
             statements.push(sql);
             statement_tables.push(t);
-            let rows = windows[i].unwrap_or(info.estimated_rows.max(0) as u64);
+            // A table read whole returns what its statistics say, and at least a batch's worth
+            // as far as batching goes: a table never analysed says 0, which would let a window
+            // hold any number of whole tables at once.
+            let rows =
+                windows[i].unwrap_or((info.estimated_rows.max(0) as u64).max(BATCH_ROWS as u64));
             expected.push(rows.min(usize::MAX as u64) as usize);
             keyed.push(i);
         }
