@@ -1075,6 +1075,38 @@ fn replica_mode_and_row_security_on_the_target_are_refused_not_worked_around() {
     ));
 }
 
+/// A key value that only an inheritance child of the parent holds does not satisfy a foreign
+/// key (PostgreSQL checks `ONLY` the parent): the fast path's own check says so too.
+#[test]
+fn a_key_held_only_by_an_inheritance_child_is_an_orphan() {
+    const SCHEMA: &str = "CREATE TABLE parent (id int PRIMARY KEY);
+         CREATE TABLE parent_sub () INHERITS (parent);
+         CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent);";
+    let source = cluster().create_db(
+        "inherited",
+        None,
+        &format!(
+            "{SCHEMA} INSERT INTO parent VALUES (1); INSERT INTO parent_sub VALUES (9);
+             INSERT INTO child VALUES (1, 1);"
+        ),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let bad = copy_dir(&dir);
+    tamper_bytes(&bad, "public.child.tsv", |b| {
+        replace_bytes(b, b"1\t1\n", b"1\t9\n")
+    });
+    let target = cluster().create_db("inherited_test", None, SCHEMA);
+    let before = target.fingerprint();
+    let failed = import(&target, &bad, &["--json"]).code(4);
+    assert!(
+        failed.stdout.contains("child_parent_id_fkey")
+            && failed.stdout.contains("have no row in public.parent"),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(target.fingerprint(), before, "the target changed");
+}
+
 /// The fast path counts the orphans of the keys that share a parent with one statement: an
 /// orphan is still blamed on its own key (and only on it), with its file and line, whichever
 /// of several keys to the same parent it breaks, two-column keys included.
