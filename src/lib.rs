@@ -8,7 +8,8 @@
 //!   `export` and `plan` share; [`session`]: the source and target sessions;
 //!   [`readers`]: the export's parallel sessions on one shared snapshot;
 //! - [`safety`]: deciding whether a target may be written;
-//! - [`selection`]: sampling and foreign-key backfill;
+//! - [`selection`]: sampling and foreign-key backfill; [`compact`]: the compact sets it and
+//!   the snapshot's key check keep per row;
 //! - [`config`]: the config file; [`virtual_keys`]: keys the database does not declare;
 //!   [`masking`]: masking personal data between the source's COPY and the file;
 //!   [`lookup_values`]: `when` values that name a row of a lookup table;
@@ -24,6 +25,7 @@
 pub mod catalog;
 pub mod check_config;
 pub mod cli;
+pub mod compact;
 pub mod config;
 pub mod connection;
 pub mod error;

@@ -32,10 +32,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use postgres::{GenericClient, SimpleQueryMessage, SimpleQueryRow};
-use roaring::RoaringBitmap;
 use serde::Serialize;
 
 use crate::catalog::{quote_ident, quote_literal, Catalog, RowKey};
+use crate::compact::Bitmap64;
 use crate::error::{failure, ExitKind};
 use crate::graph::Component;
 use crate::readers::{self, Readers};
@@ -73,55 +73,6 @@ pub fn tid_array(rows: impl IntoIterator<Item = RowId>) -> String {
         "{}::pg_catalog.tid[]",
         quote_literal(&format!("{{{}}}", tids.join(",")))
     )
-}
-
-/// A set of `u64`s as compressed bitmaps, one per high half in use, kept in a sorted `Vec`:
-/// what `RoaringTreemap` does with a `BTreeMap`, whose first node alone costs about 300 bytes,
-/// and there is a set per table and two per referenced key.
-#[derive(Debug, Default, Clone)]
-struct Bitmap64(Vec<(u32, RoaringBitmap)>);
-
-impl Bitmap64 {
-    fn split(value: u64) -> (u32, u32) {
-        ((value >> 32) as u32, value as u32)
-    }
-
-    /// Adds a value; false when it was there already.
-    fn insert(&mut self, value: u64) -> bool {
-        let (high, low) = Self::split(value);
-        match self.0.binary_search_by_key(&high, |(h, _)| *h) {
-            Ok(i) => self.0[i].1.insert(low),
-            Err(i) => {
-                self.0.reserve_exact(1);
-                self.0.insert(i, (high, RoaringBitmap::from_iter([low])));
-                true
-            }
-        }
-    }
-
-    fn contains(&self, value: u64) -> bool {
-        let (high, low) = Self::split(value);
-        match self.0.binary_search_by_key(&high, |(h, _)| *h) {
-            Ok(i) => self.0[i].1.contains(low),
-            Err(_) => false,
-        }
-    }
-
-    /// Stores runs of consecutive values as runs (interned keys and the rows of a page are
-    /// such runs): a few bytes per run instead of two per value.
-    fn optimize(&mut self) {
-        for (_, lows) in &mut self.0 {
-            lows.optimize();
-        }
-    }
-
-    /// The values in ascending order.
-    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        self.0.iter().flat_map(|(high, lows)| {
-            lows.iter()
-                .map(move |low| ((*high as u64) << 32) | low as u64)
-        })
-    }
 }
 
 /// A table's chosen rows, compactly and in [`RowId`] order: per leaf relation, a compressed

@@ -375,17 +375,23 @@ impl SnapshotDir {
     /// Reads and checks the manifest. Data files are checked by [`SnapshotDir::check_files`].
     pub fn open(dir: &Path) -> Result<SnapshotDir> {
         let path = dir.join(MANIFEST_FILE);
-        let bytes = fs::read(&path).map_err(|e| {
-            failure(
-                ExitKind::BadInput,
-                format!(
-                    "cannot read {}: {e}. Is {} a seedsnap snapshot directory?",
-                    path.display(),
-                    dir.display()
-                ),
-            )
-        })?;
-        let manifest = Manifest::parse(&bytes).map_err(|problems| {
+        let parsed = match Manifest::read_usual(&path) {
+            Some(parsed) => parsed,
+            None => {
+                let bytes = fs::read(&path).map_err(|e| {
+                    failure(
+                        ExitKind::BadInput,
+                        format!(
+                            "cannot read {}: {e}. Is {} a seedsnap snapshot directory?",
+                            path.display(),
+                            dir.display()
+                        ),
+                    )
+                })?;
+                Manifest::parse(&bytes)
+            }
+        };
+        let manifest = parsed.map_err(|problems| {
             let located: Vec<Problem> = problems
                 .into_iter()
                 .map(|message| Problem::in_file(path.display().to_string(), None, None, message))

@@ -166,6 +166,21 @@ struct Shape<'a> {
     foreign_keys: &'a [ManifestForeignKey],
 }
 
+/// A manifest's first two fields, read before the rest to tell an unusual manifest.
+#[derive(Deserialize)]
+struct Header {
+    format: Option<serde_json::Value>,
+    format_version: Option<serde_json::Value>,
+}
+
+impl Header {
+    /// This seedsnap's format and version.
+    fn is_current(&self) -> bool {
+        self.format.as_ref().and_then(|v| v.as_str()) == Some(FORMAT)
+            && self.format_version.as_ref().and_then(|v| v.as_u64()) == Some(FORMAT_VERSION as u64)
+    }
+}
+
 pub fn schema_fingerprint(tables: &[ManifestTable]) -> String {
     let shapes: Vec<Shape> = tables
         .iter()
@@ -177,8 +192,10 @@ pub fn schema_fingerprint(tables: &[ManifestTable]) -> String {
             foreign_keys: &t.foreign_keys,
         })
         .collect();
-    let json = serde_json::to_vec(&shapes).expect("shapes serialize");
-    format!("sha256:{}", super::hex(&Sha256::digest(&json)))
+    // Hashed as it is written: the JSON text of thousands of tables is megabytes.
+    let mut hasher = Sha256::new();
+    serde_json::to_writer(&mut hasher, &shapes).expect("shapes serialize");
+    format!("sha256:{}", super::hex(&hasher.finalize()))
 }
 
 impl Manifest {
@@ -248,28 +265,38 @@ impl Manifest {
         out.write_all(b"\n")
     }
 
+    /// The usual manifest read straight from its file, without holding the file's text (3 MB
+    /// on 3,000 tables) next to what it parses into: `None` when anything is unusual (the file
+    /// cannot be read, another format or version, malformed JSON), and the caller then reads
+    /// the text and [`Manifest::parse`]s it, which words every problem.
+    pub fn read_usual(path: &std::path::Path) -> Option<Result<Manifest, Vec<String>>> {
+        let reader = || std::fs::File::open(path).ok().map(std::io::BufReader::new);
+        let header: Header = serde_json::from_reader(reader()?).ok()?;
+        if !header.is_current() {
+            return None;
+        }
+        let manifest: Manifest = serde_json::from_reader(reader()?).ok()?;
+        Some(manifest.checked())
+    }
+
+    /// The manifest, or the problems [`Manifest::structural_problems`] finds.
+    fn checked(self) -> Result<Manifest, Vec<String>> {
+        let problems = self.structural_problems();
+        match problems.is_empty() {
+            true => Ok(self),
+            false => Err(problems),
+        }
+    }
+
     /// Parses a manifest and checks everything that can be checked without the data files.
     /// Returns every problem found, not just the first.
     pub fn parse(text: &[u8]) -> Result<Manifest, Vec<String>> {
         // The usual case straight from the text: a JSON tree first would take several times
         // the text's size (tens of megabytes on thousands of tables). Anything unusual goes
         // the long way below, which words every problem.
-        #[derive(Deserialize)]
-        struct Header {
-            format: Option<serde_json::Value>,
-            format_version: Option<serde_json::Value>,
-        }
-        if let Ok(header) = serde_json::from_slice::<Header>(text) {
-            let format = header.format.as_ref().and_then(|v| v.as_str());
-            let version = header.format_version.as_ref().and_then(|v| v.as_u64());
-            if format == Some(FORMAT) && version == Some(FORMAT_VERSION as u64) {
-                if let Ok(manifest) = serde_json::from_slice::<Manifest>(text) {
-                    let problems = manifest.structural_problems();
-                    return match problems.is_empty() {
-                        true => Ok(manifest),
-                        false => Err(problems),
-                    };
-                }
+        if serde_json::from_slice::<Header>(text).is_ok_and(|h| h.is_current()) {
+            if let Ok(manifest) = serde_json::from_slice::<Manifest>(text) {
+                return manifest.checked();
             }
         }
         let value: serde_json::Value =
