@@ -345,6 +345,56 @@ impl TupleSet {
         }
     }
 
+    fn len(&self) -> usize {
+        match self {
+            TupleSet::Dense(set) => set.len() as usize,
+            TupleSet::Pairs(set) => set.len(),
+        }
+    }
+
+    /// The tuples, in ascending order.
+    fn sorted(&self) -> Vec<Packed> {
+        match self {
+            TupleSet::Dense(set) => set.iter().collect(),
+            TupleSet::Pairs(set) => {
+                let mut tuples: Vec<Packed> = set.iter().copied().collect();
+                tuples.sort_unstable();
+                tuples
+            }
+        }
+    }
+
+    /// The tuples `keep` wants, in ascending order, cut into sets of at most `size`.
+    fn chunks(&self, size: usize, keep: impl Fn(Packed) -> bool) -> Vec<TupleSet> {
+        let values: Box<dyn Iterator<Item = Packed>> = match self {
+            TupleSet::Dense(set) => Box::new(set.iter()),
+            TupleSet::Pairs(_) => Box::new(self.sorted().into_iter()),
+        };
+        let mut chunks = Vec::new();
+        let mut current: Option<TupleSet> = None;
+        for value in values.filter(|&v| keep(v)) {
+            let chunk = current.get_or_insert_with(|| self.empty_like());
+            chunk.insert(value);
+            if chunk.len() == size {
+                chunks.extend(current.take().map(TupleSet::optimized));
+            }
+        }
+        chunks.extend(current.map(TupleSet::optimized));
+        chunks
+    }
+
+    fn empty_like(&self) -> TupleSet {
+        match self {
+            TupleSet::Dense(_) => TupleSet::Dense(Bitmap64::default()),
+            TupleSet::Pairs(_) => TupleSet::Pairs(FastSet::default()),
+        }
+    }
+
+    fn optimized(mut self) -> TupleSet {
+        self.optimize();
+        self
+    }
+
     /// How many of these tuples `other` lacks.
     fn count_missing_from(&self, other: &TupleSet) -> usize {
         match self {
@@ -403,7 +453,8 @@ struct KeySet {
     present: TupleSet,
     /// Tuples already asked for.
     requested: TupleSet,
-    pending: Vec<Packed>,
+    /// Tuples asked for since the last backfill round took them.
+    pending: TupleSet,
 }
 
 struct Selector<'a> {
@@ -476,7 +527,10 @@ pub fn select(
             break;
         }
         let round_started = Instant::now();
-        let keys_looked_up = work.iter().map(|(_, t)| t.len()).sum();
+        let keys_looked_up = work
+            .iter()
+            .flat_map(|(_, chunks)| chunks.iter().map(TupleSet::len))
+            .sum();
         let rows_found = selector.backfill_round(client, readers, &work)?;
         selector.compact();
         stats.backfill_rounds.push(RoundStat {
@@ -534,6 +588,29 @@ pub fn select(
 /// batch (a statement expected to return more goes alone); with the window sizes below, this
 /// bounds what the export holds of the source's rows while it selects.
 pub const BATCH_ROWS: usize = 1024;
+
+/// The keys of one wave of a backfill round: the round's lookup statements are written and
+/// sent a wave at a time, so that the SQL text of every missing key (megabytes on thousands of
+/// tables) is never in memory at once; the keys wait as compact sets ([`TupleSet`]).
+const WAVE_ROWS: usize = 32 * BATCH_ROWS;
+
+/// Consecutive runs of `items` of at most [`WAVE_ROWS`] `rows` (an item with more goes alone).
+fn wave_ranges<T>(items: &[T], rows: impl Fn(&T) -> usize) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let (mut start, mut total) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        let n = rows(item);
+        if i > start && total + n > WAVE_ROWS {
+            ranges.push(start..i);
+            (start, total) = (i, 0);
+        }
+        total += n;
+    }
+    if start < items.len() {
+        ranges.push(start..items.len());
+    }
+    ranges
+}
 
 /// The rows expected of one [`batch`] window, per session: a window is taken in while the next
 /// one is read, so about two windows of rows are held at once.
@@ -802,7 +879,7 @@ impl<'a> Selector<'a> {
                     self_reference,
                     present: TupleSet::for_arity(fk.parent_columns.len()),
                     requested: TupleSet::for_arity(fk.parent_columns.len()),
-                    pending: Vec::new(),
+                    pending: TupleSet::for_arity(fk.parent_columns.len()),
                 });
                 sets_of[fk.parent].push(sets.len() - 1);
                 sets.len() - 1
@@ -1010,6 +1087,7 @@ impl<'a> Selector<'a> {
                     .collect::<Result<_>>()?;
                 self.take_sample(tables[i], &preferring[i], limits, parsed);
                 take_up_to(self, i + 1);
+                self.compact();
                 Ok(())
             },
         )?;
@@ -1169,7 +1247,7 @@ impl<'a> Selector<'a> {
             let packed = self.pack(&tuple);
             let key_set = &mut self.sets[set];
             if !key_set.present.contains(packed) && key_set.requested.insert(packed) {
-                key_set.pending.push(packed);
+                key_set.pending.insert(packed);
                 if let Some(requested_by) = &mut self.requested_by {
                     requested_by.insert(
                         (set, packed),
@@ -1197,7 +1275,9 @@ impl<'a> Selector<'a> {
                 self.sets[set].present.optimize();
             }
             for &fk in &self.outgoing[table] {
-                self.sets[self.key_of[fk].0].requested.optimize();
+                let set = &mut self.sets[self.key_of[fk].0];
+                set.requested.optimize();
+                set.pending.optimize();
             }
         }
     }
@@ -1223,57 +1303,69 @@ impl<'a> Selector<'a> {
         }
     }
 
-    /// Drains what is still missing, per key set, in a stable order.
-    fn take_pending(&mut self) -> Vec<(usize, Vec<Packed>)> {
+    /// Drains what is still missing, per key set, in a stable order: each set's tuples in
+    /// ascending order, in chunks of at most [`BATCH_ROWS`] (one lookup statement each), kept
+    /// as compact sets until their statements are written.
+    fn take_pending(&mut self) -> Vec<(usize, Vec<TupleSet>)> {
         let mut work = Vec::new();
         for (i, set) in self.sets.iter_mut().enumerate() {
-            let mut pending = std::mem::take(&mut set.pending);
-            pending.retain(|&t| !set.present.contains(t));
-            if !pending.is_empty() {
-                work.push((i, pending));
+            let pending = std::mem::replace(&mut set.pending, set.present.empty_like());
+            let chunks = pending.chunks(BATCH_ROWS, |t| !set.present.contains(t));
+            if !chunks.is_empty() {
+                work.push((i, chunks));
             }
         }
         work
     }
 
-    /// One round: every foreign key's missing parents, all in one batch. Returns rows found.
+    /// One round: every foreign key's missing parents, wave by wave (see [`WAVE_ROWS`]).
+    /// Returns rows found.
     fn backfill_round(
         &mut self,
         client: &mut (impl GenericClient + Send),
         readers: &mut Readers,
-        work: &[(usize, Vec<Packed>)],
+        work: &[(usize, Vec<TupleSet>)],
     ) -> Result<usize> {
-        let mut statements = Vec::new();
-        let mut expected = Vec::new();
-        let mut owners = Vec::new();
-        for (set, tuples) in work {
-            for chunk in tuples.chunks(BATCH_ROWS) {
-                statements.push(self.lookup_sql(*set, chunk));
-                expected.push(chunk.len());
-                owners.push(self.sets[*set].parent);
-            }
-        }
+        let chunks: Vec<(usize, &TupleSet)> = work
+            .iter()
+            .flat_map(|(set, chunks)| chunks.iter().map(move |chunk| (*set, chunk)))
+            .collect();
         let mut found = 0;
-        batch(
-            client,
-            readers,
-            &statements,
-            &expected,
-            &owners,
-            |k, rows| {
-                let parent = owners[k];
-                for row in rows {
-                    let (id, values) = self.parse(parent, row)?;
-                    if self.add_row(parent, id, &values) {
-                        self.tables[parent].selection.backfilled += 1;
-                        found += 1;
-                        self.record_reason(parent, id, &values);
+        for wave in wave_ranges(&chunks, |(_, chunk)| chunk.len()) {
+            let statements: Vec<String> = chunks[wave.clone()]
+                .iter()
+                .map(|(set, chunk)| self.lookup_sql(*set, &chunk.sorted()))
+                .collect();
+            let expected: Vec<usize> = chunks[wave.clone()]
+                .iter()
+                .map(|(_, chunk)| chunk.len())
+                .collect();
+            let owners: Vec<usize> = chunks[wave]
+                .iter()
+                .map(|(set, _)| self.sets[*set].parent)
+                .collect();
+            batch(
+                client,
+                readers,
+                &statements,
+                &expected,
+                &owners,
+                |k, rows| {
+                    let parent = owners[k];
+                    for row in rows {
+                        let (id, values) = self.parse(parent, row)?;
+                        if self.add_row(parent, id, &values) {
+                            self.tables[parent].selection.backfilled += 1;
+                            found += 1;
+                            self.record_reason(parent, id, &values);
+                        }
                     }
-                }
-                Ok(())
-            },
-        )
-        .context("looking up referenced rows")?;
+                    self.compact();
+                    Ok(())
+                },
+            )
+            .context("looking up referenced rows")?;
+        }
         Ok(found)
     }
 
@@ -1540,6 +1632,37 @@ mod tests {
             .collect();
         assert_eq!(relations, vec![(5, 3), (9, 2)]);
         assert!(RowSet::default().is_empty());
+    }
+
+    #[test]
+    fn waves_cut_by_rows() {
+        let w = WAVE_ROWS;
+        assert_eq!(
+            wave_ranges(&[w / 2, w / 2, 1, w * 2, 1], |&n| n),
+            vec![0..2, 2..3, 3..4, 4..5]
+        );
+        assert_eq!(wave_ranges(&[1, 2, 3], |&n| n), vec![0..3]);
+        assert!(wave_ranges(&[] as &[usize], |&n| n).is_empty());
+    }
+
+    #[test]
+    fn pending_tuples_come_out_sorted_in_chunks_without_the_present_ones() {
+        for arity in [1, 2] {
+            let mut pending = TupleSet::for_arity(arity);
+            for t in [9u64, 3, 1 << 33, 5, 7, 1, 8] {
+                pending.insert(t);
+            }
+            pending.optimize();
+            let chunks = pending.chunks(3, |t| t != 5);
+            let parts: Vec<Vec<Packed>> = chunks.iter().map(TupleSet::sorted).collect();
+            assert_eq!(
+                parts,
+                vec![vec![1, 3, 7], vec![8, 9, 1 << 33]],
+                "arity {arity}"
+            );
+            assert_eq!(chunks.iter().map(TupleSet::len).sum::<usize>(), 6);
+            assert!(pending.chunks(3, |_| false).is_empty());
+        }
     }
 
     #[test]
