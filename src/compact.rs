@@ -54,6 +54,16 @@ impl Bitmap64 {
         self.0.iter().all(|(_, lows)| lows.is_empty())
     }
 
+    /// Removes every value `other` holds.
+    pub fn remove_all(&mut self, other: &Bitmap64) {
+        for (high, lows) in &mut self.0 {
+            if let Ok(i) = other.0.binary_search_by_key(high, |(h, _)| *h) {
+                *lows -= &other.0[i].1;
+            }
+        }
+        self.0.retain(|(_, lows)| !lows.is_empty());
+    }
+
     pub fn len(&self) -> u64 {
         self.0.iter().map(|(_, lows)| lows.len()).sum()
     }
@@ -156,6 +166,12 @@ mod tests {
             vec![3, 7, 1 << 40, (1 << 40) + 1, u64::MAX]
         );
         assert_eq!(set.len(), 5);
+        let mut other = Bitmap64::default();
+        for value in [7, 1 << 40, (1 << 40) + 1, 99] {
+            other.insert(value);
+        }
+        set.remove_all(&other);
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![3, u64::MAX]);
     }
 
     #[test]

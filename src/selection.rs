@@ -383,6 +383,19 @@ impl TupleSet {
         chunks
     }
 
+    /// Drops the tuples `other` holds.
+    fn remove_all(&mut self, other: &TupleSet) {
+        match (self, other) {
+            (TupleSet::Dense(set), TupleSet::Dense(other)) => set.remove_all(other),
+            (set, other) => {
+                let TupleSet::Pairs(pairs) = set else {
+                    unreachable!("a key set's tuples have one arity")
+                };
+                pairs.retain(|&t| !other.contains(t));
+            }
+        }
+    }
+
     fn empty_like(&self) -> TupleSet {
         match self {
             TupleSet::Dense(_) => TupleSet::Dense(Bitmap64::default()),
@@ -451,7 +464,8 @@ struct KeySet {
     self_reference: Option<usize>,
     /// Referenced-column tuples of the chosen parent rows.
     present: TupleSet,
-    /// Tuples already asked for.
+    /// Tuples asked for and not (yet) found: after each round, those found are dropped
+    /// ([`Selector::forget_found`]), since `present` answers for them.
     requested: TupleSet,
     /// Tuples asked for since the last backfill round took them.
     pending: TupleSet,
@@ -533,6 +547,7 @@ pub fn select(
             .sum();
         let rows_found = selector.backfill_round(client, readers, &work)?;
         selector.compact();
+        selector.forget_found();
         stats.backfill_rounds.push(RoundStat {
             foreign_keys: work.len(),
             keys_looked_up,
@@ -1279,6 +1294,15 @@ impl<'a> Selector<'a> {
                 set.requested.optimize();
                 set.pending.optimize();
             }
+        }
+    }
+
+    /// Drops the requested tuples that were found: only those still missing (in flight, or
+    /// with no parent row at all) need remembering, and most requests are answered.
+    fn forget_found(&mut self) {
+        for set in &mut self.sets {
+            set.requested.remove_all(&set.present);
+            set.requested.optimize();
         }
     }
 
