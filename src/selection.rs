@@ -23,7 +23,11 @@
 //! a remote source, where each window costs a round trip), not a level's. Rows are remembered by
 //! `(tableoid, ctid)`, stable inside one snapshot, in compressed bitmaps ([`RowSet`]), so the
 //! final COPY fetches exactly them with a TID scan; the key values foreign keys need are kept
-//! interned as small integers.
+//! interned as small integers, in compressed bitmaps too ([`crate::compact`]): the tuples each
+//! chosen parent offers, the ones asked for and not found yet, and the ones a backfill round
+//! will look up (whose SQL is written a wave of [`BATCH_ROWS`] × 32 keys at a time). Memory
+//! that is left grows with the rows chosen (a few bytes each) and with the tables (the
+//! catalog, and an empty bitmap and a few small vectors per table and per referenced key).
 //! Nothing is written to the source: no temporary tables, so a hot standby works too.
 
 use std::collections::{HashMap, HashSet};
