@@ -261,8 +261,9 @@ pub struct ForeignKey {
     /// A constraint of the database, or a key from the config file.
     pub kind: KeyKind,
     /// Declared on partitions of the child, not on the child itself: the key constrains the
-    /// rows of those partitions only. `None` for keys of the whole table.
-    pub partition: Option<PartitionScope>,
+    /// rows of those partitions only. `None` for keys of the whole table. Boxed: few keys
+    /// have one, and the catalog holds thousands of keys on a wide schema.
+    pub partition: Option<Box<PartitionScope>>,
 }
 
 /// Where a foreign key comes from; what only one kind has lives in its variant.
@@ -503,14 +504,15 @@ impl Catalog {
     /// The catalog restricted to the tables marked `keep`, indexes renumbered.
     pub fn restrict(&self, keep: &[bool]) -> Catalog {
         let mut new_index = vec![usize::MAX; self.tables.len()];
-        let mut tables = Vec::new();
+        // Exact capacities: this catalog is kept through the whole command.
+        let mut tables = Vec::with_capacity(keep.iter().filter(|&&k| k).count());
         for (i, table) in self.tables.iter().enumerate() {
             if keep[i] {
                 new_index[i] = tables.len();
                 tables.push(table.clone());
             }
         }
-        let foreign_keys = self
+        let mut foreign_keys: Vec<ForeignKey> = self
             .foreign_keys
             .iter()
             .filter(|fk| keep[fk.child] && keep[fk.parent])
@@ -520,6 +522,7 @@ impl Catalog {
                 ..fk.clone()
             })
             .collect();
+        foreign_keys.shrink_to_fit();
         let external_foreign_keys = self
             .external_foreign_keys
             .iter()
@@ -651,7 +654,7 @@ impl Catalog {
                             deferrable: row.get("deferrable"),
                             validated: row.get("validated"),
                         }),
-                        partition: partition_scope(&row),
+                        partition: partition_scope(&row).map(Box::new),
                     };
                     // A key declared on several partitions maps to the same pair of roots:
                     // one key, covering the rows of all of them (all rows when one of the
@@ -670,7 +673,7 @@ impl Catalog {
                         Some(&at) => {
                             let existing: &mut ForeignKey = &mut foreign_keys[at];
                             match (existing.partition.as_mut(), fk.partition) {
-                                (Some(scope), Some(more)) => scope.merge(more),
+                                (Some(scope), Some(more)) => scope.merge(*more),
                                 _ => existing.partition = None,
                             }
                         }
