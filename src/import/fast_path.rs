@@ -242,20 +242,27 @@ pub fn check(
             });
         }
     }
-    let counting = counting_statements(&checks, catalog);
-    let statements: Vec<String> = counting.iter().map(|(sql, _)| sql.clone()).collect();
-    let rows = super::batch_rows(txn, &statements).context("checking every foreign key")?;
+    let (statements, counting): (Vec<String>, Vec<Vec<usize>>) =
+        counting_statements(&checks, catalog).into_iter().unzip();
+    // Each statement's one row, as its counts (`None`: not a number).
+    let rows = super::batch_map(txn, &statements, |row| {
+        (0..row.len())
+            .map(|column| row.get(column).and_then(|v| v.parse().ok()))
+            .collect::<Vec<Option<i64>>>()
+    })
+    .context("checking every foreign key")?;
+    drop(statements);
     anyhow::ensure!(
         rows.len() == counting.len(),
         "one answer per counting statement"
     );
     let mut counts = vec![0i64; checks.len()];
-    for (row, (_, counted)) in rows.iter().zip(&counting) {
+    for (row, counted) in rows.iter().zip(&counting) {
         for (column, &check) in counted.iter().enumerate() {
-            counts[check] = row
-                .get(column)
-                .and_then(|v| v.parse().ok())
-                .with_context(|| format!("checking keys: no count for {}", checks[check].what))?;
+            counts[check] =
+                row.get(column).copied().flatten().with_context(|| {
+                    format!("checking keys: no count for {}", checks[check].what)
+                })?;
         }
     }
     let mut broken = Vec::new();

@@ -1477,11 +1477,21 @@ fn batch_rows(
     txn: &mut Transaction<'_>,
     statements: &[String],
 ) -> Result<Vec<postgres::SimpleQueryRow>, postgres::Error> {
+    batch_map(txn, statements, |row| row)
+}
+
+/// [`batch_rows`], each row turned by `map` into what the caller keeps as soon as its round
+/// trip's reply is in: thousands of driver rows cost megabytes (a 24-byte range per field).
+fn batch_map<T>(
+    txn: &mut Transaction<'_>,
+    statements: &[String],
+    mut map: impl FnMut(postgres::SimpleQueryRow) -> T,
+) -> Result<Vec<T>, postgres::Error> {
     let mut rows = Vec::with_capacity(statements.len());
     for chunk in statements.chunks(1000) {
         for message in txn.simple_query(&chunk.join(";\n"))? {
             if let postgres::SimpleQueryMessage::Row(row) = message {
-                rows.push(row);
+                rows.push(map(row));
             }
         }
     }
