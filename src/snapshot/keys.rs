@@ -10,7 +10,7 @@
 //! `Tuples`): a one-column integer key costs about two bits to two bytes per row in a
 //! bitmap, any other tuple its bytes plus an 8-byte offset, instead of a hash-set entry with two
 //! heap allocations per tuple (`verify` of the 3,000-table benchmark's snapshot: peak RSS
-//! 127 MB before, 23 MB after, most of it now the manifest and the binary).
+//! 127 MB before, 24 MB after, most of it now the manifest and the binary).
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
