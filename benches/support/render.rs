@@ -90,7 +90,7 @@ pub struct Figures {
     pub floor_load_s: f64,
     pub own_floor_s: f64,
     /// Whether the superuser import took the fast path (foreign-key triggers off, every key
-    /// checked by one batched query) in every run.
+    /// checked by batched counting queries) in every run.
     pub fast_path: bool,
     /// Export and import seconds through the latency proxy (medians).
     pub remote: Option<(f64, f64)>,
@@ -208,8 +208,8 @@ fn table(results: &Results) -> String {
          superuser. \"Owner + SET grant\": the same role into another such clone, with \
          `GRANT SET ON PARAMETER session_replication_role TO {0}` (PostgreSQL 15+) in force for \
          that import only, which lets it load as the superuser's fast path does (foreign-key \
-         triggers off, every key checked by one batched query); the plain \"not superuser\" \
-         import runs without the grant.\n",
+         triggers off, every key checked by batched counting queries); the plain \"not \
+         superuser\" import runs without the grant.\n",
         results.importer
     ));
     out
@@ -234,7 +234,7 @@ fn load_paths(results: &Results) -> String {
     if !fast.is_empty() {
         out.push_str(&format!(
             "The superuser import loaded with foreign-key triggers off and checked every key by \
-             one batched query (its fast path) on: {}.\n",
+             batched counting queries (its fast path) on: {}.\n",
             fast.join(", ")
         ));
     }
