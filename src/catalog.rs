@@ -123,6 +123,11 @@ pub struct Column {
     pub identity: Option<Identity>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub has_default: bool,
+    /// The column's collation, qualified and quoted (`pg_catalog."C"`), for a collatable type:
+    /// a foreign key between columns of different collations compares under the referenced
+    /// column's, as PostgreSQL's own check does.
+    #[serde(skip)]
+    pub collation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -610,6 +615,7 @@ impl Catalog {
                     _ => None,
                 },
                 has_default: row.get("has_default"),
+                collation: row.get("collation"),
             });
         }
 

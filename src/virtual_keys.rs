@@ -556,6 +556,7 @@ mod tests {
                     generated: *n == "generated",
                     identity: None,
                     has_default: false,
+                    collation: None,
                 })
                 .collect(),
             unique_keys: vec![UniqueKey {

@@ -1,7 +1,7 @@
 -- The live columns of the given tables, in table order then column order. The base type is
 -- printed with typmod -1, not NULL: `format_type(bpchar, NULL)` is `character`, which SQL reads
 -- as char(1) and a cast to it truncates; with -1 it is `bpchar` (and `"bit"` for bit), which
--- casts without truncating.
+-- casts without truncating. The collation (qualified, quoted) is NULL for a type without one.
 -- $1: int8[] of table oids.
 SELECT a.attrelid::int8                                        AS table_oid,
        a.attname::text                                         AS column_name,
@@ -10,7 +10,11 @@ SELECT a.attrelid::int8                                        AS table_oid,
        a.attnotnull                                            AS not_null,
        a.attgenerated <> ''                                    AS generated,
        a.attidentity::text                                     AS identity,
-       a.atthasdef                                             AS has_default
+       a.atthasdef                                             AS has_default,
+       (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
+          FROM pg_catalog.pg_collation AS co
+          JOIN pg_catalog.pg_namespace AS cn ON cn.oid = co.collnamespace
+         WHERE co.oid = a.attcollation)                        AS collation
   FROM pg_catalog.pg_attribute AS a
  WHERE a.attrelid = ANY ($1::int8[]::oid[])
    AND a.attnum > 0

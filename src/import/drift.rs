@@ -246,6 +246,7 @@ mod tests {
             generated: false,
             identity: identity.then_some(Identity::Always),
             has_default: false,
+            collation: None,
         };
         Table {
             oid: 1,

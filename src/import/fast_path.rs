@@ -154,6 +154,8 @@ struct OrphanGroup {
     parent: String,
     parent_columns: Vec<String>,
     child_types: Vec<String>,
+    /// ` COLLATE …` of each parent column, or nothing (see `statements::collate_as`).
+    collations: Vec<String>,
 }
 
 /// At most this many foreign keys are counted by one statement.
@@ -222,6 +224,11 @@ pub fn check(
                 parent: catalog.tables[fk.parent].from_clause(),
                 parent_columns: fk.parent_columns.clone(),
                 child_types,
+                collations: fk
+                    .parent_columns
+                    .iter()
+                    .map(|c| super::statements::collate_as(&catalog.tables[fk.parent], c))
+                    .collect(),
             }),
         });
     }
@@ -378,8 +385,9 @@ fn orphan_counts(group: &OrphanGroup, children: &[(String, &[String])]) -> Strin
     let matches: Vec<String> = group
         .parent_columns
         .iter()
+        .zip(&group.collations)
         .enumerate()
-        .map(|(i, p)| format!("p.{} = s.v{i}", quote_ident(p)))
+        .map(|(i, (p, collate))| format!("p.{} = s.v{i}{collate}", quote_ident(p)))
         .collect();
     format!(
         "SELECT {} FROM ({}) AS s WHERE NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
@@ -413,6 +421,7 @@ mod tests {
             parent: "public.parent".into(),
             parent_columns: vec!["id".into(), "K".into()],
             child_types: vec!["integer".into(), "integer".into()],
+            collations: vec![String::new(), " COLLATE pg_catalog.\"C\"".into()],
         };
         let (a, b) = (
             ["p".to_string(), "pk".to_string()],
@@ -426,7 +435,8 @@ mod tests {
              WHERE s.\"p\" IS NOT NULL AND s.\"pk\" IS NOT NULL \
              UNION ALL SELECT 1 AS k, s.\"x\" AS v0, s.\"y\" AS v1 FROM ONLY public.b AS s \
              WHERE s.\"x\" IS NOT NULL AND s.\"y\" IS NOT NULL) AS s \
-             WHERE NOT EXISTS (SELECT 1 FROM public.parent AS p WHERE p.\"id\" = s.v0 AND p.\"K\" = s.v1)"
+             WHERE NOT EXISTS (SELECT 1 FROM public.parent AS p WHERE p.\"id\" = s.v0 \
+             AND p.\"K\" = s.v1 COLLATE pg_catalog.\"C\")"
         );
     }
 

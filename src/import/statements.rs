@@ -278,7 +278,14 @@ impl LoadTable<'_> {
         let matches: Vec<String> = columns
             .iter()
             .zip(parent_columns)
-            .map(|(c, p)| format!("p.{} = s.{}", quote_ident(p), quote_ident(c)))
+            .map(|(c, p)| {
+                format!(
+                    "p.{} = s.{}{}",
+                    quote_ident(p),
+                    quote_ident(c),
+                    collate_as(parent, p)
+                )
+            })
             .collect();
         format!(
             "SELECT pg_catalog.count(*)::pg_catalog.int8 FROM {} AS s WHERE {} AND NOT EXISTS \
@@ -289,6 +296,16 @@ impl LoadTable<'_> {
             parent.from_clause(),
             matches.join(" AND ")
         )
+    }
+}
+
+/// ` COLLATE <collation>` of the parent's column `column`, or nothing for a type without one:
+/// a key's values compare under the referenced column's collation, as PostgreSQL's own check
+/// does (between columns of different collations the comparison would otherwise fail).
+pub fn collate_as(parent: &Table, column: &str) -> String {
+    match parent.column(column).and_then(|c| c.collation.as_deref()) {
+        Some(collation) => format!(" COLLATE {collation}"),
+        None => String::new(),
     }
 }
 
@@ -312,6 +329,7 @@ mod tests {
                     generated: false,
                     identity: None,
                     has_default: false,
+                    collation: None,
                 })
                 .collect(),
             unique_keys: vec![],

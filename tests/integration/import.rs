@@ -1107,6 +1107,41 @@ fn a_key_held_only_by_an_inheritance_child_is_an_orphan() {
     assert_eq!(target.fingerprint(), before, "the target changed");
 }
 
+/// A foreign key between text columns of different collations: the fast path's own checks
+/// compare under the referenced column's collation, as PostgreSQL's check does (they failed
+/// with "could not determine which collation to use"), and still catch an orphan.
+#[test]
+fn keys_between_columns_of_different_collations_are_checked_like_the_server_does() {
+    const SCHEMA: &str = "CREATE TABLE parent (code text COLLATE \"C\" PRIMARY KEY);
+         CREATE TABLE child (id int PRIMARY KEY, code text COLLATE \"POSIX\" REFERENCES parent);
+         CREATE TABLE other (id int PRIMARY KEY, code text COLLATE \"POSIX\" REFERENCES parent);";
+    let source = cluster().create_db(
+        "collated",
+        None,
+        &format!(
+            "{SCHEMA} INSERT INTO parent VALUES ('a'), ('b');
+             INSERT INTO child VALUES (1, 'a'), (2, 'b'); INSERT INTO other VALUES (1, 'b');"
+        ),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let target = cluster().create_db("collated_test", None, SCHEMA);
+    let run = import(&target, &dir, &["--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["batched_key_checks"], true, "{}", run.stdout);
+    assert_eq!(target.query_i64("SELECT count(*) FROM child"), 2);
+
+    let bad = copy_dir(&dir);
+    tamper_bytes(&bad, "public.child.tsv", |b| {
+        replace_bytes(b, b"2\tb\n", b"2\tz\n")
+    });
+    let empty = cluster().create_db("collated_bad_test", None, SCHEMA);
+    let before = empty.fingerprint();
+    import(&empty, &bad, &[])
+        .code(4)
+        .stderr_has("child_code_fkey");
+    assert_eq!(empty.fingerprint(), before, "the orphan changed the target");
+}
+
 /// The fast path counts the orphans of the keys that share a parent with one statement: an
 /// orphan is still blamed on its own key (and only on it), with its file and line, whichever
 /// of several keys to the same parent it breaks, two-column keys included.
