@@ -414,6 +414,77 @@ fn duplicate_count(from: &str, columns: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::{QualifiedName, Table, TableKind};
+
+    fn table(name: &str) -> Table {
+        Table {
+            oid: 1,
+            name: QualifiedName::new("public", name),
+            kind: TableKind::Ordinary,
+            columns: vec![],
+            unique_keys: vec![],
+            has_rules: false,
+            has_triggers: false,
+            estimated_rows: 0,
+        }
+    }
+
+    #[test]
+    fn keys_are_counted_together_by_parent_columns_and_child_types_in_chunks() {
+        let catalog = Catalog {
+            tables: vec![table("a"), table("b")],
+            foreign_keys: vec![],
+            external_foreign_keys: vec![],
+        };
+        let columns = ["p".to_string()];
+        let group = |parent: &str, parent_column: &str, child_type: &str| OrphanGroup {
+            parent: parent.into(),
+            parent_columns: vec![parent_column.into()],
+            child_types: vec![child_type.into()],
+            collations: vec![String::new()],
+        };
+        let key = |child: usize, group: OrphanGroup| Check {
+            sql: String::new(),
+            what: format!("key of {child}"),
+            foreign_key: Some((child, &columns[..])),
+            group: Some(group),
+        };
+        // 70 integer keys to one parent column, one bigint key to it, one key to another
+        // column of the same parent, and a unique check in between.
+        let mut checks: Vec<Check> = (0..70)
+            .map(|i| key(i % 2, group("P", "id", "integer")))
+            .collect();
+        checks.insert(
+            5,
+            Check {
+                sql: "SELECT 'unique'".into(),
+                what: "unique".into(),
+                foreign_key: None,
+                group: None,
+            },
+        );
+        checks.push(key(0, group("P", "id", "bigint")));
+        checks.push(key(1, group("P", "code", "integer")));
+        let statements = counting_statements(&checks, &catalog);
+        let members: Vec<Vec<usize>> = statements.iter().map(|(_, m)| m.clone()).collect();
+        let integer_keys: Vec<usize> = (0..71).filter(|&i| i != 5).collect();
+        assert_eq!(
+            members,
+            vec![
+                vec![5],
+                integer_keys[..32].to_vec(),
+                integer_keys[32..64].to_vec(),
+                integer_keys[64..].to_vec(),
+                vec![71],
+                vec![72],
+            ]
+        );
+        assert_eq!(statements[0].0, "SELECT 'unique'");
+        // One count column per key, each child once per key.
+        assert_eq!(statements[1].0.matches("FILTER").count(), 32);
+        assert_eq!(statements[3].0.matches("UNION ALL").count(), 5);
+        assert!(statements[4].0.contains("FROM ONLY \"public\".\"a\" AS s"));
+    }
 
     #[test]
     fn keys_sharing_a_parent_are_counted_in_one_statement() {
