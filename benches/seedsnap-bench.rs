@@ -11,7 +11,8 @@
 //!   foreign-key triggers off and every key checked by batched counting queries, and the report says
 //!   whether it did); by `bench_importer`, a role that owns the clone's schemas, tables and
 //!   sequences but is not a superuser (its clone comes from a template made once with
-//!   `fixtures/bench/owned_by.sql`; the bench fails if that import reports batched key checks);
+//!   `fixtures/bench/owned_by.sql`; the bench fails if that import reports batched key checks,
+//!   and records whether it dropped and re-added the keys or kept the per-row triggers);
 //!   and by `bench_importer` again into another clone of that template, with
 //!   `GRANT SET ON PARAMETER session_replication_role TO bench_importer` (PostgreSQL 15+) in
 //!   force for that import only (the bench fails if this build's import does not report
@@ -577,6 +578,9 @@ struct Pass {
     granted_fast_path: bool,
     /// Whether the superuser import took its fast path.
     fast_path: bool,
+    /// How the plain owner's import checked keys (its report's `key_checks`; `per_row` for a
+    /// build that does not say).
+    owner_key_checks: String,
     rows: f64,
     tables: usize,
     read_per_row: f64,
@@ -606,7 +610,9 @@ impl Pass {
 /// grant), with the binary `bin`.
 fn pass(env: &Env, bin: &Path, d: &Dataset, dir: &Path) -> Result<Pass> {
     let mut p = pass_via(env, &env.conn, bin, d, dir)?;
-    p.owner_import = Some(owner_import(env, bin, d, dir)?);
+    let (owner, key_checks) = owner_import(env, bin, d, dir)?;
+    p.owner_import = Some(owner);
+    p.owner_key_checks = key_checks;
     if env.set_grant {
         let (import, fast_path) = granted_import(env, bin, d, dir)?;
         p.granted_import = Some(import);
@@ -648,6 +654,7 @@ fn pass_via(env: &Env, conn: &str, bin: &Path, d: &Dataset, dir: &Path) -> Resul
         granted_import: None,
         granted_fast_path: false,
         fast_path,
+        owner_key_checks: String::new(),
         rows,
         tables,
         read_per_row: read / rows.max(1.0),
@@ -658,10 +665,10 @@ fn import_args(dir: &str) -> [&str; 5] {
     ["import", "-q", "--json", "--dir", dir]
 }
 
-/// The import by [`IMPORTER`] into a fresh clone whose tables it owns, without the grant;
-/// fails if the import took the fast path (batched key checks), which this figure is meant to
-/// leave out.
-fn owner_import(env: &Env, bin: &Path, d: &Dataset, dir: &Path) -> Result<Timed> {
+/// The import by [`IMPORTER`] into a fresh clone whose tables it owns, without the grant, and
+/// how it checked keys (`key_checks` of its report: `re_added` or `per_row`); fails if the
+/// import took the fast path (batched key checks), which this figure is meant to leave out.
+fn owner_import(env: &Env, bin: &Path, d: &Dataset, dir: &Path) -> Result<(Timed, String)> {
     if env.set_grant && importer_may_set(&mut env.connect("postgres")?)? {
         bail!(
             "{}: {IMPORTER} may set {REPLICATION_ROLE} before its plain import; the \"not \
@@ -678,7 +685,20 @@ fn owner_import(env: &Env, bin: &Path, d: &Dataset, dir: &Path) -> Result<Timed>
             d.name
         );
     }
-    Ok(import)
+    let key_checks = key_checks(&import.stdout)?;
+    Ok((import, key_checks))
+}
+
+/// The `key_checks` of an import's `--json` report; `per_row` when it has none (a build from
+/// before that field, which checked a plain owner's keys row by row).
+fn key_checks(report: &str) -> Result<String> {
+    let report: serde_json::Value =
+        serde_json::from_str(report).context("reading the import's --json report")?;
+    Ok(report
+        .get("key_checks")
+        .and_then(|v| v.as_str())
+        .unwrap_or("per_row")
+        .to_string())
 }
 
 /// The import by [`IMPORTER`] into a fresh clone whose tables it owns, with `SET` on
@@ -739,6 +759,7 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
     let mut previous_granted_fast_path = true;
     let (mut floor_export, mut floor_load, mut own) = (Vec::new(), Vec::new(), Vec::new());
     let mut fast_path = true;
+    let mut owner_key_checks: Vec<String> = Vec::new();
     let mut tables = 0;
     for run in 1..=runs {
         // The previous build, when compared, runs right before this one in every run, so that
@@ -756,6 +777,9 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
         let p = pass(env, &env.seedsnap, d, &dir)?;
         tables = p.tables;
         fast_path &= p.fast_path;
+        if !owner_key_checks.contains(&p.owner_key_checks) {
+            owner_key_checks.push(p.owner_key_checks.clone());
+        }
         let (floor_e, floor_l) = floor(env, &source, &empty)?;
         let own_s = own_floor(env, &dir, &empty)?;
         let s = p.sample();
@@ -784,6 +808,7 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
         floor_load_s: median(&mut floor_load),
         own_floor_s: median(&mut own),
         fast_path,
+        owner_key_checks: owner_key_checks.join(" or "),
         remote,
         previous: (!previous.is_empty()).then(|| Sample::medians(&previous)),
         previous_granted_fast_path,
@@ -802,12 +827,13 @@ fn describe(p: &Pass) -> String {
         }
     };
     format!(
-        "export {:.3} s, import {:.3} s ({}), not superuser {:.3} s, owner + SET grant {:.3} s \
-         ({}), peak RSS {:.1} / {:.1} / {:.1} / {:.1} MB, {:.2} rows read per row",
+        "export {:.3} s, import {:.3} s ({}), not superuser {:.3} s ({}), owner + SET grant \
+         {:.3} s ({}), peak RSS {:.1} / {:.1} / {:.1} / {:.1} MB, {:.2} rows read per row",
         s.export_s,
         s.import_s,
         path(p.fast_path),
         s.owner_import_s,
+        p.owner_key_checks,
         s.granted_import_s,
         if p.granted_import.is_some() {
             path(p.granted_fast_path)

@@ -92,6 +92,9 @@ pub struct Figures {
     /// Whether the superuser import took the fast path (foreign-key triggers off, every key
     /// checked by batched counting queries) in every run.
     pub fast_path: bool,
+    /// How the plain owner's import checked keys in the runs (`re_added`, `per_row`, or both
+    /// joined by "or").
+    pub owner_key_checks: String,
     /// Export and import seconds through the latency proxy (medians).
     pub remote: Option<(f64, f64)>,
     /// The previous build's medians, with `--compare`.
@@ -205,7 +208,8 @@ fn table(results: &Results) -> String {
          with foreign-key checks off (floor load). The own floor: seedsnap's own snapshot files \
          COPYed into an empty clone with foreign-key checks off, nothing verified. \"Not \
          superuser\": the role `{0}` owns the clone's schemas, tables and sequences but is not a \
-         superuser. \"Owner + SET grant\": the same role into another such clone, with \
+         superuser (seedsnap drops the keys for the load and re-adds them when the rows make that \
+         cheaper than per-row checks). \"Owner + SET grant\": the same role into another such clone, with \
          `GRANT SET ON PARAMETER session_replication_role TO {0}` (PostgreSQL 15+) in force for \
          that import only, which lets it load as the superuser's fast path does (foreign-key \
          triggers off, every key checked by batched counting queries); the plain \"not \
@@ -243,6 +247,27 @@ fn load_paths(results: &Results) -> String {
             "The superuser import kept the per-row foreign-key triggers on: {}.\n",
             slow.join(", ")
         ));
+    }
+    for (mode, says) in [
+        (
+            "re_added",
+            "dropped the foreign keys for the load and added them back, each validated by the \
+             server",
+        ),
+        ("per_row", "kept the per-row foreign-key triggers"),
+    ] {
+        let names: Vec<&str> = results
+            .datasets
+            .iter()
+            .filter(|(_, f)| f.owner_key_checks == mode)
+            .map(|(n, _)| *n)
+            .collect();
+        if !names.is_empty() {
+            out.push_str(&format!(
+                "The \"not superuser\" import {says} on: {}.\n",
+                names.join(", ")
+            ));
+        }
     }
     out
 }

@@ -1,35 +1,41 @@
-//! The fast path of the import (superuser, or a role allowed to set
+//! How the import checks foreign keys, and its fast path (superuser, or a role allowed to set
 //! `session_replication_role`): load with foreign-key triggers off, then prove every key with
 //! batched anti-joins (one statement per parent key, counting each foreign key apart).
 //!
 //! A per-row foreign-key check (the RI trigger's `SELECT … FOR KEY SHARE`) is most of an
-//! import's time on a wide schema. When the importing role may set it (a superuser, or a role
-//! granted `SET ON PARAMETER session_replication_role`, PostgreSQL 15+), the import sets
-//! `session_replication_role = replica` inside its locked transaction, which stops those
-//! triggers, and back to `origin` after the last row; it then checks, over each loaded table
-//! in whole:
-//! - every foreign key of the table (a `NOT EXISTS` count per key, all sent in batches; the
-//!   keys that reference the same parent columns from columns of the same types are counted
-//!   by one statement, which reads the parent once);
-//! - every DEFERRABLE unique key (replica mode also skips their deferred recheck): one
-//!   duplicate count per key.
+//! import's time on a wide schema. [`begin`] chooses, in this order:
+//! 1. **Batched** ([`KeyChecks::Batched`]): when the importing role may set it (a superuser,
+//!    or a role granted `SET ON PARAMETER session_replication_role`, PostgreSQL 15+), the
+//!    import sets `session_replication_role = replica` inside its locked transaction, which
+//!    stops those triggers, and back to `origin` after the last row; it then checks, over each
+//!    loaded table in whole:
+//!    - every foreign key of the table (a `NOT EXISTS` count per key, all sent in batches; the
+//!      keys that reference the same parent columns from columns of the same types are
+//!      counted by one statement, which reads the parent once);
+//!    - every DEFERRABLE unique key (replica mode also skips their deferred recheck): one
+//!      duplicate count per key.
 //!
-//! Any orphan or duplicate fails the import as the trigger would have (bad input, naming the
-//! constraint) and it rolls back. Constraints are
-//! never dropped or disabled, so every one stays enabled and valid.
+//!    Any orphan or duplicate fails the import as the trigger would have (bad input, naming
+//!    the constraint) and it rolls back. No constraint is dropped or disabled.
+//! 2. **Re-added** ([`KeyChecks::ReAdded`]): a role that owns the tables but may not set the
+//!    parameter drops the keys for the load and adds them back, validated by the server, when
+//!    the rows make that cheaper (see [`re_added_keys`]).
+//! 3. **Per row** ([`KeyChecks::PerRow`]): the triggers check every row as it loads.
 //!
-//! Chosen automatically, and only where the checks cost what the rows cost: every loaded table
-//! was empty before the load (so a whole-table check reads only the new rows; a big target
-//! keeps the per-row triggers). And only when nothing else that replica mode stops is in
-//! play: no loaded table has rules or a user trigger left to run (the user triggers the import
-//! holds off are disabled anyway; replica mode would silently skip the others, so the caller
-//! never takes this path with `--fire-triggers`), no key is `NOT VALID` (old rows may break
-//! it, so a whole-table check would fail wrongly), `MATCH FULL` (its partly-null rule is the
-//! trigger's) or declared on partitions, no key leaves the catalog, and no deferrable
-//! exclusion constraint is loaded. Otherwise the import keeps the per-row triggers.
+//! The first two are chosen automatically, and only where whole-table checks cost what the
+//! rows cost: every loaded table was empty before the load (so a whole-table check reads only
+//! the new rows; a big target keeps the per-row triggers). And only when nothing else that
+//! replica mode stops is in play: no loaded table has rules or a user trigger left to run (the
+//! user triggers the import holds off are disabled anyway; replica mode would silently skip
+//! the others, so the caller never takes these paths with `--fire-triggers`), no key is `NOT
+//! VALID` (old rows may break it, so a whole-table check would fail wrongly), `MATCH FULL`
+//! (its partly-null rule is the trigger's) or declared on partitions, and no key leaves the
+//! catalog. A deferrable exclusion constraint on a loaded table (replica mode would skip its
+//! recheck) rules out the batched path only.
 
 use anyhow::{Context, Result};
 use postgres::Transaction;
+use serde::Serialize;
 
 use crate::catalog::{quote_ident, Catalog, MatchRule};
 use crate::error::{failure, ExitKind};
@@ -37,7 +43,7 @@ use crate::error::{failure, ExitKind};
 use crate::snapshot::manifest::ManifestForeignKey;
 use crate::snapshot::SnapshotDir;
 
-use super::{fk_violation, Layout};
+use super::{fk_violation, re_added_keys, Layout};
 
 const LOAD_CHECKS_SQL: &str = include_str!("../catalog/load_checks.sql");
 
@@ -73,42 +79,91 @@ pub fn catalog_refusal(catalog: &Catalog, loaded: &[usize], empty: &[bool]) -> O
         })
 }
 
-/// Whether to take the fast path; when so, switches the session to replica mode.
+/// How the foreign keys of the loaded tables are checked.
+#[derive(Debug)]
+pub enum KeyChecks {
+    /// By their triggers, row by row (the tables load in dependency order).
+    PerRow,
+    /// Triggers off (replica mode), every key counted by batched queries after the load.
+    Batched,
+    /// Dropped for the load and added back after it, validated by the server (see
+    /// [`re_added_keys`]).
+    ReAdded(re_added_keys::DroppedKeys),
+}
+
+/// [`KeyChecks`] as the report names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyCheckMode {
+    PerRow,
+    Batched,
+    ReAdded,
+}
+
+impl KeyChecks {
+    pub fn mode(&self) -> KeyCheckMode {
+        match self {
+            KeyChecks::PerRow => KeyCheckMode::PerRow,
+            KeyChecks::Batched => KeyCheckMode::Batched,
+            KeyChecks::ReAdded(_) => KeyCheckMode::ReAdded,
+        }
+    }
+
+    /// Whether the tables load straight from their files in any order (no key is checked
+    /// while they load).
+    pub fn keys_off_during_load(&self) -> bool {
+        !matches!(self, KeyChecks::PerRow)
+    }
+}
+
+/// Chooses how the keys are checked; for [`KeyChecks::Batched`] switches the session to
+/// replica mode, for [`KeyChecks::ReAdded`] drops the keys. `checked_values`: the sum, over
+/// the keys of the loaded tables, of the rows loaded into each key's table.
 pub fn begin(
     txn: &mut Transaction<'_>,
     catalog: &Catalog,
     loaded: &[usize],
     empty: &[bool],
-) -> Result<bool> {
+    checked_values: u64,
+) -> Result<KeyChecks> {
     if catalog_refusal(catalog, loaded, empty).is_some() {
-        return Ok(false);
+        return Ok(KeyChecks::PerRow);
     }
     let oids: Vec<postgres::types::Oid> = loaded.iter().map(|&t| catalog.tables[t].oid).collect();
     let row = txn
         .query_one(LOAD_CHECKS_SQL, &[&oids])
         .context("reading the deferrable exclusion constraints of the loaded tables")?;
-    let (exclusions, superuser, version): (i64, Option<bool>, i32) =
-        (row.get(0), row.get(1), row.get(2));
-    if exclusions > 0 {
-        return Ok(false);
+    let (exclusions, superuser, version, event_triggers): (i64, Option<bool>, i32, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    if exclusions == 0 && may_try_replica(txn, superuser, version)? && switch_to_replica(txn)? {
+        return Ok(KeyChecks::Batched);
     }
-    // From PostgreSQL 15 a role's right to set the parameter can be asked: a plain owner then
-    // does not leave a "permission denied" error in the server's log at every import. Before
-    // 15, only a hosted service's own rule could allow a role that is not a superuser; trying
-    // is the only way to know.
-    if superuser != Some(true) && version >= 150000 {
-        let allowed: bool = txn
-            .query_one(
-                "SELECT pg_catalog.has_parameter_privilege('session_replication_role', 'SET')",
-                &[],
-            )
-            .context("reading whether the role may set session_replication_role")?
-            .get(0);
-        if !allowed {
-            return Ok(false);
-        }
+    if event_triggers > 0 {
+        return Ok(KeyChecks::PerRow);
     }
-    switch_to_replica(txn)
+    Ok(re_added_keys::try_drop(txn, &oids, checked_values)?
+        .map_or(KeyChecks::PerRow, KeyChecks::ReAdded))
+}
+
+/// Whether replica mode is worth trying. From PostgreSQL 15 a role's right to set the
+/// parameter can be asked: a plain owner then does not leave a "permission denied" error in
+/// the server's log at every import. Before 15, only a hosted service's own rule could allow a
+/// role that is not a superuser; trying is the only way to know.
+fn may_try_replica(
+    txn: &mut Transaction<'_>,
+    superuser: Option<bool>,
+    version: i32,
+) -> Result<bool> {
+    if superuser == Some(true) || version < 150000 {
+        return Ok(true);
+    }
+    Ok(txn
+        .query_one(
+            "SELECT pg_catalog.has_parameter_privilege('session_replication_role', 'SET')",
+            &[],
+        )
+        .context("reading whether the role may set session_replication_role")?
+        .get(0))
 }
 
 /// Tries `SET LOCAL session_replication_role = replica` in a savepoint: a superuser may, and
@@ -171,8 +226,19 @@ pub fn check(
     loaded: &[usize],
     snapshot: &SnapshotDir,
 ) -> Result<()> {
-    let catalog = layout.catalog;
     txn.batch_execute("SET LOCAL session_replication_role = origin")?;
+    check_keys(txn, layout, loaded, snapshot)
+}
+
+/// Checks every foreign key and deferrable unique key of the loaded tables by batched counting
+/// queries (see [`check`]).
+pub fn check_keys(
+    txn: &mut Transaction<'_>,
+    layout: &Layout,
+    loaded: &[usize],
+    snapshot: &SnapshotDir,
+) -> Result<()> {
+    let catalog = layout.catalog;
     let mut checks: Vec<Check> = Vec::new();
     for fk in catalog
         .foreign_keys

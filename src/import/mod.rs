@@ -33,6 +33,7 @@ mod fast_path;
 mod fk_violation;
 mod hints;
 mod pending_check;
+mod re_added_keys;
 mod schema_match;
 mod statements;
 pub mod triggers;
@@ -127,6 +128,9 @@ pub struct ImportTimings {
     pub staging_ms: f64,
     pub classify_ms: f64,
     pub insert_ms: f64,
+    /// Choosing how keys are checked; for keys dropped for the load, dropping them and adding
+    /// them back.
+    pub foreign_keys_ms: f64,
     pub verify_ms: f64,
     pub sequences_ms: f64,
     pub commit_ms: f64,
@@ -160,6 +164,12 @@ pub struct ImportReport {
     /// `session_replication_role`): rows loaded with foreign-key triggers off, then
     /// every foreign key and deferrable unique key checked by batched counting queries.
     pub batched_key_checks: bool,
+    /// How the foreign keys of the loaded tables were checked: `per_row` (their triggers),
+    /// `batched` (the fast path above) or `re_added` (dropped for the load and added back,
+    /// each validated by the server: `re_added_keys.rs`).
+    pub key_checks: fast_path::KeyCheckMode,
+    /// How many foreign keys were dropped for the load and added back (`re_added`).
+    pub foreign_keys_re_added: usize,
     /// How the rows of the tables loaded straight from their files reached the target.
     pub rows_sent: RowsSent,
     pub timings: ImportTimings,
@@ -610,17 +620,29 @@ impl Loader<'_, '_> {
         })?;
         // Replica mode would also stop the triggers --fire-triggers asks to run.
         let loaded: Vec<usize> = layout.matched.iter().map(|m| m.target).collect();
-        let batched_key_checks = !self.options.fire_triggers
-            && timed(&mut timings.insert_ms, || {
-                fast_path::begin(txn, &catalog, &loaded, &empty)
-            })?;
-        if batched_key_checks {
+        let key_checks = match self.options.fire_triggers {
+            true => fast_path::KeyChecks::PerRow,
+            false => timed(&mut timings.foreign_keys_ms, || {
+                fast_path::begin(txn, &catalog, &loaded, &empty, checked_values(&layout))
+            })?,
+        };
+        if key_checks.keys_off_during_load() {
             // Every loaded table is empty and stores its rows verbatim (the fast path's
-            // conditions), and with the key triggers off the tables of a cycle load straight
-            // from their files too, in any order: the batched checks prove every key after.
+            // conditions), and with no key checked while they load the tables of a cycle
+            // load straight from their files too, in any order: the keys are proved after.
             for &t in &loaded {
                 direct[t] = true;
             }
+        }
+        if let fast_path::KeyChecks::ReAdded(dropped) = &key_checks {
+            self.done(
+                &format!(
+                    "dropped {} foreign keys for the load, to add back and validate after it \
+                     (the role may not switch their triggers off)",
+                    dropped.keys.len()
+                ),
+                timings.foreign_keys_ms,
+            );
         }
         let mut batch = InsertBatch::default();
         let staged = timed(&mut timings.staging_ms, || {
@@ -650,10 +672,23 @@ impl Loader<'_, '_> {
             &format!("inserted {} new rows", inserted.values().sum::<u64>()),
             timings.insert_ms,
         );
-        if batched_key_checks {
-            timed(&mut timings.verify_ms, || {
+        match &key_checks {
+            fast_path::KeyChecks::PerRow => {}
+            fast_path::KeyChecks::Batched => timed(&mut timings.verify_ms, || {
                 fast_path::check(txn, &layout, &loaded, self.snapshot)
-            })?;
+            })?,
+            fast_path::KeyChecks::ReAdded(dropped) => {
+                timed(&mut timings.foreign_keys_ms, || {
+                    self.add_keys_back(txn, &layout, &loaded, dropped)
+                })?;
+                self.done(
+                    &format!(
+                        "added back and validated {} foreign keys",
+                        dropped.keys.len()
+                    ),
+                    timings.foreign_keys_ms,
+                );
+            }
         }
         let (mut tables, mut violations) = timed(&mut timings.verify_ms, || {
             verify(txn, &layout, &direct, &inserted, self.snapshot)
@@ -699,7 +734,12 @@ impl Loader<'_, '_> {
             triggers_held_off: held_off,
             triggers_fired: fired,
             migrations: Vec::new(),
-            batched_key_checks,
+            batched_key_checks: key_checks.mode() == fast_path::KeyCheckMode::Batched,
+            key_checks: key_checks.mode(),
+            foreign_keys_re_added: match &key_checks {
+                fast_path::KeyChecks::ReAdded(dropped) => dropped.keys.len(),
+                _ => 0,
+            },
             rows_sent: RowsSent {
                 load_via: self.options.load_via,
                 round_trip_ms: self.round_trip.as_secs_f64() * 1e3,
@@ -710,6 +750,26 @@ impl Loader<'_, '_> {
         };
         print_tables(self.progress, &report);
         Ok(Step::Done(report))
+    }
+
+    /// Adds back the keys dropped for the load. Rows that break one fail the import as the
+    /// trigger would have: the fast path's counting queries find and name them (key, file,
+    /// line), and the caller rolls back, keys included.
+    fn add_keys_back(
+        &self,
+        txn: &mut Transaction<'_>,
+        layout: &Layout,
+        loaded: &[usize],
+        dropped: &re_added_keys::DroppedKeys,
+    ) -> Result<()> {
+        // No deferred check is pending here (one would make ALTER TABLE refuse): the insert
+        // ran them all (`cycles::check_deferred`).
+        let Some(refused) = re_added_keys::add_back(txn, dropped)? else {
+            return Ok(());
+        };
+        fast_path::check_keys(txn, layout, loaded, self.snapshot)?;
+        // A key seedsnap's catalog does not know (none of its counts found the orphans).
+        Err(constraint_violation(refused, "the loaded tables"))
     }
 
     /// A progress line for a finished phase.
@@ -1036,6 +1096,19 @@ fn lock(txn: &mut Transaction<'_>, layout: &Layout, options: &ImportOptions) -> 
     }
     txn.batch_execute("RELEASE SAVEPOINT seedsnap_lock")?;
     Ok(())
+}
+
+/// The values the loaded rows give the declared foreign keys of their tables: each key counts
+/// the rows loaded into its child (what the per-row triggers would check, nulls included).
+fn checked_values(layout: &Layout) -> u64 {
+    layout
+        .catalog
+        .foreign_keys
+        .iter()
+        .filter(|fk| !fk.is_virtual())
+        .filter_map(|fk| layout.by_target.get(&fk.child))
+        .map(|&m| layout.manifest.tables[m].rows)
+        .sum()
 }
 
 /// Which tables load with COPY straight into them. A table that is empty in the target, has no
@@ -1758,12 +1831,18 @@ pub fn render_summary(report: &ImportReport) -> String {
             sent.round_trip_ms
         ));
     }
-    if report.batched_key_checks {
-        text.push_str(
+    match report.key_checks {
+        fast_path::KeyCheckMode::PerRow => {}
+        fast_path::KeyCheckMode::Batched => text.push_str(
             "foreign keys: loaded with their triggers off (session_replication_role = \
              replica), then every foreign key and deferrable unique key checked by batched \
              counting queries\n",
-        );
+        ),
+        fast_path::KeyCheckMode::ReAdded => text.push_str(&format!(
+            "foreign keys: {} dropped for the load and added back after it, each validated by \
+             the server (the role may not switch their triggers off)\n",
+            report.foreign_keys_re_added
+        )),
     }
     let inserted: u64 = report.tables.iter().map(|t| t.inserted).sum();
     text.push_str(&format!(
@@ -1841,6 +1920,8 @@ mod tests {
             triggers_fired: Vec::new(),
             migrations: Vec::new(),
             batched_key_checks: false,
+            key_checks: fast_path::KeyCheckMode::PerRow,
+            foreign_keys_re_added: 0,
             rows_sent: RowsSent::default(),
             timings: ImportTimings::default(),
         }

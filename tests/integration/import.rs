@@ -1383,3 +1383,157 @@ fn a_superuser_import_checks_every_key_itself_with_the_same_guarantees() {
     }
     targets[0].execute(&format!("DROP ROLE {role};"));
 }
+
+/// A table owner that may not switch the key triggers off (no superuser, no grant) loads a
+/// snapshot big enough to gain by dropping the foreign keys for the load and adding them back:
+/// every key comes back with its name, definition and comment, valid; rows that break a key
+/// fail the import with the key, the file and the line, and change nothing (keys included);
+/// a lock another session holds, or an enabled event trigger, keeps the per-row triggers.
+#[test]
+fn a_table_owner_drops_and_re_adds_keys_and_they_come_back_as_they_were() {
+    const SCHEMA: &str = "CREATE TABLE parent (id int PRIMARY KEY,
+             code text UNIQUE DEFERRABLE INITIALLY DEFERRED);
+         CREATE TABLE child (id int PRIMARY KEY,
+             parent_id int NOT NULL,
+             previous_id int REFERENCES child DEFERRABLE INITIALLY DEFERRED,
+             CONSTRAINT child_parent FOREIGN KEY (parent_id) REFERENCES parent ON DELETE CASCADE);
+         COMMENT ON CONSTRAINT child_parent ON child IS 'every child has a parent';";
+    // 300 children over 200 parents, each child after the one before it: 600 checked values
+    // for two keys.
+    let source = cluster().create_db(
+        "readd",
+        None,
+        &format!(
+            "{SCHEMA} INSERT INTO parent SELECT i, 'p' || i FROM generate_series(1, 200) i;
+             INSERT INTO child SELECT i, 1 + i % 200, nullif(i - 1, 0) FROM generate_series(1, 300) i;"
+        ),
+    );
+    let dir = export_to_scratch(&source, &["--limit", "300"]);
+    let role = cluster().unique_name("owner");
+    let keys_sql = "SELECT string_agg(format('%s %s %s %s %s', conrelid::regclass, conname,
+                        pg_get_constraintdef(oid), obj_description(oid, 'pg_constraint'), convalidated),
+                        E'\\n' ORDER BY conname)
+                      FROM pg_constraint WHERE contype = 'f'";
+    let keys_of = |db: &TestDb| -> String { db.client().query_one(keys_sql, &[]).unwrap().get(0) };
+    // A target whose tables `role` owns, and its URL as `role`.
+    let owned_by_role = |first: &str| {
+        let db = cluster().create_db("readd_test", None, SCHEMA);
+        db.execute(&format!(
+            "{first}
+             GRANT CONNECT ON DATABASE \"{name}\" TO {role};
+             GRANT USAGE ON SCHEMA public TO {role};
+             ALTER TABLE parent OWNER TO {role};
+             ALTER TABLE child OWNER TO {role};",
+            name = db.name
+        ));
+        let url = db.url().replace("user=seedsnap", &format!("user={role}"));
+        (db, url)
+    };
+    let import_as_role = |url: &str, dir: &std::path::Path| {
+        seedsnap(&[
+            "import",
+            "-q",
+            "--json",
+            "--target",
+            url,
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let report_of = |run: &Run| -> serde_json::Value { serde_json::from_str(&run.stdout).unwrap() };
+
+    let (target, url) = owned_by_role(&format!("CREATE ROLE {role} LOGIN;"));
+    let keys_before = keys_of(&target);
+    assert!(
+        keys_before.contains("every child has a parent"),
+        "{keys_before}"
+    );
+    let run = import_as_role(&url, &dir).ok();
+    let report = report_of(&run);
+    assert_eq!(report["key_checks"], "re_added", "{}", run.stdout);
+    assert_eq!(report["foreign_keys_re_added"], 2, "{}", run.stdout);
+    assert_eq!(target.query_i64("SELECT count(*) FROM child"), 300);
+    assert_eq!(target.query_i64("SELECT count(*) FROM parent"), 200);
+    assert_eq!(
+        keys_of(&target),
+        keys_before,
+        "the keys did not come back as they were"
+    );
+    assert_eq!(
+        target.query_i64(
+            "SELECT count(*) FROM pg_trigger
+              WHERE tgrelid IN ('parent'::regclass, 'child'::regclass) AND tgenabled <> 'O'"
+        ),
+        0
+    );
+
+    // An orphan: the import fails as the trigger would have, naming the key, the file and the
+    // line, and the target keeps its rows (none) and its keys.
+    let orphan = copy_dir(&dir);
+    tamper_bytes(&orphan, "public.child.tsv", |b| {
+        replace_bytes(b, b"\n150\t151\t149\n", b"\n150\t999\t149\n")
+    });
+    let (fresh, fresh_url) = owned_by_role("");
+    let before = fresh.fingerprint();
+    let failed = import_as_role(&fresh_url, &orphan).code(4);
+    assert!(
+        failed.stdout.contains("child_parent")
+            && failed.stdout.contains("have no row in public.parent")
+            && failed.stdout.contains("public.child.tsv"),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(fresh.fingerprint(), before, "the orphan changed the target");
+    assert_eq!(keys_of(&fresh), keys_before, "the failed import lost a key");
+    // A duplicate in a deferrable unique key: its deferred recheck runs before the keys come
+    // back (ALTER TABLE would refuse a table with one pending), and fails as a violation.
+    let duplicate = copy_dir(&dir);
+    tamper_bytes(&duplicate, "public.parent.tsv", |b| {
+        replace_bytes(b, b"\n2\tp2\n", b"\n2\tp1\n")
+    });
+    let failed = import_as_role(&fresh_url, &duplicate).code(4);
+    assert!(
+        failed.stdout.contains("parent_code_key"),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(
+        fresh.fingerprint(),
+        before,
+        "the duplicate changed the target"
+    );
+    assert_eq!(keys_of(&fresh), keys_before, "the failed import lost a key");
+
+    // Another session reading the parent: the drop would wait for it, so the import keeps the
+    // per-row triggers instead, and loads the same rows.
+    let mut reader = fresh.client();
+    let mut open = reader.transaction().unwrap();
+    open.batch_execute("SELECT count(*) FROM parent").unwrap();
+    let run = import_as_role(&fresh_url, &dir).ok();
+    assert_eq!(report_of(&run)["key_checks"], "per_row", "{}", run.stdout);
+    open.rollback().unwrap();
+    assert_eq!(fresh.query_i64("SELECT count(*) FROM child"), 300);
+    assert_eq!(keys_of(&fresh), keys_before);
+
+    // An enabled event trigger would fire on the DDL: per-row triggers.
+    let (watched, watched_url) = owned_by_role("");
+    let trigger = cluster().unique_name("ddl_watch");
+    watched.execute(&format!(
+        "CREATE FUNCTION {trigger}() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+         CREATE EVENT TRIGGER {trigger} ON ddl_command_end EXECUTE FUNCTION {trigger}();"
+    ));
+    let run = import_as_role(&watched_url, &dir).ok();
+    assert_eq!(report_of(&run)["key_checks"], "per_row", "{}", run.stdout);
+    assert_eq!(watched.query_i64("SELECT count(*) FROM child"), 300);
+
+    for db in [&target, &fresh, &watched] {
+        db.execute(&format!(
+            "ALTER TABLE parent OWNER TO seedsnap; ALTER TABLE child OWNER TO seedsnap;
+             REVOKE ALL ON DATABASE \"{name}\" FROM {role};
+             REVOKE ALL ON SCHEMA public FROM {role};",
+            name = db.name
+        ));
+    }
+    watched.execute(&format!("DROP EVENT TRIGGER {trigger};"));
+    target.execute(&format!("DROP ROLE {role};"));
+}

@@ -1,0 +1,249 @@
+//! The import's key path for a role that owns the tables but may not switch the key triggers
+//! off (no superuser, no `SET` on `session_replication_role`): the foreign keys of the loaded
+//! tables are dropped inside the import's transaction, the rows load straight from their
+//! files, and the keys are added back with their own names, definitions (`pg_get_constraintdef`,
+//! as `pg_dump` writes them) and comments. Adding a key back makes PostgreSQL validate it over
+//! the whole table with one anti-join, instead of one `SELECT … FOR KEY SHARE` per row and key.
+//!
+//! What it costs, measured on the local cluster: re-adding a key (grouped per table, one
+//! `ALTER TABLE` a child) takes 0.9–1.2 ms with its validation; the per-row trigger costs about
+//! 6 µs a checked value. So it is taken only when the loaded rows give the keys at least
+//! [`VALUES_PER_KEY`] values each on average ([`worth_it`]); a small import keeps the triggers.
+//!
+//! What it keeps: every key exists, enabled and valid, after the commit, with the same name,
+//! definition (deferrability, actions, `MATCH` rule) and comment; their OIDs and those of
+//! their internal triggers are new. A key that fails to come back because rows break it fails
+//! the import as the trigger would have (bad input, naming the key, the file and the line,
+//! found by the fast path's counting queries) and the transaction rolls back, so the target
+//! keeps its keys and its rows.
+//!
+//! When it is not taken (the import keeps the per-row triggers): the role does not own a child
+//! table or lacks `REFERENCES` on a parent; something depends on a key or a security label is
+//! attached to it; an event trigger is enabled (the DDL would fire it); another session holds a
+//! lock on a child or parent table past `--lock-timeout` (the drop needs `ACCESS EXCLUSIVE`);
+//! and whatever keeps the superuser's fast path off that is about the tables (see
+//! `fast_path::catalog_refusal`).
+
+use anyhow::{Context, Result};
+use postgres::Transaction;
+
+const RE_ADDED_KEYS_SQL: &str = include_str!("../catalog/re_added_keys.sql");
+
+/// Checked values per key at which re-adding the keys costs about what the per-row triggers
+/// cost (≈ 0.9–1.2 ms a key against ≈ 6 µs a value, measured on the bench schemas).
+pub const VALUES_PER_KEY: u64 = 150;
+
+/// One foreign key dropped for the load, with the SQL that brings it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedKey {
+    /// The child table, qualified (regclass text).
+    pub child: String,
+    /// The referenced table, qualified.
+    pub parent: String,
+    /// `DROP CONSTRAINT name`.
+    pub drop_clause: String,
+    /// `ADD CONSTRAINT name definition`.
+    pub add_clause: String,
+    /// `COMMENT ON CONSTRAINT …`, when the key has a comment.
+    pub comment_sql: Option<String>,
+}
+
+/// The keys dropped for the load, to add back after it.
+#[derive(Debug, Default)]
+pub struct DroppedKeys {
+    pub keys: Vec<DroppedKey>,
+}
+
+/// Whether re-adding `keys` keys is cheaper than checking `checked_values` values row by row
+/// (the sum, over the keys, of the rows loaded into each key's table).
+pub fn worth_it(keys: usize, checked_values: u64) -> bool {
+    keys > 0 && checked_values >= keys as u64 * VALUES_PER_KEY
+}
+
+/// `ALTER TABLE child DROP CONSTRAINT a, DROP CONSTRAINT b; …`, or the same with the add
+/// clauses, one statement per child table in the order the keys come (sorted by child), then
+/// the comments.
+fn alter_statements(keys: &[DroppedKey], clause: impl Fn(&DroppedKey) -> &str) -> String {
+    let mut sql = String::new();
+    let mut current: Option<&str> = None;
+    for key in keys {
+        if current == Some(key.child.as_str()) {
+            sql.push_str(", ");
+        } else {
+            if current.is_some() {
+                sql.push_str(";\n");
+            }
+            sql.push_str(&format!("ALTER TABLE {} ", key.child));
+            current = Some(&key.child);
+        }
+        sql.push_str(clause(key));
+    }
+    if current.is_some() {
+        sql.push_str(";\n");
+    }
+    sql
+}
+
+/// The statements that drop the keys.
+pub fn drop_sql(keys: &[DroppedKey]) -> String {
+    alter_statements(keys, |k| &k.drop_clause)
+}
+
+/// The statements that add the keys back (each validated by the server), then their comments.
+pub fn add_sql(keys: &[DroppedKey]) -> String {
+    let mut sql = alter_statements(keys, |k| &k.add_clause);
+    for comment in keys.iter().filter_map(|k| k.comment_sql.as_deref()) {
+        sql.push_str(comment);
+        sql.push_str(";\n");
+    }
+    sql
+}
+
+/// Every table the drop locks: the children and their parents, each once, sorted.
+fn locked_tables(keys: &[DroppedKey]) -> Vec<&str> {
+    let mut tables: Vec<&str> = keys
+        .iter()
+        .flat_map(|k| [k.child.as_str(), k.parent.as_str()])
+        .collect();
+    tables.sort_unstable();
+    tables.dedup();
+    tables
+}
+
+/// Reads the declared foreign keys of the loaded tables (`oids`) and, when the role may and it
+/// is worth it (`checked_values`, see [`worth_it`]), drops them inside the transaction.
+/// `None`: nothing was changed and the import keeps the per-row triggers.
+pub fn try_drop(
+    txn: &mut Transaction<'_>,
+    oids: &[postgres::types::Oid],
+    checked_values: u64,
+) -> Result<Option<DroppedKeys>> {
+    // Names come out qualified only under an empty search_path.
+    txn.batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")?;
+    let rows = txn
+        .query(RE_ADDED_KEYS_SQL, &[&oids])
+        .context("reading the foreign keys of the loaded tables");
+    txn.batch_execute("SET LOCAL search_path TO DEFAULT")?;
+    let rows = rows?;
+    if rows
+        .iter()
+        .any(|r| !r.get::<_, bool>("may_re_add") || r.get::<_, bool>("held"))
+    {
+        return Ok(None);
+    }
+    let keys: Vec<DroppedKey> = rows
+        .iter()
+        .map(|r| DroppedKey {
+            child: r.get("child"),
+            parent: r.get("parent"),
+            drop_clause: r.get("drop_clause"),
+            add_clause: r.get("add_clause"),
+            comment_sql: r.get("comment_sql"),
+        })
+        .collect();
+    if !worth_it(keys.len(), checked_values) {
+        return Ok(None);
+    }
+    // Dropping a key locks its child and parent ACCESS EXCLUSIVE; taken first, in one
+    // statement, so that a session holding one of them makes the import keep the triggers
+    // (after --lock-timeout) rather than fail.
+    let sql = format!(
+        "SAVEPOINT seedsnap_keys; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT;\n{}RELEASE SAVEPOINT seedsnap_keys",
+        locked_tables(&keys).join(", "),
+        drop_sql(&keys)
+    );
+    match txn.batch_execute(&sql) {
+        Ok(()) => Ok(Some(DroppedKeys { keys })),
+        // A lock not granted in time, or a right the catalog query misjudged.
+        Err(error) if matches!(error.code().map(|c| c.code()), Some("55P03" | "42501")) => {
+            txn.batch_execute(
+                "ROLLBACK TO SAVEPOINT seedsnap_keys; RELEASE SAVEPOINT seedsnap_keys",
+            )
+            .context("keeping the foreign keys for the load")?;
+            Ok(None)
+        }
+        Err(error) => Err(error).context("dropping the foreign keys for the load"),
+    }
+}
+
+/// Adds the keys back, each validated by the server. `Ok(Some(error))`: rows break a key (the
+/// server's refusal is returned) — the keys are still dropped and the caller must fail the
+/// import (it finds and names the rows); any other error is returned as it is.
+pub fn add_back(
+    txn: &mut Transaction<'_>,
+    dropped: &DroppedKeys,
+) -> Result<Option<postgres::Error>> {
+    let sql = format!(
+        "SAVEPOINT seedsnap_keys;\n{}RELEASE SAVEPOINT seedsnap_keys",
+        add_sql(&dropped.keys)
+    );
+    match txn.batch_execute(&sql) {
+        Ok(()) => Ok(None),
+        Err(error) if error.code().map(|c| c.code()) == Some("23503") => {
+            txn.batch_execute(
+                "ROLLBACK TO SAVEPOINT seedsnap_keys; RELEASE SAVEPOINT seedsnap_keys",
+            )?;
+            Ok(Some(error))
+        }
+        Err(error) => Err(error).context("adding the foreign keys back after the load"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(child: &str, parent: &str, name: &str, comment: Option<&str>) -> DroppedKey {
+        DroppedKey {
+            child: child.into(),
+            parent: parent.into(),
+            drop_clause: format!("DROP CONSTRAINT {name}"),
+            add_clause: format!("ADD CONSTRAINT {name} FOREIGN KEY (x) REFERENCES {parent}(id)"),
+            comment_sql: comment
+                .map(|c| format!("COMMENT ON CONSTRAINT {name} ON {child} IS '{c}'")),
+        }
+    }
+
+    #[test]
+    fn keys_of_one_table_are_altered_by_one_statement() {
+        let keys = [
+            key("app.a", "app.p", "a1", None),
+            key("app.a", "app.q", "a2", Some("why")),
+            key("app.b", "app.a", "b1", None),
+        ];
+        assert_eq!(
+            drop_sql(&keys),
+            "ALTER TABLE app.a DROP CONSTRAINT a1, DROP CONSTRAINT a2;\n\
+             ALTER TABLE app.b DROP CONSTRAINT b1;\n"
+        );
+        assert_eq!(
+            add_sql(&keys),
+            "ALTER TABLE app.a ADD CONSTRAINT a1 FOREIGN KEY (x) REFERENCES app.p(id), \
+             ADD CONSTRAINT a2 FOREIGN KEY (x) REFERENCES app.q(id);\n\
+             ALTER TABLE app.b ADD CONSTRAINT b1 FOREIGN KEY (x) REFERENCES app.a(id);\n\
+             COMMENT ON CONSTRAINT a2 ON app.a IS 'why';\n"
+        );
+        assert_eq!(drop_sql(&[]), "");
+    }
+
+    #[test]
+    fn children_and_parents_are_locked_once_each() {
+        let keys = [
+            key("app.b", "app.a", "b1", None),
+            key("app.a", "app.a", "a1", None),
+            key("app.a", "app.p", "a2", None),
+        ];
+        assert_eq!(locked_tables(&keys), ["app.a", "app.b", "app.p"]);
+    }
+
+    #[test]
+    fn re_adding_is_worth_it_from_the_measured_values_per_key() {
+        assert!(!worth_it(0, 1_000_000));
+        assert!(!worth_it(31, 31 * VALUES_PER_KEY - 1));
+        assert!(worth_it(31, 31 * VALUES_PER_KEY));
+        // The bench's 1,000-table schema: 2,053 keys, 694,313 values.
+        assert!(worth_it(2053, 694_313));
+        // A two-row table with one key.
+        assert!(!worth_it(1, 2));
+    }
+}
