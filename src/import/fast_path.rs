@@ -133,16 +133,23 @@ pub fn begin(
     let row = txn
         .query_one(LOAD_CHECKS_SQL, &[&oids])
         .context("reading the deferrable exclusion constraints of the loaded tables")?;
-    let (exclusions, superuser, version, event_triggers): (i64, Option<bool>, i32, i64) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (exclusions, superuser, version, event_triggers, lock_slots): (
+        i64,
+        Option<bool>,
+        i32,
+        i64,
+        i64,
+    ) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
     if exclusions == 0 && may_try_replica(txn, superuser, version)? && switch_to_replica(txn)? {
         return Ok(KeyChecks::Batched);
     }
     if event_triggers > 0 {
         return Ok(KeyChecks::PerRow);
     }
-    Ok(re_added_keys::try_drop(txn, &oids, checked_values)?
-        .map_or(KeyChecks::PerRow, KeyChecks::ReAdded))
+    Ok(
+        re_added_keys::try_drop(txn, &oids, checked_values, lock_slots.max(0) as u64)?
+            .map_or(KeyChecks::PerRow, KeyChecks::ReAdded),
+    )
 }
 
 /// Whether replica mode is worth trying. From PostgreSQL 15 a role's right to set the

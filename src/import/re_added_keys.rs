@@ -20,7 +20,9 @@
 //! When it is not taken (the import keeps the per-row triggers): the role does not own a child
 //! table or lacks `REFERENCES` on a parent; something depends on a key or a security label is
 //! attached to it; an event trigger is enabled (the DDL would fire it); another session holds a
-//! lock on a child or parent table past `--lock-timeout` (the drop needs `ACCESS EXCLUSIVE`);
+//! lock on a child or parent table (the drop needs `ACCESS EXCLUSIVE` and asks with `NOWAIT`);
+//! the locks the drop holds until the commit would not fit in half the server's lock table
+//! ([`fits_lock_table`]);
 //! and whatever keeps the superuser's fast path off that is about the tables (see
 //! `fast_path::catalog_refusal`).
 
@@ -52,6 +54,21 @@ pub struct DroppedKey {
 #[derive(Debug, Default)]
 pub struct DroppedKeys {
     pub keys: Vec<DroppedKey>,
+}
+
+/// Locks a dropped key holds until the commit: the constraint and its four internal triggers
+/// (object locks; counted on the bench's 1,000-table schema: 10,265 for 2,053 keys).
+const LOCKS_PER_KEY: u64 = 5;
+/// Locks the load itself holds per table: the table, its indexes, its TOAST table (4,903 for
+/// 1,000 tables there, with the keys' parents).
+const LOCKS_PER_TABLE: u64 = 5;
+
+/// Whether dropping `keys` keys of `tables` loaded tables fits in a shared lock table of
+/// `lock_slots` locks (see `load_checks.sql`), leaving half of it to the other sessions. A
+/// default server (64 × 100 slots) takes a few hundred keys; beyond that the import keeps the
+/// per-row triggers rather than fail with "out of shared memory".
+pub fn fits_lock_table(keys: usize, tables: usize, lock_slots: u64) -> bool {
+    keys as u64 * LOCKS_PER_KEY + tables as u64 * LOCKS_PER_TABLE <= lock_slots / 2
 }
 
 /// Whether re-adding `keys` keys is cheaper than checking `checked_values` values row by row
@@ -117,6 +134,7 @@ pub fn try_drop(
     txn: &mut Transaction<'_>,
     oids: &[postgres::types::Oid],
     checked_values: u64,
+    lock_slots: u64,
 ) -> Result<Option<DroppedKeys>> {
     // Names come out qualified only under an empty search_path.
     txn.batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")?;
@@ -141,7 +159,8 @@ pub fn try_drop(
             comment_sql: r.get("comment_sql"),
         })
         .collect();
-    if !worth_it(keys.len(), checked_values) {
+    if !worth_it(keys.len(), checked_values) || !fits_lock_table(keys.len(), oids.len(), lock_slots)
+    {
         return Ok(None);
     }
     // Dropping a key locks its child and parent ACCESS EXCLUSIVE; taken first, in one
@@ -154,8 +173,15 @@ pub fn try_drop(
     );
     match txn.batch_execute(&sql) {
         Ok(()) => Ok(Some(DroppedKeys { keys })),
-        // A lock not granted in time, or a right the catalog query misjudged.
-        Err(error) if matches!(error.code().map(|c| c.code()), Some("55P03" | "42501")) => {
+        // A lock not granted at once, a right the catalog query misjudged, or a lock table
+        // fuller than [`fits_lock_table`] assumed (rolling back to the savepoint frees what
+        // the drop took).
+        Err(error)
+            if matches!(
+                error.code().map(|c| c.code()),
+                Some("55P03" | "42501" | "53200")
+            ) =>
+        {
             txn.batch_execute(
                 "ROLLBACK TO SAVEPOINT seedsnap_keys; RELEASE SAVEPOINT seedsnap_keys",
             )
@@ -234,6 +260,16 @@ mod tests {
             key("app.a", "app.p", "a2", None),
         ];
         assert_eq!(locked_tables(&keys), ["app.a", "app.b", "app.p"]);
+    }
+
+    #[test]
+    fn dropping_keys_must_fit_in_half_the_lock_table() {
+        // A default server: 64 locks a transaction × 100 connections.
+        assert!(fits_lock_table(31, 23, 6_400));
+        assert!(!fits_lock_table(2053, 1000, 6_400));
+        // The local cluster (max_locks_per_transaction = 1024).
+        assert!(fits_lock_table(2053, 1000, 102_400));
+        assert!(!fits_lock_table(10_000, 3000, 102_400));
     }
 
     #[test]

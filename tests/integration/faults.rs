@@ -448,3 +448,81 @@ fn passwords_from_pgpass_never_appear() {
         assert!(!text.contains("pgp4ss-secret"), "{text}");
     }
 }
+
+/// A table owner's import whose dropped keys would not fit in half a small server's lock table
+/// (10 locks a transaction × 20 connections) keeps the per-row triggers and loads; where they
+/// fit, the same import drops and re-adds them.
+#[test]
+fn keys_are_dropped_only_when_their_locks_fit_in_the_lock_table() {
+    let c = Cluster::private(5432);
+    // 30 children of 200 rows, a key each to one parent: 30 keys, 6,000 checked values.
+    let mut schema = String::from("CREATE TABLE parent (id int PRIMARY KEY);\n");
+    for i in 0..30 {
+        schema.push_str(&format!(
+            "CREATE TABLE child{i} (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent);\n"
+        ));
+    }
+    let mut data = String::from("INSERT INTO parent SELECT generate_series(1, 200);\n");
+    for i in 0..30 {
+        data.push_str(&format!(
+            "INSERT INTO child{i} SELECT i, i FROM generate_series(1, 200) i;\n"
+        ));
+    }
+    let source = c.create_db("lockkeys", None, &format!("{schema}{data}"));
+    let dir = export_to_scratch(&source, &["--limit", "200"]);
+    let role = c.unique_name("owner");
+    source.execute(&format!("CREATE ROLE {role} LOGIN;"));
+    let owned_target = || {
+        let target = c.create_db("lockkeys_test", None, &schema);
+        let mut grants = format!(
+            "GRANT CONNECT ON DATABASE \"{name}\" TO {role};
+             GRANT USAGE ON SCHEMA public TO {role};
+             ALTER TABLE parent OWNER TO {role};",
+            name = target.name
+        );
+        for i in 0..30 {
+            grants.push_str(&format!("ALTER TABLE child{i} OWNER TO {role};"));
+        }
+        target.execute(&grants);
+        let url = target
+            .url()
+            .replace("user=seedsnap", &format!("user={role}"));
+        (target, url)
+    };
+    let key_checks = |url: &str| -> String {
+        let run = seedsnap(&[
+            "import",
+            "-q",
+            "--json",
+            "--target",
+            url,
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+        .ok();
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        report["key_checks"].as_str().unwrap().to_string()
+    };
+    let (roomy, roomy_url) = owned_target();
+    assert_eq!(key_checks(&roomy_url), "re_added");
+    assert_eq!(roomy.query_i64("SELECT count(*) FROM child29"), 200);
+
+    let (tight, tight_url) = owned_target();
+    c.stop("data", "fast");
+    c.spawn(
+        "data",
+        &[
+            "-c",
+            "max_locks_per_transaction=10",
+            "-c",
+            "max_connections=20",
+        ],
+    )
+    .unwrap();
+    assert_eq!(key_checks(&tight_url), "per_row");
+    assert_eq!(tight.query_i64("SELECT count(*) FROM child29"), 200);
+    assert_eq!(
+        tight.query_i64("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated"),
+        30
+    );
+}
