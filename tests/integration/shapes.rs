@@ -66,11 +66,9 @@ fn without_limit<'a>(args: &[&'a str]) -> Vec<&'a str> {
     out
 }
 
-/// Keys of every type a key can have, each parent far beyond the sample so that every wanted
-/// value goes through the backfill's lookup, single-column and composite.
-#[test]
-fn keys_of_every_type_are_found_by_the_backfill() {
-    let schema = "
+/// A child with a foreign key to a parent keyed by each type a key can have, single-column and
+/// composite.
+const KEY_TYPES_SCHEMA: &str = "
         CREATE EXTENSION citext;
         CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
         CREATE DOMAIN code AS char(2);
@@ -103,7 +101,9 @@ fn keys_of_every_type_are_found_by_the_backfill() {
             FOREIGN KEY (c_char, c_bit, c_numeric, c_ts) REFERENCES p_comp1,
             FOREIGN KEY (c_varchar, c_time, c_interval, c_citext, c_uuid, c_inet, c_enum,
                          c_domain, c_varbit) REFERENCES p_comp2);";
-    let data = "
+
+/// 40 parents of each, and children pointing at the last ones (38 to 40).
+const KEY_TYPES_DATA: &str = "
         CREATE TEMP TABLE v AS
         SELECT i,
                lpad(i::text, 2, '0')::char(2) AS c_char, ('v' || i)::varchar(5) AS c_varchar,
@@ -131,6 +131,13 @@ fn keys_of_every_type_are_found_by_the_backfill() {
         INSERT INTO child SELECT i, c_char, c_varchar, c_bit, c_varbit, c_numeric, c_ts, c_time,
                                  c_interval, c_citext, c_uuid, c_inet, c_enum, c_domain
                             FROM v WHERE i > 37;";
+
+/// Keys of every type a key can have, each parent far beyond the sample so that every wanted
+/// value goes through the backfill's lookup, single-column and composite.
+#[test]
+fn keys_of_every_type_are_found_by_the_backfill() {
+    let schema = KEY_TYPES_SCHEMA;
+    let data = KEY_TYPES_DATA;
     round_trip(
         "keytypes_ins",
         schema,
@@ -153,6 +160,109 @@ fn keys_of_every_type_are_found_by_the_backfill() {
     assert_eq!(target.query_i64("SELECT count(*) FROM p_comp2"), 4);
     assert_eq!(target.query_i64("SELECT count(*) FROM child"), 2);
     drop(dir);
+}
+
+/// The same keys, plus a partitioned child and a partitioned parent, imported by a table owner
+/// who may not switch key triggers off, with rows enough to drop the keys for the load: every
+/// key comes back with the definition it had, and the target holds the snapshot.
+#[test]
+fn keys_of_every_type_come_back_as_they_were_after_an_owner_drops_them() {
+    let schema = format!(
+        "{KEY_TYPES_SCHEMA};
+         CREATE TABLE pp (k int PRIMARY KEY) PARTITION BY RANGE (k);
+         CREATE TABLE pp_low PARTITION OF pp FOR VALUES FROM (0) TO (100);
+         CREATE TABLE pp_high PARTITION OF pp FOR VALUES FROM (100) TO (MAXVALUE);
+         CREATE TABLE pc (id int, k int REFERENCES pp ON DELETE CASCADE, PRIMARY KEY (id))
+             PARTITION BY HASH (id);
+         CREATE TABLE pc_0 PARTITION OF pc FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+         CREATE TABLE pc_1 PARTITION OF pc FOR VALUES WITH (MODULUS 2, REMAINDER 1);"
+    );
+    // Five children for each of the 40 parents: 200 rows, 3,000 values for 15 keys; 200 rows
+    // of the partitioned child over 200 partitioned parents.
+    let data = format!(
+        "{};
+         INSERT INTO pp SELECT generate_series(1, 200);
+         INSERT INTO pc SELECT i, i FROM generate_series(1, 200) i;",
+        KEY_TYPES_DATA
+            .replace(
+                "INSERT INTO child SELECT i, c_char,",
+                "INSERT INTO child SELECT i + 40 * k, c_char,"
+            )
+            .replace("FROM v WHERE i > 37", "FROM v, generate_series(0, 4) AS k")
+    );
+    let source = cluster().create_db("owner_keys", None, &format!("{schema}{data}"));
+    let dir = export_to_scratch(&source, &["--limit", "all"]);
+    let target = cluster().create_db("owner_keys_test", None, &schema);
+    let role = cluster().unique_name("keys_owner");
+    let mut grants = format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT CONNECT ON DATABASE \"{}\" TO {role};
+         GRANT USAGE ON SCHEMA public TO {role};",
+        target.name
+    );
+    let tables: Vec<String> = target
+        .client()
+        .query(
+            "SELECT c.oid::regclass::text FROM pg_class c
+              WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for table in &tables {
+        grants.push_str(&format!("ALTER TABLE {table} OWNER TO {role};"));
+    }
+    target.execute(&grants);
+    let keys_sql = "SELECT string_agg(format('%s %s %s %s', conrelid::regclass, conname,
+                        pg_get_constraintdef(oid), convalidated), E'\\n'
+                        ORDER BY conrelid::regclass::text, conname)
+                      FROM pg_constraint WHERE contype = 'f'";
+    let keys_before: String = target.client().query_one(keys_sql, &[]).unwrap().get(0);
+    let url = target
+        .url()
+        .replace("user=seedsnap", &format!("user={role}"));
+    let run = seedsnap(&[
+        "import",
+        "-q",
+        "--json",
+        "--target",
+        &url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .ok();
+    let report = json(&run);
+    assert_eq!(report["key_checks"], "re_added", "{report}");
+    assert_eq!(report["foreign_keys_re_added"], 16, "{report}");
+    assert_eq!(total(&report, "inserted"), snapshot_rows(&dir), "{report}");
+    let keys_after: String = target.client().query_one(keys_sql, &[]).unwrap().get(0);
+    assert_eq!(
+        keys_after, keys_before,
+        "the keys did not come back as they were"
+    );
+    // Partition clones of the keys too.
+    assert!(
+        keys_after.contains("pc_0") && keys_after.contains("pp_high"),
+        "{keys_after}"
+    );
+    let again = export_to_scratch(&target, &["--limit", "all"]);
+    assert_eq!(
+        data_files(&dir),
+        data_files(&again),
+        "the target differs from the snapshot"
+    );
+    let mut revoke = String::new();
+    for table in &tables {
+        revoke.push_str(&format!("ALTER TABLE {table} OWNER TO seedsnap;"));
+    }
+    revoke.push_str(&format!(
+        "REVOKE ALL ON DATABASE \"{}\" FROM {role}; REVOKE ALL ON SCHEMA public FROM {role};
+         DROP ROLE {role};",
+        target.name
+    ));
+    target.execute(&revoke);
 }
 
 /// `CREATE TABLE t ()` holding rows: exported as empty lines, verified, imported, re-imported
