@@ -678,15 +678,17 @@ impl Loader<'_, '_> {
                 fast_path::check(txn, &layout, &loaded, self.snapshot)
             })?,
             fast_path::KeyChecks::ReAdded(dropped) => {
-                timed(&mut timings.foreign_keys_ms, || {
+                let mut took = 0.0;
+                timed(&mut took, || {
                     self.add_keys_back(txn, &layout, &loaded, dropped)
                 })?;
+                timings.foreign_keys_ms += took;
                 self.done(
                     &format!(
                         "added back and validated {} foreign keys",
                         dropped.keys.len()
                     ),
-                    timings.foreign_keys_ms,
+                    took,
                 );
             }
         }
