@@ -1150,6 +1150,8 @@ fn keys_checked_together_still_name_the_one_that_is_broken() {
     const SCHEMA: &str = "CREATE TABLE parent (id int PRIMARY KEY, k int, UNIQUE (id, k));
          CREATE TABLE a (id int PRIMARY KEY, p int REFERENCES parent, q int REFERENCES parent);
          CREATE TABLE b (id int PRIMARY KEY, p int REFERENCES parent, pk int,
+                         FOREIGN KEY (p, pk) REFERENCES parent (id, k));
+         CREATE TABLE c (id int PRIMARY KEY, p int, pk int,
                          FOREIGN KEY (p, pk) REFERENCES parent (id, k));";
     let source = cluster().create_db(
         "grouped",
@@ -1157,7 +1159,8 @@ fn keys_checked_together_still_name_the_one_that_is_broken() {
         &format!(
             "{SCHEMA} INSERT INTO parent VALUES (1, 10), (2, 20), (3, 30);
              INSERT INTO a VALUES (1, 1, 2), (2, 3, NULL);
-             INSERT INTO b VALUES (1, 2, 20), (2, 3, 30);"
+             INSERT INTO b VALUES (1, 2, 20), (2, 3, 30);
+             INSERT INTO c VALUES (1, 1, 10), (2, 2, 20);"
         ),
     );
     let dir = export_to_scratch(&source, &[]);
@@ -1190,6 +1193,15 @@ fn keys_checked_together_still_name_the_one_that_is_broken() {
             &b"2\t3\t31\n"[..],
             "b_p_pk_fkey",
             "b_p_fkey",
+        ),
+        // Two two-column keys to the same parent columns, counted by one statement.
+        (
+            "public.c.tsv",
+            3,
+            &b"2\t2\t20\n"[..],
+            &b"2\t2\t21\n"[..],
+            "c_p_pk_fkey",
+            "b_p_pk_fkey",
         ),
     ] {
         let bad = copy_dir(&dir);
