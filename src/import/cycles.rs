@@ -194,6 +194,6 @@ fn restore_nulled(
 pub(super) fn check_deferred(txn: &mut Transaction<'_>) -> Result<()> {
     txn.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
         .map_err(|e| constraint_violation(e, "the snapshot's tables"))
-        .context("checking deferred foreign keys")?;
+        .context("checking deferred constraints (foreign keys, unique keys)")?;
     Ok(())
 }

@@ -13,7 +13,9 @@
 //!    `INSERT … VALUES` when round trips to the target are slow ([`batched_rows`]) — then rows are inserted in dependency order with the cycle strategies of
 //!    [`crate::graph`] (carried out in `cycles.rs`; as a role that may set
 //!    `session_replication_role` with the foreign-key triggers off and every key checked
-//!    afterwards, see `fast_path.rs`), then verified
+//!    afterwards, see `fast_path.rs`; as a table owner that may not, with the keys dropped
+//!    for the load and added back, validated, after it — which locks the tables and their
+//!    parents `ACCESS EXCLUSIVE` until the commit — see `re_added_keys.rs`), then verified
 //!    (present, drifted, missing, foreign keys), then drifted rows are brought back to the
 //!    snapshot's values (see [`drift`]), then sequences are advanced, the held-off triggers are
 //!    enabled as they were, then it commits — or rolls back on any failure or with
@@ -637,9 +639,9 @@ impl Loader<'_, '_> {
         if let fast_path::KeyChecks::ReAdded(dropped) = &key_checks {
             self.done(
                 &format!(
-                    "dropped {} foreign keys for the load, to add back and validate after it \
-                     (the role may not switch their triggers off)",
-                    dropped.keys.len()
+                    "dropped {} for the load, to add back and validate after it (the role may \
+                     not switch their triggers off)",
+                    foreign_keys(dropped.keys.len())
                 ),
                 timings.foreign_keys_ms,
             );
@@ -685,8 +687,8 @@ impl Loader<'_, '_> {
                 timings.foreign_keys_ms += took;
                 self.done(
                     &format!(
-                        "added back and validated {} foreign keys",
-                        dropped.keys.len()
+                        "added back and validated {}",
+                        foreign_keys(dropped.keys.len())
                     ),
                     took,
                 );
@@ -1098,6 +1100,14 @@ fn lock(txn: &mut Transaction<'_>, layout: &Layout, options: &ImportOptions) -> 
     }
     txn.batch_execute("RELEASE SAVEPOINT seedsnap_lock")?;
     Ok(())
+}
+
+/// "1 foreign key", "2 foreign keys".
+fn foreign_keys(n: usize) -> String {
+    match n {
+        1 => "1 foreign key".to_string(),
+        n => format!("{n} foreign keys"),
+    }
 }
 
 /// The values the loaded rows give the declared foreign keys of their tables: each key counts
@@ -1843,7 +1853,7 @@ pub fn render_summary(report: &ImportReport) -> String {
         fast_path::KeyCheckMode::ReAdded => text.push_str(&format!(
             "foreign keys: {} dropped for the load and added back after it, each validated by \
              the server (the role may not switch their triggers off)\n",
-            report.foreign_keys_re_added
+            foreign_keys(report.foreign_keys_re_added)
         )),
     }
     let inserted: u64 = report.tables.iter().map(|t| t.inserted).sum();

@@ -11,8 +11,11 @@
 //! [`VALUES_PER_KEY`] values each on average ([`worth_it`]); a small import keeps the triggers.
 //!
 //! What it keeps: every key exists, enabled and valid, after the commit, with the same name,
-//! definition (deferrability, actions, `MATCH` rule) and comment; their OIDs and those of
-//! their internal triggers are new. A key that fails to come back because rows break it fails
+//! definition (deferrability, actions, `MATCH` rule), comment and referenced index, and its
+//! clones on partitions likewise; their OIDs and those of their internal triggers are new (so
+//! are the trigger names, which order the firing of several keys' actions on one parent). The
+//! children and parents stay locked `ACCESS EXCLUSIVE` from the drop to the commit: readers
+//! of those tables wait for the import. A key that fails to come back because rows break it fails
 //! the import as the trigger would have (bad input, naming the key, the file and the line,
 //! found by the fast path's counting queries) and the transaction rolls back, so the target
 //! keeps its keys and its rows.
@@ -22,7 +25,9 @@
 //! attached to it; an event trigger is enabled (the DDL would fire it); another session holds a
 //! lock on a child or parent table (the drop needs `ACCESS EXCLUSIVE` and asks with `NOWAIT`);
 //! the locks the drop holds until the commit would not fit in half the server's lock table
-//! ([`fits_lock_table`]);
+//! ([`fits_lock_table`]); a key would not come back as it is (its parent has more than one
+//! unique index it could use, one of its internal triggers is disabled, a clone of it on a
+//! partition has a comment or a name of its own: see `re_added_keys.sql`);
 //! and whatever keeps the superuser's fast path off that is about the tables (see
 //! `fast_path::catalog_refusal`).
 
@@ -56,19 +61,19 @@ pub struct DroppedKeys {
     pub keys: Vec<DroppedKey>,
 }
 
-/// Locks a dropped key holds until the commit: the constraint and its four internal triggers
-/// (object locks; counted on the bench's 1,000-table schema: 10,265 for 2,053 keys).
-const LOCKS_PER_KEY: u64 = 5;
 /// Locks the load itself holds per table: the table, its indexes, its TOAST table (4,903 for
-/// 1,000 tables there, with the keys' parents).
+/// 1,000 tables on the bench's 1,000-table schema, with the keys' parents).
 const LOCKS_PER_TABLE: u64 = 5;
 
-/// Whether dropping `keys` keys of `tables` loaded tables fits in a shared lock table of
-/// `lock_slots` locks (see `load_checks.sql`), leaving half of it to the other sessions. A
-/// default server (64 × 100 slots) takes a few hundred keys; beyond that the import keeps the
-/// per-row triggers rather than fail with "out of shared memory".
-pub fn fits_lock_table(keys: usize, tables: usize, lock_slots: u64) -> bool {
-    keys as u64 * LOCKS_PER_KEY + tables as u64 * LOCKS_PER_TABLE <= lock_slots / 2
+/// Whether dropping keys that hold `key_locks` locks until the commit (estimated per key by
+/// `re_added_keys.sql`: five for a plain key — its constraint and triggers, counted on the
+/// bench's 1,000-table schema: 10,265 object locks for 2,053 keys — and more for keys of
+/// partitioned tables), besides `tables` loaded tables, fits in a shared lock table of
+/// `lock_slots` locks (see `load_checks.sql`) leaving half of it to the other sessions. A
+/// default server (64 × 100 slots) takes a few hundred plain keys; beyond that the import keeps
+/// the per-row triggers rather than fill the lock table.
+pub fn fits_lock_table(key_locks: u64, tables: usize, lock_slots: u64) -> bool {
+    key_locks + tables as u64 * LOCKS_PER_TABLE <= lock_slots / 2
 }
 
 /// Whether re-adding `keys` keys is cheaper than checking `checked_values` values row by row
@@ -140,9 +145,8 @@ pub fn try_drop(
     txn.batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")?;
     let rows = txn
         .query(RE_ADDED_KEYS_SQL, &[&oids])
-        .context("reading the foreign keys of the loaded tables");
+        .context("reading the foreign keys of the loaded tables")?;
     txn.batch_execute("SET LOCAL search_path TO DEFAULT")?;
-    let rows = rows?;
     if rows
         .iter()
         .any(|r| !r.get::<_, bool>("may_re_add") || r.get::<_, bool>("held"))
@@ -159,13 +163,16 @@ pub fn try_drop(
             comment_sql: r.get("comment_sql"),
         })
         .collect();
-    if !worth_it(keys.len(), checked_values) || !fits_lock_table(keys.len(), oids.len(), lock_slots)
+    let key_locks: i64 = rows.iter().map(|r| r.get::<_, i64>("locks")).sum();
+    if !worth_it(keys.len(), checked_values)
+        || !fits_lock_table(key_locks.max(0) as u64, oids.len(), lock_slots)
     {
         return Ok(None);
     }
-    // Dropping a key locks its child and parent ACCESS EXCLUSIVE; taken first, in one
-    // statement, so that a session holding one of them makes the import keep the triggers
-    // (after --lock-timeout) rather than fail.
+    // Dropping a key locks its child and parent ACCESS EXCLUSIVE (until the commit: readers of
+    // those tables wait for the import); taken first, in one statement and without waiting,
+    // so that a session holding one of them makes the import keep the triggers at once
+    // rather than wait or fail.
     let sql = format!(
         "SAVEPOINT seedsnap_keys; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT;\n{}RELEASE SAVEPOINT seedsnap_keys",
         locked_tables(&keys).join(", "),
@@ -264,12 +271,15 @@ mod tests {
 
     #[test]
     fn dropping_keys_must_fit_in_half_the_lock_table() {
-        // A default server: 64 locks a transaction × 100 connections.
-        assert!(fits_lock_table(31, 23, 6_400));
-        assert!(!fits_lock_table(2053, 1000, 6_400));
+        // A default server: 64 locks a transaction × 100 connections. The demo: 31 keys, two of
+        // them on a partitioned table (29 locks each).
+        assert!(fits_lock_table(29 * 5 + 2 * 29, 23, 6_400));
+        assert!(!fits_lock_table(2053 * 5, 1000, 6_400));
+        // One key to a parent of 1,000 partitions.
+        assert!(!fits_lock_table(5 * 1001 + 3 * 1000, 2, 6_400));
         // The local cluster (max_locks_per_transaction = 1024).
-        assert!(fits_lock_table(2053, 1000, 102_400));
-        assert!(!fits_lock_table(10_000, 3000, 102_400));
+        assert!(fits_lock_table(2053 * 5, 1000, 102_400));
+        assert!(!fits_lock_table(10_000 * 5, 3000, 102_400));
     }
 
     #[test]

@@ -1422,10 +1422,15 @@ fn a_table_owner_drops_and_re_adds_keys_and_they_come_back_as_they_were() {
     );
     let dir = export_to_scratch(&source, &["--limit", "300"]);
     let role = cluster().unique_name("owner");
-    let keys_sql = "SELECT string_agg(format('%s %s %s %s %s', conrelid::regclass, conname,
-                        pg_get_constraintdef(oid), obj_description(oid, 'pg_constraint'), convalidated),
+    // Each key: its table, name, definition, comment, validity, referenced index, and the
+    // states of its internal triggers.
+    let keys_sql = "SELECT string_agg(format('%s %s %s %s %s %s %s', conrelid::regclass, conname,
+                        pg_get_constraintdef(c.oid), obj_description(c.oid, 'pg_constraint'),
+                        convalidated, conindid::regclass,
+                        (SELECT string_agg(tgenabled::text, '' ORDER BY tgenabled)
+                           FROM pg_trigger WHERE tgconstraint = c.oid)),
                         E'\\n' ORDER BY conname)
-                      FROM pg_constraint WHERE contype = 'f'";
+                      FROM pg_constraint c WHERE contype = 'f'";
     let keys_of = |db: &TestDb| -> String { db.client().query_one(keys_sql, &[]).unwrap().get(0) };
     // A target whose tables `role` owns, and its URL as `role`.
     let owned_by_role = |first: &str| {
@@ -1526,6 +1531,33 @@ fn a_table_owner_drops_and_re_adds_keys_and_they_come_back_as_they_were() {
     open.rollback().unwrap();
     assert_eq!(fresh.query_i64("SELECT count(*) FROM child"), 300);
     assert_eq!(keys_of(&fresh), keys_before);
+
+    // Keys that would not come back as they are keep the per-row triggers: a second unique
+    // index the key could use (ADD would take the first by OID), internal triggers a
+    // superuser disabled (ADD would enable them).
+    for twist in [
+        "CREATE UNIQUE INDEX parent_id_too ON parent (id);",
+        "ALTER TABLE child DISABLE TRIGGER ALL;",
+    ] {
+        let (twisted, twisted_url) = owned_by_role("");
+        twisted.execute(twist);
+        let keys = keys_of(&twisted);
+        let run = import_as_role(&twisted_url, &dir).ok();
+        assert_eq!(
+            report_of(&run)["key_checks"],
+            "per_row",
+            "{twist}: {}",
+            run.stdout
+        );
+        assert_eq!(twisted.query_i64("SELECT count(*) FROM child"), 300);
+        assert_eq!(keys_of(&twisted), keys, "{twist}");
+        twisted.execute(&format!(
+            "ALTER TABLE parent OWNER TO seedsnap; ALTER TABLE child OWNER TO seedsnap;
+             REVOKE ALL ON DATABASE \"{name}\" FROM {role};
+             REVOKE ALL ON SCHEMA public FROM {role};",
+            name = twisted.name
+        ));
+    }
 
     // An enabled event trigger would fire on the DDL: per-row triggers.
     let (watched, watched_url) = owned_by_role("");

@@ -253,10 +253,46 @@ fn keys_of_every_type_come_back_as_they_were_after_an_owner_drops_them() {
         data_files(&again),
         "the target differs from the snapshot"
     );
+    // A comment on a clone of a key (on a partition) would not come back: the per-row
+    // triggers stay.
+    let commented = cluster().create_db("owner_keys_test", None, &schema);
+    commented.execute(&format!(
+        "{grants_without_role}
+         COMMENT ON CONSTRAINT pc_k_fkey ON pc_0 IS 'the clone''s own comment';",
+        grants_without_role = grants
+            .replace(&format!("CREATE ROLE {role} LOGIN;"), "")
+            .replace(&target.name, &commented.name)
+    ));
+    let commented_url = commented
+        .url()
+        .replace("user=seedsnap", &format!("user={role}"));
+    let run = seedsnap(&[
+        "import",
+        "-q",
+        "--json",
+        "--target",
+        &commented_url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(json(&run)["key_checks"], "per_row", "{}", run.stdout);
+    assert_eq!(
+        commented.query_i64(
+            "SELECT count(*) FROM pg_description
+              WHERE description = 'the clone''s own comment'"
+        ),
+        1
+    );
     let mut revoke = String::new();
     for table in &tables {
         revoke.push_str(&format!("ALTER TABLE {table} OWNER TO seedsnap;"));
     }
+    commented.execute(&format!(
+        "{revoke} REVOKE ALL ON DATABASE \"{}\" FROM {role};
+         REVOKE ALL ON SCHEMA public FROM {role};",
+        commented.name
+    ));
     revoke.push_str(&format!(
         "REVOKE ALL ON DATABASE \"{}\" FROM {role}; REVOKE ALL ON SCHEMA public FROM {role};
          DROP ROLE {role};",
