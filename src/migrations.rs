@@ -78,7 +78,7 @@ fn tool_of(table: &str, has_dirty: bool) -> Option<&'static str> {
 pub fn read(txn: &mut Transaction<'_>) -> Result<Vec<MigrationState>> {
     let (find, tools) = statements();
     let mut states = Vec::new();
-    for row in txn.query(find, &[])? {
+    for row in txn.query_typed(find, &[])? {
         let (schema, name, dirty): (String, String, bool) = (row.get(0), row.get(1), row.get(2));
         let Some(tool) = tool_of(&name, dirty) else {
             continue;
@@ -88,7 +88,7 @@ pub fn read(txn: &mut Transaction<'_>) -> Result<Vec<MigrationState>> {
         };
         let table = format!("{}.{}", quote_ident(&schema), quote_ident(&name));
         let mut savepoint = txn.transaction()?;
-        let result = savepoint.query_opt(sql.replace("{table}", &table).as_str(), &[]);
+        let result = savepoint.query_typed_opt(sql.replace("{table}", &table).as_str(), &[]);
         savepoint.rollback()?;
         if let Ok(row) = result {
             states.push(MigrationState {

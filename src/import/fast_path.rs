@@ -179,14 +179,12 @@ fn may_try_replica(
 /// role attributes; refused (insufficient privilege), the session is as before and the
 /// import keeps the per-row triggers.
 fn switch_to_replica(txn: &mut Transaction<'_>) -> Result<bool> {
-    txn.batch_execute("SAVEPOINT seedsnap_replica")
-        .context("switching foreign-key triggers off for the load")?;
-    match txn.batch_execute("SET LOCAL session_replication_role = replica") {
-        Ok(()) => {
-            txn.batch_execute("RELEASE SAVEPOINT seedsnap_replica")
-                .context("switching foreign-key triggers off for the load")?;
-            Ok(true)
-        }
+    // One round trip: a refusal aborts the rest of the string, and the savepoint is rolled back.
+    match txn.batch_execute(
+        "SAVEPOINT seedsnap_replica; SET LOCAL session_replication_role = replica; \
+         RELEASE SAVEPOINT seedsnap_replica",
+    ) {
+        Ok(()) => Ok(true),
         Err(error) if error.code().map(|c| c.code()) == Some("42501") => {
             txn.batch_execute(
                 "ROLLBACK TO SAVEPOINT seedsnap_replica; RELEASE SAVEPOINT seedsnap_replica",
@@ -233,8 +231,14 @@ pub fn check(
     loaded: &[usize],
     snapshot: &SnapshotDir,
 ) -> Result<()> {
-    txn.batch_execute("SET LOCAL session_replication_role = origin")?;
-    check_keys(txn, layout, loaded, snapshot)
+    // The triggers back on in the same round trip as the counts (it returns no row).
+    count_keys(
+        txn,
+        layout,
+        loaded,
+        snapshot,
+        Some("SET LOCAL session_replication_role = origin"),
+    )
 }
 
 /// Checks every foreign key and deferrable unique key of the loaded tables by batched counting
@@ -244,6 +248,18 @@ pub fn check_keys(
     layout: &Layout,
     loaded: &[usize],
     snapshot: &SnapshotDir,
+) -> Result<()> {
+    count_keys(txn, layout, loaded, snapshot, None)
+}
+
+/// [`check_keys`], with `first` (a statement that returns no row) sent ahead of the counting
+/// statements in their first round trip.
+fn count_keys(
+    txn: &mut Transaction<'_>,
+    layout: &Layout,
+    loaded: &[usize],
+    snapshot: &SnapshotDir,
+    first: Option<&str>,
 ) -> Result<()> {
     let catalog = layout.catalog;
     let mut checks: Vec<Check> = Vec::new();
@@ -322,8 +338,11 @@ pub fn check_keys(
             });
         }
     }
-    let (statements, counting): (Vec<String>, Vec<Vec<usize>>) =
+    let (mut statements, counting): (Vec<String>, Vec<Vec<usize>>) =
         counting_statements(&checks, catalog).into_iter().unzip();
+    if let Some(first) = first {
+        statements.insert(0, first.to_string());
+    }
     // Each statement's one row, as its counts (`None`: not a number).
     let rows = super::batch_map(txn, &statements, |row| {
         (0..row.len())

@@ -186,8 +186,7 @@ pub fn open_target(
 ) -> Result<(postgres::Client, SourceInfo)> {
     safety::check_name_before_connecting(endpoint.dbname(), &options.guard)?;
     let mut client = endpoint.connect(Side::Target)?;
-    session::configure_target(&mut client, options.lock_timeout_seconds)?;
-    let identity = session::source_info(&mut client)?;
+    let identity = session::configure_target(&mut client, options.lock_timeout_seconds)?;
     // The name the server reports, not the one in the URL, is what the guard judges.
     safety::check_name(&identity.database, &endpoint.display_name(), &options.guard)?;
     if let Some((source, kind)) = snapshot_source {
@@ -296,8 +295,8 @@ fn connect_and_load(
             Some((&snapshot.manifest.source, snapshot.manifest.kind)),
         )
     })?;
-    let migrations = migration_notes(&mut client, &snapshot.manifest, progress)?;
     let mut txn = client.transaction()?;
+    let migrations = migration_notes(&mut txn, &snapshot.manifest, progress)?;
     let round_trip = match options.load_via {
         batched_rows::LoadVia::Copy => std::time::Duration::ZERO,
         _ => batched_rows::measure_round_trip(&mut txn)?,
@@ -360,17 +359,17 @@ fn connect_and_load(
 }
 
 /// Compares the snapshot's migration state with the target's; each difference is a warning.
+/// Read in the import's own transaction (each tool's table in a savepoint rolled back, see
+/// [`crate::migrations::read`]), not in one of its own: two round trips fewer.
 fn migration_notes(
-    client: &mut postgres::Client,
+    txn: &mut Transaction<'_>,
     manifest: &Manifest,
     progress: &Progress,
 ) -> Result<Vec<String>> {
     if manifest.migrations.is_empty() {
         return Ok(Vec::new());
     }
-    let mut txn = client.transaction()?;
-    let target = crate::migrations::read(&mut txn)?;
-    txn.rollback()?;
+    let target = crate::migrations::read(txn)?;
     let notes = crate::migrations::compare(&manifest.migrations, &target);
     for note in &notes {
         progress.always(&format!("warning: {note}"));
@@ -595,6 +594,8 @@ impl Loader<'_, '_> {
         check_triggers(txn, &user_triggers, self.options.fire_triggers)?;
         let (held_off, fired) = hold_off_triggers(&mut catalog, user_triggers, self.options);
         let layout = Layout::new(&catalog, matched, manifest);
+        // While the path is still empty, as sequence names are read as regclass text.
+        let feeds = timed(&mut timings.sequences_ms, || sequence_feeds(txn, &layout))?;
         self.check.wait()?;
         timings.check_ms = self.check.took.get().as_secs_f64() * 1e3;
         self.progress.line(&format!(
@@ -604,9 +605,12 @@ impl Loader<'_, '_> {
             manifest.tables.iter().map(|t| t.rows).sum::<u64>()
         ));
         timed(&mut timings.lock_ms, || lock(txn, &layout, self.options))?;
-        txn.batch_execute(&triggers::disable_sql(&held_off))
-            .context("disabling user triggers for the load")?;
-        use_role_search_path(txn)?;
+        // With the role's path restored in the same round trip (see `use_role_search_path`).
+        txn.batch_execute(&format!(
+            "{}{ROLE_SEARCH_PATH}",
+            triggers::disable_sql(&held_off)
+        ))
+        .context("disabling user triggers for the load and restoring the role's search_path")?;
         let mut backup = None;
         if self.options.truncate_first {
             backup = timed(&mut timings.backup_ms, || {
@@ -711,16 +715,14 @@ impl Loader<'_, '_> {
             "verified every snapshot row and foreign key in the target",
             timings.verify_ms,
         );
-        let sequences = timed(&mut timings.sequences_ms, || -> Result<_> {
-            // Sequence names are read as regclass text: qualified only under an empty path.
-            txn.batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")?;
-            let sequences = plan_sequences(txn, &catalog, &layout.matched)?;
-            use_role_search_path(txn)?;
-            Ok(sequences)
+        let sequences = timed(&mut timings.sequences_ms, || {
+            plan_sequences(txn, &catalog, &feeds)
         })?;
         // Every trigger as it was, before COMMIT.
-        txn.batch_execute(&triggers::restore_sql(&held_off))
-            .context("enabling the user triggers held off during the load")?;
+        if !held_off.is_empty() {
+            txn.batch_execute(&triggers::restore_sql(&held_off))
+                .context("enabling the user triggers held off during the load")?;
+        }
 
         let report = ImportReport {
             target: String::new(),
@@ -1500,9 +1502,12 @@ fn constraint_violation(error: postgres::Error, what: &str) -> anyhow::Error {
 /// functions) runs with the role's and database's own `search_path`; seedsnap's statements name
 /// every object with its schema and need none. The catalog was read with an empty path.
 fn use_role_search_path(txn: &mut Transaction<'_>) -> Result<()> {
-    txn.batch_execute("SET LOCAL search_path TO DEFAULT")
+    txn.batch_execute(ROLE_SEARCH_PATH)
         .context("restoring the role's search_path for the load")
 }
+
+/// The statement of [`use_role_search_path`].
+const ROLE_SEARCH_PATH: &str = "SET LOCAL search_path TO DEFAULT";
 
 /// Refuses before anything is written when user triggers would fire that the importing role
 /// may not hold off (see [`triggers`]).
@@ -1673,17 +1678,27 @@ fn lock_error(error: postgres::Error, table: &str, options: &ImportOptions) -> a
     anyhow::Error::new(error).context(format!("locking {table}"))
 }
 
-/// Every sequence feeding an imported integer column whose value is behind the largest value in
-/// the column: `(sequence, current, new)`. Shared sequences take the largest over all columns.
-/// Each column's `max()` and its sequence's position are read by one small statement, all of
-/// them sent in batches (one round trip, not two per sequence).
+/// The sequences feeding the loaded tables' columns ([`Catalog::read_sequences`]), read while
+/// the session's `search_path` is empty: their names are regclass text, qualified only so,
+/// and they are used under the role's path afterwards.
+fn sequence_feeds(
+    txn: &mut Transaction<'_>,
+    layout: &Layout,
+) -> Result<Vec<(usize, String, String)>> {
+    let tables: Vec<usize> = layout.matched.iter().map(|m| m.target).collect();
+    layout.catalog.read_sequences(txn, &tables)
+}
+
+/// Every sequence feeding an imported integer column (`feeds`, from [`sequence_feeds`]) whose
+/// value is behind the largest value in the column: `(sequence, current, new)`. Shared
+/// sequences take the largest over all columns. Each column's `max()` and its sequence's
+/// position are read by one small statement naming everything with its schema, all of them
+/// sent in batches (one round trip, not two per sequence).
 fn plan_sequences(
     txn: &mut Transaction<'_>,
     catalog: &Catalog,
-    matched: &[MatchedTable],
+    feeds: &[(usize, String, String)],
 ) -> Result<Vec<SequenceChange>> {
-    let tables: Vec<usize> = matched.iter().map(|m| m.target).collect();
-    let feeds = catalog.read_sequences(txn, &tables)?;
     let (sequences, statements): (Vec<&String>, Vec<String>) = feeds
         .iter()
         .filter_map(|(t, column, sequence)| {

@@ -56,7 +56,7 @@ pub fn read(client: &mut impl GenericClient, catalog: &Catalog) -> Result<Vec<Us
         return Ok(Vec::new());
     }
     let rows = client
-        .query(USER_TRIGGERS_SQL, &[&oids])
+        .query_typed(USER_TRIGGERS_SQL, &[(&oids, postgres::types::Type::INT8_ARRAY)])
         .context("reading user triggers from pg_catalog")?;
     Ok(rows
         .iter()
