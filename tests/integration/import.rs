@@ -1242,6 +1242,57 @@ fn is_sequence_line(line: &str) -> bool {
     line.ends_with(":true") || line.ends_with(":false")
 }
 
+/// Which target tables are empty is read from their size on disk first: a table with no
+/// block holds no row. A table whose rows were all deleted still has blocks and is read (it
+/// is empty: the fast path is taken), and a partitioned table is empty only when every
+/// partition is (one holding a row makes the import keep the per-row triggers).
+#[test]
+fn tables_with_blocks_are_read_to_tell_whether_they_are_empty() {
+    const SCHEMA: &str = "CREATE TABLE parent (id int PRIMARY KEY);
+         CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent);
+         CREATE TABLE events (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+         CREATE TABLE events_h1 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');
+         CREATE TABLE events_h2 PARTITION OF events FOR VALUES FROM ('2025-07-01') TO ('2026-01-01');";
+    let source = cluster().create_db(
+        "blocks",
+        None,
+        &format!(
+            "{SCHEMA} INSERT INTO parent VALUES (1), (2); INSERT INTO child VALUES (1, 1), (2, 2);
+             INSERT INTO events VALUES (1, '2025-01-01'), (2, '2025-07-01');"
+        ),
+    );
+    let dir = export_to_scratch(&source, &[]);
+
+    // Rows inserted, then deleted: every table has blocks, and no row.
+    let emptied = cluster().create_db(
+        "blocks_emptied_test",
+        None,
+        &format!(
+            "{SCHEMA} INSERT INTO parent VALUES (7); INSERT INTO child VALUES (7, 7);
+             INSERT INTO events VALUES (7, '2025-08-01');
+             DELETE FROM child; DELETE FROM parent; DELETE FROM events;"
+        ),
+    );
+    assert!(emptied.query_i64("SELECT pg_relation_size('child')") > 0);
+    let run = import(&emptied, &dir, &["--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["batched_key_checks"], true, "{}", run.stdout);
+    assert_eq!(emptied.query_i64("SELECT count(*) FROM child"), 2);
+    assert_eq!(emptied.query_i64("SELECT count(*) FROM events"), 2);
+
+    // One partition holds a row: the partitioned table is not empty.
+    let held = cluster().create_db(
+        "blocks_held_test",
+        None,
+        &format!("{SCHEMA} INSERT INTO events VALUES (3, '2025-02-01');"),
+    );
+    let run = import(&held, &dir, &["--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["batched_key_checks"], false, "{}", run.stdout);
+    assert_eq!(held.query_i64("SELECT count(*) FROM events"), 3);
+    assert_eq!(held.query_i64("SELECT count(*) FROM child"), 2);
+}
+
 /// As a superuser the import loads with foreign-key triggers off and checks every key itself
 /// (named in the report) when the tables are empty; an orphan or a duplicate in a DEFERRABLE unique key still fails the
 /// import and changes nothing; every constraint and trigger stays enabled and valid; a role
