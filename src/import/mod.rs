@@ -1550,7 +1550,10 @@ fn hold_off_triggers(
 fn empty_tables(txn: &mut Transaction<'_>, catalog: &Catalog) -> Result<Vec<bool>> {
     let oids: Vec<postgres::types::Oid> = catalog.tables.iter().map(|t| t.oid).collect();
     let mut empty: Vec<bool> = txn
-        .query_typed(EMPTY_TABLES_SQL, &[(&oids, postgres::types::Type::OID_ARRAY)])
+        .query_typed(
+            EMPTY_TABLES_SQL,
+            &[(&oids, postgres::types::Type::OID_ARRAY)],
+        )
         .context("reading which target tables have no blocks")?
         .iter()
         .map(|row| row.get(0))

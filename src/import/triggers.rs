@@ -56,7 +56,10 @@ pub fn read(client: &mut impl GenericClient, catalog: &Catalog) -> Result<Vec<Us
         return Ok(Vec::new());
     }
     let rows = client
-        .query_typed(USER_TRIGGERS_SQL, &[(&oids, postgres::types::Type::INT8_ARRAY)])
+        .query_typed(
+            USER_TRIGGERS_SQL,
+            &[(&oids, postgres::types::Type::INT8_ARRAY)],
+        )
         .context("reading user triggers from pg_catalog")?;
     Ok(rows
         .iter()
