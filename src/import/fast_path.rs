@@ -34,6 +34,7 @@
 //! recheck) rules out the batched path only.
 
 use anyhow::{Context, Result};
+use postgres::types::Type;
 use postgres::Transaction;
 use serde::Serialize;
 
@@ -130,8 +131,9 @@ pub fn begin(
         return Ok(KeyChecks::PerRow);
     }
     let oids: Vec<postgres::types::Oid> = loaded.iter().map(|&t| catalog.tables[t].oid).collect();
+    // One round trip each (`query_typed`: no separate prepare).
     let row = txn
-        .query_one(LOAD_CHECKS_SQL, &[&oids])
+        .query_typed_one(LOAD_CHECKS_SQL, &[(&oids, Type::OID_ARRAY)])
         .context("reading the deferrable exclusion constraints of the loaded tables")?;
     let (exclusions, superuser, version, event_triggers, lock_slots): (
         i64,
@@ -165,7 +167,7 @@ fn may_try_replica(
         return Ok(true);
     }
     Ok(txn
-        .query_one(
+        .query_typed_one(
             "SELECT pg_catalog.has_parameter_privilege('session_replication_role', 'SET')",
             &[],
         )

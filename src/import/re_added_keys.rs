@@ -32,6 +32,7 @@
 //! `fast_path::catalog_refusal`).
 
 use anyhow::{Context, Result};
+use postgres::types::Type;
 use postgres::Transaction;
 
 const RE_ADDED_KEYS_SQL: &str = include_str!("../catalog/re_added_keys.sql");
@@ -144,7 +145,7 @@ pub fn try_drop(
     // Names come out qualified only under an empty search_path.
     txn.batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")?;
     let rows = txn
-        .query(RE_ADDED_KEYS_SQL, &[&oids])
+        .query_typed(RE_ADDED_KEYS_SQL, &[(&oids, Type::OID_ARRAY)])
         .context("reading the foreign keys of the loaded tables")?;
     txn.batch_execute("SET LOCAL search_path TO DEFAULT")?;
     if rows
