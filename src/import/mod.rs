@@ -1910,7 +1910,7 @@ pub fn render_summary(report: &ImportReport) -> String {
         fast_path::KeyCheckMode::ReAdded => text.push_str(&format!(
             "foreign keys: {} dropped for the load and added back after it, each validated by \
              the server (the role may not switch their triggers off)\n",
-            foreign_keys(report.foreign_keys_re_added)
+            report.foreign_keys_re_added
         )),
     }
     let inserted: u64 = report.tables.iter().map(|t| t.inserted).sum();
