@@ -87,15 +87,33 @@ pub fn read(txn: &mut Transaction<'_>) -> Result<Vec<MigrationState>> {
             continue;
         };
         let table = format!("{}.{}", quote_ident(&schema), quote_ident(&name));
-        let mut savepoint = txn.transaction()?;
-        let result = savepoint.query_typed_opt(sql.replace("{table}", &table).as_str(), &[]);
-        savepoint.rollback()?;
-        if let Ok(row) = result {
+        // A named savepoint, rolled back and released: the caller's transaction may be the
+        // import's own, whose writes must not run nested in a subtransaction per table read.
+        txn.batch_execute("SAVEPOINT seedsnap_migrations")?;
+        let result = txn.query_typed_opt(sql.replace("{table}", &table).as_str(), &[]);
+        txn.batch_execute(
+            "ROLLBACK TO SAVEPOINT seedsnap_migrations; RELEASE SAVEPOINT seedsnap_migrations",
+        )?;
+        let Ok(row) = result else {
+            continue;
+        };
+        // A NULL version or count (a hand-made table) is a table of another shape: left out.
+        let state = match &row {
+            None => Some((None, 0)),
+            Some(r) => match (
+                r.try_get::<_, Option<String>>(0),
+                r.try_get::<_, Option<i64>>(1),
+            ) {
+                (Ok(Some(version)), Ok(Some(applied))) => Some((Some(version), applied as u64)),
+                _ => None,
+            },
+        };
+        if let Some((version, applied)) = state {
             states.push(MigrationState {
                 tool: tool.to_string(),
                 table: format!("{schema}.{name}"),
-                version: row.as_ref().map(|r| r.get(0)),
-                applied: row.map_or(0, |r| r.get::<_, i64>(1) as u64),
+                version,
+                applied,
             });
         }
     }

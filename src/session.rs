@@ -117,8 +117,8 @@ pub fn configure_target(
             format!(
                 "the target session starts with session_replication_role = {replication_role} \
                  (a role or database default, or options in the connection string), which \
-                 turns foreign-key and other triggers off for every row loaded; nothing was \
-                 written. Reset it (ALTER ROLE … RESET session_replication_role, ALTER \
+                 changes which triggers fire (replica turns the foreign-key triggers off for \
+                 every row loaded); nothing was written. Reset it (ALTER ROLE … RESET session_replication_role, ALTER \
                  DATABASE … RESET session_replication_role) or remove it from the connection \
                  string: seedsnap switches the triggers off itself only where it checks every \
                  key afterwards."

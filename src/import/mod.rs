@@ -25,8 +25,9 @@
 //! `Loader::load` reads as the list of these phases; each phase is one function.
 //!
 //! Before that, an overlay of hand-added rows and `--skip-missing` each derive a copy of the
-//! snapshot (see [`crate::snapshot::overlay`], [`crate::snapshot::skip`]), and the snapshot's
-//! migration state is compared with the target's ([`crate::migrations`]).
+//! snapshot (see [`crate::snapshot::overlay`], [`crate::snapshot::skip`]); at the start of the
+//! import's transaction, the snapshot's migration state is compared with the target's
+//! ([`crate::migrations`], each tool's table read in a savepoint rolled back and released).
 
 pub mod batched_rows;
 mod cycles;
@@ -1542,8 +1543,8 @@ fn hold_off_triggers(
     (user_triggers, Vec::new())
 }
 
-/// Which tables of the catalog hold no rows. A table with no block on disk holds none: one
-/// catalog query tells those (`empty_tables.sql`; a clone of an empty template, the usual
+/// Which tables of the catalog hold no rows. A heap table with no block on disk holds none:
+/// one query (`pg_relation_size`, no table read) tells those (`empty_tables.sql`; a clone of an empty template, the usual
 /// target, needs nothing more). Every other table is read: one small statement per table, all
 /// sent in one round trip. (A single `UNION ALL` of thousands of `EXISTS` took the planner
 /// 55 s on 3,000 tables.)

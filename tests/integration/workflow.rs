@@ -594,7 +594,11 @@ fn a_migration_version_mismatch_is_reported() {
             "{SCHEMA}{tools}
              INSERT INTO schema_migrations VALUES ('20240101000000'), ('20240201000000'),
                                                   ('20240301000000');
-             INSERT INTO gm.schema_migrations VALUES (6, false);"
+             INSERT INTO gm.schema_migrations VALUES (6, false);
+             -- A hand-made table of a tool's name holding a NULL version: left out, not a crash.
+             CREATE SCHEMA hand;
+             CREATE TABLE hand.schema_migrations (version text);
+             INSERT INTO hand.schema_migrations VALUES (NULL);"
         ),
     );
     let run = import(&target, &dir, &["--json"]).ok();
