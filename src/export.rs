@@ -43,6 +43,9 @@ pub struct ExportReport {
     pub snapshot: String,
     pub tables: Vec<TableReport>,
     pub rows: u64,
+    /// Data files found byte-identical in the snapshot being replaced, and linked from it
+    /// instead of written again.
+    pub files_unchanged: usize,
     pub warnings: Vec<String>,
     pub timings: Timings,
 }
@@ -103,6 +106,7 @@ fn run_export(
     let manifest = build_manifest(options, &prepared, key.as_ref(), migrations, tables);
     let final_dir = writer.final_dir().display().to_string();
     let started = Instant::now();
+    let files_unchanged = writer.unchanged_files();
     writer.commit(&manifest)?;
     prepared.timings.finish_ms = started.elapsed().as_secs_f64() * 1e3;
     prepared.timings.total_ms = progress.elapsed_ms();
@@ -110,6 +114,7 @@ fn run_export(
         source: endpoint.display_name(),
         snapshot: final_dir,
         rows: reports.iter().map(|r| r.exported).sum(),
+        files_unchanged,
         tables: reports,
         warnings: prepared.selection.stats.unresolved.clone(),
         timings: prepared.timings,
@@ -476,5 +481,12 @@ pub fn render_summary(report: &ExportReport) -> String {
         report.snapshot,
         report::ms(report.timings.total_ms)
     ));
+    if report.files_unchanged > 0 {
+        text.push_str(&format!(
+            "{} of {} files unchanged since the previous snapshot\n",
+            report.files_unchanged,
+            report.tables.len()
+        ));
+    }
     text
 }
