@@ -11,7 +11,9 @@
 //!    whose parent row is not chosen yet is looked up — per foreign key, all the missing keys as
 //!    one typed array, so the parent's unique index serves it; for a self-reference, the whole
 //!    chain of ancestors in one recursive query — and the rows found are chosen too, which may
-//!    need parents of their own.
+//!    need parents of their own. A round takes the parents of the deepest level with keys
+//!    pending (children before parents, see [`table_levels`]), so each parent is read about
+//!    once with every key its descendants need.
 //!
 //! Round trips dominate on wide schemas, so the statements of one level, and of one backfill
 //! round, go to the server together as simple-protocol batches, spread over the export's
@@ -265,6 +267,26 @@ pub fn component_levels(
         levels[c] = level;
     }
     levels
+}
+
+/// Each table's level: its component's (see [`component_levels`]); 0 for a table in no
+/// component.
+///
+/// The backfill looks up the deepest level with keys pending first. A child's level is above
+/// each parent's outside its component, so by the time a parent's keys are looked up, every
+/// table that could still ask it for more rows is done: each parent is read about once,
+/// with every key its descendants need, instead of once per round that reaches it (a chain of
+/// ten tables read its first table in ten rounds). Tables of one component (a cycle) are read
+/// again until none of them asks the others for more. Any order selects the same rows: the
+/// backfill stops only when every key asked for has been looked up.
+pub fn table_levels(plan: &[Component], levels: &[usize], tables: usize) -> Vec<usize> {
+    let mut table_levels = vec![0; tables];
+    for (component, &level) in plan.iter().zip(levels) {
+        for &t in &component.tables {
+            table_levels[t] = level;
+        }
+    }
+    table_levels
 }
 
 /// A `text[]` literal: `'{"a","b\"c"}'::pg_catalog.text[]`.
@@ -539,10 +561,11 @@ pub fn select(
     stats.sample_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let started = Instant::now();
-    loop {
-        let work = selector.take_pending();
+    let table_levels = table_levels(plan, &levels, catalog.tables.len());
+    while let Some(level) = selector.deepest_pending(&table_levels) {
+        let work = selector.take_pending(|parent| table_levels[parent] == level);
         if work.is_empty() {
-            break;
+            continue;
         }
         let round_started = Instant::now();
         let keys_looked_up = work
@@ -1379,12 +1402,24 @@ impl<'a> Selector<'a> {
         }
     }
 
-    /// Drains what is still missing, per key set, in a stable order: each set's tuples in
-    /// ascending order, in chunks of at most [`BATCH_ROWS`] (one lookup statement each), kept
-    /// as compact sets until their statements are written.
-    fn take_pending(&mut self) -> Vec<(usize, Vec<TupleSet>)> {
+    /// The deepest level (see [`table_levels`]) of a parent with tuples pending, if any.
+    fn deepest_pending(&self, table_levels: &[usize]) -> Option<usize> {
+        self.sets
+            .iter()
+            .filter(|set| set.pending.len() > 0)
+            .map(|set| table_levels[set.parent])
+            .max()
+    }
+
+    /// Drains what is still missing of the key sets whose parent is `taken`, per key set, in a
+    /// stable order: each set's tuples in ascending order, in chunks of at most [`BATCH_ROWS`]
+    /// (one lookup statement each), kept as compact sets until their statements are written.
+    fn take_pending(&mut self, taken: impl Fn(usize) -> bool) -> Vec<(usize, Vec<TupleSet>)> {
         let mut work = Vec::new();
         for (i, set) in self.sets.iter_mut().enumerate() {
+            if !taken(set.parent) {
+                continue;
+            }
             let pending = std::mem::replace(&mut set.pending, set.present.empty_like());
             let chunks = pending.chunks(BATCH_ROWS, |t| !set.present.contains(t));
             if !chunks.is_empty() {
@@ -1609,6 +1644,23 @@ mod tests {
             (0..6).map(level_of).collect::<Vec<_>>(),
             vec![0, 1, 2, 1, 2, 2]
         );
+        // Per table, as the backfill orders its lookups: every parent outside the child's
+        // cycle sits on a lower level, so it is looked up after all its children are done.
+        let per_table = table_levels(&plan, &levels, 7);
+        assert_eq!(
+            per_table,
+            vec![0, 1, 2, 1, 2, 2, 0],
+            "table 6 is in no component"
+        );
+        for e in &edges {
+            let same_cycle = plan
+                .iter()
+                .any(|c| c.tables.contains(&e.child) && c.tables.contains(&e.parent));
+            assert!(
+                same_cycle || per_table[e.parent] < per_table[e.child],
+                "{e:?}"
+            );
+        }
     }
 
     #[test]
