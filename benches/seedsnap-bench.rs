@@ -758,6 +758,7 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
     let (mut this, mut previous) = (Vec::new(), Vec::new());
     let mut previous_granted_fast_path = true;
     let (mut floor_export, mut floor_load, mut own) = (Vec::new(), Vec::new(), Vec::new());
+    let mut new_dir = Vec::new();
     let mut fast_path = true;
     let mut owner_key_checks: Vec<String> = Vec::new();
     let mut tables = 0;
@@ -780,12 +781,14 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
         if !owner_key_checks.contains(&p.owner_key_checks) {
             owner_key_checks.push(p.owner_key_checks.clone());
         }
+        let new_dir_s = export_into_new_directory(env, d)?;
         let (floor_e, floor_l) = floor(env, &source, &empty)?;
         let own_s = own_floor(env, &dir, &empty)?;
         let s = p.sample();
         eprintln!(
-            "bench: {} run {run}: {}; floor {floor_e:.3} s / {floor_l:.3} s, own floor \
-             {own_s:.3} s (import {:.1}x, not superuser {:.1}x, owner + SET grant {:.1}x)",
+            "bench: {} run {run}: {}; into a new directory {new_dir_s:.3} s; floor \
+             {floor_e:.3} s / {floor_l:.3} s, own floor {own_s:.3} s (import {:.1}x, not \
+             superuser {:.1}x, owner + SET grant {:.1}x)",
             d.name,
             describe(&p),
             s.import_s / own_s,
@@ -796,6 +799,7 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
         floor_export.push(floor_e);
         floor_load.push(floor_l);
         own.push(own_s);
+        new_dir.push(new_dir_s);
     }
     let remote = if d.name == REMOTE_DATASET {
         Some(remote(env, d, &dir, runs)?)
@@ -810,10 +814,34 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
         fast_path,
         owner_key_checks: owner_key_checks.join(" or "),
         remote,
+        export_new_dir_s: median(&mut new_dir),
         previous: (!previous.is_empty()).then(|| Sample::medians(&previous)),
         previous_granted_fast_path,
         tables,
     })
+}
+
+/// Seconds of an export by this build into a directory that does not exist yet, so that no
+/// file can be linked from a previous snapshot; the directory is removed afterwards.
+fn export_into_new_directory(env: &Env, d: &Dataset) -> Result<f64> {
+    let dir = env.scratch.join(format!("snapshot_{}_new", d.name));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let source_url = format!("{} dbname={}", env.conn, d.database(Db::Source));
+    let dir_text = dir.to_str().unwrap().to_string();
+    let export = run_seedsnap(
+        &env.seedsnap,
+        &["export", "-q", "--json", "--dir", &dir_text],
+        ("SEEDSNAP_SOURCE", &source_url),
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    let export = export?;
+    let report: serde_json::Value = serde_json::from_str(&export.stdout)?;
+    if report["files_unchanged"].as_u64().unwrap_or(0) != 0 {
+        bail!("{}: an export into a new directory linked files", d.name);
+    }
+    Ok(export.seconds)
 }
 
 /// One pass's figures, for the progress lines.
