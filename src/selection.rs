@@ -563,7 +563,11 @@ pub fn select(
     let started = Instant::now();
     let table_levels = table_levels(plan, &levels, catalog.tables.len());
     while let Some(level) = selector.deepest_pending(&table_levels) {
-        let work = selector.take_pending(|parent| table_levels[parent] == level);
+        // Explaining, every key set is taken every round, breadth first as before the levels
+        // ordered the rounds: the first row that asks for a parent, which the explanation
+        // names, is then the nearest one (deepest first, it is often the far end of a long
+        // self-referencing chain). The rows chosen are the same either way.
+        let work = selector.take_pending(|parent| explain || table_levels[parent] == level);
         if work.is_empty() {
             continue;
         }

@@ -16,7 +16,7 @@ use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
@@ -37,8 +37,10 @@ pub struct SnapshotWriter {
     temp_dir: PathBuf,
     /// The snapshot being replaced, whose unchanged data files are linked, not written again.
     previous: Option<PathBuf>,
-    /// How many data files were linked from `previous`.
-    unchanged: AtomicUsize,
+    /// The data files linked from `previous`, as they were right after the link: checked again
+    /// before the swap, so that an edit of the old snapshot while the export runs (the inode
+    /// is shared until then) fails the export instead of slipping into the new snapshot.
+    linked: Mutex<Vec<LinkedFile>>,
     committed: bool,
 }
 
@@ -76,15 +78,16 @@ impl SnapshotWriter {
             fs::remove_dir_all(&temp_dir)?;
         }
         fs::create_dir(&temp_dir).with_context(|| format!("creating {}", temp_dir.display()))?;
-        let previous = final_dir
-            .join(MANIFEST_FILE)
-            .is_file()
-            .then(|| final_dir.clone());
+        // Only a real directory: through a symlink, the swap replaces the link and the old
+        // directory stays, and its files would share their inodes with the new snapshot's.
+        let is_real_dir = fs::symlink_metadata(&final_dir).is_ok_and(|m| m.is_dir());
+        let previous =
+            (is_real_dir && final_dir.join(MANIFEST_FILE).is_file()).then(|| final_dir.clone());
         Ok(SnapshotWriter {
             final_dir,
             temp_dir,
             previous,
-            unchanged: AtomicUsize::new(0),
+            linked: Mutex::new(Vec::new()),
             committed: false,
         })
     }
@@ -111,7 +114,29 @@ impl SnapshotWriter {
 
     /// How many data files were linked unchanged from the snapshot being replaced.
     pub fn unchanged_files(&self) -> usize {
-        self.unchanged.load(Ordering::Relaxed)
+        self.linked.lock().expect("linked files").len()
+    }
+
+    /// Fails when a file linked from the snapshot being replaced changed since it was compared
+    /// (someone wrote to the old snapshot's copy while the export ran).
+    fn check_linked_files(&self) -> Result<()> {
+        for linked in self.linked.lock().expect("linked files").iter() {
+            let path = self.temp_dir.join(&linked.name);
+            let now = fs::symlink_metadata(&path).ok().map(|m| FileState::of(&m));
+            if now.as_ref() != Some(&linked.state) {
+                return Err(failure(
+                    ExitKind::BadInput,
+                    format!(
+                        "{} changed while the export ran (it was unchanged and shared with the \
+                         new snapshot); the previous snapshot is left as it is. Run the export \
+                         again once nothing writes to {}.",
+                        self.final_dir.join(&linked.name).display(),
+                        self.final_dir.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Writes the manifest and swaps the new directory into place.
@@ -130,6 +155,7 @@ impl SnapshotWriter {
         // Every file must be on disk before the swap makes the directory visible: the data
         // files were synced as they were finished, the manifest and companions are now.
         sync_directory_contents(&self.temp_dir)?;
+        self.check_linked_files()?;
         if self.final_dir.exists() {
             if exchange(&self.temp_dir, &self.final_dir).is_ok() {
                 // The old snapshot now sits at the temporary path.
@@ -402,9 +428,14 @@ impl HashingWriter<'_> {
     fn open(&mut self) -> std::io::Result<&mut File> {
         if self.file.is_none() {
             let path = self.path();
-            let file = File::create(&path).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("creating {}: {e}", path.display()))
-            })?;
+            // Never an existing file: the name may still be a link to the previous snapshot's.
+            let file = File::options()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("creating {}: {e}", path.display()))
+                })?;
             self.file = Some(file);
         }
         Ok(self.file.as_mut().expect("opened"))
@@ -426,8 +457,19 @@ impl HashingWriter<'_> {
     /// files is what waits — and added 70 ms at commit.)
     pub fn finish(mut self) -> Result<(String, u64)> {
         let path = self.path();
-        if self.file.is_none() && self.link_unchanged(&path) {
-            self.writer.unchanged.fetch_add(1, Ordering::Relaxed);
+        let linked = match self.file {
+            None => self.link_unchanged(&path),
+            Some(_) => None,
+        };
+        if let Some(state) = linked {
+            self.writer
+                .linked
+                .lock()
+                .expect("linked files")
+                .push(LinkedFile {
+                    name: self.name.clone(),
+                    state,
+                });
         } else {
             self.write_held()
                 .with_context(|| format!("writing {}", path.display()))?;
@@ -440,31 +482,76 @@ impl HashingWriter<'_> {
 
     /// Links the snapshot being replaced's file of this name into the new directory when it
     /// holds exactly the held bytes (read and compared, not trusted from its manifest), is a
-    /// regular file owned by this user with no other link, and is on disk (synced). Any doubt
-    /// or error: false, and the file is written as new.
-    fn link_unchanged(&self, path: &Path) -> bool {
-        let Some(previous) = &self.writer.previous else {
-            return false;
-        };
+    /// regular file owned by this user with no other link, and is on disk (synced); returns
+    /// its state right after the link. The link must name the inode that was compared, with
+    /// the size and modification time it had when it was opened: a write in between, or the
+    /// name given to another file, undoes the link. Any doubt or error: `None`, and the file
+    /// is written as new.
+    fn link_unchanged(&self, path: &Path) -> Option<FileState> {
+        let previous = self.writer.previous.as_ref()?;
         let old = previous.join(&self.name);
-        let same = || -> std::io::Result<bool> {
+        let link = || -> std::io::Result<Option<FileState>> {
             let meta = fs::symlink_metadata(&old)?;
             if !meta.is_file()
                 || meta.len() != self.held.len() as u64
                 || meta.nlink() != 1
                 || meta.uid() != fs::metadata(&self.writer.temp_dir)?.uid()
             {
-                return Ok(false);
+                return Ok(None);
             }
             let mut file = File::open(&old)?;
-            if !same_bytes(&mut file, &self.held)? {
-                return Ok(false);
+            let opened = file.metadata()?;
+            if opened.ino() != meta.ino() || !same_bytes(&mut file, &self.held)? {
+                return Ok(None);
             }
             file.sync_data()?;
             fs::hard_link(&old, path)?;
-            Ok(true)
+            let linked = fs::symlink_metadata(path).map(|m| FileState::of(&m));
+            let compared = FileState::of(&opened);
+            match linked {
+                Ok(linked)
+                    if linked.ino == compared.ino
+                        && linked.len == compared.len
+                        && linked.modified == compared.modified =>
+                {
+                    Ok(Some(linked))
+                }
+                _ => {
+                    // Unlinked again; if that fails, the new file's creation fails too
+                    // (`create_new`) rather than write through the link.
+                    fs::remove_file(path)?;
+                    Ok(None)
+                }
+            }
         };
-        same().unwrap_or(false)
+        link().ok().flatten()
+    }
+}
+
+/// A data file linked from the snapshot being replaced, and its state after the link.
+struct LinkedFile {
+    name: String,
+    state: FileState,
+}
+
+/// What changes when a file's content or links change: its inode, size, and modification
+/// and change times (nanoseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileState {
+    ino: u64,
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl FileState {
+    fn of(meta: &fs::Metadata) -> FileState {
+        FileState {
+            ino: meta.ino(),
+            len: meta.len(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
     }
 }
 
@@ -938,6 +1025,54 @@ mod tests {
 
         // A fresh directory links nothing.
         assert_eq!(export_files(&root.path().join("other"), &files), 0);
+    }
+
+    #[test]
+    fn a_linked_file_written_to_during_the_export_fails_it_and_keeps_the_edit() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("seed");
+        let data: &[u8] = b"id\n1\n";
+        export_files(&dir, &[("t.tsv", data)]);
+
+        let writer = SnapshotWriter::create(&dir).unwrap();
+        let mut out = writer.table_file("t.tsv").unwrap();
+        out.write_all(data).unwrap();
+        out.finish().unwrap();
+        assert_eq!(writer.unchanged_files(), 1);
+        // Someone appends to the current snapshot's file, which the new one shares until the
+        // swap.
+        let mut old = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("t.tsv"))
+            .unwrap();
+        old.write_all(b"2\n").unwrap();
+        drop(old);
+        let error = writer
+            .commit(&Manifest::for_tests(vec![], Some(100)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("t.tsv changed while the export ran"),
+            "{error}"
+        );
+        assert_eq!(fs::read(dir.join("t.tsv")).unwrap(), b"id\n1\n2\n");
+        let left: Vec<_> = fs::read_dir(root.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary directory left behind");
+    }
+
+    #[test]
+    fn a_snapshot_reached_through_a_symlink_is_never_linked_from() {
+        let root = tempfile::tempdir().unwrap();
+        let real = root.path().join("real");
+        let data: &[u8] = b"id\n1\n";
+        export_files(&real, &[("t.tsv", data)]);
+        let via = root.path().join("via");
+        std::os::unix::fs::symlink(&real, &via).unwrap();
+        // The swap replaces the symlink and leaves `real` in place: sharing its inodes with
+        // the new snapshot would let an edit of one change the other.
+        assert_eq!(export_files(&via, &[("t.tsv", data)]), 0);
+        assert_eq!(fs::metadata(real.join("t.tsv")).unwrap().nlink(), 1);
+        assert_ne!(inode(&real.join("t.tsv")), inode(&via.join("t.tsv")));
     }
 
     #[test]
