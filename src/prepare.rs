@@ -143,11 +143,10 @@ pub fn prepare(
     }
 
     let t0 = Instant::now();
-    let catalog = full.restrict(&keep);
+    // The whole catalog is not kept: the selection's peak memory is not its place.
+    let catalog = full.into_restricted(&keep);
     lock_tables(txn, &catalog)?;
     readers.start(catalog.tables.len(), progress);
-    // The whole catalog is not needed any more: the selection's peak memory is not its place.
-    drop(full);
     let limits = resolve_limits(&catalog, options);
     let edges = graph::edges_from_catalog(&catalog);
     let plan = graph::load_plan(catalog.tables.len(), &edges);

@@ -198,15 +198,88 @@ fn switch_to_replica(txn: &mut Transaction<'_>) -> Result<bool> {
     }
 }
 
-/// One counting statement of [`check`]: what a non-zero count means and, for a foreign key, its
-/// child table and columns (to locate the orphans in the snapshot).
+/// One key [`check`] counts: what a non-zero count means and, for a foreign key, its child
+/// table and columns (to locate the orphans in the snapshot). Its SQL and its words are made
+/// when needed, not held for every key of the schema at once (on 3,000 tables those strings
+/// were a quarter of the import's heap).
 struct Check<'a> {
-    sql: String,
-    what: String,
+    kind: CheckKind<'a>,
     foreign_key: Option<(usize, &'a [String])>,
     /// For a foreign key, what it shares with the keys it is counted together with (see
-    /// [`counting_statements`]).
+    /// [`counting_plan`]).
     group: Option<OrphanGroup>,
+}
+
+enum CheckKind<'a> {
+    /// Foreign key `n` of the catalog.
+    ForeignKey(usize),
+    /// A deferrable unique key of table `table`.
+    Unique {
+        table: usize,
+        key: &'a crate::catalog::UniqueKey,
+    },
+    #[cfg(test)]
+    Fixed { sql: String, what: String },
+}
+
+impl Check<'_> {
+    /// What a non-zero count means.
+    fn what(&self, catalog: &Catalog) -> String {
+        match &self.kind {
+            CheckKind::ForeignKey(n) => {
+                let fk = &catalog.foreign_keys[*n];
+                format!(
+                    "{} violates foreign key constraint \"{}\": rows whose ({}) have no row in {}",
+                    catalog.tables[fk.child].name,
+                    fk.name,
+                    fk.columns.join(", "),
+                    catalog.tables[fk.parent].name,
+                )
+            }
+            CheckKind::Unique { table, key } => format!(
+                "{} violates unique constraint \"{}\": values of ({}) held by more than one row",
+                catalog.tables[*table].name,
+                key.name,
+                key.columns.join(", ")
+            ),
+            #[cfg(test)]
+            CheckKind::Fixed { what, .. } => what.clone(),
+        }
+    }
+
+    /// The statement that counts this check's broken rows alone.
+    fn sql(&self, layout: &Layout) -> String {
+        let catalog = layout.catalog;
+        match &self.kind {
+            CheckKind::ForeignKey(n) => {
+                let fk = &catalog.foreign_keys[*n];
+                // A declared key of the whole table (the others never take this path), as
+                // the import's own orphan check reads keys.
+                let key = ManifestForeignKey {
+                    name: fk.name.clone(),
+                    columns: fk.columns.clone(),
+                    references: catalog.tables[fk.parent].name.clone(),
+                    referenced_columns: fk.parent_columns.clone(),
+                    deferrable: fk.deferrable(),
+                    match_full: false,
+                    virtual_key: false,
+                    when: Vec::new(),
+                    partitions: Vec::new(),
+                };
+                layout.loads[&fk.child].orphan_count(
+                    &catalog.tables[fk.child].from_clause(),
+                    &key,
+                    None,
+                    &catalog.tables[fk.parent],
+                )
+            }
+            CheckKind::Unique { table, key } => {
+                duplicate_count(&catalog.tables[*table].from_clause(), &key.columns)
+            }
+            #[cfg(test)]
+            CheckKind::Fixed { sql, .. } => sql.clone(),
+        }
+    }
 }
 
 /// Foreign keys counted by one statement: same parent and referenced columns, and child
@@ -265,38 +338,13 @@ fn count_keys(
 ) -> Result<()> {
     let catalog = layout.catalog;
     let mut checks: Vec<Check> = Vec::new();
-    for fk in catalog
+    for (n, fk) in catalog
         .foreign_keys
         .iter()
-        .filter(|fk| !fk.is_virtual() && loaded.contains(&fk.child))
+        .enumerate()
+        .filter(|(_, fk)| !fk.is_virtual() && loaded.contains(&fk.child))
     {
         let child = &catalog.tables[fk.child];
-        // A declared key of the whole table (the others never take this path), as the
-        // import's own orphan check reads keys.
-        let key = ManifestForeignKey {
-            name: fk.name.clone(),
-            columns: fk.columns.clone(),
-            references: catalog.tables[fk.parent].name.clone(),
-            referenced_columns: fk.parent_columns.clone(),
-            deferrable: fk.deferrable(),
-            match_full: false,
-            virtual_key: false,
-            when: Vec::new(),
-            partitions: Vec::new(),
-        };
-        let sql = layout.loads[&fk.child].orphan_count(
-            &child.from_clause(),
-            &key,
-            None,
-            &catalog.tables[fk.parent],
-        );
-        let what = format!(
-            "{} violates foreign key constraint \"{}\": rows whose ({}) have no row in {}",
-            child.name,
-            fk.name,
-            fk.columns.join(", "),
-            catalog.tables[fk.parent].name,
-        );
         let child_types = fk
             .columns
             .iter()
@@ -307,8 +355,7 @@ fn count_keys(
             })
             .collect();
         checks.push(Check {
-            sql,
-            what,
+            kind: CheckKind::ForeignKey(n),
             foreign_key: Some((fk.child, &fk.columns)),
             group: Some(OrphanGroup {
                 // As PostgreSQL's own check: `ONLY` unless the parent is partitioned.
@@ -323,64 +370,77 @@ fn count_keys(
             }),
         });
     }
-    for &t in loaded {
-        let table = &catalog.tables[t];
-        for key in table.unique_keys.iter().filter(|k| k.deferrable) {
-            let what = format!(
-                "{} violates unique constraint \"{}\": values of ({}) held by more than one row",
-                table.name,
-                key.name,
-                key.columns.join(", ")
-            );
+    for &table in loaded {
+        for key in catalog.tables[table]
+            .unique_keys
+            .iter()
+            .filter(|k| k.deferrable)
+        {
             checks.push(Check {
-                sql: duplicate_count(&table.from_clause(), &key.columns),
-                what,
+                kind: CheckKind::Unique { table, key },
                 foreign_key: None,
                 group: None,
             });
         }
     }
-    let (mut statements, counting): (Vec<String>, Vec<Vec<usize>>) =
-        counting_statements(&checks, catalog).into_iter().unzip();
-    if let Some(first) = first {
-        statements.insert(0, first.to_string());
+    let plan = counting_plan(&checks);
+    // Each statement's one row, as its counts (`None`: not a number). The statements are
+    // written a round trip at a time, never all at once.
+    let mut rows: Vec<Vec<Option<i64>>> = Vec::with_capacity(plan.len());
+    let mut batch: Vec<String> = first.map(str::to_string).into_iter().collect();
+    let mut batch_bytes = 0;
+    let mut send = |batch: &mut Vec<String>, txn: &mut Transaction<'_>| -> Result<()> {
+        rows.extend(
+            super::batch_map(txn, batch, |row| {
+                (0..row.len())
+                    .map(|column| row.get(column).and_then(|v| v.parse().ok()))
+                    .collect::<Vec<Option<i64>>>()
+            })
+            .context("checking every foreign key")?,
+        );
+        batch.clear();
+        Ok(())
+    };
+    for members in &plan {
+        let sql = counting_sql(&checks, members, catalog, |check| check.sql(layout));
+        if !batch.is_empty()
+            && (batch.len() == STATEMENTS_PER_ROUND_TRIP
+                || batch_bytes + sql.len() > super::BATCH_BYTES)
+        {
+            send(&mut batch, txn)?;
+            batch_bytes = 0;
+        }
+        batch_bytes += sql.len();
+        batch.push(sql);
     }
-    // Each statement's one row, as its counts (`None`: not a number).
-    let rows = super::batch_map(txn, &statements, |row| {
-        (0..row.len())
-            .map(|column| row.get(column).and_then(|v| v.parse().ok()))
-            .collect::<Vec<Option<i64>>>()
-    })
-    .context("checking every foreign key")?;
-    drop(statements);
+    if !batch.is_empty() {
+        send(&mut batch, txn)?;
+    }
     anyhow::ensure!(
-        rows.len() == counting.len(),
+        rows.len() == plan.len(),
         "one answer per counting statement"
     );
     let mut counts = vec![0i64; checks.len()];
-    for (row, counted) in rows.iter().zip(&counting) {
+    for (row, counted) in rows.iter().zip(&plan) {
         for (column, &check) in counted.iter().enumerate() {
-            counts[check] =
-                row.get(column).copied().flatten().with_context(|| {
-                    format!("checking keys: no count for {}", checks[check].what)
-                })?;
+            counts[check] = row.get(column).copied().flatten().with_context(|| {
+                format!(
+                    "checking keys: no count for {}",
+                    checks[check].what(catalog)
+                )
+            })?;
         }
     }
     let mut broken = Vec::new();
     for (check, &n) in checks.iter().zip(&counts) {
-        let Check {
-            sql,
-            what,
-            foreign_key,
-            ..
-        } = check;
         if n == 0 {
             continue;
         }
+        let what = check.what(catalog);
         // The first few orphans, with the file's line and the key values.
         let mut located = Vec::new();
-        if let Some((child, columns)) = foreign_key {
-            if let Some(sql) = fk_violation::orphan_examples_sql(sql, columns) {
+        if let Some((child, columns)) = check.foreign_key {
+            if let Some(sql) = fk_violation::orphan_examples_sql(&check.sql(layout), columns) {
                 let examples: Vec<Vec<Option<String>>> = txn
                     .query(sql.as_str(), &[])?
                     .iter()
@@ -388,7 +448,7 @@ fn count_keys(
                     .collect();
                 located = fk_violation::describe_examples(
                     snapshot,
-                    layout.manifest_table(*child),
+                    layout.manifest_table(child),
                     columns,
                     &examples,
                 );
@@ -411,39 +471,55 @@ fn count_keys(
     ))
 }
 
-/// The statements that count the checks' broken rows, each with the checks it answers for, in
-/// the order of its one row's columns. A deferrable unique key is counted alone; foreign keys
-/// of one [`OrphanGroup`] (up to [`KEYS_PER_COUNT`]) by one statement, which reads the
-/// parent once for all of them: on the bundled demo, eight keys reference `app.users`, and
-/// each anti-join of its own hashed the whole parent again.
-fn counting_statements(checks: &[Check], catalog: &Catalog) -> Vec<(String, Vec<usize>)> {
+/// The most counting statements sent in one round trip.
+const STATEMENTS_PER_ROUND_TRIP: usize = 1000;
+
+/// Which checks each counting statement answers for, in the order of its one row's columns.
+/// A deferrable unique key is counted alone; foreign keys of one [`OrphanGroup`] (up to
+/// [`KEYS_PER_COUNT`]) by one statement, which reads the parent once for all of them: on the
+/// bundled demo, eight keys reference `app.users`, and each anti-join of its own hashed the
+/// whole parent again.
+fn counting_plan(checks: &[Check]) -> Vec<Vec<usize>> {
     let mut statements = Vec::new();
     // The groups in the order of their first key, and where each is in that list.
-    let mut groups: Vec<(&OrphanGroup, Vec<usize>)> = Vec::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut position: std::collections::HashMap<&OrphanGroup, usize> = Default::default();
     for (i, check) in checks.iter().enumerate() {
         match &check.group {
-            None => statements.push((check.sql.clone(), vec![i])),
+            None => statements.push(vec![i]),
             Some(group) => {
                 let at = *position.entry(group).or_insert_with(|| {
-                    groups.push((group, Vec::new()));
+                    groups.push(Vec::new());
                     groups.len() - 1
                 });
-                groups[at].1.push(i);
+                groups[at].push(i);
             }
         }
     }
-    for (group, members) in groups {
-        for chunk in members.chunks(KEYS_PER_COUNT) {
-            let children: Vec<(String, &[String])> = chunk
-                .iter()
-                .filter_map(|&i| checks[i].foreign_key)
-                .map(|(child, columns)| (catalog.tables[child].from_clause(), columns))
-                .collect();
-            statements.push((orphan_counts(group, &children), chunk.to_vec()));
-        }
+    for members in groups {
+        statements.extend(members.chunks(KEYS_PER_COUNT).map(<[usize]>::to_vec));
     }
     statements
+}
+
+/// The counting statement of `members` (one entry of [`counting_plan`]); `alone` writes the
+/// statement of a check counted by itself.
+fn counting_sql(
+    checks: &[Check],
+    members: &[usize],
+    catalog: &Catalog,
+    alone: impl Fn(&Check) -> String,
+) -> String {
+    let first = &checks[members[0]];
+    let Some(group) = &first.group else {
+        return alone(first);
+    };
+    let children: Vec<(String, &[String])> = members
+        .iter()
+        .filter_map(|&i| checks[i].foreign_key)
+        .map(|(child, columns)| (catalog.tables[child].from_clause(), columns))
+        .collect();
+    orphan_counts(group, &children)
 }
 
 /// One row: for each child relation and its key columns, how many of its rows with every key
@@ -538,8 +614,10 @@ mod tests {
             collations: vec![String::new()],
         };
         let key = |child: usize, group: OrphanGroup| Check {
-            sql: String::new(),
-            what: format!("key of {child}"),
+            kind: CheckKind::Fixed {
+                sql: String::new(),
+                what: format!("key of {child}"),
+            },
             foreign_key: Some((child, &columns[..])),
             group: Some(group),
         };
@@ -551,16 +629,21 @@ mod tests {
         checks.insert(
             5,
             Check {
-                sql: "SELECT 'unique'".into(),
-                what: "unique".into(),
+                kind: CheckKind::Fixed {
+                    sql: "SELECT 'unique'".into(),
+                    what: "unique".into(),
+                },
                 foreign_key: None,
                 group: None,
             },
         );
         checks.push(key(0, group("P", "id", "bigint")));
         checks.push(key(1, group("P", "code", "integer")));
-        let statements = counting_statements(&checks, &catalog);
-        let members: Vec<Vec<usize>> = statements.iter().map(|(_, m)| m.clone()).collect();
+        let members = counting_plan(&checks);
+        let statements: Vec<String> = members
+            .iter()
+            .map(|m| counting_sql(&checks, m, &catalog, |c| c.what(&catalog)))
+            .collect();
         let integer_keys: Vec<usize> = (0..71).filter(|&i| i != 5).collect();
         assert_eq!(
             members,
@@ -573,11 +656,14 @@ mod tests {
                 vec![72],
             ]
         );
-        assert_eq!(statements[0].0, "SELECT 'unique'");
+        assert_eq!(
+            statements[0], "unique",
+            "a check counted alone, by its own statement"
+        );
         // One count column per key, each child once per key.
-        assert_eq!(statements[1].0.matches("FILTER").count(), 32);
-        assert_eq!(statements[3].0.matches("UNION ALL").count(), 5);
-        assert!(statements[4].0.contains("FROM ONLY \"public\".\"a\" AS s"));
+        assert_eq!(statements[1].matches("FILTER").count(), 32);
+        assert_eq!(statements[3].matches("UNION ALL").count(), 5);
+        assert!(statements[4].contains("FROM ONLY \"public\".\"a\" AS s"));
     }
 
     #[test]

@@ -565,7 +565,7 @@ fn match_target(
     schemas.sort();
     schemas.dedup();
     let full = Catalog::read(txn, &schemas)?;
-    schema_match::match_snapshot(manifest, &full, |t| {
+    schema_match::match_snapshot(manifest, full, |t| {
         snapshot.file_path(t).display().to_string()
     })
     .map_err(|problems| {

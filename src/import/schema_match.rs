@@ -54,7 +54,7 @@ pub fn compatible(snapshot_type: &str, target_type: &str) -> bool {
 /// snapshot's tables and the matches, or every problem.
 pub fn match_snapshot(
     manifest: &Manifest,
-    target: &Catalog,
+    target: Catalog,
     file_of: impl Fn(&ManifestTable) -> String,
 ) -> Result<(Catalog, Vec<MatchedTable>), Vec<Problem>> {
     let mut problems = Vec::new();
@@ -107,17 +107,16 @@ pub fn match_snapshot(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let restricted = target.restrict(&keep);
+    let new_index = crate::catalog::renumbering(&keep);
     let matched = full_index
         .iter()
         .enumerate()
         .map(|(manifest, &t)| MatchedTable {
             manifest,
-            target: restricted
-                .find(&target.tables[t].name)
-                .expect("kept table is in the restricted catalog"),
+            target: new_index[t],
         })
         .collect();
+    let restricted = target.into_restricted(&keep);
     Ok((restricted, matched))
 }
 
