@@ -784,6 +784,45 @@ fn partition_scope(row: &postgres::Row) -> Option<PartitionScope> {
     })
 }
 
+/// Bare catalog entries for unit tests, which fill in what they need.
+#[cfg(test)]
+impl Table {
+    /// A table with no columns and no keys.
+    pub fn bare(schema: &str, name: &str) -> Table {
+        Table {
+            oid: 1,
+            name: QualifiedName::new(schema, name),
+            kind: TableKind::Ordinary,
+            columns: vec![],
+            unique_keys: vec![],
+            has_rules: false,
+            has_triggers: false,
+            estimated_rows: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+impl ForeignKey {
+    /// A declared, validated, not deferrable `MATCH SIMPLE` key `child(p) → parent(id)`.
+    pub fn declared(name: &str, child: usize, parent: usize) -> ForeignKey {
+        ForeignKey {
+            name: name.into(),
+            child,
+            columns: vec!["p".into()],
+            parent,
+            parent_columns: vec!["id".into()],
+            match_rule: MatchRule::Simple,
+            kind: KeyKind::Declared(Constraint {
+                schema: "s".into(),
+                deferrable: false,
+                validated: true,
+            }),
+            partition: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -827,18 +866,9 @@ mod tests {
     #[test]
     fn match_simple_and_full() {
         let mut fk = ForeignKey {
-            name: "f".into(),
-            child: 0,
             columns: vec!["a".into(), "b".into()],
-            parent: 1,
             parent_columns: vec!["x".into(), "y".into()],
-            match_rule: MatchRule::Simple,
-            kind: KeyKind::Declared(Constraint {
-                schema: "s".into(),
-                deferrable: false,
-                validated: true,
-            }),
-            partition: None,
+            ..ForeignKey::declared("f", 0, 1)
         };
         assert!(fk.needs_parent(&[Some(1), Some(2)]));
         assert!(!fk.needs_parent(&[Some(1), None]));
@@ -849,30 +879,8 @@ mod tests {
 
     #[test]
     fn a_restricted_catalog_keeps_the_marked_tables_and_the_keys_between_them() {
-        let table = |name: &str| Table {
-            oid: 1,
-            name: QualifiedName::new("s", name),
-            kind: TableKind::Ordinary,
-            columns: vec![],
-            unique_keys: vec![],
-            has_rules: false,
-            has_triggers: false,
-            estimated_rows: 0,
-        };
-        let fk = |name: &str, child: usize, parent: usize| ForeignKey {
-            name: name.into(),
-            child,
-            columns: vec!["p".into()],
-            parent,
-            parent_columns: vec!["id".into()],
-            match_rule: MatchRule::Simple,
-            kind: KeyKind::Declared(Constraint {
-                schema: "s".into(),
-                deferrable: false,
-                validated: true,
-            }),
-            partition: None,
-        };
+        let table = |name: &str| Table::bare("s", name);
+        let fk = ForeignKey::declared;
         let catalog = Catalog {
             tables: vec![table("a"), table("b"), table("c"), table("d")],
             foreign_keys: vec![fk("b_a", 1, 0), fk("d_b", 3, 1), fk("c_d", 2, 3)],

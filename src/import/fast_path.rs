@@ -584,19 +584,10 @@ fn duplicate_count(from: &str, columns: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{QualifiedName, Table, TableKind};
+    use crate::catalog::Table;
 
     fn table(name: &str) -> Table {
-        Table {
-            oid: 1,
-            name: QualifiedName::new("public", name),
-            kind: TableKind::Ordinary,
-            columns: vec![],
-            unique_keys: vec![],
-            has_rules: false,
-            has_triggers: false,
-            estimated_rows: 0,
-        }
+        Table::bare("public", name)
     }
 
     #[test]
