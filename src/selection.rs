@@ -299,8 +299,8 @@ pub fn table_levels(plan: &[Component], levels: &[usize], tables: usize) -> Vec<
     table_levels
 }
 
-/// A `text[]` literal: `'{"a","b\\"c"}'::pg_catalog.text[]`, written in one pass: each value
-/// double-quoted, `"` and `\\` escaped for the array, `'` doubled for the SQL string.
+/// A `text[]` literal: `'{"a","b\"c"}'::pg_catalog.text[]`, written in one pass: each value
+/// double-quoted, `"` and `\` escaped for the array, `'` doubled for the SQL string.
 pub fn text_array_literal<'a>(values: impl Iterator<Item = &'a str>) -> String {
     let mut array = String::with_capacity(64);
     array.push_str("'{");
@@ -464,8 +464,8 @@ impl TupleSet {
 }
 
 /// Key values as small integers: each distinct text is stored once, end to end in one string,
-/// and found again through a hash table of ids (about ten bytes a value beside its text, where
-/// a map of boxed strings plus a vector of them cost over a hundred).
+/// and found again through a hash table of ids (under twenty bytes a value beside its text,
+/// where a map of boxed strings plus a vector of them cost over a hundred).
 #[derive(Default)]
 struct Interner {
     /// Every text, in id order.
@@ -480,33 +480,33 @@ impl Interner {
     fn intern(&mut self, text: &str) -> u32 {
         let hash = self.hasher.hash_one(text);
         let Interner {
-            texts, ends, ids, ..
+            texts,
+            ends,
+            ids,
+            hasher,
         } = self;
-        let text_of = |id: u32| {
-            let start = match id {
-                0 => 0,
-                id => ends[id as usize - 1],
-            };
-            &texts[start..ends[id as usize]]
-        };
-        if let Some(&id) = ids.find(hash, |&id| text_of(id) == text) {
+        if let Some(&id) = ids.find(hash, |&id| interned(texts, ends, id) == text) {
             return id;
         }
         let id = u32::try_from(ends.len()).expect("fewer than 2^32 distinct key values");
-        let hasher = &self.hasher;
-        ids.insert_unique(hash, id, |&id| hasher.hash_one(text_of(id)));
+        ids.insert_unique(hash, id, |&id| hasher.hash_one(interned(texts, ends, id)));
         texts.push_str(text);
         ends.push(texts.len());
         id
     }
 
     fn text(&self, id: u32) -> &str {
-        let start = match id {
-            0 => 0,
-            id => self.ends[id as usize - 1],
-        };
-        &self.texts[start..self.ends[id as usize]]
+        interned(&self.texts, &self.ends, id)
     }
+}
+
+/// Text `id` of an [`Interner`]'s `texts` and `ends`.
+fn interned<'t>(texts: &'t str, ends: &[usize], id: u32) -> &'t str {
+    let start = match id {
+        0 => 0,
+        id => ends[id as usize - 1],
+    };
+    &texts[start..ends[id as usize]]
 }
 
 /// A tuple of interned values packed into one integer: one value as itself, two side by side,
