@@ -165,6 +165,8 @@ pub fn try_drop(
         })
         .collect();
     let key_locks: i64 = rows.iter().map(|r| r.get::<_, i64>("locks")).sum();
+    // The driver's rows hold every clause a second time: not while the statements are written.
+    drop(rows);
     if !worth_it(keys.len(), checked_values)
         || !fits_lock_table(key_locks.max(0) as u64, oids.len(), lock_slots)
     {
