@@ -21,7 +21,7 @@
 //! table's catalog entries cached; a session with nothing of its own left takes over another's
 //! batches). They go window by window; a window's replies are
 //! taken in, in statement order, while the next window is read, and then dropped, so memory
-//! holds about two windows of rows (half a [`BATCH_ROWS`] per session each; a whole one through
+//! holds about two windows of rows (a [`BATCH_ROWS`] per session each; two through
 //! a remote source, where each window costs a round trip), not a level's. Rows are remembered by
 //! `(tableoid, ctid)`, stable inside one snapshot, in compressed bitmaps ([`RowSet`]), so the
 //! final COPY fetches exactly them with a TID scan; the key values foreign keys need are kept
