@@ -198,35 +198,30 @@ fn switch_to_replica(txn: &mut Transaction<'_>) -> Result<bool> {
     }
 }
 
-/// One key [`check`] counts: what a non-zero count means and, for a foreign key, its child
-/// table and columns (to locate the orphans in the snapshot). Its SQL and its words are made
-/// when needed, not held for every key of the schema at once (on 3,000 tables those strings
-/// were a quarter of the import's heap).
-struct Check<'a> {
-    kind: CheckKind<'a>,
-    foreign_key: Option<(usize, &'a [String])>,
-    /// For a foreign key, what it shares with the keys it is counted together with (see
-    /// [`counting_plan`]).
-    group: Option<OrphanGroup>,
-}
-
-enum CheckKind<'a> {
-    /// Foreign key `n` of the catalog.
-    ForeignKey(usize),
-    /// A deferrable unique key of table `table`.
+/// One key [`check`] counts. Its SQL and its words are made when needed, not held for every
+/// key of the schema at once (on 3,000 tables those strings were a quarter of the import's
+/// heap).
+enum Check<'a> {
+    /// Foreign key `n` of the catalog, from `child`'s `columns`, counted with the keys it
+    /// shares an [`OrphanGroup`] with (see [`counting_plan`]).
+    ForeignKey {
+        n: usize,
+        child: usize,
+        columns: &'a [String],
+        group: OrphanGroup,
+    },
+    /// A deferrable unique key of table `table`, counted alone.
     Unique {
         table: usize,
         key: &'a crate::catalog::UniqueKey,
     },
-    #[cfg(test)]
-    Fixed { sql: String, what: String },
 }
 
 impl Check<'_> {
     /// What a non-zero count means.
     fn what(&self, catalog: &Catalog) -> String {
-        match &self.kind {
-            CheckKind::ForeignKey(n) => {
+        match self {
+            Check::ForeignKey { n, .. } => {
                 let fk = &catalog.foreign_keys[*n];
                 format!(
                     "{} violates foreign key constraint \"{}\": rows whose ({}) have no row in {}",
@@ -236,49 +231,42 @@ impl Check<'_> {
                     catalog.tables[fk.parent].name,
                 )
             }
-            CheckKind::Unique { table, key } => format!(
+            Check::Unique { table, key } => format!(
                 "{} violates unique constraint \"{}\": values of ({}) held by more than one row",
                 catalog.tables[*table].name,
                 key.name,
                 key.columns.join(", ")
             ),
-            #[cfg(test)]
-            CheckKind::Fixed { what, .. } => what.clone(),
         }
     }
 
-    /// The statement that counts this check's broken rows alone.
-    fn sql(&self, layout: &Layout) -> String {
+    /// For a foreign key, the statement that counts its orphans alone (its first orphans are
+    /// read with the same conditions).
+    fn orphan_sql(&self, layout: &Layout) -> Option<String> {
+        let Check::ForeignKey { n, .. } = self else {
+            return None;
+        };
         let catalog = layout.catalog;
-        match &self.kind {
-            CheckKind::ForeignKey(n) => {
-                let fk = &catalog.foreign_keys[*n];
-                // A declared key of the whole table (the others never take this path), as
-                // the import's own orphan check reads keys.
-                let key = ManifestForeignKey {
-                    name: fk.name.clone(),
-                    columns: fk.columns.clone(),
-                    references: catalog.tables[fk.parent].name.clone(),
-                    referenced_columns: fk.parent_columns.clone(),
-                    deferrable: fk.deferrable(),
-                    match_full: false,
-                    virtual_key: false,
-                    when: Vec::new(),
-                    partitions: Vec::new(),
-                };
-                layout.loads[&fk.child].orphan_count(
-                    &catalog.tables[fk.child].from_clause(),
-                    &key,
-                    None,
-                    &catalog.tables[fk.parent],
-                )
-            }
-            CheckKind::Unique { table, key } => {
-                duplicate_count(&catalog.tables[*table].from_clause(), &key.columns)
-            }
-            #[cfg(test)]
-            CheckKind::Fixed { sql, .. } => sql.clone(),
-        }
+        let fk = &catalog.foreign_keys[*n];
+        // A declared key of the whole table (the others never take this path), as the import's
+        // own orphan check reads keys.
+        let key = ManifestForeignKey {
+            name: fk.name.clone(),
+            columns: fk.columns.clone(),
+            references: catalog.tables[fk.parent].name.clone(),
+            referenced_columns: fk.parent_columns.clone(),
+            deferrable: fk.deferrable(),
+            match_full: false,
+            virtual_key: false,
+            when: Vec::new(),
+            partitions: Vec::new(),
+        };
+        Some(layout.loads[&fk.child].orphan_count(
+            &catalog.tables[fk.child].from_clause(),
+            &key,
+            None,
+            &catalog.tables[fk.parent],
+        ))
     }
 }
 
@@ -354,10 +342,11 @@ fn count_keys(
                     .map_or(String::new(), |c| c.type_name.clone())
             })
             .collect();
-        checks.push(Check {
-            kind: CheckKind::ForeignKey(n),
-            foreign_key: Some((fk.child, &fk.columns)),
-            group: Some(OrphanGroup {
+        checks.push(Check::ForeignKey {
+            n,
+            child: fk.child,
+            columns: &fk.columns,
+            group: OrphanGroup {
                 // As PostgreSQL's own check: `ONLY` unless the parent is partitioned.
                 parent: catalog.tables[fk.parent].from_clause(),
                 parent_columns: fk.parent_columns.clone(),
@@ -367,7 +356,7 @@ fn count_keys(
                     .iter()
                     .map(|c| super::statements::collate_as(&catalog.tables[fk.parent], c))
                     .collect(),
-            }),
+            },
         });
     }
     for &table in loaded {
@@ -376,46 +365,22 @@ fn count_keys(
             .iter()
             .filter(|k| k.deferrable)
         {
-            checks.push(Check {
-                kind: CheckKind::Unique { table, key },
-                foreign_key: None,
-                group: None,
-            });
+            checks.push(Check::Unique { table, key });
         }
     }
     let plan = counting_plan(&checks);
     // Each statement's one row, as its counts (`None`: not a number). The statements are
     // written a round trip at a time, never all at once.
-    let mut rows: Vec<Vec<Option<i64>>> = Vec::with_capacity(plan.len());
-    let mut batch: Vec<String> = first.map(str::to_string).into_iter().collect();
-    let mut batch_bytes = 0;
-    let mut send = |batch: &mut Vec<String>, txn: &mut Transaction<'_>| -> Result<()> {
-        rows.extend(
-            super::batch_map(txn, batch, |row| {
-                (0..row.len())
-                    .map(|column| row.get(column).and_then(|v| v.parse().ok()))
-                    .collect::<Vec<Option<i64>>>()
-            })
-            .context("checking every foreign key")?,
-        );
-        batch.clear();
-        Ok(())
-    };
-    for members in &plan {
-        let sql = counting_sql(&checks, members, catalog, |check| check.sql(layout));
-        if !batch.is_empty()
-            && (batch.len() == STATEMENTS_PER_ROUND_TRIP
-                || batch_bytes + sql.len() > super::BATCH_BYTES)
-        {
-            send(&mut batch, txn)?;
-            batch_bytes = 0;
-        }
-        batch_bytes += sql.len();
-        batch.push(sql);
-    }
-    if !batch.is_empty() {
-        send(&mut batch, txn)?;
-    }
+    let statements = first.map(str::to_string).into_iter().chain(
+        plan.iter()
+            .map(|members| counting_sql(&checks, members, catalog)),
+    );
+    let rows = super::batch_map_written(txn, statements, |row| {
+        (0..row.len())
+            .map(|column| row.get(column).and_then(|v| v.parse().ok()))
+            .collect::<Vec<Option<i64>>>()
+    })
+    .context("checking every foreign key")?;
     anyhow::ensure!(
         rows.len() == plan.len(),
         "one answer per counting statement"
@@ -439,8 +404,10 @@ fn count_keys(
         let what = check.what(catalog);
         // The first few orphans, with the file's line and the key values.
         let mut located = Vec::new();
-        if let Some((child, columns)) = check.foreign_key {
-            if let Some(sql) = fk_violation::orphan_examples_sql(&check.sql(layout), columns) {
+        if let (Check::ForeignKey { child, columns, .. }, Some(count)) =
+            (check, check.orphan_sql(layout))
+        {
+            if let Some(sql) = fk_violation::orphan_examples_sql(&count, columns) {
                 let examples: Vec<Vec<Option<String>>> = txn
                     .query(sql.as_str(), &[])?
                     .iter()
@@ -448,7 +415,7 @@ fn count_keys(
                     .collect();
                 located = fk_violation::describe_examples(
                     snapshot,
-                    layout.manifest_table(child),
+                    layout.manifest_table(*child),
                     columns,
                     &examples,
                 );
@@ -471,9 +438,6 @@ fn count_keys(
     ))
 }
 
-/// The most counting statements sent in one round trip.
-const STATEMENTS_PER_ROUND_TRIP: usize = 1000;
-
 /// Which checks each counting statement answers for, in the order of its one row's columns.
 /// A deferrable unique key is counted alone; foreign keys of one [`OrphanGroup`] (up to
 /// [`KEYS_PER_COUNT`]) by one statement, which reads the parent once for all of them: on the
@@ -485,9 +449,9 @@ fn counting_plan(checks: &[Check]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut position: std::collections::HashMap<&OrphanGroup, usize> = Default::default();
     for (i, check) in checks.iter().enumerate() {
-        match &check.group {
-            None => statements.push(vec![i]),
-            Some(group) => {
+        match check {
+            Check::Unique { .. } => statements.push(vec![i]),
+            Check::ForeignKey { group, .. } => {
                 let at = *position.entry(group).or_insert_with(|| {
                     groups.push(Vec::new());
                     groups.len() - 1
@@ -502,22 +466,22 @@ fn counting_plan(checks: &[Check]) -> Vec<Vec<usize>> {
     statements
 }
 
-/// The counting statement of `members` (one entry of [`counting_plan`]); `alone` writes the
-/// statement of a check counted by itself.
-fn counting_sql(
-    checks: &[Check],
-    members: &[usize],
-    catalog: &Catalog,
-    alone: impl Fn(&Check) -> String,
-) -> String {
-    let first = &checks[members[0]];
-    let Some(group) = &first.group else {
-        return alone(first);
+/// The counting statement of `members` (one entry of [`counting_plan`]).
+fn counting_sql(checks: &[Check], members: &[usize], catalog: &Catalog) -> String {
+    let group = match &checks[members[0]] {
+        Check::Unique { table, key } => {
+            return duplicate_count(&catalog.tables[*table].from_clause(), &key.columns)
+        }
+        Check::ForeignKey { group, .. } => group,
     };
     let children: Vec<(String, &[String])> = members
         .iter()
-        .filter_map(|&i| checks[i].foreign_key)
-        .map(|(child, columns)| (catalog.tables[child].from_clause(), columns))
+        .filter_map(|&i| match &checks[i] {
+            Check::ForeignKey { child, columns, .. } => {
+                Some((catalog.tables[*child].from_clause(), *columns))
+            }
+            Check::Unique { .. } => None,
+        })
         .collect();
     orphan_counts(group, &children)
 }
@@ -604,13 +568,17 @@ mod tests {
             child_types: vec![child_type.into()],
             collations: vec![String::new()],
         };
-        let key = |child: usize, group: OrphanGroup| Check {
-            kind: CheckKind::Fixed {
-                sql: String::new(),
-                what: format!("key of {child}"),
-            },
-            foreign_key: Some((child, &columns[..])),
-            group: Some(group),
+        let key = |child: usize, group: OrphanGroup| Check::ForeignKey {
+            n: 0,
+            child,
+            columns: &columns,
+            group,
+        };
+        let unique = crate::catalog::UniqueKey {
+            name: "b_code".into(),
+            columns: vec!["code".into()],
+            primary: false,
+            deferrable: true,
         };
         // 70 integer keys to one parent column, one bigint key to it, one key to another
         // column of the same parent, and a unique check in between.
@@ -619,13 +587,9 @@ mod tests {
             .collect();
         checks.insert(
             5,
-            Check {
-                kind: CheckKind::Fixed {
-                    sql: "SELECT 'unique'".into(),
-                    what: "unique".into(),
-                },
-                foreign_key: None,
-                group: None,
+            Check::Unique {
+                table: 1,
+                key: &unique,
             },
         );
         checks.push(key(0, group("P", "id", "bigint")));
@@ -633,7 +597,7 @@ mod tests {
         let members = counting_plan(&checks);
         let statements: Vec<String> = members
             .iter()
-            .map(|m| counting_sql(&checks, m, &catalog, |c| c.what(&catalog)))
+            .map(|m| counting_sql(&checks, m, &catalog))
             .collect();
         let integer_keys: Vec<usize> = (0..71).filter(|&i| i != 5).collect();
         assert_eq!(
@@ -648,8 +612,9 @@ mod tests {
             ]
         );
         assert_eq!(
-            statements[0], "unique",
-            "a check counted alone, by its own statement"
+            statements[0],
+            duplicate_count("ONLY \"public\".\"b\"", &unique.columns),
+            "a unique key is counted alone, by its own statement"
         );
         // One count column per key, each child once per key.
         assert_eq!(statements[1].matches("FILTER").count(), 32);

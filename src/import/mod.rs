@@ -1595,31 +1595,75 @@ fn batch_rows(
 fn batch_map<T>(
     txn: &mut Transaction<'_>,
     statements: &[String],
+    map: impl FnMut(postgres::SimpleQueryRow) -> T,
+) -> Result<Vec<T>, postgres::Error> {
+    batch_map_written(txn, statements, map)
+}
+
+/// [`batch_map`] over statements written as they are sent: only one round trip's worth of SQL
+/// text is held at a time.
+fn batch_map_written<T>(
+    txn: &mut Transaction<'_>,
+    statements: impl IntoIterator<Item = impl AsRef<str>>,
     mut map: impl FnMut(postgres::SimpleQueryRow) -> T,
 ) -> Result<Vec<T>, postgres::Error> {
-    let mut rows = Vec::with_capacity(statements.len());
-    for chunk in statement_batches(statements, 1000, BATCH_BYTES) {
-        for message in txn.simple_query(&chunk.join(";\n"))? {
+    let mut rows = Vec::new();
+    let mut send = |text: &str| -> Result<(), postgres::Error> {
+        for message in txn.simple_query(text)? {
             if let postgres::SimpleQueryMessage::Row(row) = message {
                 rows.push(map(row));
             }
         }
+        Ok(())
+    };
+    let (mut text, mut count) = (String::new(), 0);
+    for statement in statements {
+        let statement = statement.as_ref();
+        if ends_batch(
+            count,
+            text.len(),
+            statement.len(),
+            STATEMENTS_PER_BATCH,
+            BATCH_BYTES,
+        ) {
+            send(&text)?;
+            (text, count) = (String::new(), 0);
+        }
+        if count > 0 {
+            text.push_str(";\n");
+        }
+        text.push_str(statement);
+        count += 1;
+    }
+    if count > 0 {
+        send(&text)?;
     }
     Ok(rows)
 }
 
-/// The most SQL text [`batch_rows`] sends in one round trip: the string and the driver's
+/// The most statements [`batch_map`] sends in one round trip.
+const STATEMENTS_PER_BATCH: usize = 1000;
+
+/// The most SQL text [`batch_map`] sends in one round trip: the string and the driver's
 /// replies to it (kept until the round trip ends) are held at once. 1,000 counting statements
 /// of the 1,000-table bench schema made one 2.4 MB peak of the import's heap.
 const BATCH_BYTES: usize = 256 * 1024;
 
+/// Whether a statement of `len` bytes goes to the next round trip, after `count` statements of
+/// `bytes` bytes: at most `max_count` statements and (unless one statement is longer alone)
+/// `max_bytes` bytes go together.
+fn ends_batch(count: usize, bytes: usize, len: usize, max_count: usize, max_bytes: usize) -> bool {
+    count > 0 && (count == max_count || bytes + len > max_bytes)
+}
+
 /// `statements` cut, in order, into runs of at most `count` statements and (unless one
 /// statement is longer alone) `bytes` bytes of text.
+#[cfg(test)]
 fn statement_batches(statements: &[String], count: usize, bytes: usize) -> Vec<&[String]> {
     let mut batches = Vec::new();
     let (mut start, mut size) = (0, 0);
     for (i, statement) in statements.iter().enumerate() {
-        if i > start && (i - start == count || size + statement.len() > bytes) {
+        if ends_batch(i - start, size, statement.len(), count, bytes) {
             batches.push(&statements[start..i]);
             (start, size) = (i, 0);
         }
