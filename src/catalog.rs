@@ -439,12 +439,6 @@ impl ForeignKey {
             KeyKind::Declared(_) => &[],
         }
     }
-
-    /// Whether a child tuple needs a parent (see [`MatchRule`]).
-    pub fn needs_parent<T>(&self, values: &[Option<T>]) -> bool {
-        let nulls = values.iter().filter(|v| v.is_none()).count();
-        self.match_rule().needs_parent(nulls, values.len())
-    }
 }
 
 /// Where each table of a catalog goes in [`Catalog::into_restricted`]: its position among the
@@ -861,20 +855,6 @@ mod tests {
         );
         assert_eq!(QualifiedName::parse("a.b.c"), None);
         assert_eq!(QualifiedName::parse("a."), None);
-    }
-
-    #[test]
-    fn match_simple_and_full() {
-        let mut fk = ForeignKey {
-            columns: vec!["a".into(), "b".into()],
-            parent_columns: vec!["x".into(), "y".into()],
-            ..ForeignKey::declared("f", 0, 1)
-        };
-        assert!(fk.needs_parent(&[Some(1), Some(2)]));
-        assert!(!fk.needs_parent(&[Some(1), None]));
-        fk.match_rule = MatchRule::Full;
-        assert!(fk.needs_parent(&[Some(1), None]));
-        assert!(!fk.needs_parent::<i32>(&[None, None]));
     }
 
     #[test]

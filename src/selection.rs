@@ -63,10 +63,6 @@ impl RowId {
             offset: offset.parse().ok()?,
         })
     }
-
-    pub fn ctid_literal(&self) -> String {
-        format!("({},{})", self.block, self.offset)
-    }
 }
 
 /// The rows' ctids as one SQL array: `'{"(0,1)","(0,2)"}'::pg_catalog.tid[]`, written straight
@@ -1397,8 +1393,8 @@ impl<'a> Selector<'a> {
                 continue;
             }
             let set = self.key_of[fk].0;
-            // A tuple with a NULL needs no parent (MATCH SIMPLE), or cannot exist in a valid
-            // database (MATCH FULL, partly NULL); either way nothing is asked for.
+            // A tuple with a NULL needs no parent (MATCH SIMPLE), or has none to find (MATCH
+            // FULL, partly NULL: only under a NOT VALID key); either way nothing is asked for.
             let Some(packed) = self.pack_at(fk, values) else {
                 continue;
             };
@@ -1876,7 +1872,6 @@ mod tests {
     fn row_ids_parse_and_print() {
         let id = RowId::parse("16384", "(12,7)").unwrap();
         assert_eq!((id.relation, id.block, id.offset), (16384, 12, 7));
-        assert_eq!(id.ctid_literal(), "(12,7)");
         let other = RowId::parse("16384", "(0,1)").unwrap();
         assert_eq!(
             tid_array([id, other]),
