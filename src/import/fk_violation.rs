@@ -118,7 +118,9 @@ fn locate_in_message(text: &str, snapshot: &SnapshotDir) -> Option<Located> {
 }
 
 /// The query for a few rows that [`super::statements::LoadTable::orphan_count`]'s query
-/// counts: their foreign-key values, as text.
+/// counts: their foreign-key values, as text, each value once (each is then named with the
+/// first line of the file that holds it, see [`describe_examples`]: two rows with the same
+/// orphan value would name one line twice).
 pub fn orphan_examples_sql(count_sql: &str, columns: &[String]) -> Option<String> {
     // Everything after the counting select list: `FROM … WHERE …`.
     let (select, rest) = count_sql.split_once(" FROM ")?;
@@ -130,7 +132,7 @@ pub fn orphan_examples_sql(count_sql: &str, columns: &[String]) -> Option<String
         .map(|c| format!("(s.{})::pg_catalog.text", quote_ident(c)))
         .collect();
     Some(format!(
-        "SELECT ARRAY[{}]::pg_catalog.text[] FROM {rest} LIMIT 3",
+        "SELECT DISTINCT ARRAY[{}]::pg_catalog.text[] FROM {rest} LIMIT 3",
         values.join(", ")
     ))
 }
@@ -181,7 +183,7 @@ mod tests {
             )
             .as_deref(),
             Some(
-                r#"SELECT ARRAY[(s."a")::pg_catalog.text]::pg_catalog.text[] FROM t AS s WHERE x LIMIT 3"#
+                r#"SELECT DISTINCT ARRAY[(s."a")::pg_catalog.text]::pg_catalog.text[] FROM t AS s WHERE x LIMIT 3"#
             )
         );
     }

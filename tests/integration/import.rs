@@ -1223,6 +1223,46 @@ fn keys_checked_together_still_name_the_one_that_is_broken() {
     }
 }
 
+#[test]
+fn orphans_sharing_a_value_are_named_once_each_with_their_own_line() {
+    const SCHEMA: &str = "CREATE TABLE parent (id int PRIMARY KEY);
+         CREATE TABLE child (id int PRIMARY KEY, p int REFERENCES parent);";
+    let source = cluster().create_db(
+        "shared_orphans",
+        None,
+        &format!(
+            "{SCHEMA} INSERT INTO parent VALUES (1), (2), (3);
+             INSERT INTO child VALUES (1, 1), (2, 1), (3, 2), (4, 3);"
+        ),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let bad = copy_dir(&dir);
+    // Lines 2 and 3 point at 9, line 5 at 8: three orphans, two values.
+    tamper_bytes(&bad, "public.child.tsv", |b| {
+        let b = replace_bytes(b, b"\t1\n", b"\t9\n");
+        let b = replace_bytes(b, b"\t1\n", b"\t9\n");
+        replace_bytes(b, b"4\t3\n", b"4\t8\n")
+    });
+    let target = cluster().create_db("shared_orphans_test", None, SCHEMA);
+    let before = target.fingerprint();
+    let failed = import(&target, &bad, &[])
+        .code(4)
+        .stderr_has("child_p_fkey");
+    let named: Vec<&str> = failed
+        .stderr
+        .match_indices("public.child.tsv line ")
+        .map(|(at, _)| failed.stderr[at..].split(':').next().unwrap())
+        .collect();
+    assert_eq!(named.len(), 2, "one example a value: {}", failed.stderr);
+    assert!(
+        named.contains(&"public.child.tsv line 2") && named.contains(&"public.child.tsv line 5"),
+        "{}",
+        failed.stderr
+    );
+    assert!(failed.stderr.contains("(p)=(9)") && failed.stderr.contains("(p)=(8)"));
+    assert_eq!(target.fingerprint(), before, "the target changed");
+}
+
 /// Whether a fingerprint has `before`'s table lines exactly, and each sequence line either as
 /// `before` or as after a complete import (advanced, never anything else).
 fn rows_as_before_sequences_ahead(after: &str, before: &str, imported: &str) -> bool {
