@@ -510,9 +510,9 @@ fn interned<'t>(texts: &'t str, ends: &[usize], id: u32) -> &'t str {
 type Packed = u64;
 type Values = Vec<Option<u32>>;
 
-struct TableState {
+struct TableState<'a> {
     /// Column names whose values foreign keys need (outgoing keys and referenced keys).
-    tracked: Vec<String>,
+    tracked: Vec<&'a str>,
     selection: TableSelection,
 }
 
@@ -520,9 +520,9 @@ struct TableState {
 /// that references the same columns shares it (a hub table referenced by fifty tables is
 /// tracked once), except self-references, which keep their own so that they can be fetched
 /// recursively.
-struct KeySet {
+struct KeySet<'a> {
     parent: usize,
-    parent_columns: Vec<String>,
+    parent_columns: &'a [String],
     /// Positions of the referenced columns in the parent's tracked list.
     parent_positions: Vec<usize>,
     /// The self-referencing foreign key this set belongs to, if any.
@@ -538,13 +538,13 @@ struct KeySet {
 
 struct Selector<'a> {
     catalog: &'a Catalog,
-    tables: Vec<TableState>,
+    tables: Vec<TableState<'a>>,
     /// For each foreign key: its key set and the positions of its columns in the child's
     /// tracked list.
     key_of: Vec<(usize, Vec<usize>)>,
     /// For each foreign key: its `when` conditions as (tracked position, interned value).
     conditions: Vec<Vec<(usize, u32)>>,
-    sets: Vec<KeySet>,
+    sets: Vec<KeySet<'a>>,
     /// Key sets by parent table.
     sets_of: Vec<Vec<usize>>,
     outgoing: Vec<Vec<usize>>,
@@ -991,12 +991,13 @@ fn rows_by_statement(messages: Vec<SimpleQueryMessage>, count: usize) -> Result<
 
 impl<'a> Selector<'a> {
     fn new(catalog: &'a Catalog) -> Self {
-        let mut tracked: Vec<Vec<String>> = vec![Vec::new(); catalog.tables.len()];
+        // Names borrowed from the catalog, not copied: a few per table and key set.
+        let mut tracked: Vec<Vec<&'a str>> = vec![Vec::new(); catalog.tables.len()];
         let mut outgoing = vec![Vec::new(); catalog.tables.len()];
         for (i, fk) in catalog.foreign_keys.iter().enumerate() {
-            tracked[fk.child].extend(fk.columns.iter().cloned());
-            tracked[fk.child].extend(fk.condition().iter().map(|c| c.column.clone()));
-            tracked[fk.parent].extend(fk.parent_columns.iter().cloned());
+            tracked[fk.child].extend(fk.columns.iter().map(String::as_str));
+            tracked[fk.child].extend(fk.condition().iter().map(|c| c.column.as_str()));
+            tracked[fk.parent].extend(fk.parent_columns.iter().map(String::as_str));
             outgoing[fk.child].push(i);
         }
         for (table, names) in tracked.iter_mut().enumerate() {
@@ -1007,8 +1008,9 @@ impl<'a> Selector<'a> {
                 .collect();
             names.sort_by_key(|n| order.iter().position(|o| o == n));
             names.dedup();
+            names.shrink_to_fit();
         }
-        let position = |names: &[String], wanted: &[String]| -> Vec<usize> {
+        let position = |names: &[&str], wanted: &[String]| -> Vec<usize> {
             wanted
                 .iter()
                 .map(|w| names.iter().position(|n| n == w).expect("tracked"))
@@ -1016,14 +1018,15 @@ impl<'a> Selector<'a> {
         };
         let mut sets: Vec<KeySet> = Vec::new();
         let mut sets_of = vec![Vec::new(); catalog.tables.len()];
-        let mut shared: HashMap<(usize, Vec<String>), usize> = HashMap::new();
+        let mut shared: HashMap<(usize, &[String]), usize> = HashMap::new();
         let mut key_of = Vec::with_capacity(catalog.foreign_keys.len());
         for (i, fk) in catalog.foreign_keys.iter().enumerate() {
             let self_reference = (fk.child == fk.parent).then_some(i);
-            let new_set = |sets: &mut Vec<KeySet>, sets_of: &mut Vec<Vec<usize>>| {
+            let parent_columns: &'a [String] = &fk.parent_columns;
+            let new_set = |sets: &mut Vec<KeySet<'a>>, sets_of: &mut Vec<Vec<usize>>| {
                 sets.push(KeySet {
                     parent: fk.parent,
-                    parent_columns: fk.parent_columns.clone(),
+                    parent_columns,
                     parent_positions: position(&tracked[fk.parent], &fk.parent_columns),
                     self_reference,
                     present: TupleSet::for_arity(fk.parent_columns.len()),
@@ -1036,11 +1039,11 @@ impl<'a> Selector<'a> {
             let set = if self_reference.is_some() {
                 new_set(&mut sets, &mut sets_of)
             } else {
-                match shared.get(&(fk.parent, fk.parent_columns.clone())) {
+                match shared.get(&(fk.parent, &fk.parent_columns[..])) {
                     Some(&set) => set,
                     None => {
                         let set = new_set(&mut sets, &mut sets_of);
-                        shared.insert((fk.parent, fk.parent_columns.clone()), set);
+                        shared.insert((fk.parent, &fk.parent_columns), set);
                         set
                     }
                 }
