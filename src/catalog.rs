@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use postgres::types::Type;
@@ -111,11 +112,11 @@ pub struct Column {
     pub name: String,
     /// The type with its modifier, as `format_type` prints it (`character varying(20)`).
     #[serde(rename = "type")]
-    pub type_name: String,
+    pub type_name: Arc<str>,
     /// The type without modifier, used for casts of values that came from this column or one
     /// that references it: `character varying`, `bpchar` for `char(n)`, `"bit"` for `bit(n)`
     /// (never `character` or `bit`, which SQL reads as length 1 and would truncate to).
-    pub base_type: String,
+    pub base_type: Arc<str>,
     pub not_null: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub generated: bool,
@@ -128,7 +129,7 @@ pub struct Column {
     /// a foreign key between columns of different collations compares under the referenced
     /// column's, as PostgreSQL's own check does.
     #[serde(skip)]
-    pub collation: Option<String>,
+    pub collation: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -627,6 +628,14 @@ impl Catalog {
             tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();
         let oids: Vec<i64> = tables.iter().map(|t| t.oid as i64).collect();
 
+        // Type and collation names, shared: a schema uses a few dozen of them.
+        let mut names: HashMap<String, Arc<str>> = HashMap::new();
+        let mut shared = |name: &str| -> Arc<str> {
+            names
+                .entry(name.to_string())
+                .or_insert_with(|| name.into())
+                .clone()
+        };
         for row in client
             .query_typed(COLUMNS_SQL, &[(&oids, Type::INT8_ARRAY)])
             .context("reading columns from pg_catalog")?
@@ -635,8 +644,8 @@ impl Catalog {
             let identity: String = row.get("identity");
             tables[table].columns.push(Column {
                 name: row.get("column_name"),
-                type_name: row.get("type_name"),
-                base_type: row.get("base_type"),
+                type_name: shared(row.get("type_name")),
+                base_type: shared(row.get("base_type")),
                 not_null: row.get("not_null"),
                 generated: row.get("generated"),
                 identity: match identity.as_str() {
@@ -645,7 +654,7 @@ impl Catalog {
                     _ => None,
                 },
                 has_default: row.get("has_default"),
-                collation: row.get("collation"),
+                collation: row.get::<_, Option<&str>>("collation").map(&mut shared),
             });
         }
 

@@ -1569,7 +1569,7 @@ impl<'a> Selector<'a> {
             .iter()
             .map(|c| {
                 info.column(c)
-                    .map(|c| c.base_type.as_str())
+                    .map(|c| &*c.base_type)
                     .unwrap_or("pg_catalog.text")
             })
             .collect();

@@ -550,8 +550,8 @@ mod tests {
                 .iter()
                 .map(|(n, t)| Column {
                     name: n.to_string(),
-                    type_name: t.to_string(),
-                    base_type: t.to_string(),
+                    type_name: (*t).into(),
+                    base_type: (*t).into(),
                     not_null: true,
                     generated: *n == "generated",
                     identity: None,

@@ -339,7 +339,7 @@ fn count_keys(
             .map(|c| {
                 child
                     .column(c)
-                    .map_or(String::new(), |c| c.type_name.clone())
+                    .map_or(String::new(), |c| c.type_name.to_string())
             })
             .collect();
         checks.push(Check::ForeignKey {

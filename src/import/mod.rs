@@ -1161,7 +1161,7 @@ fn stage_types(layout: &Layout, m: &MatchedTable) -> Vec<String> {
                 .column(c)
                 .expect("matched")
                 .type_name
-                .clone()
+                .to_string()
         })
         .collect()
 }
@@ -1791,7 +1791,7 @@ fn plan_sequences(
         .filter_map(|(t, column, sequence)| {
             let table = &catalog.tables[*t];
             let col = table.column(column)?;
-            matches!(col.base_type.as_str(), "smallint" | "integer" | "bigint").then(|| {
+            matches!(&*col.base_type, "smallint" | "integer" | "bigint").then(|| {
                 let sql = format!(
                     "SELECT (SELECT pg_catalog.max({})::pg_catalog.int8 FROM {}), s.last_value, \
                      s.is_called FROM {sequence} AS s",

@@ -676,7 +676,7 @@ impl Resolved<'_> {
             check_type: masked
                 .types
                 .domain_checks
-                .then(|| masked.info.type_name.clone()),
+                .then(|| masked.info.type_name.to_string()),
         });
         plan.columns.push(MaskedColumn {
             column: masked.name.to_string(),
@@ -719,7 +719,7 @@ impl Resolved<'_> {
                 group: None,
                 json: rules,
                 name: column_name(self.catalog, column),
-                check_type: info.domain_checks.then(|| type_name.clone()),
+                check_type: info.domain_checks.then(|| type_name.to_string()),
             });
         }
     }
@@ -785,7 +785,7 @@ impl Resolved<'_> {
 fn personal_reason(column: &Column) -> Option<String> {
     personal_by_name(&column.name)
         .map(|word| format!("name has {word:?}"))
-        .or_else(|| personal_by_type(&column.base_type).then(|| column.base_type.clone()))
+        .or_else(|| personal_by_type(&column.base_type).then(|| column.base_type.to_string()))
 }
 
 impl MaskedUse<'_> {

@@ -87,7 +87,7 @@ pub fn manifest_table(
             .stored_columns()
             .map(|c| ManifestColumn {
                 name: c.name.clone(),
-                type_name: c.type_name.clone(),
+                type_name: c.type_name.to_string(),
                 not_null: c.not_null,
                 identity: c.identity,
             })
