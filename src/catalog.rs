@@ -636,11 +636,14 @@ impl Catalog {
                 .or_insert_with(|| name.into())
                 .clone()
         };
+        // Each table's attribute numbers, beside its columns: the key queries return numbers.
+        let mut attnums: Vec<Vec<i16>> = vec![Vec::new(); tables.len()];
         for row in client
             .query_typed(COLUMNS_SQL, &[(&oids, Type::INT8_ARRAY)])
             .context("reading columns from pg_catalog")?
         {
             let table = by_oid[&(row.get::<_, i64>("table_oid") as u32)];
+            attnums[table].push(row.get("attnum"));
             let identity: String = row.get("identity");
             tables[table].columns.push(Column {
                 name: row.get("column_name"),
@@ -667,9 +670,10 @@ impl Catalog {
             }
             let table = by_oid[&(row.get::<_, i64>("table_oid") as u32)];
             let constraint: Option<String> = row.get("constraint_name");
+            let columns = column_names(&tables[table], &attnums[table], row.get("column_attnums"))?;
             tables[table].unique_keys.push(UniqueKey {
                 name: constraint.unwrap_or_else(|| row.get("index_name")),
-                columns: row.get("column_names"),
+                columns,
                 primary: row.get("is_primary"),
                 deferrable: row.get("deferrable"),
             });
@@ -687,12 +691,25 @@ impl Catalog {
             let name: String = row.get("constraint_name");
             match (child, parent) {
                 (Some(&child), Some(&parent)) => {
+                    // Named by the query when the key's table is a partition (see its header).
+                    let named = |side: &str, table: usize| -> Result<Vec<String>> {
+                        match row.get::<_, Option<Vec<String>>>(&*format!("{side}_columns")) {
+                            Some(names) => Ok(names),
+                            None => column_names(
+                                &tables[table],
+                                &attnums[table],
+                                row.get(&*format!("{side}_attnums")),
+                            ),
+                        }
+                    };
+                    let columns = named("child", child)?;
+                    let parent_columns = named("parent", parent)?;
                     let fk = ForeignKey {
                         name,
                         child,
-                        columns: row.get("child_columns"),
+                        columns,
                         parent,
-                        parent_columns: row.get("parent_columns"),
+                        parent_columns,
                         match_rule: MatchRule::of(row.get("match_full")),
                         kind: KeyKind::Declared(Constraint {
                             schema: row.get("constraint_schema"),
@@ -762,6 +779,26 @@ impl Catalog {
     }
 }
 
+/// The names of the columns numbered `key` (attribute numbers, in key order) of `table`, whose
+/// columns were read with the numbers `numbers`.
+fn column_names(table: &Table, numbers: &[i16], key: Vec<i16>) -> Result<Vec<String>> {
+    key.into_iter()
+        .map(|number| {
+            numbers
+                .iter()
+                .position(|&n| n == number)
+                .map(|at| table.columns[at].name.clone())
+                .with_context(|| {
+                    format!(
+                        "{}: a key names column number {number}, which is not among its columns \
+                         (was the table altered while the catalog was read? run again)",
+                        table.name
+                    )
+                })
+        })
+        .collect()
+}
+
 /// The partitions a foreign-key row of `foreign_keys.sql` is declared on, if not the table.
 fn partition_scope(row: &postgres::Row) -> Option<PartitionScope> {
     if !row.get::<_, bool>("on_partition") {
@@ -829,6 +866,38 @@ impl ForeignKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_columns_are_named_by_attribute_number_in_key_order() {
+        let mut table = Table::bare("s", "t");
+        for name in ["id", "b", "a"] {
+            table.columns.push(Column {
+                name: name.into(),
+                type_name: "integer".into(),
+                base_type: "integer".into(),
+                not_null: false,
+                generated: false,
+                identity: None,
+                has_default: false,
+                collation: None,
+            });
+        }
+        // Column 2 was dropped: "b" is number 3, "a" number 4.
+        let numbers = [1, 3, 4];
+        assert_eq!(
+            column_names(&table, &numbers, vec![4, 1]).unwrap(),
+            ["a", "id"]
+        );
+        assert_eq!(
+            column_names(&table, &numbers, vec![]).unwrap(),
+            Vec::<String>::new()
+        );
+        let error = column_names(&table, &numbers, vec![1, 2]).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("s.t: a key names column number 2"),
+            "{error:#}"
+        );
+    }
 
     #[test]
     fn edit_distances() {

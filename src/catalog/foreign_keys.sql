@@ -3,9 +3,13 @@
 -- (conparentid <> 0) are skipped. A key declared on a partition only (conrelid is the partition,
 -- conparentid = 0) is reported against the partition's root, because partitions are read
 -- through their root, with the partition's name and leaf partitions: it constrains the rows of
--- those leaves only. Columns are paired by position in conkey/confkey and named, never
--- numbered: attribute numbers differ between databases; each name is one index probe of
--- pg_attribute (a join of all the table's attributes per key cost a third of the query).
+-- those leaves only. Columns are paired by position in conkey/confkey. The catalog seedsnap
+-- builds names them, never numbers them (attribute numbers differ between databases): the
+-- numbers come back, and the client names them from the columns it has read (columns.sql)
+-- when the key's table is one it reads. A partition's numbers can differ from its root's, so
+-- the columns of a key declared on a partition, or referencing one, are named here, each by one
+-- index probe of pg_attribute (naming every key's here was half the query's time on 1,000
+-- tables; a join of all the table's attributes per key cost more).
 -- The leaves are gathered for the keys declared on partitions only, in a CTE of their own: as a
 -- LATERAL subquery per key (gated on relispartition) it cost 0.5 s on 1,000 tables even though
 -- it never ran.
@@ -32,16 +36,22 @@ SELECT con.conname::text                                                   AS co
             ELSE child.oid END::int8                                       AS child_oid,
        CASE WHEN parent.relispartition THEN pg_catalog.pg_partition_root(parent.oid)
             ELSE parent.oid END::int8                                      AS parent_oid,
-       ARRAY(SELECT (SELECT a.attname::text
-                       FROM pg_catalog.pg_attribute AS a
-                      WHERE a.attrelid = con.conrelid AND a.attnum = k.attnum)
-               FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
-              ORDER BY k.ord)                                              AS child_columns,
-       ARRAY(SELECT (SELECT a.attname::text
-                       FROM pg_catalog.pg_attribute AS a
-                      WHERE a.attrelid = con.confrelid AND a.attnum = k.attnum)
-               FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-              ORDER BY k.ord)                                              AS parent_columns,
+       CASE WHEN child.relispartition THEN
+         ARRAY(SELECT (SELECT a.attname::text
+                           FROM pg_catalog.pg_attribute AS a
+                          WHERE a.attrelid = con.conrelid AND a.attnum = k.attnum)
+                   FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+                  ORDER BY k.ord)
+       END                                                                 AS child_columns,
+       con.conkey                                                          AS child_attnums,
+       CASE WHEN parent.relispartition THEN
+         ARRAY(SELECT (SELECT a.attname::text
+                           FROM pg_catalog.pg_attribute AS a
+                          WHERE a.attrelid = con.confrelid AND a.attnum = k.attnum)
+                   FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+                  ORDER BY k.ord)
+       END                                                                 AS parent_columns,
+       con.confkey                                                         AS parent_attnums,
        con.condeferrable                                                   AS deferrable,
        con.confmatchtype = 'f'                                             AS match_full,
        con.convalidated                                                    AS validated,
