@@ -203,9 +203,10 @@ pub struct DirArgs {
 pub struct ReadArgs {
     /// Sessions that read the source at once, all on the export's one snapshot (as pg_dump
     /// -j): each statement and COPY costs a round trip, which a remote source makes slow.
-    /// 1 reads everything on one session. Default: one session per 32 tables, up to 8 (a
-    /// small schema is read on one). Extra sessions that cannot be opened are named and done
-    /// without.
+    /// 1 reads everything on one session. Default: one session per 32 tables (a small schema
+    /// is read on one), up to 8, or up to two per core of this machine when the source is on
+    /// it (a socket or loopback address, under 1 ms away), where the sessions share its cores.
+    /// Extra sessions that cannot be opened are named and done without.
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
 }

@@ -146,7 +146,7 @@ pub fn prepare(
     // The whole catalog is not kept: the selection's peak memory is not its place.
     let catalog = full.into_restricted(&keep);
     lock_tables(txn, &catalog)?;
-    readers.start(catalog.tables.len(), progress);
+    readers.start(txn, catalog.tables.len(), progress)?;
     let limits = resolve_limits(&catalog, options);
     let edges = graph::edges_from_catalog(&catalog);
     let plan = graph::load_plan(catalog.tables.len(), &edges);

@@ -706,38 +706,22 @@ fn wave_ranges<T>(items: &[T], rows: impl Fn(&T) -> usize) -> Vec<std::ops::Rang
 const WINDOW_ROWS_PER_SESSION: usize = BATCH_ROWS;
 
 /// The same through a source a round trip of [`REMOTE`] or more away, where each window costs
-/// at least one round trip: twice the rows (and memory), half the round trips (measured
+/// at least one round trip ([`crate::readers::REMOTE`] or more): twice the rows (and memory), half the round trips (measured
 /// through 5 ms when local windows were half a batch: those made the 1,000-table export 0.3 s
 /// slower than windows of a batch).
 const REMOTE_WINDOW_ROWS_PER_SESSION: usize = 2 * BATCH_ROWS;
 
-/// The round trip from which a source counts as remote.
-const REMOTE: Duration = Duration::from_millis(1);
-
-/// The rows of a window per session for this source (measured once: the fastest of three
-/// empty queries).
+/// The rows of a window per session for this source.
 fn window_rows_per_session(
     client: &mut impl GenericClient,
     readers: &mut Readers,
 ) -> Result<usize> {
-    let round_trip = match readers.round_trip {
-        Some(measured) => measured,
-        None => {
-            let mut fastest = Duration::MAX;
-            for _ in 0..3 {
-                let started = Instant::now();
-                client
-                    .simple_query("")
-                    .context("measuring the round trip to the source")?;
-                fastest = fastest.min(started.elapsed());
-            }
-            *readers.round_trip.insert(fastest)
-        }
-    };
-    Ok(match round_trip >= REMOTE {
-        true => REMOTE_WINDOW_ROWS_PER_SESSION,
-        false => WINDOW_ROWS_PER_SESSION,
-    })
+    Ok(
+        match readers.round_trip(client)? >= crate::readers::REMOTE {
+            true => REMOTE_WINDOW_ROWS_PER_SESSION,
+            false => WINDOW_ROWS_PER_SESSION,
+        },
+    )
 }
 
 /// The most SQL text of one batch.

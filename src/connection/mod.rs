@@ -150,6 +150,16 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
+/// `localhost` or a loopback IP address, as written in the connection string.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
 /// The host and wire mode a session of [`Endpoint::connect_reached`] used.
 #[derive(Clone)]
 pub struct Reached {
@@ -160,6 +170,13 @@ pub struct Reached {
 }
 
 impl Reached {
+    /// Whether the server runs on this machine: a Unix socket, or a loopback address
+    /// (`localhost`, `127.0.0.0/8`, `::1`). Its sessions then share this machine's cores with
+    /// seedsnap's own threads.
+    pub fn on_this_machine(&self) -> bool {
+        self.target.socket || is_loopback_host(&self.target.host)
+    }
+
     /// Another session to the same host, the same way (TLS or not), with the same pinned
     /// settings; silent, as the first session already said which database this is.
     pub fn connect_again(&self) -> Result<Client> {
@@ -564,6 +581,29 @@ pub(crate) mod tests {
         }
         fn home(&self) -> Option<PathBuf> {
             self.1.clone()
+        }
+    }
+
+    #[test]
+    fn loopback_hosts_are_told_from_others() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "db.example.com",
+            "10.0.0.5",
+            "192.168.1.1",
+            "::2",
+            "localhost.example",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
         }
     }
 

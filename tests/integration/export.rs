@@ -161,6 +161,53 @@ fn parallel_readers_write_the_same_files_as_one_session() {
     assert_eq!(read_dir_files(&one), read_dir_files(&released));
 }
 
+#[test]
+fn automatic_sessions_follow_where_the_source_is() {
+    let db = cluster().create_db(
+        "many_tables",
+        None,
+        "DO $$ BEGIN
+           FOR i IN 1..320 LOOP
+             EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY); INSERT INTO t%s VALUES (1)', i, i);
+           END LOOP;
+         END $$;",
+    );
+    let export = |url: &str, name: &str| {
+        let dir = scratch_dir(name).join("snapshot");
+        let run = seedsnap(&[
+            "export",
+            "--json",
+            "--source",
+            url,
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+        .ok();
+        (
+            json(&run)["timings"]["sessions"].as_u64().unwrap(),
+            read_dir_files(&dir),
+        )
+    };
+    // On this machine, through its Unix socket: two sessions per core, at most eight.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let (nearby, files) = export(&db.url(), "nearby");
+    assert_eq!(nearby, (2 * cores).clamp(2, 8));
+    // 5 ms a round trip away (a loopback proxy): eight, to share the round trips.
+    let socket = cluster()
+        .socket_dir
+        .join(format!(".s.PGSQL.{}", cluster().port));
+    let proxy =
+        crate::latency_proxy::LatencyProxy::start(socket, std::time::Duration::from_millis(5))
+            .unwrap();
+    let remote_url = format!(
+        "host=127.0.0.1 port={} user=seedsnap dbname={}",
+        proxy.port, db.name
+    );
+    let (remote, remote_files) = export(&remote_url, "remote");
+    assert_eq!(remote, 8);
+    assert_eq!(files, remote_files);
+}
+
 /// A new role that may only read the demo's tables (with `options` such as a connection
 /// limit), and the demo's URL as that role.
 fn reading_role(demo: &TestDb, prefix: &str, options: &str) -> (String, String) {

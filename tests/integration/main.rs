@@ -6,6 +6,9 @@ mod connection;
 mod export;
 mod faults;
 mod import;
+// The bench's proxy that adds latency on loopback: a remote source for the tests too.
+#[path = "../../benches/support/latency_proxy.rs"]
+mod latency_proxy;
 mod masking;
 mod shapes;
 mod workflow;
