@@ -508,7 +508,9 @@ fn interned<'t>(texts: &'t str, ends: &[usize], id: u32) -> &'t str {
 /// A tuple of interned values packed into one integer: one value as itself, two side by side,
 /// more through a second interner. A key set has one arity, so packings never mix.
 type Packed = u64;
-type Values = Vec<Option<u32>>;
+/// A row's tracked values, interned (`None`: NULL). Inline up to four, which is what nearly
+/// every table tracks: a heap allocation per row read was the export's most frequent one.
+type Values = smallvec::SmallVec<[Option<u32>; 4]>;
 
 struct TableState<'a> {
     /// Column names whose values foreign keys need (outgoing keys and referenced keys).
@@ -1088,11 +1090,14 @@ impl<'a> Selector<'a> {
         }
     }
 
-    fn unpack(&self, packed: Packed, arity: usize) -> Vec<u32> {
-        match arity {
-            1 => vec![packed as u32],
-            2 => vec![(packed >> 32) as u32, packed as u32],
-            _ => self.tuple_values[packed as usize].to_vec(),
+    /// Value `i` of a tuple of `arity` values packed by [`Selector::pack`] or
+    /// [`Selector::pack_values`].
+    fn unpacked(&self, packed: Packed, arity: usize, i: usize) -> u32 {
+        match (arity, i) {
+            (1, _) => packed as u32,
+            (2, 0) => (packed >> 32) as u32,
+            (2, _) => packed as u32,
+            _ => self.tuple_values[packed as usize][i],
         }
     }
 
@@ -1557,9 +1562,14 @@ impl<'a> Selector<'a> {
                     .unwrap_or("pg_catalog.text")
             })
             .collect();
-        let unpacked: Vec<Vec<u32>> = tuples.iter().map(|&t| self.unpack(t, arity)).collect();
         let arrays: Vec<String> = (0..arity)
-            .map(|i| text_array_literal(unpacked.iter().map(|t| self.interner.text(t[i]))))
+            .map(|i| {
+                text_array_literal(
+                    tuples
+                        .iter()
+                        .map(|&t| self.interner.text(self.unpacked(t, arity, i))),
+                )
+            })
             .collect();
         let condition = if arity == 1 {
             format!(
