@@ -108,17 +108,33 @@ pub struct HostTarget {
     pub config: Config,
     /// The host name, IP address or socket directory, as written.
     pub host: String,
+    /// The `hostaddr`, when given: the connection goes over TCP to it, whatever `host` says
+    /// (as libpq does; `host` then names the server for TLS and the password file).
+    pub address: Option<IpAddr>,
     pub port: u16,
+    /// A Unix socket: `host` is a directory and no `hostaddr` is given.
     pub socket: bool,
 }
 
 impl HostTarget {
     /// `host h port p`, or the socket file's path.
     pub fn label(&self) -> String {
-        if self.socket {
-            format!("socket {}", self.socket_path().display())
-        } else {
-            format!("host {} port {}", self.host, self.port)
+        match (self.socket, self.address) {
+            (true, _) => format!("socket {}", self.socket_path().display()),
+            (false, Some(address)) if address.to_string() != self.host => {
+                format!("host {} (hostaddr {address}) port {}", self.host, self.port)
+            }
+            (false, _) => format!("host {} port {}", self.host, self.port),
+        }
+    }
+
+    /// A Unix socket, or a loopback address: the `hostaddr` when given, else `host` (a name
+    /// is judged by itself: `localhost` only, it is not resolved).
+    pub fn on_this_machine(&self) -> bool {
+        match self.address {
+            _ if self.socket => true,
+            Some(address) => address.to_canonical().is_loopback(),
+            None => is_loopback_host(&self.host),
         }
     }
 
@@ -156,8 +172,8 @@ fn is_loopback_host(host: &str) -> bool {
         || host
             .trim_start_matches('[')
             .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|address| address.is_loopback())
+            .parse::<IpAddr>()
+            .is_ok_and(|address| address.to_canonical().is_loopback())
 }
 
 /// The host and wire mode a session of [`Endpoint::connect_reached`] used.
@@ -171,10 +187,10 @@ pub struct Reached {
 
 impl Reached {
     /// Whether the server runs on this machine: a Unix socket, or a loopback address
-    /// (`localhost`, `127.0.0.0/8`, `::1`). Its sessions then share this machine's cores with
-    /// seedsnap's own threads.
+    /// (`localhost`, `127.0.0.0/8`, `::1`; see [`HostTarget::on_this_machine`]). Its sessions
+    /// then share this machine's cores with seedsnap's own threads.
     pub fn on_this_machine(&self) -> bool {
-        self.target.socket || is_loopback_host(&self.target.host)
+        self.target.on_this_machine()
     }
 
     /// Another session to the same host, the same way (TLS or not), with the same pinned
@@ -501,22 +517,27 @@ fn host_targets(
             (true, false) => addr.clone(),
             (true, true) => default_host().to_string(),
         };
-        let socket = host.starts_with('/');
         let mut config = base.clone();
-        if socket {
+        if host.starts_with('/') {
             config.host_path(&host);
         } else {
             config.host(&host);
         }
-        if !addr.is_empty() {
-            let ip: IpAddr = addr.parse().map_err(|_| {
+        let address = match addr.is_empty() {
+            true => None,
+            false => Some(addr.parse::<IpAddr>().map_err(|_| {
                 bad_input(format!(
                     "hostaddr {addr:?} (from {}) is not an IP address",
                     settings["hostaddr"].origin
                 ))
-            })?;
+            })?),
+        };
+        if let Some(ip) = address {
             config.hostaddr(ip);
         }
+        // With a hostaddr the driver connects over TCP even when host is a socket directory,
+        // so TLS (sslmode) applies: it is a socket only without one.
+        let socket = host.starts_with('/') && address.is_none();
         config.port(port);
         let password = value(settings, "password").map(str::to_string).or_else(|| {
             passfile
@@ -529,6 +550,7 @@ fn host_targets(
         targets.push(HostTarget {
             config,
             host,
+            address,
             port,
             socket,
         });
@@ -685,6 +707,31 @@ pub(crate) mod tests {
         assert_eq!(passwords, [Some(&b"pa"[..]), Some(&b"pb"[..])]);
         assert!(resolve("host=a,b,c port=1,2", &env(&[])).is_err());
         assert!(resolve("host=a hostaddr=not-an-ip", &env(&[])).is_err());
+    }
+
+    #[test]
+    fn a_hostaddr_means_tcp_even_beside_a_socket_directory() {
+        let target = |spec: &str| resolve(spec, &env(&[])).unwrap().targets.remove(0);
+        // libpq and the driver connect over TCP to the hostaddr: TLS applies, not a socket.
+        let tcp = target("host=/run/pg hostaddr=192.0.2.2 port=5 user=u dbname=d");
+        assert!(!tcp.socket);
+        assert_eq!(tcp.label(), "host /run/pg (hostaddr 192.0.2.2) port 5");
+        assert!(!tcp.on_this_machine());
+        let socket = target("host=/run/pg port=5 user=u dbname=d");
+        assert!(socket.socket && socket.on_this_machine());
+        // The hostaddr, not the name, says where the server is.
+        assert!(target("host=db.example hostaddr=127.0.0.1").on_this_machine());
+        assert!(!target("host=localhost hostaddr=192.0.2.2").on_this_machine());
+        assert!(target("host=::ffff:127.0.0.1").on_this_machine());
+        assert!(!target("host=db.example").on_this_machine());
+        assert_eq!(
+            target("host=h hostaddr=10.0.0.1 port=7").label(),
+            "host h (hostaddr 10.0.0.1) port 7"
+        );
+        assert_eq!(
+            target("hostaddr=10.0.0.1 port=7").label(),
+            "host 10.0.0.1 port 7"
+        );
     }
 
     #[test]

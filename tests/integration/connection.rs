@@ -347,6 +347,16 @@ fn require_never_falls_back_to_plaintext() {
                  requires it"
             ));
     }
+    // A socket directory as host with a hostaddr is TCP to the hostaddr (as in libpq):
+    // sslmode applies there too, it is not a socket.
+    let beside_socket = format!(
+        "host={} hostaddr=127.0.0.1 port={port} user=seedsnap dbname=postgres sslmode=require",
+        cluster().socket_dir.display()
+    );
+    plan(&beside_socket, &[])
+        .code(6)
+        .stderr_has("(hostaddr 127.0.0.1)")
+        .stderr_has("the server does not offer TLS, and sslmode=require requires it");
     // prefer takes plaintext, and says so.
     plan(&url, &[])
         .ok()
