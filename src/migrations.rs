@@ -120,7 +120,7 @@ pub fn read(txn: &mut Transaction<'_>) -> Result<Vec<MigrationState>> {
     Ok(states)
 }
 
-/// The numbers in a version (`20240102_add_x` → [20240102], `1.2.10` → [1, 2, 10]).
+/// The numbers in a version (`20240102_add_x` → `[20240102]`, `1.2.10` → `[1, 2, 10]`).
 fn numbers(version: &str) -> Vec<u128> {
     version
         .split(|c: char| !c.is_ascii_digit())

@@ -707,10 +707,10 @@ fn wave_ranges<T>(items: &[T], rows: impl Fn(&T) -> usize) -> Vec<std::ops::Rang
 /// [`batch`]), so the driver holds no more rows at once than with the smaller windows.
 const WINDOW_ROWS_PER_SESSION: usize = BATCH_ROWS;
 
-/// The same through a source a round trip of [`REMOTE`] or more away, where each window costs
-/// at least one round trip ([`crate::readers::REMOTE`] or more): twice the rows (and memory), half the round trips (measured
-/// through 5 ms when local windows were half a batch: those made the 1,000-table export 0.3 s
-/// slower than windows of a batch).
+/// The same through a source a round trip of [`crate::readers::REMOTE`] or more away, where
+/// each window costs at least one round trip: twice the rows (and memory), half the round
+/// trips (measured through 5 ms when local windows were half a batch: those made the
+/// 1,000-table export 0.3 s slower than windows of a batch).
 const REMOTE_WINDOW_ROWS_PER_SESSION: usize = 2 * BATCH_ROWS;
 
 /// The rows of a window per session for this source.
