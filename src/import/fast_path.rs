@@ -208,7 +208,7 @@ enum Check<'a> {
         n: usize,
         child: usize,
         columns: &'a [String],
-        group: OrphanGroup,
+        group: OrphanGroup<'a>,
     },
     /// A deferrable unique key of table `table`, counted alone.
     Unique {
@@ -273,10 +273,10 @@ impl Check<'_> {
 /// Foreign keys counted by one statement: same parent and referenced columns, and child
 /// columns of the same types (so that `UNION ALL` converts nothing).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
-struct OrphanGroup {
+struct OrphanGroup<'a> {
     parent: String,
-    parent_columns: Vec<String>,
-    child_types: Vec<String>,
+    parent_columns: &'a [String],
+    child_types: Vec<&'a str>,
     /// ` COLLATE …` of each parent column, or nothing (see `statements::collate_as`).
     collations: Vec<String>,
 }
@@ -336,11 +336,7 @@ fn count_keys(
         let child_types = fk
             .columns
             .iter()
-            .map(|c| {
-                child
-                    .column(c)
-                    .map_or(String::new(), |c| c.type_name.to_string())
-            })
+            .map(|c| child.column(c).map_or("", |c| &*c.type_name))
             .collect();
         checks.push(Check::ForeignKey {
             n,
@@ -349,7 +345,7 @@ fn count_keys(
             group: OrphanGroup {
                 // As PostgreSQL's own check: `ONLY` unless the parent is partitioned.
                 parent: catalog.tables[fk.parent].from_clause(),
-                parent_columns: fk.parent_columns.clone(),
+                parent_columns: &fk.parent_columns,
                 child_types,
                 collations: fk
                     .parent_columns
@@ -369,32 +365,37 @@ fn count_keys(
         }
     }
     let plan = counting_plan(&checks);
-    // Each statement's one row, as its counts (`None`: not a number). The statements are
-    // written a round trip at a time, never all at once.
+    // The statements are written a round trip at a time, never all at once.
     let statements = first.map(str::to_string).into_iter().chain(
         plan.iter()
             .map(|members| counting_sql(&checks, members, catalog)),
     );
-    let rows = super::batch_map_written(txn, statements, |row| {
-        (0..row.len())
-            .map(|column| row.get(column).and_then(|v| v.parse().ok()))
-            .collect::<Vec<Option<i64>>>()
+    // Each statement's one row goes straight into the counts of the checks it answers for
+    // (`None`: not a number), in statement order.
+    let mut answers: Vec<Option<i64>> = vec![None; checks.len()];
+    let mut answered = 0;
+    super::batch_map_written(txn, statements, |row| {
+        if let Some(counted) = plan.get(answered) {
+            for (column, &check) in counted.iter().enumerate() {
+                answers[check] = row
+                    .try_get(column)
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.parse().ok());
+            }
+        }
+        answered += 1;
     })
     .context("checking every foreign key")?;
-    anyhow::ensure!(
-        rows.len() == plan.len(),
-        "one answer per counting statement"
-    );
+    anyhow::ensure!(answered == plan.len(), "one answer per counting statement");
     let mut counts = vec![0i64; checks.len()];
-    for (row, counted) in rows.iter().zip(&plan) {
-        for (column, &check) in counted.iter().enumerate() {
-            counts[check] = row.get(column).copied().flatten().with_context(|| {
-                format!(
-                    "checking keys: no count for {}",
-                    checks[check].what(catalog)
-                )
-            })?;
-        }
+    for (check, answer) in answers.into_iter().enumerate() {
+        counts[check] = answer.with_context(|| {
+            format!(
+                "checking keys: no count for {}",
+                checks[check].what(catalog)
+            )
+        })?;
     }
     let mut broken = Vec::new();
     for (check, &n) in checks.iter().zip(&counts) {
@@ -488,7 +489,7 @@ fn counting_sql(checks: &[Check], members: &[usize], catalog: &Catalog) -> Strin
 
 /// One row: for each child relation and its key columns, how many of its rows with every key
 /// column set have no row in the group's parent with those values.
-fn orphan_counts(group: &OrphanGroup, children: &[(String, &[String])]) -> String {
+fn orphan_counts(group: &OrphanGroup<'_>, children: &[(String, &[String])]) -> String {
     let branches: Vec<String> = children
         .iter()
         .enumerate()
@@ -562,13 +563,21 @@ mod tests {
             external_foreign_keys: vec![],
         };
         let columns = ["p".to_string()];
-        let group = |parent: &str, parent_column: &str, child_type: &str| OrphanGroup {
-            parent: parent.into(),
-            parent_columns: vec![parent_column.into()],
-            child_types: vec![child_type.into()],
-            collations: vec![String::new()],
-        };
-        let key = |child: usize, group: OrphanGroup| Check::ForeignKey {
+        let id = ["id".to_string()];
+        let code = ["code".to_string()];
+        fn group<'a>(
+            parent: &str,
+            parent_columns: &'a [String],
+            child_type: &'a str,
+        ) -> OrphanGroup<'a> {
+            OrphanGroup {
+                parent: parent.into(),
+                parent_columns,
+                child_types: vec![child_type],
+                collations: vec![String::new()],
+            }
+        }
+        let key = |child: usize, group| Check::ForeignKey {
             n: 0,
             child,
             columns: &columns,
@@ -583,7 +592,7 @@ mod tests {
         // 70 integer keys to one parent column, one bigint key to it, one key to another
         // column of the same parent, and a unique check in between.
         let mut checks: Vec<Check> = (0..70)
-            .map(|i| key(i % 2, group("P", "id", "integer")))
+            .map(|i| key(i % 2, group("P", &id, "integer")))
             .collect();
         checks.insert(
             5,
@@ -592,8 +601,8 @@ mod tests {
                 key: &unique,
             },
         );
-        checks.push(key(0, group("P", "id", "bigint")));
-        checks.push(key(1, group("P", "code", "integer")));
+        checks.push(key(0, group("P", &id, "bigint")));
+        checks.push(key(1, group("P", &code, "integer")));
         let members = counting_plan(&checks);
         let statements: Vec<String> = members
             .iter()
@@ -624,10 +633,11 @@ mod tests {
 
     #[test]
     fn keys_sharing_a_parent_are_counted_in_one_statement() {
+        let parent_columns = ["id".to_string(), "K".to_string()];
         let group = OrphanGroup {
             parent: "public.parent".into(),
-            parent_columns: vec!["id".into(), "K".into()],
-            child_types: vec!["integer".into(), "integer".into()],
+            parent_columns: &parent_columns,
+            child_types: vec!["integer", "integer"],
             collations: vec![String::new(), " COLLATE pg_catalog.\"C\"".into()],
         };
         let (a, b) = (

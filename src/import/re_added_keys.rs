@@ -32,6 +32,7 @@
 //! `fast_path::catalog_refusal`).
 
 use anyhow::{Context, Result};
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::Type;
 use postgres::Transaction;
 
@@ -144,29 +145,37 @@ pub fn try_drop(
 ) -> Result<Option<DroppedKeys>> {
     // Names come out qualified only under an empty search_path.
     txn.batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")?;
-    let rows = txn
-        .query_typed(RE_ADDED_KEYS_SQL, &[(&oids, Type::OID_ARRAY)])
-        .context("reading the foreign keys of the loaded tables")?;
-    txn.batch_execute("SET LOCAL search_path TO DEFAULT")?;
-    if rows
-        .iter()
-        .any(|r| !r.get::<_, bool>("may_re_add") || r.get::<_, bool>("held"))
+    // Streamed: the driver's rows would hold every clause a second time beside the keys.
+    let mut keys: Vec<DroppedKey> = Vec::new();
+    let mut key_locks: i64 = 0;
+    let mut refused = false;
     {
+        let mut rows = txn
+            .query_typed_raw(RE_ADDED_KEYS_SQL, [(&oids, Type::OID_ARRAY)])
+            .context("reading the foreign keys of the loaded tables")?;
+        while let Some(r) = rows
+            .next()
+            .context("reading the foreign keys of the loaded tables")?
+        {
+            // Read to the end even when refused, so the session is ready for the next statement.
+            refused |= !r.get::<_, bool>("may_re_add") || r.get::<_, bool>("held");
+            if refused {
+                continue;
+            }
+            key_locks += r.get::<_, i64>("locks");
+            keys.push(DroppedKey {
+                child: r.get("child"),
+                parent: r.get("parent"),
+                drop_clause: r.get("drop_clause"),
+                add_clause: r.get("add_clause"),
+                comment_sql: r.get("comment_sql"),
+            });
+        }
+    }
+    txn.batch_execute("SET LOCAL search_path TO DEFAULT")?;
+    if refused {
         return Ok(None);
     }
-    let keys: Vec<DroppedKey> = rows
-        .iter()
-        .map(|r| DroppedKey {
-            child: r.get("child"),
-            parent: r.get("parent"),
-            drop_clause: r.get("drop_clause"),
-            add_clause: r.get("add_clause"),
-            comment_sql: r.get("comment_sql"),
-        })
-        .collect();
-    let key_locks: i64 = rows.iter().map(|r| r.get::<_, i64>("locks")).sum();
-    // The driver's rows hold every clause a second time: not while the statements are written.
-    drop(rows);
     if !worth_it(keys.len(), checked_values)
         || !fits_lock_table(key_locks.max(0) as u64, oids.len(), lock_slots)
     {

@@ -280,11 +280,36 @@ impl Manifest {
     }
 
     /// The manifest, or the problems [`Manifest::structural_problems`] finds.
-    fn checked(self) -> Result<Manifest, Vec<String>> {
+    fn checked(mut self) -> Result<Manifest, Vec<String>> {
         let problems = self.structural_problems();
         match problems.is_empty() {
-            true => Ok(self),
+            true => {
+                self.shrink_to_fit();
+                Ok(self)
+            }
             false => Err(problems),
+        }
+    }
+
+    /// Gives back the room its vectors grew into while the JSON was read (serde cannot know
+    /// a list's length up front): a table's five columns sat in room for eight, its two
+    /// foreign keys in room for four, a third of the manifest's memory on 3,000 tables.
+    /// The manifest is kept through the whole import.
+    fn shrink_to_fit(&mut self) {
+        self.tables.shrink_to_fit();
+        for table in &mut self.tables {
+            table.columns.shrink_to_fit();
+            table.foreign_keys.shrink_to_fit();
+            table.partitions.shrink_to_fit();
+            for key in &mut table.foreign_keys {
+                key.columns.shrink_to_fit();
+                key.referenced_columns.shrink_to_fit();
+                key.when.shrink_to_fit();
+                key.partitions.shrink_to_fit();
+            }
+            if let RowKey::Primary(columns) | RowKey::Unique(columns) = &mut table.key {
+                columns.shrink_to_fit();
+            }
         }
     }
 
