@@ -262,7 +262,8 @@ pub struct TargetArgs {
     /// A regular expression searched in the target database's name (case-insensitive; it need
     /// not match the whole name: anchor it with ^...$ for that). It replaces the default rule:
     /// test, tests or testing must be a whole word of the name (words split at anything but
-    /// letters and digits, and at lower-to-upper case changes), and no word may be prod,
+    /// letters and digits, where letters meet digits, and at lower-to-upper case changes), and
+    /// no word may be prod,
     /// production or live. Default: the pattern of the config file's target section, else
     /// that rule.
     #[arg(long, value_name = "REGEX")]

@@ -2,7 +2,8 @@
 //!
 //! seedsnap changes a target only when it is unmistakably a test database:
 //! - by default, `test`, `tests` or `testing` must be a whole word of its name (words are split
-//!   at anything but letters and digits, and where a lower-case letter meets an upper-case one),
+//!   at anything but letters and digits, where letters meet digits, and where a lower-case
+//!   letter meets an upper-case one: `prod2_test` holds the word `prod`),
 //!   and no word may be a production word (`prod`, `production`, `live`). A team with another
 //!   convention gives `--target-pattern`, a regular expression searched in the name
 //!   (case-insensitive; anchor it with `^…$` to match the whole name), which then decides alone.
@@ -44,25 +45,29 @@ pub const TEST_WORDS: &[&str] = &["test", "tests", "testing"];
 /// Words that keep a name from qualifying under the default rule, whatever else it holds.
 pub const PRODUCTION_WORDS: &[&str] = &["prod", "production", "live"];
 
-/// The words of a database name: split at every character that is not a letter or a digit, and
-/// where a lower-case letter is followed by an upper-case one (`AppTest` is `App`, `Test`).
+/// The words of a database name: split at every character that is not a letter or a digit,
+/// where letters meet digits (`prod2` is `prod`, `2`: a number never hides a production word),
+/// and where a lower-case letter is followed by an upper-case one (`AppTest` is `App`, `Test`).
 pub fn words(name: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();
-    let mut previous_lower = false;
+    let mut previous: Option<char> = None;
     for c in name.chars() {
         if !c.is_alphanumeric() {
             if !current.is_empty() {
                 words.push(std::mem::take(&mut current));
             }
-            previous_lower = false;
+            previous = None;
             continue;
         }
-        if c.is_uppercase() && previous_lower && !current.is_empty() {
+        let boundary = previous.is_some_and(|p| {
+            p.is_numeric() != c.is_numeric() || (p.is_lowercase() && c.is_uppercase())
+        });
+        if boundary && !current.is_empty() {
             words.push(std::mem::take(&mut current));
         }
         current.push(c);
-        previous_lower = c.is_lowercase();
+        previous = Some(c);
     }
     if !current.is_empty() {
         words.push(current);
@@ -265,7 +270,12 @@ mod tests {
             ("latest", none(&["latest"])),
             ("contest", none(&["contest"])),
             ("attestation", none(&["attestation"])),
-            ("test1", none(&["test1"])),
+            ("test1", w("test")),
+            ("app_test2", w("test")),
+            ("rv_prod2_test", p("prod")),
+            ("live1_test", p("live")),
+            ("test_v2live", p("live")),
+            ("latest2", none(&["latest", "2"])),
             ("demo", none(&["demo"])),
             ("", none(&[])),
             ("prod_latest", p("prod")),

@@ -659,6 +659,7 @@ fn the_guard_takes_whole_test_words_and_never_production_words() {
         ("attestation", "none of its words (attestation"),
         ("prod_test", "the production word \"prod\""),
         ("LiveTest", "the production word \"live\""),
+        ("prod2_test", "the production word \"prod\""),
     ] {
         let db = cluster().create_db(prefix, Some(&templates().empty), "");
         let before = db.fingerprint();
@@ -668,7 +669,7 @@ fn the_guard_takes_whole_test_words_and_never_production_words() {
             .stderr_has(deciding);
         assert_eq!(db.fingerprint(), before, "{prefix}");
     }
-    for prefix in ["AppTest", "myapp-test", "test_app"] {
+    for prefix in ["AppTest", "myapp-test", "test_app", "app_test2"] {
         let db = cluster().create_db(prefix, Some(&templates().empty), "");
         import(&db, &dir, &["--dry-run"]).ok();
     }
