@@ -47,7 +47,8 @@ pub struct SealReport {
 fn digest(path: &Path) -> Result<(String, u64)> {
     let mut reader = BufReader::with_capacity(
         256 * 1024,
-        fs::File::open(path).with_context(|| format!("reading {}", path.display()))?,
+        crate::snapshot::open_regular(path)
+            .with_context(|| format!("reading {}", path.display()))?,
     );
     let mut hasher = Sha256::new();
     let mut lines = 0u64;

@@ -42,7 +42,6 @@ mod statements;
 pub mod triggers;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -979,7 +978,10 @@ impl Loader<'_, '_> {
         if transport == batched_rows::Transport::Copy || table.rows == 0 {
             return Ok(None);
         }
-        let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut data = Vec::new();
+        crate::snapshot::open_regular(&path)
+            .and_then(|mut file| std::io::Read::read_to_end(&mut file, &mut data))
+            .with_context(|| format!("reading {}", path.display()))?;
         let rows = data
             .iter()
             .position(|&b| b == b'\n')
@@ -1367,7 +1369,11 @@ fn copy_file(
     progress: &Progress,
 ) -> Result<Option<Problem>> {
     let path = snapshot.file_path(table);
-    let mut file = BufReader::with_capacity(256 * 1024, File::open(&path)?);
+    let mut file = BufReader::with_capacity(
+        256 * 1024,
+        crate::snapshot::open_regular(&path)
+            .with_context(|| format!("reading {}", path.display()))?,
+    );
     let mut header = Vec::new();
     file.read_until(b'\n', &mut header)?;
     let rows = progress.rows(

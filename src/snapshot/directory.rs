@@ -587,16 +587,19 @@ impl SnapshotDir {
         let parsed = match Manifest::read_usual(&path) {
             Some(parsed) => parsed,
             None => {
-                let bytes = fs::read(&path).map_err(|e| {
-                    failure(
-                        ExitKind::BadInput,
-                        format!(
-                            "cannot read {}: {e}. Is {} a seedsnap snapshot directory?",
-                            path.display(),
-                            dir.display()
-                        ),
-                    )
-                })?;
+                let mut bytes = Vec::new();
+                super::open_regular(&path)
+                    .and_then(|mut file| file.read_to_end(&mut bytes))
+                    .map_err(|e| {
+                        failure(
+                            ExitKind::BadInput,
+                            format!(
+                                "cannot read {}: {e}. Is {} a seedsnap snapshot directory?",
+                                path.display(),
+                                dir.display()
+                            ),
+                        )
+                    })?;
                 Manifest::parse(&bytes)
             }
         };
@@ -775,7 +778,7 @@ impl SnapshotDir {
         let problem = |line: Option<u64>, column: Option<String>, message: String| {
             Problem::in_file(display.clone(), line, column.as_deref(), message)
         };
-        let file = match File::open(&path) {
+        let file = match super::open_regular(&path) {
             Ok(f) => f,
             Err(e) => {
                 problems.push(problem(None, None, format!("cannot be read: {e}")));

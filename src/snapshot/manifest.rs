@@ -270,7 +270,7 @@ impl Manifest {
     /// cannot be read, another format or version, malformed JSON), and the caller then reads
     /// the text and [`Manifest::parse`]s it, which words every problem.
     pub fn read_usual(path: &std::path::Path) -> Option<Result<Manifest, Vec<String>>> {
-        let reader = || std::fs::File::open(path).ok().map(std::io::BufReader::new);
+        let reader = || super::open_regular(path).ok().map(std::io::BufReader::new);
         let header: Header = serde_json::from_reader(reader()?).ok()?;
         if !header.is_current() {
             return None;

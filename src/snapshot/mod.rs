@@ -26,9 +26,49 @@ pub mod retired;
 pub mod skip;
 pub mod table_file;
 
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+
 pub use crate::problem::Problem;
 pub use directory::{SnapshotDir, SnapshotWriter};
 pub use manifest::{Manifest, ManifestTable};
+
+/// Opens a file of a snapshot (or of an overlay) for reading, refusing anything that is not a
+/// regular file in place: a symbolic link (a snapshot comes from git, where a pull request
+/// can bring a link to any file of the machine, or to `/dev/zero`), a device, a FIFO. The
+/// link is never followed (`O_NOFOLLOW`), so nothing outside the directory is read, not even
+/// a first line for an error message; a FIFO is not waited on (`O_NONBLOCK`, which changes
+/// nothing for a regular file). The error says what the file is instead.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let refused = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "it is {what}; a snapshot's files must be regular files inside its directory \
+                 (replace it with the file itself)"
+            ),
+        )
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refused("a symbolic link"),
+            _ => e,
+        })?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(refused(if kind.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, a FIFO or a socket)"
+        }));
+    }
+    Ok(file)
+}
 
 /// Lowercase hex of a SHA-256 digest.
 pub fn hex(bytes: &[u8]) -> String {

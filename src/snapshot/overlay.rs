@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -108,7 +108,17 @@ pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
         let table = &snapshot.manifest.tables[t];
         let expected = copy_text::header_line(table.columns.iter().map(|c| c.name.as_str()));
         let mut header = Vec::new();
-        BufReader::new(fs::File::open(&path)?).read_until(b'\n', &mut header)?;
+        if let Err(e) = super::open_regular(&path)
+            .and_then(|file| BufReader::new(file).read_until(b'\n', &mut header))
+        {
+            problems.push(Problem::in_file(
+                path.display().to_string(),
+                None,
+                None,
+                format!("cannot be read: {e}"),
+            ));
+            continue;
+        }
         if header != expected.as_bytes() {
             problems.push(Problem::in_file(
                 path.display().to_string(),
@@ -145,8 +155,8 @@ pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
         };
         let mut out = fs::File::create(&to)?;
         let mut hasher = Sha256::new();
-        let base = fs::read(&from)?;
-        let overlay_bytes = fs::read(extra)?;
+        let base = read_regular(&from)?;
+        let overlay_bytes = read_regular(extra)?;
         let rows_part = &overlay_bytes[overlay_bytes
             .iter()
             .position(|&b| b == b'\n')
@@ -187,6 +197,16 @@ pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
         ));
     }
     Ok(merged)
+}
+
+/// A whole file of the snapshot or the overlay, refused unless it is a regular file (see
+/// [`super::open_regular`]).
+fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    super::open_regular(path)
+        .and_then(|mut file| file.read_to_end(&mut bytes))
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(bytes)
 }
 
 impl Merged {

@@ -346,6 +346,37 @@ fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
             "app.videos.tsv: is empty: it has no header line",
         ),
         (
+            // A pull request can bring a link to any file of the machine: never followed,
+            // its content never shown.
+            "data file that is a symbolic link out of the directory",
+            Box::new(|d| {
+                let outside = scratch_dir("outside").join("secret.tsv");
+                let original = std::fs::read(d.join("app.videos.tsv")).unwrap();
+                std::fs::write(&outside, original).unwrap();
+                std::fs::remove_file(d.join("app.videos.tsv")).unwrap();
+                std::os::unix::fs::symlink(&outside, d.join("app.videos.tsv")).unwrap();
+            }),
+            "app.videos.tsv: cannot be read: it is a symbolic link",
+        ),
+        (
+            "data file that is a link to a device",
+            Box::new(|d| {
+                std::fs::remove_file(d.join("app.videos.tsv")).unwrap();
+                std::os::unix::fs::symlink("/dev/zero", d.join("app.videos.tsv")).unwrap();
+            }),
+            "app.videos.tsv: cannot be read: it is a symbolic link",
+        ),
+        (
+            "manifest that is a symbolic link",
+            Box::new(|d| {
+                let outside = scratch_dir("outside").join("manifest.json");
+                std::fs::copy(d.join("manifest.json"), &outside).unwrap();
+                std::fs::remove_file(d.join("manifest.json")).unwrap();
+                std::os::unix::fs::symlink(&outside, d.join("manifest.json")).unwrap();
+            }),
+            "manifest.json: it is a symbolic link",
+        ),
+        (
             "extra file",
             Box::new(|d| std::fs::write(d.join("public.stray.tsv"), "x\n").unwrap()),
             "public.stray.tsv: is not listed in the manifest",
