@@ -135,7 +135,7 @@ const LOCK_TABLE_FULL: &str = "; seedsnap: one transaction locks every table it 
     tables, raise max_locks_per_transaction on that server (1024, say) and restart it";
 
 /// What seedsnap adds to a refusal by row-level security on the target.
-const ROW_SECURITY: &str = "; seedsnap: its sessions run with row_security = off, so that a \
+pub const ROW_SECURITY: &str = "; seedsnap: its sessions run with row_security = off, so that a \
     policy stops the work instead of hiding rows from its checks and verification: import as \
     the tables' owner (without FORCE ROW LEVEL SECURITY) or as a role with BYPASSRLS";
 

@@ -1150,7 +1150,68 @@ fn choose_direct(
             }
         }
     }
+    refuse_doomed_copies(txn, catalog, &direct)?;
     Ok((direct, empty))
+}
+
+/// Fails, naming the tables and what to do, when the server would refuse the COPY into a table
+/// loaded straight ([`choose_direct`]) at its start: a read-only transaction, no INSERT
+/// privilege, row-level security. Asked first because the driver cannot report such a
+/// refusal: its COPY leaves the session unusable, and the error read "lost the connection".
+fn refuse_doomed_copies(
+    txn: &mut Transaction<'_>,
+    catalog: &Catalog,
+    direct: &[bool],
+) -> Result<()> {
+    let tables: Vec<usize> = (0..direct.len()).filter(|&t| direct[t]).collect();
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let oids: Vec<postgres::types::Oid> = tables.iter().map(|&t| catalog.tables[t].oid).collect();
+    let rows = txn
+        .query_typed(
+            COPY_REFUSALS_SQL,
+            &[(&oids, postgres::types::Type::OID_ARRAY)],
+        )
+        .context("checking that the target's empty tables take COPY")?;
+    anyhow::ensure!(rows.len() == tables.len(), "one answer per table");
+    let refused: Vec<(usize, String)> = tables
+        .iter()
+        .zip(&rows)
+        .filter_map(|(&t, row)| row.get::<_, Option<String>>(0).map(|why| (t, why)))
+        .collect();
+    if refused.iter().any(|(_, why)| why == "read_only") {
+        anyhow::bail!(
+            "the target's transactions are read-only (default_transaction_read_only is on for \
+             its database or role, or the server is a hot standby): seedsnap does not override \
+             that; if this database is meant to be loaded, reset it (ALTER DATABASE … RESET \
+             default_transaction_read_only)"
+        );
+    }
+    let reasons: Vec<String> = refused
+        .iter()
+        .map(|(t, why)| {
+            let table = &catalog.tables[*t].name;
+            match why.as_str() {
+                "privilege" => format!(
+                    "{table}: permission denied: the role may not INSERT into it (grant INSERT \
+                     on it to the role, or import as its owner)"
+                ),
+                _ => format!(
+                    "{table}: row-level security applies to the role{}",
+                    crate::error::ROW_SECURITY
+                ),
+            }
+        })
+        .collect();
+    match reasons.is_empty() {
+        true => Ok(()),
+        false => anyhow::bail!(
+            "the target would refuse the rows of {} table(s): {}",
+            reasons.len(),
+            reasons.join("; ")
+        ),
+    }
 }
 
 /// The target's types of the snapshot's columns of a matched table, for its staging table.
@@ -1585,6 +1646,7 @@ fn empty_tables(txn: &mut Transaction<'_>, catalog: &Catalog) -> Result<Vec<bool
 }
 
 const EMPTY_TABLES_SQL: &str = include_str!("../catalog/empty_tables.sql");
+const COPY_REFUSALS_SQL: &str = include_str!("../catalog/copy_refusals.sql");
 
 /// Sends small statements as multi-statement strings of up to 1,000 statements and
 /// [`BATCH_BYTES`] (one round trip each, not one per statement; not one huge `UNION ALL`, which

@@ -1028,6 +1028,73 @@ fn killed_import_leaves_the_target_exactly_as_before() {
     eprintln!("killed imports by phase: {phases:?}");
 }
 
+/// A COPY the server refuses at its start cannot be reported by the driver (its session is
+/// left unusable: the error read "lost the connection"), so the tables loaded straight by
+/// COPY are asked first: row-level security that applies to the role, no INSERT privilege,
+/// a read-only default. Each is explained, naming the table, and nothing changes.
+#[test]
+fn copies_the_target_would_refuse_are_explained_not_lost_connections() {
+    const SCHEMA: &str = "CREATE TABLE notes (id int PRIMARY KEY, body text);";
+    let source = cluster().create_db(
+        "notes",
+        None,
+        &format!("{SCHEMA} INSERT INTO notes VALUES (1, 'a');"),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let role = cluster().unique_name("copy_loader");
+    let target = cluster().create_db("copy_refused_test", None, SCHEMA);
+    target.execute(&format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT CONNECT ON DATABASE \"{name}\" TO {role};
+         GRANT USAGE ON SCHEMA public TO {role};
+         GRANT SELECT, INSERT, UPDATE ON notes TO {role};
+         ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY everything ON notes USING (true) WITH CHECK (true);",
+        name = target.name
+    ));
+    let url = target
+        .url()
+        .replace("user=seedsnap", &format!("user={role}"));
+    let import_as_role = || {
+        seedsnap(&[
+            "import",
+            "--json",
+            "--target",
+            &url,
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let before = target.fingerprint();
+    for (setup, expected) in [
+        ("", "public.notes: row-level security applies to the role"),
+        (
+            "ALTER TABLE notes DISABLE ROW LEVEL SECURITY; REVOKE INSERT ON notes FROM {role};",
+            "public.notes: permission denied: the role may not INSERT into it",
+        ),
+        (
+            "GRANT INSERT ON notes TO {role}; ALTER ROLE {role} SET default_transaction_read_only = on;",
+            "the target's transactions are read-only",
+        ),
+    ] {
+        target.execute(&setup.replace("{role}", &role));
+        let refused = import_as_role();
+        assert_eq!(refused.code, 1, "{expected}: {}", refused.stderr);
+        assert!(
+            refused.stdout.contains(expected),
+            "{expected}: {}",
+            refused.stdout
+        );
+        assert_eq!(target.fingerprint(), before, "{expected}: the target changed");
+    }
+    target.execute(&format!(
+        "ALTER ROLE {role} RESET default_transaction_read_only"
+    ));
+    let loaded = import_as_role();
+    assert_eq!(loaded.code, 0, "{}", loaded.stderr);
+    assert_eq!(target.query_i64("SELECT count(*) FROM notes"), 1);
+}
+
 /// A target session that starts in replica mode (a database or role default) would load
 /// every row with the foreign-key triggers off: refused before anything is written. A table
 /// whose row-level security would hide rows from the import's checks stops it, with advice,
