@@ -124,11 +124,18 @@ pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
                 path.display().to_string(),
                 Some(1),
                 None,
-                format!(
-                    "header is {:?}; an overlay file starts with the snapshot file's header {:?}",
-                    String::from_utf8_lossy(&header).trim_end(),
-                    expected.trim_end()
-                ),
+                match header.ends_with(b"\r\n") {
+                    // Hand-written files are where CRLF comes from: say so, not "x" vs "x".
+                    true => "ends with a carriage return (was the file saved with CRLF line \
+                             endings? an overlay file uses LF, as the snapshot's)"
+                        .to_string(),
+                    false => format!(
+                        "header is {:?}; an overlay file starts with the snapshot file's \
+                         header {:?}",
+                        String::from_utf8_lossy(&header).trim_end_matches('\n'),
+                        expected.trim_end()
+                    ),
+                },
             ));
             continue;
         }

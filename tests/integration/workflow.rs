@@ -478,6 +478,17 @@ fn overlay_rows_survive_a_reexport_and_are_verified_with_the_snapshot() {
             run.stderr
         );
     }
+    // Saved by an editor with CRLF line endings: said so, not as two headers that look alike.
+    std::fs::write(
+        overlay.join("public.posts.tsv"),
+        "id\tauthor_id\ttitle\tbody\r\n502\t2\tok\t\\N\r\n",
+    )
+    .unwrap();
+    import(&target, &dir, &["--overlay", overlay.to_str().unwrap()])
+        .code(4)
+        .stderr_has(&format!(
+            "{posts} line 1: ends with a carriage return (was the file saved with CRLF"
+        ));
     std::fs::write(overlay.join("public.nope.tsv"), "x\n").unwrap();
     import(&target, &dir, &["--overlay", overlay.to_str().unwrap()])
         .code(4)
