@@ -43,7 +43,9 @@ pub struct SealReport {
     pub changed: Vec<SealedTable>,
 }
 
-/// SHA-256 and number of lines of a file.
+/// SHA-256 and number of lines of a file, a last line without its newline counted too (as
+/// the file check counts rows: that line is reported as truncated, not as a wrong count that
+/// `seal` itself would fix).
 fn digest(path: &Path) -> Result<(String, u64)> {
     let mut reader = BufReader::with_capacity(
         256 * 1024,
@@ -52,6 +54,7 @@ fn digest(path: &Path) -> Result<(String, u64)> {
     );
     let mut hasher = Sha256::new();
     let mut lines = 0u64;
+    let mut last = b'\n';
     let mut buffer = vec![0u8; 256 * 1024];
     loop {
         let n = reader.read(&mut buffer)?;
@@ -60,7 +63,9 @@ fn digest(path: &Path) -> Result<(String, u64)> {
         }
         hasher.update(&buffer[..n]);
         lines += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        last = buffer[n - 1];
     }
+    lines += u64::from(last != b'\n');
     Ok((crate::snapshot::hex(&hasher.finalize()), lines))
 }
 

@@ -342,6 +342,19 @@ fn hand_edits_are_accepted_by_seal_and_then_import() {
         manifest_before
     );
 
+    // The last line without its newline: only that is reported (not also a row count that
+    // seal itself would rewrite).
+    let unterminated = lines[..6].concat();
+    std::fs::write(&posts, &unterminated[..unterminated.len() - 1]).unwrap();
+    let run = seedsnap(&["seal", "--dir", dir.to_str().unwrap()]).code(4);
+    assert!(
+        run.stderr
+            .contains("public.posts.tsv line 6: has no newline at its end")
+            && run.stderr.contains("(1 problem(s))"),
+        "{}",
+        run.stderr
+    );
+
     // Without the orphan, the edit is sealed and imports.
     let lines: Vec<String> = lines.into_iter().take(6).collect();
     std::fs::write(&posts, lines.concat()).unwrap();
