@@ -466,6 +466,13 @@ pub struct Catalog {
     /// Foreign keys that leave the catalog (their parent is outside `--schema`): the child
     /// table and a description.
     pub external_foreign_keys: Vec<(usize, String)>,
+    /// Declared foreign keys from a table of the catalog to a table of the schemas read that
+    /// [`Catalog::into_restricted`] left out: that table is still in the database, and the key
+    /// still constrains the child's rows. Their `parent` indexes
+    /// [`Catalog::outside_parents`], not `tables`.
+    pub outside_keys: Vec<ForeignKey>,
+    /// The tables [`Catalog::outside_keys`] reference.
+    pub outside_parents: Vec<Table>,
 }
 
 /// Levenshtein distance, for suggestions.
@@ -511,6 +518,21 @@ impl Catalog {
         self.tables.iter().position(|t| &t.name == name)
     }
 
+    /// Every declared foreign key of the catalog's tables, with the table it references: in the
+    /// catalog, or left out of it ([`Catalog::outside_keys`]).
+    pub fn declared_keys(&self) -> impl Iterator<Item = (&ForeignKey, &Table)> {
+        let inside = self
+            .foreign_keys
+            .iter()
+            .filter(|fk| !fk.is_virtual())
+            .map(|fk| (fk, &self.tables[fk.parent]));
+        let outside = self
+            .outside_keys
+            .iter()
+            .map(|fk| (fk, &self.outside_parents[fk.parent]));
+        inside.chain(outside)
+    }
+
     pub fn outgoing(&self, table: usize) -> impl Iterator<Item = (usize, &ForeignKey)> {
         self.foreign_keys
             .iter()
@@ -520,42 +542,64 @@ impl Catalog {
 
     /// The catalog restricted to the tables marked `keep`, indexes renumbered (see
     /// [`renumbering`]). Consumes the catalog: the kept tables move, nothing is copied, so
-    /// the whole catalog and the restricted one are never in memory side by side.
+    /// the whole catalog and the restricted one are never in memory side by side. A declared
+    /// key from a kept table to one left out is kept apart, with the table it references
+    /// ([`Catalog::outside_keys`]): whoever writes the kept tables must still enforce it.
     pub fn into_restricted(self, keep: &[bool]) -> Catalog {
+        debug_assert!(
+            self.outside_keys.is_empty(),
+            "a catalog is restricted once, as it was read"
+        );
         let new_index = renumbering(keep);
+        // The tables left out that a kept table's declared key references, numbered in order.
+        let mut outside = vec![false; keep.len()];
+        for fk in &self.foreign_keys {
+            if keep[fk.child] && !keep[fk.parent] && !fk.is_virtual() {
+                outside[fk.parent] = true;
+            }
+        }
+        let outside_index = renumbering(&outside);
         // Exact capacities: this catalog is kept through the whole command.
         let mut tables = Vec::with_capacity(keep.iter().filter(|&&k| k).count());
-        tables.extend(
-            self.tables
-                .into_iter()
-                .zip(keep)
-                .filter(|(_, &keep)| keep)
-                .map(|(mut table, _)| {
-                    // The vectors grew as the catalog was read; kept, they should not carry
-                    // that slack (it was a quarter of the catalog's memory on 3,000 tables).
-                    table.columns.shrink_to_fit();
-                    table.unique_keys.shrink_to_fit();
-                    for key in &mut table.unique_keys {
-                        key.columns.shrink_to_fit();
-                    }
-                    table
-                }),
-        );
-        let mut foreign_keys: Vec<ForeignKey> = self
-            .foreign_keys
-            .into_iter()
-            .filter(|fk| keep[fk.child] && keep[fk.parent])
-            .map(|mut fk| {
-                fk.columns.shrink_to_fit();
-                fk.parent_columns.shrink_to_fit();
-                ForeignKey {
-                    child: new_index[fk.child],
-                    parent: new_index[fk.parent],
-                    ..fk
+        let mut outside_parents = Vec::with_capacity(outside.iter().filter(|&&o| o).count());
+        for ((mut table, &kept), &referenced) in self.tables.into_iter().zip(keep).zip(&outside) {
+            if !kept && !referenced {
+                continue;
+            }
+            // The vectors grew as the catalog was read; kept, they should not carry that
+            // slack (it was a quarter of the catalog's memory on 3,000 tables).
+            table.columns.shrink_to_fit();
+            table.unique_keys.shrink_to_fit();
+            for key in &mut table.unique_keys {
+                key.columns.shrink_to_fit();
+            }
+            match kept {
+                true => tables.push(table),
+                false => outside_parents.push(table),
+            }
+        }
+        let mut foreign_keys = Vec::new();
+        let mut outside_keys = Vec::new();
+        for mut fk in self.foreign_keys {
+            if !keep[fk.child] || (!keep[fk.parent] && fk.is_virtual()) {
+                continue;
+            }
+            fk.columns.shrink_to_fit();
+            fk.parent_columns.shrink_to_fit();
+            fk.child = new_index[fk.child];
+            match keep[fk.parent] {
+                true => {
+                    fk.parent = new_index[fk.parent];
+                    foreign_keys.push(fk);
                 }
-            })
-            .collect();
+                false => {
+                    fk.parent = outside_index[fk.parent];
+                    outside_keys.push(fk);
+                }
+            }
+        }
         foreign_keys.shrink_to_fit();
+        outside_keys.shrink_to_fit();
         let external_foreign_keys = self
             .external_foreign_keys
             .into_iter()
@@ -566,6 +610,8 @@ impl Catalog {
             tables,
             foreign_keys,
             external_foreign_keys,
+            outside_keys,
+            outside_parents,
         }
     }
 
@@ -765,6 +811,7 @@ impl Catalog {
             tables,
             foreign_keys,
             external_foreign_keys,
+            ..Catalog::default()
         })
     }
 
@@ -965,6 +1012,7 @@ mod tests {
             tables: vec![table("a"), table("b"), table("c"), table("d")],
             foreign_keys: vec![fk("b_a", 1, 0), fk("d_b", 3, 1), fk("c_d", 2, 3)],
             external_foreign_keys: vec![(1, "b to x".into()), (2, "c to y".into())],
+            ..Catalog::default()
         };
         let keep = [false, true, false, true];
         assert_eq!(renumbering(&keep), vec![usize::MAX, 0, usize::MAX, 1]);
@@ -988,6 +1036,21 @@ mod tests {
         assert_eq!(
             restricted.external_foreign_keys,
             [(0, "b to x".to_string())]
+        );
+        // b's key to a, left out, is kept apart with a: it still constrains b's rows.
+        let outside: Vec<(&str, usize, &str)> = restricted
+            .outside_keys
+            .iter()
+            .map(|fk| {
+                let parent = &restricted.outside_parents[fk.parent];
+                (fk.name.as_str(), fk.child, parent.name.name.as_str())
+            })
+            .collect();
+        assert_eq!(outside, [("b_a", 0, "a")]);
+        assert_eq!(
+            restricted.outside_parents.len(),
+            1,
+            "only referenced tables"
         );
     }
 

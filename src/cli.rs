@@ -308,7 +308,8 @@ pub struct TargetArgs {
     pub overlay: Option<PathBuf>,
     /// Leave a table (schema.table) or a column (schema.table.column) of the snapshot out,
     /// e.g. one a migration dropped from the target; repeatable, added to the config file's
-    /// skip_missing. Foreign keys using it are not verified; each is named in a warning.
+    /// skip_missing. The snapshot's foreign keys using it are not verified against the snapshot
+    /// (each is named in a warning); a key the target declares is still enforced.
     #[arg(long, value_name = "NAME", value_parser = parse_skip)]
     pub skip_missing: Vec<crate::snapshot::skip::SkipItem>,
     /// How long to wait for a lock on a target table before giving up, in seconds.

@@ -505,10 +505,10 @@ pub fn render_text(plan: &PlanReport) -> String {
             out.push_str(&format!(
                 "  {}{}\n",
                 trigger,
-                if trigger.always {
-                    " (enabled always)"
-                } else {
-                    ""
+                match (trigger.always, trigger.replica) {
+                    (true, _) => " (enabled always)",
+                    (false, true) => " (enabled replica)",
+                    (false, false) => "",
                 }
             ));
         }

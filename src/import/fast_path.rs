@@ -11,7 +11,11 @@
 //!    loaded table in whole:
 //!    - every foreign key of the table (a `NOT EXISTS` count per key, all sent in batches; the
 //!      keys that reference the same parent columns from columns of the same types are
-//!      counted by one statement, which reads the parent once);
+//!      counted by one statement, which reads the parent once), those to a table of the target
+//!      the snapshot does not carry included ([`Catalog::outside_keys`]): counted against the
+//!      target's rows of that table, which the import locks `SHARE` with the switch (in the
+//!      same savepoint), so that none of them can go before the commit (the per-row check's
+//!      row locks would have kept them);
 //!    - every DEFERRABLE unique key (replica mode also skips their deferred recheck): one
 //!      duplicate count per key.
 //!
@@ -25,12 +29,13 @@
 //! The first two are chosen automatically, and only where whole-table checks cost what the
 //! rows cost: every loaded table was empty before the load (so a whole-table check reads only
 //! the new rows; a big target keeps the per-row triggers). And only when nothing else that
-//! replica mode stops is in play: no loaded table has rules or a user trigger left to run (the
-//! user triggers the import holds off are disabled anyway; replica mode would silently skip
-//! the others, so the caller never takes these paths with `--fire-triggers`), no key is `NOT
+//! replica mode changes is in play: no loaded table has rules or a user trigger left enabled
+//! (the user triggers the import holds off, those enabled `REPLICA` included, are disabled
+//! anyway; replica mode would silently skip the others, or fire the `REPLICA` ones it may not
+//! hold off, so the caller never takes these paths with `--fire-triggers`), no key is `NOT
 //! VALID` (old rows may break it, so a whole-table check would fail wrongly), `MATCH FULL`
 //! (its partly-null rule is the trigger's) or declared on partitions, and no key leaves the
-//! catalog. A deferrable exclusion constraint on a loaded table (replica mode would skip its
+//! schemas the catalog read (its parent is unknown). A deferrable exclusion constraint on a loaded table (replica mode would skip its
 //! recheck) rules out the batched path only.
 
 use anyhow::{Context, Result};
@@ -38,7 +43,7 @@ use postgres::types::Type;
 use postgres::Transaction;
 use serde::Serialize;
 
-use crate::catalog::{quote_ident, Catalog, MatchRule};
+use crate::catalog::{quote_ident, Catalog, ForeignKey, MatchRule, Table};
 use crate::error::{failure, ExitKind};
 
 use crate::snapshot::manifest::ManifestForeignKey;
@@ -68,9 +73,9 @@ pub fn catalog_refusal(catalog: &Catalog, loaded: &[usize], empty: &[bool]) -> O
         }
     }
     catalog
-        .foreign_keys
-        .iter()
-        .filter(|fk| !fk.is_virtual() && loaded.contains(&fk.child))
+        .declared_keys()
+        .map(|(fk, _)| fk)
+        .filter(|fk| loaded.contains(&fk.child))
         .find(|fk| !fk.validated() || fk.match_rule == MatchRule::Full || fk.partition.is_some())
         .map(|fk| {
             format!(
@@ -142,7 +147,10 @@ pub fn begin(
         i64,
         i64,
     ) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
-    if exclusions == 0 && may_try_replica(txn, superuser, version)? && switch_to_replica(txn)? {
+    if exclusions == 0
+        && may_try_replica(txn, superuser, version)?
+        && switch_to_replica(txn, &outside_parents_lock(catalog, loaded))?
+    {
         return Ok(KeyChecks::Batched);
     }
     if event_triggers > 0 {
@@ -175,26 +183,61 @@ fn may_try_replica(
         .get(0))
 }
 
+/// The statement that locks the tables left out of the snapshot that a loaded table's key
+/// references (empty when there are none): `SHARE` until the commit, so that no row the
+/// counts found can be deleted or changed before then (what the row locks of the per-row
+/// checks guarantee); reads and other imports go on. `NOWAIT`: while another session writes
+/// one of them, the import takes another path at once rather than wait.
+fn outside_parents_lock(catalog: &Catalog, loaded: &[usize]) -> String {
+    let mut parents: Vec<usize> = catalog
+        .outside_keys
+        .iter()
+        .filter(|fk| loaded.contains(&fk.child))
+        .map(|fk| fk.parent)
+        .collect();
+    parents.sort_unstable();
+    parents.dedup();
+    if parents.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = parents
+        .iter()
+        .map(|&p| catalog.outside_parents[p].name.sql())
+        .collect();
+    format!("LOCK TABLE {} IN SHARE MODE NOWAIT; ", names.join(", "))
+}
+
 /// Tries `SET LOCAL session_replication_role = replica` in a savepoint: a superuser may, and
 /// so may a role granted it (`GRANT SET ON PARAMETER session_replication_role`, PostgreSQL
 /// 15+, or a hosted service's own rule). The server's answer is the test, not a guess from
 /// role attributes; refused (insufficient privilege), the session is as before and the
-/// import keeps the per-row triggers.
-fn switch_to_replica(txn: &mut Transaction<'_>) -> Result<bool> {
+/// import keeps the per-row triggers. `lock` (see [`outside_parents_lock`]) runs in the same
+/// savepoint: a role that may not take it, or a lock held by another session, keeps the
+/// per-row triggers too (or the re-added keys).
+fn switch_to_replica(txn: &mut Transaction<'_>, lock: &str) -> Result<bool> {
     // One round trip: a refusal aborts the rest of the string, and the savepoint is rolled back.
-    match txn.batch_execute(
-        "SAVEPOINT seedsnap_replica; SET LOCAL session_replication_role = replica; \
-         RELEASE SAVEPOINT seedsnap_replica",
-    ) {
+    match txn.batch_execute(&format!(
+        "SAVEPOINT seedsnap_replica; SET LOCAL session_replication_role = replica; {lock}\
+         RELEASE SAVEPOINT seedsnap_replica"
+    )) {
         Ok(()) => Ok(true),
-        Err(error) if error.code().map(|c| c.code()) == Some("42501") => {
+        Err(error)
+            if error.code().map(|c| c.code()) == Some("42501")
+                || (!lock.is_empty() && error.code().map(|c| c.code()) == Some("55P03")) =>
+        {
             txn.batch_execute(
                 "ROLLBACK TO SAVEPOINT seedsnap_replica; RELEASE SAVEPOINT seedsnap_replica",
             )
             .context("keeping the foreign-key triggers on for the load")?;
             Ok(false)
         }
-        Err(error) => Err(error).context("switching foreign-key triggers off for the load"),
+        Err(error) if lock.is_empty() => {
+            Err(error).context("switching foreign-key triggers off for the load")
+        }
+        Err(error) => Err(error).context(format!(
+            "switching foreign-key triggers off for the load ({})",
+            lock.trim_end_matches("; ")
+        )),
     }
 }
 
@@ -202,10 +245,12 @@ fn switch_to_replica(txn: &mut Transaction<'_>) -> Result<bool> {
 /// key of the schema at once (on 3,000 tables those strings were a quarter of the import's
 /// heap).
 enum Check<'a> {
-    /// Foreign key `n` of the catalog, from `child`'s `columns`, counted with the keys it
-    /// shares an [`OrphanGroup`] with (see [`counting_plan`]).
+    /// Foreign key `fk` to table `parent` (in the catalog or left out of it), from `child`'s
+    /// `columns`, counted with the keys it shares an [`OrphanGroup`] with (see
+    /// [`counting_plan`]).
     ForeignKey {
-        n: usize,
+        fk: &'a ForeignKey,
+        parent: &'a Table,
         child: usize,
         columns: &'a [String],
         group: OrphanGroup<'a>,
@@ -221,16 +266,13 @@ impl Check<'_> {
     /// What a non-zero count means.
     fn what(&self, catalog: &Catalog) -> String {
         match self {
-            Check::ForeignKey { n, .. } => {
-                let fk = &catalog.foreign_keys[*n];
-                format!(
-                    "{} violates foreign key constraint \"{}\": rows whose ({}) have no row in {}",
-                    catalog.tables[fk.child].name,
-                    fk.name,
-                    fk.columns.join(", "),
-                    catalog.tables[fk.parent].name,
-                )
-            }
+            Check::ForeignKey { fk, parent, .. } => format!(
+                "{} violates foreign key constraint \"{}\": rows whose ({}) have no row in {}",
+                catalog.tables[fk.child].name,
+                fk.name,
+                fk.columns.join(", "),
+                parent.name,
+            ),
             Check::Unique { table, key } => format!(
                 "{} violates unique constraint \"{}\": values of ({}) held by more than one row",
                 catalog.tables[*table].name,
@@ -243,17 +285,16 @@ impl Check<'_> {
     /// For a foreign key, the statement that counts its orphans alone (its first orphans are
     /// read with the same conditions).
     fn orphan_sql(&self, layout: &Layout) -> Option<String> {
-        let Check::ForeignKey { n, .. } = self else {
+        let Check::ForeignKey { fk, parent, .. } = self else {
             return None;
         };
         let catalog = layout.catalog;
-        let fk = &catalog.foreign_keys[*n];
         // A declared key of the whole table (the others never take this path), as the import's
         // own orphan check reads keys.
         let key = ManifestForeignKey {
             name: fk.name.clone(),
             columns: fk.columns.clone(),
-            references: catalog.tables[fk.parent].name.clone(),
+            references: parent.name.clone(),
             referenced_columns: fk.parent_columns.clone(),
             deferrable: fk.deferrable(),
             match_full: false,
@@ -265,7 +306,7 @@ impl Check<'_> {
             &catalog.tables[fk.child].from_clause(),
             &key,
             None,
-            &catalog.tables[fk.parent],
+            parent,
         ))
     }
 }
@@ -326,11 +367,9 @@ fn count_keys(
 ) -> Result<()> {
     let catalog = layout.catalog;
     let mut checks: Vec<Check> = Vec::new();
-    for (n, fk) in catalog
-        .foreign_keys
-        .iter()
-        .enumerate()
-        .filter(|(_, fk)| !fk.is_virtual() && loaded.contains(&fk.child))
+    for (fk, parent) in catalog
+        .declared_keys()
+        .filter(|(fk, _)| loaded.contains(&fk.child))
     {
         let child = &catalog.tables[fk.child];
         let child_types = fk
@@ -339,18 +378,19 @@ fn count_keys(
             .map(|c| child.column(c).map_or("", |c| &*c.type_name))
             .collect();
         checks.push(Check::ForeignKey {
-            n,
+            fk,
+            parent,
             child: fk.child,
             columns: &fk.columns,
             group: OrphanGroup {
                 // As PostgreSQL's own check: `ONLY` unless the parent is partitioned.
-                parent: catalog.tables[fk.parent].from_clause(),
+                parent: parent.from_clause(),
                 parent_columns: &fk.parent_columns,
                 child_types,
                 collations: fk
                     .parent_columns
                     .iter()
-                    .map(|c| super::statements::collate_as(&catalog.tables[fk.parent], c))
+                    .map(|c| super::statements::collate_as(parent, c))
                     .collect(),
             },
         });
@@ -549,7 +589,6 @@ fn duplicate_count(from: &str, columns: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Table;
 
     fn table(name: &str) -> Table {
         Table::bare("public", name)
@@ -559,9 +598,9 @@ mod tests {
     fn keys_are_counted_together_by_parent_columns_and_child_types_in_chunks() {
         let catalog = Catalog {
             tables: vec![table("a"), table("b")],
-            foreign_keys: vec![],
-            external_foreign_keys: vec![],
+            ..Catalog::default()
         };
+        let (fk, parent) = (ForeignKey::declared("k", 0, 0), table("P"));
         let columns = ["p".to_string()];
         let id = ["id".to_string()];
         let code = ["code".to_string()];
@@ -578,7 +617,8 @@ mod tests {
             }
         }
         let key = |child: usize, group| Check::ForeignKey {
-            n: 0,
+            fk: &fk,
+            parent: &parent,
             child,
             columns: &columns,
             group,

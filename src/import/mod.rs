@@ -592,7 +592,8 @@ impl Loader<'_, '_> {
             timed(&mut timings.catalog_ms, || match_target(txn, self.snapshot))?;
         let user_triggers = triggers::read(txn, &catalog)?;
         check_triggers(txn, &user_triggers, self.options.fire_triggers)?;
-        let (held_off, fired) = hold_off_triggers(&mut catalog, user_triggers, self.options);
+        let (held_off, fired) =
+            triggers::hold_off(&mut catalog, user_triggers, self.options.fire_triggers);
         let layout = Layout::new(&catalog, matched, manifest);
         // While the path is still empty, as sequence names are read as regclass text.
         let feeds = timed(&mut timings.sequences_ms, || sequence_feeds(txn, &layout))?;
@@ -1120,10 +1121,8 @@ fn foreign_keys(n: usize) -> String {
 fn checked_values(layout: &Layout) -> u64 {
     layout
         .catalog
-        .foreign_keys
-        .iter()
-        .filter(|fk| !fk.is_virtual())
-        .filter_map(|fk| layout.by_target.get(&fk.child))
+        .declared_keys()
+        .filter_map(|(fk, _)| layout.by_target.get(&fk.child))
         .map(|&m| layout.manifest.tables[m].rows)
         .sum()
 }
@@ -1591,23 +1590,6 @@ fn check_triggers(
         .query_one("SELECT pg_catalog.quote_ident(current_user)", &[])?
         .get(0);
     triggers::check(user_triggers, fire_triggers, &role)
-}
-
-/// Which user triggers the load holds off and which run (`--fire-triggers`): `(held off,
-/// firing)`. With every firing trigger held off, inserts store exactly what they are given,
-/// which the catalog then says.
-fn hold_off_triggers(
-    catalog: &mut Catalog,
-    user_triggers: Vec<UserTrigger>,
-    options: &ImportOptions,
-) -> (Vec<UserTrigger>, Vec<UserTrigger>) {
-    if options.fire_triggers || user_triggers.is_empty() {
-        return (Vec::new(), user_triggers);
-    }
-    for table in &mut catalog.tables {
-        table.has_triggers = false;
-    }
-    (user_triggers, Vec::new())
 }
 
 /// Which tables of the catalog hold no rows. A heap table with no block on disk holds none:

@@ -2,9 +2,11 @@
 //! rows and nothing else (the contract of `pg_restore --disable-triggers`, without superuser).
 //!
 //! Every user trigger that would fire on a snapshot table or one of its partitions (enabled for
-//! origin sessions, or always) is disabled by name inside the import's transaction
+//! origin sessions, always, or for replica sessions only: the fast path loads in replica mode,
+//! see `fast_path.rs`) is disabled by name inside the import's transaction
 //! (`ALTER TABLE ONLY … DISABLE TRIGGER …`, which needs ownership of the table, not superuser)
-//! and put back in exactly its previous state (`ENABLE` or `ENABLE ALWAYS`) before COMMIT. Being
+//! and put back in exactly its previous state (`ENABLE`, `ENABLE ALWAYS` or `ENABLE REPLICA`)
+//! before COMMIT. Being
 //! transactional, a failed import rolls the change back with everything else. The internal
 //! triggers that enforce foreign keys are never touched (`DISABLE TRIGGER ALL` would, and needs
 //! superuser). A deferred constraint trigger held off queues nothing, so it cannot delete rows
@@ -12,7 +14,9 @@
 //!
 //! When the importing role may not disable a trigger (it does not own the table), the import
 //! refuses before writing anything and names the tables and triggers; `--fire-triggers` lets
-//! them run instead, and rows they make that equal snapshot rows count as already present.
+//! them run instead, and rows they make that equal snapshot rows count as already present. A
+//! replica-only trigger it may not disable is no reason to refuse (the import's own session is
+//! an origin one): it stays enabled, and its table is never loaded in replica mode.
 
 use anyhow::{Context, Result};
 use postgres::GenericClient;
@@ -20,10 +24,11 @@ use serde::Serialize;
 
 use crate::catalog::{quote_ident, Catalog, QualifiedName};
 use crate::error::{failure, ExitKind};
+use postgres::types::Oid;
 
 const USER_TRIGGERS_SQL: &str = include_str!("../catalog/user_triggers.sql");
 
-/// A user trigger that fires in an ordinary session.
+/// A user trigger that fires in an ordinary session, in a replica session, or in both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserTrigger {
     /// The relation the trigger is on: a snapshot table or one of its partitions.
@@ -31,11 +36,17 @@ pub struct UserTrigger {
     pub trigger: String,
     /// Fires also in replica sessions (`ENABLE ALWAYS`); restored as such.
     pub always: bool,
+    /// Fires only in replica sessions (`ENABLE REPLICA`), such as the fast path's load;
+    /// restored as such.
+    pub replica: bool,
     /// The importing role owns the relation (or is a member of its owner).
     #[serde(skip)]
     pub may_disable: bool,
     #[serde(skip)]
     pub owner: String,
+    /// The catalog table (its oid) the relation is, or is a partition of.
+    #[serde(skip)]
+    pub root: Oid,
 }
 
 impl std::fmt::Display for UserTrigger {
@@ -44,7 +55,7 @@ impl std::fmt::Display for UserTrigger {
     }
 }
 
-/// The firing user triggers of every table of `catalog` and of their partitions.
+/// The enabled user triggers of every table of `catalog` and of their partitions.
 pub fn read(client: &mut impl GenericClient, catalog: &Catalog) -> Result<Vec<UserTrigger>> {
     let oids: Vec<i64> = catalog
         .tables
@@ -70,21 +81,24 @@ pub fn read(client: &mut impl GenericClient, catalog: &Catalog) -> Result<Vec<Us
             ),
             trigger: row.get("trigger_name"),
             always: row.get::<_, String>("enabled") == "A",
+            replica: row.get::<_, String>("enabled") == "R",
             may_disable: row.get("may_disable"),
             owner: row.get("owner"),
+            root: row.get::<_, i64>("root_oid") as Oid,
         })
         .collect())
 }
 
-/// Refuses, before anything is written, when a trigger would fire and the role may not hold it
-/// off; `fire_triggers` accepts that they run.
+/// Refuses, before anything is written, when a trigger would fire in the import's ordinary
+/// session and the role may not hold it off; `fire_triggers` accepts that they run. (A
+/// replica-only trigger the role may not hold off is left to [`hold_off`].)
 pub fn check(triggers: &[UserTrigger], fire_triggers: bool, role: &str) -> Result<()> {
     if fire_triggers {
         return Ok(());
     }
     let refused: Vec<String> = triggers
         .iter()
-        .filter(|t| !t.may_disable)
+        .filter(|t| !t.may_disable && !t.replica)
         .map(|t| format!("{t} (owned by {})", t.owner))
         .collect();
     if refused.is_empty() {
@@ -100,6 +114,39 @@ pub fn check(triggers: &[UserTrigger], fire_triggers: bool, role: &str) -> Resul
             refused.join(", ")
         ),
     ))
+}
+
+/// Which user triggers the load holds off and which run: `(held off, firing)`; the catalog's
+/// tables then say whether their inserts store exactly what they are given
+/// ([`crate::catalog::Table::inserts_verbatim`]).
+/// - With `fire_triggers`, none is held off, and those that fire in the import's ordinary
+///   session are listed as firing (not the replica-only ones: with `--fire-triggers` the import
+///   never switches to replica mode).
+/// - Otherwise every trigger the role may disable is held off (after [`check`], that is every
+///   one that fires in an ordinary session). A replica-only trigger it may not disable stays
+///   enabled and its table keeps its user triggers: such a table is never loaded in replica
+///   mode, where that trigger would fire (see `fast_path.rs`); in the ordinary session it
+///   loads in, the trigger does not fire.
+pub fn hold_off(
+    catalog: &mut Catalog,
+    triggers: Vec<UserTrigger>,
+    fire_triggers: bool,
+) -> (Vec<UserTrigger>, Vec<UserTrigger>) {
+    if fire_triggers {
+        let firing = triggers.into_iter().filter(|t| !t.replica).collect();
+        return (Vec::new(), firing);
+    }
+    if triggers.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let (held, kept): (Vec<UserTrigger>, Vec<UserTrigger>) =
+        triggers.into_iter().partition(|t| t.may_disable);
+    for table in &mut catalog.tables {
+        if kept.iter().all(|t| t.root != table.oid) {
+            table.has_triggers = false;
+        }
+    }
+    (held, Vec::new())
 }
 
 /// `ALTER TABLE ONLY … DISABLE TRIGGER …` for each trigger: by name, so that other triggers
@@ -118,7 +165,7 @@ pub fn disable_sql(triggers: &[UserTrigger]) -> String {
         .collect()
 }
 
-/// Puts every trigger back exactly as it was: `ENABLE` or `ENABLE ALWAYS`.
+/// Puts every trigger back exactly as it was: `ENABLE`, `ENABLE ALWAYS` or `ENABLE REPLICA`.
 pub fn restore_sql(triggers: &[UserTrigger]) -> String {
     triggers
         .iter()
@@ -126,7 +173,11 @@ pub fn restore_sql(triggers: &[UserTrigger]) -> String {
             format!(
                 "ALTER TABLE ONLY {} ENABLE{} TRIGGER {};\n",
                 t.table.sql(),
-                if t.always { " ALWAYS" } else { "" },
+                match (t.always, t.replica) {
+                    (true, _) => " ALWAYS",
+                    (false, true) => " REPLICA",
+                    (false, false) => "",
+                },
                 quote_ident(&t.trigger)
             )
         })
@@ -142,9 +193,64 @@ mod tests {
             table: QualifiedName::new("app", "Items"),
             trigger: name.into(),
             always,
+            replica: false,
             may_disable,
             owner: "app_owner".into(),
+            root: 1,
         }
+    }
+
+    fn replica(name: &str, may_disable: bool, root: Oid) -> UserTrigger {
+        UserTrigger {
+            replica: true,
+            root,
+            ..trigger(name, false, may_disable)
+        }
+    }
+
+    fn two_tables() -> Catalog {
+        let table = |oid, name| crate::catalog::Table {
+            oid,
+            has_triggers: true,
+            ..crate::catalog::Table::bare("app", name)
+        };
+        Catalog {
+            tables: vec![table(1, "Items"), table(2, "Other")],
+            ..Catalog::default()
+        }
+    }
+
+    #[test]
+    fn replica_triggers_are_held_off_and_restored_as_replica_ones() {
+        let triggers = [replica("sync", true, 1)];
+        assert_eq!(
+            restore_sql(&triggers),
+            "ALTER TABLE ONLY \"app\".\"Items\" ENABLE REPLICA TRIGGER \"sync\";\n"
+        );
+        let mut catalog = two_tables();
+        let (held, firing) = hold_off(&mut catalog, triggers.to_vec(), false);
+        assert_eq!((held, firing), (triggers.to_vec(), vec![]));
+        assert!(catalog.tables.iter().all(|t| t.inserts_verbatim()));
+    }
+
+    #[test]
+    fn a_replica_trigger_the_role_may_not_disable_keeps_its_table_off_the_fast_path() {
+        let triggers = vec![trigger("meta", false, true), replica("sync", false, 2)];
+        // Not a reason to refuse: it does not fire in the import's own session.
+        assert!(check(&triggers, false, "loader").is_ok());
+        let mut catalog = two_tables();
+        let (held, firing) = hold_off(&mut catalog, triggers.clone(), false);
+        assert_eq!((held, firing), (triggers[..1].to_vec(), vec![]));
+        assert!(catalog.tables[0].inserts_verbatim());
+        assert!(
+            !catalog.tables[1].inserts_verbatim(),
+            "the table whose replica trigger stays enabled must not load in replica mode"
+        );
+        // --fire-triggers: the import's session is an origin one, where it never fires.
+        let mut catalog = two_tables();
+        let (held, firing) = hold_off(&mut catalog, triggers.clone(), true);
+        assert_eq!((held, firing), (vec![], triggers[..1].to_vec()));
+        assert!(catalog.tables.iter().all(|t| !t.inserts_verbatim()));
     }
 
     #[test]

@@ -117,7 +117,8 @@ pub fn apply(dir: &Path, items: &[SkipItem]) -> Result<(Merged, Vec<String>)> {
                     .any(|c| skipped_column(&fk.references, c));
             if gone {
                 warnings.push(format!(
-                    "foreign key {} of {name} -> {} is not verified: it uses what was left out",
+                    "foreign key {} of {name} -> {} is not verified against the snapshot: it uses what \
+                     was left out (a key the target declares is still enforced on its rows)",
                     fk.name, fk.references
                 ));
             }

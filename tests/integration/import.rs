@@ -1321,6 +1321,200 @@ fn keys_checked_together_still_name_the_one_that_is_broken() {
     }
 }
 
+/// A foreign key from a snapshot table to a target table the snapshot does not carry (the
+/// source has no such key; or `--skip-missing` left the table out) holds after the import as
+/// PostgreSQL's trigger would have kept it, on every path: the superuser's fast path counts its
+/// orphans against the target's table (it committed them, the key never checked, also after
+/// `--truncate-first`), a table owner's re-added key and the per-row triggers refuse them too.
+/// The error names the key, the file, the line and the values; the target is unchanged.
+#[test]
+fn a_key_to_a_table_outside_the_snapshot_still_holds_on_every_path() {
+    let source = cluster().create_db(
+        "outside",
+        None,
+        "CREATE TABLE orders (id int PRIMARY KEY, status_id int);
+         INSERT INTO orders SELECT i, 1 + i % 2 FROM generate_series(1, 300) i;",
+    );
+    let dir = export_to_scratch(&source, &["--limit", "all"]);
+    const TARGET: &str = "CREATE TABLE statuses (id int PRIMARY KEY);
+         CREATE TABLE orders (id int PRIMARY KEY, status_id int REFERENCES statuses);";
+    let broken = "public.orders violates foreign key constraint \"orders_status_id_fkey\"";
+    // The first row (id 1) is on line 2, under the header.
+    let located = "public.orders.tsv line 2: (status_id)=(2)";
+
+    // Superuser, empty tables: the fast path.
+    let target = cluster().create_db("outside_test", None, TARGET);
+    let before = target.fingerprint();
+    let failed = import(&target, &dir, &[]).code(4).stderr_has(broken);
+    assert!(failed.stderr.contains(located), "{}", failed.stderr);
+    assert_eq!(target.fingerprint(), before, "orphans committed");
+    // --truncate-first empties a table that held rows: the fast path again.
+    target.execute("INSERT INTO statuses VALUES (1); INSERT INTO orders VALUES (1000, 1);");
+    let before = target.fingerprint();
+    let backups = scratch_dir("outside_backups");
+    let truncating = [
+        "--truncate-first",
+        "--backup-dir",
+        backups.to_str().unwrap(),
+    ];
+    import(&target, &dir, &truncating)
+        .code(4)
+        .stderr_has(broken);
+    assert_eq!(
+        target.fingerprint(),
+        before,
+        "--truncate-first: orphans committed"
+    );
+    // The per-row triggers (--fire-triggers keeps them) refuse the same rows.
+    import(&target, &dir, &["--fire-triggers"])
+        .code(4)
+        .stderr_has("orders_status_id_fkey")
+        .stderr_has("public.orders.tsv line 2");
+    assert_eq!(target.fingerprint(), before, "per row: orphans committed");
+    // With the parents there, the fast path loads every row and the key stays valid.
+    let complete = cluster().create_db("outside_ok_test", None, TARGET);
+    complete.execute("INSERT INTO statuses VALUES (1), (2);");
+    let run = import(&complete, &dir, &["--json"]).ok();
+    assert_eq!(json(&run)["key_checks"], "batched", "{}", run.stdout);
+    assert_eq!(complete.query_i64("SELECT count(*) FROM orders"), 300);
+    // While another session writes the parents, the fast path (which locks them SHARE to
+    // keep the rows it counted) gives way at once to the per-row triggers.
+    let busy = cluster().create_db("outside_busy_test", None, TARGET);
+    busy.execute("INSERT INTO statuses VALUES (1), (2);");
+    let mut writer = busy.client();
+    writer
+        .batch_execute("BEGIN; INSERT INTO statuses VALUES (3);")
+        .unwrap();
+    let run = import(&busy, &dir, &["--json"]).ok();
+    assert_eq!(json(&run)["key_checks"], "per_row", "{}", run.stdout);
+    writer.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(busy.query_i64("SELECT count(*) FROM orders"), 300);
+
+    // A table owner that may not switch triggers off drops the key and adds it back (300
+    // checked values for one key): the validation refuses the orphans, named the same way
+    // (seedsnap's counts find them).
+    let role = cluster().unique_name("outside_owner");
+    let owned = cluster().create_db("outside_owner_test", None, TARGET);
+    owned.execute(&format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT CONNECT ON DATABASE \"{name}\" TO {role};
+         GRANT USAGE ON SCHEMA public TO {role};
+         ALTER TABLE statuses OWNER TO {role};
+         ALTER TABLE orders OWNER TO {role};",
+        name = owned.name
+    ));
+    let url = owned
+        .url()
+        .replace("user=seedsnap", &format!("user={role}"));
+    let as_owner = |dir: &std::path::Path| {
+        seedsnap(&[
+            "import",
+            "-q",
+            "--json",
+            "--target",
+            &url,
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let before = owned.fingerprint();
+    let failed = as_owner(&dir).code(4);
+    assert!(
+        failed.stdout.contains("orders_status_id_fkey")
+            && failed.stdout.contains("have no row in public.statuses")
+            && failed.stdout.contains(located),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(owned.fingerprint(), before, "re-added: orphans committed");
+    owned.execute("INSERT INTO statuses VALUES (1), (2);");
+    let run = as_owner(&dir).ok();
+    assert_eq!(json(&run)["key_checks"], "re_added", "{}", run.stdout);
+    assert_eq!(owned.query_i64("SELECT count(*) FROM orders"), 300);
+    owned.execute(&format!(
+        "ALTER TABLE orders OWNER TO seedsnap; ALTER TABLE statuses OWNER TO seedsnap;
+         REVOKE ALL ON DATABASE \"{name}\" FROM {role};
+         REVOKE ALL ON SCHEMA public FROM {role}; DROP ROLE {role};",
+        name = owned.name
+    ));
+
+    // --skip-missing public.p leaves p's rows out of a snapshot that has them; the target's
+    // p, empty, has none of c's parents.
+    const BOTH: &str = "CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p);";
+    let source = cluster().create_db(
+        "skipped_parent",
+        None,
+        &format!("{BOTH} INSERT INTO p VALUES (1), (2); INSERT INTO c VALUES (1, 1), (2, 2);"),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let target = cluster().create_db("skipped_parent_test", None, BOTH);
+    let before = target.fingerprint();
+    import(&target, &dir, &["--skip-missing", "public.p"])
+        .code(4)
+        .stderr_has("public.c violates foreign key constraint \"c_pid_fkey\"")
+        .stderr_has("public.c.tsv line 2: (pid)=(1)");
+    assert_eq!(
+        target.fingerprint(),
+        before,
+        "--skip-missing: orphans committed"
+    );
+    target.execute("INSERT INTO p VALUES (1), (2);");
+    let run = import(&target, &dir, &["--json", "--skip-missing", "public.p"]).ok();
+    assert_eq!(json(&run)["key_checks"], "batched", "{}", run.stdout);
+    assert_eq!(target.query_i64("SELECT count(*) FROM c"), 2);
+}
+
+/// A trigger enabled REPLICA fires exactly when the fast path loads (in replica mode): it is
+/// held off like the others, so the target gets exactly the snapshot's rows and nothing in
+/// other tables, and it comes back enabled REPLICA.
+#[test]
+fn replica_triggers_are_held_off_on_the_fast_path_and_restored() {
+    let source = cluster().create_db(
+        "replica_trigger",
+        None,
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'x'), (2, 'y');",
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let target = cluster().create_db(
+        "replica_trigger_test",
+        None,
+        "CREATE TABLE t (id int PRIMARY KEY, v text);
+         CREATE TABLE audit (id serial PRIMARY KEY, msg text);
+         CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO public.audit (msg) VALUES ('saw ' || new.id);
+                 new.v := upper(new.v); RETURN new; END $$;
+         CREATE TRIGGER rt BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION trg();
+         ALTER TABLE t ENABLE REPLICA TRIGGER rt;
+         CREATE TRIGGER ordinary BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION trg();",
+    );
+    let text = |sql: &str| -> String { target.client().query_one(sql, &[]).unwrap().get(0) };
+    let run = import(&target, &dir, &["--json"]).ok();
+    let report = json(&run);
+    assert_eq!(report["key_checks"], "batched", "{}", run.stdout);
+    assert_eq!(
+        text("SELECT string_agg(id || v, ',' ORDER BY id) FROM t"),
+        "1x,2y",
+        "a replica trigger rewrote the rows"
+    );
+    assert_eq!(target.query_i64("SELECT count(*) FROM audit"), 0);
+    let replica: Vec<&serde_json::Value> = report["triggers_held_off"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["replica"] == true)
+        .collect();
+    assert_eq!(replica.len(), 1, "{}", run.stdout);
+    assert_eq!(replica[0]["trigger"], "rt");
+    assert_eq!(
+        text(
+            "SELECT string_agg(tgname || ' ' || tgenabled::text, ',' ORDER BY tgname)
+               FROM pg_trigger WHERE tgrelid = 't'::regclass"
+        ),
+        "ordinary O,rt R"
+    );
+}
+
 #[test]
 fn orphans_sharing_a_value_are_named_once_each_with_their_own_line() {
     const SCHEMA: &str = "CREATE TABLE parent (id int PRIMARY KEY);
