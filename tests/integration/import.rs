@@ -1403,20 +1403,7 @@ fn a_key_to_a_table_outside_the_snapshot_still_holds_on_every_path() {
          ALTER TABLE orders OWNER TO {role};",
         name = owned.name
     ));
-    let url = owned
-        .url()
-        .replace("user=seedsnap", &format!("user={role}"));
-    let as_owner = |dir: &std::path::Path| {
-        seedsnap(&[
-            "import",
-            "-q",
-            "--json",
-            "--target",
-            &url,
-            "--dir",
-            dir.to_str().unwrap(),
-        ])
-    };
+    let as_owner = |dir: &std::path::Path| import_as(&owned, &role, dir, &["--json"]);
     let before = owned.fingerprint();
     let failed = as_owner(&dir).code(4);
     assert!(

@@ -280,3 +280,14 @@ pub fn import(target: &TestDb, dir: &Path, extra: &[&str]) -> Run {
     let args = import_args(target, dir, extra);
     seedsnap(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
+
+/// [`import`] as another login `role` of the cluster.
+pub fn import_as(target: &TestDb, role: &str, dir: &Path, extra: &[&str]) -> Run {
+    let url = target
+        .url()
+        .replace("user=seedsnap", &format!("user={role}"));
+    let mut args = vec!["import", "-q", "--target", &url, "--dir"];
+    args.push(dir.to_str().unwrap());
+    args.extend_from_slice(extra);
+    seedsnap(&args)
+}
