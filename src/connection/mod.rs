@@ -33,9 +33,11 @@ use conninfo::{Setting, Settings};
 pub use read_session::ReadSession;
 use tls::TlsPlan;
 
-/// Settings that change how values are printed as text. Pinned on both ends of every transfer:
-/// a database or role default (`ALTER DATABASE … SET DateStyle`) must not swap day and month or
-/// drop float digits. `search_path` is emptied so that every name we print or read is qualified.
+/// Settings that change how values are printed as text or how text is read back. Pinned on
+/// both ends of every transfer: a database or role default (`ALTER DATABASE … SET DateStyle`)
+/// must not swap day and month or drop float digits, and `array_nulls = off` would read the
+/// `NULL` element of `{a,NULL}` as the string "NULL". `search_path` is emptied so that every
+/// name we print or read is qualified.
 pub const PINNED_SESSION_SETTINGS: &str = "\
 SET client_encoding = 'UTF8';
 SET DateStyle = 'ISO, YMD';
@@ -46,6 +48,7 @@ SET bytea_output = 'hex';
 SET standard_conforming_strings = on;
 SET lc_monetary = 'C';
 SET xmloption = content;
+SET array_nulls = on;
 SELECT pg_catalog.set_config('search_path', '', false);
 ";
 

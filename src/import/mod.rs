@@ -38,10 +38,11 @@ mod hints;
 mod pending_check;
 mod re_added_keys;
 mod schema_match;
+mod sequences;
 mod statements;
 pub mod triggers;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -50,7 +51,7 @@ use anyhow::{Context, Result};
 use postgres::Transaction;
 use serde::Serialize;
 
-use crate::catalog::{quote_ident, quote_literal, Catalog, Identity, RowKey};
+use crate::catalog::{quote_ident, Catalog, Identity, RowKey};
 use crate::connection::{Endpoint, Side};
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, LoadStrategy};
@@ -338,7 +339,7 @@ fn connect_and_load(
             txn.rollback()?;
             return Ok(false);
         }
-        apply_sequences(&mut txn, &report.sequences)?;
+        sequences::apply(&mut txn, &report.sequences)?;
         txn.commit().context("committing the import")?;
         Ok(true)
     })?;
@@ -717,7 +718,7 @@ impl Loader<'_, '_> {
             timings.verify_ms,
         );
         let sequences = timed(&mut timings.sequences_ms, || {
-            plan_sequences(txn, &catalog, &feeds)
+            sequences::plan(txn, &catalog, &feeds)
         })?;
         // Every trigger as it was, before COMMIT.
         if !held_off.is_empty() {
@@ -1826,91 +1827,6 @@ fn sequence_feeds(
     layout.catalog.read_sequences(txn, &tables)
 }
 
-/// Every sequence feeding an imported integer column (`feeds`, from [`sequence_feeds`]) whose
-/// value is behind the largest value in the column: `(sequence, current, new)`. Shared
-/// sequences take the largest over all columns. Each column's `max()` and its sequence's
-/// position are read by one small statement naming everything with its schema, all of them
-/// sent in batches (one round trip, not two per sequence).
-fn plan_sequences(
-    txn: &mut Transaction<'_>,
-    catalog: &Catalog,
-    feeds: &[(usize, String, String)],
-) -> Result<Vec<SequenceChange>> {
-    let (sequences, statements): (Vec<&String>, Vec<String>) = feeds
-        .iter()
-        .filter_map(|(t, column, sequence)| {
-            let table = &catalog.tables[*t];
-            let col = table.column(column)?;
-            matches!(&*col.base_type, "smallint" | "integer" | "bigint").then(|| {
-                let sql = format!(
-                    "SELECT (SELECT pg_catalog.max({})::pg_catalog.int8 FROM {}), s.last_value, \
-                     s.is_called FROM {sequence} AS s",
-                    quote_ident(column),
-                    table.from_clause()
-                );
-                (sequence, sql)
-            })
-        })
-        .unzip();
-    let rows = batch_rows(txn, &statements).context("reading the sequences' positions")?;
-    anyhow::ensure!(rows.len() == sequences.len(), "one answer per sequence");
-    // (largest value in its columns, current position) per sequence.
-    let mut positions: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for (sequence, row) in sequences.into_iter().zip(&rows) {
-        let int = |i: usize| -> Result<Option<i64>> {
-            row.get(i)
-                .map(|v| v.parse::<i64>().context("a sequence value"))
-                .transpose()
-        };
-        let Some(max) = int(0)? else {
-            continue;
-        };
-        let last = int(1)?.context("a sequence's last_value")?;
-        // The value the next nextval() would return minus one.
-        let current = if row.get(2) == Some("t") {
-            last
-        } else {
-            last - 1
-        };
-        let entry = positions.entry(sequence.clone()).or_insert((max, current));
-        entry.0 = entry.0.max(max);
-    }
-    Ok(sequence_changes(positions))
-}
-
-/// The sequences to advance: those behind the largest value in their columns.
-fn sequence_changes(positions: BTreeMap<String, (i64, i64)>) -> Vec<SequenceChange> {
-    positions
-        .into_iter()
-        .filter(|(_, (max, current))| max > current)
-        .map(|(sequence, (max, current))| SequenceChange {
-            sequence,
-            from: current,
-            to: max,
-        })
-        .collect()
-}
-
-/// Sequences are not transactional: they move only right before the commit, after every
-/// check passed, and only forwards. All of them in one round trip.
-fn apply_sequences(txn: &mut Transaction<'_>, changes: &[SequenceChange]) -> Result<()> {
-    let statements: Vec<String> = changes
-        .iter()
-        .map(|change| {
-            format!(
-                "SELECT pg_catalog.setval({}::pg_catalog.regclass, {}, true)",
-                quote_literal(&change.sequence),
-                change.to
-            )
-        })
-        .collect();
-    batch_rows(txn, &statements).with_context(|| {
-        let names: Vec<&str> = changes.iter().map(|c| c.sequence.as_str()).collect();
-        format!("advancing the sequences {}", names.join(", "))
-    })?;
-    Ok(())
-}
-
 fn list_triggers(triggers: &[UserTrigger]) -> String {
     triggers
         .iter()
@@ -2048,21 +1964,6 @@ mod tests {
             statements
         );
         assert!(statement_batches(&[], 10, 10).is_empty());
-    }
-
-    #[test]
-    fn only_sequences_behind_their_columns_advance() {
-        let positions = BTreeMap::from([
-            ("a_seq".to_string(), (10, 3)),
-            ("b_seq".to_string(), (5, 5)),
-            ("c_seq".to_string(), (2, 9)),
-        ]);
-        let changes = sequence_changes(positions);
-        assert_eq!(changes.len(), 1);
-        assert_eq!(
-            (changes[0].sequence.as_str(), changes[0].from, changes[0].to),
-            ("a_seq", 3, 10)
-        );
     }
 
     #[test]

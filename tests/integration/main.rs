@@ -6,6 +6,7 @@ mod connection;
 mod export;
 mod faults;
 mod import;
+mod lossless;
 // The bench's proxy that adds latency on loopback: a remote source for the tests too.
 #[path = "../../benches/support/latency_proxy.rs"]
 mod latency_proxy;

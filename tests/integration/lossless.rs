@@ -1,0 +1,185 @@
+//! The import never changes a value on its way in: a target type that would round or
+//! truncate is refused, a target database's settings do not change how text is read, and the
+//! sequences feeding the loaded columns move in their own direction.
+
+use super::*;
+
+/// A source with one row of `schema`'s table `t` and `data`, exported with `--limit all`.
+fn exported(prefix: &str, schema: &str, data: &str) -> (TestDb, PathBuf) {
+    let source = cluster().create_db(prefix, None, &format!("{schema}{data}"));
+    let dir = export_to_scratch(&source, &["--limit", "all"]);
+    (source, dir)
+}
+
+#[test]
+fn target_types_that_cannot_hold_every_value_are_refused_before_any_write() {
+    let (_source, dir) = exported(
+        "lossy",
+        "CREATE TABLE t (id int PRIMARY KEY, price numeric(10,2), ratio float8, big numeric,
+                         label text, doc json, code varchar(50), small int, at timestamp(0),
+                         r real, j jsonb);",
+        "INSERT INTO t VALUES (1, 1.25, 1.0000000000000002, 12345678901234567890.5,
+                               repeat('x', 70), '{\"a\": 1, \"a\": 2}', 'abc', 7,
+                               '2024-01-02 03:04:05', 1.5, '{\"b\": 1, \"a\": 2}');",
+    );
+    // Every narrowing at once, listed with its column, both types and the fix.
+    let narrowed = cluster().create_db(
+        "lossy_test",
+        None,
+        "CREATE TABLE t (id int PRIMARY KEY, price numeric(10,1), ratio real, big float8,
+                         label name, doc jsonb, code varchar(10), small smallint,
+                         at timestamp(0), r real, j jsonb);",
+    );
+    let before = narrowed.fingerprint();
+    let run = import(&narrowed, &dir, &[]).code(4);
+    for expected in [
+        "column public.t.price is numeric(10,2) in the snapshot but numeric(10,1) in the target",
+        "column public.t.ratio is double precision in the snapshot but real in the target",
+        "column public.t.big is numeric in the snapshot but double precision in the target",
+        "column public.t.label is text in the snapshot but name in the target",
+        "column public.t.doc is json in the snapshot but jsonb in the target",
+        "column public.t.code is character varying(50) in the snapshot but character varying(10)",
+        "column public.t.small is integer in the snapshot but smallint in the target",
+        "ALTER TABLE public.t ALTER COLUMN \"price\" TYPE numeric(10,2)",
+        "(7 problem(s))",
+        "the target is unchanged",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}:\n{}", run.stderr);
+    }
+    assert_eq!(narrowed.fingerprint(), before, "a refused import wrote");
+
+    // Widening loads, every value as it was.
+    let widened = cluster().create_db(
+        "lossy_test",
+        None,
+        "CREATE TABLE t (id bigint PRIMARY KEY, price numeric(12,2), ratio float8, big numeric,
+                         label varchar, doc json, code text, small numeric(10,0),
+                         at timestamp(6), r float8, j json);",
+    );
+    let first = json(&import(&widened, &dir, &["--json"]).ok());
+    assert_eq!(total(&first, "inserted"), 1, "{first}");
+    let again = json(&import(&widened, &dir, &["--json"]).ok());
+    assert_eq!(total(&again, "already_present"), 1, "{again}");
+    let row = widened.client().query_one(
+        "SELECT price::text, ratio::text, big::text, length(label), doc::text, code, small::text,
+                at::text, r::text, j::text FROM t",
+        &[],
+    );
+    let row = row.unwrap();
+    assert_eq!(row.get::<_, String>(0), "1.25");
+    assert_eq!(row.get::<_, String>(1), "1.0000000000000002");
+    assert_eq!(row.get::<_, String>(2), "12345678901234567890.5");
+    assert_eq!(row.get::<_, i32>(3), 70);
+    assert_eq!(row.get::<_, String>(4), "{\"a\": 1, \"a\": 2}");
+    assert_eq!(row.get::<_, String>(5), "abc");
+    assert_eq!(row.get::<_, String>(6), "7");
+    assert_eq!(row.get::<_, String>(7), "2024-01-02 03:04:05");
+    assert_eq!(row.get::<_, String>(8), "1.5");
+    assert_eq!(row.get::<_, String>(9), "{\"a\": 2, \"b\": 1}");
+}
+
+#[test]
+fn null_array_elements_stay_null_whatever_the_databases_set() {
+    let schema = "CREATE TABLE t (id int PRIMARY KEY, tags text[]);";
+    let (source, dir) = {
+        let source = cluster().create_db(
+            "array_nulls",
+            None,
+            &format!("{schema}INSERT INTO t VALUES (1, '{{a,NULL}}'), (2, '{{\"NULL\",b}}');"),
+        );
+        source.execute(&format!(
+            "ALTER DATABASE \"{}\" SET array_nulls = off",
+            source.name
+        ));
+        let dir = export_to_scratch(&source, &["--limit", "all"]);
+        (source, dir)
+    };
+    let rows = std::fs::read_to_string(dir.join("public.t.tsv")).unwrap();
+    assert_eq!(rows, "id\ttags\n1\t{a,NULL}\n2\t{\"NULL\",b}\n");
+    drop(source);
+
+    let nulls = "SELECT string_agg(format('%s:%s:%s', id, tags[1] IS NULL, tags[2] IS NULL), ' ' \
+                 ORDER BY id) FROM t";
+    let target = cluster().create_db("array_nulls_test", None, schema);
+    target.execute(&format!(
+        "ALTER DATABASE \"{}\" SET array_nulls = off",
+        target.name
+    ));
+    // An empty table: COPY straight into it.
+    import(&target, &dir, &[]).ok();
+    let text = |db: &TestDb| -> String { db.client().query_one(nulls, &[]).unwrap().get(0) };
+    assert_eq!(text(&target), "1:f:t 2:f:f");
+    // A correctly loaded table: every row is present, nothing is rewritten.
+    let again = json(&import(&target, &dir, &["--json"]).ok());
+    assert_eq!(total(&again, "already_present"), 2, "{again}");
+    assert_eq!(total(&again, "updated"), 0, "{again}");
+    // Staged and inserted with INSERT batches too.
+    let batches = cluster().create_db("array_nulls_test", None, schema);
+    batches.execute(&format!(
+        "ALTER DATABASE \"{}\" SET array_nulls = off; INSERT INTO t VALUES (3, '{{c}}');",
+        batches.name
+    ));
+    import(&batches, &dir, &["--load-via", "insert"]).ok();
+    assert_eq!(text(&batches), "1:f:t 2:f:f 3:f:t");
+}
+
+#[test]
+fn descending_sequences_move_toward_their_minimum_and_bounds_are_named() {
+    let schema = "CREATE SEQUENCE down_seq INCREMENT -1 START -1 MAXVALUE -1;
+                  CREATE TABLE d (id int PRIMARY KEY DEFAULT nextval('down_seq'), v text);
+                  CREATE TABLE u (id serial PRIMARY KEY, v text);";
+    let (_source, dir) = exported(
+        "down_seq",
+        schema,
+        "INSERT INTO d (v) VALUES ('a'), ('b'), ('c');
+         INSERT INTO u (v) VALUES ('a'), ('b'), ('c');",
+    );
+    let target = cluster().create_db("down_seq_test", None, schema);
+    let run = import(&target, &dir, &[]).ok();
+    assert!(
+        run.stdout
+            .contains("sequence public.down_seq advanced 0 -> -3"),
+        "{}",
+        run.stdout
+    );
+    // The application's next inserts work, in each sequence's own direction.
+    assert_eq!(
+        target.query_i64("INSERT INTO d (v) VALUES ('new') RETURNING id::int8"),
+        -4
+    );
+    assert_eq!(
+        target.query_i64("INSERT INTO u (v) VALUES ('new') RETURNING id::int8"),
+        4
+    );
+    // Never backwards: a descending sequence already further down stays where it is.
+    let further = cluster().create_db("down_seq_test", None, schema);
+    further.execute("SELECT setval('down_seq', -100)");
+    import(&further, &dir, &[]).ok();
+    assert_eq!(further.query_i64("SELECT last_value FROM down_seq"), -100);
+
+    // A bound the snapshot's values pass: named with the value, the bound and the fix,
+    // nothing changed.
+    let bounded = cluster().create_db(
+        "down_seq_test",
+        None,
+        &format!(
+            "{}CREATE SEQUENCE u_seq MAXVALUE 2;
+             ALTER TABLE u ALTER id SET DEFAULT nextval('u_seq');",
+            schema
+                .replace("MAXVALUE -1;", "MAXVALUE -1 MINVALUE -2;")
+                .replace("serial", "int")
+        ),
+    );
+    let before = bounded.fingerprint();
+    let run = import(&bounded, &dir, &[]).code(4);
+    for expected in [
+        "the import was rolled back; the target is unchanged",
+        "sequence public.down_seq (descending) must be set to -3",
+        "its MINVALUE is -2: ALTER SEQUENCE public.down_seq MINVALUE -3",
+        "sequence public.u_seq must be set to 3",
+        "its MAXVALUE is 2: ALTER SEQUENCE public.u_seq MAXVALUE 3",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}:\n{}", run.stderr);
+    }
+    assert_eq!(bounded.fingerprint(), before, "a refused import wrote");
+}
