@@ -51,11 +51,17 @@ const INTEGER_DIGITS: &[(&str, i64)] = &[("smallint", 5), ("integer", 10), ("big
 /// keeps its padding; `name` holds at most 63 bytes, so at most 63 characters.
 fn text_length(column: &TypeName<'_>) -> Option<Option<i64>> {
     match column.base.as_str() {
-        "text" | "citext" | "bpchar" => Some(None),
+        "text" | "bpchar" => Some(None),
+        _ if is_citext(&column.base) => Some(None),
         "character varying" | "character" => Some(column.mods.first().copied()),
         "name" => Some(Some(63)),
         _ => None,
     }
+}
+
+/// The `citext` extension's type, which the catalog names with its schema (`public.citext`).
+fn is_citext(base: &str) -> bool {
+    base.rsplit('.').next() == Some("citext")
 }
 
 /// A type as `format_type` prints it, split into its name without the modifier
@@ -133,9 +139,9 @@ pub fn compatible(snapshot_type: &str, target_type: &str) -> bool {
             None => to.base == "numeric" && numeric_holds(&[digits, 0], &to.mods),
         };
     }
-    if let (Some(length), "text" | "character varying" | "citext") =
-        (text_length(&from), to.base.as_str())
-    {
+    let keeps_text =
+        matches!(to.base.as_str(), "text" | "character varying") || is_citext(&to.base);
+    if let (Some(length), true) = (text_length(&from), keeps_text) {
         return match (length, to.mods.first()) {
             (_, None) => true,
             (Some(length), Some(&limit)) => length <= limit,
@@ -358,6 +364,8 @@ mod tests {
             ("name", "character varying(63)"),
             ("citext", "text"),
             ("text", "citext"),
+            ("text", "public.citext"),
+            ("public.citext", "character varying"),
             ("character varying", "text"),
             ("real", "double precision"),
             ("jsonb", "json"),

@@ -11,6 +11,17 @@ fn exported(prefix: &str, schema: &str, data: &str) -> (TestDb, PathBuf) {
     (source, dir)
 }
 
+/// Imports `dir` into `target`, expects it refused (exit 4) saying each of `expected`, and
+/// the target unchanged.
+fn refused_unchanged(target: &TestDb, dir: &Path, expected: &[&str]) {
+    let before = target.fingerprint();
+    let run = import(target, dir, &[]).code(4);
+    for expected in expected {
+        assert!(run.stderr.contains(expected), "{expected}:\n{}", run.stderr);
+    }
+    assert_eq!(target.fingerprint(), before, "a refused import wrote");
+}
+
 #[test]
 fn target_types_that_cannot_hold_every_value_are_refused_before_any_write() {
     let (_source, dir) = exported(
@@ -30,9 +41,10 @@ fn target_types_that_cannot_hold_every_value_are_refused_before_any_write() {
                          label name, doc jsonb, code varchar(10), small smallint,
                          at timestamp(0), r real, j jsonb);",
     );
-    let before = narrowed.fingerprint();
-    let run = import(&narrowed, &dir, &[]).code(4);
-    for expected in [
+    refused_unchanged(
+        &narrowed,
+        &dir,
+        &[
         "column public.t.price is numeric(10,2) in the snapshot but numeric(10,1) in the target",
         "column public.t.ratio is double precision in the snapshot but real in the target",
         "column public.t.big is numeric in the snapshot but double precision in the target",
@@ -43,10 +55,8 @@ fn target_types_that_cannot_hold_every_value_are_refused_before_any_write() {
         "ALTER TABLE public.t ALTER COLUMN \"price\" TYPE numeric(10,2)",
         "(7 problem(s))",
         "the target is unchanged",
-    ] {
-        assert!(run.stderr.contains(expected), "{expected}:\n{}", run.stderr);
-    }
-    assert_eq!(narrowed.fingerprint(), before, "a refused import wrote");
+        ],
+    );
 
     // Widening loads, every value as it was.
     let widened = cluster().create_db(
@@ -170,16 +180,15 @@ fn descending_sequences_move_toward_their_minimum_and_bounds_are_named() {
                 .replace("serial", "int")
         ),
     );
-    let before = bounded.fingerprint();
-    let run = import(&bounded, &dir, &[]).code(4);
-    for expected in [
-        "the import was rolled back; the target is unchanged",
-        "sequence public.down_seq (descending) must be set to -3",
-        "its MINVALUE is -2: ALTER SEQUENCE public.down_seq MINVALUE -3",
-        "sequence public.u_seq must be set to 3",
-        "its MAXVALUE is 2: ALTER SEQUENCE public.u_seq MAXVALUE 3",
-    ] {
-        assert!(run.stderr.contains(expected), "{expected}:\n{}", run.stderr);
-    }
-    assert_eq!(bounded.fingerprint(), before, "a refused import wrote");
+    refused_unchanged(
+        &bounded,
+        &dir,
+        &[
+            "the import was rolled back; the target is unchanged",
+            "sequence public.down_seq (descending) must be set to -3",
+            "its MINVALUE is -2: ALTER SEQUENCE public.down_seq MINVALUE -3",
+            "sequence public.u_seq must be set to 3",
+            "its MAXVALUE is 2: ALTER SEQUENCE public.u_seq MAXVALUE 3",
+        ],
+    );
 }
