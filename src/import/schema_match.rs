@@ -258,6 +258,7 @@ pub fn match_snapshot(
                 .into_iter()
                 .map(|(column, message)| problem(column.as_deref(), message)),
         );
+        problems.extend(key_problem(table, &target.tables[t]).map(|m| problem(None, m)));
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -273,6 +274,33 @@ pub fn match_snapshot(
         .collect();
     let restricted = target.into_restricted(&keep);
     Ok((restricted, matched))
+}
+
+/// A snapshot table keyed by its primary key (or a unique key) needs a key in the target to
+/// match its rows by: a primary key or a unique key on NOT NULL columns the snapshot has.
+/// Without one the import would match rows by all their columns, and a row that changed in
+/// the target would be inserted a second time, with the same key, instead of being reported.
+fn key_problem(table: &ManifestTable, target: &Table) -> Option<String> {
+    let key = table.key.columns()?;
+    let usable = target.unique_keys.iter().any(|k| {
+        k.columns.iter().all(|c| {
+            table.column_index(c).is_some() && target.column(c).is_some_and(|c| c.not_null)
+        })
+    });
+    if usable {
+        return None;
+    }
+    let name = table.qualified_name();
+    let columns: Vec<String> = key.iter().map(|c| crate::catalog::quote_ident(c)).collect();
+    Some(format!(
+        "table {name} has no primary key in the target, nor a unique key on NOT NULL columns the \
+         snapshot has, while the snapshot's rows are keyed by ({}): the import could not tell a \
+         changed row from a new one and would insert it a second time. Add the key (ALTER TABLE \
+         {} ADD PRIMARY KEY ({}))",
+        key.join(", "),
+        name.sql(),
+        columns.join(", ")
+    ))
 }
 
 fn column_problems(table: &ManifestTable, target: &Table) -> Vec<(Option<String>, String)> {
