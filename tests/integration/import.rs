@@ -1055,19 +1055,7 @@ fn copies_the_target_would_refuse_are_explained_not_lost_connections() {
          CREATE POLICY everything ON notes USING (true) WITH CHECK (true);",
         name = target.name
     ));
-    let url = target
-        .url()
-        .replace("user=seedsnap", &format!("user={role}"));
-    let import_as_role = || {
-        seedsnap(&[
-            "import",
-            "--json",
-            "--target",
-            &url,
-            "--dir",
-            dir.to_str().unwrap(),
-        ])
-    };
+    let import_as_role = || import_as(&target, &role, &dir, &["--json"]);
     let before = target.fingerprint();
     for (setup, expected) in [
         ("", "public.notes: row-level security applies to the role"),
