@@ -1150,19 +1150,17 @@ fn choose_direct(
             }
         }
     }
-    refuse_doomed_copies(txn, catalog, &direct)?;
+    refuse_doomed_copies(txn, layout, &direct)?;
     Ok((direct, empty))
 }
 
 /// Fails, naming the tables and what to do, when the server would refuse the COPY into a table
 /// loaded straight ([`choose_direct`]) at its start: a read-only transaction, no INSERT
-/// privilege, row-level security. Asked first because the driver cannot report such a
-/// refusal: its COPY leaves the session unusable, and the error read "lost the connection".
-fn refuse_doomed_copies(
-    txn: &mut Transaction<'_>,
-    catalog: &Catalog,
-    direct: &[bool],
-) -> Result<()> {
+/// privilege (on the table, or on a column the COPY names), row-level security. Asked first
+/// because the driver cannot report such a refusal: its COPY leaves the session unusable, and
+/// the error read "lost the connection".
+fn refuse_doomed_copies(txn: &mut Transaction<'_>, layout: &Layout, direct: &[bool]) -> Result<()> {
+    let catalog = layout.catalog;
     let tables: Vec<usize> = (0..direct.len()).filter(|&t| direct[t]).collect();
     if tables.is_empty() {
         return Ok(());
@@ -1175,35 +1173,41 @@ fn refuse_doomed_copies(
         )
         .context("checking that the target's empty tables take COPY")?;
     anyhow::ensure!(rows.len() == tables.len(), "one answer per table");
-    let refused: Vec<(usize, String)> = tables
-        .iter()
-        .zip(&rows)
-        .filter_map(|(&t, row)| row.get::<_, Option<String>>(0).map(|why| (t, why)))
-        .collect();
-    if refused.iter().any(|(_, why)| why == "read_only") {
-        anyhow::bail!(
-            "the target's transactions are read-only (default_transaction_read_only is on for \
-             its database or role, or the server is a hot standby): seedsnap does not override \
-             that; if this database is meant to be loaded, reset it (ALTER DATABASE … RESET \
-             default_transaction_read_only)"
-        );
-    }
-    let reasons: Vec<String> = refused
-        .iter()
-        .map(|(t, why)| {
-            let table = &catalog.tables[*t].name;
-            match why.as_str() {
-                "privilege" => format!(
-                    "{table}: permission denied: the role may not INSERT into it (grant INSERT \
-                     on it to the role, or import as its owner)"
-                ),
-                _ => format!(
-                    "{table}: row-level security applies to the role{}",
-                    crate::error::ROW_SECURITY
-                ),
+    let mut reasons = Vec::new();
+    for (&t, row) in tables.iter().zip(&rows) {
+        let table = &catalog.tables[t].name;
+        let refusal: Option<String> = row.get("refusal");
+        let denied: Vec<String> = row.get("denied");
+        match refusal.as_deref() {
+            Some("read_only") => anyhow::bail!(
+                "the target's transactions are read-only (default_transaction_read_only is on \
+                 for its database or role, or the server is a hot standby): seedsnap does not \
+                 override that; if this database is meant to be loaded, reset it (ALTER \
+                 DATABASE … RESET default_transaction_read_only)"
+            ),
+            Some("privilege") => reasons.push(format!(
+                "{table}: permission denied: the role may not INSERT into it (grant INSERT on \
+                 it to the role, or import as its owner)"
+            )),
+            Some(_) => reasons.push(format!(
+                "{table}: row-level security applies to the role{}",
+                crate::error::ROW_SECURITY
+            )),
+            None => {
+                let copied = &layout.loads[&t].columns;
+                let refused = columns_refused(copied, &denied);
+                if !refused.is_empty() {
+                    reasons.push(format!(
+                        "{table}: permission denied for column(s) {}: the role holds INSERT on \
+                         some of its columns only, and the snapshot fills these (GRANT INSERT \
+                         ({}) ON {table} to the role, or import as its owner)",
+                        refused.join(", "),
+                        refused.join(", ")
+                    ))
+                }
             }
-        })
-        .collect();
+        }
+    }
     match reasons.is_empty() {
         true => Ok(()),
         false => anyhow::bail!(
@@ -1212,6 +1216,16 @@ fn refuse_doomed_copies(
             reasons.join("; ")
         ),
     }
+}
+
+/// The columns a COPY names (`copied`) that the role may not INSERT into (`denied`), quoted as
+/// SQL identifiers, in the COPY's order.
+fn columns_refused(copied: &[String], denied: &[String]) -> Vec<String> {
+    copied
+        .iter()
+        .filter(|c| denied.contains(c))
+        .map(|c| quote_ident(c))
+        .collect()
 }
 
 /// The target's types of the snapshot's columns of a matched table, for its staging table.
@@ -1944,6 +1958,18 @@ pub fn render_summary(report: &ImportReport) -> String {
 mod tests {
     use super::drift::OnDrift;
     use super::*;
+
+    #[test]
+    fn only_the_columns_a_copy_names_can_refuse_it() {
+        let names = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+        let copied = names(&["id", "Note", "email"]);
+        assert_eq!(
+            columns_refused(&copied, &names(&["secret", "email", "Note"])),
+            ["\"Note\"", "\"email\""]
+        );
+        assert!(columns_refused(&copied, &names(&["secret"])).is_empty());
+        assert!(columns_refused(&copied, &[]).is_empty());
+    }
 
     #[test]
     fn statements_are_batched_by_count_and_by_bytes_in_order() {

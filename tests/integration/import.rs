@@ -1033,7 +1033,8 @@ fn killed_import_leaves_the_target_exactly_as_before() {
 
 /// A COPY the server refuses at its start cannot be reported by the driver (its session is
 /// left unusable: the error read "lost the connection"), so the tables loaded straight by
-/// COPY are asked first: row-level security that applies to the role, no INSERT privilege,
+/// COPY are asked first: row-level security that applies to the role, no INSERT privilege
+/// (on the table, or on a column the snapshot fills),
 /// a read-only default. Each is explained, naming the table, and nothing changes.
 #[test]
 fn copies_the_target_would_refuse_are_explained_not_lost_connections() {
@@ -1062,6 +1063,10 @@ fn copies_the_target_would_refuse_are_explained_not_lost_connections() {
         (
             "ALTER TABLE notes DISABLE ROW LEVEL SECURITY; REVOKE INSERT ON notes FROM {role};",
             "public.notes: permission denied: the role may not INSERT into it",
+        ),
+        (
+            "GRANT INSERT (id) ON notes TO {role};",
+            "public.notes: permission denied for column(s) \\\"body\\\"",
         ),
         (
             "GRANT INSERT ON notes TO {role}; ALTER ROLE {role} SET default_transaction_read_only = on;",
