@@ -309,15 +309,24 @@ fn connect_and_load(
         progress,
         identity,
         round_trip,
+        drawn: Default::default(),
     };
     let mut report = match loader.load(&mut txn, timings) {
         Ok(Step::Done(report)) => report,
         Ok(Step::Refused(first)) => {
+            let undrawn = loader.undraw_sequences(&mut txn);
             let _ = txn.rollback();
-            return Err(refused_values_error(&mut client, snapshot, first));
+            let error = refused_values_error(&mut client, snapshot, first);
+            return Err(match undrawn {
+                Ok(()) => error,
+                Err(undrawn) => error.context(format!("{undrawn:#}")),
+            });
         }
         Err(error) if check.failed.get() => return Err(error),
         Err(error) => {
+            if let Err(undrawn) = loader.undraw_sequences(&mut txn) {
+                return Err(error.context(format!("{undrawn:#}")));
+            }
             // Dropping the transaction rolls back; say so explicitly for the reader.
             let _ = txn.rollback();
             let error = fk_violation::locate_in_error(error, snapshot);
@@ -336,6 +345,7 @@ fn connect_and_load(
     let failed = verification_failure(&report, options.on_drift);
     report.committed = timed(&mut report.timings.commit_ms, || -> Result<bool> {
         if options.dry_run || failed.is_some() {
+            loader.undraw_sequences(&mut txn)?;
             txn.rollback()?;
             return Ok(false);
         }
@@ -472,6 +482,9 @@ struct Loader<'a, 's> {
     identity: SourceInfo,
     /// The target's round trip, which `--load-via auto` weighs (zero when not measured).
     round_trip: std::time::Duration,
+    /// Set before the first write when inserts may draw from sequences: where they stood, to
+    /// be put back if the import does not commit (see [`Loader::undraw_sequences`]).
+    drawn: std::cell::RefCell<Option<sequences::Positions>>,
 }
 
 /// How a phase that streams snapshot files ended: done, or stopped at the first value the
@@ -583,6 +596,57 @@ fn match_target(
 impl Loader<'_, '_> {
     /// The import inside the caller's transaction, as a script of timed phases; the caller
     /// commits or rolls back.
+    /// With the tables locked, before the first write: where the sequences the inserts may
+    /// draw from stand (those feeding a column the snapshot leaves to the target), and a
+    /// savepoint to go back to before putting them back.
+    fn remember_sequences(
+        &self,
+        txn: &mut Transaction<'_>,
+        layout: &Layout,
+        feeds: &[(usize, String, String)],
+    ) -> Result<()> {
+        let drawn = sequences::drawn_by_inserts(feeds, |t, column| {
+            layout.loads[&t].columns.iter().any(|c| c == column)
+        });
+        if drawn.is_empty() {
+            return Ok(());
+        }
+        let positions = sequences::remember(txn, &drawn)?;
+        txn.batch_execute("SAVEPOINT seedsnap_writes")?;
+        *self.drawn.borrow_mut() = Some(positions);
+        Ok(())
+    }
+
+    /// Before a rollback: undoes the writes back to the savepoint of
+    /// [`Loader::remember_sequences`], which keeps the tables locked, and puts back the
+    /// sequences the inserts drew from (a rollback leaves them advanced). Fails, naming them,
+    /// when it cannot.
+    fn undraw_sequences(&self, txn: &mut Transaction<'_>) -> Result<()> {
+        let Some(positions) = self.drawn.borrow_mut().take() else {
+            return Ok(());
+        };
+        let names = positions.names().join(", ");
+        let put_back = txn
+            .batch_execute("ROLLBACK TO SAVEPOINT seedsnap_writes")
+            .map_err(anyhow::Error::new)
+            .and_then(|()| sequences::rewind(txn, &positions));
+        match put_back {
+            Ok(moved) if !moved.is_empty() => {
+                self.progress.line(&format!(
+                    "put back sequences the rolled-back inserts drew from: {}",
+                    moved.join(", ")
+                ));
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(error) => Err(error.context(format!(
+                "the import was rolled back, but the sequences it may have drawn from ({names}) \
+                 could not be put back and may stay advanced (harmless gaps; setval them by \
+                 hand to undo)"
+            ))),
+        }
+    }
+
     fn load(
         &self,
         txn: &mut Transaction<'_>,
@@ -607,6 +671,7 @@ impl Loader<'_, '_> {
             manifest.tables.iter().map(|t| t.rows).sum::<u64>()
         ));
         timed(&mut timings.lock_ms, || lock(txn, &layout, self.options))?;
+        self.remember_sequences(txn, &layout, &feeds)?;
         // With the role's path restored in the same round trip (see `use_role_search_path`).
         txn.batch_execute(&format!(
             "{}{ROLE_SEARCH_PATH}",

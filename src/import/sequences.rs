@@ -10,7 +10,11 @@
 //! the `ALTER SEQUENCE` that makes room, before anything is committed.
 //!
 //! Sequences are not transactional: they are set right before the commit, after every check
-//! passed.
+//! passed. For the same reason, the values the import's inserts draw from the sequences of
+//! columns only the target has (a `serial` or identity column the snapshot does not fill) are
+//! not given back by a rollback: their positions are read before the first write
+//! ([`remember`]), and an import that does not commit (refused, failed, dry, unverified) puts
+//! them back ([`rewind`]) while it still holds its locks.
 
 use std::collections::BTreeMap;
 
@@ -188,9 +192,113 @@ pub fn apply(txn: &mut Transaction<'_>, changes: &[SequenceChange]) -> Result<()
     Ok(())
 }
 
+/// Where the sequences that the import's inserts may draw from stood before the first write:
+/// those feeding a column the snapshot does not fill (its default, `serial` or identity calls
+/// `nextval`). A draw is not undone by a rollback, so a failed, refused, dry or unverified
+/// import puts them back ([`rewind`]).
+#[derive(Debug, Default)]
+pub struct Positions {
+    /// Sequence (regclass text), `last_value`, `is_called`.
+    sequences: Vec<(String, i64, bool)>,
+}
+
+impl Positions {
+    /// The sequences' names.
+    pub fn names(&self) -> Vec<&str> {
+        self.sequences
+            .iter()
+            .map(|(name, _, _)| name.as_str())
+            .collect()
+    }
+}
+
+/// The sequences among `feeds` (table, column, sequence) that feed a column `fills` says the
+/// snapshot leaves to the target, each once, in name order.
+pub fn drawn_by_inserts(
+    feeds: &[(usize, String, String)],
+    fills: impl Fn(usize, &str) -> bool,
+) -> Vec<&str> {
+    let mut drawn: Vec<&str> = feeds
+        .iter()
+        .filter(|(t, column, _)| !fills(*t, column))
+        .map(|(_, _, sequence)| sequence.as_str())
+        .collect();
+    drawn.sort_unstable();
+    drawn.dedup();
+    drawn
+}
+
+/// Reads the positions of `sequences`, in one round trip. Called with the tables locked and
+/// before the first write.
+pub fn remember(txn: &mut Transaction<'_>, sequences: &[&str]) -> Result<Positions> {
+    let statements: Vec<String> = sequences
+        .iter()
+        .map(|s| format!("SELECT last_value, is_called FROM {s}"))
+        .collect();
+    let rows = batch_rows(txn, &statements).context("reading the sequences' positions")?;
+    anyhow::ensure!(rows.len() == sequences.len(), "one answer per sequence");
+    let mut positions = Positions::default();
+    for (sequence, row) in sequences.iter().zip(&rows) {
+        let last_value = row
+            .get(0)
+            .and_then(|v| v.parse::<i64>().ok())
+            .with_context(|| format!("sequence {sequence}: no last_value"))?;
+        positions
+            .sequences
+            .push((sequence.to_string(), last_value, row.get(1) == Some("t")));
+    }
+    Ok(positions)
+}
+
+/// Puts back every sequence of `positions` that moved, and returns their names. `setval` is
+/// not undone by a rollback either: called inside the import's transaction, with its locks
+/// still held (no insert of another session can draw in between), its effect outlives the
+/// rollback that follows.
+pub fn rewind(txn: &mut Transaction<'_>, positions: &Positions) -> Result<Vec<String>> {
+    let statements: Vec<String> = positions
+        .sequences
+        .iter()
+        .map(|(sequence, last_value, is_called)| {
+            format!(
+                "SELECT CASE WHEN (last_value, is_called) IS DISTINCT FROM ({last_value}, \
+                 {is_called}) THEN pg_catalog.setval({seq}::pg_catalog.regclass, {last_value}, \
+                 {is_called}) IS NOT NULL ELSE false END FROM {sequence}",
+                seq = quote_literal(sequence),
+            )
+        })
+        .collect();
+    let rows = batch_rows(txn, &statements).context("putting the sequences back")?;
+    anyhow::ensure!(rows.len() == statements.len(), "one answer per sequence");
+    Ok(positions
+        .sequences
+        .iter()
+        .zip(rows)
+        .filter(|(_, row)| row.get(0) == Some("t"))
+        .map(|((sequence, _, _), _)| sequence.clone())
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_sequences_of_columns_the_snapshot_leaves_to_the_target_are_drawn() {
+        let feed = |t: usize, c: &str, s: &str| (t, c.to_string(), s.to_string());
+        let feeds = [
+            feed(0, "id", "public.a_id_seq"),
+            feed(0, "serial_no", "public.shared"),
+            feed(1, "n", "public.shared"),
+            feed(1, "id", "public.b_id_seq"),
+        ];
+        let fills = |t: usize, c: &str| c == "id" || (t == 1 && c == "n");
+        assert_eq!(drawn_by_inserts(&feeds, fills), ["public.shared"]);
+        assert!(drawn_by_inserts(&feeds, |_, _| true).is_empty());
+        assert_eq!(
+            drawn_by_inserts(&feeds, |_, _| false),
+            ["public.a_id_seq", "public.b_id_seq", "public.shared"]
+        );
+    }
 
     fn position(
         last_value: i64,
