@@ -161,6 +161,9 @@ pub struct ImportReport {
     pub triggers_held_off: Vec<UserTrigger>,
     /// User triggers that ran during the load (`--fire-triggers`).
     pub triggers_fired: Vec<UserTrigger>,
+    /// Event triggers that fired on the import's temporary staging tables (they cannot be
+    /// held off; what they wrote is committed with the import).
+    pub event_triggers: Vec<triggers::EventTrigger>,
     /// How the snapshot's migration state differs from the target's, one line per difference.
     pub migrations: Vec<String>,
     /// The fast path (`fast_path.rs`; a superuser or a role granted SET on
@@ -596,6 +599,32 @@ fn match_target(
 impl Loader<'_, '_> {
     /// The import inside the caller's transaction, as a script of timed phases; the caller
     /// commits or rolls back.
+    /// The event triggers that will fire on the staging tables about to be created (none
+    /// when every table loads straight by COPY), each named on stderr before it fires: they
+    /// cannot be held off, and what they write is committed with the import.
+    fn event_triggers_on_staging(
+        &self,
+        txn: &mut Transaction<'_>,
+        layout: &Layout,
+        direct: &[bool],
+    ) -> Result<Vec<triggers::EventTrigger>> {
+        let staged = layout.matched.iter().filter(|m| !direct[m.target]).count();
+        if staged == 0 {
+            return Ok(Vec::new());
+        }
+        let fired = triggers::on_staging(txn)?;
+        if !fired.is_empty() {
+            self.progress.always(&format!(
+                "warning: event trigger(s) {} fire on the import's {staged} temporary staging \
+                 table(s) (CREATE TEMPORARY TABLE): they cannot be held off, and what they \
+                 write is committed with the import (a trigger that should not see them can \
+                 skip tables in pg_temp schemas)",
+                list_triggers(&fired)
+            ));
+        }
+        Ok(fired)
+    }
+
     /// With the tables locked, before the first write: where the sequences the inserts may
     /// draw from stand (those feeding a column the snapshot leaves to the target), and a
     /// savepoint to go back to before putting them back.
@@ -717,6 +746,7 @@ impl Loader<'_, '_> {
                 timings.foreign_keys_ms,
             );
         }
+        let event_triggers = self.event_triggers_on_staging(txn, &layout, &direct)?;
         let mut batch = InsertBatch::default();
         let staged = timed(&mut timings.staging_ms, || {
             self.stage(txn, &layout, &direct, &mut batch)
@@ -806,6 +836,7 @@ impl Loader<'_, '_> {
             foreign_key_violations: violations,
             triggers_held_off: held_off,
             triggers_fired: fired,
+            event_triggers,
             migrations: Vec::new(),
             batched_key_checks: key_checks.mode() == fast_path::KeyCheckMode::Batched,
             key_checks: key_checks.mode(),
@@ -1906,7 +1937,7 @@ fn sequence_feeds(
     layout.catalog.read_sequences(txn, &tables)
 }
 
-fn list_triggers(triggers: &[UserTrigger]) -> String {
+fn list_triggers(triggers: &[impl std::fmt::Display]) -> String {
     triggers
         .iter()
         .map(|t| t.to_string())
@@ -1974,6 +2005,12 @@ pub fn render_summary(report: &ImportReport) -> String {
         text.push_str(&format!(
             "user triggers that ran during the load (--fire-triggers): {}\n",
             list_triggers(&report.triggers_fired)
+        ));
+    }
+    if !report.event_triggers.is_empty() {
+        text.push_str(&format!(
+            "event triggers that fired on the staging tables: {}\n",
+            list_triggers(&report.event_triggers)
         ));
     }
     let sent = &report.rows_sent;
@@ -2095,6 +2132,7 @@ mod tests {
             foreign_key_violations: violations,
             triggers_held_off: Vec::new(),
             triggers_fired: Vec::new(),
+            event_triggers: Vec::new(),
             migrations: Vec::new(),
             batched_key_checks: false,
             key_checks: fast_path::KeyCheckMode::PerRow,

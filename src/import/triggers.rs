@@ -17,6 +17,14 @@
 //! them run instead, and rows they make that equal snapshot rows count as already present. A
 //! replica-only trigger it may not disable is no reason to refuse (the import's own session is
 //! an origin one): it stays enabled, and its table is never loaded in replica mode.
+//!
+//! Event triggers cannot be held off that way (`ALTER EVENT TRIGGER` needs their owner, in
+//! practice a superuser, and is not per session). The import's only DDL on a path they see is
+//! the `CREATE TEMPORARY TABLE` of its staging tables (the fast path stages in replica mode,
+//! where triggers enabled for origin sessions do not fire; dropping and re-adding keys is not
+//! chosen while any event trigger is enabled): those that will fire on it are read first
+//! ([`on_staging`]), named on stderr and in the report, since what they write is committed
+//! with the import.
 
 use anyhow::{Context, Result};
 use postgres::GenericClient;
@@ -27,6 +35,38 @@ use crate::error::{failure, ExitKind};
 use postgres::types::Oid;
 
 const USER_TRIGGERS_SQL: &str = include_str!("../catalog/user_triggers.sql");
+const STAGING_EVENT_TRIGGERS_SQL: &str = include_str!("../catalog/staging_event_triggers.sql");
+
+/// An event trigger that fires on the import's staging tables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventTrigger {
+    pub name: String,
+    /// `ddl_command_start` or `ddl_command_end`.
+    pub event: String,
+    pub function: String,
+}
+
+impl std::fmt::Display for EventTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, {})", self.name, self.event, self.function)
+    }
+}
+
+/// The event triggers that will fire on the `CREATE TEMPORARY TABLE` of a staging table in
+/// the session's current mode (see `staging_event_triggers.sql`).
+pub fn on_staging(client: &mut impl GenericClient) -> Result<Vec<EventTrigger>> {
+    let rows = client
+        .query_typed(STAGING_EVENT_TRIGGERS_SQL, &[])
+        .context("reading the event triggers that fire on CREATE TABLE")?;
+    Ok(rows
+        .iter()
+        .map(|row| EventTrigger {
+            name: row.get("name"),
+            event: row.get("event"),
+            function: row.get("function"),
+        })
+        .collect())
+}
 
 /// A user trigger that fires in an ordinary session, in a replica session, or in both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1947,3 +1947,73 @@ fn a_table_owner_drops_and_re_adds_keys_and_they_come_back_as_they_were() {
     watched.execute(&format!("DROP EVENT TRIGGER {trigger};"));
     target.execute(&format!("DROP ROLE {role};"));
 }
+
+/// Event triggers cannot be held off like table triggers: one that fires on the staging
+/// tables' `CREATE TEMPORARY TABLE` is named on stderr and in the report before it fires (what
+/// it writes is committed with the import); a disabled one, or a load with nothing to stage,
+/// says nothing.
+#[test]
+fn event_triggers_that_see_the_staging_tables_are_named() {
+    const SCHEMA: &str = "CREATE TABLE notes (id int PRIMARY KEY, body text);";
+    let source = cluster().create_db(
+        "ddl_watched",
+        None,
+        &format!("{SCHEMA} INSERT INTO notes VALUES (1, 'a'), (2, 'b');"),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let target = cluster().create_db(
+        "ddl_watched_test",
+        None,
+        &format!(
+            "{SCHEMA}
+             CREATE TABLE ddl_log (tag text, object text);
+             CREATE FUNCTION log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
+             DECLARE r record;
+             BEGIN
+               FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+                 INSERT INTO ddl_log VALUES (r.command_tag, r.object_identity);
+               END LOOP;
+             END $$;"
+        ),
+    );
+    let trigger = cluster().unique_name("log_ddl");
+    target.execute(&format!(
+        "CREATE EVENT TRIGGER {trigger} ON ddl_command_end EXECUTE FUNCTION log_ddl()"
+    ));
+    // Empty: every table loads straight by COPY, nothing is staged.
+    let straight = import(&target, &dir, &["--json"]).ok();
+    assert!(
+        !straight.stderr.contains("event trigger"),
+        "{}",
+        straight.stderr
+    );
+    assert_eq!(json(&straight)["event_triggers"], serde_json::json!([]));
+
+    // A table that holds rows is staged: the trigger sees it, and is named.
+    target.execute("DELETE FROM notes WHERE id = 2");
+    let staged = import(&target, &dir, &["--json"]).ok();
+    assert!(
+        staged.stderr.contains(&format!(
+            "warning: event trigger(s) {trigger} (ddl_command_end, log_ddl()) fire on the \
+             import's 1 temporary staging table(s)"
+        )),
+        "{}",
+        staged.stderr
+    );
+    assert_eq!(json(&staged)["event_triggers"][0]["name"], trigger.as_str());
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM ddl_log WHERE tag = 'CREATE TABLE'"),
+        1
+    );
+
+    target.execute(&format!(
+        "ALTER EVENT TRIGGER {trigger} DISABLE; DELETE FROM notes WHERE id = 2"
+    ));
+    let disabled = import(&target, &dir, &["--json"]).ok();
+    assert!(
+        !disabled.stderr.contains("event trigger"),
+        "{}",
+        disabled.stderr
+    );
+    target.execute(&format!("DROP EVENT TRIGGER {trigger}"));
+}
