@@ -20,7 +20,7 @@ use crate::partition_keys;
 use crate::prepare::{prepare, ExportOptions, Prepared, Timings};
 use crate::readers::{self, Readers};
 use crate::report::{self, Progress};
-use crate::selection::{self, RowSet};
+use crate::selection::{self, LeftOut, RowSet};
 use crate::session::{begin_snapshot, open_source_reached};
 use crate::snapshot::manifest::{self, ManifestMasking, SnapshotKind, FORMAT, FORMAT_VERSION};
 use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts, Rows};
@@ -47,6 +47,9 @@ pub struct ExportReport {
     /// instead of written again.
     pub files_unchanged: usize,
     pub warnings: Vec<String>,
+    /// Per NOT VALID or virtual foreign key with orphans in the source: the rows left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOut>,
     pub timings: Timings,
 }
 
@@ -105,6 +108,7 @@ fn run_export(
 
     let manifest = build_manifest(options, &prepared, key.as_ref(), migrations, tables);
     let final_dir = writer.final_dir().display().to_string();
+    let left_out = std::mem::take(&mut prepared.selection.stats.left_out);
     let started = Instant::now();
     let files_unchanged = writer.unchanged_files();
     writer.commit(&manifest)?;
@@ -116,7 +120,8 @@ fn run_export(
         rows: reports.iter().map(|r| r.exported).sum(),
         files_unchanged,
         tables: reports,
-        warnings: prepared.selection.stats.unresolved.clone(),
+        warnings: left_out.iter().map(LeftOut::warning).collect(),
+        left_out,
         timings: prepared.timings,
     })
 }

@@ -15,6 +15,15 @@
 //!    pending (children before parents, see [`table_levels`]), so each parent is read about
 //!    once with every key its descendants need.
 //!
+//! **Orphans.** Nothing has checked the source rows of a `NOT VALID` foreign key or of a virtual
+//! key, yet a target with the key refuses an orphan (a `NOT VALID` constraint checks every new
+//! row; the import checks virtual keys itself). So before sampling, one anti-join per such key
+//! counts its orphans ([`orphan_sql`]); the tables of keys with orphans carry "not an orphan"
+//! in their sampling statements and backfill lookups, so those rows are never chosen, and the
+//! stats say per key how many were left out ([`LeftOut`]). A chosen row whose parent is such an
+//! orphan can then find no parent: the selection fails, naming both keys, and nothing is
+//! written. Tables without orphaned keys keep their statements as they were.
+//!
 //! Round trips dominate on wide schemas, so the statements of one level, and of one backfill
 //! round, go to the server together as simple-protocol batches, spread over the export's
 //! sessions, the statements on one table to the same session (its server session then has the
@@ -40,7 +49,7 @@ use anyhow::{Context, Result};
 use postgres::{GenericClient, SimpleQueryMessage};
 use serde::Serialize;
 
-use crate::catalog::{quote_ident, quote_literal, Catalog, RowKey};
+use crate::catalog::{quote_ident, quote_literal, Catalog, ForeignKey, RowKey};
 use crate::compact::Bitmap64;
 use crate::error::{failure, ExitKind};
 use crate::graph::Component;
@@ -211,8 +220,112 @@ pub struct SelectionStats {
     pub sample_ms: f64,
     pub backfill_ms: f64,
     pub backfill_rounds: Vec<RoundStat>,
-    /// Foreign-key values whose parent row does not exist in the source (NOT VALID keys).
-    pub unresolved: Vec<String>,
+    /// Per foreign key whose source rows hold orphans (see [`LeftOut`]): the rows left out.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// The source rows of one unchecked foreign key (`NOT VALID`, or virtual) that have no parent
+/// row in the source: none of them is chosen, since a target with the key (or the import's
+/// own check of a virtual key) refuses every one.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftOut {
+    pub foreign_key: String,
+    pub table: String,
+    pub columns: Vec<String>,
+    pub references: String,
+    pub kind: Unchecked,
+    /// Rows of `table` in the source whose key has no parent there: all left out.
+    pub rows: u64,
+}
+
+impl LeftOut {
+    /// The export's warning.
+    pub fn warning(&self) -> String {
+        let why = match self.kind {
+            Unchecked::Virtual => {
+                "a virtual foreign key, which the import checks like a constraint"
+            }
+            Unchecked::NotValid => "a NOT VALID constraint, which still checks every new row",
+        };
+        format!(
+            "left out {} rows of {}: their ({}) has no row in {} ({}, {why}; a target with \
+             the key would refuse them)",
+            self.rows,
+            self.table,
+            self.columns.join(", "),
+            self.references,
+            self.foreign_key,
+        )
+    }
+}
+
+/// A foreign key whose source rows nothing has checked, so that they can hold orphans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unchecked {
+    NotValid,
+    Virtual,
+}
+
+impl Unchecked {
+    /// `None` for a validated constraint: the server has checked every row.
+    pub fn of(fk: &ForeignKey) -> Option<Unchecked> {
+        match (fk.is_virtual(), fk.validated()) {
+            (true, _) => Some(Unchecked::Virtual),
+            (false, false) => Some(Unchecked::NotValid),
+            (false, true) => None,
+        }
+    }
+}
+
+/// How [`orphan_sql`] looks for the parent row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// `NOT EXISTS`, which the planner turns into an anti-join: to count every row.
+    AntiJoin,
+    /// A scalar subquery, which the planner cannot hash: each row probes the parent's key
+    /// index, as a sample or a lookup reading a few rows needs (as `NOT EXISTS` inside `NOT`,
+    /// the planner hashed the whole parent to keep 200 rows of a child).
+    PerRow,
+}
+
+/// The SQL condition, over the child's row aliased `t`, that the row is an orphan of `fk`: the
+/// key applies to it (its partition, its `when` conditions), needs a parent under the key's
+/// MATCH rule, and `FROM ONLY` the parent (as the server's own check reads it) holds no row
+/// with its values. Never NULL, so `NOT (…)` keeps exactly the other rows.
+pub fn orphan_sql(catalog: &Catalog, fk: &ForeignKey, probe: Probe) -> String {
+    let mut parts = Vec::new();
+    if let Some(scope) = &fk.partition {
+        let oids: Vec<String> = scope.leaf_oids.iter().map(|o| o.to_string()).collect();
+        parts.push(match oids.is_empty() {
+            true => "false".to_string(),
+            false => format!("t.tableoid IN ({})", oids.join(", ")),
+        });
+    }
+    parts.extend(fk.condition().iter().map(|c| {
+        format!(
+            "(t.{}::pg_catalog.text = {}) IS TRUE",
+            quote_ident(&c.column),
+            quote_literal(&c.value)
+        )
+    }));
+    parts.push(fk.match_rule().needs_parent_sql(&fk.columns, "t"));
+    let matches: Vec<String> = fk
+        .parent_columns
+        .iter()
+        .zip(&fk.columns)
+        .map(|(p, c)| format!("p.{} = t.{}", quote_ident(p), quote_ident(c)))
+        .collect();
+    let parent = format!(
+        "SELECT true FROM {} AS p WHERE {}",
+        catalog.tables[fk.parent].from_clause(),
+        matches.join(" AND ")
+    );
+    parts.push(match probe {
+        Probe::AntiJoin => format!("NOT EXISTS ({parent})"),
+        Probe::PerRow => format!("({parent} LIMIT 1) IS NULL"),
+    });
+    format!("({})", parts.join(" AND "))
 }
 
 /// Why a backfilled row was chosen: a row of `child_table` (itself sampled or backfilled)
@@ -558,6 +671,12 @@ struct Selector<'a> {
     provenance: HashMap<RowId, Reason>,
     /// The tables that chose rows since the last [`Selector::compact`].
     touched: Vec<bool>,
+    /// Per table: its keys with orphans in the source and how many rows each leaves out
+    /// ([`count_orphans`]); empty for nearly every table.
+    orphaned: Vec<Vec<(usize, u64)>>,
+    /// Per table with orphaned keys: the condition every row it chooses meets, `NOT` each
+    /// key's [`orphan_sql`]; sampling and backfill lookups both carry it.
+    keep: Vec<Option<String>>,
 }
 
 /// Runs both phases. `plan` gives the load order. With `explain`, the selection also says why
@@ -577,6 +696,22 @@ pub fn select(
     let mut stats = SelectionStats::default();
 
     let started = Instant::now();
+    let orphans = count_orphans(client, readers, catalog)?;
+    selector.leave_out(&orphans);
+    stats.left_out = orphans
+        .iter()
+        .filter_map(|&(i, rows)| {
+            let fk = &catalog.foreign_keys[i];
+            Some(LeftOut {
+                foreign_key: fk.name.clone(),
+                table: catalog.tables[fk.child].name.to_string(),
+                columns: fk.columns.clone(),
+                references: catalog.tables[fk.parent].name.to_string(),
+                kind: Unchecked::of(fk)?,
+                rows,
+            })
+        })
+        .collect();
     let levels = component_levels(plan, |t| {
         selector.outgoing[t]
             .iter()
@@ -629,32 +764,21 @@ pub fn select(
     }
     stats.backfill_ms = started.elapsed().as_secs_f64() * 1e3;
 
+    // Every value asked for has its row now, unless that row is an orphan left out above: a
+    // snapshot holding the row that asked for it could not load either.
     for (i, fk) in catalog.foreign_keys.iter().enumerate() {
         let set = &selector.sets[selector.key_of[i].0];
         let missing = set.requested.count_missing_from(&set.present);
         if missing > 0 {
-            let text = format!(
-                "{} values of {}({}) have no row in {} ({}{})",
-                missing,
-                catalog.tables[fk.child].name,
-                fk.columns.join(", "),
-                catalog.tables[fk.parent].name,
-                fk.name,
-                if fk.is_virtual() {
-                    ", a virtual foreign key: the source itself has these dangling values"
-                } else if fk.validated() {
-                    ""
-                } else {
-                    ", a NOT VALID constraint"
-                }
-            );
-            if fk.validated() {
-                return Err(failure(
-                    ExitKind::VerificationFailed,
-                    format!("foreign key values could not be resolved: {text}"),
-                ));
-            }
-            stats.unresolved.push(text);
+            let orphaned = &selector.orphaned[fk.parent];
+            let kind = match orphaned.is_empty() {
+                true => ExitKind::VerificationFailed,
+                false => ExitKind::BadInput,
+            };
+            return Err(failure(
+                kind,
+                unresolved_message(catalog, i, missing, orphaned),
+            ));
         }
     }
 
@@ -669,6 +793,121 @@ pub fn select(
         stats,
         provenance,
     })
+}
+
+/// Counts the orphans of every unchecked key (see [`Unchecked`]) in the source: one
+/// anti-join of the child with the parent's key index each ([`orphan_sql`]), all in one batch
+/// (such keys are rare; a validated key costs nothing). Returns the keys with orphans, with
+/// how many rows each holds.
+fn count_orphans(
+    client: &mut (impl GenericClient + Send),
+    readers: &mut Readers,
+    catalog: &Catalog,
+) -> Result<Vec<(usize, u64)>> {
+    let keys: Vec<usize> = (0..catalog.foreign_keys.len())
+        .filter(|&i| Unchecked::of(&catalog.foreign_keys[i]).is_some())
+        .collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statements: Vec<String> = keys
+        .iter()
+        .map(|&i| {
+            let fk = &catalog.foreign_keys[i];
+            format!(
+                "SELECT pg_catalog.count(*) FROM {} AS t WHERE {}",
+                catalog.tables[fk.child].from_clause(),
+                orphan_sql(catalog, fk, Probe::AntiJoin)
+            )
+        })
+        .collect();
+    let tables: Vec<usize> = keys
+        .iter()
+        .map(|&i| catalog.foreign_keys[i].child)
+        .collect();
+    let mut orphans = Vec::new();
+    batch(
+        client,
+        readers,
+        &statements,
+        &vec![1; keys.len()],
+        &tables,
+        |k, rows| {
+            let count = rows.get(0, 0).unwrap_or_default();
+            let count: u64 = count
+                .parse()
+                .with_context(|| format!("unexpected count {count:?}"))?;
+            if count > 0 {
+                orphans.push((keys[k], count));
+            }
+            Ok(())
+        },
+    )
+    .context("counting the orphans of NOT VALID and virtual foreign keys")?;
+    Ok(orphans)
+}
+
+/// Why `missing` values of foreign key `fk` found no row in the source: its parent's
+/// `orphaned` keys (with the rows each leaves out) left those rows out; with none, the rows
+/// are not in the export's snapshot of the source at all.
+fn unresolved_message(
+    catalog: &Catalog,
+    fk: usize,
+    missing: usize,
+    orphaned: &[(usize, u64)],
+) -> String {
+    let key = &catalog.foreign_keys[fk];
+    let (child, parent) = (
+        &catalog.tables[key.child].name,
+        &catalog.tables[key.parent].name,
+    );
+    let asked = format!(
+        "{missing} values of {child}({}) ({})",
+        key.columns.join(", "),
+        key.name
+    );
+    if orphaned.is_empty() {
+        return format!(
+            "foreign key values could not be resolved: {asked} have no row in {parent}"
+        );
+    }
+    let mut repairs = Vec::new();
+    let causes: Vec<String> = orphaned
+        .iter()
+        .map(|&(o, rows)| {
+            let other = &catalog.foreign_keys[o];
+            let grandparent = &catalog.tables[other.parent].name;
+            let kind = match Unchecked::of(other) {
+                Some(Unchecked::Virtual) => {
+                    repairs.push(format!("correct the virtual key {}", other.name));
+                    "a virtual foreign key"
+                }
+                _ => {
+                    repairs.push(format!(
+                        "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                        parent.sql(),
+                        quote_ident(&other.name)
+                    ));
+                    "a NOT VALID constraint"
+                }
+            };
+            format!(
+                "{rows} rows of {parent} whose ({}) has no row in {grandparent} ({}, {kind})",
+                other.columns.join(", "),
+                other.name
+            )
+        })
+        .collect();
+    format!(
+        "{asked} reference rows of {parent} that the export leaves out as orphans, because a \
+         target with their key would refuse them; the rows referencing them could not load \
+         without them, so the export stops and writes nothing. Left out: {}. Repair the orphans in the source (delete them or point them at existing rows; \
+         then {}), or keep the rows of {child} that reference them out of the sample with \
+         --filter '{child}=CONDITION' (backfill ignores filters: a filter must leave out every \
+         sampled row that leads to them)",
+        causes.join("; "),
+        repairs.join(", ")
+    )
 }
 
 /// At most this many rows (as far as the statements' expected rows tell) come back in one
@@ -1071,7 +1310,34 @@ impl<'a> Selector<'a> {
             requested_by: None,
             provenance: HashMap::new(),
             touched: vec![false; catalog.tables.len()],
+            orphaned: vec![Vec::new(); catalog.tables.len()],
+            keep: vec![None; catalog.tables.len()],
         }
+    }
+
+    /// Leaves out the orphans of each of `orphans` (key, rows): no row of theirs is chosen.
+    fn leave_out(&mut self, orphans: &[(usize, u64)]) {
+        for &(fk, rows) in orphans {
+            let key = &self.catalog.foreign_keys[fk];
+            self.orphaned[key.child].push((fk, rows));
+            let not_orphan = format!("NOT {}", orphan_sql(self.catalog, key, Probe::PerRow));
+            self.keep[key.child] = Some(match self.keep[key.child].take() {
+                Some(keep) => format!("{keep} AND {not_orphan}"),
+                None => not_orphan,
+            });
+        }
+    }
+
+    /// The condition table `t`'s sampled rows meet: its filter and [`Selector::keep`].
+    fn sample_condition(&self, t: usize, limits: &Limits) -> Option<String> {
+        let parts: Vec<String> = limits
+            .filters
+            .get(&t)
+            .map(|filter| format!("({filter})"))
+            .into_iter()
+            .chain(self.keep[t].clone())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" AND "))
     }
 
     fn pack(&mut self, values: &[u32]) -> Packed {
@@ -1175,19 +1441,20 @@ impl<'a> Selector<'a> {
         for (i, &t) in tables.iter().enumerate() {
             let info = &catalog.tables[t];
             if info.row_key() == RowKey::AllColumns && windows[i].is_some() {
+                let condition = self.sample_condition(t, limits);
                 let rows = self.first_rows_by_page(
                     client,
                     readers,
                     t,
                     windows[i].unwrap_or(u64::MAX),
-                    limits.filters.get(&t),
+                    condition.as_deref(),
                 )?;
                 by_page.insert(i, rows);
                 continue;
             }
             let mut sql = self.select_from(t);
-            if let Some(filter) = limits.filters.get(&t) {
-                sql.push_str(&format!(" WHERE ({filter})"));
+            if let Some(condition) = self.sample_condition(t, limits) {
+                sql.push_str(&format!(" WHERE {condition}"));
             }
             sql.push_str(&format!(" ORDER BY {}", info.order_by("t.")));
             if let Some(window) = windows[i] {
@@ -1305,7 +1572,7 @@ impl<'a> Selector<'a> {
         readers: &mut Readers,
         table: usize,
         window: u64,
-        filter: Option<&String>,
+        condition: Option<&str>,
     ) -> Result<Vec<(RowId, Values)>> {
         let info = &self.catalog.tables[table];
         let pages: i64 = client
@@ -1327,8 +1594,8 @@ impl<'a> Selector<'a> {
                 "{} WHERE t.ctid >= '({start},0)'::pg_catalog.tid AND t.ctid < '({end},0)'::pg_catalog.tid",
                 self.select_from(table)
             );
-            if let Some(filter) = filter {
-                sql.push_str(&format!(" AND ({filter})"));
+            if let Some(condition) = condition {
+                sql.push_str(&format!(" AND {condition}"));
             }
             // One statement: a batch of its own whatever it returns.
             batch(client, readers, &[sql], &[0], &[table], |_, found| {
@@ -1571,7 +1838,7 @@ impl<'a> Selector<'a> {
                 )
             })
             .collect();
-        let condition = if arity == 1 {
+        let mut condition = if arity == 1 {
             format!(
                 "WHERE t.{} = ANY ({}::{}[])",
                 quote_ident(&key.parent_columns[0]),
@@ -1598,6 +1865,10 @@ impl<'a> Selector<'a> {
                 aliases.join(", ")
             )
         };
+        // The parent's orphans of its own unchecked keys are not chosen, asked for or not.
+        if let Some(keep) = &self.keep[parent] {
+            condition.push_str(&format!(" AND {keep}"));
+        }
         let Some(fk) = key.self_reference else {
             return format!("{} {condition}", self.select_from(parent));
         };
@@ -1624,6 +1895,7 @@ impl<'a> Selector<'a> {
                 quote_literal(self.interner.text(value))
             )
         }));
+        step.extend(self.keep[parent].clone());
         // A self-reference declared on partitions follows only rows stored in them.
         if let Some(scope) = &self.catalog.foreign_keys[fk].partition {
             let oids: Vec<String> = scope.leaf_oids.iter().map(|o| o.to_string()).collect();
@@ -1675,6 +1947,131 @@ pub fn explain_read_error(error: postgres::Error) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tables `parents`, `children` and `grandchildren` of schema `app`; keys: children's
+    /// NOT VALID one to parents, grandchildren's validated one to children, and a virtual
+    /// polymorphic key of grandchildren to parents.
+    fn orphan_catalog() -> Catalog {
+        use crate::catalog::{Condition, Constraint, KeyKind, MatchRule, QualifiedName, Table};
+        let table = |name: &str| Table {
+            oid: 0,
+            name: QualifiedName::new("app", name),
+            kind: crate::catalog::TableKind::Ordinary,
+            columns: Vec::new(),
+            unique_keys: Vec::new(),
+            has_rules: false,
+            has_triggers: false,
+            estimated_rows: 0,
+        };
+        let declared = |validated| {
+            KeyKind::Declared(Constraint {
+                schema: "app".into(),
+                deferrable: false,
+                validated,
+            })
+        };
+        let key = |name: &str, child, column: &str, parent, kind| ForeignKey {
+            name: name.into(),
+            child,
+            columns: vec![column.into()],
+            parent,
+            parent_columns: vec!["id".into()],
+            match_rule: MatchRule::Simple,
+            kind,
+            partition: None,
+        };
+        Catalog {
+            tables: vec![table("parents"), table("children"), table("grandchildren")],
+            foreign_keys: vec![
+                key("children_parent_fk", 1, "parent_id", 0, declared(false)),
+                key("grandchildren_child_fk", 2, "child_id", 1, declared(true)),
+                key(
+                    "grandchildren(owner_id) -> parents(id) when owner = 'p'",
+                    2,
+                    "owner_id",
+                    0,
+                    KeyKind::Virtual {
+                        condition: vec![Condition {
+                            column: "owner".into(),
+                            value: "p".into(),
+                        }],
+                    },
+                ),
+            ],
+            ..Catalog::default()
+        }
+    }
+
+    #[test]
+    fn an_orphan_is_a_row_that_needs_a_parent_and_has_none() {
+        let catalog = orphan_catalog();
+        assert_eq!(
+            orphan_sql(&catalog, &catalog.foreign_keys[0], Probe::AntiJoin),
+            concat!(
+                r#"(t."parent_id" IS NOT NULL AND NOT EXISTS (SELECT true FROM ONLY "#,
+                r#""app"."parents" AS p WHERE p."id" = t."parent_id"))"#
+            )
+        );
+        // Per row, as a scalar subquery the planner cannot hash.
+        assert_eq!(
+            orphan_sql(&catalog, &catalog.foreign_keys[0], Probe::PerRow),
+            concat!(
+                r#"(t."parent_id" IS NOT NULL AND (SELECT true FROM ONLY "app"."parents" AS p "#,
+                r#"WHERE p."id" = t."parent_id" LIMIT 1) IS NULL)"#
+            )
+        );
+        // A virtual key's condition limits it; a NULL discriminator is not an orphan.
+        assert_eq!(
+            orphan_sql(&catalog, &catalog.foreign_keys[2], Probe::AntiJoin),
+            concat!(
+                r#"((t."owner"::pg_catalog.text = 'p') IS TRUE AND t."owner_id" IS NOT NULL AND "#,
+                r#"NOT EXISTS (SELECT true FROM ONLY "app"."parents" AS p "#,
+                r#"WHERE p."id" = t."owner_id"))"#
+            )
+        );
+        let kinds: Vec<Option<Unchecked>> =
+            catalog.foreign_keys.iter().map(Unchecked::of).collect();
+        assert_eq!(
+            kinds,
+            [Some(Unchecked::NotValid), None, Some(Unchecked::Virtual)]
+        );
+    }
+
+    #[test]
+    fn a_value_that_needs_an_orphan_names_both_keys_and_the_way_out() {
+        let catalog = orphan_catalog();
+        let message = unresolved_message(&catalog, 1, 3, &[(0, 2)]);
+        for part in [
+            "3 values of app.grandchildren(child_id) (grandchildren_child_fk) reference rows of \
+             app.children",
+            "2 rows of app.children whose (parent_id) has no row in app.parents \
+             (children_parent_fk, a NOT VALID constraint)",
+            r#"ALTER TABLE "app"."children" VALIDATE CONSTRAINT "children_parent_fk""#,
+            "--filter 'app.grandchildren=CONDITION'",
+        ] {
+            assert!(message.contains(part), "{part:?} in {message}");
+        }
+        // Without a key leaving rows out, the rows are simply not there.
+        assert_eq!(
+            unresolved_message(&catalog, 1, 3, &[]),
+            "foreign key values could not be resolved: 3 values of \
+             app.grandchildren(child_id) (grandchildren_child_fk) have no row in app.children"
+        );
+        let left_out = LeftOut {
+            foreign_key: "children_parent_fk".into(),
+            table: "app.children".into(),
+            columns: vec!["parent_id".into()],
+            references: "app.parents".into(),
+            kind: Unchecked::NotValid,
+            rows: 2,
+        };
+        assert_eq!(
+            left_out.warning(),
+            "left out 2 rows of app.children: their (parent_id) has no row in app.parents \
+             (children_parent_fk, a NOT VALID constraint, which still checks every new row; a \
+             target with the key would refuse them)"
+        );
+    }
 
     #[test]
     fn preferred_rows_first_then_fill_in_key_order() {

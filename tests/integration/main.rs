@@ -11,6 +11,7 @@ mod lossless;
 #[path = "../../benches/support/latency_proxy.rs"]
 mod latency_proxy;
 mod masking;
+mod orphans;
 mod shapes;
 mod workflow;
 
@@ -205,6 +206,17 @@ pub fn read_dir_files(dir: &Path) -> Vec<(String, String)> {
         .collect();
     files.sort();
     files
+}
+
+/// The first column of each row of a snapshot's data file for `table` ("schema.table"), in
+/// file order (the header line skipped).
+pub fn first_column(dir: &Path, table: &str) -> Vec<String> {
+    let path = dir.join(format!("{table}.tsv"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    text.lines()
+        .skip(1)
+        .map(|line| line.split('\t').next().unwrap_or_default().to_string())
+        .collect()
 }
 
 /// How many rows a snapshot's manifest lists, over all tables.
