@@ -17,12 +17,14 @@
 //!
 //! **Orphans.** Nothing has checked the source rows of a `NOT VALID` foreign key or of a virtual
 //! key, yet a target with the key refuses an orphan (a `NOT VALID` constraint checks every new
-//! row; the import checks virtual keys itself). So before sampling, one anti-join per such key
-//! counts its orphans ([`orphan_sql`]); the tables of keys with orphans carry "not an orphan"
-//! in their sampling statements and backfill lookups, so those rows are never chosen, and the
-//! stats say per key how many were left out ([`LeftOut`]). A chosen row whose parent is such an
-//! orphan can then find no parent: the selection fails, naming both keys, and nothing is
-//! written. Tables without orphaned keys keep their statements as they were.
+//! row; the import checks virtual keys itself). Proving a key has none reads its whole child
+//! table, so the selection first runs as if none had any; when chosen rows ask a parent the
+//! source lacks through such a key, one anti-join counts that key's orphans ([`orphan_sql`]),
+//! and the selection runs again with the key's table carrying "not an orphan" in its sampling
+//! statements and backfill lookups, so those rows are never chosen; the stats say per key how
+//! many were left out ([`LeftOut`]). A chosen row whose parent is such an orphan can then find
+//! no parent: the selection fails, naming both keys, and nothing is written. Tables without
+//! orphaned keys keep their statements as they were, and a source without orphans pays nothing.
 //!
 //! Round trips dominate on wide schemas, so the statements of one level, and of one backfill
 //! round, go to the server together as simple-protocol batches, spread over the export's
@@ -681,6 +683,12 @@ struct Selector<'a> {
 
 /// Runs both phases. `plan` gives the load order. With `explain`, the selection also says why
 /// each backfilled row was chosen.
+///
+/// Orphans of unchecked keys are rare, and proving that a key has none reads its whole child
+/// table: so the selection first runs as if no key had any, and only when chosen rows ask a
+/// parent the source lacks through such a key are that key's orphans counted
+/// ([`count_orphans`]) and the selection run again, leaving them out; again while new keys show
+/// up (at most once per unchecked key).
 pub fn select(
     client: &mut (impl GenericClient + Send),
     readers: &mut Readers,
@@ -689,6 +697,45 @@ pub fn select(
     limits: &Limits,
     explain: bool,
 ) -> Result<Selection> {
+    let mut orphans: Vec<(usize, u64)> = Vec::new();
+    loop {
+        let attempt =
+            select_leaving_out(client, readers, catalog, plan, limits, explain, &orphans)?;
+        match attempt {
+            Attempt::Selected(selection) => return Ok(selection),
+            Attempt::Orphaned { keys, unresolved } => {
+                let counted = count_orphans(client, readers, catalog, &keys)?;
+                if counted.is_empty() {
+                    return Err(unresolved);
+                }
+                orphans.extend(counted);
+            }
+        }
+    }
+}
+
+/// How one run of the selection ended.
+enum Attempt {
+    Selected(Selection),
+    /// Chosen rows ask for parents the source lacks through unchecked `keys` whose orphans
+    /// were not left out yet; `unresolved` is the error should those keys have none.
+    Orphaned {
+        keys: Vec<usize>,
+        unresolved: anyhow::Error,
+    },
+}
+
+/// Both phases, leaving out the rows `orphans` names (unchecked keys with the orphans each
+/// has in the source).
+fn select_leaving_out(
+    client: &mut (impl GenericClient + Send),
+    readers: &mut Readers,
+    catalog: &Catalog,
+    plan: &[Component],
+    limits: &Limits,
+    explain: bool,
+    orphans: &[(usize, u64)],
+) -> Result<Attempt> {
     let mut selector = Selector::new(catalog);
     if explain {
         selector.requested_by = Some(HashMap::new());
@@ -696,8 +743,7 @@ pub fn select(
     let mut stats = SelectionStats::default();
 
     let started = Instant::now();
-    let orphans = count_orphans(client, readers, catalog)?;
-    selector.leave_out(&orphans);
+    selector.leave_out(orphans);
     stats.left_out = orphans
         .iter()
         .filter_map(|&(i, rows)| {
@@ -766,20 +812,33 @@ pub fn select(
 
     // Every value asked for has its row now, unless that row is an orphan left out above: a
     // snapshot holding the row that asked for it could not load either.
+    let mut unresolved = None;
+    let mut orphaned_keys = Vec::new();
     for (i, fk) in catalog.foreign_keys.iter().enumerate() {
         let set = &selector.sets[selector.key_of[i].0];
         let missing = set.requested.count_missing_from(&set.present);
         if missing > 0 {
+            if Unchecked::of(fk).is_some() && !orphans.iter().any(|&(k, _)| k == i) {
+                orphaned_keys.push(i);
+            }
             let orphaned = &selector.orphaned[fk.parent];
             let kind = match orphaned.is_empty() {
                 true => ExitKind::VerificationFailed,
                 false => ExitKind::BadInput,
             };
-            return Err(failure(
-                kind,
-                unresolved_message(catalog, i, missing, orphaned),
-            ));
+            unresolved.get_or_insert_with(|| {
+                failure(kind, unresolved_message(catalog, i, missing, orphaned))
+            });
         }
+    }
+    if let Some(unresolved) = unresolved {
+        return match orphaned_keys.is_empty() {
+            true => Err(unresolved),
+            false => Ok(Attempt::Orphaned {
+                keys: orphaned_keys,
+                unresolved,
+            }),
+        };
     }
 
     let provenance = std::mem::take(&mut selector.provenance);
@@ -788,25 +847,23 @@ pub fn select(
         .into_iter()
         .map(|state| state.selection)
         .collect();
-    Ok(Selection {
+    Ok(Attempt::Selected(Selection {
         tables,
         stats,
         provenance,
-    })
+    }))
 }
 
-/// Counts the orphans of every unchecked key (see [`Unchecked`]) in the source: one
-/// anti-join of the child with the parent's key index each ([`orphan_sql`]), all in one batch
-/// (such keys are rare; a validated key costs nothing). Returns the keys with orphans, with
-/// how many rows each holds.
+/// Counts the orphans of unchecked `keys` (see [`Unchecked`]) in the source: one anti-join
+/// of the child with the parent's key index each ([`orphan_sql`]), all in one batch (only
+/// keys whose chosen rows met an orphan are counted, see [`select`]). Returns the keys with
+/// orphans, with how many rows each holds.
 fn count_orphans(
     client: &mut (impl GenericClient + Send),
     readers: &mut Readers,
     catalog: &Catalog,
+    keys: &[usize],
 ) -> Result<Vec<(usize, u64)>> {
-    let keys: Vec<usize> = (0..catalog.foreign_keys.len())
-        .filter(|&i| Unchecked::of(&catalog.foreign_keys[i]).is_some())
-        .collect();
     if keys.is_empty() {
         return Ok(Vec::new());
     }
