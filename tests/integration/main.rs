@@ -3,6 +3,7 @@
 mod cluster;
 mod config;
 mod connection;
+mod drift;
 mod export;
 mod faults;
 mod import;
