@@ -210,24 +210,24 @@ pub fn update_sql(load: &LoadTable<'_>) -> Option<String> {
     ))
 }
 
-/// Which of the given staged tables (`(index, table)`) hold drifted rows: one count each, all
-/// in one round trip, before anything is written. A drifted `GENERATED ALWAYS` identity column
-/// fails here (see [`unsettable`]), so that the import stops before its first write.
+/// Runs `classify` (the statements that mark the staged rows new to the target) and tells
+/// which of the given staged tables (`(index, table)`) hold drifted rows: one count each, in
+/// the same round trip, before anything is written. A drifted `GENERATED ALWAYS` identity
+/// column fails here (naming the rows), so that the import stops before its first write.
 pub fn find<'a>(
     txn: &mut Transaction<'_>,
+    classify: &str,
     tables: &[(usize, &'a LoadTable<'a>)],
 ) -> Result<Vec<usize>> {
     let counted: Vec<(usize, &LoadTable<'_>, String)> = tables
         .iter()
         .filter_map(|&(t, load)| count_sql(load).map(|sql| (t, load, sql)))
         .collect();
-    if counted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql: Vec<&str> = counted.iter().map(|(_, _, sql)| sql.as_str()).collect();
+    let mut sql: Vec<&str> = vec![classify];
+    sql.extend(counted.iter().map(|(_, _, sql)| sql.as_str()));
     let counts: Vec<u64> = txn
         .simple_query(&sql.join(";\n"))
-        .context("looking for drifted rows")?
+        .context("comparing the staged rows with the target")?
         .into_iter()
         .filter_map(|m| match m {
             postgres::SimpleQueryMessage::Row(row) => {
@@ -496,7 +496,7 @@ fn refuse_cascades<'r>(
 
 /// Brings the drifted rows of one staged table back to the snapshot's values and returns them
 /// (none when it has no drift left). Refuses first when the update would carry over to rows
-/// outside the snapshot ([`refuse_cascades`]) or a column cannot be set ([`unsettable`]).
+/// outside the snapshot, or a column cannot be set.
 pub fn repair<'r>(
     txn: &mut Transaction<'_>,
     load: &LoadTable<'_>,
@@ -609,6 +609,52 @@ mod tests {
         let list = list_sql(&l).unwrap();
         assert!(list.contains(r#"THEN 'label' END"#), "{list}");
         assert!(list.contains("NOT s._seedsnap_new"), "{list}");
+    }
+
+    #[test]
+    fn drift_is_counted_over_always_identities_too() {
+        let t = table();
+        let l = load(&t, Some(vec!["id".into()]));
+        let count = count_sql(&l).unwrap();
+        assert!(count.contains(r#"ROW(t."label", t."n")"#), "{count}");
+        assert!(list_sql(&l).unwrap().contains("THEN 'n' END"));
+        let rows = [DriftedRow {
+            table: "app.tags".into(),
+            key_columns: vec!["id".into()],
+            key: vec![Some("7".into())],
+            columns: vec!["label".into(), "n".into()],
+        }];
+        let error = format!("{:#}", unsettable(&rows, &l).unwrap_err());
+        assert!(error.contains("app.tags (id)=(7): column n"), "{error}");
+        assert!(unsettable(&rows[..0], &l).is_ok());
+    }
+
+    #[test]
+    fn cascades_count_only_rows_no_snapshot_row_matches() {
+        let t = table();
+        let l = load(&t, Some(vec!["id".into()]));
+        let fk = CascadingKey {
+            name: "c_fk".into(),
+            action: "CASCADE".into(),
+            child_oid: 2,
+            child_sql: r#"ONLY "app"."c""#.into(),
+            child_name: "app.c".into(),
+            child_columns: vec!["tag_label".into()],
+            parent_columns: vec!["label".into()],
+            child_key: vec!["cid".into()],
+        };
+        let key = vec!["id".to_string()];
+        let staged = cascaded_rows_sql(&l, &key, &fk, &Referencing::Staged(&l)).unwrap();
+        assert!(staged.contains(r#"c."tag_label" = t."label""#), "{staged}");
+        assert!(
+            staged
+                .contains(r#"NOT EXISTS (SELECT 1 FROM pg_temp.s0 AS cs WHERE cs."id" = c."id")"#),
+            "{staged}"
+        );
+        let outside = cascaded_rows_sql(&l, &key, &fk, &Referencing::Outside).unwrap();
+        assert!(!outside.contains("AS cs"), "{outside}");
+        assert!(outside.contains("'(cid)=('"), "{outside}");
+        assert!(cascaded_rows_sql(&l, &key, &fk, &Referencing::Loaded).is_none());
     }
 
     #[test]

@@ -774,14 +774,9 @@ impl Loader<'_, '_> {
         // Tables holding drifted rows (`--on-drift=update`), repaired as they load.
         let mut drifting = vec![false; catalog.tables.len()];
         if !fire {
+            let staged: Vec<usize> = layout.order().filter(|&t| !direct[t]).collect();
             timed(&mut timings.classify_ms, || {
-                classify(txn, &layout, &direct)?;
-                self.find_drift(
-                    txn,
-                    &layout,
-                    layout.order().filter(|&t| !direct[t]),
-                    &mut drifting,
-                )
+                self.classify(txn, &layout, &staged, &mut drifting)
             })?;
             self.done(
                 "compared the staged rows with the target's",
@@ -910,20 +905,29 @@ impl Loader<'_, '_> {
         self.progress.line(&format!("{what} ({})", report::ms(ms)));
     }
 
-    /// With `--on-drift=update`: marks the given staged tables that hold drifted rows, before
-    /// anything is written to them (one round trip; see [`drift::find`]).
-    fn find_drift(
+    /// Marks the staged rows of `tables` that are new to the target and, with
+    /// `--on-drift=update`, which of the tables hold drifted rows ([`drift::find`]), in one
+    /// round trip and before anything is written to them.
+    fn classify(
         &self,
         txn: &mut Transaction<'_>,
         layout: &Layout,
-        tables: impl Iterator<Item = usize>,
+        tables: &[usize],
         drifting: &mut [bool],
     ) -> Result<()> {
-        if self.options.on_drift != drift::OnDrift::Update {
+        if tables.is_empty() {
             return Ok(());
         }
-        let loads: Vec<(usize, &LoadTable)> = tables.map(|t| (t, &layout.loads[&t])).collect();
-        for t in drift::find(txn, &loads)? {
+        let classify: Vec<String> = tables.iter().map(|t| layout.loads[t].classify()).collect();
+        let classify = classify.join(";\n");
+        if self.options.on_drift != drift::OnDrift::Update {
+            return txn
+                .batch_execute(&classify)
+                .context("comparing the staged rows with the target");
+        }
+        let loads: Vec<(usize, &LoadTable)> =
+            tables.iter().map(|&t| (t, &layout.loads[&t])).collect();
+        for t in drift::find(txn, &classify, &loads)? {
             drifting[t] = true;
         }
         Ok(())
@@ -934,8 +938,9 @@ impl Loader<'_, '_> {
     /// need a repaired value (a foreign key to a unique column), and a drifted row may hold a
     /// unique value a new row brings, so the repaired tables are compared with the target
     /// again before their new rows go in. In a cycle, or a table that references itself
-    /// (deferrable keys deferred), a repaired row may need a new row of the component instead: when the repair before the insert breaks a
-    /// key, it is rolled back to a savepoint and done after the cycle's rows are in.
+    /// (deferrable keys deferred), a repaired row may need a new row of the component instead:
+    /// when the repair before the insert breaks a key, it is rolled back to a savepoint and
+    /// done after the component's rows are in.
     fn repair_and_insert(
         &self,
         txn: &mut Transaction<'_>,
@@ -1111,14 +1116,7 @@ impl Loader<'_, '_> {
                     .join(", ")
             ));
             if load.classify_each {
-                let classify: Vec<String> = component
-                    .tables
-                    .iter()
-                    .map(|t| layout.loads[t].classify())
-                    .collect();
-                txn.batch_execute(&classify.join(";\n"))
-                    .context("comparing the staged rows with the target")?;
-                self.find_drift(txn, layout, component.tables.iter().copied(), load.drifting)?;
+                self.classify(txn, layout, &component.tables, load.drifting)?;
             }
             if drifts(load) {
                 self.repair_and_insert(txn, layout, component, load, &mut inserted)?;
@@ -1460,21 +1458,6 @@ fn stage_file(
     let table = &layout.manifest.tables[m.manifest];
     txn.batch_execute(&load.create_stage(&stage_types(layout, m)))?;
     copy_file(txn, snapshot, &load.copy_in(), table, savepoint, progress)
-}
-
-/// Marks the staged rows that are new to the target, in one round trip.
-fn classify(txn: &mut Transaction<'_>, layout: &Layout, direct: &[bool]) -> Result<()> {
-    let classify: Vec<String> = layout
-        .matched
-        .iter()
-        .filter(|m| !direct[m.target])
-        .map(|m| layout.loads[&m.target].classify())
-        .collect();
-    if !classify.is_empty() {
-        txn.batch_execute(&classify.join(";\n"))
-            .context("comparing the staged rows with the target")?;
-    }
-    Ok(())
 }
 
 /// What each table holds after inserting (present, drifted, missing), and the foreign keys the

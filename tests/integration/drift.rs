@@ -8,27 +8,9 @@ fn text(db: &TestDb, sql: &str) -> String {
     db.client().query_one(sql, &[]).unwrap().get(0)
 }
 
-/// `table key columns` of every row the report says it brought back.
-fn drifted(report: &serde_json::Value) -> Vec<String> {
-    let mut rows: Vec<String> = report["drifted_rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {} {}",
-                r["table"].as_str().unwrap(),
-                r["key"][0].as_str().unwrap(),
-                r["columns"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|c| c.as_str().unwrap())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-        })
-        .collect();
+/// [`drifted`], sorted.
+fn repaired(report: &serde_json::Value) -> Vec<String> {
+    let mut rows = drifted(report);
     rows.sort();
     rows
 }
@@ -49,39 +31,53 @@ fn drifted_rows_are_repaired_before_the_new_rows_that_need_them() {
         ),
     );
     let dir = export_to_scratch(&source, &["--limit", "all"]);
-    // The target's rows drifted: the parent's code was renamed (a new child needs the old
-    // one back), and user 1 took the address the snapshot gives user 2.
-    let target = cluster().create_db(
-        "drift_order_test",
-        None,
-        &format!(
-            "{schema} INSERT INTO parent VALUES (1, 'z');
-                      INSERT INTO users VALUES (1, 'bob@x');"
-        ),
-    );
-    let report = json(&import(&target, &dir, &["--json"]).ok());
-    assert_eq!(
-        drifted(&report),
-        vec!["public.parent 1 code", "public.users 1 email"],
-        "{report}"
-    );
-    assert_eq!(total(&report, "inserted"), 2, "{report}");
-    assert_eq!(total(&report, "updated"), 2, "{report}");
-    assert_eq!(
-        text(
-            &target,
-            "SELECT string_agg(id || ':' || email, ' ' ORDER BY id) FROM users"
-        ),
-        "1:ann@x 2:bob@x"
-    );
-    assert_eq!(
-        text(&target, "SELECT parent_code FROM child WHERE id = 1"),
-        "a"
-    );
-    // Converged: the next import has nothing to do.
-    let again = json(&import(&target, &dir, &["--json"]).ok());
-    assert!(drifted(&again).is_empty(), "{again}");
-    assert_eq!(total(&again, "inserted"), 0, "{again}");
+    // Compared with the target all at once, and (a trigger let run) table by table.
+    let trigger = "CREATE FUNCTION same() RETURNS trigger LANGUAGE plpgsql
+                       AS 'BEGIN RETURN NEW; END';
+                   CREATE TRIGGER same BEFORE INSERT OR UPDATE ON users
+                       FOR EACH ROW EXECUTE FUNCTION same();";
+    for extra in [&[][..], &["--fire-triggers"][..]] {
+        // The target's rows drifted: the parent's code was renamed (a new child needs the old
+        // one back), and user 1 took the address the snapshot gives user 2.
+        let target = cluster().create_db(
+            "drift_order_test",
+            None,
+            &format!(
+                "{schema} {} INSERT INTO parent VALUES (1, 'z');
+                          INSERT INTO users VALUES (1, 'bob@x');",
+                if extra.is_empty() { "" } else { trigger }
+            ),
+        );
+        let args: Vec<&str> = ["--json"].iter().chain(extra).copied().collect();
+        let report = json(&import(&target, &dir, &args).ok());
+        assert_eq!(
+            report["triggers_fired"].as_array().unwrap().len(),
+            extra.len(),
+            "{report}"
+        );
+        assert_eq!(
+            repaired(&report),
+            vec!["public.parent 1 code", "public.users 1 email"],
+            "{extra:?} {report}"
+        );
+        assert_eq!(total(&report, "inserted"), 2, "{report}");
+        assert_eq!(total(&report, "updated"), 2, "{report}");
+        assert_eq!(
+            text(
+                &target,
+                "SELECT string_agg(id || ':' || email, ' ' ORDER BY id) FROM users"
+            ),
+            "1:ann@x 2:bob@x"
+        );
+        assert_eq!(
+            text(&target, "SELECT parent_code FROM child WHERE id = 1"),
+            "a"
+        );
+        // Converged: the next import has nothing to do.
+        let again = json(&import(&target, &dir, &args).ok());
+        assert!(repaired(&again).is_empty(), "{again}");
+        assert_eq!(total(&again, "inserted"), 0, "{again}");
+    }
 }
 
 #[test]
@@ -172,7 +168,7 @@ fn drift_in_tables_that_reference_themselves_converges() {
     );
     let report = json(&import(&target, &dir, &["--json"]).ok());
     assert_eq!(
-        drifted(&report),
+        repaired(&report),
         vec!["public.categories 1 name", "public.nodes 1 parent_id"],
         "{report}"
     );
