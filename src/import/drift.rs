@@ -18,7 +18,12 @@
 //! [`repair`]s a table's drifted rows just before its new rows go in, tables in dependency
 //! order (parents first), so that a new row finds the value a repair restores (a foreign key
 //! to a unique column) and no longer collides with a unique value a drifted row held (the
-//! caller compares the table's staged rows with the target again after the repair). Two
+//! caller compares the table's staged rows with the target again after the repair). In a
+//! cycle, or a table that references itself, a repaired row may need a new row of the same
+//! component instead: that repair is tried first under a savepoint, and done after the
+//! component's rows when it breaks a key. Repairs run only with the per-row foreign-key
+//! checks: the faster checks of `fast_path.rs` and `re_added_keys.rs` apply only when every
+//! loaded table was empty, where nothing can drift. Two
 //! drifts cannot be brought back, and fail the import (verification failed), which rolls back:
 //! - a `GENERATED ALWAYS` identity column that is not the key: an UPDATE may set it only to
 //!   DEFAULT (PostgreSQL has no `OVERRIDING SYSTEM VALUE` for UPDATE), and deleting and

@@ -19,8 +19,9 @@
 //!    `session_replication_role` with the foreign-key triggers off and every key checked
 //!    afterwards, see `fast_path.rs`; as a table owner that may not, with the keys dropped
 //!    for the load and added back, validated, after it — which locks the tables and their
-//!    parents `ACCESS EXCLUSIVE` until the commit — see `re_added_keys.rs`), then verified
-//!    (present, drifted, missing, foreign keys), then sequences are advanced, the held-off triggers are
+//!    parents `ACCESS EXCLUSIVE` until the commit — see `re_added_keys.rs`; those two only
+//!    when every loaded table was empty, so no row can have drifted), then verified (present,
+//!    drifted, missing, foreign keys), then sequences are advanced, the held-off triggers are
 //!    enabled as they were, then it commits — or rolls back on any failure or with
 //!    `--dry-run`. When a value does not load, the transaction is rolled back and every file is
 //!    staged again in a second one, also rolled back, to report every refused value.
