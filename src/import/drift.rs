@@ -13,18 +13,23 @@
 //! so a changed row is simply a row the target does not have yet. Rows of the target that no
 //! snapshot row matches (added by tests or people) are never touched here.
 //!
-//! With `update`, [`find`] counts the drifted rows of every staged table once the staged rows
-//! are compared with the target, before anything is written; the insert phase then
-//! [`repair`]s a table's drifted rows just before its new rows go in, tables in dependency
+//! With `update`, a table whose repair could matter to other rows — one with a unique key
+//! besides the one its rows are matched by, or a `GENERATED ALWAYS` identity column
+//! ([`repaired_first`]) — is repaired before its new rows go in: [`find`] counts its drifted
+//! rows once the staged rows are compared with the target, before anything is written, and
+//! the insert phase [`repair`]s them just before the table's new rows, tables in dependency
 //! order (parents first), so that a new row finds the value a repair restores (a foreign key
 //! to a unique column) and no longer collides with a unique value a drifted row held (the
 //! caller compares the table's staged rows with the target again after the repair). In a
 //! cycle, or a table that references itself, a repaired row may need a new row of the same
 //! component instead: that repair is tried first under a savepoint, and done after the
-//! component's rows when it breaks a key. Repairs run only with the per-row foreign-key
-//! checks: the faster checks of `fast_path.rs` and `re_added_keys.rs` apply only when every
-//! loaded table was empty, where nothing can drift. Two
-//! drifts cannot be brought back, and fail the import (verification failed), which rolls back:
+//! component's rows when it breaks a key. The other tables' drifted rows — their repair
+//! changes no value another row can reference or collide with — are repaired after the
+//! insert, found by the verification's counts at no extra cost, parents first. Repairs run
+//! only with the per-row foreign-key checks: the faster checks of `fast_path.rs` and
+//! `re_added_keys.rs` apply only when every loaded table was empty, where nothing can drift.
+//! Two drifts cannot be brought back, and fail the import (verification failed), which rolls
+//! back:
 //! - a `GENERATED ALWAYS` identity column that is not the key: an UPDATE may set it only to
 //!   DEFAULT (PostgreSQL has no `OVERRIDING SYSTEM VALUE` for UPDATE), and deleting and
 //!   inserting the row again, or altering the column, would reach beyond the snapshot's rows;
@@ -144,9 +149,27 @@ fn drifted_rows(load: &LoadTable<'_>, key: &[String], columns: &[String]) -> Str
     )
 }
 
-/// Counts the drifted rows of a staged table (every column but the key compared).
+/// Whether a table's drifted rows are repaired before its new rows are inserted: when it has
+/// a unique key besides the one its rows are matched by (a repair may restore a value a new
+/// row references, or free a value a new row brings), or a `GENERATED ALWAYS` identity column
+/// besides the key (which cannot be repaired: found before anything is written). The others
+/// are repaired after the insert, where finding their drift costs nothing more: their repair
+/// changes no value another row can need or collide with.
+pub fn repaired_first(load: &LoadTable<'_>) -> bool {
+    let Some(key) = load.identity_key.as_ref() else {
+        return false;
+    };
+    load.unique_keys.iter().any(|k| k != key)
+        || compared(load, key).iter().any(|c| always_identity(load, c))
+}
+
+/// Counts the drifted rows of a staged table (every column but the key compared), for the
+/// tables [`repaired_first`].
 pub fn count_sql(load: &LoadTable<'_>) -> Option<String> {
     let key = load.identity_key.as_ref()?;
+    if !repaired_first(load) {
+        return None;
+    }
     let columns = compared(load, key);
     if columns.is_empty() {
         return None;

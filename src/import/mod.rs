@@ -12,16 +12,18 @@
 //!    line and column) — or, into an empty table, loaded straight by COPY, or by batched
 //!    `INSERT … VALUES` when round trips to the target are slow ([`batched_rows`]) — then the
 //!    staged rows are compared with the target's (new, or held under the same key; with
-//!    `--on-drift=update`, which tables hold drifted rows, see [`drift`]), then rows are
-//!    inserted in dependency order, each table's drifted rows brought back to the snapshot's
-//!    values just before its new rows go in, with the cycle strategies of
+//!    `--on-drift=update`, which tables with other unique keys hold drifted rows, see
+//!    [`drift`]), then rows are inserted in dependency order, those tables' drifted rows
+//!    brought back to the snapshot's values just before their new rows go in, with the cycle
+//!    strategies of
 //!    [`crate::graph`] (carried out in `cycles.rs`; as a role that may set
 //!    `session_replication_role` with the foreign-key triggers off and every key checked
 //!    afterwards, see `fast_path.rs`; as a table owner that may not, with the keys dropped
 //!    for the load and added back, validated, after it — which locks the tables and their
 //!    parents `ACCESS EXCLUSIVE` until the commit — see `re_added_keys.rs`; those two only
 //!    when every loaded table was empty, so no row can have drifted), then verified (present,
-//!    drifted, missing, foreign keys), then sequences are advanced, the held-off triggers are
+//!    drifted, missing, foreign keys), then the other drifted rows are brought back and
+//!    verified again, then sequences are advanced, the held-off triggers are
 //!    enabled as they were, then it commits — or rolls back on any failure or with
 //!    `--dry-run`. When a value does not load, the transaction is rolled back and every file is
 //!    staged again in a second one, also rolled back, to report every refused value.
@@ -556,6 +558,17 @@ impl<'a> Layout<'a> {
     }
 }
 
+/// Where the rows of the table with `oid` belong, for a repair that would carry over to them
+/// ([`drift::repair`]).
+fn referencing<'l>(layout: &'l Layout, direct: &[bool], oid: u32) -> drift::Referencing<'l> {
+    let found = layout.loads.iter().find(|(_, l)| l.target.oid == oid);
+    match found {
+        Some((&t, _)) if direct[t] => drift::Referencing::Loaded,
+        Some((_, l)) => drift::Referencing::Staged(l),
+        None => drift::Referencing::Outside,
+    }
+}
+
 /// Streams a reader into `COPY … FROM STDIN`.
 fn stream_copy(
     txn: &mut Transaction<'_>,
@@ -821,8 +834,18 @@ impl Loader<'_, '_> {
                 );
             }
         }
-        let (mut tables, violations) = timed(&mut timings.verify_ms, || {
+        let (mut tables, mut violations) = timed(&mut timings.verify_ms, || {
             verify(txn, &layout, &direct, &inserted, self.snapshot)
+        })?;
+        timed(&mut timings.verify_ms, || {
+            self.converge(
+                txn,
+                &layout,
+                &direct,
+                &inserted,
+                (&mut tables, &mut violations),
+                &mut drifted_rows,
+            )
         })?;
         for outcome in tables.iter_mut() {
             let updated = drifted_rows
@@ -934,8 +957,51 @@ impl Loader<'_, '_> {
         Ok(())
     }
 
-    /// Inserts a component some of whose tables hold drifted rows, bringing those back to the
-    /// snapshot's values first, parents before children (the plan's order): a new row may
+    /// With `--on-drift=update`, after the insert: brings back the drifted rows of the tables
+    /// not repaired before their new rows (those with no unique key but the one rows are
+    /// matched by: their repair changes no value a new row could need or collide with),
+    /// parents first, then verifies again (counts and foreign keys: a row's new values may be
+    /// what its children point at). Tables without drift cost nothing more.
+    fn converge(
+        &self,
+        txn: &mut Transaction<'_>,
+        layout: &Layout,
+        direct: &[bool],
+        inserted: &HashMap<usize, u64>,
+        (tables, violations): (&mut Vec<TableOutcome>, &mut Vec<String>),
+        drifted: &mut Vec<drift::DriftedRow>,
+    ) -> Result<()> {
+        if self.options.on_drift != drift::OnDrift::Update || tables.iter().all(|t| t.drifted == 0)
+        {
+            return Ok(());
+        }
+        // Deferrable keys wait for the last update (rows of a cycle may move together).
+        txn.batch_execute("SET CONSTRAINTS ALL DEFERRED")?;
+        let candidates: Vec<usize> = layout
+            .order()
+            .zip(tables.iter())
+            .filter(|(_, outcome)| outcome.drifted > 0)
+            .map(|(t, _)| t)
+            .collect();
+        for t in candidates {
+            let rows = drift::repair(
+                txn,
+                &layout.loads[&t],
+                &|oid| referencing(layout, direct, oid),
+                constraint_violation,
+            )?;
+            drifted.extend(rows);
+        }
+        txn.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+            .map_err(|e| constraint_violation(e, "the updated rows"))
+            .context("checking deferred foreign keys after the update")?;
+        (*tables, *violations) = verify(txn, layout, direct, inserted, self.snapshot)?;
+        Ok(())
+    }
+
+    /// Inserts a component some of whose tables hold drifted rows that are repaired first
+    /// ([`drift::repaired_first`]), bringing those back to the snapshot's values before, parents
+    /// before children (the plan's order): a new row may
     /// need a repaired value (a foreign key to a unique column), and a drifted row may hold a
     /// unique value a new row brings, so the repaired tables are compared with the target
     /// again before their new rows go in. In a cycle, or a table that references itself
@@ -957,18 +1023,7 @@ impl Loader<'_, '_> {
             .filter(|&t| load.drifting[t])
             .collect();
         let direct = load.direct;
-        let referencing = |oid: u32| {
-            let found = layout
-                .loads
-                .iter()
-                .find(|(_, l)| l.target.oid == oid)
-                .map(|(&t, l)| (t, l));
-            match found {
-                Some((t, _)) if direct[t] => drift::Referencing::Loaded,
-                Some((_, l)) => drift::Referencing::Staged(l),
-                None => drift::Referencing::Outside,
-            }
-        };
+        let referencing = |oid: u32| referencing(layout, direct, oid);
         let repair_all = |txn: &mut Transaction<'_>| -> Result<Vec<drift::DriftedRow>> {
             let mut rows = Vec::new();
             for &t in &repaired {

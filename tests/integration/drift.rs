@@ -146,24 +146,26 @@ fn a_drifted_generated_always_identity_column_is_named() {
 fn drift_in_tables_that_reference_themselves_converges() {
     let schema = "CREATE TABLE categories (id int PRIMARY KEY, name text NOT NULL UNIQUE,
                                            parent_id int REFERENCES categories (id));
-                  CREATE TABLE nodes (id int PRIMARY KEY, parent_id int REFERENCES nodes (id));";
+                  CREATE TABLE nodes (id int PRIMARY KEY, label text UNIQUE,
+                                      parent_id int REFERENCES nodes (id));";
     let source = cluster().create_db(
         "drift_self",
         None,
         &format!(
             "{schema} INSERT INTO categories VALUES (1, 'a', NULL), (2, 'b', 1);
-                      INSERT INTO nodes VALUES (2, NULL), (1, 2);"
+                      INSERT INTO nodes VALUES (2, 'n2', NULL), (1, 'n1', 2);"
         ),
     );
     let dir = export_to_scratch(&source, &["--limit", "all"]);
     // Category 1 holds the name the snapshot gives category 2 (repaired before the insert);
-    // node 1 lost its parent, a row new to the target (repaired after the insert).
+    // node 1 lost its parent, a row new to the target (that repair breaks the key before
+    // the insert: it is rolled back and done after it).
     let target = cluster().create_db(
         "drift_self_test",
         None,
         &format!(
             "{schema} INSERT INTO categories VALUES (1, 'b', NULL);
-                      INSERT INTO nodes VALUES (1, NULL);"
+                      INSERT INTO nodes VALUES (1, 'n1', NULL);"
         ),
     );
     let report = json(&import(&target, &dir, &["--json"]).ok());
