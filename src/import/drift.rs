@@ -12,6 +12,32 @@
 //! columns are all NOT NULL). A table without one cannot drift: its rows are compared whole,
 //! so a changed row is simply a row the target does not have yet. Rows of the target that no
 //! snapshot row matches (added by tests or people) are never touched here.
+//!
+//! With `update`, a table whose repair could matter to other rows — one with a unique key
+//! besides the one its rows are matched by, or a `GENERATED ALWAYS` identity column
+//! ([`repaired_first`]) — is repaired before its new rows go in: [`find`] counts its drifted
+//! rows once the staged rows are compared with the target, before anything is written, and
+//! the insert phase [`repair`]s them just before the table's new rows, tables in dependency
+//! order (parents first), so that a new row finds the value a repair restores (a foreign key
+//! to a unique column) and no longer collides with a unique value a drifted row held (the
+//! caller compares the table's staged rows with the target again after the repair). In a
+//! cycle, or a table that references itself, a repaired row may need a new row of the same
+//! component instead: that repair is tried first under a savepoint, and done after the
+//! component's rows when it breaks a key. The other tables' drifted rows — their repair
+//! changes no value another row can reference or collide with — are repaired after the
+//! insert, found by the verification's counts at no extra cost, parents first. Repairs run
+//! only with the per-row foreign-key checks: the faster checks of `fast_path.rs` and
+//! `re_added_keys.rs` apply only when every loaded table was empty, where nothing can drift.
+//! Two drifts cannot be brought back, and fail the import (verification failed), which rolls
+//! back:
+//! - a `GENERATED ALWAYS` identity column that is not the key: an UPDATE may set it only to
+//!   DEFAULT (PostgreSQL has no `OVERRIDING SYSTEM VALUE` for UPDATE), and deleting and
+//!   inserting the row again, or altering the column, would reach beyond the snapshot's rows;
+//!   [`find`] fails on it before the first write;
+//! - a repair that changes a value which rows the snapshot does not hold reference through an
+//!   `ON UPDATE CASCADE`, `SET NULL` or `SET DEFAULT` key (read from the server's catalog, every
+//!   schema, `cascading_keys.sql`): the update would rewrite those rows too. Rows of the
+//!   snapshot the cascade reaches are brought to the snapshot's values anyway.
 
 use anyhow::{Context, Result};
 use postgres::Transaction;
@@ -19,6 +45,7 @@ use serde::Serialize;
 
 use super::statements::{LoadTable, NEW_FLAG};
 use crate::catalog::{quote_ident, quote_literal, Identity};
+use crate::error::{failure, ExitKind};
 
 /// What to do with rows of the target that hold other content under a snapshot row's key.
 #[derive(
@@ -83,26 +110,81 @@ fn key_match(key: &[String]) -> String {
         .join(" AND ")
 }
 
-/// The columns an update may set: the snapshot's, minus the key and `GENERATED ALWAYS`
-/// identity columns (which only take DEFAULT in an UPDATE).
-fn settable(load: &LoadTable<'_>, key: &[String]) -> Vec<String> {
+/// The columns compared: the snapshot's, minus the key.
+fn compared(load: &LoadTable<'_>, key: &[String]) -> Vec<String> {
     load.columns
         .iter()
         .filter(|c| !key.contains(c))
-        .filter(|c| {
-            load.target
-                .column(c)
-                .is_none_or(|col| col.identity != Some(Identity::Always))
-        })
         .cloned()
         .collect()
 }
 
+/// Whether `column` is a `GENERATED ALWAYS` identity column, which an UPDATE may set only to
+/// DEFAULT (PostgreSQL has no `OVERRIDING SYSTEM VALUE` for UPDATE).
+fn always_identity(load: &LoadTable<'_>, column: &str) -> bool {
+    load.target
+        .column(column)
+        .is_some_and(|col| col.identity == Some(Identity::Always))
+}
+
+/// The columns an update may set: the compared ones but `GENERATED ALWAYS` identity columns.
+fn settable(load: &LoadTable<'_>, key: &[String]) -> Vec<String> {
+    compared(load, key)
+        .into_iter()
+        .filter(|c| !always_identity(load, c))
+        .collect()
+}
+
+/// The staged rows (not new) whose target row under the same key holds other content in
+/// `columns`, as `FROM … WHERE …`.
+fn drifted_rows(load: &LoadTable<'_>, key: &[String], columns: &[String]) -> String {
+    format!(
+        "FROM {stage} AS s JOIN {target} AS t ON {matches}
+          WHERE NOT s.{NEW_FLAG} AND {t_row} IS DISTINCT FROM {s_row}",
+        stage = load.stage,
+        target = load.target.from_clause(),
+        matches = key_match(key),
+        t_row = row_of("t", columns),
+        s_row = row_of("s", columns),
+    )
+}
+
+/// Whether a table's drifted rows are repaired before its new rows are inserted: when it has
+/// a unique key besides the one its rows are matched by (a repair may restore a value a new
+/// row references, or free a value a new row brings), or a `GENERATED ALWAYS` identity column
+/// besides the key (which cannot be repaired: found before anything is written). The others
+/// are repaired after the insert, where finding their drift costs nothing more: their repair
+/// changes no value another row can need or collide with.
+pub fn repaired_first(load: &LoadTable<'_>) -> bool {
+    let Some(key) = load.identity_key.as_ref() else {
+        return false;
+    };
+    load.unique_keys.iter().any(|k| k != key)
+        || compared(load, key).iter().any(|c| always_identity(load, c))
+}
+
+/// Counts the drifted rows of a staged table (every column but the key compared), for the
+/// tables [`repaired_first`].
+pub fn count_sql(load: &LoadTable<'_>) -> Option<String> {
+    let key = load.identity_key.as_ref()?;
+    if !repaired_first(load) {
+        return None;
+    }
+    let columns = compared(load, key);
+    if columns.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "SELECT pg_catalog.count(*)::pg_catalog.int8 {}",
+        drifted_rows(load, key, &columns)
+    ))
+}
+
 /// Lists the drifted rows of a staged table: key values and the names of the columns that
-/// differ. Values are compared as text, like the verification does.
+/// differ (every column but the key). Values are compared as text, like the verification does.
 pub fn list_sql(load: &LoadTable<'_>) -> Option<String> {
     let key = load.identity_key.as_ref()?;
-    let columns = settable(load, key);
+    let columns = compared(load, key);
     if columns.is_empty() {
         return None;
     }
@@ -120,16 +202,11 @@ pub fn list_sql(load: &LoadTable<'_>) -> Option<String> {
         .collect();
     Some(format!(
         "SELECT ARRAY[{keys}], pg_catalog.array_remove(ARRAY[{changed}]::pg_catalog.text[], NULL)
-           FROM {stage} AS s JOIN {target} AS t ON {matches}
-          WHERE NOT s.{NEW_FLAG} AND {t_row} IS DISTINCT FROM {s_row}
+           {rows}
           ORDER BY {order}",
         keys = keys.join(", "),
         changed = changed.join(", "),
-        stage = load.stage,
-        target = load.target.from_clause(),
-        matches = key_match(key),
-        t_row = row_of("t", &columns),
-        s_row = row_of("s", &columns),
+        rows = drifted_rows(load, key, &columns),
         order = key
             .iter()
             .map(|c| format!("s.{}", quote_ident(c)))
@@ -161,48 +238,319 @@ pub fn update_sql(load: &LoadTable<'_>) -> Option<String> {
     ))
 }
 
-/// Brings every drifted row of the given staged tables back to the snapshot's values, in the
-/// order given (dependency order, so a row's new parent is already right), and returns them.
-/// The caller verifies the tables again.
-pub fn converge<'a>(
+/// Runs `classify` (the statements that mark the staged rows new to the target) and tells
+/// which of the given staged tables (`(index, table)`) hold drifted rows: one count each, in
+/// the same round trip, before anything is written. A drifted `GENERATED ALWAYS` identity
+/// column fails here (naming the rows), so that the import stops before its first write.
+pub fn find<'a>(
     txn: &mut Transaction<'_>,
-    tables: impl IntoIterator<Item = &'a LoadTable<'a>>,
-    mut violation: impl FnMut(postgres::Error, &str) -> anyhow::Error,
-) -> Result<Vec<DriftedRow>> {
-    let mut drifted = Vec::new();
-    for load in tables {
-        let (Some(list), Some(update)) = (list_sql(load), update_sql(load)) else {
-            continue;
-        };
-        let name = load.target.name.to_string();
-        let rows = txn
-            .query(list.as_str(), &[])
-            .with_context(|| format!("listing the drifted rows of {name}"))?;
-        if rows.is_empty() {
+    classify: &str,
+    tables: &[(usize, &'a LoadTable<'a>)],
+) -> Result<Vec<usize>> {
+    let counted: Vec<(usize, &LoadTable<'_>, String)> = tables
+        .iter()
+        .filter_map(|&(t, load)| count_sql(load).map(|sql| (t, load, sql)))
+        .collect();
+    let mut sql: Vec<&str> = vec![classify];
+    sql.extend(counted.iter().map(|(_, _, sql)| sql.as_str()));
+    let counts: Vec<u64> = txn
+        .simple_query(&sql.join(";\n"))
+        .context("comparing the staged rows with the target")?
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => {
+                Some(row.get(0).unwrap_or("0").parse().unwrap_or(0))
+            }
+            _ => None,
+        })
+        .collect();
+    anyhow::ensure!(
+        counts.len() == counted.len(),
+        "looking for drifted rows: {} counts for {} tables",
+        counts.len(),
+        counted.len()
+    );
+    let mut drifting = Vec::new();
+    for ((t, load, _), count) in counted.into_iter().zip(counts) {
+        if count == 0 {
             continue;
         }
-        let key_columns = load.identity_key.clone().expect("listed");
-        let here: Vec<DriftedRow> = rows
-            .iter()
-            .map(|row| DriftedRow {
-                table: name.clone(),
-                key_columns: key_columns.clone(),
-                key: row.get(0),
-                columns: row.get(1),
-            })
-            .collect();
-        let updated = txn
-            .execute(update.as_str(), &[])
-            .map_err(|e| violation(e, &name))
-            .with_context(|| format!("bringing drifted rows of {name} back to the snapshot"))?;
-        anyhow::ensure!(
-            updated == here.len() as u64,
-            "updated {updated} drifted rows of {name}, {} were listed",
-            here.len()
-        );
-        drifted.extend(here);
+        if load.columns.iter().any(|c| {
+            always_identity(load, c) && !load.identity_key.as_ref().expect("counted").contains(c)
+        }) {
+            unsettable(&list(txn, load)?, load)?;
+        }
+        drifting.push(t);
     }
-    Ok(drifted)
+    Ok(drifting)
+}
+
+/// Lists the drifted rows of one staged table ([`list_sql`]).
+fn list(txn: &mut Transaction<'_>, load: &LoadTable<'_>) -> Result<Vec<DriftedRow>> {
+    let Some(sql) = list_sql(load) else {
+        return Ok(Vec::new());
+    };
+    let name = load.target.name.to_string();
+    let key_columns = load.identity_key.clone().expect("listed");
+    Ok(txn
+        .query(sql.as_str(), &[])
+        .with_context(|| format!("listing the drifted rows of {name}"))?
+        .iter()
+        .map(|row| DriftedRow {
+            table: name.clone(),
+            key_columns: key_columns.clone(),
+            key: row.get(0),
+            columns: row.get(1),
+        })
+        .collect())
+}
+
+/// Fails, naming the rows, when a drifted column is a `GENERATED ALWAYS` identity column: an
+/// UPDATE may set it only to DEFAULT, and anything else (deleting and inserting the row again,
+/// changing the column) would touch rows or the schema beyond the snapshot's rows.
+fn unsettable(rows: &[DriftedRow], load: &LoadTable<'_>) -> Result<()> {
+    let stuck: Vec<String> = rows
+        .iter()
+        .filter_map(|row| {
+            let columns: Vec<&String> = row
+                .columns
+                .iter()
+                .filter(|c| always_identity(load, c))
+                .collect();
+            (!columns.is_empty()).then(|| {
+                format!(
+                    "{} ({})=({}): column {}",
+                    row.table,
+                    row.key_columns.join(", "),
+                    row.key
+                        .iter()
+                        .map(|v| v.as_deref().unwrap_or("NULL"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    columns
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+        })
+        .collect();
+    if stuck.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = stuck.iter().take(5).map(String::as_str).collect();
+    Err(failure(
+        ExitKind::VerificationFailed,
+        format!(
+            "{} drifted row(s) hold another value than the snapshot's in a GENERATED ALWAYS \
+             identity column, which an UPDATE may set only to DEFAULT, so seedsnap cannot bring \
+             them back: {}{}. --on-drift=keep keeps the target's rows, \
+             --truncate-first replaces every row of the snapshot's tables; or delete those rows \
+             in the target (or make the column GENERATED BY DEFAULT) and import again",
+            stuck.len(),
+            shown.join("; "),
+            if stuck.len() > shown.len() {
+                format!("; … and {} more", stuck.len() - shown.len())
+            } else {
+                String::new()
+            }
+        ),
+    ))
+}
+
+/// Where the rows referencing a repaired table belong: a staged snapshot table (its rows the
+/// snapshot matches by key are the snapshot's), a table loaded straight from its file (all its
+/// rows are the snapshot's), or no snapshot table.
+pub enum Referencing<'a> {
+    Staged(&'a LoadTable<'a>),
+    Loaded,
+    Outside,
+}
+
+/// One foreign key that an update of the repaired table's referenced columns would carry
+/// over to the referencing rows (`cascading_keys.sql`).
+struct CascadingKey {
+    name: String,
+    action: String,
+    child_oid: u32,
+    child_sql: String,
+    child_name: String,
+    child_columns: Vec<String>,
+    parent_columns: Vec<String>,
+    child_key: Vec<String>,
+}
+
+const CASCADING_KEYS_SQL: &str = include_str!("../catalog/cascading_keys.sql");
+
+/// Counts (and names the first few of) the rows of a key's referencing table that the repair
+/// of `load`'s drifted rows would rewrite and that no snapshot row matches.
+fn cascaded_rows_sql(
+    load: &LoadTable<'_>,
+    key: &[String],
+    fk: &CascadingKey,
+    child: &Referencing<'_>,
+) -> Option<String> {
+    let staged_key = match child {
+        Referencing::Loaded => return None,
+        Referencing::Staged(stage) => stage
+            .identity_key
+            .as_ref()
+            .map(|k| (stage.stage.as_str(), k)),
+        Referencing::Outside => None,
+    };
+    let references: Vec<String> = fk
+        .child_columns
+        .iter()
+        .zip(&fk.parent_columns)
+        .map(|(c, p)| format!("c.{} = t.{}", quote_ident(c), quote_ident(p)))
+        .collect();
+    let mut outside = format!(
+        "EXISTS (SELECT 1 {} AND {})",
+        drifted_rows(load, key, &fk.parent_columns),
+        references.join(" AND ")
+    );
+    if let Some((stage, child_key)) = staged_key {
+        outside.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM {stage} AS cs WHERE {})",
+            child_key
+                .iter()
+                .map(|k| format!("cs.{q} = c.{q}", q = quote_ident(k)))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        ));
+    }
+    let described = match fk.child_key.is_empty() {
+        true => "ROW(c.*)::pg_catalog.text".to_string(),
+        false => format!(
+            "'({})=(' OPERATOR(pg_catalog.||) pg_catalog.concat_ws(', ', {}) \
+             OPERATOR(pg_catalog.||) ')'",
+            fk.child_key.join(", "),
+            fk.child_key
+                .iter()
+                .map(|k| format!("c.{}", quote_ident(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Some(format!(
+        "SELECT pg_catalog.count(*)::pg_catalog.int8,
+                (pg_catalog.array_agg({described}))[1:5]
+           FROM {child} AS c WHERE {outside}",
+        child = fk.child_sql,
+    ))
+}
+
+/// Fails, before the repair of `load`'s drifted rows, when it would change a value that rows
+/// outside the snapshot reference through an `ON UPDATE CASCADE` (or `SET NULL`, `SET
+/// DEFAULT`) key: seedsnap never rewrites rows the snapshot does not hold. Rows of the
+/// snapshot that the cascade reaches are brought to the snapshot's values anyway.
+fn refuse_cascades<'r>(
+    txn: &mut Transaction<'_>,
+    load: &LoadTable<'_>,
+    rows: &[DriftedRow],
+    referencing: &dyn Fn(u32) -> Referencing<'r>,
+) -> Result<()> {
+    let key = load.identity_key.as_ref().expect("repaired");
+    let keys: Vec<CascadingKey> = txn
+        .query(CASCADING_KEYS_SQL, &[&load.target.oid])
+        .with_context(|| format!("reading the keys that reference {}", load.target.name))?
+        .iter()
+        .map(|row| CascadingKey {
+            name: row.get(0),
+            action: row.get(1),
+            child_oid: row.get::<_, i64>(2) as u32,
+            child_sql: row.get(3),
+            child_name: row.get(4),
+            child_columns: row.get(5),
+            parent_columns: row.get(6),
+            child_key: row.get(7),
+        })
+        .collect();
+    for fk in &keys {
+        // Only a repair that changes the referenced columns carries over.
+        if !rows
+            .iter()
+            .any(|r| r.columns.iter().any(|c| fk.parent_columns.contains(c)))
+        {
+            continue;
+        }
+        let Some(sql) = cascaded_rows_sql(load, key, fk, &referencing(fk.child_oid)) else {
+            continue;
+        };
+        let row = txn.query_one(sql.as_str(), &[]).with_context(|| {
+            format!(
+                "counting the rows of {} that {} reaches",
+                fk.child_name, fk.name
+            )
+        })?;
+        let count: i64 = row.get(0);
+        if count == 0 {
+            continue;
+        }
+        let examples: Vec<String> = row.get::<_, Option<Vec<String>>>(1).unwrap_or_default();
+        let repaired: Vec<String> = rows
+            .iter()
+            .filter(|r| r.columns.iter().any(|c| fk.parent_columns.contains(c)))
+            .take(5)
+            .map(DriftedRow::describe)
+            .collect();
+        return Err(failure(
+            ExitKind::VerificationFailed,
+            format!(
+                "bringing the drifted row(s) {} back to the snapshot's values would change {} \
+                 of {}, which {count} row(s) of {} that the snapshot does not hold reference \
+                 through {} ON UPDATE {}: {}{}; the update would rewrite them too, and seedsnap \
+                 never changes rows outside the snapshot. --on-drift=keep \
+                 keeps the target's rows as they are; or change those rows (or the key's ON \
+                 UPDATE action) in the target and import again",
+                repaired.join("; "),
+                fk.parent_columns.join(", "),
+                load.target.name,
+                fk.child_name,
+                fk.name,
+                fk.action,
+                examples.join(", "),
+                if count as usize > examples.len() {
+                    format!(", … and {} more", count as usize - examples.len())
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Brings the drifted rows of one staged table back to the snapshot's values and returns them
+/// (none when it has no drift left). Refuses first when the update would carry over to rows
+/// outside the snapshot, or a column cannot be set.
+pub fn repair<'r>(
+    txn: &mut Transaction<'_>,
+    load: &LoadTable<'_>,
+    referencing: &dyn Fn(u32) -> Referencing<'r>,
+    violation: impl FnOnce(postgres::Error, &str) -> anyhow::Error,
+) -> Result<Vec<DriftedRow>> {
+    let Some(update) = update_sql(load) else {
+        return Ok(Vec::new());
+    };
+    let rows = list(txn, load)?;
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    unsettable(&rows, load)?;
+    refuse_cascades(txn, load, &rows, referencing)?;
+    let name = load.target.name.to_string();
+    let updated = txn
+        .execute(update.as_str(), &[])
+        .map_err(|e| violation(e, &name))
+        .with_context(|| format!("bringing drifted rows of {name} back to the snapshot"))?;
+    anyhow::ensure!(
+        updated == rows.len() as u64,
+        "updated {updated} drifted rows of {name}, {} were listed",
+        rows.len()
+    );
+    Ok(rows)
 }
 
 /// The report's lines for drifted rows: at most `limit`, then how many more.
@@ -289,6 +637,52 @@ mod tests {
         let list = list_sql(&l).unwrap();
         assert!(list.contains(r#"THEN 'label' END"#), "{list}");
         assert!(list.contains("NOT s._seedsnap_new"), "{list}");
+    }
+
+    #[test]
+    fn drift_is_counted_over_always_identities_too() {
+        let t = table();
+        let l = load(&t, Some(vec!["id".into()]));
+        let count = count_sql(&l).unwrap();
+        assert!(count.contains(r#"ROW(t."label", t."n")"#), "{count}");
+        assert!(list_sql(&l).unwrap().contains("THEN 'n' END"));
+        let rows = [DriftedRow {
+            table: "app.tags".into(),
+            key_columns: vec!["id".into()],
+            key: vec![Some("7".into())],
+            columns: vec!["label".into(), "n".into()],
+        }];
+        let error = format!("{:#}", unsettable(&rows, &l).unwrap_err());
+        assert!(error.contains("app.tags (id)=(7): column n"), "{error}");
+        assert!(unsettable(&rows[..0], &l).is_ok());
+    }
+
+    #[test]
+    fn cascades_count_only_rows_no_snapshot_row_matches() {
+        let t = table();
+        let l = load(&t, Some(vec!["id".into()]));
+        let fk = CascadingKey {
+            name: "c_fk".into(),
+            action: "CASCADE".into(),
+            child_oid: 2,
+            child_sql: r#"ONLY "app"."c""#.into(),
+            child_name: "app.c".into(),
+            child_columns: vec!["tag_label".into()],
+            parent_columns: vec!["label".into()],
+            child_key: vec!["cid".into()],
+        };
+        let key = vec!["id".to_string()];
+        let staged = cascaded_rows_sql(&l, &key, &fk, &Referencing::Staged(&l)).unwrap();
+        assert!(staged.contains(r#"c."tag_label" = t."label""#), "{staged}");
+        assert!(
+            staged
+                .contains(r#"NOT EXISTS (SELECT 1 FROM pg_temp.s0 AS cs WHERE cs."id" = c."id")"#),
+            "{staged}"
+        );
+        let outside = cascaded_rows_sql(&l, &key, &fk, &Referencing::Outside).unwrap();
+        assert!(!outside.contains("AS cs"), "{outside}");
+        assert!(outside.contains("'(cid)=('"), "{outside}");
+        assert!(cascaded_rows_sql(&l, &key, &fk, &Referencing::Loaded).is_none());
     }
 
     #[test]

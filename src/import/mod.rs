@@ -10,14 +10,20 @@
 //!    role's own `search_path` is restored for server-side code, every file is staged
 //!    with COPY into a temporary table (a value that does not parse is reported with its file,
 //!    line and column) — or, into an empty table, loaded straight by COPY, or by batched
-//!    `INSERT … VALUES` when round trips to the target are slow ([`batched_rows`]) — then rows are inserted in dependency order with the cycle strategies of
+//!    `INSERT … VALUES` when round trips to the target are slow ([`batched_rows`]) — then the
+//!    staged rows are compared with the target's (new, or held under the same key; with
+//!    `--on-drift=update`, which tables with other unique keys hold drifted rows, see
+//!    [`drift`]), then rows are inserted in dependency order, those tables' drifted rows
+//!    brought back to the snapshot's values just before their new rows go in, with the cycle
+//!    strategies of
 //!    [`crate::graph`] (carried out in `cycles.rs`; as a role that may set
 //!    `session_replication_role` with the foreign-key triggers off and every key checked
 //!    afterwards, see `fast_path.rs`; as a table owner that may not, with the keys dropped
 //!    for the load and added back, validated, after it — which locks the tables and their
-//!    parents `ACCESS EXCLUSIVE` until the commit — see `re_added_keys.rs`), then verified
-//!    (present, drifted, missing, foreign keys), then drifted rows are brought back to the
-//!    snapshot's values (see [`drift`]), then sequences are advanced, the held-off triggers are
+//!    parents `ACCESS EXCLUSIVE` until the commit — see `re_added_keys.rs`; those two only
+//!    when every loaded table was empty, so no row can have drifted), then verified (present,
+//!    drifted, missing, foreign keys), then the other drifted rows are brought back and
+//!    verified again, then sequences are advanced, the held-off triggers are
 //!    enabled as they were, then it commits — or rolls back on any failure or with
 //!    `--dry-run`. When a value does not load, the transaction is rolled back and every file is
 //!    staged again in a second one, also rolled back, to report every refused value.
@@ -498,6 +504,16 @@ enum Step<T> {
     Refused(Problem),
 }
 
+/// What the insert phase reads and collects besides the rows: which tables load straight
+/// from their files, whether each component is compared with the target just before it
+/// loads, which tables hold drifted rows, and the rows brought back to the snapshot's values.
+struct Insert<'a> {
+    direct: &'a [bool],
+    classify_each: bool,
+    drifting: &'a mut [bool],
+    drifted: &'a mut Vec<drift::DriftedRow>,
+}
+
 /// The target's side of the snapshot, decided once: its catalog, the load order, and for each
 /// target table the snapshot table it receives and the statements that load it.
 struct Layout<'a> {
@@ -539,6 +555,17 @@ impl<'a> Layout<'a> {
     /// The target's tables in load order.
     fn order(&self) -> impl Iterator<Item = usize> + '_ {
         self.plan.iter().flat_map(|c| c.tables.iter().copied())
+    }
+}
+
+/// Where the rows of the table with `oid` belong, for a repair that would carry over to them
+/// ([`drift::repair`]).
+fn referencing<'l>(layout: &'l Layout, direct: &[bool], oid: u32) -> drift::Referencing<'l> {
+    let found = layout.loads.iter().find(|(_, l)| l.target.oid == oid);
+    match found {
+        Some((&t, _)) if direct[t] => drift::Referencing::Loaded,
+        Some((_, l)) => drift::Referencing::Staged(l),
+        None => drift::Referencing::Outside,
     }
 }
 
@@ -758,15 +785,27 @@ impl Loader<'_, '_> {
             "staged the snapshot's files in temporary tables",
             timings.staging_ms,
         );
+        // Tables holding drifted rows (`--on-drift=update`), repaired as they load.
+        let mut drifting = vec![false; catalog.tables.len()];
         if !fire {
-            timed(&mut timings.classify_ms, || classify(txn, &layout, &direct))?;
+            let staged: Vec<usize> = layout.order().filter(|&t| !direct[t]).collect();
+            timed(&mut timings.classify_ms, || {
+                self.classify(txn, &layout, &staged, &mut drifting)
+            })?;
             self.done(
                 "compared the staged rows with the target's",
                 timings.classify_ms,
             );
         }
+        let mut drifted_rows = Vec::new();
         let inserted = match timed(&mut timings.insert_ms, || {
-            self.insert(txn, &layout, &direct, fire, &mut batch)
+            let mut load = Insert {
+                direct: &direct,
+                classify_each: fire,
+                drifting: &mut drifting,
+                drifted: &mut drifted_rows,
+            };
+            self.insert(txn, &layout, &mut load, &mut batch)
         })? {
             Step::Done(inserted) => inserted,
             Step::Refused(problem) => return Ok(Step::Refused(problem)),
@@ -798,16 +837,25 @@ impl Loader<'_, '_> {
         let (mut tables, mut violations) = timed(&mut timings.verify_ms, || {
             verify(txn, &layout, &direct, &inserted, self.snapshot)
         })?;
-        let drifted_rows = timed(&mut timings.verify_ms, || {
+        timed(&mut timings.verify_ms, || {
             self.converge(
                 txn,
                 &layout,
                 &direct,
                 &inserted,
-                &mut tables,
-                &mut violations,
+                (&mut tables, &mut violations),
+                &mut drifted_rows,
             )
         })?;
+        for outcome in tables.iter_mut() {
+            let updated = drifted_rows
+                .iter()
+                .filter(|r| r.table == outcome.table)
+                .count() as u64;
+            // Repaired rows hold the snapshot's content now: counted as present, not updated.
+            outcome.updated = updated;
+            outcome.already_present = outcome.already_present.saturating_sub(updated);
+        }
         self.done(
             "verified every snapshot row and foreign key in the target",
             timings.verify_ms,
@@ -881,41 +929,155 @@ impl Loader<'_, '_> {
         self.progress.line(&format!("{what} ({})", report::ms(ms)));
     }
 
-    /// With `--on-drift=update`: brings drifted rows back to the snapshot's values, parents
-    /// first, then verifies again (counts and foreign keys: a row's new values may be what its
-    /// children point at). Tables without drift cost nothing more.
+    /// Marks the staged rows of `tables` that are new to the target and, with
+    /// `--on-drift=update`, which of the tables hold drifted rows ([`drift::find`]), in one
+    /// round trip and before anything is written to them.
+    fn classify(
+        &self,
+        txn: &mut Transaction<'_>,
+        layout: &Layout,
+        tables: &[usize],
+        drifting: &mut [bool],
+    ) -> Result<()> {
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let classify: Vec<String> = tables.iter().map(|t| layout.loads[t].classify()).collect();
+        let classify = classify.join(";\n");
+        if self.options.on_drift != drift::OnDrift::Update {
+            return txn
+                .batch_execute(&classify)
+                .context("comparing the staged rows with the target");
+        }
+        let loads: Vec<(usize, &LoadTable)> =
+            tables.iter().map(|&t| (t, &layout.loads[&t])).collect();
+        for t in drift::find(txn, &classify, &loads)? {
+            drifting[t] = true;
+        }
+        Ok(())
+    }
+
+    /// With `--on-drift=update`, after the insert: brings back the drifted rows of the tables
+    /// not repaired before their new rows (those with no unique key but the one rows are
+    /// matched by: their repair changes no value a new row could need or collide with),
+    /// parents first, then verifies again (counts and foreign keys: a row's new values may be
+    /// what its children point at). Tables without drift cost nothing more.
     fn converge(
         &self,
         txn: &mut Transaction<'_>,
         layout: &Layout,
         direct: &[bool],
         inserted: &HashMap<usize, u64>,
-        tables: &mut Vec<TableOutcome>,
-        violations: &mut Vec<String>,
-    ) -> Result<Vec<drift::DriftedRow>> {
+        (tables, violations): (&mut Vec<TableOutcome>, &mut Vec<String>),
+        drifted: &mut Vec<drift::DriftedRow>,
+    ) -> Result<()> {
         if self.options.on_drift != drift::OnDrift::Update || tables.iter().all(|t| t.drifted == 0)
         {
-            return Ok(Vec::new());
+            return Ok(());
         }
         // Deferrable keys wait for the last update (rows of a cycle may move together).
         txn.batch_execute("SET CONSTRAINTS ALL DEFERRED")?;
-        let candidates = layout
+        let candidates: Vec<usize> = layout
             .order()
             .zip(tables.iter())
             .filter(|(_, outcome)| outcome.drifted > 0)
-            .map(|(t, _)| &layout.loads[&t]);
-        let rows = drift::converge(txn, candidates, constraint_violation)?;
+            .map(|(t, _)| t)
+            .collect();
+        for t in candidates {
+            let rows = drift::repair(
+                txn,
+                &layout.loads[&t],
+                &|oid| referencing(layout, direct, oid),
+                constraint_violation,
+            )?;
+            drifted.extend(rows);
+        }
         txn.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
             .map_err(|e| constraint_violation(e, "the updated rows"))
             .context("checking deferred foreign keys after the update")?;
         (*tables, *violations) = verify(txn, layout, direct, inserted, self.snapshot)?;
-        for outcome in tables.iter_mut() {
-            let updated = rows.iter().filter(|r| r.table == outcome.table).count() as u64;
-            // Updated rows now hold the snapshot's content too.
-            outcome.updated = updated;
-            outcome.already_present = outcome.already_present.saturating_sub(updated);
+        Ok(())
+    }
+
+    /// Inserts a component some of whose tables hold drifted rows that are repaired first
+    /// ([`drift::repaired_first`]), bringing those back to the snapshot's values before, parents
+    /// before children (the plan's order): a new row may
+    /// need a repaired value (a foreign key to a unique column), and a drifted row may hold a
+    /// unique value a new row brings, so the repaired tables are compared with the target
+    /// again before their new rows go in. In a cycle, or a table that references itself
+    /// (deferrable keys deferred), a repaired row may need a new row of the component instead:
+    /// when the repair before the insert breaks a key, it is rolled back to a savepoint and
+    /// done after the component's rows are in.
+    fn repair_and_insert(
+        &self,
+        txn: &mut Transaction<'_>,
+        layout: &Layout,
+        component: &graph::Component,
+        load: &mut Insert<'_>,
+        inserted: &mut HashMap<usize, u64>,
+    ) -> Result<()> {
+        let repaired: Vec<usize> = component
+            .tables
+            .iter()
+            .copied()
+            .filter(|&t| load.drifting[t])
+            .collect();
+        let direct = load.direct;
+        let referencing = |oid: u32| referencing(layout, direct, oid);
+        let repair_all = |txn: &mut Transaction<'_>| -> Result<Vec<drift::DriftedRow>> {
+            let mut rows = Vec::new();
+            for &t in &repaired {
+                rows.extend(drift::repair(
+                    txn,
+                    &layout.loads[&t],
+                    &referencing,
+                    constraint_violation,
+                )?);
+            }
+            Ok(rows)
+        };
+        // A table referencing itself too: a repaired row may point at one of its new rows.
+        let cycle = !matches!(component.strategy, LoadStrategy::Plain);
+        let rows = if cycle {
+            txn.batch_execute("SET CONSTRAINTS ALL DEFERRED")?;
+            let mut savepoint = txn.transaction()?;
+            match repair_all(&mut savepoint) {
+                Ok(rows) => {
+                    savepoint.commit()?;
+                    Some(rows)
+                }
+                // A key the repair breaks until the cycle's new rows are in.
+                Err(e) if crate::error::exit_kind(&e) == ExitKind::BadInput => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            Some(repair_all(txn)?)
+        };
+        match rows {
+            Some(rows) => {
+                // Rows a repaired row's unique value kept out are new now.
+                let classify: Vec<String> = repaired
+                    .iter()
+                    .filter(|t| {
+                        rows.iter()
+                            .any(|r| r.table == layout.loads[t].target.name.to_string())
+                    })
+                    .map(|t| layout.loads[t].classify())
+                    .collect();
+                if !classify.is_empty() {
+                    txn.batch_execute(&classify.join(";\n"))
+                        .context("comparing the repaired tables' staged rows with the target")?;
+                }
+                cycles::insert_component(txn, layout.catalog, component, &layout.loads, inserted)?;
+                load.drifted.extend(rows);
+            }
+            None => {
+                cycles::insert_component(txn, layout.catalog, component, &layout.loads, inserted)?;
+                let rows = repair_all(txn)?;
+                load.drifted.extend(rows);
+            }
         }
-        Ok(rows)
+        Ok(())
     }
 
     /// Stages every file that is not loaded directly, before touching a real table.
@@ -957,15 +1119,16 @@ impl Loader<'_, '_> {
 
     /// Inserts in dependency order: a component of direct loads with COPY straight from its
     /// files, any other with the statements of [`cycles`] (with `classify_each`, after comparing
-    /// its staged rows with the target). Returns the rows inserted per table.
+    /// its staged rows with the target), its drifted rows brought back first
+    /// ([`Self::repair_and_insert`]). Returns the rows inserted per table.
     fn insert(
         &self,
         txn: &mut Transaction<'_>,
         layout: &Layout,
-        direct: &[bool],
-        classify_each: bool,
+        load: &mut Insert<'_>,
         batch: &mut InsertBatch,
     ) -> Result<Step<HashMap<usize, u64>>> {
+        let direct = load.direct;
         let mut inserted: HashMap<usize, u64> = HashMap::new();
         // Plain components' inserts waiting to go together, in plan order.
         let mut plain: Vec<usize> = Vec::new();
@@ -988,7 +1151,8 @@ impl Loader<'_, '_> {
             if let Some(problem) = batch.send(txn, self.snapshot, self.progress)? {
                 return Ok(Step::Refused(problem));
             }
-            if !classify_each && cycles::is_plain(component) {
+            let drifts = |load: &Insert| component.tables.iter().any(|&t| load.drifting[t]);
+            if !load.classify_each && cycles::is_plain(component) && !drifts(load) {
                 plain.push(component.tables[0]);
                 continue;
             }
@@ -1007,14 +1171,12 @@ impl Loader<'_, '_> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
-            if classify_each {
-                let classify: Vec<String> = component
-                    .tables
-                    .iter()
-                    .map(|t| layout.loads[t].classify())
-                    .collect();
-                txn.batch_execute(&classify.join(";\n"))
-                    .context("comparing the staged rows with the target")?;
+            if load.classify_each {
+                self.classify(txn, layout, &component.tables, load.drifting)?;
+            }
+            if drifts(load) {
+                self.repair_and_insert(txn, layout, component, load, &mut inserted)?;
+                continue;
             }
             cycles::insert_component(txn, layout.catalog, component, &layout.loads, &mut inserted)?;
         }
@@ -1352,21 +1514,6 @@ fn stage_file(
     let table = &layout.manifest.tables[m.manifest];
     txn.batch_execute(&load.create_stage(&stage_types(layout, m)))?;
     copy_file(txn, snapshot, &load.copy_in(), table, savepoint, progress)
-}
-
-/// Marks the staged rows that are new to the target, in one round trip.
-fn classify(txn: &mut Transaction<'_>, layout: &Layout, direct: &[bool]) -> Result<()> {
-    let classify: Vec<String> = layout
-        .matched
-        .iter()
-        .filter(|m| !direct[m.target])
-        .map(|m| layout.loads[&m.target].classify())
-        .collect();
-    if !classify.is_empty() {
-        txn.batch_execute(&classify.join(";\n"))
-            .context("comparing the staged rows with the target")?;
-    }
-    Ok(())
 }
 
 /// What each table holds after inserting (present, drifted, missing), and the foreign keys the

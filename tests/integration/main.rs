@@ -3,6 +3,7 @@
 mod cluster;
 mod config;
 mod connection;
+mod drift;
 mod export;
 mod faults;
 mod import;
@@ -256,6 +257,29 @@ pub fn element<'a>(
         .iter()
         .find(|e| e[field] == value)
         .unwrap_or_else(|| panic!("no {field} = {value} in {array}"))
+}
+
+/// `table key columns` of every row an import's report says it brought back, in its order.
+pub fn drifted(report: &serde_json::Value) -> Vec<String> {
+    report["drifted_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["table"].as_str().unwrap(),
+                r["key"][0].as_str().unwrap(),
+                r["columns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })
+        .collect()
 }
 
 pub fn manifest(dir: &Path) -> serde_json::Value {

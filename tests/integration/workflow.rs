@@ -48,28 +48,6 @@ fn text(db: &TestDb, sql: &str) -> String {
     db.client().query_one(sql, &[]).unwrap().get(0)
 }
 
-fn drifted(report: &serde_json::Value) -> Vec<String> {
-    report["drifted_rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {} {}",
-                r["table"].as_str().unwrap(),
-                r["key"][0].as_str().unwrap(),
-                r["columns"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|c| c.as_str().unwrap())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn demo_rows_updated_deleted_and_added_then_refresh_converges() {
     let (demo, target) = workflow_dbs();

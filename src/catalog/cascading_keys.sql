@@ -1,0 +1,38 @@
+-- The foreign keys that reference table $1 with an ON UPDATE action that rewrites the rows
+-- referencing it (CASCADE, SET NULL, SET DEFAULT): a drift repair that changes a referenced
+-- value would change those rows too. Read from pg_constraint (every schema: a referencing
+-- table may live outside the snapshot's), the clones on partitions skipped; columns named by
+-- position in conkey/confkey. The referencing table comes as SQL (ONLY for a plain table, as
+-- the key's triggers see its rows) and as text, with its primary key's columns to name rows.
+SELECT con.conname::text                                                        AS constraint_name,
+       CASE con.confupdtype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
+            ELSE 'SET DEFAULT' END                                              AS action,
+       child.oid::int8                                                          AS child_oid,
+       CASE WHEN child.relkind = 'p' THEN '' ELSE 'ONLY ' END
+         || pg_catalog.format('%I.%I', child_ns.nspname, child.relname)         AS child_sql,
+       child_ns.nspname::text || '.' || child.relname::text                     AS child_name,
+       ARRAY(SELECT a.attname::text
+               FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_catalog.pg_attribute AS a
+                 ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+              ORDER BY k.ord)                                                   AS child_columns,
+       ARRAY(SELECT a.attname::text
+               FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_catalog.pg_attribute AS a
+                 ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+              ORDER BY k.ord)                                                   AS parent_columns,
+       ARRAY(SELECT a.attname::text
+               FROM pg_catalog.pg_index AS i
+              CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_catalog.pg_attribute AS a
+                 ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              WHERE i.indrelid = con.conrelid AND i.indisprimary
+              ORDER BY k.ord)                                                   AS child_key
+  FROM pg_catalog.pg_constraint AS con
+  JOIN pg_catalog.pg_class AS child ON child.oid = con.conrelid
+  JOIN pg_catalog.pg_namespace AS child_ns ON child_ns.oid = child.relnamespace
+ WHERE con.contype = 'f'
+   AND con.conparentid = 0
+   AND con.confrelid = $1
+   AND con.confupdtype IN ('c', 'n', 'd')
+ ORDER BY 5, 1
