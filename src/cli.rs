@@ -59,7 +59,8 @@ pub enum Command {
     /// Export from the source, then import into the target.
     #[command(after_help = EXIT_CODES)]
     Refresh(RefreshArgs),
-    /// Check a snapshot directory offline: files match the manifest, every foreign key resolves.
+    /// Check a snapshot directory offline: files match the manifest, every foreign key resolves
+    /// (key values compared as PostgreSQL compares them: `03` is `3`, `1.50` is `1.5`).
     #[command(after_help = EXIT_CODES)]
     Verify(VerifyArgs),
     /// Accept hand edits of the data files: recompute the manifest's checksums and row counts,

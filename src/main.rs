@@ -241,14 +241,7 @@ fn run(cli: Cli) -> Result<()> {
             let dir = args.dir.resolve(config);
             let report = match args.overlay.clone().or_else(|| config?.overlay()) {
                 None => verify::run(&dir, masking.as_ref())?,
-                Some(overlay) => {
-                    // Merging checks the overlay with the snapshot: files, keys, foreign keys.
-                    let merged = seedsnap::snapshot::overlay::merge(&dir, &overlay)?;
-                    let mut report = verify::run(&merged.dir, masking.as_ref())?;
-                    report.snapshot =
-                        format!("{} with the overlay {}", dir.display(), overlay.display());
-                    report
-                }
+                Some(overlay) => verify::run_with_overlay(&dir, &overlay, masking.as_ref())?,
             };
             let failed = verify::failure_of(&report);
             emit_checked(&report, args.output.json, verify::render_summary, failed)

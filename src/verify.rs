@@ -1,9 +1,11 @@
-//! `seedsnap verify`: an offline check of a snapshot directory. The files must match the
-//! manifest (see [`crate::snapshot::directory`]), and every foreign-key value of every row must
-//! have its parent row in the snapshot (see [`crate::snapshot::keys`], which `seal` and an
-//! overlay's merge use too); the first few offenders of each foreign key are reported with file
-//! and line. Given the config's `[masking]`, it also tells a snapshot masked with another key
-//! or other rules.
+//! `seedsnap verify`: an offline check of a snapshot directory, alone or with an overlay's
+//! rows. The files must match the manifest (see [`crate::snapshot::directory`]; exit 4
+//! otherwise), and every foreign-key value of every row must have its parent row in the
+//! snapshot (see [`crate::snapshot::keys`], which `seal` and an overlay's merge use too; exit 5
+//! otherwise, with or without an overlay); key values are compared as PostgreSQL compares them
+//! (see [`crate::snapshot::key_values`]). The first few offenders of each foreign key are
+//! reported with file and line. Given the config's `[masking]`, it also tells a snapshot masked
+//! with another key or other rules.
 
 use std::path::Path;
 
@@ -15,7 +17,7 @@ use crate::error::{failure, ExitKind};
 use crate::masking::MaskingOptions;
 use crate::problem;
 pub use crate::snapshot::keys::UnresolvedKey;
-use crate::snapshot::{keys, SnapshotDir};
+use crate::snapshot::{keys, overlay, SnapshotDir};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
@@ -43,14 +45,41 @@ pub fn run(dir: &Path, masking: Option<&MaskingOptions>) -> Result<VerifyReport>
         &problems,
     )?;
     let mut report = foreign_keys(&snapshot)?;
-    report.masking = masking.and_then(|options| {
+    report.masking = compare_masking(&snapshot, masking);
+    Ok(report)
+}
+
+/// [`run`] on the snapshot in `dir` with the rows of the overlay in `overlay` added (see
+/// [`overlay::merge_files`]): the same checks, the same exit codes (4 for files that are not
+/// valid, 5 for foreign keys that do not resolve), problems named in the overlay's files.
+pub fn run_with_overlay(
+    dir: &Path,
+    overlay: &Path,
+    masking: Option<&MaskingOptions>,
+) -> Result<VerifyReport> {
+    let (merged, snapshot) = overlay::merge_files(dir, overlay)?;
+    let mut report = foreign_keys(&snapshot)?;
+    for example in report
+        .unresolved
+        .iter_mut()
+        .flat_map(|key| key.examples.iter_mut())
+    {
+        *example = merged.relocate(example);
+    }
+    report.snapshot = format!("{} with the overlay {}", dir.display(), overlay.display());
+    report.masking = compare_masking(&snapshot, masking);
+    Ok(report)
+}
+
+/// Why the snapshot's masking does not match the config's `[masking]`, when it does not.
+fn compare_masking(snapshot: &SnapshotDir, masking: Option<&MaskingOptions>) -> Option<String> {
+    masking.and_then(|options| {
         crate::masking::compare(
             snapshot.manifest.masking.as_ref(),
             options,
             &ProcessEnvironment,
         )
-    });
-    Ok(report)
+    })
 }
 
 /// Checks that every foreign-key value of a snapshot whose files passed

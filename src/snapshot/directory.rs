@@ -8,8 +8,10 @@
 //! byte for byte the same are hard-linked into the new directory rather than written again.
 //!
 //! Reading checks everything before anyone writes to a database: the manifest, every file's
-//! checksum, header, row count and every line's format, and duplicate keys; all problems are
-//! reported at once, each with its file, line and column.
+//! checksum, header, row count and every line's format, that the values of key columns are
+//! ones PostgreSQL reads, and duplicate keys (compared as PostgreSQL compares them, see
+//! [`super::key_values`]); all problems are reported at once, each with its file, line and
+//! column.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -24,6 +26,7 @@ use sha2::{Digest, Sha256};
 use super::companions;
 use super::copy_text::{self, LineReader};
 use super::file_name;
+use super::key_values::{self, KeyType};
 use super::manifest::{Manifest, ManifestTable, MANIFEST_FILE};
 use crate::error::{failure, ExitKind};
 use crate::problem::{self, Problem};
@@ -638,7 +641,7 @@ impl SnapshotDir {
     }
 
     /// Checks every data file against the manifest: present, no extra files, checksum, header,
-    /// row count, every line's format, no duplicate keys. Returns all problems found, in
+    /// row count, every line's format, key values PostgreSQL reads, no duplicate keys. Returns all problems found, in
     /// manifest order. Files are checked on several threads at once (one file each).
     pub fn check_files(&self) -> Result<Vec<Problem>> {
         let mut problems = self.unlisted_files()?;
@@ -648,6 +651,7 @@ impl SnapshotDir {
             .clamp(1, 8)
             .min(tables.len().max(1));
         let next = std::sync::atomic::AtomicUsize::new(0);
+        let compared = key_values::compared_columns(&self.manifest);
         let results: Vec<Vec<(usize, Result<Vec<Problem>>)>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
@@ -658,7 +662,7 @@ impl SnapshotDir {
                             let Some(table) = tables.get(i) else {
                                 return done;
                             };
-                            done.push((i, self.check_file(table)));
+                            done.push((i, self.check_file(table, &compared[i])));
                         }
                     })
                 })
@@ -709,10 +713,17 @@ impl SnapshotDir {
             .collect())
     }
 
-    /// One table's file against its manifest entry (see [`SnapshotDir::check_files`]).
-    fn check_file(&self, table: &ManifestTable) -> Result<Vec<Problem>> {
+    /// One table's file against its manifest entry (see [`SnapshotDir::check_files`]); the
+    /// values of the `compared` columns must be ones PostgreSQL reads, and the key's are
+    /// compared in their canonical form (see [`key_values`]).
+    fn check_file(&self, table: &ManifestTable, compared: &[usize]) -> Result<Vec<Problem>> {
         let mut problems = Vec::new();
         debug_assert!(file_name::is_safe(&table.file));
+        let types: Vec<KeyType> = table
+            .columns
+            .iter()
+            .map(|c| KeyType::of(&c.type_name))
+            .collect();
         let key_indexes: Option<Vec<usize>> = table
             .key
             .columns()
@@ -720,22 +731,50 @@ impl SnapshotDir {
         // Each key's first line.
         let mut seen_keys: std::collections::HashMap<Vec<u8>, u64> = Default::default();
         let file = self.display_path(table);
+        let mut scratch = Vec::new();
         let outcome = self.scan(table, &mut problems, |line, fields| {
+            for &c in compared {
+                scratch.clear();
+                if fields[c] == b"\\N" {
+                    continue;
+                }
+                if let Err(why) = types[c].canonical(fields[c], &mut scratch) {
+                    return Err(Problem::in_file(
+                        file.clone(),
+                        Some(line),
+                        Some(&table.columns[c].name),
+                        format!(
+                            "{why}: PostgreSQL would refuse this {} value, which the snapshot's \
+                             keys compare",
+                            table.columns[c].type_name
+                        ),
+                    ));
+                }
+            }
             if let Some(indexes) = &key_indexes {
                 let mut key = Vec::new();
                 for &i in indexes {
-                    key.extend_from_slice(fields[i]);
+                    if types[i].canonical(fields[i], &mut key).is_err() {
+                        key.extend_from_slice(fields[i]);
+                    }
                     key.push(b'\t');
                 }
                 if let Some(&first) = seen_keys.get(&key) {
+                    let raw: Vec<&[u8]> = indexes.iter().map(|&i| fields[i]).collect();
+                    let raw = String::from_utf8_lossy(&raw.join(&b", "[..])).into_owned();
+                    let canonical =
+                        String::from_utf8_lossy(&key[..key.len() - 1]).replace('\t', ", ");
                     return Err(Problem::in_file(
                         file.clone(),
                         Some(line),
                         None,
                         format!(
-                            "duplicate key ({}) = ({}), first seen on line {first}",
+                            "duplicate key ({}) = ({raw}), first seen on line {first}{}",
                             table.key.columns().unwrap_or_default().join(", "),
-                            String::from_utf8_lossy(&key[..key.len() - 1]).replace('\t', ", ")
+                            match canonical == raw {
+                                true => String::new(),
+                                false => format!(" (PostgreSQL reads both as ({canonical}))"),
+                            }
                         ),
                     ));
                 }

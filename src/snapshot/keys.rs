@@ -3,8 +3,11 @@
 //!
 //! The manifest's keys are resolved once (column indexes, conditions, partition coverage, the
 //! MATCH rule of [`MatchRule`]); each parent file is read once for all the tuples it must hold,
-//! and each child file once for all its keys. The first few offenders of each key are kept
-//! with file and line.
+//! and each child file once for all its keys. Values are compared as PostgreSQL compares them,
+//! in the canonical form of their column's type (see [`super::key_values`]: `1.50` finds the
+//! `numeric` parent `1.5`, an upper-case UUID its lower-case parent); types that cannot be
+//! brought to one offline are compared as their exact text. The first few offenders of each
+//! key are kept with file and line, as the file spells them.
 //!
 //! Memory: the referenced tuples of every parent file are held at once, compactly (see
 //! `Tuples`): a one-column integer key costs about two bits to two bytes per row in a
@@ -19,6 +22,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::copy_text;
+use super::key_values::KeyType;
 use super::manifest::{Manifest, ManifestForeignKey, ManifestTable};
 use super::SnapshotDir;
 use crate::catalog::MatchRule;
@@ -91,18 +95,19 @@ pub fn covered_rows(table: &ManifestTable, fk: &ManifestForeignKey) -> Option<Ve
     Some(ranges)
 }
 
-/// The referenced tuples present in one parent file for one column set, compactly: a
-/// one-column tuple written as a canonical decimal (`0`, `42`; no sign, no leading zero) as
-/// that integer in a bitmap, every other tuple as its fields joined by tabs (a COPY text field
-/// holds no raw tab) in a sorted arena. A field is compared as the file's bytes either way,
-/// because the integer path takes only one spelling of each number.
+/// The referenced tuples present in one parent file for one column set, compactly: each field
+/// in the canonical form of its column's type (see [`super::key_values`]), a one-column tuple whose
+/// form is a canonical decimal (`0`, `42`; no sign, no leading zero) as that integer in a
+/// bitmap, every other tuple as its fields joined by tabs (a canonical form holds no raw tab)
+/// in a sorted arena. Only one spelling of each number takes the integer path, so the two never
+/// mix.
 #[derive(Default)]
 struct Tuples {
     integers: Bitmap64,
     others: ByteSet,
 }
 
-/// A tuple as [`Tuples`] keeps it: `fields` at `columns`, joined into `scratch` when needed.
+/// A tuple as [`Tuples`] keeps it.
 enum Packed<'a> {
     Integer(u64),
     Bytes(&'a [u8]),
@@ -119,27 +124,46 @@ fn canonical_integer(field: &[u8]) -> Option<u64> {
     }
 }
 
-fn pack<'a>(columns: &[usize], fields: &[&'a [u8]], scratch: &'a mut Vec<u8>) -> Packed<'a> {
-    if let [column] = columns {
-        let field = fields[*column];
-        return match canonical_integer(field) {
-            Some(value) => Packed::Integer(value),
-            None => Packed::Bytes(field),
-        };
+/// Appends the canonical form of `field` (of a column of type `kind`) to `out`: the field itself
+/// when it is not a value of its type, which the file check reports before keys are compared.
+fn push_canonical(kind: KeyType, field: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    if kind.canonical(field, out).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(field);
     }
+}
+
+/// `fields` at `columns` (of the types `types`, by column) in canonical form, joined into
+/// `scratch`.
+fn pack<'a>(
+    columns: &[usize],
+    types: &[KeyType],
+    fields: &[&[u8]],
+    scratch: &'a mut Vec<u8>,
+) -> Packed<'a> {
     scratch.clear();
     for (i, &c) in columns.iter().enumerate() {
         if i > 0 {
             scratch.push(b'\t');
         }
-        scratch.extend_from_slice(fields[c]);
+        push_canonical(types[c], fields[c], scratch);
     }
-    Packed::Bytes(scratch)
+    match (columns.len(), canonical_integer(scratch)) {
+        (1, Some(value)) => Packed::Integer(value),
+        _ => Packed::Bytes(scratch),
+    }
 }
 
 impl Tuples {
-    fn insert(&mut self, columns: &[usize], fields: &[&[u8]], scratch: &mut Vec<u8>) {
-        match pack(columns, fields, scratch) {
+    fn insert(
+        &mut self,
+        columns: &[usize],
+        types: &[KeyType],
+        fields: &[&[u8]],
+        scratch: &mut Vec<u8>,
+    ) {
+        match pack(columns, types, fields, scratch) {
             Packed::Integer(value) => {
                 self.integers.insert(value);
             }
@@ -153,20 +177,35 @@ impl Tuples {
         self.others.seal();
     }
 
-    fn contains(&self, columns: &[usize], fields: &[&[u8]], scratch: &mut Vec<u8>) -> bool {
-        match pack(columns, fields, scratch) {
+    fn contains(
+        &self,
+        columns: &[usize],
+        types: &[KeyType],
+        fields: &[&[u8]],
+        scratch: &mut Vec<u8>,
+    ) -> bool {
+        match pack(columns, types, fields, scratch) {
             Packed::Integer(value) => self.integers.contains(value),
             Packed::Bytes(bytes) => self.others.contains(bytes),
         }
     }
 }
 
+/// How the values of each column of `table` compare.
+fn column_types(table: &ManifestTable) -> Vec<KeyType> {
+    table
+        .columns
+        .iter()
+        .map(|c| KeyType::of(&c.type_name))
+        .collect()
+}
+
 /// The tuples present in parent files, by (parent table, column set).
 type Present = HashMap<(usize, Vec<usize>), Tuples>;
 
 /// A foreign key of the (validated) manifest with everything a row check needs resolved once:
-/// column indexes in the child's and the parent's files, the condition in the file's own
-/// (COPY text) encoding, the rows a key declared on partitions covers, and its MATCH rule.
+/// column indexes in the child's and the parent's files, the condition's values in canonical
+/// form (see [`super::key_values`]), the rows a key declared on partitions covers, and its MATCH rule.
 struct Key<'m> {
     fk: &'m ManifestForeignKey,
     parent: usize,
@@ -180,18 +219,26 @@ struct Key<'m> {
 }
 
 impl Key<'_> {
-    /// Whether the row on file line `line` (line 1 is the header) must have a parent row.
-    fn needs_parent(&self, line: u64, fields: &[&[u8]]) -> bool {
+    /// Whether the row on file line `line` (line 1 is the header) of a table whose columns
+    /// have the types `types` must have a parent row.
+    fn needs_parent(
+        &self,
+        line: u64,
+        fields: &[&[u8]],
+        types: &[KeyType],
+        scratch: &mut Vec<u8>,
+    ) -> bool {
         let row = line.saturating_sub(2);
         let in_scope = self
             .covered
             .as_ref()
             .is_none_or(|ranges| ranges.iter().any(|r| r.contains(&row)));
         let applies = in_scope
-            && self
-                .condition
-                .iter()
-                .all(|(c, value)| fields[*c] == value.as_slice());
+            && self.condition.iter().all(|(c, value)| {
+                scratch.clear();
+                push_canonical(types[*c], fields[*c], scratch);
+                scratch == value
+            });
         let nulls = self
             .columns
             .iter()
@@ -235,8 +282,12 @@ fn resolve_keys(manifest: &Manifest) -> Vec<Vec<Key<'_>>> {
                             .when
                             .iter()
                             .map(|c| {
-                                let value = copy_text::encode_field(&c.value).into_bytes();
-                                (column(table, &c.column), value)
+                                let index = column(table, &c.column);
+                                let kind = KeyType::of(&table.columns[index].type_name);
+                                let mut value = Vec::new();
+                                let field = copy_text::encode_field(&c.value);
+                                push_canonical(kind, field.as_bytes(), &mut value);
+                                (index, value)
                             })
                             .collect(),
                         covered: covered_rows(table, fk),
@@ -261,6 +312,7 @@ fn present_tuples(snapshot: &SnapshotDir, keys: &[Vec<Key<'_>>]) -> Result<Prese
     let mut present = HashMap::new();
     let (mut scratch, mut joined) = (Vec::new(), Vec::new());
     for (parent, sets) in wanted {
+        let types = column_types(&snapshot.manifest.tables[parent]);
         let mut found: Vec<Tuples> = sets.iter().map(|_| Tuples::default()).collect();
         snapshot.scan(
             &snapshot.manifest.tables[parent],
@@ -268,7 +320,7 @@ fn present_tuples(snapshot: &SnapshotDir, keys: &[Vec<Key<'_>>]) -> Result<Prese
             |_, fields| {
                 for (set, columns) in found.iter_mut().zip(&sets) {
                     if columns.iter().all(|&c| fields[c] != b"\\N") {
-                        set.insert(columns, fields, &mut joined);
+                        set.insert(columns, &types, fields, &mut joined);
                     }
                 }
                 Ok(())
@@ -308,10 +360,12 @@ fn check_table(
         })
         .collect();
     let file = snapshot.file_path(table).display().to_string();
+    let types = column_types(table);
     let (mut scratch, mut joined) = (Vec::new(), Vec::new());
     snapshot.scan(table, &mut scratch, |line, fields| {
         for ((key, parent), unresolved) in keys.iter().zip(&parents).zip(&mut found) {
-            if !key.needs_parent(line, fields) || parent.contains(&key.columns, fields, &mut joined)
+            if !key.needs_parent(line, fields, &types, &mut joined)
+                || parent.contains(&key.columns, &types, fields, &mut joined)
             {
                 continue;
             }
@@ -360,7 +414,8 @@ mod tests {
     }
 
     #[test]
-    fn tuples_match_fields_byte_for_byte() {
+    fn exact_tuples_match_fields_byte_for_byte() {
+        let types = [KeyType::Exact, KeyType::Exact];
         let mut set = Tuples::default();
         let mut scratch = Vec::new();
         let rows: [&[&[u8]]; 4] = [
@@ -370,13 +425,13 @@ mod tests {
             &[b"-3", b"7"],
         ];
         for row in rows {
-            set.insert(&[0], row, &mut scratch);
-            set.insert(&[0, 1], row, &mut scratch);
+            set.insert(&[0], &types, row, &mut scratch);
+            set.insert(&[0, 1], &types, row, &mut scratch);
         }
         set.seal();
         let has = |columns: &[usize], row: &[&[u8]]| {
             let mut scratch = Vec::new();
-            set.contains(columns, row, &mut scratch)
+            set.contains(columns, &types, row, &mut scratch)
         };
         // One column: the integer and the text paths, never mixed up.
         assert!(has(&[0], &[b"7"]) && has(&[0], &[b"007"]) && has(&[0], &[b"-3"]));
@@ -386,5 +441,36 @@ mod tests {
         assert!(!has(&[0, 1], &[b"7", b"b"]) && !has(&[0, 1], &[b"00", b"7b\\tc"]));
         // The tuple's columns may sit anywhere in the row.
         assert!(has(&[1, 0], &[b"a", b"7"]));
+    }
+
+    #[test]
+    fn typed_tuples_match_the_values_postgresql_finds_equal() {
+        let types = [
+            KeyType::of("integer"),
+            KeyType::of("numeric"),
+            KeyType::of("uuid"),
+        ];
+        let mut set = Tuples::default();
+        let mut scratch = Vec::new();
+        let uuid: &[u8] = b"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+        for row in [&[&b"3"[..], b"1.5", uuid][..], &[b"-4", b"20", uuid]] {
+            for columns in [&[0][..], &[1], &[2], &[0, 1, 2]] {
+                set.insert(columns, &types, row, &mut scratch);
+            }
+        }
+        set.seal();
+        let has = |columns: &[usize], row: &[&[u8]]| {
+            let mut scratch = Vec::new();
+            set.contains(columns, &types, row, &mut scratch)
+        };
+        let upper: &[u8] = b"{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}";
+        assert!(has(&[0], &[b"03"]) && has(&[0], &[b" +3 "]) && has(&[0], &[b"-04"]));
+        assert!(has(&[1], &[b"", b"1.50"]) && has(&[1], &[b"", b"2e1"]));
+        assert!(has(&[2], &[b"", b"", upper]));
+        assert!(has(&[0, 1, 2], &[b"003", b"15e-1", upper]));
+        assert!(!has(&[0], &[b"4"]) && !has(&[1], &[b"", b"1.51"]));
+        assert!(!has(&[0, 1, 2], &[b"3", b"20", uuid]));
+        // A value its type refuses (reported by the file check) matches nothing.
+        assert!(!has(&[0], &[b"abc"]));
     }
 }

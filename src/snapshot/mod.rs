@@ -8,6 +8,8 @@
 //! - [`table_file`]: one table's data file and manifest entry, written from a database;
 //! - [`companions`]: `.gitattributes`, `.gitignore`, READMEs and the local source identity
 //!   beside the data;
+//! - [`key_values`]: key values brought to a canonical form of their type, to compare them
+//!   as PostgreSQL does;
 //! - [`overlay`]: rows added by hand in a directory an export never writes, merged at import;
 //! - [`skip`]: tables and columns left out of an import explicitly (`--skip-missing`);
 //! - [`retired`]: rows a previous snapshot had that a new one no longer has (refresh).
@@ -19,6 +21,7 @@ pub mod companions;
 pub mod copy_text;
 pub mod directory;
 pub mod file_name;
+pub mod key_values;
 pub mod keys;
 pub mod manifest;
 pub mod overlay;

@@ -8,9 +8,11 @@
 //!
 //! At import the overlay's rows are appended to the snapshot's, in a merged copy of the
 //! snapshot in a temporary directory, and the merged copy goes through every offline check
-//! (format, duplicate keys, every foreign key resolving inside snapshot plus overlay) before
-//! the import proper, which verifies it in the target like any snapshot. Problems name the
-//! overlay file and its own line numbers.
+//! (format, key values, duplicate keys, every foreign key resolving inside snapshot plus
+//! overlay) before the import proper, which verifies it in the target like any snapshot; a
+//! failed check refuses the import (exit 4). `verify --overlay` makes the same checks, and
+//! reports keys that do not resolve as it does for a snapshot alone (exit 5). Problems name
+//! the overlay file and its own line numbers.
 
 use std::collections::HashMap;
 use std::fs;
@@ -43,8 +45,34 @@ impl Drop for Merged {
     }
 }
 
-/// Checks `overlay` against the snapshot in `snapshot_dir` and merges them.
+/// Checks `overlay` against the snapshot in `snapshot_dir` and merges them, foreign keys
+/// included: an import refuses a merge whose keys do not resolve (exit 4: nothing written).
 pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
+    let (merged, checked) = merge_files(snapshot_dir, overlay)?;
+    let unresolved = super::keys::unresolved(&checked)?.keys;
+    if !unresolved.is_empty() {
+        let error = super::keys::describe(&unresolved);
+        return Err(failure(
+            ExitKind::BadInput,
+            merged.relocate(&format!("{}: {error}", refused(snapshot_dir, overlay))),
+        ));
+    }
+    Ok(merged)
+}
+
+fn refused(snapshot_dir: &Path, overlay: &Path) -> String {
+    format!(
+        "the snapshot {} with the overlay {} is not valid; nothing was written",
+        snapshot_dir.display(),
+        overlay.display()
+    )
+}
+
+/// Checks `overlay` against the snapshot in `snapshot_dir` and merges them, checking the
+/// merged files (format, key values, duplicate keys) but not yet its foreign keys, which
+/// `verify` reports as it does for a snapshot alone (see [`merge`] for the import's check).
+/// Returns the merge and the merged snapshot, opened.
+pub fn merge_files(snapshot_dir: &Path, overlay: &Path) -> Result<(Merged, SnapshotDir)> {
     let snapshot = SnapshotDir::open(snapshot_dir)?;
     problem::check_counted(
         ExitKind::BadInput,
@@ -189,21 +217,12 @@ pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
         .into_iter()
         .map(|p| merged.relocate_problem(p))
         .collect();
-    let heading = format!(
-        "the snapshot {} with the overlay {} is not valid; nothing was written",
-        snapshot_dir.display(),
-        overlay.display()
-    );
-    problem::check_counted(ExitKind::BadInput, &heading, &problems)?;
-    let unresolved = super::keys::unresolved(&checked)?.keys;
-    if !unresolved.is_empty() {
-        let error = super::keys::describe(&unresolved);
-        return Err(failure(
-            ExitKind::BadInput,
-            merged.relocate(&format!("{heading}: {error}")),
-        ));
-    }
-    Ok(merged)
+    problem::check_counted(
+        ExitKind::BadInput,
+        &refused(snapshot_dir, overlay),
+        &problems,
+    )?;
+    Ok((merged, checked))
 }
 
 /// A whole file of the snapshot or the overlay, refused unless it is a regular file (see

@@ -7,6 +7,7 @@ mod drift;
 mod export;
 mod faults;
 mod import;
+mod key_values;
 mod lossless;
 // The bench's proxy that adds latency on loopback: a remote source for the tests too.
 #[path = "../../benches/support/latency_proxy.rs"]
