@@ -735,27 +735,22 @@ impl SnapshotDir {
         let outcome = self.scan(table, &mut problems, |line, fields| {
             for &c in compared {
                 scratch.clear();
-                if fields[c] == b"\\N" {
+                // A key's columns are checked as its value is built, below.
+                if fields[c] == b"\\N" || key_indexes.as_ref().is_some_and(|k| k.contains(&c)) {
                     continue;
                 }
-                if let Err(why) = types[c].canonical(fields[c], &mut scratch) {
-                    return Err(Problem::in_file(
-                        file.clone(),
-                        Some(line),
-                        Some(&table.columns[c].name),
-                        format!(
-                            "{why}: PostgreSQL would refuse this {} value, which the snapshot's \
-                             keys compare",
-                            table.columns[c].type_name
-                        ),
-                    ));
-                }
+                types[c]
+                    .canonical(fields[c], &mut scratch)
+                    .map_err(|why| refused_value(&file, line, table, c, why))?;
             }
             if let Some(indexes) = &key_indexes {
                 let mut key = Vec::new();
                 for &i in indexes {
-                    if types[i].canonical(fields[i], &mut key).is_err() {
-                        key.extend_from_slice(fields[i]);
+                    match fields[i] {
+                        b"\\N" => key.extend_from_slice(fields[i]),
+                        field => types[i]
+                            .canonical(field, &mut key)
+                            .map_err(|why| refused_value(&file, line, table, i, why))?,
                     }
                     key.push(b'\t');
                 }
@@ -903,6 +898,20 @@ impl SnapshotDir {
         drop(reader);
         Ok(Some(super::hex(&hashing.hasher.finalize())))
     }
+}
+
+/// A key value the type of its column (`table`'s column `c`) would refuse, on line `line`.
+fn refused_value(file: &str, line: u64, table: &ManifestTable, c: usize, why: String) -> Problem {
+    let column = &table.columns[c];
+    Problem::in_file(
+        file,
+        Some(line),
+        Some(&column.name),
+        format!(
+            "{why}: PostgreSQL would refuse this {} value, which the snapshot's keys compare",
+            column.type_name
+        ),
+    )
 }
 
 struct HashingReader {

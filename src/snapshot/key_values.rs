@@ -29,6 +29,7 @@
 //! here.
 
 use std::borrow::Cow;
+use std::io::Write;
 
 use super::copy_text;
 use super::manifest::Manifest;
@@ -132,7 +133,17 @@ impl KeyType {
     /// Appends the canonical form of a non-NULL COPY text field to `out`: COPY text itself
     /// (no raw tab, so tuples can be joined by tabs), equal for two fields exactly when
     /// PostgreSQL finds their values equal. `Err`: why PostgreSQL would refuse the value.
+    /// On `Err`, `out` is left as it was.
     pub fn canonical(self, field: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        let start = out.len();
+        let result = self.append_canonical(field, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    fn append_canonical(self, field: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         if self == KeyType::Exact && plain(field) {
             out.extend_from_slice(field);
             return Ok(());
@@ -149,27 +160,102 @@ impl KeyType {
         match self {
             KeyType::Integer { name, min, max } => {
                 let n = integer(&value, name, min, max)?;
-                out.extend_from_slice(n.to_string().as_bytes());
+                if canonical_decimal(&value) {
+                    out.extend_from_slice(&value);
+                } else {
+                    write!(out, "{n}").expect("writing to a vector");
+                }
             }
-            KeyType::Numeric(modifier) => numeric(&value, modifier, out)?,
+            KeyType::Numeric(modifier) => {
+                if !plain_numeric(&value, modifier, out) {
+                    numeric(&value, modifier, out)?;
+                }
+            }
             KeyType::Uuid => uuid(&value, out)?,
             KeyType::Boolean => out.push(if boolean(&value)? { b't' } else { b'f' }),
             KeyType::Character(n) => {
                 let text = fit_length(&value, n, "character")?;
-                let trimmed = text.trim_end_matches(' ');
-                out.extend_from_slice(copy_text::encode_field(trimmed).as_bytes());
+                push_encoded(text.trim_end_matches(' '), &value, out);
             }
             KeyType::Varying(n) => {
                 let text = fit_length(&value, n, "character varying")?;
-                out.extend_from_slice(copy_text::encode_field(text).as_bytes());
+                push_encoded(text, &value, out);
             }
             KeyType::Exact => {
                 let text = std::str::from_utf8(&value).map_err(|_| "is not valid UTF-8")?;
-                out.extend_from_slice(copy_text::encode_field(text).as_bytes());
+                push_encoded(text, &value, out);
             }
         }
         Ok(())
     }
+}
+
+/// Appends `text` (part of `value`) as a COPY text field: as it is when `value` is the field
+/// itself (a field that needed no decoding holds nothing COPY escapes).
+fn push_encoded(text: &str, value: &Cow<[u8]>, out: &mut Vec<u8>) {
+    match value {
+        Cow::Borrowed(_) => out.extend_from_slice(text.as_bytes()),
+        Cow::Owned(_) => out.extend_from_slice(copy_text::encode_field(text).as_bytes()),
+    }
+}
+
+/// Whether a value is an integer spelled canonically: `0`, or digits without a leading zero
+/// after an optional `-` (but not `-0`).
+fn canonical_decimal(value: &[u8]) -> bool {
+    let digits = value.strip_prefix(b"-").unwrap_or(value);
+    match digits {
+        [b'0'] => digits.len() == value.len(),
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
+}
+
+/// The common case of [`numeric`] without its allocations: a plain decimal (`-?digits`,
+/// `.digits` optional) short enough that no limit applies, needing no rounding. Appends its
+/// canonical form and returns `true`, or returns `false` (and appends nothing) for anything
+/// else.
+fn plain_numeric(value: &[u8], modifier: Option<(u32, i32)>, out: &mut Vec<u8>) -> bool {
+    let (negative, unsigned) = match value.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, value),
+    };
+    let (whole, fraction) = match unsigned.iter().position(|&b| b == b'.') {
+        Some(point) => (&unsigned[..point], &unsigned[point + 1..]),
+        None => (unsigned, &b""[..]),
+    };
+    if whole.is_empty()
+        || value.len() > 100
+        || !whole.iter().chain(fraction).all(u8::is_ascii_digit)
+    {
+        return false;
+    }
+    let whole = &whole[whole.iter().take_while(|&&d| d == b'0').count()..];
+    let fraction =
+        &fraction[..fraction.len() - fraction.iter().rev().take_while(|&&d| d == b'0').count()];
+    if let Some((precision, scale)) = modifier {
+        if scale < 0
+            || fraction.len() > scale as usize
+            || whole.len() as i64 > i64::from(precision) - i64::from(scale)
+        {
+            return false;
+        }
+    }
+    if whole.is_empty() && fraction.is_empty() {
+        out.push(b'0');
+        return true;
+    }
+    if negative {
+        out.push(b'-');
+    }
+    match whole {
+        [] => out.push(b'0'),
+        _ => out.extend_from_slice(whole),
+    }
+    if !fraction.is_empty() {
+        out.push(b'.');
+        out.extend_from_slice(fraction);
+    }
+    true
 }
 
 /// The value cut to `n` characters when what is beyond is spaces; `Err` when it is not.
@@ -404,20 +490,32 @@ fn round(digits: &mut Vec<u8>, power: &mut i64, last: i64) {
     digits.drain(..lead);
 }
 
-/// A `uuid` as `uuid_in` reads it, written as PostgreSQL prints it.
+/// A `uuid` as `uuid_in` reads it, written as PostgreSQL prints it (`out` holds a partial
+/// form on `Err`).
 fn uuid(value: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let printed = value.len() == 36
+        && value.iter().enumerate().all(|(i, &b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        });
+    if printed {
+        out.extend_from_slice(value);
+        return Ok(());
+    }
     let invalid = || format!("invalid input syntax for type uuid: {}", quoted(value));
     let mut rest = value;
     let braces = rest.first() == Some(&b'{');
     if braces {
         rest = &rest[1..];
     }
-    let mut hex = Vec::with_capacity(32);
     for i in 0..16 {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push(b'-');
+        }
         match rest {
             [a, b, tail @ ..] if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => {
-                hex.push(a.to_ascii_lowercase());
-                hex.push(b.to_ascii_lowercase());
+                out.push(a.to_ascii_lowercase());
+                out.push(b.to_ascii_lowercase());
                 rest = tail;
             }
             _ => return Err(invalid()),
@@ -431,19 +529,6 @@ fn uuid(value: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     }
     if !rest.is_empty() {
         return Err(invalid());
-    }
-    for (i, group) in [8, 4, 4, 4, 12]
-        .iter()
-        .scan(0, |at, &n| {
-            *at += n;
-            Some(&hex[*at - n..*at])
-        })
-        .enumerate()
-    {
-        if i > 0 {
-            out.push(b'-');
-        }
-        out.extend_from_slice(group);
     }
     Ok(())
 }
@@ -661,6 +746,40 @@ mod tests {
             "numeric field overflow",
         );
         refused("numeric(3,-2)", &["99950"], "numeric field overflow");
+    }
+
+    #[test]
+    fn the_fast_path_of_plain_decimals_agrees_with_the_full_reading() {
+        let modifiers = [
+            None,
+            Some((5, 2)),
+            Some((3, 0)),
+            Some((3, -2)),
+            Some((3, 5)),
+        ];
+        let mut handled = 0;
+        for value in [
+            "0", "-0", "00", "1", "-1", "007", "1.5", "1.50", "-1.50", "0.5", ".5", "5.", "120",
+            "120.000", "999.99", "999.995", "1000", "0.00999", "0.001", "12345", "-", "1.2.3",
+            "1e3", " 1", "abc",
+        ] {
+            for modifier in modifiers {
+                let mut fast = Vec::new();
+                if !plain_numeric(value.as_bytes(), modifier, &mut fast) {
+                    assert!(fast.is_empty(), "{value} {modifier:?}");
+                    continue;
+                }
+                handled += 1;
+                let mut full = Vec::new();
+                numeric(value.as_bytes(), modifier, &mut full).unwrap();
+                assert_eq!(fast, full, "{value} {modifier:?}");
+            }
+        }
+        assert!(handled > 30, "{handled}");
+        for (value, canonical) in [("3", true), ("-3", true), ("0", true), ("-0", false)] {
+            assert_eq!(canonical_decimal(value.as_bytes()), canonical, "{value}");
+        }
+        assert!(!canonical_decimal(b"03") && !canonical_decimal(b"+3") && !canonical_decimal(b""));
     }
 
     #[test]
