@@ -175,27 +175,31 @@ impl KeyType {
             KeyType::Boolean => out.push(if boolean(&value)? { b't' } else { b'f' }),
             KeyType::Character(n) => {
                 let text = fit_length(&value, n, "character")?;
-                push_encoded(text.trim_end_matches(' '), &value, out);
+                push_encoded(
+                    text.trim_end_matches(' '),
+                    matches!(value, Cow::Owned(_)),
+                    out,
+                );
             }
             KeyType::Varying(n) => {
                 let text = fit_length(&value, n, "character varying")?;
-                push_encoded(text, &value, out);
+                push_encoded(text, matches!(value, Cow::Owned(_)), out);
             }
             KeyType::Exact => {
                 let text = std::str::from_utf8(&value).map_err(|_| "is not valid UTF-8")?;
-                push_encoded(text, &value, out);
+                push_encoded(text, matches!(value, Cow::Owned(_)), out);
             }
         }
         Ok(())
     }
 }
 
-/// Appends `text` (part of `value`) as a COPY text field: as it is when `value` is the field
-/// itself (a field that needed no decoding holds nothing COPY escapes).
-fn push_encoded(text: &str, value: &Cow<[u8]>, out: &mut Vec<u8>) {
-    match value {
-        Cow::Borrowed(_) => out.extend_from_slice(text.as_bytes()),
-        Cow::Owned(_) => out.extend_from_slice(copy_text::encode_field(text).as_bytes()),
+/// Appends `text` as a COPY text field: as it is when it was not `decoded` from its field (a
+/// field that needs no decoding holds nothing COPY escapes).
+fn push_encoded(text: &str, decoded: bool, out: &mut Vec<u8>) {
+    match decoded {
+        false => out.extend_from_slice(text.as_bytes()),
+        true => out.extend_from_slice(copy_text::encode_field(text).as_bytes()),
     }
 }
 
@@ -339,17 +343,7 @@ fn numeric(value: &[u8], modifier: Option<(u32, i32)>, out: &mut Vec<u8>) -> Res
         }
     }
     let mut i = 0;
-    let negative = match text.first() {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let negative = sign(text, &mut i);
     let mut digits: Vec<u8> = Vec::new();
     let (mut have_point, mut fraction_digits) = (false, 0i64);
     if text.get(i) == Some(&b'.') {
@@ -379,17 +373,7 @@ fn numeric(value: &[u8], modifier: Option<(u32, i32)>, out: &mut Vec<u8>) -> Res
         while text.get(i).is_some_and(|&b| is_space(b)) {
             i += 1;
         }
-        let negative_exponent = match text.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
+        let negative_exponent = sign(text, &mut i);
         let first = i;
         while let Some(&b) = text.get(i).filter(|b| b.is_ascii_digit()) {
             exponent = (exponent * 10 + i64::from(b - b'0')).min(i64::from(i32::MAX));
@@ -457,6 +441,17 @@ fn numeric(value: &[u8], modifier: Option<(u32, i32)>, out: &mut Vec<u8>) -> Res
         out.extend_from_slice(&digits);
     }
     Ok(())
+}
+
+/// Whether `text` has a minus sign at `i`; moves `i` past a sign, if there is one.
+fn sign(text: &[u8], i: &mut usize) -> bool {
+    match text.get(*i) {
+        Some(b'-' | b'+') => {
+            *i += 1;
+            text[*i - 1] == b'-'
+        }
+        _ => false,
+    }
 }
 
 /// Rounds `digits × 10^power` (no leading zero) to a multiple of `10^last`, half away from

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::import::tamper;
+use crate::workflow::append;
 
 /// Keys of the types whose values have several spellings: uuid, numeric, integer, boolean.
 const SCHEMA: &str = "
@@ -27,12 +28,6 @@ fn snapshot() -> (TestDb, PathBuf) {
     let demo = cluster().create_db("kv_demo", None, &format!("{SCHEMA}{DATA}"));
     let dir = export_to_scratch(&demo, &["--limit", "all"]);
     (demo, dir)
-}
-
-fn append(path: &Path, text: &str) {
-    let mut content = std::fs::read_to_string(path).unwrap();
-    content.push_str(text);
-    std::fs::write(path, content).unwrap();
 }
 
 #[test]
@@ -126,14 +121,16 @@ fn verify_compares_hand_edited_keys_as_postgresql_does() {
         format!("{header}{HAND_WRITTEN}"),
     )
     .unwrap();
-    seedsnap(&[
-        "verify",
-        "--dir",
-        dir_text,
-        "--overlay",
-        overlay.to_str().unwrap(),
-    ])
-    .ok();
+    let verify = || {
+        seedsnap(&[
+            "verify",
+            "--dir",
+            dir_text,
+            "--overlay",
+            overlay.to_str().unwrap(),
+        ])
+    };
+    verify().ok();
     // A parent that is really not there is still reported, as the file spells it.
     std::fs::write(
         overlay.join("public.orders.tsv"),
@@ -141,15 +138,7 @@ fn verify_compares_hand_edited_keys_as_postgresql_does() {
     )
     .unwrap();
     let orders = overlay.join("public.orders.tsv").display().to_string();
-    seedsnap(&[
-        "verify",
-        "--dir",
-        dir_text,
-        "--overlay",
-        overlay.to_str().unwrap(),
-    ])
-    .code(5)
-    .stderr_has(&format!(
+    verify().code(5).stderr_has(&format!(
         "{orders} line 2: (amount) = (1.25) has no row in public.prices"
     ));
 }

@@ -266,7 +266,8 @@ fn an_unchanged_reexport_from_a_new_cluster_leaves_git_clean() {
     import(&target, &clone.join("seed"), &[]).ok();
 }
 
-fn append(path: &Path, text: &str) {
+/// Appends `text` to the file at `path`.
+pub fn append(path: &Path, text: &str) {
     let mut content = std::fs::read_to_string(path).unwrap();
     content.push_str(text);
     std::fs::write(path, content).unwrap();
