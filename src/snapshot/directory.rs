@@ -641,8 +641,9 @@ impl SnapshotDir {
     }
 
     /// Checks every data file against the manifest: present, no extra files, checksum, header,
-    /// row count, every line's format, key values PostgreSQL reads, no duplicate keys. Returns all problems found, in
-    /// manifest order. Files are checked on several threads at once (one file each).
+    /// row count, every line's format, key values PostgreSQL reads, no duplicate keys. Returns
+    /// all problems found, in manifest order. Files are checked on several threads at once (one
+    /// file each).
     pub fn check_files(&self) -> Result<Vec<Problem>> {
         let mut problems = self.unlisted_files()?;
         let tables = &self.manifest.tables;

@@ -95,12 +95,12 @@ pub fn covered_rows(table: &ManifestTable, fk: &ManifestForeignKey) -> Option<Ve
     Some(ranges)
 }
 
-/// The referenced tuples present in one parent file for one column set, compactly: each field
-/// in the canonical form of its column's type (see [`super::key_values`]), a one-column tuple whose
-/// form is a canonical decimal (`0`, `42`; no sign, no leading zero) as that integer in a
-/// bitmap, every other tuple as its fields joined by tabs (a canonical form holds no raw tab)
-/// in a sorted arena. Only one spelling of each number takes the integer path, so the two never
-/// mix.
+/// The referenced tuples present in one parent file for one column set, compactly: each
+/// field in the canonical form of its column's type (see [`super::key_values`]), a one-column
+/// tuple whose form is a canonical decimal (`0`, `42`; no sign, no leading zero) as that
+/// integer in a bitmap, every other tuple as its fields joined by tabs (a canonical form holds
+/// no raw tab) in a sorted arena. Only one spelling of each number takes the integer path, so
+/// the two never mix.
 #[derive(Default)]
 struct Tuples {
     integers: Bitmap64,
@@ -205,7 +205,8 @@ type Present = HashMap<(usize, Vec<usize>), Tuples>;
 
 /// A foreign key of the (validated) manifest with everything a row check needs resolved once:
 /// column indexes in the child's and the parent's files, the condition's values in canonical
-/// form (see [`super::key_values`]), the rows a key declared on partitions covers, and its MATCH rule.
+/// form (see [`super::key_values`]), the rows a key declared on partitions covers, and its
+/// MATCH rule.
 struct Key<'m> {
     fk: &'m ManifestForeignKey,
     parent: usize,
