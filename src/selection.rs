@@ -687,7 +687,7 @@ struct Selector<'a> {
 /// Orphans of unchecked keys are rare, and proving that a key has none reads its whole child
 /// table: so the selection first runs as if no key had any, and only when chosen rows ask a
 /// parent the source lacks through such a key are that key's orphans counted
-/// ([`count_orphans`]) and the selection run again, leaving them out; again while new keys show
+/// (`count_orphans`) and the selection run again, leaving them out; again while new keys show
 /// up (at most once per unchecked key).
 pub fn select(
     client: &mut (impl GenericClient + Send),
