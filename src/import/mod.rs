@@ -323,19 +323,13 @@ fn connect_and_load(
     let mut report = match loader.load(&mut txn, timings) {
         Ok(Step::Done(report)) => report,
         Ok(Step::Refused(first)) => {
-            let undrawn = loader.undraw_sequences(&mut txn);
+            loader.undraw_sequences(&mut txn);
             let _ = txn.rollback();
-            let error = refused_values_error(&mut client, snapshot, first);
-            return Err(match undrawn {
-                Ok(()) => error,
-                Err(undrawn) => error.context(format!("{undrawn:#}")),
-            });
+            return Err(refused_values_error(&mut client, snapshot, first));
         }
         Err(error) if check.failed.get() => return Err(error),
         Err(error) => {
-            if let Err(undrawn) = loader.undraw_sequences(&mut txn) {
-                return Err(error.context(format!("{undrawn:#}")));
-            }
+            loader.undraw_sequences(&mut txn);
             // Dropping the transaction rolls back; say so explicitly for the reader.
             let _ = txn.rollback();
             let error = fk_violation::locate_in_error(error, snapshot);
@@ -354,7 +348,7 @@ fn connect_and_load(
     let failed = verification_failure(&report, options.on_drift);
     report.committed = timed(&mut report.timings.commit_ms, || -> Result<bool> {
         if options.dry_run || failed.is_some() {
-            loader.undraw_sequences(&mut txn)?;
+            loader.undraw_sequences(&mut txn);
             txn.rollback()?;
             return Ok(false);
         }
@@ -667,7 +661,11 @@ impl Loader<'_, '_> {
         if drawn.is_empty() {
             return Ok(());
         }
-        let positions = sequences::remember(txn, &drawn)?;
+        let locked: Vec<postgres::types::Oid> = layout
+            .order()
+            .map(|t| layout.catalog.tables[t].oid)
+            .collect();
+        let positions = sequences::remember(txn, &drawn, &locked)?;
         txn.batch_execute("SAVEPOINT seedsnap_writes")?;
         *self.drawn.borrow_mut() = Some(positions);
         Ok(())
@@ -675,31 +673,38 @@ impl Loader<'_, '_> {
 
     /// Before a rollback: undoes the writes back to the savepoint of
     /// [`Loader::remember_sequences`], which keeps the tables locked, and puts back the
-    /// sequences the inserts drew from (a rollback leaves them advanced). Fails, naming them,
-    /// when it cannot.
-    fn undraw_sequences(&self, txn: &mut Transaction<'_>) -> Result<()> {
+    /// sequences the inserts drew from (a rollback leaves them advanced) that no other session
+    /// can have drawn from. Says on stderr what it put back, what it left, and what it could
+    /// not do; it never fails the import on its own, so the error that stopped it stands.
+    fn undraw_sequences(&self, txn: &mut Transaction<'_>) {
         let Some(positions) = self.drawn.borrow_mut().take() else {
-            return Ok(());
+            return;
         };
-        let names = positions.names().join(", ");
+        if !positions.kept.is_empty() {
+            self.progress.always(&format!(
+                "the rolled-back inserts may have left these sequences advanced (harmless \
+                 gaps; seedsnap does not move them back): {}",
+                positions.kept.join(", ")
+            ));
+        }
+        if positions.names().is_empty() {
+            return;
+        }
         let put_back = txn
             .batch_execute("ROLLBACK TO SAVEPOINT seedsnap_writes")
             .map_err(anyhow::Error::new)
             .and_then(|()| sequences::rewind(txn, &positions));
         match put_back {
-            Ok(moved) if !moved.is_empty() => {
-                self.progress.line(&format!(
-                    "put back sequences the rolled-back inserts drew from: {}",
-                    moved.join(", ")
-                ));
-                Ok(())
-            }
-            Ok(_) => Ok(()),
-            Err(error) => Err(error.context(format!(
-                "the import was rolled back, but the sequences it may have drawn from ({names}) \
-                 could not be put back and may stay advanced (harmless gaps; setval them by \
-                 hand to undo)"
-            ))),
+            Ok(moved) if !moved.is_empty() => self.progress.line(&format!(
+                "put back sequences the rolled-back inserts drew from: {}",
+                moved.join(", ")
+            )),
+            Ok(_) => {}
+            Err(error) => self.progress.always(&format!(
+                "warning: the sequences the rolled-back inserts may have drawn from ({}) could \
+                 not be put back and may stay advanced (harmless gaps): {error:#}",
+                positions.names().join(", ")
+            )),
         }
     }
 

@@ -25,6 +25,8 @@ use super::{batch_rows, SequenceChange};
 use crate::catalog::{quote_ident, quote_literal, Catalog};
 use crate::error::{failure, ExitKind};
 
+const SEQUENCE_REWINDS_SQL: &str = include_str!("../catalog/sequence_rewinds.sql");
+
 /// A sequence's state, and the range of the values in the columns it feeds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Position {
@@ -195,15 +197,18 @@ pub fn apply(txn: &mut Transaction<'_>, changes: &[SequenceChange]) -> Result<()
 /// Where the sequences that the import's inserts may draw from stood before the first write:
 /// those feeding a column the snapshot does not fill (its default, `serial` or identity calls
 /// `nextval`). A draw is not undone by a rollback, so a failed, refused, dry or unverified
-/// import puts them back ([`rewind`]).
+/// import puts them back ([`rewind`]) — only those no other session can have drawn from
+/// meanwhile (see `sequence_rewinds.sql`); the others are named, left where they are.
 #[derive(Debug, Default)]
 pub struct Positions {
     /// Sequence (regclass text), `last_value`, `is_called`.
     sequences: Vec<(String, i64, bool)>,
+    /// The sequences it may not put back, each with why.
+    pub kept: Vec<String>,
 }
 
 impl Positions {
-    /// The sequences' names.
+    /// The names of the sequences it puts back.
     pub fn names(&self) -> Vec<&str> {
         self.sequences
             .iter()
@@ -228,17 +233,47 @@ pub fn drawn_by_inserts(
     drawn
 }
 
-/// Reads the positions of `sequences`, in one round trip. Called with the tables locked and
-/// before the first write.
-pub fn remember(txn: &mut Transaction<'_>, sequences: &[&str]) -> Result<Positions> {
-    let statements: Vec<String> = sequences
+/// Which of `sequences` may be put back (`locked`: the oids of the tables the import locked),
+/// and where those stand. Called with the tables locked and before the first write.
+pub fn remember(
+    txn: &mut Transaction<'_>,
+    sequences: &[&str],
+    locked: &[postgres::types::Oid],
+) -> Result<Positions> {
+    let names: Vec<&str> = sequences.to_vec();
+    let answers = txn
+        .query_typed(
+            SEQUENCE_REWINDS_SQL,
+            &[
+                (&names, postgres::types::Type::TEXT_ARRAY),
+                (&locked, postgres::types::Type::OID_ARRAY),
+            ],
+        )
+        .context("reading which sequences the import may put back")?;
+    anyhow::ensure!(answers.len() == sequences.len(), "one answer per sequence");
+    let mut positions = Positions::default();
+    let mut rewindable = Vec::new();
+    for (sequence, answer) in sequences.iter().zip(&answers) {
+        match (
+            answer.get::<_, bool>("private"),
+            answer.get::<_, bool>("may_set"),
+        ) {
+            (true, true) => rewindable.push(*sequence),
+            (false, _) => positions
+                .kept
+                .push(format!("{sequence} (other tables draw from it too)")),
+            (true, false) => positions
+                .kept
+                .push(format!("{sequence} (the role may not set it)")),
+        }
+    }
+    let statements: Vec<String> = rewindable
         .iter()
         .map(|s| format!("SELECT last_value, is_called FROM {s}"))
         .collect();
     let rows = batch_rows(txn, &statements).context("reading the sequences' positions")?;
-    anyhow::ensure!(rows.len() == sequences.len(), "one answer per sequence");
-    let mut positions = Positions::default();
-    for (sequence, row) in sequences.iter().zip(&rows) {
+    anyhow::ensure!(rows.len() == rewindable.len(), "one answer per sequence");
+    for (sequence, row) in rewindable.iter().zip(&rows) {
         let last_value = row
             .get(0)
             .and_then(|v| v.parse::<i64>().ok())

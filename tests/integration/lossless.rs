@@ -250,3 +250,59 @@ fn sequences_the_inserts_drew_from_are_put_back_when_the_import_does_not_commit(
     assert_eq!(target.query_i64("SELECT count(*) FROM t"), 4);
     assert!(positions(&target).0 > before.0);
 }
+
+/// Only a sequence no other session can have drawn from while the import held its locks is
+/// put back: one that a table outside the import also draws from stays where it is (moving it
+/// back could hand out a value another session took), and so does one the role may not set;
+/// each is named, and neither changes the import's own outcome.
+#[test]
+fn sequences_other_sessions_may_draw_from_are_left_advanced_and_named() {
+    let (_source, dir) = exported(
+        "undrawn_shared",
+        "CREATE TABLE t (id int PRIMARY KEY, v text);",
+        "INSERT INTO t VALUES (1, 'a'), (2, 'b');",
+    );
+    let target = cluster().create_db(
+        "undrawn_shared_test",
+        None,
+        "CREATE SEQUENCE shared;
+         CREATE TABLE t (id int PRIMARY KEY, v text, sh bigint DEFAULT nextval('shared'),
+                         own serial);
+         CREATE TABLE other (id bigint PRIMARY KEY DEFAULT nextval('shared'));",
+    );
+    let position = |sequence: &str| target.query_i64(&format!("SELECT last_value FROM {sequence}"));
+    let run = import(&target, &dir, &["--dry-run"]).ok();
+    assert!(
+        run.stderr.contains(
+            "may have left these sequences advanced (harmless gaps; seedsnap does not move them \
+             back): public.shared (other tables draw from it too)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(position("shared"), 2, "the shared sequence was moved back");
+    assert_eq!(
+        position("t_own_seq"),
+        1,
+        "the private sequence stayed advanced"
+    );
+
+    // A role that may draw from a private sequence but not set it: left, named, and the dry
+    // run still succeeds.
+    let role = cluster().unique_name("undrawn_loader");
+    target.execute(&format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT CONNECT ON DATABASE \"{name}\" TO {role};
+         GRANT USAGE ON SCHEMA public TO {role};
+         GRANT SELECT, INSERT, UPDATE ON t TO {role};
+         GRANT USAGE, SELECT ON SEQUENCE shared, t_own_seq TO {role};",
+        name = target.name
+    ));
+    let run = import_as(&target, &role, &dir, &["--dry-run"]).ok();
+    assert!(
+        run.stderr
+            .contains("public.t_own_seq (the role may not set it)"),
+        "{}",
+        run.stderr
+    );
+}
