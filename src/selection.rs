@@ -51,7 +51,7 @@ use anyhow::{Context, Result};
 use postgres::{GenericClient, SimpleQueryMessage};
 use serde::Serialize;
 
-use crate::catalog::{quote_ident, quote_literal, Catalog, ForeignKey, RowKey};
+use crate::catalog::{quote_ident, quote_literal, Catalog, ForeignKey, MatchRule, RowKey};
 use crate::compact::Bitmap64;
 use crate::error::{failure, ExitKind};
 use crate::graph::Component;
@@ -688,7 +688,8 @@ struct Selector<'a> {
 /// table: so the selection first runs as if no key had any, and only when chosen rows ask a
 /// parent the source lacks through such a key are that key's orphans counted
 /// (`count_orphans`) and the selection run again, leaving them out; again while new keys show
-/// up (at most once per unchecked key).
+/// up (at most once per unchecked key). A composite MATCH FULL key is counted up front: its
+/// partly NULL orphans ask for no parent, so the selection would never meet them.
 pub fn select(
     client: &mut (impl GenericClient + Send),
     readers: &mut Readers,
@@ -697,7 +698,17 @@ pub fn select(
     limits: &Limits,
     explain: bool,
 ) -> Result<Selection> {
-    let mut orphans: Vec<(usize, u64)> = Vec::new();
+    // A partly NULL tuple of a MATCH FULL key asks for no parent, so the selection cannot
+    // meet such an orphan: those (rare) keys are counted up front.
+    let match_full: Vec<usize> = (0..catalog.foreign_keys.len())
+        .filter(|&i| {
+            let fk = &catalog.foreign_keys[i];
+            Unchecked::of(fk).is_some()
+                && fk.match_rule() == MatchRule::Full
+                && fk.columns.len() > 1
+        })
+        .collect();
+    let mut orphans = count_orphans(client, readers, catalog, &match_full)?;
     loop {
         let attempt =
             select_leaving_out(client, readers, catalog, plan, limits, explain, &orphans)?;
