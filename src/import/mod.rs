@@ -167,8 +167,9 @@ pub struct ImportReport {
     pub triggers_held_off: Vec<UserTrigger>,
     /// User triggers that ran during the load (`--fire-triggers`).
     pub triggers_fired: Vec<UserTrigger>,
-    /// Event triggers that fired on the import's temporary staging tables (they cannot be
-    /// held off; what they wrote is committed with the import).
+    /// Event triggers that fired on the import's own DDL: the staging tables' `CREATE
+    /// TEMPORARY TABLE`, the `ALTER TABLE` that holds off user triggers (they cannot be held
+    /// off; what they wrote is committed with the import).
     pub event_triggers: Vec<triggers::EventTrigger>,
     /// How the snapshot's migration state differs from the target's, one line per difference.
     pub migrations: Vec<String>,
@@ -620,26 +621,21 @@ fn match_target(
 impl Loader<'_, '_> {
     /// The import inside the caller's transaction, as a script of timed phases; the caller
     /// commits or rolls back.
-    /// The event triggers that will fire on the staging tables about to be created (none
-    /// when every table loads straight by COPY), each named on stderr before it fires: they
-    /// cannot be held off, and what they write is committed with the import.
-    fn event_triggers_on_staging(
+    /// The event triggers that will fire on the import's DDL with command `tag`, which `what`
+    /// describes, each named on stderr before it fires: they cannot be held off, and what they
+    /// write is committed with the import.
+    fn event_triggers_on(
         &self,
         txn: &mut Transaction<'_>,
-        layout: &Layout,
-        direct: &[bool],
+        tag: &str,
+        what: &str,
     ) -> Result<Vec<triggers::EventTrigger>> {
-        let staged = layout.matched.iter().filter(|m| !direct[m.target]).count();
-        if staged == 0 {
-            return Ok(Vec::new());
-        }
-        let fired = triggers::on_staging(txn)?;
+        let fired = triggers::firing_on(txn, &[tag])?;
         if !fired.is_empty() {
             self.progress.always(&format!(
-                "warning: event trigger(s) {} fire on the import's {staged} temporary staging \
-                 table(s) (CREATE TEMPORARY TABLE): they cannot be held off, and what they \
-                 write is committed with the import (a trigger that should not see them can \
-                 skip tables in pg_temp schemas)",
+                "warning: event trigger(s) {} fire on {what}: they cannot be held off, and what \
+                 they write is committed with the import (disable the event trigger around the \
+                 import if it must not see this DDL)",
                 list_triggers(&fired)
             ));
         }
@@ -733,12 +729,24 @@ impl Loader<'_, '_> {
         ));
         timed(&mut timings.lock_ms, || lock(txn, &layout, self.options))?;
         self.remember_sequences(txn, &layout, &feeds)?;
-        // With the role's path restored in the same round trip (see `use_role_search_path`).
+        let mut event_triggers = match held_off.is_empty() {
+            true => Vec::new(),
+            false => self.event_triggers_on(
+                txn,
+                "ALTER TABLE",
+                &format!(
+                    "the ALTER TABLE … DISABLE/ENABLE TRIGGER that holds off {} user trigger(s)",
+                    held_off.len()
+                ),
+            )?,
+        };
+        // The role's path restored first, in the same round trip (see
+        // `use_role_search_path`): event triggers' functions may rely on it.
         txn.batch_execute(&format!(
-            "{}{ROLE_SEARCH_PATH}",
+            "{ROLE_SEARCH_PATH};\n{}",
             triggers::disable_sql(&held_off)
         ))
-        .context("disabling user triggers for the load and restoring the role's search_path")?;
+        .context("restoring the role's search_path and disabling user triggers for the load")?;
         let mut backup = None;
         if self.options.truncate_first {
             backup = timed(&mut timings.backup_ms, || {
@@ -778,7 +786,21 @@ impl Loader<'_, '_> {
                 timings.foreign_keys_ms,
             );
         }
-        let event_triggers = self.event_triggers_on_staging(txn, &layout, &direct)?;
+        let staged = layout.matched.iter().filter(|m| !direct[m.target]).count();
+        if staged > 0 {
+            let on_staging = self.event_triggers_on(
+                txn,
+                "CREATE TABLE",
+                &format!(
+                    "the import's {staged} temporary staging table(s) (CREATE TEMPORARY TABLE)"
+                ),
+            )?;
+            for trigger in on_staging {
+                if !event_triggers.contains(&trigger) {
+                    event_triggers.push(trigger);
+                }
+            }
+        }
         let mut batch = InsertBatch::default();
         let staged = timed(&mut timings.staging_ms, || {
             self.stage(txn, &layout, &direct, &mut batch)
@@ -2161,7 +2183,7 @@ pub fn render_summary(report: &ImportReport) -> String {
     }
     if !report.event_triggers.is_empty() {
         text.push_str(&format!(
-            "event triggers that fired on the staging tables: {}\n",
+            "event triggers that fired on the import's DDL: {}\n",
             list_triggers(&report.event_triggers)
         ));
     }

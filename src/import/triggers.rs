@@ -19,12 +19,13 @@
 //! an origin one): it stays enabled, and its table is never loaded in replica mode.
 //!
 //! Event triggers cannot be held off that way (`ALTER EVENT TRIGGER` needs their owner, in
-//! practice a superuser, and is not per session). The import's only DDL on a path they see is
-//! the `CREATE TEMPORARY TABLE` of its staging tables (the fast path stages in replica mode,
-//! where triggers enabled for origin sessions do not fire; dropping and re-adding keys is not
-//! chosen while any event trigger is enabled): those that will fire on it are read first
-//! ([`on_staging`]), named on stderr and in the report, since what they write is committed
-//! with the import.
+//! practice a superuser, and is not per session). The import's DDL they can see is the
+//! `ALTER TABLE … DISABLE/ENABLE TRIGGER` above and the `CREATE TEMPORARY TABLE` of its staging
+//! tables (the fast path stages in replica mode, where triggers enabled for origin sessions do
+//! not fire; dropping and re-adding keys is not chosen while any event trigger is enabled):
+//! those that will fire on it are read first ([`firing_on`]), named on stderr and in the
+//! report, since what they write is committed with the import. That DDL runs under the role's
+//! `search_path`, which the triggers' functions may rely on.
 
 use anyhow::{Context, Result};
 use postgres::GenericClient;
@@ -35,9 +36,9 @@ use crate::error::{failure, ExitKind};
 use postgres::types::Oid;
 
 const USER_TRIGGERS_SQL: &str = include_str!("../catalog/user_triggers.sql");
-const STAGING_EVENT_TRIGGERS_SQL: &str = include_str!("../catalog/staging_event_triggers.sql");
+const DDL_EVENT_TRIGGERS_SQL: &str = include_str!("../catalog/ddl_event_triggers.sql");
 
-/// An event trigger that fires on the import's staging tables.
+/// An event trigger that fires on the import's own DDL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventTrigger {
     pub name: String,
@@ -52,12 +53,20 @@ impl std::fmt::Display for EventTrigger {
     }
 }
 
-/// The event triggers that will fire on the `CREATE TEMPORARY TABLE` of a staging table in
-/// the session's current mode (see `staging_event_triggers.sql`).
-pub fn on_staging(client: &mut impl GenericClient) -> Result<Vec<EventTrigger>> {
+/// The event triggers that will fire, in the session's current mode, on DDL with one of these
+/// command `tags` (see `ddl_event_triggers.sql`).
+pub fn firing_on(client: &mut impl GenericClient, tags: &[&str]) -> Result<Vec<EventTrigger>> {
     let rows = client
-        .query_typed(STAGING_EVENT_TRIGGERS_SQL, &[])
-        .context("reading the event triggers that fire on CREATE TABLE")?;
+        .query_typed(
+            DDL_EVENT_TRIGGERS_SQL,
+            &[(&tags, postgres::types::Type::TEXT_ARRAY)],
+        )
+        .with_context(|| {
+            format!(
+                "reading the event triggers that fire on {}",
+                tags.join(", ")
+            )
+        })?;
     Ok(rows
         .iter()
         .map(|row| EventTrigger {

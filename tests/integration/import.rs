@@ -2003,7 +2003,7 @@ fn event_triggers_that_see_the_staging_tables_are_named() {
     let staged = import(&target, &dir, &["--json"]).ok();
     assert!(
         staged.stderr.contains(&format!(
-            "warning: event trigger(s) {trigger} (ddl_command_end, log_ddl()) fire on the \
+            "warning: event trigger(s) {trigger} (ddl_command_end, public.log_ddl()) fire on the \
              import's 1 temporary staging table(s)"
         )),
         "{}",
@@ -2024,5 +2024,28 @@ fn event_triggers_that_see_the_staging_tables_are_named() {
         "{}",
         disabled.stderr
     );
+
+    // Holding off a user trigger is DDL too (ALTER TABLE … DISABLE TRIGGER), run under the
+    // role's search_path, which the event trigger's unqualified INSERT needs.
+    target.execute(&format!(
+        "ALTER EVENT TRIGGER {trigger} ENABLE; DELETE FROM notes; DELETE FROM ddl_log;
+         CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER stamp BEFORE INSERT ON notes FOR EACH ROW EXECUTE FUNCTION noop();"
+    ));
+    let held_off = import(&target, &dir, &["--json"]).ok();
+    assert!(
+        held_off.stderr.contains(&format!(
+            "warning: event trigger(s) {trigger} (ddl_command_end, public.log_ddl()) fire on the ALTER \
+             TABLE … DISABLE/ENABLE TRIGGER that holds off 1 user trigger(s)"
+        )),
+        "{}",
+        held_off.stderr
+    );
+    assert_eq!(
+        json(&held_off)["event_triggers"][0]["name"],
+        trigger.as_str()
+    );
+    assert!(target.query_i64("SELECT count(*) FROM ddl_log WHERE tag = 'ALTER TABLE'") >= 1);
+    assert_eq!(target.query_i64("SELECT count(*) FROM notes"), 2);
     target.execute(&format!("DROP EVENT TRIGGER {trigger}"));
 }
