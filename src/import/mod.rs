@@ -333,7 +333,7 @@ fn connect_and_load(
             loader.undraw_sequences(&mut txn);
             // Dropping the transaction rolls back; say so explicitly for the reader.
             let _ = txn.rollback();
-            let error = fk_violation::locate_in_error(error, snapshot);
+            let error = privilege_hint(fk_violation::locate_in_error(error, snapshot));
             let error = match migrations.is_empty() {
                 // A schema that does not match is most likely explained by the migrations.
                 false if crate::error::exit_kind(&error) == ExitKind::BadInput => {
@@ -1379,7 +1379,14 @@ fn lock(txn: &mut Transaction<'_>, layout: &Layout, options: &ImportOptions) -> 
         return Ok(());
     };
     if error.code().map(|c| c.code()) != Some("55P03") {
-        return Err(anyhow::Error::new(error).context("locking the tables"));
+        return Err(match error.code().map(|c| c.code()) {
+            Some("42501") => anyhow::Error::new(error).context(
+                "locking the tables: LOCK TABLE … IN SHARE ROW EXCLUSIVE MODE, which keeps other \
+                 sessions from writing them during the import, needs UPDATE, DELETE or TRUNCATE \
+                 on each (grant UPDATE on them to the role, or import as their owner)",
+            ),
+            _ => anyhow::Error::new(error).context("locking the tables"),
+        });
     }
     txn.batch_execute("ROLLBACK TO SAVEPOINT seedsnap_lock")?;
     for t in layout.order() {
@@ -2083,6 +2090,24 @@ fn copy_position(context: &str) -> (Option<u64>, Option<String>) {
             c.get(2).map(|m| m.as_str().to_string()),
         ),
         None => (None, None),
+    }
+}
+
+/// A "permission denied" (SQLSTATE 42501) from the server, with what the import needs: the
+/// server names the table but not what the import was doing with it.
+fn privilege_hint(error: anyhow::Error) -> anyhow::Error {
+    let denied = error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<postgres::Error>())
+        .any(|e| e.code().map(|c| c.code()) == Some("42501"));
+    match denied {
+        false => error,
+        true => error.context(
+            "the importing role lacks a privilege: it needs SELECT and INSERT on the snapshot's \
+             tables (on every column the snapshot fills), UPDATE where rows drifted \
+             (--on-drift=keep needs none), and USAGE on the sequences of columns only the \
+             target fills; grant them, or import as the tables' owner",
+        ),
     }
 }
 

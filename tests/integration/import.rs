@@ -2049,3 +2049,51 @@ fn event_triggers_that_see_the_staging_tables_are_named() {
     assert_eq!(target.query_i64("SELECT count(*) FROM notes"), 2);
     target.execute(&format!("DROP EVENT TRIGGER {trigger}"));
 }
+
+/// A privilege the role lacks on the staging path (its INSERT … SELECT) or for the lock is
+/// explained with what the import needs, not only the server's "permission denied".
+#[test]
+fn missing_privileges_say_what_the_import_needs() {
+    const SCHEMA: &str = "CREATE TABLE notes (id int PRIMARY KEY, body text);";
+    let source = cluster().create_db(
+        "privileged",
+        None,
+        &format!("{SCHEMA} INSERT INTO notes VALUES (1, 'a'), (2, 'b');"),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let role = cluster().unique_name("partial_loader");
+    let target = cluster().create_db("privileged_test", None, SCHEMA);
+    target.execute(&format!(
+        "INSERT INTO notes VALUES (1, 'a');
+         CREATE ROLE {role} LOGIN;
+         GRANT CONNECT ON DATABASE \"{name}\" TO {role};
+         GRANT USAGE ON SCHEMA public TO {role};
+         GRANT SELECT, INSERT ON notes TO {role};",
+        name = target.name
+    ));
+    let before = target.fingerprint();
+    let refused = import_as(&target, &role, &dir, &[]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("IN SHARE ROW EXCLUSIVE MODE, which keeps other sessions from writing"),
+        "{}",
+        refused.stderr
+    );
+    // Allowed to lock, but not to insert the body: the table holds rows, so it is staged.
+    target.execute(&format!(
+        "REVOKE INSERT ON notes FROM {role}; GRANT UPDATE ON notes TO {role};
+         GRANT INSERT (id) ON notes TO {role};"
+    ));
+    let refused = import_as(&target, &role, &dir, &[]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the importing role lacks a privilege: it needs SELECT and INSERT"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(target.fingerprint(), before, "a refused import wrote");
+}
