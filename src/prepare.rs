@@ -461,13 +461,31 @@ fn assert_no_empty_tables(
     }
     let names: Vec<String> = offenders
         .iter()
-        .map(|&i| catalog.tables[i].name.to_string())
+        .map(|&i| {
+            let name = catalog.tables[i].name.to_string();
+            let keys: Vec<&str> = selection
+                .stats
+                .left_out
+                .iter()
+                .filter(|left| left.table == name)
+                .map(|left| left.foreign_key.as_str())
+                .collect();
+            match keys.is_empty() {
+                true => name,
+                false => format!(
+                    "{name} (its rows were left out as orphans of {}: repair them in the source, \
+                     then ALTER TABLE … VALIDATE CONSTRAINT)",
+                    keys.join(", ")
+                ),
+            }
+        })
         .collect();
     Err(failure(
         ExitKind::VerificationFailed,
         format!(
             "these tables have rows in the source but none in the snapshot: {}. Raise their \
-             limit with --table-limit (or the config file's [limits]), loosen their [filters], or check the role's privileges and row-level security.",
+             limit with --table-limit (or the config file's [limits]), loosen their [filters], \
+             or check the role's privileges and row-level security.",
             names.join(", ")
         ),
     ))

@@ -143,3 +143,29 @@ fn partly_null_orphans_of_a_match_full_key_are_left_out() {
     import(&target, &dir, &[]).ok();
     assert_eq!(target.query_i64("SELECT count(*) FROM cc"), 2);
 }
+
+/// A table whose every row is an orphan comes out empty: the export still refuses an empty
+/// table, and says why it is empty.
+#[test]
+fn a_table_of_orphans_only_is_refused_saying_why_it_is_empty() {
+    let source = cluster().create_db(
+        "only_orphans",
+        None,
+        "CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE ch (id int PRIMARY KEY, a int, b int);
+         INSERT INTO p VALUES (1);
+         INSERT INTO ch VALUES (99, 1, 7), (1, 99, 1);
+         ALTER TABLE ch ADD CONSTRAINT ch_a FOREIGN KEY (a) REFERENCES p NOT VALID;
+         ALTER TABLE ch ADD CONSTRAINT ch_b FOREIGN KEY (b) REFERENCES p NOT VALID;",
+    );
+    let dir = scratch_dir("only_orphans").join("snapshot");
+    let url = source.url();
+    let run = seedsnap(&["export", "--source", &url, "--dir", dir.to_str().unwrap()]).code(5);
+    assert!(
+        run.stderr
+            .contains("public.ch (its rows were left out as orphans of ch_"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.exists(), "a refused export wrote its directory");
+}
