@@ -940,6 +940,8 @@ fn unresolved_message(
         );
     }
     let mut repairs = Vec::new();
+    // The parent's keys that left rows out; which of them left out the rows asked for is not
+    // kept, so each is named.
     let causes: Vec<String> = orphaned
         .iter()
         .map(|&(o, rows)| {
@@ -947,7 +949,11 @@ fn unresolved_message(
             let grandparent = &catalog.tables[other.parent].name;
             let kind = match Unchecked::of(other) {
                 Some(Unchecked::Virtual) => {
-                    repairs.push(format!("correct the virtual key {}", other.name));
+                    repairs.push(format!(
+                        "for the virtual key {}, correct its definition in the config if it \
+                         does not hold in the source",
+                        other.name
+                    ));
                     "a virtual foreign key"
                 }
                 _ => {
