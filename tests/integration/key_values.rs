@@ -208,3 +208,23 @@ fn a_key_that_does_not_resolve_exits_5_with_or_without_an_overlay() {
     .unwrap();
     seedsnap(&with_overlay).code(4);
 }
+
+/// A key compares its values with the referenced type's equality: a `varchar` child `ab `
+/// finds its `character(3)` parent `ab`, as the server's COPY does.
+#[test]
+fn a_child_value_is_compared_as_its_parent_column_type() {
+    let schema = "CREATE TABLE codes (id char(3) PRIMARY KEY);
+                  CREATE TABLE uses (id int PRIMARY KEY, code varchar(5) REFERENCES codes);";
+    let source = cluster().create_db(
+        "kv_cross",
+        None,
+        &format!("{schema} INSERT INTO codes VALUES ('ab'); INSERT INTO uses VALUES (1, 'ab');"),
+    );
+    let dir = export_to_scratch(&source, &["--limit", "all"]);
+    append(&dir.join("public.uses.tsv"), "2\tab \n");
+    seedsnap(&["seal", "--dir", dir.to_str().unwrap()]).ok();
+    seedsnap(&["verify", "--dir", dir.to_str().unwrap()]).ok();
+    let target = cluster().create_db("kv_cross_test", None, schema);
+    import(&target, &dir, &[]).ok();
+    assert_eq!(target.query_i64("SELECT count(*) FROM uses"), 2);
+}
