@@ -748,7 +748,20 @@ impl SnapshotDir {
                 let mut key = Vec::new();
                 for &i in indexes {
                     match fields[i] {
-                        b"\\N" => key.extend_from_slice(fields[i]),
+                        // The row key's columns are NOT NULL (a primary key, or a unique key
+                        // chosen because all its columns are): the target would refuse it.
+                        b"\\N" => {
+                            return Err(Problem::in_file(
+                                file.clone(),
+                                Some(line),
+                                Some(&table.columns[i].name),
+                                format!(
+                                    "NULL in the key ({}), whose columns are NOT NULL: the \
+                                     target would refuse the row",
+                                    table.key.columns().unwrap_or_default().join(", ")
+                                ),
+                            ))
+                        }
                         field => types[i]
                             .canonical(field, &mut key)
                             .map_err(|why| refused_value(&file, line, table, i, why))?,

@@ -228,3 +228,20 @@ fn a_child_value_is_compared_as_its_parent_column_type() {
     import(&target, &dir, &[]).ok();
     assert_eq!(target.query_i64("SELECT count(*) FROM uses"), 2);
 }
+
+/// A NULL hand-written into a column of the row key (NOT NULL) is refused offline, with file,
+/// line and column, as the target would refuse it.
+#[test]
+fn a_null_in_the_row_key_is_refused_offline() {
+    let (_demo, dir) = snapshot();
+    append(&dir.join("public.items.tsv"), "\\N\tt\n");
+    let run = seedsnap(&["seal", "--dir", dir.to_str().unwrap()]).code(4);
+    assert!(
+        run.stderr.contains(
+            "public.items.tsv line 4, column \"id\": NULL in the key (id), whose columns are \
+             NOT NULL"
+        ),
+        "{}",
+        run.stderr
+    );
+}
