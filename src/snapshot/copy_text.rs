@@ -30,7 +30,7 @@ impl fmt::Display for LineError {
             }
             LineError::BadEscape { sequence, .. } => write!(
                 f,
-                "bad escape {sequence:?} (COPY text only escapes \\b \\f \\n \\r \\t \\v \\\\ and \\N)"
+                "bad escape {sequence:?} (seedsnap reads only the escapes it writes, \\b \\f \\n \\r \\t \\v \\\\ and \\N, so that every value has one spelling: write the character itself, not a \\x, octal or other escape PostgreSQL's COPY would also read)"
             ),
             LineError::EscapedNull { .. } => {
                 write!(f, "\\N inside a value (\\N must be the whole field)")
