@@ -507,6 +507,10 @@ struct Insert<'a> {
     classify_each: bool,
     drifting: &'a mut [bool],
     drifted: &'a mut Vec<drift::DriftedRow>,
+    /// A repair ran before the insert, with every deferrable key deferred: a drifted row of a
+    /// child repaired only after the insert may still hold the value it changed, so the
+    /// deferred checks wait for [`Loader::converge`].
+    repaired_deferred: bool,
 }
 
 /// The target's side of the snapshot, decided once: its catalog, the load order, and for each
@@ -831,12 +835,15 @@ impl Loader<'_, '_> {
                 classify_each: fire,
                 drifting: &mut drifting,
                 drifted: &mut drifted_rows,
+                repaired_deferred: false,
             };
-            self.insert(txn, &layout, &mut load, &mut batch)
+            let inserted = self.insert(txn, &layout, &mut load, &mut batch);
+            inserted.map(|step| (step, load.repaired_deferred))
         })? {
-            Step::Done(inserted) => inserted,
-            Step::Refused(problem) => return Ok(Step::Refused(problem)),
+            (Step::Done(inserted), deferred) => (inserted, deferred),
+            (Step::Refused(problem), _) => return Ok(Step::Refused(problem)),
         };
+        let (inserted, deferred) = inserted;
         self.done(
             &format!("inserted {} new rows", inserted.values().sum::<u64>()),
             timings.insert_ms,
@@ -872,6 +879,7 @@ impl Loader<'_, '_> {
                 &inserted,
                 (&mut tables, &mut violations),
                 &mut drifted_rows,
+                deferred,
             )
         })?;
         for outcome in tables.iter_mut() {
@@ -988,7 +996,11 @@ impl Loader<'_, '_> {
     /// not repaired before their new rows (those with no unique key but the one rows are
     /// matched by: their repair changes no value a new row could need or collide with),
     /// parents first, then verifies again (counts and foreign keys: a row's new values may be
-    /// what its children point at). Tables without drift cost nothing more.
+    /// what its children point at). Tables without drift cost nothing more. With `deferred`
+    /// (a repair before the insert ran with the deferrable keys deferred), the deferred checks
+    /// run here, after the last repair: a child's drifted row repaired now may have held the
+    /// value its parent's repair changed.
+    #[allow(clippy::too_many_arguments)]
     fn converge(
         &self,
         txn: &mut Transaction<'_>,
@@ -997,9 +1009,13 @@ impl Loader<'_, '_> {
         inserted: &HashMap<usize, u64>,
         (tables, violations): (&mut Vec<TableOutcome>, &mut Vec<String>),
         drifted: &mut Vec<drift::DriftedRow>,
+        deferred: bool,
     ) -> Result<()> {
         if self.options.on_drift != drift::OnDrift::Update || tables.iter().all(|t| t.drifted == 0)
         {
+            if deferred {
+                cycles::check_deferred(txn)?;
+            }
             return Ok(());
         }
         // Deferrable keys wait for the last update (rows of a cycle may move together).
@@ -1063,10 +1079,13 @@ impl Loader<'_, '_> {
             }
             Ok(rows)
         };
+        // A drifted child repaired after the insert may still hold the value a repair changes
+        // (a deferrable key waits for it: checked after the last repair, see `converge`).
+        txn.batch_execute("SET CONSTRAINTS ALL DEFERRED")?;
+        load.repaired_deferred = true;
         // A table referencing itself too: a repaired row may point at one of its new rows.
         let cycle = !matches!(component.strategy, LoadStrategy::Plain);
         let rows = if cycle {
-            txn.batch_execute("SET CONSTRAINTS ALL DEFERRED")?;
             let mut savepoint = txn.transaction()?;
             match repair_all(&mut savepoint) {
                 Ok(rows) => {
@@ -1211,7 +1230,9 @@ impl Loader<'_, '_> {
         if let Some(problem) = batch.send(txn, self.snapshot, self.progress)? {
             return Ok(Step::Refused(problem));
         }
-        cycles::check_deferred(txn)?;
+        if !load.repaired_deferred {
+            cycles::check_deferred(txn)?;
+        }
         Ok(Step::Done(inserted))
     }
 

@@ -186,3 +186,56 @@ fn drift_in_tables_that_reference_themselves_converges() {
         2
     );
 }
+
+#[test]
+fn a_repair_waits_for_a_drifted_child_under_a_deferrable_key() {
+    // A parent's unique value changed, and its child (matched by key, repaired after the
+    // insert) followed it: the parent's repair before its new row breaks the deferrable key
+    // until the child's repair, so the deferred check waits for the last repair. Also a
+    // deferrable cycle through the same kind of key.
+    let cases = [
+        (
+            "CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE NOT NULL, name text);
+             CREATE TABLE orders (id int PRIMARY KEY, user_email text
+                                  REFERENCES users (email) DEFERRABLE INITIALLY DEFERRED);",
+            "INSERT INTO users VALUES (1, 'a@x', 'A'), (2, 'c@x', 'C');
+             INSERT INTO orders VALUES (10, 'a@x');",
+            "INSERT INTO users VALUES (1, 'b@x', 'A'); INSERT INTO orders VALUES (10, 'b@x');",
+        ),
+        (
+            "CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE NOT NULL, name text);
+             CREATE TABLE orders (id int PRIMARY KEY, user_email text
+                                  REFERENCES users (email) DEFERRABLE);",
+            "INSERT INTO users VALUES (1, 'a@x', 'A'), (2, 'c@x', 'C');
+             INSERT INTO orders VALUES (10, 'a@x');",
+            "INSERT INTO users VALUES (1, 'b@x', 'A'); INSERT INTO orders VALUES (10, 'b@x');",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY, code text UNIQUE NOT NULL, b_id int);
+             CREATE TABLE b (id int PRIMARY KEY, a_code text
+                             REFERENCES a (code) DEFERRABLE INITIALLY DEFERRED);
+             ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b (id)
+                 DEFERRABLE INITIALLY DEFERRED;",
+            "BEGIN; INSERT INTO a VALUES (1, 'x', 10), (2, 'y', NULL);
+             INSERT INTO b VALUES (10, 'x'); COMMIT;",
+            "BEGIN; INSERT INTO a VALUES (1, 'old', 10); INSERT INTO b VALUES (10, 'old');
+             COMMIT;",
+        ),
+    ];
+    for (schema, source_rows, target_rows) in cases {
+        let source =
+            cluster().create_db("drift_deferred", None, &format!("{schema} {source_rows}"));
+        let dir = export_to_scratch(&source, &["--limit", "all"]);
+        let target = cluster().create_db(
+            "drift_deferred_test",
+            None,
+            &format!("{schema} {target_rows}"),
+        );
+        let report = json(&import(&target, &dir, &["--json"]).ok());
+        assert_eq!(repaired(&report).len(), 2, "{schema} {report}");
+        assert_eq!(total(&report, "inserted"), 1, "{schema} {report}");
+        let again = json(&import(&target, &dir, &["--json"]).ok());
+        assert!(repaired(&again).is_empty(), "{schema} {again}");
+        assert_eq!(target.fingerprint(), source.fingerprint(), "{schema}");
+    }
+}
