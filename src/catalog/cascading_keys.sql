@@ -1,13 +1,15 @@
--- The foreign keys that reference table $1 with an ON UPDATE action that rewrites the rows
--- referencing it (CASCADE, SET NULL, SET DEFAULT): a drift repair that changes a referenced
--- value would change those rows too. Read from pg_constraint (every schema: a referencing
--- table may live outside the snapshot's), the clones on partitions skipped; columns named by
--- position in conkey/confkey. The referencing table comes as SQL (ONLY for a plain table, as
+-- The foreign keys with an ON UPDATE action that rewrites the rows referencing their table
+-- (CASCADE, SET NULL, SET DEFAULT): a drift repair that changes a referenced value would change
+-- those rows too, and through them the rows referencing theirs (the caller follows the chains
+-- from the repaired table). Read from pg_constraint (every schema: a referencing table may
+-- live outside the snapshot's), the clones on partitions skipped; columns named by position
+-- in conkey/confkey. The referencing table comes as SQL (ONLY for a plain table, as
 -- the key's triggers see its rows) and as text, with its primary key's columns to name rows.
 SELECT con.conname::text                                                        AS constraint_name,
        CASE con.confupdtype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
             ELSE 'SET DEFAULT' END                                              AS action,
        child.oid::int8                                                          AS child_oid,
+       con.confrelid::int8                                                      AS parent_oid,
        CASE WHEN child.relkind = 'p' THEN '' ELSE 'ONLY ' END
          || pg_catalog.format('%I.%I', child_ns.nspname, child.relname)         AS child_sql,
        child_ns.nspname::text || '.' || child.relname::text                     AS child_name,
@@ -33,6 +35,5 @@ SELECT con.conname::text                                                        
   JOIN pg_catalog.pg_namespace AS child_ns ON child_ns.oid = child.relnamespace
  WHERE con.contype = 'f'
    AND con.conparentid = 0
-   AND con.confrelid = $1
    AND con.confupdtype IN ('c', 'n', 'd')
  ORDER BY 5, 1

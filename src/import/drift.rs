@@ -36,8 +36,9 @@
 //!   [`find`] fails on it before the first write;
 //! - a repair that changes a value which rows the snapshot does not hold reference through an
 //!   `ON UPDATE CASCADE`, `SET NULL` or `SET DEFAULT` key (read from the server's catalog, every
-//!   schema, `cascading_keys.sql`): the update would rewrite those rows too. Rows of the
-//!   snapshot the cascade reaches are brought to the snapshot's values anyway.
+//!   schema, `cascading_keys.sql`), directly or through rows of the snapshot that such a key
+//!   rewrites first (chains followed to their end): the update would rewrite those rows too.
+//!   Rows of the snapshot the cascade reaches are brought to the snapshot's values anyway.
 
 use anyhow::{Context, Result};
 use postgres::Transaction;
@@ -368,12 +369,13 @@ pub enum Referencing<'a> {
     Outside,
 }
 
-/// One foreign key that an update of the repaired table's referenced columns would carry
-/// over to the referencing rows (`cascading_keys.sql`).
+/// One foreign key whose ON UPDATE action carries an update of its referenced columns over to
+/// the referencing rows (`cascading_keys.sql`).
 struct CascadingKey {
     name: String,
     action: String,
     child_oid: u32,
+    parent_oid: u32,
     child_sql: String,
     child_name: String,
     child_columns: Vec<String>,
@@ -383,52 +385,79 @@ struct CascadingKey {
 
 const CASCADING_KEYS_SQL: &str = include_str!("../catalog/cascading_keys.sql");
 
-/// Counts (and names the first few of) the rows of a key's referencing table that the repair
-/// of `load`'s drifted rows would rewrite and that no snapshot row matches.
-fn cascaded_rows_sql(
-    load: &LoadTable<'_>,
-    key: &[String],
-    fk: &CascadingKey,
-    child: &Referencing<'_>,
-) -> Option<String> {
-    let staged_key = match child {
-        Referencing::Loaded => return None,
-        Referencing::Staged(stage) => stage
-            .identity_key
-            .as_ref()
-            .map(|k| (stage.stage.as_str(), k)),
-        Referencing::Outside => None,
-    };
-    let references: Vec<String> = fk
-        .child_columns
+/// Whether the rows of a referencing table may belong to the snapshot, as SQL about the row
+/// `alias`: all of them for a table loaded from its file, those a staged row matches by key
+/// for a staged table, none otherwise.
+fn in_snapshot(alias: &str, child: &Referencing<'_>) -> String {
+    match child {
+        Referencing::Loaded => "true".into(),
+        Referencing::Staged(stage) => match &stage.identity_key {
+            Some(key) => format!(
+                "EXISTS (SELECT 1 FROM {} AS cs WHERE {})",
+                stage.stage,
+                key.iter()
+                    .map(|k| format!("cs.{q} = {alias}.{q}", q = quote_ident(k)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            ),
+            None => "false".into(),
+        },
+        Referencing::Outside => "false".into(),
+    }
+}
+
+fn references(child: &str, parent: &str, fk: &CascadingKey) -> String {
+    fk.child_columns
         .iter()
         .zip(&fk.parent_columns)
-        .map(|(c, p)| format!("c.{} = t.{}", quote_ident(c), quote_ident(p)))
-        .collect();
-    let mut outside = format!(
-        "EXISTS (SELECT 1 {} AND {})",
-        drifted_rows(load, key, &fk.parent_columns),
-        references.join(" AND ")
-    );
-    if let Some((stage, child_key)) = staged_key {
-        outside.push_str(&format!(
-            " AND NOT EXISTS (SELECT 1 FROM {stage} AS cs WHERE {})",
-            child_key
-                .iter()
-                .map(|k| format!("cs.{q} = c.{q}", q = quote_ident(k)))
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        ));
+        .map(|(c, p)| format!("{child}.{} = {parent}.{}", quote_ident(c), quote_ident(p)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Counts (and names the first few of) the rows that the repair of `load`'s drifted rows would
+/// rewrite at the end of `path` and that no snapshot row matches. `path` is a chain of keys
+/// from the repaired table: the first references it, each next one references the table of
+/// the one before, whose rows in the snapshot the cascade rewrote (`referencing` tells which
+/// rows those are). None when every row the path ends at belongs to the snapshot.
+fn cascaded_rows_sql<'r>(
+    load: &LoadTable<'_>,
+    key: &[String],
+    path: &[&CascadingKey],
+    referencing: &dyn Fn(u32) -> Referencing<'r>,
+) -> Option<String> {
+    let last = path.last()?;
+    let end = referencing(last.child_oid);
+    if matches!(end, Referencing::Loaded) {
+        return None;
     }
-    let described = match fk.child_key.is_empty() {
-        true => "ROW(c.*)::pg_catalog.text".to_string(),
+    // The rows of the path's first table the repair rewrites, then each next table's rows
+    // that reference a rewritten row of the snapshot.
+    let mut reached = format!(
+        "EXISTS (SELECT 1 {} AND {})",
+        drifted_rows(load, key, &path[0].parent_columns),
+        references("c0", "t", path[0])
+    );
+    for (i, fk) in path.iter().enumerate().skip(1) {
+        let parent = path[i - 1];
+        reached = format!(
+            "EXISTS (SELECT 1 FROM {table} AS c{p} WHERE {refs} AND {inside} AND {reached})",
+            table = parent.child_sql,
+            p = i - 1,
+            refs = references(&format!("c{i}"), &format!("c{}", i - 1), fk),
+            inside = in_snapshot(&format!("c{}", i - 1), &referencing(parent.child_oid)),
+        );
+    }
+    let n = path.len() - 1;
+    let described = match last.child_key.is_empty() {
+        true => format!("ROW(c{n}.*)::pg_catalog.text"),
         false => format!(
             "'({})=(' OPERATOR(pg_catalog.||) pg_catalog.concat_ws(', ', {}) \
              OPERATOR(pg_catalog.||) ')'",
-            fk.child_key.join(", "),
-            fk.child_key
+            last.child_key.join(", "),
+            last.child_key
                 .iter()
-                .map(|k| format!("c.{}", quote_ident(k)))
+                .map(|k| format!("c{n}.{}", quote_ident(k)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -436,15 +465,45 @@ fn cascaded_rows_sql(
     Some(format!(
         "SELECT pg_catalog.count(*)::pg_catalog.int8,
                 (pg_catalog.array_agg({described}))[1:5]
-           FROM {child} AS c WHERE {outside}",
-        child = fk.child_sql,
+           FROM {child} AS c{n} WHERE {reached} AND NOT {inside}",
+        child = last.child_sql,
+        inside = in_snapshot(&format!("c{n}"), &end),
     ))
+}
+
+/// The chains of cascading keys a repair of `columns` of table `oid` sets off: every key that
+/// references some of those columns, then, through the rows of the snapshot it rewrites, every
+/// key that references the columns it rewrote, and so on (each key once per chain).
+fn cascade_paths<'k>(
+    keys: &'k [CascadingKey],
+    oid: u32,
+    columns: &[&str],
+    path: &mut Vec<&'k CascadingKey>,
+    paths: &mut Vec<Vec<&'k CascadingKey>>,
+) {
+    for fk in keys {
+        if fk.parent_oid != oid
+            || !fk
+                .parent_columns
+                .iter()
+                .any(|c| columns.contains(&c.as_str()))
+            || path.iter().any(|k| std::ptr::eq(*k, fk))
+        {
+            continue;
+        }
+        path.push(fk);
+        paths.push(path.clone());
+        let rewritten: Vec<&str> = fk.child_columns.iter().map(String::as_str).collect();
+        cascade_paths(keys, fk.child_oid, &rewritten, path, paths);
+        path.pop();
+    }
 }
 
 /// Fails, before the repair of `load`'s drifted rows, when it would change a value that rows
 /// outside the snapshot reference through an `ON UPDATE CASCADE` (or `SET NULL`, `SET
-/// DEFAULT`) key: seedsnap never rewrites rows the snapshot does not hold. Rows of the
-/// snapshot that the cascade reaches are brought to the snapshot's values anyway.
+/// DEFAULT`) key, directly or through rows of the snapshot that such a key rewrites first:
+/// seedsnap never rewrites rows the snapshot does not hold. Rows of the snapshot that the
+/// cascade reaches are brought to the snapshot's values anyway.
 fn refuse_cascades<'r>(
     txn: &mut Transaction<'_>,
     load: &LoadTable<'_>,
@@ -453,35 +512,43 @@ fn refuse_cascades<'r>(
 ) -> Result<()> {
     let key = load.identity_key.as_ref().expect("repaired");
     let keys: Vec<CascadingKey> = txn
-        .query(CASCADING_KEYS_SQL, &[&load.target.oid])
+        .query(CASCADING_KEYS_SQL, &[])
         .with_context(|| format!("reading the keys that reference {}", load.target.name))?
         .iter()
         .map(|row| CascadingKey {
             name: row.get(0),
             action: row.get(1),
             child_oid: row.get::<_, i64>(2) as u32,
-            child_sql: row.get(3),
-            child_name: row.get(4),
-            child_columns: row.get(5),
-            parent_columns: row.get(6),
-            child_key: row.get(7),
+            parent_oid: row.get::<_, i64>(3) as u32,
+            child_sql: row.get(4),
+            child_name: row.get(5),
+            child_columns: row.get(6),
+            parent_columns: row.get(7),
+            child_key: row.get(8),
         })
         .collect();
-    for fk in &keys {
-        // Only a repair that changes the referenced columns carries over.
-        if !rows
-            .iter()
-            .any(|r| r.columns.iter().any(|c| fk.parent_columns.contains(c)))
-        {
-            continue;
-        }
-        let Some(sql) = cascaded_rows_sql(load, key, fk, &referencing(fk.child_oid)) else {
+    // Only a repair that changes the referenced columns carries over.
+    let changed: Vec<&str> = rows
+        .iter()
+        .flat_map(|r| r.columns.iter().map(String::as_str))
+        .collect();
+    let mut paths = Vec::new();
+    cascade_paths(
+        &keys,
+        load.target.oid,
+        &changed,
+        &mut Vec::new(),
+        &mut paths,
+    );
+    for path in &paths {
+        let Some(sql) = cascaded_rows_sql(load, key, path, referencing) else {
             continue;
         };
+        let (first, last) = (path[0], path[path.len() - 1]);
         let row = txn.query_one(sql.as_str(), &[]).with_context(|| {
             format!(
                 "counting the rows of {} that {} reaches",
-                fk.child_name, fk.name
+                last.child_name, last.name
             )
         })?;
         let count: i64 = row.get(0);
@@ -491,25 +558,35 @@ fn refuse_cascades<'r>(
         let examples: Vec<String> = row.get::<_, Option<Vec<String>>>(1).unwrap_or_default();
         let repaired: Vec<String> = rows
             .iter()
-            .filter(|r| r.columns.iter().any(|c| fk.parent_columns.contains(c)))
+            .filter(|r| r.columns.iter().any(|c| first.parent_columns.contains(c)))
             .take(5)
             .map(DriftedRow::describe)
+            .collect();
+        let through: Vec<String> = path[..path.len() - 1]
+            .iter()
+            .map(|fk| {
+                format!(
+                    ", which {} ON UPDATE {} carries to rows of {} in the snapshot",
+                    fk.name, fk.action, fk.child_name
+                )
+            })
             .collect();
         return Err(failure(
             ExitKind::VerificationFailed,
             format!(
                 "bringing the drifted row(s) {} back to the snapshot's values would change {} \
-                 of {}, which {count} row(s) of {} that the snapshot does not hold reference \
+                 of {}{}, which {count} row(s) of {} that the snapshot does not hold reference \
                  through {} ON UPDATE {}: {}{}; the update would rewrite them too, and seedsnap \
                  never changes rows outside the snapshot. --on-drift=keep \
                  keeps the target's rows as they are; or change those rows (or the key's ON \
                  UPDATE action) in the target and import again",
                 repaired.join("; "),
-                fk.parent_columns.join(", "),
+                first.parent_columns.join(", "),
                 load.target.name,
-                fk.child_name,
-                fk.name,
-                fk.action,
+                through.concat(),
+                last.child_name,
+                last.name,
+                last.action,
                 examples.join(", "),
                 if count as usize > examples.len() {
                     format!(", … and {} more", count as usize - examples.len())
@@ -657,32 +734,67 @@ mod tests {
         assert!(unsettable(&rows[..0], &l).is_ok());
     }
 
+    fn cascading(name: &str, parent: u32, child: u32, columns: [&str; 2]) -> CascadingKey {
+        CascadingKey {
+            name: name.into(),
+            action: "CASCADE".into(),
+            child_oid: child,
+            parent_oid: parent,
+            child_sql: format!(r#"ONLY "app"."c{child}""#),
+            child_name: format!("app.c{child}"),
+            child_columns: vec![columns[0].into()],
+            parent_columns: vec![columns[1].into()],
+            child_key: vec!["cid".into()],
+        }
+    }
+
     #[test]
     fn cascades_count_only_rows_no_snapshot_row_matches() {
         let t = table();
         let l = load(&t, Some(vec!["id".into()]));
-        let fk = CascadingKey {
-            name: "c_fk".into(),
-            action: "CASCADE".into(),
-            child_oid: 2,
-            child_sql: r#"ONLY "app"."c""#.into(),
-            child_name: "app.c".into(),
-            child_columns: vec!["tag_label".into()],
-            parent_columns: vec!["label".into()],
-            child_key: vec!["cid".into()],
-        };
+        let fk = cascading("c_fk", 1, 2, ["tag_label", "label"]);
         let key = vec!["id".to_string()];
-        let staged = cascaded_rows_sql(&l, &key, &fk, &Referencing::Staged(&l)).unwrap();
-        assert!(staged.contains(r#"c."tag_label" = t."label""#), "{staged}");
+        let staged = cascaded_rows_sql(&l, &key, &[&fk], &|_| Referencing::Staged(&l)).unwrap();
+        assert!(staged.contains(r#"c0."tag_label" = t."label""#), "{staged}");
         assert!(
             staged
-                .contains(r#"NOT EXISTS (SELECT 1 FROM pg_temp.s0 AS cs WHERE cs."id" = c."id")"#),
+                .contains(r#"NOT EXISTS (SELECT 1 FROM pg_temp.s0 AS cs WHERE cs."id" = c0."id")"#),
             "{staged}"
         );
-        let outside = cascaded_rows_sql(&l, &key, &fk, &Referencing::Outside).unwrap();
+        let outside = cascaded_rows_sql(&l, &key, &[&fk], &|_| Referencing::Outside).unwrap();
         assert!(!outside.contains("AS cs"), "{outside}");
         assert!(outside.contains("'(cid)=('"), "{outside}");
-        assert!(cascaded_rows_sql(&l, &key, &fk, &Referencing::Loaded).is_none());
+        assert!(cascaded_rows_sql(&l, &key, &[&fk], &|_| Referencing::Loaded).is_none());
+    }
+
+    #[test]
+    fn cascades_are_followed_through_the_rows_they_rewrite() {
+        let keys = [
+            cascading("a", 1, 2, ["code", "label"]),
+            // References a column the first key does not rewrite: not followed.
+            cascading("b", 2, 3, ["x", "other"]),
+            cascading("c", 2, 4, ["code", "code"]),
+            // Back to table 2 through the same columns: each key once per chain.
+            cascading("d", 4, 2, ["code", "code"]),
+            cascading("e", 9, 2, ["code", "code"]),
+        ];
+        let mut paths = Vec::new();
+        cascade_paths(&keys, 1, &["label"], &mut Vec::new(), &mut paths);
+        let names: Vec<String> = paths
+            .iter()
+            .map(|p| p.iter().map(|k| k.name.as_str()).collect::<String>())
+            .collect();
+        assert_eq!(names, ["a", "ac", "acd"]);
+        let t = table();
+        let l = load(&t, Some(vec!["id".into()]));
+        let key = vec!["id".to_string()];
+        let sql = cascaded_rows_sql(&l, &key, &paths[1], &|_| Referencing::Staged(&l)).unwrap();
+        assert!(sql.contains(r#"FROM ONLY "app"."c4" AS c1 WHERE"#), "{sql}");
+        assert!(
+            sql.contains(r#"FROM ONLY "app"."c2" AS c0 WHERE c1."code" = c0."code""#),
+            "{sql}"
+        );
+        assert!(sql.contains(r#"c0."code" = t."label""#), "{sql}");
     }
 
     #[test]

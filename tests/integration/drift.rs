@@ -239,3 +239,46 @@ fn a_repair_waits_for_a_drifted_child_under_a_deferrable_key() {
         assert_eq!(target.fingerprint(), source.fingerprint(), "{schema}");
     }
 }
+
+#[test]
+fn a_cascade_is_followed_through_snapshot_rows_to_rows_outside_it() {
+    // t1's repair cascades to t2's row (in the snapshot), whose change cascades (or sets NULL)
+    // to t3's row 555, which the snapshot does not hold.
+    for action in ["CASCADE", "SET NULL"] {
+        let schema = format!(
+            "CREATE TABLE t1 (id int PRIMARY KEY, code text UNIQUE NOT NULL);
+             CREATE TABLE t2 (id int PRIMARY KEY,
+                              code text REFERENCES t1 (code) ON UPDATE CASCADE,
+                              UNIQUE (code, id));
+             CREATE TABLE t3 (id int PRIMARY KEY, code text, t2id int,
+                              FOREIGN KEY (code, t2id) REFERENCES t2 (code, id)
+                                  ON UPDATE {action});"
+        );
+        let source = cluster().create_db(
+            "drift_chain",
+            None,
+            &format!(
+                "{schema} INSERT INTO t1 VALUES (1, 'A'); INSERT INTO t2 VALUES (10, 'A');
+                          INSERT INTO t3 VALUES (100, 'A', 10);"
+            ),
+        );
+        let dir = export_to_scratch(&source, &["--limit", "all"]);
+        let target = cluster().create_db(
+            "drift_chain_test",
+            None,
+            &format!(
+                "{schema} INSERT INTO t1 VALUES (1, 'B'); INSERT INTO t2 VALUES (10, 'B');
+                          INSERT INTO t3 VALUES (555, 'B', 10);"
+            ),
+        );
+        let before = target.fingerprint();
+        import(&target, &dir, &[])
+            .code(5)
+            .stderr_has("public.t1 (id)=(1)")
+            .stderr_has("t2_code_fkey ON UPDATE CASCADE carries to rows of public.t2")
+            .stderr_has("1 row(s) of public.t3")
+            .stderr_has(&format!("ON UPDATE {action}: (id)=(555)"))
+            .stderr_has("--on-drift=keep");
+        assert_eq!(target.fingerprint(), before, "{action}: the target changed");
+    }
+}
