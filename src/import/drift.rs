@@ -15,7 +15,9 @@
 //!
 //! With `update`, a table whose repair could matter to other rows — one with a unique key
 //! besides the one its rows are matched by, or a `GENERATED ALWAYS` identity column
-//! ([`repaired_first`]) — is repaired before its new rows go in: [`find`] counts its drifted
+//! ([`repaired_first`]), or any other unique index (partial, on an expression, or a
+//! partition's own: read in the server's catalog, [`count_sql`]) — is repaired before its new
+//! rows go in, with the deferrable keys deferred: [`find`] counts its drifted
 //! rows once the staged rows are compared with the target, before anything is written, and
 //! the insert phase [`repair`]s them just before the table's new rows, tables in dependency
 //! order (parents first), so that a new row finds the value a repair restores (a foreign key
@@ -155,7 +157,8 @@ fn drifted_rows(load: &LoadTable<'_>, key: &[String], columns: &[String]) -> Str
 /// row references, or free a value a new row brings), or a `GENERATED ALWAYS` identity column
 /// besides the key (which cannot be repaired: found before anything is written). The others
 /// are repaired after the insert, where finding their drift costs nothing more: their repair
-/// changes no value another row can need or collide with.
+/// changes no value another row can need or collide with — unless the table has a unique
+/// index the catalog read does not take as a key, which [`count_sql`] asks the server.
 pub fn repaired_first(load: &LoadTable<'_>) -> bool {
     let Some(key) = load.identity_key.as_ref() else {
         return false;
@@ -164,21 +167,36 @@ pub fn repaired_first(load: &LoadTable<'_>) -> bool {
         || compared(load, key).iter().any(|c| always_identity(load, c))
 }
 
+const OTHER_UNIQUE_INDEXES_SQL: &str = include_str!("../catalog/other_unique_indexes.sql");
+
 /// Counts the drifted rows of a staged table (every column but the key compared), for the
-/// tables [`repaired_first`].
+/// tables [`repaired_first`], and for the others only when the server's catalog shows a
+/// unique index the catalog read does not use as a key (partial, on an expression, or a
+/// partition's own: `other_unique_indexes.sql`), which a repair may free or restore a value
+/// of just as well; the check costs the others one index lookup, no scan.
 pub fn count_sql(load: &LoadTable<'_>) -> Option<String> {
     let key = load.identity_key.as_ref()?;
-    if !repaired_first(load) {
-        return None;
-    }
     let columns = compared(load, key);
     if columns.is_empty() {
         return None;
     }
-    Some(format!(
+    let mut sql = format!(
         "SELECT pg_catalog.count(*)::pg_catalog.int8 {}",
         drifted_rows(load, key, &columns)
-    ))
+    );
+    if !repaired_first(load) {
+        sql.push_str(" AND ");
+        sql.push_str(
+            &OTHER_UNIQUE_INDEXES_SQL
+                .lines()
+                .filter(|line| !line.starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .replace("{table_oid}", &load.target.oid.to_string())
+                .replace("{known}", &load.target.unique_keys.len().to_string()),
+        );
+    }
+    Some(sql)
 }
 
 /// Lists the drifted rows of a staged table: key values and the names of the columns that
