@@ -24,8 +24,10 @@
 //! to a unique column) and no longer collides with a unique value a drifted row held (the
 //! caller compares the table's staged rows with the target again after the repair). In a
 //! cycle, or a table that references itself, a repaired row may need a new row of the same
-//! component instead: that repair is tried first under a savepoint, and done after the
-//! component's rows when it breaks a key. The other tables' drifted rows — their repair
+//! component instead: the repair is tried first under a savepoint; when it breaks a key, the
+//! rows whose snapshot values reference a new row of the component ([`needs_new_row`]) are
+//! left for after the component's rows and the others repaired before them, and when even
+//! that breaks a key, every repair of the component waits for its rows. The other tables' drifted rows — their repair
 //! changes no value another row can reference or collide with — are repaired after the
 //! insert, found by the verification's counts at no extra cost, parents first. Repairs run
 //! only with the per-row foreign-key checks: the faster checks of `fast_path.rs` and
@@ -199,9 +201,15 @@ pub fn count_sql(load: &LoadTable<'_>) -> Option<String> {
     Some(sql)
 }
 
+/// ` AND NOT (condition)`: the staged rows `s` a repair leaves for later.
+fn but(postponed: Option<&str>) -> String {
+    postponed.map_or_else(String::new, |c| format!(" AND NOT ({c})"))
+}
+
 /// Lists the drifted rows of a staged table: key values and the names of the columns that
-/// differ (every column but the key). Values are compared as text, like the verification does.
-pub fn list_sql(load: &LoadTable<'_>) -> Option<String> {
+/// differ (every column but the key), but those meeting `postponed` (a condition on the staged
+/// row `s`). Values are compared as text, like the verification does.
+pub fn list_sql(load: &LoadTable<'_>, postponed: Option<&str>) -> Option<String> {
     let key = load.identity_key.as_ref()?;
     let columns = compared(load, key);
     if columns.is_empty() {
@@ -221,11 +229,12 @@ pub fn list_sql(load: &LoadTable<'_>) -> Option<String> {
         .collect();
     Some(format!(
         "SELECT ARRAY[{keys}], pg_catalog.array_remove(ARRAY[{changed}]::pg_catalog.text[], NULL)
-           {rows}
+           {rows}{but}
           ORDER BY {order}",
         keys = keys.join(", "),
         changed = changed.join(", "),
         rows = drifted_rows(load, key, &columns),
+        but = but(postponed),
         order = key
             .iter()
             .map(|c| format!("s.{}", quote_ident(c)))
@@ -234,8 +243,8 @@ pub fn list_sql(load: &LoadTable<'_>) -> Option<String> {
     ))
 }
 
-/// Sets the drifted rows of the target to the staged values.
-pub fn update_sql(load: &LoadTable<'_>) -> Option<String> {
+/// Sets the drifted rows of the target to the staged values, but those meeting `postponed`.
+pub fn update_sql(load: &LoadTable<'_>, postponed: Option<&str>) -> Option<String> {
     let key = load.identity_key.as_ref()?;
     let columns = settable(load, key);
     if columns.is_empty() {
@@ -247,9 +256,10 @@ pub fn update_sql(load: &LoadTable<'_>) -> Option<String> {
         .collect();
     Some(format!(
         "UPDATE {target} AS t SET {sets} FROM {stage} AS s
-          WHERE NOT s.{NEW_FLAG} AND {matches} AND {t_row} IS DISTINCT FROM {s_row}",
+          WHERE NOT s.{NEW_FLAG} AND {matches} AND {t_row} IS DISTINCT FROM {s_row}{but}",
         target = load.target.name.sql(),
         sets = sets.join(", "),
+        but = but(postponed),
         stage = load.stage,
         matches = key_match(key),
         t_row = row_of("t", &columns),
@@ -297,7 +307,7 @@ pub fn find<'a>(
         if load.columns.iter().any(|c| {
             always_identity(load, c) && !load.identity_key.as_ref().expect("counted").contains(c)
         }) {
-            unsettable(&list(txn, load)?, load)?;
+            unsettable(&list(txn, load, None)?, load)?;
         }
         drifting.push(t);
     }
@@ -305,8 +315,12 @@ pub fn find<'a>(
 }
 
 /// Lists the drifted rows of one staged table ([`list_sql`]).
-fn list(txn: &mut Transaction<'_>, load: &LoadTable<'_>) -> Result<Vec<DriftedRow>> {
-    let Some(sql) = list_sql(load) else {
+fn list(
+    txn: &mut Transaction<'_>,
+    load: &LoadTable<'_>,
+    postponed: Option<&str>,
+) -> Result<Vec<DriftedRow>> {
+    let Some(sql) = list_sql(load, postponed) else {
         return Ok(Vec::new());
     };
     let name = load.target.name.to_string();
@@ -618,18 +632,20 @@ fn refuse_cascades<'r>(
 }
 
 /// Brings the drifted rows of one staged table back to the snapshot's values and returns them
-/// (none when it has no drift left). Refuses first when the update would carry over to rows
+/// (none when it has no drift left), but those meeting `postponed` (a condition on the staged
+/// row `s`, see [`needs_new_row`]). Refuses first when the update would carry over to rows
 /// outside the snapshot, or a column cannot be set.
 pub fn repair<'r>(
     txn: &mut Transaction<'_>,
     load: &LoadTable<'_>,
+    postponed: Option<&str>,
     referencing: &dyn Fn(u32) -> Referencing<'r>,
     violation: impl FnOnce(postgres::Error, &str) -> anyhow::Error,
 ) -> Result<Vec<DriftedRow>> {
-    let Some(update) = update_sql(load) else {
+    let Some(update) = update_sql(load, postponed) else {
         return Ok(Vec::new());
     };
-    let rows = list(txn, load)?;
+    let rows = list(txn, load, postponed)?;
     if rows.is_empty() {
         return Ok(rows);
     }
@@ -646,6 +662,28 @@ pub fn repair<'r>(
         rows.len()
     );
     Ok(rows)
+}
+
+/// A condition on a staged row `s` of a table: through one of `keys` (its columns, the staged
+/// parent table, the parent's columns) it references a staged row new to the target, which
+/// its repair needs in the target first. None without such keys.
+pub fn needs_new_row(keys: &[(&[String], &LoadTable<'_>, &[String])]) -> Option<String> {
+    let tests: Vec<String> = keys
+        .iter()
+        .map(|(columns, parent, parent_columns)| {
+            let matches: Vec<String> = columns
+                .iter()
+                .zip(parent_columns.iter())
+                .map(|(c, p)| format!("p.{} = s.{}", quote_ident(p), quote_ident(c)))
+                .collect();
+            format!(
+                "EXISTS (SELECT 1 FROM {} AS p WHERE p.{NEW_FLAG} AND {})",
+                parent.stage,
+                matches.join(" AND ")
+            )
+        })
+        .collect();
+    (!tests.is_empty()).then(|| tests.join(" OR "))
 }
 
 /// The report's lines for drifted rows: at most `limit`, then how many more.
@@ -722,14 +760,14 @@ mod tests {
     fn updates_set_everything_but_the_key_and_always_identities() {
         let t = table();
         let l = load(&t, Some(vec!["id".into()]));
-        let update = update_sql(&l).unwrap();
+        let update = update_sql(&l, None).unwrap();
         assert!(
             update.contains(r#"SET "label" = s."label" FROM"#),
             "{update}"
         );
         assert!(!update.contains(r#""n" = s."n""#), "{update}");
         assert!(update.contains(r#"t."id" = s."id""#), "{update}");
-        let list = list_sql(&l).unwrap();
+        let list = list_sql(&l, None).unwrap();
         assert!(list.contains(r#"THEN 'label' END"#), "{list}");
         assert!(list.contains("NOT s._seedsnap_new"), "{list}");
     }
@@ -740,7 +778,7 @@ mod tests {
         let l = load(&t, Some(vec!["id".into()]));
         let count = count_sql(&l).unwrap();
         assert!(count.contains(r#"ROW(t."label", t."n")"#), "{count}");
-        assert!(list_sql(&l).unwrap().contains("THEN 'n' END"));
+        assert!(list_sql(&l, None).unwrap().contains("THEN 'n' END"));
         let rows = [DriftedRow {
             table: "app.tags".into(),
             key_columns: vec!["id".into()],
@@ -816,10 +854,29 @@ mod tests {
     }
 
     #[test]
+    fn repairs_can_leave_the_rows_that_need_a_new_row() {
+        let t = table();
+        let l = load(&t, Some(vec!["id".into()]));
+        let columns = vec!["label".to_string()];
+        let parent = vec!["id".to_string()];
+        let needs = needs_new_row(&[(&columns, &l, &parent)]).unwrap();
+        assert_eq!(
+            needs,
+            r#"EXISTS (SELECT 1 FROM pg_temp.s0 AS p WHERE p._seedsnap_new AND p."id" = s."label")"#
+        );
+        let update = update_sql(&l, Some(&needs)).unwrap();
+        assert!(update.ends_with(&format!(" AND NOT ({needs})")), "{update}");
+        assert!(list_sql(&l, Some(&needs))
+            .unwrap()
+            .contains(&format!("AND NOT ({needs})")));
+        assert!(needs_new_row(&[]).is_none());
+    }
+
+    #[test]
     fn keyless_tables_cannot_drift() {
         let t = table();
-        assert!(update_sql(&load(&t, None)).is_none());
-        assert!(list_sql(&load(&t, None)).is_none());
+        assert!(update_sql(&load(&t, None), None).is_none());
+        assert!(list_sql(&load(&t, None), None).is_none());
     }
 
     #[test]

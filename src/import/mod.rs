@@ -557,6 +557,32 @@ impl<'a> Layout<'a> {
     }
 }
 
+/// The staged rows of table `t` whose repair needs a new row of `component` first: those whose
+/// snapshot values reference, through a key of the component, a staged row new to the target
+/// ([`drift::needs_new_row`]). Keys whose columns the snapshot lacks on either side are left
+/// out: the repair sets no column the snapshot lacks.
+fn needs_new_row(layout: &Layout, component: &graph::Component, t: usize) -> Option<String> {
+    let child = &layout.loads[&t];
+    let keys: Vec<(&[String], &LoadTable, &[String])> = layout
+        .catalog
+        .foreign_keys
+        .iter()
+        .filter(|fk| fk.child == t && component.tables.contains(&fk.parent))
+        .filter_map(|fk| {
+            let parent = layout.loads.get(&fk.parent)?;
+            let covered = |load: &LoadTable, columns: &[String]| {
+                columns.iter().all(|c| load.columns.contains(c))
+            };
+            (covered(child, &fk.columns) && covered(parent, &fk.parent_columns)).then_some((
+                fk.columns.as_slice(),
+                parent,
+                fk.parent_columns.as_slice(),
+            ))
+        })
+        .collect();
+    drift::needs_new_row(&keys)
+}
+
 /// Where the rows of the table with `oid` belong, for a repair that would carry over to them
 /// ([`drift::repair`]).
 fn referencing<'l>(layout: &'l Layout, direct: &[bool], oid: u32) -> drift::Referencing<'l> {
@@ -1030,6 +1056,7 @@ impl Loader<'_, '_> {
             let rows = drift::repair(
                 txn,
                 &layout.loads[&t],
+                None,
                 &|oid| referencing(layout, direct, oid),
                 constraint_violation,
             )?;
@@ -1049,8 +1076,10 @@ impl Loader<'_, '_> {
     /// unique value a new row brings, so the repaired tables are compared with the target
     /// again before their new rows go in. In a cycle, or a table that references itself
     /// (deferrable keys deferred), a repaired row may need a new row of the component instead:
-    /// when the repair before the insert breaks a key, it is rolled back to a savepoint and
-    /// done after the component's rows are in.
+    /// when the repair before the insert breaks a key, it is rolled back to a savepoint, and
+    /// only the rows whose snapshot values reference no new row of the component are repaired
+    /// before the insert ([`drift::needs_new_row`]), the others after it; when even that
+    /// breaks a key, every repair of the component waits for its rows.
     fn repair_and_insert(
         &self,
         txn: &mut Transaction<'_>,
@@ -1067,61 +1096,77 @@ impl Loader<'_, '_> {
             .collect();
         let direct = load.direct;
         let referencing = |oid: u32| referencing(layout, direct, oid);
-        let repair_all = |txn: &mut Transaction<'_>| -> Result<Vec<drift::DriftedRow>> {
-            let mut rows = Vec::new();
-            for &t in &repaired {
-                rows.extend(drift::repair(
-                    txn,
-                    &layout.loads[&t],
-                    &referencing,
-                    constraint_violation,
-                )?);
-            }
-            Ok(rows)
-        };
+        // Each table's rows left for after the insert, in the partial repair.
+        let postponed: HashMap<usize, String> = repaired
+            .iter()
+            .filter_map(|&t| needs_new_row(layout, component, t).map(|c| (t, c)))
+            .collect();
+        let repair_all =
+            |txn: &mut Transaction<'_>, postpone: bool| -> Result<Vec<drift::DriftedRow>> {
+                let mut rows = Vec::new();
+                for &t in &repaired {
+                    rows.extend(drift::repair(
+                        txn,
+                        &layout.loads[&t],
+                        postponed.get(&t).filter(|_| postpone).map(String::as_str),
+                        &referencing,
+                        constraint_violation,
+                    )?);
+                }
+                Ok(rows)
+            };
         // A drifted child repaired after the insert may still hold the value a repair changes
         // (a deferrable key waits for it: checked after the last repair, see `converge`).
         txn.batch_execute("SET CONSTRAINTS ALL DEFERRED")?;
         load.repaired_deferred = true;
         // A table referencing itself too: a repaired row may point at one of its new rows.
         let cycle = !matches!(component.strategy, LoadStrategy::Plain);
-        let rows = if cycle {
+        let attempts: &[bool] = match (cycle, postponed.is_empty()) {
+            (false, _) => &[],
+            (true, true) => &[false],
+            (true, false) => &[false, true],
+        };
+        // The rows repaired before the insert, and whether some were left for after it.
+        let mut before = None;
+        let mut left = true;
+        for &postpone in attempts {
             let mut savepoint = txn.transaction()?;
-            match repair_all(&mut savepoint) {
+            match repair_all(&mut savepoint, postpone) {
                 Ok(rows) => {
                     savepoint.commit()?;
-                    Some(rows)
+                    before = Some(rows);
+                    left = postpone;
+                    break;
                 }
                 // A key the repair breaks until the cycle's new rows are in.
-                Err(e) if crate::error::exit_kind(&e) == ExitKind::BadInput => None,
+                Err(e) if crate::error::exit_kind(&e) == ExitKind::BadInput => {}
                 Err(e) => return Err(e),
             }
-        } else {
-            Some(repair_all(txn)?)
-        };
-        match rows {
-            Some(rows) => {
-                // Rows a repaired row's unique value kept out are new now.
-                let classify: Vec<String> = repaired
-                    .iter()
-                    .filter(|t| {
-                        rows.iter()
-                            .any(|r| r.table == layout.loads[t].target.name.to_string())
-                    })
-                    .map(|t| layout.loads[t].classify())
-                    .collect();
-                if !classify.is_empty() {
-                    txn.batch_execute(&classify.join(";\n"))
-                        .context("comparing the repaired tables' staged rows with the target")?;
-                }
-                cycles::insert_component(txn, layout.catalog, component, &layout.loads, inserted)?;
-                load.drifted.extend(rows);
+        }
+        if !cycle {
+            before = Some(repair_all(txn, false)?);
+            left = false;
+        }
+        if let Some(rows) = &before {
+            // Rows a repaired row's unique value kept out are new now.
+            let classify: Vec<String> = repaired
+                .iter()
+                .filter(|t| {
+                    rows.iter()
+                        .any(|r| r.table == layout.loads[t].target.name.to_string())
+                })
+                .map(|t| layout.loads[t].classify())
+                .collect();
+            if !classify.is_empty() {
+                txn.batch_execute(&classify.join(";\n"))
+                    .context("comparing the repaired tables' staged rows with the target")?;
             }
-            None => {
-                cycles::insert_component(txn, layout.catalog, component, &layout.loads, inserted)?;
-                let rows = repair_all(txn)?;
-                load.drifted.extend(rows);
-            }
+        }
+        cycles::insert_component(txn, layout.catalog, component, &layout.loads, inserted)?;
+        load.drifted.extend(before.unwrap_or_default());
+        if left {
+            let rows = repair_all(txn, false)?;
+            load.drifted.extend(rows);
         }
         Ok(())
     }

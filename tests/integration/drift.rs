@@ -323,3 +323,33 @@ fn unique_indexes_that_are_not_keys_are_repaired_before_the_new_rows() {
         assert_eq!(target.fingerprint(), source.fingerprint(), "{schema}");
     }
 }
+
+#[test]
+fn only_the_repairs_that_need_a_new_row_wait_for_it() {
+    // Row 1's slug must come back before the new row 2 can reference it; row 3's repair
+    // needs row 2: repaired after the insert.
+    let schema = "CREATE TABLE tags (id int PRIMARY KEY, slug text UNIQUE NOT NULL,
+                                     parent_slug text REFERENCES tags (slug));";
+    let source = cluster().create_db(
+        "drift_partial",
+        None,
+        &format!(
+            "{schema} INSERT INTO tags VALUES (1, 'root', NULL), (2, 'child', 'root'),
+                                              (3, 'grand', 'child');"
+        ),
+    );
+    let dir = export_to_scratch(&source, &["--limit", "all"]);
+    let target = cluster().create_db(
+        "drift_partial_test",
+        None,
+        &format!("{schema} INSERT INTO tags VALUES (1, 'oldroot', NULL), (3, 'grand', NULL);"),
+    );
+    let report = json(&import(&target, &dir, &["--json"]).ok());
+    assert_eq!(
+        repaired(&report),
+        ["public.tags 1 slug", "public.tags 3 parent_slug"],
+        "{report}"
+    );
+    assert_eq!(total(&report, "inserted"), 1, "{report}");
+    assert_eq!(target.fingerprint(), source.fingerprint());
+}
