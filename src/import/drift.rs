@@ -40,9 +40,15 @@
 //!   [`find`] fails on it before the first write;
 //! - a repair that changes a value which rows the snapshot does not hold reference through an
 //!   `ON UPDATE CASCADE`, `SET NULL` or `SET DEFAULT` key (read from the server's catalog, every
-//!   schema, `cascading_keys.sql`), directly or through rows of the snapshot that such a key
-//!   rewrites first (chains followed to their end): the update would rewrite those rows too.
-//!   Rows of the snapshot the cascade reaches are brought to the snapshot's values anyway.
+//!   schema, `referencing_keys.sql`), directly or through rows of the snapshot that such a
+//!   key rewrites first (chains followed to their end): the update would rewrite those rows
+//!   too. Rows of the snapshot the cascade reaches are brought to the snapshot's values anyway.
+//!
+//! A repair that a `NO ACTION` or `RESTRICT` key refuses (not deferrable, and rows still
+//! reference the old value: rows outside the snapshot, or a drifted child brought back only
+//! later by its own UPDATE) fails as the target's constraint (exit code 4), naming the key and
+//! the referencing rows, and what to do; each repair runs under a savepoint of its own so that
+//! those rows can be read.
 
 use anyhow::{Context, Result};
 use postgres::Transaction;
@@ -401,8 +407,9 @@ pub enum Referencing<'a> {
     Outside,
 }
 
-/// One foreign key whose ON UPDATE action carries an update of its referenced columns over to
-/// the referencing rows (`cascading_keys.sql`).
+/// One foreign key that references a repaired table (`referencing_keys.sql`): one whose ON
+/// UPDATE action carries an update of its referenced columns over to the referencing rows, or
+/// one that refused a repair.
 struct CascadingKey {
     name: String,
     action: String,
@@ -415,7 +422,33 @@ struct CascadingKey {
     child_key: Vec<String>,
 }
 
-const CASCADING_KEYS_SQL: &str = include_str!("../catalog/cascading_keys.sql");
+const REFERENCING_KEYS_SQL: &str = include_str!("../catalog/referencing_keys.sql");
+
+/// Reads every key with a cascading ON UPDATE action, or (`named`: constraint, schema, table)
+/// one key of any action (`referencing_keys.sql`).
+fn referencing_keys(
+    txn: &mut Transaction<'_>,
+    named: Option<(&str, &str, &str)>,
+) -> Result<Vec<CascadingKey>> {
+    let (name, schema, table) =
+        named.map_or((None, None, None), |(n, s, t)| (Some(n), Some(s), Some(t)));
+    Ok(txn
+        .query(REFERENCING_KEYS_SQL, &[&name, &schema, &table])
+        .context("reading the foreign keys that reference the repaired table")?
+        .iter()
+        .map(|row| CascadingKey {
+            name: row.get(0),
+            action: row.get(1),
+            child_oid: row.get::<_, i64>(2) as u32,
+            parent_oid: row.get::<_, i64>(3) as u32,
+            child_sql: row.get(4),
+            child_name: row.get(5),
+            child_columns: row.get(6),
+            parent_columns: row.get(7),
+            child_key: row.get(8),
+        })
+        .collect())
+}
 
 /// Whether the rows of a referencing table may belong to the snapshot, as SQL about the row
 /// `alias`: all of them for a table loaded from its file, those a staged row matches by key
@@ -543,22 +576,7 @@ fn refuse_cascades<'r>(
     referencing: &dyn Fn(u32) -> Referencing<'r>,
 ) -> Result<()> {
     let key = load.identity_key.as_ref().expect("repaired");
-    let keys: Vec<CascadingKey> = txn
-        .query(CASCADING_KEYS_SQL, &[])
-        .with_context(|| format!("reading the keys that reference {}", load.target.name))?
-        .iter()
-        .map(|row| CascadingKey {
-            name: row.get(0),
-            action: row.get(1),
-            child_oid: row.get::<_, i64>(2) as u32,
-            parent_oid: row.get::<_, i64>(3) as u32,
-            child_sql: row.get(4),
-            child_name: row.get(5),
-            child_columns: row.get(6),
-            parent_columns: row.get(7),
-            child_key: row.get(8),
-        })
-        .collect();
+    let keys = referencing_keys(txn, None)?;
     // Only a repair that changes the referenced columns carries over.
     let changed: Vec<&str> = rows
         .iter()
@@ -652,16 +670,106 @@ pub fn repair<'r>(
     unsettable(&rows, load)?;
     refuse_cascades(txn, load, &rows, referencing)?;
     let name = load.target.name.to_string();
-    let updated = txn
-        .execute(update.as_str(), &[])
-        .map_err(|e| violation(e, &name))
-        .with_context(|| format!("bringing drifted rows of {name} back to the snapshot"))?;
+    // Under a savepoint of its own, so that a key refusing the update can name its rows.
+    let updated = match txn.simple_query(&format!(
+        "SAVEPOINT {SAVEPOINT}; {update}; RELEASE SAVEPOINT {SAVEPOINT}"
+    )) {
+        Ok(messages) => messages
+            .iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::CommandComplete(n) => Some(*n),
+                _ => None,
+            })
+            .nth(1)
+            .unwrap_or(0),
+        Err(e) => {
+            txn.batch_execute(&format!(
+                "ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
+            ))?;
+            if let Some(blocked) = still_referenced(txn, load, &rows, &e)? {
+                return Err(blocked);
+            }
+            return Err(violation(e, &name))
+                .with_context(|| format!("bringing drifted rows of {name} back to the snapshot"));
+        }
+    };
     anyhow::ensure!(
         updated == rows.len() as u64,
         "updated {updated} drifted rows of {name}, {} were listed",
         rows.len()
     );
     Ok(rows)
+}
+
+const SAVEPOINT: &str = "seedsnap_repair";
+
+/// When a repair failed because rows still reference a value it changes, through a key whose
+/// ON UPDATE action is NO ACTION or RESTRICT (not deferred): the failure naming the key, the
+/// rows and what to do. The transaction is back before the repair; the key's rows are read
+/// from the server's catalog and the rows that reference the changed values are counted.
+fn still_referenced(
+    txn: &mut Transaction<'_>,
+    load: &LoadTable<'_>,
+    rows: &[DriftedRow],
+    error: &postgres::Error,
+) -> Result<Option<anyhow::Error>> {
+    let Some(db) = error.as_db_error() else {
+        return Ok(None);
+    };
+    let (Some(constraint), Some(schema), Some(table)) = (db.constraint(), db.schema(), db.table())
+    else {
+        return Ok(None);
+    };
+    if db.code() != &postgres::error::SqlState::FOREIGN_KEY_VIOLATION
+        || !db.detail().is_some_and(|d| d.contains("still referenced"))
+    {
+        return Ok(None);
+    }
+    let key = load.identity_key.as_ref().expect("repaired");
+    let keys = referencing_keys(txn, Some((constraint, schema, table)))?;
+    let Some(fk) = keys.first() else {
+        return Ok(None);
+    };
+    let sql = cascaded_rows_sql(load, key, &[fk], &|_| Referencing::Outside).expect("outside");
+    let row = txn.query_one(sql.as_str(), &[]).with_context(|| {
+        format!(
+            "counting the rows of {} that {} holds",
+            fk.child_name, fk.name
+        )
+    })?;
+    let count: i64 = row.get(0);
+    let examples: Vec<String> = row.get::<_, Option<Vec<String>>>(1).unwrap_or_default();
+    let repaired: Vec<String> = rows
+        .iter()
+        .filter(|r| r.columns.iter().any(|c| fk.parent_columns.contains(c)))
+        .take(5)
+        .map(DriftedRow::describe)
+        .collect();
+    Ok(Some(failure(
+        ExitKind::BadInput,
+        format!(
+            "bringing the drifted row(s) {} back to the snapshot's values would change {} of \
+             {}, which {count} row(s) of {} still reference through {} (ON UPDATE {}): {}{}; \
+             the key refuses the update while they do ({}). Those rows are outside the \
+             snapshot, or drifted rows of the snapshot that are brought back only after their \
+             parent, by an UPDATE of their own. --on-drift=keep keeps the target's rows as \
+             they are; or change those rows in the target (or make the key DEFERRABLE) and \
+             import again",
+            repaired.join("; "),
+            fk.parent_columns.join(", "),
+            load.target.name,
+            fk.child_name,
+            fk.name,
+            fk.action,
+            examples.join(", "),
+            if count as usize > examples.len() {
+                format!(", … and {} more", count as usize - examples.len())
+            } else {
+                String::new()
+            },
+            db.detail().unwrap_or_default().trim_end_matches('.'),
+        ),
+    )))
 }
 
 /// A condition on a staged row `s` of a table: through one of `keys` (its columns, the staged

@@ -353,3 +353,35 @@ fn only_the_repairs_that_need_a_new_row_wait_for_it() {
     assert_eq!(total(&report, "inserted"), 1, "{report}");
     assert_eq!(target.fingerprint(), source.fingerprint());
 }
+
+#[test]
+fn a_repair_refused_by_a_key_names_the_rows_that_hold_it() {
+    // Row 99, which the snapshot does not hold, still references the tag's old slug through
+    // a NO ACTION key: the repair is refused, naming the key, the rows and what to do.
+    let schema = "CREATE TABLE tags (id int PRIMARY KEY, slug text UNIQUE NOT NULL);
+                  CREATE TABLE content_tags (id int PRIMARY KEY,
+                                             tag_slug text REFERENCES tags (slug));";
+    let source = cluster().create_db(
+        "drift_blocked",
+        None,
+        &format!("{schema} INSERT INTO tags VALUES (1, 'a'), (2, 'b');"),
+    );
+    let dir = export_to_scratch(&source, &["--limit", "all"]);
+    let target = cluster().create_db(
+        "drift_blocked_test",
+        None,
+        &format!(
+            "{schema} INSERT INTO tags VALUES (1, 'old');
+                      INSERT INTO content_tags VALUES (99, 'old');"
+        ),
+    );
+    let before = target.fingerprint();
+    import(&target, &dir, &[])
+        .code(4)
+        .stderr_has("public.tags (id)=(1): slug")
+        .stderr_has("1 row(s) of public.content_tags still reference")
+        .stderr_has("content_tags_tag_slug_fkey (ON UPDATE NO ACTION): (id)=(99)")
+        .stderr_has("--on-drift=keep");
+    assert_eq!(target.fingerprint(), before, "the target changed");
+    import(&target, &dir, &["--on-drift", "keep"]).ok();
+}

@@ -1,13 +1,18 @@
--- The foreign keys with an ON UPDATE action that rewrites the rows referencing their table
--- (CASCADE, SET NULL, SET DEFAULT): a drift repair that changes a referenced value would change
--- those rows too, and through them the rows referencing theirs (the caller follows the chains
--- from the repaired table). Read from pg_constraint (every schema: a referencing table may
--- live outside the snapshot's), the clones on partitions skipped; columns named by position
--- in conkey/confkey. The referencing table comes as SQL (ONLY for a plain table, as
--- the key's triggers see its rows) and as text, with its primary key's columns to name rows.
+-- Foreign keys whose update action matters to a drift repair, read from pg_constraint (every
+-- schema: a referencing table may live outside the snapshot's), the clones on partitions
+-- skipped; columns named by position in conkey/confkey.
+-- With $1 NULL: every key with an ON UPDATE action that rewrites the rows referencing its
+-- table (CASCADE, SET NULL, SET DEFAULT): a repair that changes a referenced value would
+-- change those rows too, and through them the rows referencing theirs (the caller follows
+-- the chains from the repaired table).
+-- With $1 a constraint's name: that key of table $2.$3 (any action), which refused a repair
+-- (NO ACTION, RESTRICT), for the caller to name the rows that still reference the old value.
+-- The referencing table comes as SQL (ONLY for a plain table, as the key's triggers see its
+-- rows) and as text, with its primary key's columns to name rows.
 SELECT con.conname::text                                                        AS constraint_name,
        CASE con.confupdtype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL'
-            ELSE 'SET DEFAULT' END                                              AS action,
+            WHEN 'd' THEN 'SET DEFAULT' WHEN 'r' THEN 'RESTRICT'
+            ELSE 'NO ACTION' END                                                AS action,
        child.oid::int8                                                          AS child_oid,
        con.confrelid::int8                                                      AS parent_oid,
        CASE WHEN child.relkind = 'p' THEN '' ELSE 'ONLY ' END
@@ -35,5 +40,7 @@ SELECT con.conname::text                                                        
   JOIN pg_catalog.pg_namespace AS child_ns ON child_ns.oid = child.relnamespace
  WHERE con.contype = 'f'
    AND con.conparentid = 0
-   AND con.confupdtype IN ('c', 'n', 'd')
- ORDER BY 5, 1
+   AND CASE WHEN $1::text IS NULL THEN con.confupdtype IN ('c', 'n', 'd')
+            ELSE con.conname = $1::text AND child_ns.nspname = $2::text
+                 AND child.relname = $3::text END
+ ORDER BY child_name, constraint_name
