@@ -166,7 +166,7 @@ fn drifted_rows(load: &LoadTable<'_>, key: &[String], columns: &[String]) -> Str
 /// besides the key (which cannot be repaired: found before anything is written). The others
 /// are repaired after the insert, where finding their drift costs nothing more: their repair
 /// changes no value another row can need or collide with — unless the table has a unique
-/// index the catalog read does not take as a key, which [`count_sql`] asks the server.
+/// index the catalog read does not take as a key, which [`find`] asks the server about.
 pub fn repaired_first(load: &LoadTable<'_>) -> bool {
     let Some(key) = load.identity_key.as_ref() else {
         return false;
@@ -178,33 +178,45 @@ pub fn repaired_first(load: &LoadTable<'_>) -> bool {
 const OTHER_UNIQUE_INDEXES_SQL: &str = include_str!("../catalog/other_unique_indexes.sql");
 
 /// Counts the drifted rows of a staged table (every column but the key compared), for the
-/// tables [`repaired_first`], and for the others only when the server's catalog shows a
-/// unique index the catalog read does not use as a key (partial, on an expression, or a
-/// partition's own: `other_unique_indexes.sql`), which a repair may free or restore a value
-/// of just as well; the check costs the others one index lookup, no scan.
-pub fn count_sql(load: &LoadTable<'_>) -> Option<String> {
+/// tables [`repaired_first`] and those with `other_unique_index` (a unique index the catalog
+/// read does not use as a key: partial, on an expression, or a partition's own; see
+/// [`other_unique_indexes`]), which a repair may free or restore a value of just as well.
+pub fn count_sql(load: &LoadTable<'_>, other_unique_index: bool) -> Option<String> {
     let key = load.identity_key.as_ref()?;
+    if !repaired_first(load) && !other_unique_index {
+        return None;
+    }
     let columns = compared(load, key);
     if columns.is_empty() {
         return None;
     }
-    let mut sql = format!(
+    Some(format!(
         "SELECT pg_catalog.count(*)::pg_catalog.int8 {}",
         drifted_rows(load, key, &columns)
-    );
-    if !repaired_first(load) {
-        sql.push_str(" AND ");
-        sql.push_str(
-            &OTHER_UNIQUE_INDEXES_SQL
-                .lines()
-                .filter(|line| !line.starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("\n")
-                .replace("{table_oid}", &load.target.oid.to_string())
-                .replace("{known}", &load.target.unique_keys.len().to_string()),
-        );
+    ))
+}
+
+/// The oids of the given staged tables, not [`repaired_first`], that have a unique index the
+/// catalog read does not use as a key (`other_unique_indexes.sql`): one query, only when
+/// there are such tables to ask about.
+fn other_unique_indexes(
+    txn: &mut Transaction<'_>,
+    tables: &[(usize, &LoadTable<'_>)],
+) -> Result<Vec<u32>> {
+    let (oids, known): (Vec<i64>, Vec<i64>) = tables
+        .iter()
+        .filter(|(_, load)| load.identity_key.is_some() && !repaired_first(load))
+        .map(|(_, load)| (load.target.oid as i64, load.target.unique_keys.len() as i64))
+        .unzip();
+    if oids.is_empty() {
+        return Ok(Vec::new());
     }
-    Some(sql)
+    Ok(txn
+        .query(OTHER_UNIQUE_INDEXES_SQL, &[&oids, &known])
+        .context("reading the unique indexes of the snapshot's tables")?
+        .iter()
+        .map(|row| row.get::<_, i64>(0) as u32)
+        .collect())
 }
 
 /// ` AND NOT (condition)`: the staged rows `s` a repair leaves for later.
@@ -282,9 +294,12 @@ pub fn find<'a>(
     classify: &str,
     tables: &[(usize, &'a LoadTable<'a>)],
 ) -> Result<Vec<usize>> {
+    let other = other_unique_indexes(txn, tables)?;
     let counted: Vec<(usize, &LoadTable<'_>, String)> = tables
         .iter()
-        .filter_map(|&(t, load)| count_sql(load).map(|sql| (t, load, sql)))
+        .filter_map(|&(t, load)| {
+            count_sql(load, other.contains(&load.target.oid)).map(|sql| (t, load, sql))
+        })
         .collect();
     let mut sql: Vec<&str> = vec![classify];
     sql.extend(counted.iter().map(|(_, _, sql)| sql.as_str()));
@@ -884,7 +899,7 @@ mod tests {
     fn drift_is_counted_over_always_identities_too() {
         let t = table();
         let l = load(&t, Some(vec!["id".into()]));
-        let count = count_sql(&l).unwrap();
+        let count = count_sql(&l, false).unwrap();
         assert!(count.contains(r#"ROW(t."label", t."n")"#), "{count}");
         assert!(list_sql(&l, None).unwrap().contains("THEN 'n' END"));
         let rows = [DriftedRow {
