@@ -180,7 +180,7 @@ const OTHER_UNIQUE_INDEXES_SQL: &str = include_str!("../catalog/other_unique_ind
 /// Counts the drifted rows of a staged table (every column but the key compared), for the
 /// tables [`repaired_first`] and those with `other_unique_index` (a unique index the catalog
 /// read does not use as a key: partial, on an expression, or a partition's own; see
-/// [`other_unique_indexes`]), which a repair may free or restore a value of just as well.
+/// `other_unique_indexes`), which a repair may free or restore a value of just as well.
 pub fn count_sql(load: &LoadTable<'_>, other_unique_index: bool) -> Option<String> {
     let key = load.identity_key.as_ref()?;
     if !repaired_first(load) && !other_unique_index {
@@ -551,6 +551,34 @@ fn cascaded_rows_sql<'r>(
     ))
 }
 
+/// Runs a [`cascaded_rows_sql`] query: how many rows of `fk`'s table it finds, and the first
+/// few named (`(id)=(7), (id)=(9), … and 3 more`).
+fn reached_rows(txn: &mut Transaction<'_>, sql: &str, fk: &CascadingKey) -> Result<(i64, String)> {
+    let row = txn.query_one(sql, &[]).with_context(|| {
+        format!(
+            "counting the rows of {} that {} reaches",
+            fk.child_name, fk.name
+        )
+    })?;
+    let count: i64 = row.get(0);
+    let examples: Vec<String> = row.get::<_, Option<Vec<String>>>(1).unwrap_or_default();
+    let more = match count as usize > examples.len() {
+        true => format!(", … and {} more", count as usize - examples.len()),
+        false => String::new(),
+    };
+    Ok((count, format!("{}{more}", examples.join(", "))))
+}
+
+/// The first few repaired rows that change a column `fk` references, described.
+fn changing(rows: &[DriftedRow], fk: &CascadingKey) -> String {
+    rows.iter()
+        .filter(|r| r.columns.iter().any(|c| fk.parent_columns.contains(c)))
+        .take(5)
+        .map(DriftedRow::describe)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The chains of cascading keys a repair of `columns` of table `oid` sets off: every key that
 /// references some of those columns, then, through the rows of the snapshot it rewrites, every
 /// key that references the columns it rewrote, and so on (each key once per chain).
@@ -610,23 +638,10 @@ fn refuse_cascades<'r>(
             continue;
         };
         let (first, last) = (path[0], path[path.len() - 1]);
-        let row = txn.query_one(sql.as_str(), &[]).with_context(|| {
-            format!(
-                "counting the rows of {} that {} reaches",
-                last.child_name, last.name
-            )
-        })?;
-        let count: i64 = row.get(0);
+        let (count, examples) = reached_rows(txn, &sql, last)?;
         if count == 0 {
             continue;
         }
-        let examples: Vec<String> = row.get::<_, Option<Vec<String>>>(1).unwrap_or_default();
-        let repaired: Vec<String> = rows
-            .iter()
-            .filter(|r| r.columns.iter().any(|c| first.parent_columns.contains(c)))
-            .take(5)
-            .map(DriftedRow::describe)
-            .collect();
         let through: Vec<String> = path[..path.len() - 1]
             .iter()
             .map(|fk| {
@@ -641,23 +656,17 @@ fn refuse_cascades<'r>(
             format!(
                 "bringing the drifted row(s) {} back to the snapshot's values would change {} \
                  of {}{}, which {count} row(s) of {} that the snapshot does not hold reference \
-                 through {} ON UPDATE {}: {}{}; the update would rewrite them too, and seedsnap \
-                 never changes rows outside the snapshot. --on-drift=keep \
+                 through {} ON UPDATE {}: {examples}; the update would rewrite them too, and \
+                 seedsnap never changes rows outside the snapshot. --on-drift=keep \
                  keeps the target's rows as they are; or change those rows (or the key's ON \
                  UPDATE action) in the target and import again",
-                repaired.join("; "),
+                changing(rows, first),
                 first.parent_columns.join(", "),
                 load.target.name,
                 through.concat(),
                 last.child_name,
                 last.name,
                 last.action,
-                examples.join(", "),
-                if count as usize > examples.len() {
-                    format!(", … and {} more", count as usize - examples.len())
-                } else {
-                    String::new()
-                }
             ),
         ));
     }
@@ -746,42 +755,23 @@ fn still_referenced(
         return Ok(None);
     };
     let sql = cascaded_rows_sql(load, key, &[fk], &|_| Referencing::Outside).expect("outside");
-    let row = txn.query_one(sql.as_str(), &[]).with_context(|| {
-        format!(
-            "counting the rows of {} that {} holds",
-            fk.child_name, fk.name
-        )
-    })?;
-    let count: i64 = row.get(0);
-    let examples: Vec<String> = row.get::<_, Option<Vec<String>>>(1).unwrap_or_default();
-    let repaired: Vec<String> = rows
-        .iter()
-        .filter(|r| r.columns.iter().any(|c| fk.parent_columns.contains(c)))
-        .take(5)
-        .map(DriftedRow::describe)
-        .collect();
+    let (count, examples) = reached_rows(txn, &sql, fk)?;
     Ok(Some(failure(
         ExitKind::BadInput,
         format!(
             "bringing the drifted row(s) {} back to the snapshot's values would change {} of \
-             {}, which {count} row(s) of {} still reference through {} (ON UPDATE {}): {}{}; \
-             the key refuses the update while they do ({}). Those rows are outside the \
-             snapshot, or drifted rows of the snapshot that are brought back only after their \
-             parent, by an UPDATE of their own. --on-drift=keep keeps the target's rows as \
-             they are; or change those rows in the target (or make the key DEFERRABLE) and \
+             {}, which {count} row(s) of {} still reference through {} (ON UPDATE {}): \
+             {examples}; the key refuses the update while they do ({}). Those rows are outside \
+             the snapshot, or drifted rows of the snapshot that are brought back only after \
+             their parent, by an UPDATE of their own. --on-drift=keep keeps the target's rows \
+             as they are; or change those rows in the target (or make the key DEFERRABLE) and \
              import again",
-            repaired.join("; "),
+            changing(rows, fk),
             fk.parent_columns.join(", "),
             load.target.name,
             fk.child_name,
             fk.name,
             fk.action,
-            examples.join(", "),
-            if count as usize > examples.len() {
-                format!(", … and {} more", count as usize - examples.len())
-            } else {
-                String::new()
-            },
             db.detail().unwrap_or_default().trim_end_matches('.'),
         ),
     )))

@@ -15,6 +15,40 @@ fn repaired(report: &serde_json::Value) -> Vec<String> {
     rows
 }
 
+/// A source holding `source_rows`, its snapshot, and a target holding `target_rows`, both
+/// databases with `schema`.
+fn drifted_target(
+    name: &str,
+    schema: &str,
+    source_rows: &str,
+    target_rows: &str,
+) -> (TestDb, PathBuf, TestDb) {
+    let source = cluster().create_db(name, None, &format!("{schema} {source_rows}"));
+    let dir = export_to_scratch(&source, &["--limit", "all"]);
+    let target = cluster().create_db(
+        &format!("{name}_test"),
+        None,
+        &format!("{schema} {target_rows}"),
+    );
+    (source, dir, target)
+}
+
+/// Imports into a target holding `target_rows` a snapshot of a source holding `source_rows`
+/// (both with `schema`), checks that the target then holds the source's rows, and returns
+/// the import's report.
+fn converges(name: &str, schema: &str, source_rows: &str, target_rows: &str) -> serde_json::Value {
+    let (source, dir, target) = drifted_target(name, schema, source_rows, target_rows);
+    let report = json(&import(&target, &dir, &["--json"]).ok());
+    assert_eq!(
+        target.fingerprint(),
+        source.fingerprint(),
+        "{schema} {report}"
+    );
+    let again = json(&import(&target, &dir, &["--json"]).ok());
+    assert!(repaired(&again).is_empty(), "{schema} {again}");
+    report
+}
+
 #[test]
 fn drifted_rows_are_repaired_before_the_new_rows_that_need_them() {
     let schema = "CREATE TABLE parent (id int PRIMARY KEY, code text NOT NULL UNIQUE);
@@ -223,20 +257,9 @@ fn a_repair_waits_for_a_drifted_child_under_a_deferrable_key() {
         ),
     ];
     for (schema, source_rows, target_rows) in cases {
-        let source =
-            cluster().create_db("drift_deferred", None, &format!("{schema} {source_rows}"));
-        let dir = export_to_scratch(&source, &["--limit", "all"]);
-        let target = cluster().create_db(
-            "drift_deferred_test",
-            None,
-            &format!("{schema} {target_rows}"),
-        );
-        let report = json(&import(&target, &dir, &["--json"]).ok());
+        let report = converges("drift_deferred", schema, source_rows, target_rows);
         assert_eq!(repaired(&report).len(), 2, "{schema} {report}");
         assert_eq!(total(&report, "inserted"), 1, "{schema} {report}");
-        let again = json(&import(&target, &dir, &["--json"]).ok());
-        assert!(repaired(&again).is_empty(), "{schema} {again}");
-        assert_eq!(target.fingerprint(), source.fingerprint(), "{schema}");
     }
 }
 
@@ -254,22 +277,13 @@ fn a_cascade_is_followed_through_snapshot_rows_to_rows_outside_it() {
                               FOREIGN KEY (code, t2id) REFERENCES t2 (code, id)
                                   ON UPDATE {action});"
         );
-        let source = cluster().create_db(
+        let (_source, dir, target) = drifted_target(
             "drift_chain",
-            None,
-            &format!(
-                "{schema} INSERT INTO t1 VALUES (1, 'A'); INSERT INTO t2 VALUES (10, 'A');
-                          INSERT INTO t3 VALUES (100, 'A', 10);"
-            ),
-        );
-        let dir = export_to_scratch(&source, &["--limit", "all"]);
-        let target = cluster().create_db(
-            "drift_chain_test",
-            None,
-            &format!(
-                "{schema} INSERT INTO t1 VALUES (1, 'B'); INSERT INTO t2 VALUES (10, 'B');
-                          INSERT INTO t3 VALUES (555, 'B', 10);"
-            ),
+            &schema,
+            "INSERT INTO t1 VALUES (1, 'A'); INSERT INTO t2 VALUES (10, 'A');
+             INSERT INTO t3 VALUES (100, 'A', 10);",
+            "INSERT INTO t1 VALUES (1, 'B'); INSERT INTO t2 VALUES (10, 'B');
+             INSERT INTO t3 VALUES (555, 'B', 10);",
         );
         let before = target.fingerprint();
         import(&target, &dir, &[])
@@ -309,18 +323,13 @@ fn unique_indexes_that_are_not_keys_are_repaired_before_the_new_rows() {
         ),
     ];
     for (schema, source_rows, target_rows) in cases {
-        let source = cluster().create_db("drift_index", None, &format!("{schema} {source_rows}"));
-        let dir = export_to_scratch(&source, &["--limit", "all"]);
-        let target =
-            cluster().create_db("drift_index_test", None, &format!("{schema} {target_rows}"));
-        let report = json(&import(&target, &dir, &["--json"]).ok());
+        let report = converges("drift_index", schema, source_rows, target_rows);
         assert_eq!(
             repaired(&report),
             ["public.users 1 email"],
             "{schema} {report}"
         );
         assert_eq!(total(&report, "inserted"), 1, "{schema} {report}");
-        assert_eq!(target.fingerprint(), source.fingerprint(), "{schema}");
     }
 }
 
@@ -330,28 +339,18 @@ fn only_the_repairs_that_need_a_new_row_wait_for_it() {
     // needs row 2: repaired after the insert.
     let schema = "CREATE TABLE tags (id int PRIMARY KEY, slug text UNIQUE NOT NULL,
                                      parent_slug text REFERENCES tags (slug));";
-    let source = cluster().create_db(
+    let report = converges(
         "drift_partial",
-        None,
-        &format!(
-            "{schema} INSERT INTO tags VALUES (1, 'root', NULL), (2, 'child', 'root'),
-                                              (3, 'grand', 'child');"
-        ),
+        schema,
+        "INSERT INTO tags VALUES (1, 'root', NULL), (2, 'child', 'root'), (3, 'grand', 'child');",
+        "INSERT INTO tags VALUES (1, 'oldroot', NULL), (3, 'grand', NULL);",
     );
-    let dir = export_to_scratch(&source, &["--limit", "all"]);
-    let target = cluster().create_db(
-        "drift_partial_test",
-        None,
-        &format!("{schema} INSERT INTO tags VALUES (1, 'oldroot', NULL), (3, 'grand', NULL);"),
-    );
-    let report = json(&import(&target, &dir, &["--json"]).ok());
     assert_eq!(
         repaired(&report),
         ["public.tags 1 slug", "public.tags 3 parent_slug"],
         "{report}"
     );
     assert_eq!(total(&report, "inserted"), 1, "{report}");
-    assert_eq!(target.fingerprint(), source.fingerprint());
 }
 
 #[test]
@@ -361,19 +360,11 @@ fn a_repair_refused_by_a_key_names_the_rows_that_hold_it() {
     let schema = "CREATE TABLE tags (id int PRIMARY KEY, slug text UNIQUE NOT NULL);
                   CREATE TABLE content_tags (id int PRIMARY KEY,
                                              tag_slug text REFERENCES tags (slug));";
-    let source = cluster().create_db(
+    let (_source, dir, target) = drifted_target(
         "drift_blocked",
-        None,
-        &format!("{schema} INSERT INTO tags VALUES (1, 'a'), (2, 'b');"),
-    );
-    let dir = export_to_scratch(&source, &["--limit", "all"]);
-    let target = cluster().create_db(
-        "drift_blocked_test",
-        None,
-        &format!(
-            "{schema} INSERT INTO tags VALUES (1, 'old');
-                      INSERT INTO content_tags VALUES (99, 'old');"
-        ),
+        schema,
+        "INSERT INTO tags VALUES (1, 'a'), (2, 'b');",
+        "INSERT INTO tags VALUES (1, 'old'); INSERT INTO content_tags VALUES (99, 'old');",
     );
     let before = target.fingerprint();
     import(&target, &dir, &[])
