@@ -11,9 +11,9 @@ use postgres::GenericClient;
 use crate::catalog::{condition_sql, Catalog};
 use crate::config::{Config, TableSetting};
 use crate::connection::Endpoint;
-use crate::error::{failure, ExitKind};
+use crate::error::ExitKind;
 use crate::prepare::{self, ExportOptions};
-use crate::problem::Problem;
+use crate::problem::{self, Problem};
 use crate::report::Progress;
 use crate::session;
 
@@ -147,13 +147,14 @@ pub fn render(report: &CheckReport) -> String {
 /// Exit code 4 when anything is wrong.
 pub fn failure_of(report: &CheckReport) -> Option<anyhow::Error> {
     (!report.problems.is_empty()).then(|| {
-        failure(
+        problem::with_problems(
             ExitKind::BadInput,
             format!(
                 "{} has {} problem(s); fix them and run check-config again",
                 report.config,
                 report.problems.len()
             ),
+            report.problems.clone(),
         )
     })
 }

@@ -25,7 +25,7 @@ use crate::catalog::QualifiedName;
 use crate::connection::{Environment, Side};
 use crate::error::{failure, ExitKind};
 use crate::masking;
-use crate::problem::{self, Problem};
+use crate::problem::{self, Problem, ProblemKind};
 use crate::virtual_keys::{self, VirtualKeySpec};
 
 pub const FILE_NAME: &str = "seedsnap.toml";
@@ -211,9 +211,15 @@ impl Config {
     /// Reads and checks a file; every problem found is reported at once (exit code 4).
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            failure(
+            problem::refuse(
                 ExitKind::BadInput,
-                format!("cannot read the config file {}: {e}", path.display()),
+                Problem::in_file(
+                    path.display().to_string(),
+                    None,
+                    None,
+                    format!("cannot be read: {e}"),
+                )
+                .kind(ProblemKind::Setting),
             )
         })?;
         Config::parse(path, text).map_err(|problems| {

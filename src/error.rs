@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::problem::Problem;
+
 /// What kind of failure ended the run; each kind has its own exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitKind {
@@ -53,22 +55,32 @@ impl ExitKind {
 }
 
 /// The object `--json` prints on stdout for a failure:
-/// `{"error": {"kind": "bad_input", "exit_code": 4, "message": "…"}}`.
-pub fn json_object(kind: ExitKind, message: &str) -> serde_json::Value {
+/// `{"error": {"kind": "bad_input", "exit_code": 4, "message": "…", "problems": […]}}`, each
+/// problem an object (see [`Problem::to_json`]). A bad-input failure (exit code 4) always
+/// lists at least one: one of kind `other` holding the message when the error was not built
+/// from problems.
+pub fn json_object(kind: ExitKind, message: &str, problems: &[Problem]) -> serde_json::Value {
+    let mut listed: Vec<serde_json::Value> = problems.iter().map(Problem::to_json).collect();
+    if listed.is_empty() && kind == ExitKind::BadInput {
+        listed.push(Problem::unplaced(message).to_json());
+    }
     serde_json::json!({
         "error": {
             "kind": kind.name(),
             "exit_code": kind.code(),
             "message": message,
+            "problems": listed,
         }
     })
 }
 
-/// An error with a known exit code. The message is complete and meant for a person.
+/// An error with a known exit code. The message is complete and meant for a person; the
+/// problems it was built from, if any, are kept for `--json` (see [`crate::problem`]).
 #[derive(Debug)]
 pub struct Failure {
     pub kind: ExitKind,
     pub message: String,
+    pub problems: Vec<Problem>,
 }
 
 impl fmt::Display for Failure {
@@ -84,6 +96,7 @@ pub fn failure(kind: ExitKind, message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Failure {
         kind,
         message: message.into(),
+        problems: Vec::new(),
     })
 }
 

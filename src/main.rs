@@ -11,6 +11,7 @@ use seedsnap::config::Config;
 use seedsnap::connection::Endpoint;
 use seedsnap::connection::{resolve, ProcessEnvironment, Side};
 use seedsnap::error::{describe_pg_error, exit_kind, failure, json_object, ExitKind};
+use seedsnap::problem::problems_of;
 use seedsnap::report::Progress;
 use seedsnap::snapshot::retired;
 use seedsnap::{check_config, export, import, plan, refresh, seal, verify};
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
             let kind = exit_kind(&error);
             eprintln!("seedsnap: error: {message}");
             if json && !JSON_PRINTED.load(Ordering::Relaxed) {
-                println!("{}", json_object(kind, &message));
+                println!("{}", json_object(kind, &message, problems_of(&error)));
             }
             ExitCode::from(kind.code() as u8)
         }
@@ -57,7 +58,7 @@ fn print_json_failure(report: &impl serde::Serialize, error: &anyhow::Error) -> 
     let mut value = serde_json::to_value(report)?;
     if let (Some(object), serde_json::Value::Object(extra)) = (
         value.as_object_mut(),
-        json_object(exit_kind(error), &render_error(error)),
+        json_object(exit_kind(error), &render_error(error), problems_of(error)),
     ) {
         object.extend(extra);
     }
@@ -99,7 +100,7 @@ fn exit_on_usage_error(error: &clap::Error) -> ! {
         if std::env::args().any(|a| a == "--json") {
             let first = text.lines().next().unwrap_or_default();
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            println!("{}", json_object(ExitKind::Usage, first));
+            println!("{}", json_object(ExitKind::Usage, first, &[]));
         }
     } else {
         print!("{text}");

@@ -142,9 +142,13 @@ fn explain(
 ) -> Result<Explanation> {
     let catalog = &prepared.catalog;
     let Some(t) = catalog.find(table) else {
-        return Err(crate::error::failure(
+        return Err(crate::problem::refuse(
             crate::error::ExitKind::BadInput,
-            format!("--explain {table}: the table is not part of this export (see --only and --exclude)"),
+            crate::problem::Problem::setting(
+                "--explain",
+                format!("{table}: the table is not part of this export (see --only and --exclude)"),
+            )
+            .table(table),
         ));
     };
     let provenance = &prepared.selection.provenance;

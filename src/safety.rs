@@ -118,9 +118,12 @@ pub fn name_verdict(dbname: &str, pattern: Option<&str>) -> Result<NameVerdict> 
         .case_insensitive(true)
         .build()
         .map_err(|e| {
-            failure(
+            crate::problem::refuse(
                 ExitKind::BadInput,
-                format!("--target-pattern {pattern:?} is not a valid regular expression: {e}"),
+                crate::problem::Problem::setting(
+                    "--target-pattern",
+                    format!("{pattern:?} is not a valid regular expression: {e}"),
+                ),
             )
         })?;
     Ok(if regex.is_match(dbname) {

@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::{failure, ExitKind};
+use crate::error::ExitKind;
 use crate::problem;
 use crate::snapshot::manifest::MANIFEST_FILE;
 use crate::snapshot::{keys, SnapshotDir};
@@ -104,7 +104,11 @@ pub fn run(dir: &Path) -> Result<SealReport> {
     let unresolved = keys::unresolved(&snapshot)?.keys;
     if !unresolved.is_empty() {
         let error = keys::describe(&unresolved);
-        return Err(failure(ExitKind::BadInput, format!("{refused}: {error}")));
+        return Err(problem::with_problems(
+            ExitKind::BadInput,
+            format!("{refused}: {error}"),
+            keys::problems(&unresolved),
+        ));
     }
     if !changed.is_empty() {
         write_manifest(&snapshot)?;

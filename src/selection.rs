@@ -53,7 +53,7 @@ use serde::Serialize;
 
 use crate::catalog::{quote_ident, quote_literal, Catalog, ForeignKey, MatchRule, RowKey};
 use crate::compact::Bitmap64;
-use crate::error::{failure, ExitKind};
+use crate::error::ExitKind;
 use crate::graph::Component;
 use crate::readers::{self, Readers};
 
@@ -838,7 +838,15 @@ fn select_leaving_out(
                 false => ExitKind::BadInput,
             };
             unresolved.get_or_insert_with(|| {
-                failure(kind, unresolved_message(catalog, i, missing, orphaned))
+                crate::problem::refuse(
+                    kind,
+                    crate::problem::Problem::unplaced(unresolved_message(
+                        catalog, i, missing, orphaned,
+                    ))
+                    .kind(crate::problem::ProblemKind::Source)
+                    .table(&catalog.tables[fk.child].name)
+                    .constraint(&fk.name),
+                )
             });
         }
     }
@@ -1994,24 +2002,27 @@ impl<'a> Selector<'a> {
 pub fn explain_read_error(error: postgres::Error) -> anyhow::Error {
     if let Some(db) = error.as_db_error() {
         if db.code().code() == "42501" && db.message().contains("row-level security") {
-            return failure(
+            return crate::problem::refuse(
                 ExitKind::BadInput,
-                format!(
+                crate::problem::Problem::unplaced(format!(
                     "{}: row-level security would hide rows from this role, so the export stops \
                      rather than silently export fewer rows. Export as the table's owner or a \
                      role with BYPASSRLS, or leave the table out with --exclude.",
                     db.message()
-                ),
+                ))
+                .kind(crate::problem::ProblemKind::Source)
+                .from_server(db),
             );
         }
         if db.code().code() == "42501" {
-            return failure(
+            return crate::problem::refuse(
                 ExitKind::BadInput,
-                format!(
+                crate::problem::Problem::unplaced(format!(
                     "{}: the role needs CONNECT on the database, USAGE on each schema and SELECT \
                      on each table it exports",
                     db.message()
-                ),
+                ))
+                .kind(crate::problem::ProblemKind::Source),
             );
         }
     }

@@ -112,9 +112,9 @@ pub fn configure_target(
     };
     let replication_role = text(0)?;
     if replication_role != "origin" {
-        return Err(crate::error::failure(
+        return Err(crate::problem::refuse(
             crate::error::ExitKind::BadInput,
-            format!(
+            crate::problem::Problem::unplaced(format!(
                 "the target session starts with session_replication_role = {replication_role} \
                  (a role or database default, or options in the connection string), which \
                  changes which triggers fire (replica turns the foreign-key triggers off for \
@@ -122,7 +122,8 @@ pub fn configure_target(
                  DATABASE … RESET session_replication_role) or remove it from the connection \
                  string: seedsnap switches the triggers off itself only where it checks every \
                  key afterwards."
-            ),
+            ))
+            .kind(crate::problem::ProblemKind::Target),
         ));
     }
     Ok(SourceInfo {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::Environment;
-use crate::error::{failure, ExitKind};
+use crate::error::ExitKind;
 
 /// Where a setting came from, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +189,10 @@ pub fn support(key: &str) -> Option<Support> {
 }
 
 fn bad_input(message: String) -> anyhow::Error {
-    failure(ExitKind::BadInput, message)
+    crate::problem::refuse(
+        ExitKind::BadInput,
+        crate::problem::Problem::unplaced(message).kind(crate::problem::ProblemKind::Connection),
+    )
 }
 
 /// Checks that a key may be used, naming it and where it came from when not.

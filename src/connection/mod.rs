@@ -317,7 +317,10 @@ pub fn name_lost_connection(
 }
 
 fn bad_input(message: String) -> anyhow::Error {
-    failure(ExitKind::BadInput, message)
+    crate::problem::refuse(
+        ExitKind::BadInput,
+        crate::problem::Problem::unplaced(message).kind(crate::problem::ProblemKind::Connection),
+    )
 }
 
 /// The text of a setting, when set and not empty.

@@ -15,7 +15,7 @@ use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode};
 use postgres_openssl::MakeTlsConnector;
 
 use super::conninfo::Setting;
-use crate::error::{failure, ExitKind};
+use crate::error::ExitKind;
 
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,10 @@ pub struct TlsPlan {
 }
 
 fn bad_input(message: String) -> anyhow::Error {
-    failure(ExitKind::BadInput, message)
+    crate::problem::refuse(
+        ExitKind::BadInput,
+        crate::problem::Problem::unplaced(message).kind(crate::problem::ProblemKind::Connection),
+    )
 }
 
 /// The files libpq reads from `~/.postgresql/` when no setting names them.

@@ -235,12 +235,15 @@ impl InsertBatch {
             return Err(error.into());
         };
         if let Some(at) = fk_violation::locate(db, snapshot) {
-            return Ok(Some(Problem::in_file(
-                at.file,
-                Some(at.line),
-                None,
-                format!("{}: {}", at.key, db.message()),
-            )));
+            return Ok(Some(
+                Problem::in_file(
+                    at.file,
+                    Some(at.line),
+                    None,
+                    format!("{}: {}", at.key, db.message()),
+                )
+                .from_server(db),
+            ));
         }
         let named: Vec<&(String, String, String)> = files
             .iter()
@@ -258,12 +261,16 @@ impl InsertBatch {
             [one, ..] => one.2.clone(),
         };
         let detail = db.detail().map(|d| format!(" ({d})")).unwrap_or_default();
-        Ok(Some(Problem::in_file(
-            snapshot.dir.join(place).display().to_string(),
-            None,
-            None,
-            format!("{}{detail}", db.message()),
-        )))
+        Ok(Some(
+            Problem::in_file(
+                snapshot.dir.join(place).display().to_string(),
+                None,
+                None,
+                format!("{}{detail}", db.message()),
+            )
+            .kind(crate::problem::ProblemKind::RefusedValue)
+            .from_server(db),
+        ))
     }
 }
 

@@ -756,9 +756,9 @@ fn still_referenced(
     };
     let sql = cascaded_rows_sql(load, key, &[fk], &|_| Referencing::Outside).expect("outside");
     let (count, examples) = reached_rows(txn, &sql, fk)?;
-    Ok(Some(failure(
+    Ok(Some(crate::problem::refuse(
         ExitKind::BadInput,
-        format!(
+        crate::problem::Problem::unplaced(format!(
             "bringing the drifted row(s) {} back to the snapshot's values would change {} of \
              {}, which {count} row(s) of {} still reference through {} (ON UPDATE {}): \
              {examples}; the key refuses the update while they do ({}). Those rows are outside \
@@ -773,7 +773,10 @@ fn still_referenced(
             fk.name,
             fk.action,
             db.detail().unwrap_or_default().trim_end_matches('.'),
-        ),
+        ))
+        .kind(crate::problem::ProblemKind::DriftRepair)
+        .table(&load.target.name)
+        .constraint(&fk.name),
     )))
 }
 

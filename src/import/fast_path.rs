@@ -44,7 +44,8 @@ use postgres::Transaction;
 use serde::Serialize;
 
 use crate::catalog::{quote_ident, Catalog, ForeignKey, MatchRule, Table};
-use crate::error::{failure, ExitKind};
+use crate::error::ExitKind;
+use crate::problem::{self, Problem, ProblemKind};
 
 use crate::snapshot::manifest::ManifestForeignKey;
 use crate::snapshot::SnapshotDir;
@@ -282,6 +283,18 @@ impl Check<'_> {
         }
     }
 
+    /// The table a non-zero count is about and the constraint's name.
+    fn names(&self, catalog: &Catalog) -> (String, String) {
+        match self {
+            Check::ForeignKey { fk, .. } => {
+                (catalog.tables[fk.child].name.to_string(), fk.name.clone())
+            }
+            Check::Unique { table, key } => {
+                (catalog.tables[*table].name.to_string(), key.name.clone())
+            }
+        }
+    }
+
     /// For a foreign key, the statement that counts its orphans alone (its first orphans are
     /// read with the same conditions).
     fn orphan_sql(&self, layout: &Layout) -> Option<String> {
@@ -438,6 +451,7 @@ fn count_keys(
         })?;
     }
     let mut broken = Vec::new();
+    let mut problems = Vec::new();
     for (check, &n) in checks.iter().zip(&counts) {
         if n == 0 {
             continue;
@@ -445,6 +459,7 @@ fn count_keys(
         let what = check.what(catalog);
         // The first few orphans, with the file's line and the key values.
         let mut located = Vec::new();
+        let mut file = None;
         if let (Check::ForeignKey { child, columns, .. }, Some(count)) =
             (check, check.orphan_sql(layout))
         {
@@ -454,28 +469,39 @@ fn count_keys(
                     .iter()
                     .map(|r| r.get(0))
                     .collect();
-                located = fk_violation::describe_examples(
-                    snapshot,
-                    layout.manifest_table(*child),
-                    columns,
-                    &examples,
-                );
+                let table = layout.manifest_table(*child);
+                located = fk_violation::describe_examples(snapshot, table, columns, &examples);
+                file = Some(snapshot.file_path(table).display().to_string());
             }
         }
-        broken.push(match located.is_empty() {
+        let texts: Vec<&str> = located.iter().map(|(_, text)| text.as_str()).collect();
+        let text = match texts.is_empty() {
             true => format!("{what} ({n})"),
-            false => format!("{what} ({n}): {}", located.join("; ")),
-        });
+            false => format!("{what} ({n}): {}", texts.join("; ")),
+        };
+        let line = located.iter().find_map(|(line, _)| *line);
+        let (table, constraint) = check.names(catalog);
+        problems.push(
+            match file {
+                Some(file) => Problem::in_file(file, line, None, text.clone()),
+                None => Problem::unplaced(text.clone()),
+            }
+            .kind(ProblemKind::ConstraintViolation)
+            .table(table)
+            .constraint(constraint),
+        );
+        broken.push(text);
     }
     if broken.is_empty() {
         return Ok(());
     }
-    Err(failure(
+    Err(problem::with_problems(
         ExitKind::BadInput,
         format!(
             "the snapshot's rows violate constraints of the target: {}",
             broken.join("; ")
         ),
+        problems,
     ))
 }
 

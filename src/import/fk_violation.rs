@@ -8,6 +8,8 @@
 use postgres::error::DbError;
 
 use crate::catalog::quote_ident;
+use crate::error::Failure;
+use crate::problem::Location;
 use crate::snapshot::{copy_text, ManifestTable, SnapshotDir};
 
 /// Where a violation is: `(file, line, "(author_id)=(99)")`.
@@ -84,11 +86,23 @@ fn find_line(
 /// Adds the file, line and key values to an error whose message holds a foreign-key
 /// violation's detail for `the snapshot's rows for <tables>` (as the import's constraint
 /// errors say), when the snapshot has the row; else returns the error as it is.
-pub fn locate_in_error(error: anyhow::Error, snapshot: &SnapshotDir) -> anyhow::Error {
+/// The error's problem, if it has one without a place, is placed at that line too.
+pub fn locate_in_error(mut error: anyhow::Error, snapshot: &SnapshotDir) -> anyhow::Error {
     let text = format!("{error:#}");
     let Some(at) = locate_in_message(&text, snapshot) else {
         return error;
     };
+    if let Some(failure) = error.downcast_mut::<Failure>() {
+        for problem in &mut failure.problems {
+            if problem.at == Location::Unplaced {
+                problem.at = Location::File {
+                    file: at.file.clone(),
+                    line: Some(at.line),
+                    column: None,
+                };
+            }
+        }
+    }
     error.context(format!(
         "{} line {}: {} has no parent row in the target",
         at.file, at.line, at.key
@@ -137,13 +151,14 @@ pub fn orphan_examples_sql(count_sql: &str, columns: &[String]) -> Option<String
     ))
 }
 
-/// `file line N: (columns)=(values)` for each example row, found in `table`'s file.
+/// `file line N: (columns)=(values)` for each example row, found in `table`'s file, with the
+/// line when found.
 pub fn describe_examples(
     snapshot: &SnapshotDir,
     table: &ManifestTable,
     columns: &[String],
     examples: &[Vec<Option<String>>],
-) -> Vec<String> {
+) -> Vec<(Option<u64>, String)> {
     let file = snapshot.file_path(table).display().to_string();
     examples
         .iter()
@@ -153,9 +168,10 @@ pub fn describe_examples(
                 .map(|v| v.clone().unwrap_or_else(|| "NULL".into()))
                 .collect();
             let key = format!("({})=({})", columns.join(", "), values.join(", "));
-            match find_line(snapshot, table, columns, &values) {
-                Some(line) => format!("{file} line {line}: {key}"),
-                None => format!("{file}: {key}"),
+            let line = find_line(snapshot, table, columns, &values);
+            match line {
+                Some(line) => (Some(line), format!("{file} line {line}: {key}")),
+                None => (None, format!("{file}: {key}")),
             }
         })
         .collect()

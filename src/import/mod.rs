@@ -221,10 +221,24 @@ pub fn run(
             .iter()
             .rev()
             .fold(text.clone(), |t, d| d.relocate(&t));
-        if relocated == text {
+        let problems = problem::problems_of(&error);
+        let relocated_problems: Vec<problem::Problem> = problems
+            .iter()
+            .map(|p| {
+                derived
+                    .iter()
+                    .rev()
+                    .fold(p.clone(), |p, d| d.relocate_problem(p))
+            })
+            .collect();
+        if relocated == text && relocated_problems == problems {
             error
         } else {
-            failure(crate::error::exit_kind(&error), relocated)
+            problem::with_problems(
+                crate::error::exit_kind(&error),
+                relocated,
+                relocated_problems,
+            )
         }
     };
     let mut load_dir = dir.to_path_buf();
@@ -1747,12 +1761,15 @@ fn verify(
                         examples.push(row.get::<_, Vec<Option<String>>>(0));
                     }
                 }
-                let located = fk_violation::describe_examples(
+                let located: Vec<String> = fk_violation::describe_examples(
                     snapshot,
                     manifest_table,
                     &fk.columns,
                     &examples,
-                );
+                )
+                .into_iter()
+                .map(|(_, text)| text)
+                .collect();
                 violations.push(format!(
                     "{} rows of {} have no parent in {} through {} ({}){}",
                     orphans,
@@ -1832,20 +1849,28 @@ fn copy_file(
             let (line, column) = copy_position(&context);
             // A foreign key is checked after the rows: find the row by its key values.
             if let Some(at) = fk_violation::locate(&db, snapshot) {
-                return Ok(Some(Problem::in_file(
-                    at.file,
-                    Some(at.line),
-                    None,
-                    format!("{}: {}", at.key, db.message()),
-                )));
+                return Ok(Some(
+                    Problem::in_file(
+                        at.file,
+                        Some(at.line),
+                        None,
+                        format!("{}: {}", at.key, db.message()),
+                    )
+                    .from_server(&db),
+                ));
             }
-            Ok(Some(Problem::in_file(
-                path.display().to_string(),
-                // The file's first line is the header.
-                line.map(|l| l + 1),
-                column.as_deref(),
-                db.message(),
-            )))
+            Ok(Some(
+                Problem::in_file(
+                    path.display().to_string(),
+                    // The file's first line is the header.
+                    line.map(|l| l + 1),
+                    column.as_deref(),
+                    db.message(),
+                )
+                .kind(problem::ProblemKind::RefusedValue)
+                .table(table.qualified_name())
+                .from_server(&db),
+            ))
         }
     }
 }
@@ -1886,9 +1911,10 @@ fn refused_values_error(
         });
     match listed {
         Err(error) => error,
-        Ok(problems) if problems.is_empty() => failure(
+        Ok(problems) if problems.is_empty() => problem::with_problems(
             ExitKind::BadInput,
             format!("{first}; the import was rolled back, the target is unchanged"),
+            vec![first],
         ),
         Ok(problems) => problem::into_error(
             ExitKind::BadInput,
@@ -1915,10 +1941,15 @@ fn constraint_violation(error: postgres::Error, what: &str) -> anyhow::Error {
             ),
             false => format!("the snapshot's rows for {what} violate a constraint of the target"),
         };
-        return failure(
-            ExitKind::BadInput,
-            format!("{whose}: {}", crate::error::describe_pg_error(&error)),
-        );
+        let mut problem = Problem::unplaced(format!(
+            "{whose}: {}",
+            crate::error::describe_pg_error(&error)
+        ))
+        .kind(problem::ProblemKind::ConstraintViolation);
+        if let Some(db) = error.as_db_error() {
+            problem = problem.from_server(db);
+        }
+        return problem::refuse(ExitKind::BadInput, problem);
     }
     anyhow::Error::new(error)
 }

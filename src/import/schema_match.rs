@@ -31,6 +31,7 @@
 
 use super::hints;
 use crate::catalog::{Catalog, Table};
+use crate::problem::ProblemKind;
 use crate::snapshot::manifest::ManifestTable;
 use crate::snapshot::{Manifest, Problem};
 
@@ -222,10 +223,12 @@ pub fn match_snapshot(
     let mut full_index = Vec::new();
     for table in &manifest.tables {
         let file = file_of(table);
+        let name = table.qualified_name();
         let problem = |column: Option<&str>, message: String| {
             Problem::in_file(file.clone(), None, column, message)
+                .kind(ProblemKind::SchemaMismatch)
+                .table(&name)
         };
-        let name = table.qualified_name();
         let Some(t) = target.find(&name) else {
             let message = if no_schema {
                 format!(

@@ -23,7 +23,7 @@ use postgres::Transaction;
 
 use super::{batch_rows, SequenceChange};
 use crate::catalog::{quote_ident, quote_literal, Catalog};
-use crate::error::{failure, ExitKind};
+use crate::error::ExitKind;
 
 const SEQUENCE_REWINDS_SQL: &str = include_str!("../catalog/sequence_rewinds.sql");
 
@@ -119,13 +119,14 @@ fn changes(positions: BTreeMap<String, Position>) -> Result<Vec<SequenceChange>>
     if problems.is_empty() {
         Ok(changes)
     } else {
-        Err(failure(
+        Err(crate::problem::refuse(
             ExitKind::BadInput,
-            format!(
+            crate::problem::Problem::unplaced(format!(
                 "{}. Make room in the target's sequence (or leave the rows out of the \
                  snapshot), then import again",
                 problems.join("; ")
-            ),
+            ))
+            .kind(crate::problem::ProblemKind::Sequence),
         ))
     }
 }

@@ -32,7 +32,7 @@ use postgres::GenericClient;
 use serde::Serialize;
 
 use crate::catalog::{quote_ident, Catalog, QualifiedName};
-use crate::error::{failure, ExitKind};
+use crate::error::ExitKind;
 use postgres::types::Oid;
 
 const USER_TRIGGERS_SQL: &str = include_str!("../catalog/user_triggers.sql");
@@ -153,15 +153,16 @@ pub fn check(triggers: &[UserTrigger], fire_triggers: bool, role: &str) -> Resul
     if refused.is_empty() {
         return Ok(());
     }
-    Err(failure(
+    Err(crate::problem::refuse(
         ExitKind::BadInput,
-        format!(
+        crate::problem::Problem::unplaced(format!(
             "user triggers would fire while loading, and {role} may not hold them off (only a \
              table's owner may disable its triggers): {}. Import as the tables' owner, or pass \
              --fire-triggers to let them run (rows they make that equal snapshot rows then \
              count as already present); nothing was written",
             refused.join(", ")
-        ),
+        ))
+        .kind(crate::problem::ProblemKind::Target),
     ))
 }
 

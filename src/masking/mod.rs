@@ -1098,9 +1098,9 @@ pub fn resolve_collisions(
                 moved.insert((*value).clone(), c);
             }
             None => {
-                return Err(failure(
+                return Err(crate::problem::refuse(
                     ExitKind::BadInput,
-                    format!(
+                    crate::problem::Problem::unplaced(format!(
                         "masking {} with the {} rule: {} distinct values must stay distinct \
                          (a unique key), but the rule found no free value for one of them after \
                          {MAX_ATTEMPTS} attempts; use a rule with more room (hash, or email) or \
@@ -1108,7 +1108,8 @@ pub fn resolve_collisions(
                         group.root,
                         group.rule,
                         values.len()
-                    ),
+                    ))
+                    .kind(crate::problem::ProblemKind::Setting),
                 ))
             }
         }
@@ -1124,13 +1125,14 @@ pub fn check_domains(
     for (column, type_name, values) in checks {
         let sql = format!("SELECT $1::pg_catalog.text[]::{type_name}[]");
         if let Err(e) = client.execute(sql.as_str(), &[values]) {
-            return Err(failure(
+            return Err(crate::problem::refuse(
                 ExitKind::BadInput,
-                format!(
+                crate::problem::Problem::unplaced(format!(
                     "masked values of {column} do not satisfy its type {type_name}: {}; choose \
                      a rule whose values it accepts (or constant:VALUE); nothing was exported",
                     e.as_db_error().map(|d| d.message()).unwrap_or("rejected")
-                ),
+                ))
+                .kind(crate::problem::ProblemKind::Setting),
             ));
         }
     }

@@ -28,8 +28,8 @@ use super::copy_text::{self, LineReader};
 use super::file_name;
 use super::key_values::{self, KeyType};
 use super::manifest::{Manifest, ManifestTable, MANIFEST_FILE};
-use crate::error::{failure, ExitKind};
-use crate::problem::{self, Problem};
+use crate::error::ExitKind;
+use crate::problem::{self, Problem, ProblemKind};
 
 // ---------------------------------------------------------------------------------------------
 // Writing
@@ -127,15 +127,16 @@ impl SnapshotWriter {
             let path = self.temp_dir.join(&linked.name);
             let now = fs::symlink_metadata(&path).ok().map(|m| FileState::of(&m));
             if now.as_ref() != Some(&linked.state) {
-                return Err(failure(
+                return Err(problem::refuse(
                     ExitKind::BadInput,
-                    format!(
+                    Problem::unplaced(format!(
                         "{} changed while the export ran (it was unchanged and shared with the \
                          new snapshot); the previous snapshot is left as it is. Run the export \
                          again once nothing writes to {}.",
                         self.final_dir.join(&linked.name).display(),
                         self.final_dir.display()
-                    ),
+                    ))
+                    .kind(ProblemKind::Directory),
                 ));
             }
         }
@@ -333,12 +334,13 @@ fn check_replaceable(dir: &Path) -> Result<()> {
         return Ok(());
     }
     if !dir.is_dir() {
-        return Err(failure(
+        return Err(problem::refuse(
             ExitKind::BadInput,
-            format!(
+            Problem::unplaced(format!(
                 "{} exists and is not a directory; refusing to replace it",
                 dir.display()
-            ),
+            ))
+            .kind(ProblemKind::Directory),
         ));
     }
     let mut entries: Vec<String> = fs::read_dir(dir)?
@@ -354,13 +356,14 @@ fn check_replaceable(dir: &Path) -> Result<()> {
     {
         Some(listed) => listed,
         None => {
-            return Err(failure(
+            return Err(problem::refuse(
                 ExitKind::BadInput,
-                format!(
+                Problem::unplaced(format!(
                     "{} is not empty and is not a seedsnap snapshot (no readable {MANIFEST_FILE}); \
                      refusing to replace it. Choose another --dir or move its contents away.",
                     dir.display()
-                ),
+                ))
+                .kind(ProblemKind::Directory),
             ))
         }
     };
@@ -369,14 +372,15 @@ fn check_replaceable(dir: &Path) -> Result<()> {
     });
     entries.sort();
     if !entries.is_empty() {
-        return Err(failure(
+        return Err(problem::refuse(
             ExitKind::BadInput,
-            format!(
+            Problem::unplaced(format!(
                 "{} holds files that are not part of its snapshot ({}); refusing to replace it and \
                  lose them. Move them away or choose another --dir.",
                 dir.display(),
                 entries.join(", ")
-            ),
+            ))
+            .kind(ProblemKind::Directory),
         ));
     }
     Ok(())
@@ -594,13 +598,14 @@ impl SnapshotDir {
                 super::open_regular(&path)
                     .and_then(|mut file| file.read_to_end(&mut bytes))
                     .map_err(|e| {
-                        failure(
+                        problem::refuse(
                             ExitKind::BadInput,
-                            format!(
+                            Problem::unplaced(format!(
                                 "cannot read {}: {e}. Is {} a seedsnap snapshot directory?",
                                 path.display(),
                                 dir.display()
-                            ),
+                            ))
+                            .kind(ProblemKind::Manifest),
                         )
                     })?;
                 Manifest::parse(&bytes)
@@ -609,7 +614,10 @@ impl SnapshotDir {
         let manifest = parsed.map_err(|problems| {
             let located: Vec<Problem> = problems
                 .into_iter()
-                .map(|message| Problem::in_file(path.display().to_string(), None, None, message))
+                .map(|message| {
+                    Problem::in_file(path.display().to_string(), None, None, message)
+                        .kind(ProblemKind::Manifest)
+                })
                 .collect();
             problem::into_error(
                 ExitKind::BadInput,
@@ -760,7 +768,9 @@ impl SnapshotDir {
                                      target would refuse the row",
                                     table.key.columns().unwrap_or_default().join(", ")
                                 ),
-                            ))
+                            )
+                            .kind(ProblemKind::NullKey)
+                            .table(table.qualified_name()))
                         }
                         field => types[i]
                             .canonical(field, &mut key)
@@ -773,19 +783,7 @@ impl SnapshotDir {
                     let raw = String::from_utf8_lossy(&raw.join(&b", "[..])).into_owned();
                     let canonical =
                         String::from_utf8_lossy(&key[..key.len() - 1]).replace('\t', ", ");
-                    return Err(Problem::in_file(
-                        file.clone(),
-                        Some(line),
-                        None,
-                        format!(
-                            "duplicate key ({}) = ({raw}), first seen on line {first}{}",
-                            table.key.columns().unwrap_or_default().join(", "),
-                            match canonical == raw {
-                                true => String::new(),
-                                false => format!(" (PostgreSQL reads both as ({canonical}))"),
-                            }
-                        ),
-                    ));
+                    return Err(duplicate_key(&file, line, first, table, &raw, &canonical));
                 }
                 seen_keys.insert(key, line);
             }
@@ -793,18 +791,21 @@ impl SnapshotDir {
         })?;
         if let Some(sha256) = outcome {
             if sha256 != table.sha256 {
-                problems.push(Problem::in_file(
-                    file.clone(),
-                    None,
-                    None,
-                    format!(
-                        "SHA-256 is {sha256} but the manifest says {} (the file was changed \
+                problems.push(
+                    Problem::in_file(
+                        file.clone(),
+                        None,
+                        None,
+                        format!(
+                            "SHA-256 is {sha256} but the manifest says {} (the file was changed \
                          after export; if it was edited on purpose, accept the edit with \
                          `seedsnap seal --dir {}`)",
-                        table.sha256,
-                        self.dir.display()
-                    ),
-                ));
+                            table.sha256,
+                            self.dir.display()
+                        ),
+                    )
+                    .table(table.qualified_name()),
+                );
             }
         }
         Ok(problems)
@@ -825,6 +826,7 @@ impl SnapshotDir {
         let display = self.display_path(table);
         let problem = |line: Option<u64>, column: Option<String>, message: String| {
             Problem::in_file(display.clone(), line, column.as_deref(), message)
+                .table(table.qualified_name())
         };
         let file = match super::open_regular(&path) {
             Ok(f) => f,
@@ -914,6 +916,43 @@ impl SnapshotDir {
     }
 }
 
+/// Line `line` of `file` repeats the key of line `first` (`raw` as written on `line`,
+/// `canonical` as PostgreSQL reads both). The message names the file of both lines, so that
+/// it stays true when the lines are relocated to the snapshot and overlay files they came
+/// from (see [`super::overlay`]).
+fn duplicate_key(
+    file: &str,
+    line: u64,
+    first: u64,
+    table: &ManifestTable,
+    raw: &str,
+    canonical: &str,
+) -> Problem {
+    let columns = table.key.columns().unwrap_or_default().join(", ");
+    let key = match &table.key {
+        crate::catalog::RowKey::Primary(_) => format!("primary key ({columns})"),
+        _ => format!("unique key ({columns})"),
+    };
+    Problem::in_file(
+        file,
+        Some(line),
+        None,
+        format!(
+            "duplicate key ({columns}) = ({raw}) of {}, first seen at {file} line {first}{}",
+            table.qualified_name(),
+            match canonical == raw {
+                true => String::new(),
+                false => format!(" (PostgreSQL reads both as ({canonical}))"),
+            }
+        ),
+    )
+    .kind(ProblemKind::DuplicateKey)
+    .table(table.qualified_name())
+    .constraint(key)
+    .related(file, Some(first))
+    .hint("a table holds one row per key: remove one of the two rows or give it another key")
+}
+
 /// A key value the type of its column (`table`'s column `c`) would refuse, on line `line`.
 fn refused_value(file: &str, line: u64, table: &ManifestTable, c: usize, why: String) -> Problem {
     let column = &table.columns[c];
@@ -926,6 +965,8 @@ fn refused_value(file: &str, line: u64, table: &ManifestTable, c: usize, why: St
             column.type_name
         ),
     )
+    .kind(ProblemKind::InvalidValue)
+    .table(table.qualified_name())
 }
 
 struct HashingReader {

@@ -27,6 +27,7 @@ use super::manifest::{Manifest, ManifestForeignKey, ManifestTable};
 use super::SnapshotDir;
 use crate::catalog::MatchRule;
 use crate::compact::{Bitmap64, ByteSet};
+use crate::problem::{Problem, ProblemKind};
 
 const EXAMPLES_PER_KEY: usize = 5;
 
@@ -37,6 +38,9 @@ pub struct UnresolvedKey {
     pub references: String,
     pub rows: u64,
     pub examples: Vec<String>,
+    /// The file and line of the first row whose key does not resolve.
+    #[serde(skip)]
+    pub first: Option<(String, u64)>,
 }
 
 /// The keys of a snapshot that do not resolve, of `checked` keys in all.
@@ -77,6 +81,39 @@ pub fn describe(unresolved: &[UnresolvedKey]) -> String {
         }
     }
     text
+}
+
+/// One problem per key that does not resolve, placed at its first row, for an error that
+/// refuses them (exit 4: `seal`, an import's overlay).
+pub fn problems(unresolved: &[UnresolvedKey]) -> Vec<Problem> {
+    unresolved
+        .iter()
+        .map(|key| {
+            let (file, line) = key
+                .first
+                .clone()
+                .map_or((String::new(), None), |(file, line)| (file, Some(line)));
+            let message = format!(
+                "{} row(s) of {} have no parent row in {} ({}): {}",
+                key.rows,
+                key.table,
+                key.references,
+                key.foreign_key,
+                key.examples.join("; ")
+            );
+            match file.is_empty() {
+                true => Problem::unplaced(message),
+                false => Problem::in_file(file, line, None, message),
+            }
+            .kind(ProblemKind::UnresolvedForeignKey)
+            .table(&key.table)
+            .constraint(&key.foreign_key)
+            .hint(format!(
+                "add the parent rows to {}, or remove the rows that reference them",
+                key.references
+            ))
+        })
+        .collect()
 }
 
 /// The data rows (0-based, in file order) a key covers: `None` when it covers every row.
@@ -380,6 +417,7 @@ fn check_table(
             references: k.fk.references.to_string(),
             rows: 0,
             examples: Vec::new(),
+            first: None,
         })
         .collect();
     let file = snapshot.file_path(table).display().to_string();
@@ -393,6 +431,7 @@ fn check_table(
                 continue;
             }
             unresolved.rows += 1;
+            unresolved.first.get_or_insert_with(|| (file.clone(), line));
             if unresolved.examples.len() < EXAMPLES_PER_KEY {
                 let values: Vec<String> = key
                     .columns

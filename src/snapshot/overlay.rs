@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 
 use super::manifest::MANIFEST_FILE;
 use super::{companions, copy_text, Problem, SnapshotDir};
-use crate::error::{failure, ExitKind};
-use crate::problem::{self, Location};
+use crate::error::ExitKind;
+use crate::problem::{self, Location, ProblemKind};
 
 /// A snapshot merged with its overlay (or otherwise derived from a snapshot, see
 /// [`super::skip`]), in a temporary directory removed on drop.
@@ -52,9 +52,13 @@ pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
     let unresolved = super::keys::unresolved(&checked)?.keys;
     if !unresolved.is_empty() {
         let error = super::keys::describe(&unresolved);
-        return Err(failure(
+        return Err(problem::with_problems(
             ExitKind::BadInput,
             merged.relocate(&format!("{}: {error}", refused(snapshot_dir, overlay))),
+            super::keys::problems(&unresolved)
+                .into_iter()
+                .map(|p| merged.relocate_problem(p))
+                .collect(),
         ));
     }
     Ok(merged)
@@ -84,24 +88,29 @@ pub fn merge_files(snapshot_dir: &Path, overlay: &Path) -> Result<(Merged, Snaps
     )?;
     let absolute = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     if absolute(overlay).starts_with(absolute(snapshot_dir)) {
-        return Err(failure(
+        return Err(problem::refuse(
             ExitKind::BadInput,
-            format!(
+            Problem::unplaced(format!(
                 "the overlay directory {} is inside the snapshot directory {}, which an export \
-                 replaces whole: put it beside it (e.g. {}-overlay)",
+                 replaces whole",
                 overlay.display(),
                 snapshot_dir.display(),
+            ))
+            .kind(ProblemKind::Directory)
+            .hint(format!(
+                "put it beside it (e.g. {}-overlay)",
                 snapshot_dir.display()
-            ),
+            )),
         ));
     }
     let entries = fs::read_dir(overlay).map_err(|e| {
-        failure(
+        problem::refuse(
             ExitKind::BadInput,
-            format!(
+            Problem::unplaced(format!(
                 "cannot read the overlay directory {}: {e}",
                 overlay.display()
-            ),
+            ))
+            .kind(ProblemKind::Directory),
         )
     })?;
     let by_file: HashMap<&str, usize> = snapshot
@@ -274,20 +283,34 @@ impl Merged {
         }
     }
 
-    fn relocate_problem(&self, mut problem: Problem) -> Problem {
-        let Location::File { file, line, .. } = &mut problem.at else {
-            return problem;
-        };
-        if let Some(merged) = Path::new(file.as_str())
-            .strip_prefix(&self.dir)
-            .ok()
-            .map(|f| f.display().to_string())
-        {
-            let (path, origin_line) = self.origin(&merged, *line);
-            *file = path.display().to_string();
-            *line = origin_line;
+    /// A problem about the derived copy, placed in the files and lines it came from: its own
+    /// place, the place it involves too (a duplicate key's first row) and every mention of
+    /// either in its message.
+    pub fn relocate_problem(&self, mut problem: Problem) -> Problem {
+        if let Location::File { file, line, .. } = &mut problem.at {
+            (*file, *line) = self.relocate_place(file, *line);
         }
+        if let Some((file, line)) = &mut problem.about.related {
+            (*file, *line) = self.relocate_place(file, *line);
+        }
+        problem.message = self.relocate(&problem.message);
+        problem.about.hint = problem
+            .about
+            .hint
+            .as_deref()
+            .map(|hint| self.relocate(hint));
         problem
+    }
+
+    /// Where line `line` of `file` (a path in the derived copy, or any other) came from.
+    fn relocate_place(&self, file: &str, line: Option<u64>) -> (String, Option<u64>) {
+        match Path::new(file).strip_prefix(&self.dir) {
+            Ok(merged) => {
+                let (path, line) = self.origin(&merged.display().to_string(), line);
+                (path.display().to_string(), line)
+            }
+            Err(_) => (file.to_string(), line),
+        }
     }
 
     /// Rewrites every `<merged file> line N` in a message to the file and line it came from,

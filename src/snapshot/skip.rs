@@ -18,7 +18,7 @@ use super::manifest::{schema_fingerprint, MANIFEST_FILE};
 use super::overlay::Merged;
 use super::{copy_text, Problem, SnapshotDir};
 use crate::catalog::{QualifiedName, RowKey};
-use crate::error::{failure, ExitKind};
+use crate::error::ExitKind;
 use crate::problem;
 
 /// A table or a column to leave out.
@@ -170,9 +170,12 @@ pub fn apply(dir: &Path, items: &[SkipItem]) -> Result<(Merged, Vec<String>)> {
         }
     }
     if manifest.tables.iter().any(|t| t.columns.is_empty()) {
-        return Err(failure(
+        return Err(problem::refuse(
             ExitKind::BadInput,
-            "--skip-missing leaves a table without columns: leave the table out instead",
+            Problem::setting(
+                "--skip-missing",
+                "leaves a table without columns: leave the table out instead",
+            ),
         ));
     }
     manifest.schema_fingerprint = schema_fingerprint(&manifest.tables);

@@ -286,7 +286,7 @@ fn bad_snapshots_are_refused_with_file_and_line_and_change_nothing() {
         (
             "duplicate key within a file",
             tags(b"\n2\t", b"\n1\tdup\tDup\t\\N\n2\t"),
-            "app.tags.tsv line 3: duplicate key (id) = (1), first seen on line 2",
+            "app.tags.tsv line 3: duplicate key (id) = (1) of app.tags, first seen at ",
         ),
         (
             "header renamed",

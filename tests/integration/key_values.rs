@@ -58,13 +58,19 @@ fn seal_compares_hand_edited_keys_as_postgresql_does() {
     append(&items, "03\tt\n");
     append(&dir.join("public.prices.tsv"), "20.000\tagain\n");
     let run = seedsnap(&["seal", "--dir", dir_text]).code(4);
+    let (items_file, prices_file) = (items.display(), dir.join("public.prices.tsv"));
+    let prices_file = prices_file.display();
     for expected in [
-        "public.items.tsv line 4: duplicate key (id) = (03), first seen on line 2 \
-         (PostgreSQL reads both as (3))",
-        "public.prices.tsv line 4: duplicate key (amount) = (20.000), first seen on line 3 \
-         (PostgreSQL reads both as (20))",
+        format!(
+            "{items_file} line 4: duplicate key (id) = (03) of public.items, first seen at \
+             {items_file} line 2 (PostgreSQL reads both as (3))"
+        ),
+        format!(
+            "{prices_file} line 4: duplicate key (amount) = (20.000) of public.prices, first \
+             seen at {prices_file} line 3 (PostgreSQL reads both as (20))"
+        ),
     ] {
-        assert!(run.stderr.contains(expected), "{expected}\n{}", run.stderr);
+        assert!(run.stderr.contains(&expected), "{expected}\n{}", run.stderr);
     }
     assert_eq!(
         std::fs::read(dir.join("manifest.json")).unwrap(),

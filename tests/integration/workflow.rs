@@ -494,6 +494,176 @@ fn overlay_rows_survive_a_reexport_and_are_verified_with_the_snapshot() {
 }
 
 #[test]
+fn an_overlay_row_that_repeats_a_snapshot_key_names_both_files_and_lines() {
+    let (demo, target) = workflow_dbs();
+    let dir = export_to_scratch(&demo, &["--limit", "all"]);
+    let overlay = scratch_dir("wf-overlay-dup");
+    // Overlay line 3 repeats the snapshot's post 2 (line 3 of the snapshot's file), overlay
+    // line 4 repeats overlay line 2.
+    std::fs::write(
+        overlay.join("public.posts.tsv"),
+        "id\tauthor_id\ttitle\tbody\n600\t1\tnew\t\\N\n2\t1\tagain\t\\N\n\
+         600\t2\tnew again\t\\N\n",
+    )
+    .unwrap();
+    let snapshot_posts = dir.join("public.posts.tsv").display().to_string();
+    let overlay_posts = overlay.join("public.posts.tsv").display().to_string();
+    let (dir_text, overlay_text) = (dir.to_str().unwrap(), overlay.to_str().unwrap());
+    let before = target.fingerprint();
+    let verify = seedsnap(&[
+        "verify",
+        "--json",
+        "--dir",
+        dir_text,
+        "--overlay",
+        overlay_text,
+    ]);
+    let import = import(&target, &dir, &["--json", "--overlay", overlay_text]);
+    for run in [verify, import] {
+        let run = run.code(4);
+        let with_snapshot = format!(
+            "{overlay_posts} line 3: duplicate key (id) = (2) of public.posts, first seen at \
+             {snapshot_posts} line 3"
+        );
+        let within_overlay = format!(
+            "{overlay_posts} line 4: duplicate key (id) = (600) of public.posts, first seen at \
+             {overlay_posts} line 2"
+        );
+        for expected in [&with_snapshot, &within_overlay] {
+            assert!(run.stderr.contains(expected), "{expected}\n{}", run.stderr);
+        }
+        let error = &json(&run)["error"];
+        assert_eq!(error["kind"], "bad_input");
+        assert_eq!(error["exit_code"], 4);
+        assert!(
+            error["message"].as_str().unwrap().contains(&with_snapshot),
+            "{error}"
+        );
+        let problems = error["problems"].as_array().unwrap();
+        assert_eq!(problems.len(), 2, "{error}");
+        for (problem, line, first_file, first_line) in [
+            (&problems[0], 3, &snapshot_posts, 3),
+            (&problems[1], 4, &overlay_posts, 2),
+        ] {
+            assert_eq!(problem["kind"], "duplicate_key", "{problem}");
+            assert_eq!(problem["table"], "public.posts");
+            assert_eq!(problem["constraint"], "primary key (id)");
+            assert_eq!(problem["file"], overlay_posts.as_str());
+            assert_eq!(problem["line"], line);
+            assert_eq!(problem["related"]["file"], first_file.as_str());
+            assert_eq!(problem["related"]["line"], first_line);
+            assert!(
+                problem["hint"]
+                    .as_str()
+                    .unwrap()
+                    .contains("remove one of the two rows"),
+                "{problem}"
+            );
+            assert!(problem["text"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{overlay_posts} line {line}: duplicate key")));
+        }
+    }
+    assert_eq!(target.fingerprint(), before);
+}
+
+#[test]
+fn exit_4_failures_list_their_problems_in_json() {
+    let (demo, _target) = workflow_dbs();
+    let dir = export_to_scratch(&demo, &["--limit", "all"]);
+    // A target whose posts lack a column and whose authors.name is too short for the
+    // snapshot's values: the schema match refuses both, each a problem of its own.
+    let target = cluster().create_db(
+        "wf_json_test",
+        None,
+        "CREATE TABLE authors (id int PRIMARY KEY, name varchar(2) NOT NULL, email text UNIQUE);
+         CREATE TABLE posts (id int PRIMARY KEY, author_id int NOT NULL REFERENCES authors (id),
+                             title text);
+         CREATE TABLE notes (a int, b text);",
+    );
+    let run = import(&target, &dir, &["--json"]).code(4);
+    let error = &json(&run)["error"];
+    assert_eq!(error["kind"], "bad_input");
+    assert_eq!(error["exit_code"], 4);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("the target's schema does not match the snapshot"),
+        "{error}"
+    );
+    let problems = error["problems"].as_array().unwrap();
+    let about = |table: &str, column: &str| {
+        problems
+            .iter()
+            .find(|p| p["table"] == table && p["column"] == column)
+            .unwrap_or_else(|| panic!("no problem with {table}.{column}: {error}"))
+    };
+    let posts = about("public.posts", "body");
+    assert_eq!(posts["kind"], "schema_mismatch");
+    assert_eq!(
+        posts["file"],
+        dir.join("public.posts.tsv").display().to_string()
+    );
+    assert_eq!(posts["line"], serde_json::Value::Null);
+    let authors = about("public.authors", "name");
+    assert_eq!(authors["kind"], "schema_mismatch");
+    assert!(
+        authors["message"].as_str().unwrap().contains("varchar")
+            || authors["message"]
+                .as_str()
+                .unwrap()
+                .contains("character varying"),
+        "{authors}"
+    );
+    // The printed line of each problem is in the message.
+    for problem in problems {
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains(problem["text"].as_str().unwrap()),
+            "{problem}"
+        );
+    }
+
+    // A config file with a setting that does not parse: its file and line.
+    let root = scratch_dir("wf-json-config");
+    let config = root.join("seedsnap.toml");
+    std::fs::write(&config, "dir = \"seed\"\nlimit = \"lots\"\n").unwrap();
+    let run = seedsnap(&["verify", "--json", "--config", config.to_str().unwrap()]).code(4);
+    let error = &json(&run)["error"];
+    let problems = error["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{error}");
+    assert_eq!(problems[0]["kind"], "setting");
+    assert_eq!(problems[0]["file"], config.display().to_string());
+    assert_eq!(problems[0]["line"], 2);
+
+    // A refusal that is one sentence still lists it, as one problem.
+    let run = seedsnap(&[
+        "verify",
+        "--json",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--overlay",
+        dir.join("inside").to_str().unwrap(),
+    ])
+    .code(4);
+    let error = &json(&run)["error"];
+    let problems = error["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{error}");
+    assert_eq!(problems[0]["kind"], "directory");
+    assert!(
+        problems[0]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("put it beside it"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_dropped_column_and_a_dropped_table_are_skipped_explicitly() {
     let (demo, target) = workflow_dbs();
     let dir = export_to_scratch(&demo, &["--limit", "all"]);
