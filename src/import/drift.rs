@@ -121,13 +121,12 @@ fn key_match(key: &[String]) -> String {
         .join(" AND ")
 }
 
-/// The columns compared: the snapshot's, minus the key.
+/// The columns compared: the snapshot's, minus the identity key `key`, which the row was
+/// matched by (see [`LoadTable::content_columns`]): its columns are equal by the key's own
+/// equality however they print, and a repair does not rewrite them.
 fn compared(load: &LoadTable<'_>, key: &[String]) -> Vec<String> {
-    load.columns
-        .iter()
-        .filter(|c| !key.contains(c))
-        .cloned()
-        .collect()
+    debug_assert_eq!(load.identity_key.as_deref(), Some(key));
+    load.content_columns()
 }
 
 /// Whether `column` is a `GENERATED ALWAYS` identity column, which an UPDATE may set only to

@@ -376,3 +376,74 @@ fn a_repair_refused_by_a_key_names_the_rows_that_hold_it() {
     assert_eq!(target.fingerprint(), before, "the target changed");
     import(&target, &dir, &["--on-drift", "keep"]).ok();
 }
+
+#[test]
+fn a_key_spelled_otherwise_in_the_same_type_is_the_same_row_not_drift() {
+    // Keys whose equality is not their text's: a numeric (scale), a citext and a text under a
+    // nondeterministic collation (case).
+    let schema = "CREATE EXTENSION citext;
+                  CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2',
+                                       deterministic = false);
+                  CREATE TABLE prices (amount numeric PRIMARY KEY, label text NOT NULL);
+                  CREATE TABLE orders (id int PRIMARY KEY,
+                                       amount numeric NOT NULL REFERENCES prices (amount));
+                  CREATE TABLE tags (name citext PRIMARY KEY, note text);
+                  CREATE TABLE codes (code text COLLATE ci PRIMARY KEY, note text);";
+    let (_source, dir, target) = drifted_target(
+        "drift_scale",
+        schema,
+        "INSERT INTO prices VALUES (1.5, 'small'), (2, 'big');
+         INSERT INTO orders VALUES (1, 1.5);
+         INSERT INTO tags VALUES ('Ann', 'a');
+         INSERT INTO codes VALUES ('Abc', 'c');",
+        "",
+    );
+    let dir_text = dir.to_str().unwrap();
+    import(&target, &dir, &[]).ok();
+    let hand_edit = |file: &str, from: &str, to: &str| {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}: {text}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+        seedsnap(&["seal", "--dir", dir_text]).ok();
+    };
+    // Only the spelling of each key changes: the rows are the ones the target holds.
+    hand_edit("public.prices.tsv", "\n1.5\tsmall\n", "\n1.50\tsmall\n");
+    hand_edit("public.tags.tsv", "\nAnn\ta\n", "\nANN\ta\n");
+    hand_edit("public.codes.tsv", "\nAbc\tc\n", "\nABC\tc\n");
+    seedsnap(&["verify", "--dir", dir_text]).ok();
+    let before = target.fingerprint();
+    for on_drift in ["update", "fail"] {
+        let report = json(&import(&target, &dir, &["--json", "--on-drift", on_drift]).ok());
+        assert!(repaired(&report).is_empty(), "{report}");
+        assert_eq!(total(&report, "drifted"), 0, "{report}");
+        assert_eq!(total(&report, "already_present"), 5, "{report}");
+        assert_eq!(total(&report, "missing"), 0, "{report}");
+        assert_eq!(report["committed"], true, "{report}");
+    }
+    // Nothing rewrote the keys: the target keeps its own spelling.
+    assert_eq!(target.fingerprint(), before);
+    assert_eq!(
+        text(
+            &target,
+            "SELECT amount::text FROM prices WHERE label = 'small'"
+        ),
+        "1.5"
+    );
+
+    // A real change of a column that is not the key is drift still: refused with
+    // --on-drift=fail, brought back by default.
+    hand_edit("public.prices.tsv", "\n1.50\tsmall\n", "\n1.50\tsmaller\n");
+    import(&target, &dir, &["--on-drift", "fail"])
+        .code(5)
+        .stderr_has("(drift) in public.prices (1 rows)");
+    assert_eq!(target.fingerprint(), before);
+    let report = json(&import(&target, &dir, &["--json"]).ok());
+    assert_eq!(repaired(&report), vec!["public.prices 1.50 label"]);
+    assert_eq!(
+        text(&target, "SELECT label FROM prices WHERE amount = 1.5"),
+        "smaller"
+    );
+    let again = json(&import(&target, &dir, &["--json", "--on-drift", "fail"]).ok());
+    assert!(repaired(&again).is_empty(), "{again}");
+}
