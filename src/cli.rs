@@ -22,6 +22,7 @@ Exit codes:
   2  the command line is wrong
   3  refused by the safety guard: the target is not a test database, or is the source
   4  bad input: a malformed snapshot, a schema that does not match, a bad option; nothing written
+     (with --json, the error object lists every problem)
   5  verification failed: missing or drifted rows, unresolved foreign keys, empty tables
   6  a database server could not be reached or went away";
 
@@ -128,7 +129,9 @@ impl Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Print the report as JSON on stdout instead of a table.
+    /// Print the report as JSON on stdout instead of a table; a failure as an error object
+    /// (kind, exit code, message, and its problems, each with kind, table, column,
+    /// constraint, file, line and hint where known).
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -9,8 +9,12 @@
 //! - `fail`: the import is rolled back and fails verification (exit code 5).
 //!
 //! Rows are matched by the table's identity key (the primary key, or a unique key whose
-//! columns are all NOT NULL). A table without one cannot drift: its rows are compared whole,
-//! so a changed row is simply a row the target does not have yet. Rows of the target that no
+//! columns are all NOT NULL), with the key type's own equality, and compared on their other
+//! columns only: the key columns of a matched row are equal by that equality even where they
+//! print otherwise (`1.5` and `1.50` of a `numeric`, `citext`, a nondeterministic collation),
+//! and a repair does not rewrite them; the verification after the load compares the same
+//! columns (`LoadTable::content_columns`). A table without an identity key cannot drift: its
+//! rows are compared whole, so a changed row is simply a row the target does not have yet. Rows of the target that no
 //! snapshot row matches (added by tests or people) are never touched here.
 //!
 //! With `update`, a table whose repair could matter to other rows — one with a unique key

@@ -12,7 +12,8 @@
 //! overlay) before the import proper, which verifies it in the target like any snapshot; a
 //! failed check refuses the import (exit 4). `verify --overlay` makes the same checks, and
 //! reports keys that do not resolve as it does for a snapshot alone (exit 5). Problems name
-//! the overlay file and its own line numbers.
+//! the overlay file and its own line numbers; one that involves a second row (a duplicate
+//! key's first row) names that row's file and line too, the snapshot's or the overlay's.
 
 use std::collections::HashMap;
 use std::fs;
