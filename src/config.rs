@@ -217,7 +217,7 @@ impl Config {
                     path.display().to_string(),
                     None,
                     None,
-                    format!("cannot be read: {e}"),
+                    format!("the config file cannot be read: {e}"),
                 )
                 .kind(ProblemKind::Setting),
             )

@@ -144,10 +144,11 @@ fn explain(
     let Some(t) = catalog.find(table) else {
         return Err(crate::problem::refuse(
             crate::error::ExitKind::BadInput,
-            crate::problem::Problem::setting(
-                "--explain",
-                format!("{table}: the table is not part of this export (see --only and --exclude)"),
-            )
+            crate::problem::Problem::unplaced(format!(
+                "--explain {table}: the table is not part of this export (see --only and \
+                 --exclude)"
+            ))
+            .kind(crate::problem::ProblemKind::Setting)
             .table(table),
         ));
     };
