@@ -234,16 +234,8 @@ impl InsertBatch {
         let Some(db) = error.as_db_error() else {
             return Err(error.into());
         };
-        if let Some(at) = fk_violation::locate(db, snapshot) {
-            return Ok(Some(
-                Problem::in_file(
-                    at.file,
-                    Some(at.line),
-                    None,
-                    format!("{}: {}", at.key, db.message()),
-                )
-                .from_server(db),
-            ));
+        if let Some(problem) = fk_violation::problem(db, snapshot) {
+            return Ok(Some(problem));
         }
         let named: Vec<&(String, String, String)> = files
             .iter()

@@ -9,7 +9,7 @@ use postgres::error::DbError;
 
 use crate::catalog::quote_ident;
 use crate::error::Failure;
-use crate::problem::Location;
+use crate::problem::{Location, Problem};
 use crate::snapshot::{copy_text, ManifestTable, SnapshotDir};
 
 /// Where a violation is: `(file, line, "(author_id)=(99)")`.
@@ -50,6 +50,21 @@ pub fn locate(db: &DbError, snapshot: &SnapshotDir) -> Option<Located> {
         line,
         key: format!("({})=({})", columns.join(", "), values.join(", ")),
     })
+}
+
+/// The violation as a problem at its row of the snapshot (see [`locate`]), with the server's
+/// table, constraint and hint.
+pub fn problem(db: &DbError, snapshot: &SnapshotDir) -> Option<Problem> {
+    let at = locate(db, snapshot)?;
+    Some(
+        Problem::in_file(
+            at.file,
+            Some(at.line),
+            None,
+            format!("{}: {}", at.key, db.message()),
+        )
+        .from_server(db),
+    )
 }
 
 /// The first line of `table`'s file whose `columns` hold `values` (as text).

@@ -1848,16 +1848,8 @@ fn copy_file(
             let context = db.where_().unwrap_or_default().to_string();
             let (line, column) = copy_position(&context);
             // A foreign key is checked after the rows: find the row by its key values.
-            if let Some(at) = fk_violation::locate(&db, snapshot) {
-                return Ok(Some(
-                    Problem::in_file(
-                        at.file,
-                        Some(at.line),
-                        None,
-                        format!("{}: {}", at.key, db.message()),
-                    )
-                    .from_server(&db),
-                ));
+            if let Some(problem) = fk_violation::problem(&db, snapshot) {
+                return Ok(Some(problem));
             }
             Ok(Some(
                 Problem::in_file(
