@@ -29,10 +29,8 @@ fn source(grandchildren: &str) -> TestDb {
     )
 }
 
-#[test]
-fn orphans_of_a_not_valid_key_are_left_out_and_the_snapshot_loads() {
-    let source = source("(1, 1), (2, 4)");
-    let dir = scratch_dir("orphans").join("snapshot");
+/// Exports `source` into `dir`, which must succeed, and returns its `--json` report.
+fn export_json(source: &TestDb, dir: &Path) -> serde_json::Value {
     let url = source.url();
     let run = seedsnap(&[
         "export",
@@ -43,7 +41,14 @@ fn orphans_of_a_not_valid_key_are_left_out_and_the_snapshot_loads() {
         dir.to_str().unwrap(),
     ])
     .ok();
-    let report = json(&run);
+    json(&run)
+}
+
+#[test]
+fn orphans_of_a_not_valid_key_are_left_out_and_the_snapshot_loads() {
+    let source = source("(1, 1), (2, 4)");
+    let dir = scratch_dir("orphans").join("snapshot");
+    let report = export_json(&source, &dir);
     let left_out = &report["left_out"];
     assert_eq!(left_out.as_array().map(Vec::len), Some(1), "{report}");
     assert_eq!(left_out[0]["foreign_key"], "children_parent_fk", "{report}");
@@ -124,17 +129,7 @@ fn partly_null_orphans_of_a_match_full_key_are_left_out() {
         ),
     );
     let dir = scratch_dir("match_full_orphans").join("snapshot");
-    let url = source.url();
-    let run = seedsnap(&[
-        "export",
-        "--json",
-        "--source",
-        &url,
-        "--dir",
-        dir.to_str().unwrap(),
-    ])
-    .ok();
-    let report = json(&run);
+    let report = export_json(&source, &dir);
     assert_eq!(report["left_out"][0]["foreign_key"], "cc_fk", "{report}");
     assert_eq!(report["left_out"][0]["rows"], 1, "{report}");
     assert_eq!(first_column(&dir, "public.cc"), ["1", "3"]);
