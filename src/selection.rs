@@ -55,6 +55,7 @@ use crate::catalog::{quote_ident, quote_literal, Catalog, ForeignKey, MatchRule,
 use crate::compact::Bitmap64;
 use crate::error::{failure, ExitKind};
 use crate::graph::Component;
+use crate::key_text;
 use crate::readers::{self, Readers};
 
 /// A row's physical address inside the snapshot: its (leaf) table and tuple id.
@@ -644,6 +645,13 @@ struct KeySet<'a> {
     parent_positions: Vec<usize>,
     /// The self-referencing foreign key this set belongs to, if any.
     self_reference: Option<usize>,
+    /// Whether some key of this set compares values that print two ways (see
+    /// [`crate::key_text`]): its lookups then return, with each parent row, the asked tuple it
+    /// matched, and that tuple counts as present, not only the parent's own text.
+    matched: bool,
+    /// The key's equality per referenced column, as SQL (see [`ForeignKey::equality`]): a
+    /// matched lookup compares with it.
+    equality: Vec<&'a str>,
     /// Referenced-column tuples of the chosen parent rows.
     present: TupleSet,
     /// Tuples asked for and not (yet) found: after each round, those found are dropped
@@ -1328,6 +1336,10 @@ impl<'a> Selector<'a> {
                     parent_columns,
                     parent_positions: position(&tracked[fk.parent], &fk.parent_columns),
                     self_reference,
+                    matched: false,
+                    equality: (0..fk.parent_columns.len())
+                        .map(|i| fk.equality(i))
+                        .collect(),
                     present: TupleSet::for_arity(fk.parent_columns.len()),
                     requested: TupleSet::for_arity(fk.parent_columns.len()),
                     pending: TupleSet::for_arity(fk.parent_columns.len()),
@@ -1347,6 +1359,13 @@ impl<'a> Selector<'a> {
                     }
                 }
             };
+            sets[set].matched |= !prints_one_way(catalog, fk);
+            // A virtual key sharing the set with a declared one compares as the declared does.
+            if fk.constraint().is_some_and(|c| !c.equality.is_empty()) {
+                sets[set].equality = (0..fk.parent_columns.len())
+                    .map(|i| fk.equality(i))
+                    .collect();
+            }
             key_of.push((set, position(&tracked[fk.child], &fk.columns)));
         }
         let mut interner = Interner::default();
@@ -1810,6 +1829,38 @@ impl<'a> Selector<'a> {
         }
     }
 
+    /// The asked tuple a row of a [`KeySet::matched`] lookup of key set `set` (on `parent`)
+    /// answers: the columns after the parent's tracked ones (see [`Selector::lookup_sql`]),
+    /// interned and packed as the child values that asked for it were.
+    fn asked_tuple(
+        &mut self,
+        set: usize,
+        parent: usize,
+        rows: &TextRows,
+        row: usize,
+    ) -> Result<Packed> {
+        let first = 2 + self.tables[parent].tracked.len();
+        let arity = self.sets[set].parent_columns.len();
+        let values: Values = (first..first + arity)
+            .map(|field| rows.get(row, field).map(|v| self.interner.intern(v)))
+            .collect();
+        let positions: Vec<usize> = (0..arity).collect();
+        self.pack_values(&positions, &values)
+            .context("a lookup returned a NULL asked value")
+    }
+
+    /// When explaining: remembers which request a backfilled row of a [`KeySet::matched`]
+    /// lookup answered, by the asked tuple it matched.
+    fn record_asked_reason(&mut self, set: usize, asked: Packed, id: RowId) {
+        let reason = self
+            .requested_by
+            .as_ref()
+            .and_then(|r| r.get(&(set, asked)).copied());
+        if let Some(reason) = reason {
+            self.provenance.insert(id, reason);
+        }
+    }
+
     /// The deepest level (see [`table_levels`]) of a parent with tuples pending, if any.
     fn deepest_pending(&self, table_levels: &[usize]) -> Option<usize> {
         self.sets
@@ -1859,10 +1910,8 @@ impl<'a> Selector<'a> {
                 .iter()
                 .map(|(_, chunk)| chunk.len())
                 .collect();
-            let owners: Vec<usize> = chunks[wave]
-                .iter()
-                .map(|(set, _)| self.sets[*set].parent)
-                .collect();
+            let sets: Vec<usize> = chunks[wave].iter().map(|(set, _)| *set).collect();
+            let owners: Vec<usize> = sets.iter().map(|&set| self.sets[set].parent).collect();
             batch(
                 client,
                 readers,
@@ -1870,13 +1919,25 @@ impl<'a> Selector<'a> {
                 &expected,
                 &owners,
                 |k, rows| {
-                    let parent = owners[k];
+                    let (set, parent) = (sets[k], owners[k]);
+                    let matched = self.sets[set].matched;
                     for row in 0..rows.len() {
                         let (id, values) = self.parse(parent, rows, row)?;
-                        if self.add_row(parent, id, &values) {
+                        let asked = match matched {
+                            true => Some(self.asked_tuple(set, parent, rows, row)?),
+                            false => None,
+                        };
+                        let added = self.add_row(parent, id, &values);
+                        if let Some(asked) = asked {
+                            self.sets[set].present.insert(asked);
+                        }
+                        if added {
                             self.tables[parent].selection.backfilled += 1;
                             found += 1;
-                            self.record_reason(parent, id, &values);
+                            match asked {
+                                Some(asked) => self.record_asked_reason(set, asked, id),
+                                None => self.record_reason(parent, id, &values),
+                            }
                         }
                     }
                     self.compact();
@@ -1912,6 +1973,9 @@ impl<'a> Selector<'a> {
                 )
             })
             .collect();
+        if key.matched {
+            return self.matched_lookup_sql(set, &types, &arrays);
+        }
         let mut condition = if arity == 1 {
             format!(
                 "WHERE t.{} = ANY ({}::{}[])",
@@ -1952,24 +2016,100 @@ impl<'a> Selector<'a> {
         // index: as a join, the planner misjudges the chain's size and, with sequential scans
         // off, walks the whole index on every step (44 rows read per exported row on a large
         // table instead of about one).
-        let step: Vec<String> = key
+        let step = self.chain_step(set, fk, &types);
+        let outputs = self.outputs(parent).join(", ");
+        format!(
+            "WITH RECURSIVE chain AS (SELECT {outputs} FROM {from} AS t {condition} \
+             UNION SELECT s.* FROM chain CROSS JOIN LATERAL \
+             (SELECT {outputs} FROM {from} AS t WHERE {step} OFFSET 0) AS s) \
+             SELECT * FROM chain",
+            from = info.from_clause(),
+        )
+    }
+
+    /// The rows of a [`KeySet::matched`] key set's parent that equal one of the asked tuples
+    /// (`arrays`, one `text[]` literal per column, `types` the parent columns' base types),
+    /// each with the asked tuple it equals after the parent's tracked columns (`a0`, `a1` …):
+    /// the asked array joined to the parent on the referenced columns, each asked value cast
+    /// to its column's type, so that the parent type's equality compares them under the
+    /// column's collation, as the server's own check does. A parent row equal to two asked
+    /// tuples (`1.5` and `1.50`) comes back once for each.
+    fn matched_lookup_sql(&self, set: usize, types: &[&str], arrays: &[String]) -> String {
+        let key = &self.sets[set];
+        let parent = key.parent;
+        let info = &self.catalog.tables[parent];
+        let on: Vec<String> = key
+            .parent_columns
+            .iter()
+            .zip(types)
+            .enumerate()
+            .map(|(i, (column, ty))| {
+                format!("t.{} {} k.a{i}::{ty}", quote_ident(column), key.equality[i])
+            })
+            .collect();
+        let aliases: Vec<String> = (0..types.len()).map(|i| format!("a{i}")).collect();
+        let asked: Vec<String> = aliases.iter().map(|a| format!(", k.{a} AS {a}")).collect();
+        let mut from = format!(
+            "FROM unnest({}) AS k({}) JOIN {} AS t ON {}",
+            arrays.join(", "),
+            aliases.join(", "),
+            info.from_clause(),
+            on.join(" AND ")
+        );
+        // The parent's orphans of its own unchecked keys are not chosen, asked for or not.
+        if let Some(keep) = &self.keep[parent] {
+            from.push_str(&format!(" WHERE {keep}"));
+        }
+        let outputs = self.outputs(parent).join(", ");
+        let Some(fk) = key.self_reference else {
+            return format!("SELECT {outputs}{} {from}", asked.concat());
+        };
+        // A self-reference: the chain of ancestors as in `lookup_sql`, each ancestor with the
+        // value of the row below it that reached it (its asked tuple).
+        let step = self.chain_step(set, fk, types);
+        let reached: Vec<String> = self.key_of[fk]
+            .1
+            .iter()
+            .enumerate()
+            .map(|(i, position)| format!(", chain.v{position} AS a{i}"))
+            .collect();
+        format!(
+            "WITH RECURSIVE chain AS (SELECT {outputs}{asked} {from} \
+             UNION SELECT s.*{reached} FROM chain CROSS JOIN LATERAL \
+             (SELECT {outputs} FROM {parent} AS t WHERE {step} OFFSET 0) AS s) \
+             SELECT * FROM chain",
+            asked = asked.concat(),
+            reached = reached.concat(),
+            parent = info.from_clause(),
+        )
+    }
+
+    /// The condition under which a parent row (`t`) is the parent of a chain row (`chain`)
+    /// through the self-reference `fk` of key set `set`, `types` the referenced columns' base
+    /// types.
+    fn chain_step(&self, set: usize, fk: usize, types: &[&str]) -> String {
+        let key = &self.sets[set];
+        let mut step: Vec<String> = key
             .parent_columns
             .iter()
             .zip(&self.key_of[fk].1)
-            .zip(&types)
-            .map(|((column, &position), ty)| {
-                format!("t.{} = chain.v{position}::{ty}", quote_ident(column))
+            .zip(types)
+            .zip(&key.equality)
+            .map(|(((column, &position), ty), equality)| {
+                format!(
+                    "t.{} {equality} chain.v{position}::{ty}",
+                    quote_ident(column)
+                )
             })
             .collect();
         // A polymorphic self-reference follows only rows whose discriminator selects it.
-        let mut step = step;
         step.extend(self.conditions[fk].iter().map(|&(position, value)| {
             format!(
                 "chain.v{position} = {}",
                 quote_literal(self.interner.text(value))
             )
         }));
-        step.extend(self.keep[parent].clone());
+        step.extend(self.keep[key.parent].clone());
         // A self-reference declared on partitions follows only rows stored in them.
         if let Some(scope) = &self.catalog.foreign_keys[fk].partition {
             let oids: Vec<String> = scope.leaf_oids.iter().map(|o| o.to_string()).collect();
@@ -1978,16 +2118,20 @@ impl<'a> Selector<'a> {
                 false => format!("chain.r IN ({})", oids.join(", ")),
             });
         }
-        let outputs = self.outputs(parent).join(", ");
-        format!(
-            "WITH RECURSIVE chain AS (SELECT {outputs} FROM {from} AS t {condition} \
-             UNION SELECT s.* FROM chain CROSS JOIN LATERAL \
-             (SELECT {outputs} FROM {from} AS t WHERE {step} OFFSET 0) AS s) \
-             SELECT * FROM chain",
-            from = info.from_clause(),
-            step = step.join(" AND "),
-        )
+        step.join(" AND ")
     }
+}
+
+/// Whether every column of `fk` prints the values it shares with the referenced column as that
+/// column does (see [`key_text::prints_one_way`]); a column the catalog lacks is taken as not.
+fn prints_one_way(catalog: &Catalog, fk: &ForeignKey) -> bool {
+    let (child, parent) = (&catalog.tables[fk.child], &catalog.tables[fk.parent]);
+    fk.columns.iter().zip(&fk.parent_columns).all(|(c, p)| {
+        match (child.column(c), parent.column(p)) {
+            (Some(c), Some(p)) => key_text::prints_one_way(c, p),
+            _ => false,
+        }
+    })
 }
 
 /// Turns a privilege or row-level-security refusal into advice; other errors pass through.
@@ -2042,6 +2186,7 @@ mod tests {
                 schema: "app".into(),
                 deferrable: false,
                 validated,
+                equality: Vec::new(),
             })
         };
         let key = |name: &str, child, column: &str, parent, kind| ForeignKey {
