@@ -11,7 +11,10 @@
 //!    whose parent row is not chosen yet is looked up — per foreign key, all the missing keys as
 //!    one typed array, so the parent's unique index serves it; for a self-reference, the whole
 //!    chain of ancestors in one recursive query — and the rows found are chosen too, which may
-//!    need parents of their own. A round takes the parents of the deepest level with keys
+//!    need parents of their own. A found row answers the values it holds, compared as text;
+//!    where the key's equality tells apart less than text does (see [`crate::key_text`]:
+//!    `1.50` is the `numeric` `1.5`), the lookup joins the asked values to the parent with that
+//!    equality and returns, with each row, the asked values it answers. A round takes the parents of the deepest level with keys
 //!    pending (children before parents, see [`table_levels`]), so each parent is read about
 //!    once with every key its descendants need.
 //!
@@ -317,7 +320,15 @@ pub fn orphan_sql(catalog: &Catalog, fk: &ForeignKey, probe: Probe) -> String {
         .parent_columns
         .iter()
         .zip(&fk.columns)
-        .map(|(p, c)| format!("p.{} = t.{}", quote_ident(p), quote_ident(c)))
+        .enumerate()
+        .map(|(i, (p, c))| {
+            format!(
+                "p.{} {} t.{}",
+                quote_ident(p),
+                fk.equality(i),
+                quote_ident(c)
+            )
+        })
         .collect();
     let parent = format!(
         "SELECT true FROM {} AS p WHERE {}",
