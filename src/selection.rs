@@ -2232,6 +2232,105 @@ mod tests {
         }
     }
 
+    /// `parents(id citext)`, `numbers(id integer)` and `children(id, parent_id citext,
+    /// number_id integer)` with a key to each; the citext key compares with the extension's
+    /// operator.
+    fn citext_catalog() -> Catalog {
+        use crate::catalog::{Column, Constraint, KeyKind, MatchRule, QualifiedName, Table};
+        let column = |name: &str, ty: &str| Column {
+            name: name.into(),
+            type_name: ty.into(),
+            base_type: ty.into(),
+            not_null: false,
+            generated: false,
+            identity: None,
+            has_default: false,
+            collation: None,
+        };
+        let table = |name: &str, columns: Vec<Column>| Table {
+            oid: 0,
+            name: QualifiedName::new("app", name),
+            kind: crate::catalog::TableKind::Ordinary,
+            columns,
+            unique_keys: Vec::new(),
+            has_rules: false,
+            has_triggers: false,
+            estimated_rows: 0,
+        };
+        let key = |name: &str, column: &str, parent, equality: Vec<String>| ForeignKey {
+            name: name.into(),
+            child: 2,
+            columns: vec![column.into()],
+            parent,
+            parent_columns: vec!["id".into()],
+            match_rule: MatchRule::Simple,
+            kind: KeyKind::Declared(Constraint {
+                schema: "app".into(),
+                deferrable: false,
+                validated: true,
+                equality,
+            }),
+            partition: None,
+        };
+        Catalog {
+            tables: vec![
+                table("parents", vec![column("id", "public.citext")]),
+                table("numbers", vec![column("id", "integer")]),
+                table(
+                    "children",
+                    vec![
+                        column("id", "integer"),
+                        column("parent_id", "public.citext"),
+                        column("number_id", "integer"),
+                    ],
+                ),
+            ],
+            foreign_keys: vec![
+                key(
+                    "children_parent_fk",
+                    "parent_id",
+                    0,
+                    vec!["OPERATOR(public.=)".into()],
+                ),
+                key("children_number_fk", "number_id", 1, Vec::new()),
+            ],
+            ..Catalog::default()
+        }
+    }
+
+    #[test]
+    fn a_key_whose_values_print_two_ways_looks_up_with_its_equality_and_returns_the_asked() {
+        let catalog = citext_catalog();
+        let mut selector = Selector::new(&catalog);
+        let (citext, integer) = (selector.key_of[0].0, selector.key_of[1].0);
+        assert!(selector.sets[citext].matched);
+        assert!(!selector.sets[integer].matched);
+        let asked: Vec<Packed> = ["AB", "it's"]
+            .iter()
+            .map(|v| selector.interner.intern(v) as Packed)
+            .collect();
+        assert_eq!(
+            selector.lookup_sql(citext, &asked),
+            "SELECT t.tableoid::pg_catalog.int8 AS r, t.ctid AS c, \
+             t.\"id\"::pg_catalog.text AS v0, k.a0 AS a0 \
+             FROM unnest('{\"AB\",\"it''s\"}'::pg_catalog.text[]) AS k(a0) \
+             JOIN ONLY \"app\".\"parents\" AS t ON t.\"id\" OPERATOR(public.=) k.a0::public.citext"
+        );
+        // Integers print each value one way: the lookup as it was.
+        let one = selector.interner.intern("1") as Packed;
+        assert_eq!(
+            selector.lookup_sql(integer, &[one]),
+            "SELECT t.tableoid::pg_catalog.int8 AS r, t.ctid AS c, \
+             t.\"id\"::pg_catalog.text AS v0 FROM ONLY \"app\".\"numbers\" AS t \
+             WHERE t.\"id\" = ANY ('{\"1\"}'::pg_catalog.text[]::integer[])"
+        );
+        // The orphan count compares with the key's equality too.
+        assert!(
+            orphan_sql(&catalog, &catalog.foreign_keys[0], Probe::AntiJoin)
+                .contains("p.\"id\" OPERATOR(public.=) t.\"parent_id\"")
+        );
+    }
+
     #[test]
     fn an_orphan_is_a_row_that_needs_a_parent_and_has_none() {
         let catalog = orphan_catalog();
