@@ -20,6 +20,11 @@ const COLUMNS_SQL: &str = include_str!("catalog/columns.sql");
 const UNIQUE_KEYS_SQL: &str = include_str!("catalog/unique_keys.sql");
 const FOREIGN_KEYS_SQL: &str = include_str!("catalog/foreign_keys.sql");
 const SEQUENCES_SQL: &str = include_str!("catalog/sequences.sql");
+const EQUALITY_OPERATORS_SQL: &str = include_str!("catalog/equality_operators.sql");
+
+/// The first object id PostgreSQL gives to objects made after `initdb`: an operator numbered
+/// below it is built in, in `pg_catalog`, and found by `=` whatever the search path.
+const FIRST_NORMAL_OBJECT_ID: i64 = 16384;
 
 /// A schema-qualified table name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -296,6 +301,10 @@ pub struct Constraint {
     pub deferrable: bool,
     /// Not `NOT VALID`: the server has checked every existing row.
     pub validated: bool,
+    /// The key's equality of two referenced values, by column, as SQL: `=` for a built-in
+    /// operator, `OPERATOR(public.=)` for one an extension made (`citext`), which an empty
+    /// search path would not find. Empty when every column's is built in (nearly every key).
+    pub equality: Vec<String>,
 }
 
 /// Where a foreign key declared on partitions applies: the rows of their leaf partitions.
@@ -424,6 +433,14 @@ impl ForeignKey {
 
     pub fn deferrable(&self) -> bool {
         self.constraint().is_some_and(|c| c.deferrable)
+    }
+
+    /// The SQL operator comparing two values of referenced column `i` as the key does (see
+    /// [`Constraint::equality`]): `=` unless the key's is an extension's.
+    pub fn equality(&self, i: usize) -> &str {
+        self.constraint()
+            .and_then(|c| c.equality.get(i))
+            .map_or("=", String::as_str)
     }
 
     /// A virtual key's condition, to rewrite its values (lookups); `None` for declared keys.
@@ -735,6 +752,8 @@ impl Catalog {
         let mut foreign_keys = Vec::new();
         let mut seen_keys = HashMap::new();
         let mut external_foreign_keys = Vec::new();
+        // Keys (by index) with an equality operator that is not built in, and their operators.
+        let mut extension_operators: Vec<(usize, Vec<i64>)> = Vec::new();
         let mut rows = catalog_rows(client, FOREIGN_KEYS_SQL, &[])
             .context("reading foreign keys from pg_catalog")?;
         while let Some(row) = rows
@@ -759,6 +778,7 @@ impl Catalog {
                     };
                     let columns = named("child", child)?;
                     let parent_columns = named("parent", parent)?;
+                    let operators: Vec<i64> = row.get("equality_operators");
                     let fk = ForeignKey {
                         name,
                         child,
@@ -770,6 +790,7 @@ impl Catalog {
                             schema: row.get("constraint_schema"),
                             deferrable: row.get("deferrable"),
                             validated: row.get("validated"),
+                            equality: Vec::new(),
                         }),
                         partition: partition_scope(&row).map(Box::new),
                     };
@@ -784,6 +805,9 @@ impl Catalog {
                     );
                     match seen_keys.get(&identity) {
                         None => {
+                            if operators.iter().any(|&o| o >= FIRST_NORMAL_OBJECT_ID) {
+                                extension_operators.push((foreign_keys.len(), operators));
+                            }
                             seen_keys.insert(identity, foreign_keys.len());
                             foreign_keys.push(fk);
                         }
@@ -807,6 +831,7 @@ impl Catalog {
             }
         }
         drop(rows);
+        name_equality_operators(client, &mut foreign_keys, &extension_operators)?;
         Ok(Catalog {
             tables,
             foreign_keys,
@@ -846,6 +871,41 @@ fn catalog_rows<'c>(
     params: &[(&(dyn ToSql + Sync), Type)],
 ) -> Result<postgres::RowIter<'c>, postgres::Error> {
     client.query_typed_raw(sql, params.iter().map(|(value, ty)| (*value, ty.clone())))
+}
+
+/// Fills in [`Constraint::equality`] of the keys whose equality operators (`keys`: by key,
+/// the operators' oids) are not all built in, naming those in one query; nothing to ask (one
+/// query fewer) when every key's are built in.
+fn name_equality_operators(
+    client: &mut impl GenericClient,
+    foreign_keys: &mut [ForeignKey],
+    keys: &[(usize, Vec<i64>)],
+) -> Result<()> {
+    let mut wanted: Vec<i64> = keys
+        .iter()
+        .flat_map(|(_, operators)| operators.iter().copied())
+        .filter(|&o| o >= FIRST_NORMAL_OBJECT_ID)
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let names: HashMap<i64, String> = client
+        .query_typed(EQUALITY_OPERATORS_SQL, &[(&wanted, Type::INT8_ARRAY)])
+        .context("reading the equality operators of foreign keys from pg_catalog")?
+        .iter()
+        .map(|row| (row.get("operator_oid"), row.get("operator_sql")))
+        .collect();
+    for (key, operators) in keys {
+        if let KeyKind::Declared(constraint) = &mut foreign_keys[*key].kind {
+            constraint.equality = operators
+                .iter()
+                .map(|o| names.get(o).cloned().unwrap_or_else(|| "=".to_string()))
+                .collect();
+        }
+    }
+    Ok(())
 }
 
 /// The names of the columns numbered `key` (attribute numbers, in key order) of `table`, whose
@@ -926,6 +986,7 @@ impl ForeignKey {
                 schema: "s".into(),
                 deferrable: false,
                 validated: true,
+                equality: Vec::new(),
             }),
             partition: None,
         }

@@ -9,7 +9,8 @@
 //!   [`readers`]: the export's parallel sessions on one shared snapshot;
 //! - [`safety`]: deciding whether a target may be written;
 //! - [`selection`]: sampling and foreign-key backfill; [`compact`]: the compact sets it and
-//!   the snapshot's key check keep per row;
+//!   the snapshot's key check keep per row; [`key_text`]: which foreign keys' equal values
+//!   print alike;
 //! - [`config`]: the config file; [`virtual_keys`]: keys the database does not declare;
 //!   [`masking`]: masking personal data between the source's COPY and the file;
 //!   [`lookup_values`]: `when` values that name a row of a lookup table;
@@ -32,6 +33,7 @@ pub mod error;
 pub mod export;
 pub mod graph;
 pub mod import;
+pub mod key_text;
 pub mod lookup_values;
 pub mod masking;
 pub mod migrations;

@@ -11,7 +11,10 @@
 //!    whose parent row is not chosen yet is looked up — per foreign key, all the missing keys as
 //!    one typed array, so the parent's unique index serves it; for a self-reference, the whole
 //!    chain of ancestors in one recursive query — and the rows found are chosen too, which may
-//!    need parents of their own. A round takes the parents of the deepest level with keys
+//!    need parents of their own. A found row answers the values it holds, compared as text;
+//!    where the key's equality tells apart less than text does (see [`crate::key_text`]:
+//!    `1.50` is the `numeric` `1.5`), the lookup joins the asked values to the parent with that
+//!    equality and returns, with each row, the asked values it answers. A round takes the parents of the deepest level with keys
 //!    pending (children before parents, see [`table_levels`]), so each parent is read about
 //!    once with every key its descendants need.
 //!
@@ -55,6 +58,7 @@ use crate::catalog::{quote_ident, quote_literal, Catalog, ForeignKey, MatchRule,
 use crate::compact::Bitmap64;
 use crate::error::ExitKind;
 use crate::graph::Component;
+use crate::key_text;
 use crate::readers::{self, Readers};
 
 /// A row's physical address inside the snapshot: its (leaf) table and tuple id.
@@ -316,7 +320,15 @@ pub fn orphan_sql(catalog: &Catalog, fk: &ForeignKey, probe: Probe) -> String {
         .parent_columns
         .iter()
         .zip(&fk.columns)
-        .map(|(p, c)| format!("p.{} = t.{}", quote_ident(p), quote_ident(c)))
+        .enumerate()
+        .map(|(i, (p, c))| {
+            format!(
+                "p.{} {} t.{}",
+                quote_ident(p),
+                fk.equality(i),
+                quote_ident(c)
+            )
+        })
         .collect();
     let parent = format!(
         "SELECT true FROM {} AS p WHERE {}",
@@ -644,6 +656,13 @@ struct KeySet<'a> {
     parent_positions: Vec<usize>,
     /// The self-referencing foreign key this set belongs to, if any.
     self_reference: Option<usize>,
+    /// Whether some key of this set compares values that print two ways (see
+    /// [`crate::key_text`]): its lookups then return, with each parent row, the asked tuple it
+    /// matched, and that tuple counts as present, not only the parent's own text.
+    matched: bool,
+    /// The key's equality per referenced column, as SQL (see [`ForeignKey::equality`]): a
+    /// matched lookup compares with it.
+    equality: Vec<&'a str>,
     /// Referenced-column tuples of the chosen parent rows.
     present: TupleSet,
     /// Tuples asked for and not (yet) found: after each round, those found are dropped
@@ -1336,6 +1355,10 @@ impl<'a> Selector<'a> {
                     parent_columns,
                     parent_positions: position(&tracked[fk.parent], &fk.parent_columns),
                     self_reference,
+                    matched: false,
+                    equality: (0..fk.parent_columns.len())
+                        .map(|i| fk.equality(i))
+                        .collect(),
                     present: TupleSet::for_arity(fk.parent_columns.len()),
                     requested: TupleSet::for_arity(fk.parent_columns.len()),
                     pending: TupleSet::for_arity(fk.parent_columns.len()),
@@ -1355,6 +1378,13 @@ impl<'a> Selector<'a> {
                     }
                 }
             };
+            sets[set].matched |= !prints_one_way(catalog, fk);
+            // A virtual key sharing the set with a declared one compares as the declared does.
+            if fk.constraint().is_some_and(|c| !c.equality.is_empty()) {
+                sets[set].equality = (0..fk.parent_columns.len())
+                    .map(|i| fk.equality(i))
+                    .collect();
+            }
             key_of.push((set, position(&tracked[fk.child], &fk.columns)));
         }
         let mut interner = Interner::default();
@@ -1818,6 +1848,38 @@ impl<'a> Selector<'a> {
         }
     }
 
+    /// The asked tuple a row of a [`KeySet::matched`] lookup of key set `set` (on `parent`)
+    /// answers: the columns after the parent's tracked ones (see [`Selector::lookup_sql`]),
+    /// interned and packed as the child values that asked for it were.
+    fn asked_tuple(
+        &mut self,
+        set: usize,
+        parent: usize,
+        rows: &TextRows,
+        row: usize,
+    ) -> Result<Packed> {
+        let first = 2 + self.tables[parent].tracked.len();
+        let arity = self.sets[set].parent_columns.len();
+        let values: Values = (first..first + arity)
+            .map(|field| rows.get(row, field).map(|v| self.interner.intern(v)))
+            .collect();
+        let positions: Vec<usize> = (0..arity).collect();
+        self.pack_values(&positions, &values)
+            .context("a lookup returned a NULL asked value")
+    }
+
+    /// When explaining: remembers which request a backfilled row of a [`KeySet::matched`]
+    /// lookup answered, by the asked tuple it matched.
+    fn record_asked_reason(&mut self, set: usize, asked: Packed, id: RowId) {
+        let reason = self
+            .requested_by
+            .as_ref()
+            .and_then(|r| r.get(&(set, asked)).copied());
+        if let Some(reason) = reason {
+            self.provenance.insert(id, reason);
+        }
+    }
+
     /// The deepest level (see [`table_levels`]) of a parent with tuples pending, if any.
     fn deepest_pending(&self, table_levels: &[usize]) -> Option<usize> {
         self.sets
@@ -1867,10 +1929,8 @@ impl<'a> Selector<'a> {
                 .iter()
                 .map(|(_, chunk)| chunk.len())
                 .collect();
-            let owners: Vec<usize> = chunks[wave]
-                .iter()
-                .map(|(set, _)| self.sets[*set].parent)
-                .collect();
+            let sets: Vec<usize> = chunks[wave].iter().map(|(set, _)| *set).collect();
+            let owners: Vec<usize> = sets.iter().map(|&set| self.sets[set].parent).collect();
             batch(
                 client,
                 readers,
@@ -1878,13 +1938,25 @@ impl<'a> Selector<'a> {
                 &expected,
                 &owners,
                 |k, rows| {
-                    let parent = owners[k];
+                    let (set, parent) = (sets[k], owners[k]);
+                    let matched = self.sets[set].matched;
                     for row in 0..rows.len() {
                         let (id, values) = self.parse(parent, rows, row)?;
-                        if self.add_row(parent, id, &values) {
+                        let asked = match matched {
+                            true => Some(self.asked_tuple(set, parent, rows, row)?),
+                            false => None,
+                        };
+                        let added = self.add_row(parent, id, &values);
+                        if let Some(asked) = asked {
+                            self.sets[set].present.insert(asked);
+                        }
+                        if added {
                             self.tables[parent].selection.backfilled += 1;
                             found += 1;
-                            self.record_reason(parent, id, &values);
+                            match asked {
+                                Some(asked) => self.record_asked_reason(set, asked, id),
+                                None => self.record_reason(parent, id, &values),
+                            }
                         }
                     }
                     self.compact();
@@ -1920,6 +1992,9 @@ impl<'a> Selector<'a> {
                 )
             })
             .collect();
+        if key.matched {
+            return self.matched_lookup_sql(set, &types, &arrays);
+        }
         let mut condition = if arity == 1 {
             format!(
                 "WHERE t.{} = ANY ({}::{}[])",
@@ -1960,24 +2035,100 @@ impl<'a> Selector<'a> {
         // index: as a join, the planner misjudges the chain's size and, with sequential scans
         // off, walks the whole index on every step (44 rows read per exported row on a large
         // table instead of about one).
-        let step: Vec<String> = key
+        let step = self.chain_step(set, fk, &types);
+        let outputs = self.outputs(parent).join(", ");
+        format!(
+            "WITH RECURSIVE chain AS (SELECT {outputs} FROM {from} AS t {condition} \
+             UNION SELECT s.* FROM chain CROSS JOIN LATERAL \
+             (SELECT {outputs} FROM {from} AS t WHERE {step} OFFSET 0) AS s) \
+             SELECT * FROM chain",
+            from = info.from_clause(),
+        )
+    }
+
+    /// The rows of a [`KeySet::matched`] key set's parent that equal one of the asked tuples
+    /// (`arrays`, one `text[]` literal per column, `types` the parent columns' base types),
+    /// each with the asked tuple it equals after the parent's tracked columns (`a0`, `a1` …):
+    /// the asked array joined to the parent on the referenced columns, each asked value cast
+    /// to its column's type, so that the parent type's equality compares them under the
+    /// column's collation, as the server's own check does. A parent row equal to two asked
+    /// tuples (`1.5` and `1.50`) comes back once for each.
+    fn matched_lookup_sql(&self, set: usize, types: &[&str], arrays: &[String]) -> String {
+        let key = &self.sets[set];
+        let parent = key.parent;
+        let info = &self.catalog.tables[parent];
+        let on: Vec<String> = key
+            .parent_columns
+            .iter()
+            .zip(types)
+            .enumerate()
+            .map(|(i, (column, ty))| {
+                format!("t.{} {} k.a{i}::{ty}", quote_ident(column), key.equality[i])
+            })
+            .collect();
+        let aliases: Vec<String> = (0..types.len()).map(|i| format!("a{i}")).collect();
+        let asked: Vec<String> = aliases.iter().map(|a| format!(", k.{a} AS {a}")).collect();
+        let mut from = format!(
+            "FROM unnest({}) AS k({}) JOIN {} AS t ON {}",
+            arrays.join(", "),
+            aliases.join(", "),
+            info.from_clause(),
+            on.join(" AND ")
+        );
+        // The parent's orphans of its own unchecked keys are not chosen, asked for or not.
+        if let Some(keep) = &self.keep[parent] {
+            from.push_str(&format!(" WHERE {keep}"));
+        }
+        let outputs = self.outputs(parent).join(", ");
+        let Some(fk) = key.self_reference else {
+            return format!("SELECT {outputs}{} {from}", asked.concat());
+        };
+        // A self-reference: the chain of ancestors as in `lookup_sql`, each ancestor with the
+        // value of the row below it that reached it (its asked tuple).
+        let step = self.chain_step(set, fk, types);
+        let reached: Vec<String> = self.key_of[fk]
+            .1
+            .iter()
+            .enumerate()
+            .map(|(i, position)| format!(", chain.v{position} AS a{i}"))
+            .collect();
+        format!(
+            "WITH RECURSIVE chain AS (SELECT {outputs}{asked} {from} \
+             UNION SELECT s.*{reached} FROM chain CROSS JOIN LATERAL \
+             (SELECT {outputs} FROM {parent} AS t WHERE {step} OFFSET 0) AS s) \
+             SELECT * FROM chain",
+            asked = asked.concat(),
+            reached = reached.concat(),
+            parent = info.from_clause(),
+        )
+    }
+
+    /// The condition under which a parent row (`t`) is the parent of a chain row (`chain`)
+    /// through the self-reference `fk` of key set `set`, `types` the referenced columns' base
+    /// types.
+    fn chain_step(&self, set: usize, fk: usize, types: &[&str]) -> String {
+        let key = &self.sets[set];
+        let mut step: Vec<String> = key
             .parent_columns
             .iter()
             .zip(&self.key_of[fk].1)
-            .zip(&types)
-            .map(|((column, &position), ty)| {
-                format!("t.{} = chain.v{position}::{ty}", quote_ident(column))
+            .zip(types)
+            .zip(&key.equality)
+            .map(|(((column, &position), ty), equality)| {
+                format!(
+                    "t.{} {equality} chain.v{position}::{ty}",
+                    quote_ident(column)
+                )
             })
             .collect();
         // A polymorphic self-reference follows only rows whose discriminator selects it.
-        let mut step = step;
         step.extend(self.conditions[fk].iter().map(|&(position, value)| {
             format!(
                 "chain.v{position} = {}",
                 quote_literal(self.interner.text(value))
             )
         }));
-        step.extend(self.keep[parent].clone());
+        step.extend(self.keep[key.parent].clone());
         // A self-reference declared on partitions follows only rows stored in them.
         if let Some(scope) = &self.catalog.foreign_keys[fk].partition {
             let oids: Vec<String> = scope.leaf_oids.iter().map(|o| o.to_string()).collect();
@@ -1986,16 +2137,20 @@ impl<'a> Selector<'a> {
                 false => format!("chain.r IN ({})", oids.join(", ")),
             });
         }
-        let outputs = self.outputs(parent).join(", ");
-        format!(
-            "WITH RECURSIVE chain AS (SELECT {outputs} FROM {from} AS t {condition} \
-             UNION SELECT s.* FROM chain CROSS JOIN LATERAL \
-             (SELECT {outputs} FROM {from} AS t WHERE {step} OFFSET 0) AS s) \
-             SELECT * FROM chain",
-            from = info.from_clause(),
-            step = step.join(" AND "),
-        )
+        step.join(" AND ")
     }
+}
+
+/// Whether every column of `fk` prints the values it shares with the referenced column as that
+/// column does (see [`key_text::prints_one_way`]); a column the catalog lacks is taken as not.
+fn prints_one_way(catalog: &Catalog, fk: &ForeignKey) -> bool {
+    let (child, parent) = (&catalog.tables[fk.child], &catalog.tables[fk.parent]);
+    fk.columns.iter().zip(&fk.parent_columns).all(|(c, p)| {
+        match (child.column(c), parent.column(p)) {
+            (Some(c), Some(p)) => key_text::prints_one_way(c, p),
+            _ => false,
+        }
+    })
 }
 
 /// Turns a privilege or row-level-security refusal into advice; other errors pass through.
@@ -2053,6 +2208,7 @@ mod tests {
                 schema: "app".into(),
                 deferrable: false,
                 validated,
+                equality: Vec::new(),
             })
         };
         let key = |name: &str, child, column: &str, parent, kind| ForeignKey {
@@ -2085,6 +2241,105 @@ mod tests {
             ],
             ..Catalog::default()
         }
+    }
+
+    /// `parents(id citext)`, `numbers(id integer)` and `children(id, parent_id citext,
+    /// number_id integer)` with a key to each; the citext key compares with the extension's
+    /// operator.
+    fn citext_catalog() -> Catalog {
+        use crate::catalog::{Column, Constraint, KeyKind, MatchRule, QualifiedName, Table};
+        let column = |name: &str, ty: &str| Column {
+            name: name.into(),
+            type_name: ty.into(),
+            base_type: ty.into(),
+            not_null: false,
+            generated: false,
+            identity: None,
+            has_default: false,
+            collation: None,
+        };
+        let table = |name: &str, columns: Vec<Column>| Table {
+            oid: 0,
+            name: QualifiedName::new("app", name),
+            kind: crate::catalog::TableKind::Ordinary,
+            columns,
+            unique_keys: Vec::new(),
+            has_rules: false,
+            has_triggers: false,
+            estimated_rows: 0,
+        };
+        let key = |name: &str, column: &str, parent, equality: Vec<String>| ForeignKey {
+            name: name.into(),
+            child: 2,
+            columns: vec![column.into()],
+            parent,
+            parent_columns: vec!["id".into()],
+            match_rule: MatchRule::Simple,
+            kind: KeyKind::Declared(Constraint {
+                schema: "app".into(),
+                deferrable: false,
+                validated: true,
+                equality,
+            }),
+            partition: None,
+        };
+        Catalog {
+            tables: vec![
+                table("parents", vec![column("id", "public.citext")]),
+                table("numbers", vec![column("id", "integer")]),
+                table(
+                    "children",
+                    vec![
+                        column("id", "integer"),
+                        column("parent_id", "public.citext"),
+                        column("number_id", "integer"),
+                    ],
+                ),
+            ],
+            foreign_keys: vec![
+                key(
+                    "children_parent_fk",
+                    "parent_id",
+                    0,
+                    vec!["OPERATOR(public.=)".into()],
+                ),
+                key("children_number_fk", "number_id", 1, Vec::new()),
+            ],
+            ..Catalog::default()
+        }
+    }
+
+    #[test]
+    fn a_key_whose_values_print_two_ways_looks_up_with_its_equality_and_returns_the_asked() {
+        let catalog = citext_catalog();
+        let mut selector = Selector::new(&catalog);
+        let (citext, integer) = (selector.key_of[0].0, selector.key_of[1].0);
+        assert!(selector.sets[citext].matched);
+        assert!(!selector.sets[integer].matched);
+        let asked: Vec<Packed> = ["AB", "it's"]
+            .iter()
+            .map(|v| selector.interner.intern(v) as Packed)
+            .collect();
+        assert_eq!(
+            selector.lookup_sql(citext, &asked),
+            "SELECT t.tableoid::pg_catalog.int8 AS r, t.ctid AS c, \
+             t.\"id\"::pg_catalog.text AS v0, k.a0 AS a0 \
+             FROM unnest('{\"AB\",\"it''s\"}'::pg_catalog.text[]) AS k(a0) \
+             JOIN ONLY \"app\".\"parents\" AS t ON t.\"id\" OPERATOR(public.=) k.a0::public.citext"
+        );
+        // Integers print each value one way: the lookup as it was.
+        let one = selector.interner.intern("1") as Packed;
+        assert_eq!(
+            selector.lookup_sql(integer, &[one]),
+            "SELECT t.tableoid::pg_catalog.int8 AS r, t.ctid AS c, \
+             t.\"id\"::pg_catalog.text AS v0 FROM ONLY \"app\".\"numbers\" AS t \
+             WHERE t.\"id\" = ANY ('{\"1\"}'::pg_catalog.text[]::integer[])"
+        );
+        // The orphan count compares with the key's equality too.
+        assert!(
+            orphan_sql(&catalog, &catalog.foreign_keys[0], Probe::AntiJoin)
+                .contains("p.\"id\" OPERATOR(public.=) t.\"parent_id\"")
+        );
     }
 
     #[test]

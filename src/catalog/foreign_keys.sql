@@ -10,6 +10,8 @@
 -- the columns of a key declared on a partition, or referencing one, are named here, each by one
 -- index probe of pg_attribute (naming every key's here was half the query's time on 1,000
 -- tables; a join of all the table's attributes per key cost more).
+-- The equality operators (referenced = referenced, by column) come back as numbers: the client
+-- names the few that are not built in (equality_operators.sql).
 -- The leaves are gathered for the keys declared on partitions only, in a CTE of their own: as a
 -- LATERAL subquery per key (gated on relispartition) it cost 0.5 s on 1,000 tables even though
 -- it never ran.
@@ -52,6 +54,7 @@ SELECT con.conname::text                                                   AS co
                   ORDER BY k.ord)
        END                                                                 AS parent_columns,
        con.confkey                                                         AS parent_attnums,
+       con.conppeqop::int8[]                                               AS equality_operators,
        con.condeferrable                                                   AS deferrable,
        con.confmatchtype = 'f'                                             AS match_full,
        con.convalidated                                                    AS validated,

@@ -18,10 +18,14 @@
 //!   in any case, with white space around;
 //! - `character(n)`: trailing spaces do not count; `character varying(n)`: spaces beyond `n`
 //!   characters are cut off; either refuses a longer value;
+//! - `citext` (the extension's type, in any schema): in lower case, each character as its
+//!   one-character lower case (as `lower()` under a UTF-8 locale: a database whose `LC_CTYPE`
+//!   is `C` folds only ASCII letters, so there two values that differ in the case of another
+//!   letter pass here and the import's key check refuses them);
 //! - `text` and every other type (dates and times, whose spelling depends on settings; floats;
-//!   domains, even over the types above; arrays; extension types such as `citext`): the exact
-//!   value. A column of a case-insensitive (nondeterministic) collation is compared exactly
-//!   too.
+//!   domains, even over the types above; arrays; other extension types): the exact value. A
+//!   column of a case-insensitive (nondeterministic) collation is compared exactly too (the
+//!   manifest does not record collations).
 //!
 //! A value the type's input function would refuse (`abc` as an `integer`) is an error, which
 //! the snapshot check reports with file, line and column. The rules are PostgreSQL 15's:
@@ -50,6 +54,8 @@ pub enum KeyType {
     Character(Option<usize>),
     /// `character varying(n)`.
     Varying(Option<usize>),
+    /// `citext`: compared in lower case.
+    CaseInsensitive,
     /// `text` and every type not brought to a canonical form offline.
     Exact,
 }
@@ -107,6 +113,9 @@ impl KeyType {
             "boolean" => KeyType::Boolean,
             "text" => KeyType::Exact,
             "bpchar" => KeyType::Character(None),
+            _ if type_name == "citext" || type_name.ends_with(".citext") => {
+                KeyType::CaseInsensitive
+            }
             _ => {
                 if let Some(rest) = type_name.strip_prefix("numeric(") {
                     let modifier = rest.strip_suffix(')').and_then(|m| {
@@ -185,6 +194,10 @@ impl KeyType {
                 let text = fit_length(&value, n, "character varying")?;
                 push_encoded(text, matches!(value, Cow::Owned(_)), out);
             }
+            KeyType::CaseInsensitive => {
+                let text = std::str::from_utf8(&value).map_err(|_| "is not valid UTF-8")?;
+                push_encoded(&lower_case(text), matches!(value, Cow::Owned(_)), out);
+            }
             KeyType::Exact => {
                 let text = std::str::from_utf8(&value).map_err(|_| "is not valid UTF-8")?;
                 push_encoded(text, matches!(value, Cow::Owned(_)), out);
@@ -192,6 +205,26 @@ impl KeyType {
         }
         Ok(())
     }
+}
+
+/// `text` with each character replaced by its lower case when that is one character, as
+/// PostgreSQL's `lower()` maps character by character (`İ`, whose full lower case is two
+/// characters, stays as it is).
+fn lower_case(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_uppercase) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                let mut lower = c.to_lowercase();
+                match (lower.next(), lower.next()) {
+                    (Some(l), None) => l,
+                    _ => c,
+                }
+            })
+            .collect(),
+    )
 }
 
 /// Appends `text` as a COPY text field: as it is when it was not `decoded` from its field (a
@@ -634,7 +667,7 @@ mod tests {
             "public.positive_int",
             "timestamp with time zone",
             "double precision",
-            "citext",
+            "citext[]",
             "numeric(x)",
         ] {
             assert_eq!(KeyType::of(exact), KeyType::Exact, "{exact}");
@@ -852,6 +885,18 @@ mod tests {
             &["abcd", "ab d"],
             "value too long for type character varying(3)",
         );
+    }
+
+    #[test]
+    fn citext_values_are_compared_in_lower_case() {
+        assert_eq!(KeyType::of("citext"), KeyType::CaseInsensitive);
+        assert_eq!(KeyType::of("ext.citext"), KeyType::CaseInsensitive);
+        same("citext", &["abc", "ABC", "aBc"], "abc");
+        same("public.citext", &["ÉTÉ", "été"], "été");
+        same("citext", &["A\tB", "a\tb"], "a\tb");
+        // One character whose lower case is two stays.
+        same("citext", &["İ"], "İ");
+        same("citext", &["Straße", "STRAßE"], "straße");
     }
 
     #[test]

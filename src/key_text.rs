@@ -1,0 +1,154 @@
+//! Whether a foreign key's equal values print as one text.
+//!
+//! The selection keeps key values as the text the server prints (see [`crate::selection`]),
+//! and matches a parent row it found to the child values that asked for it by that text when
+//! it can: equal values then print alike. They do not always: a foreign key compares with the
+//! referenced column's equality, and a `numeric(6,2)` child's `1.50` is the `numeric` parent's
+//! `1.5`, a `varchar` `ab` the `character(3)` parent `ab ` (printed with its blanks), a
+//! `citext` `ABC` the parent `abc`, as is a `text` `ABC` under a case-insensitive
+//! (nondeterministic) collation. For such a key the lookup returns, with each parent row, the
+//! asked values it matched, in the server's own comparison.
+//!
+//! [`prints_one_way`] says which pairs of columns need no such help: both of one type (or
+//! both of the integer types, or both strings) among types whose values have one printed form
+//! each, and a string compared under a collation that compares bytes. Anything it does not
+//! know (domains, extension types, floats, intervals, a collation outside `pg_catalog`, which
+//! may be nondeterministic) takes the matched-values lookup, which is always right.
+
+use crate::catalog::Column;
+
+/// Types whose equal values print alike, whatever spelling they were written in (under the
+/// export's pinned session settings), when child and parent have the same type and modifier.
+/// `numeric(p,s)` and `character(n)` print every value at their fixed scale and length, so
+/// they qualify only with a modifier, and only when both columns have the same.
+const ONE_FORM: &[&str] = &[
+    "boolean", "uuid", "date", "bytea", "\"char\"", "name", "oid", "money", "inet", "cidr",
+    "macaddr", "macaddr8",
+];
+
+/// The integer types: each prints a value as its plain decimal, so any two of them compare
+/// as text.
+const INTEGERS: &[&str] = &["smallint", "integer", "bigint"];
+
+/// Whether `type_name` (as `format_type` prints it) is a string type that compares by bytes
+/// under a deterministic collation: `text`, `character varying` with or without a length.
+fn is_plain_string(type_name: &str) -> bool {
+    type_name == "text" || type_name.starts_with("character varying")
+}
+
+/// Whether a collation (qualified and quoted, as the catalog keeps it) compares by bytes.
+/// Every collation PostgreSQL ships in `pg_catalog` is deterministic; one created elsewhere
+/// may not be, and is taken as case-insensitive.
+fn is_deterministic(collation: Option<&str>) -> bool {
+    collation.is_none_or(|c| c.starts_with("pg_catalog."))
+}
+
+/// Whether a child column's values, referencing a parent column's, print exactly as the parent
+/// values they equal under the key's comparison (the parent type's equality, under the parent
+/// column's collation).
+pub fn prints_one_way(child: &Column, parent: &Column) -> bool {
+    let (c, p) = (&*child.type_name, &*parent.type_name);
+    if INTEGERS.contains(&c) && INTEGERS.contains(&p) {
+        return true;
+    }
+    if is_plain_string(c) && is_plain_string(p) {
+        return is_deterministic(parent.collation.as_deref());
+    }
+    if c != p {
+        return false;
+    }
+    ONE_FORM.contains(&c)
+        || c.starts_with("timestamp")
+        || (c.starts_with("numeric(") && c.contains(','))
+        || (c.starts_with("character(") && is_deterministic(parent.collation.as_deref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(type_name: &str, collation: Option<&str>) -> Column {
+        Column {
+            name: "k".into(),
+            type_name: type_name.into(),
+            base_type: type_name.into(),
+            not_null: false,
+            generated: false,
+            identity: None,
+            has_default: false,
+            collation: collation.map(Into::into),
+        }
+    }
+
+    fn one_way(child: &str, parent: &str) -> bool {
+        let collation =
+            |t: &str| (t.contains("char") || t == "text").then_some("pg_catalog.\"default\"");
+        prints_one_way(
+            &column(child, collation(child)),
+            &column(parent, collation(parent)),
+        )
+    }
+
+    #[test]
+    fn integers_and_plain_strings_print_one_way_across_their_types() {
+        for (child, parent) in [
+            ("integer", "integer"),
+            ("integer", "bigint"),
+            ("smallint", "bigint"),
+            ("bigint", "integer"),
+            ("text", "text"),
+            ("character varying(5)", "text"),
+            ("text", "character varying"),
+            ("uuid", "uuid"),
+            ("numeric(6,2)", "numeric(6,2)"),
+            ("character(3)", "character(3)"),
+            (
+                "timestamp(3) without time zone",
+                "timestamp(3) without time zone",
+            ),
+        ] {
+            assert!(one_way(child, parent), "{child} -> {parent}");
+        }
+    }
+
+    #[test]
+    fn types_that_print_one_value_two_ways_do_not() {
+        for (child, parent) in [
+            // 1.50 and 1.5.
+            ("numeric(6,2)", "numeric"),
+            ("numeric", "numeric"),
+            ("integer", "numeric"),
+            ("numeric(6,2)", "numeric(8,3)"),
+            // `ab` and `ab `.
+            ("character varying(3)", "character(3)"),
+            ("character(3)", "character(5)"),
+            // ABC and abc.
+            ("citext", "citext"),
+            ("public.citext", "public.citext"),
+            // -0 and 0; '1 day' and '24 hours'.
+            ("double precision", "double precision"),
+            ("interval", "interval"),
+            // A domain may be over any of these.
+            ("code", "code"),
+            ("integer[]", "integer[]"),
+        ] {
+            assert!(!one_way(child, parent), "{child} -> {parent}");
+        }
+    }
+
+    #[test]
+    fn a_collation_outside_pg_catalog_may_ignore_case() {
+        let text = |collation| column("text", collation);
+        let c = Some("pg_catalog.\"C\"");
+        let icu = Some("pg_catalog.\"und-x-icu\"");
+        let custom = Some("public.case_insensitive");
+        assert!(prints_one_way(&text(c), &text(icu)));
+        // The parent's collation is the key's.
+        assert!(prints_one_way(&text(custom), &text(c)));
+        assert!(!prints_one_way(&text(c), &text(custom)));
+        assert!(!prints_one_way(
+            &column("character(2)", custom),
+            &column("character(2)", custom)
+        ));
+    }
+}
