@@ -139,6 +139,10 @@ pub struct UniqueKey {
     pub columns: Vec<String>,
     pub primary: bool,
     pub deferrable: bool,
+    /// `NULLS NOT DISTINCT` (PostgreSQL 15+): two rows with NULL in the same columns and
+    /// equal other values collide. Otherwise a row with a NULL in the key collides with none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nulls_not_distinct: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -238,6 +242,25 @@ impl Table {
             Some(key) => RowKey::Unique(key.columns.clone()),
             None => RowKey::AllColumns,
         }
+    }
+
+    /// The unique keys a snapshot's rows must keep besides [`Table::row_key`], which an
+    /// offline check can compare: every usable unique key (constraint or unique index,
+    /// DEFERRABLE or not) but the row key, and but one over the row key's columns in another
+    /// order (the same uniqueness). A key on a generated column is left out (the snapshot
+    /// does not store it), as partial and expression indexes are when the catalog is read.
+    pub fn other_unique_keys(&self) -> impl Iterator<Item = &UniqueKey> {
+        let mut own: Vec<String> = self.row_key().columns().unwrap_or_default().to_vec();
+        own.sort_unstable();
+        self.unique_keys.iter().filter(move |key| {
+            let mut columns: Vec<&String> = key.columns.iter().collect();
+            columns.sort_unstable();
+            let stored = key
+                .columns
+                .iter()
+                .all(|name| self.column(name).is_some_and(|c| !c.generated));
+            stored && !columns.into_iter().eq(own.iter())
+        })
     }
 
     /// Whether an `INSERT … SELECT` stores exactly the values selected (no rule or user
@@ -728,6 +751,7 @@ impl Catalog {
                 columns,
                 primary: row.get("is_primary"),
                 deferrable: row.get("deferrable"),
+                nulls_not_distinct: row.get("nulls_not_distinct"),
             });
         }
         drop(rows);
@@ -935,6 +959,60 @@ impl ForeignKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_unique_keys_are_every_stored_unique_key_but_the_row_key() {
+        let mut table = Table::bare("s", "t");
+        for (name, not_null, generated) in [
+            ("id", true, false),
+            ("code", true, false),
+            ("email", false, false),
+            ("slug", false, true),
+        ] {
+            table.columns.push(Column {
+                name: name.into(),
+                type_name: "text".into(),
+                base_type: "text".into(),
+                not_null,
+                generated,
+                identity: None,
+                has_default: false,
+                collation: None,
+            });
+        }
+        let key = |name: &str, columns: &[&str], primary: bool| UniqueKey {
+            name: name.into(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            primary,
+            deferrable: false,
+            nulls_not_distinct: false,
+        };
+        let names = |table: &Table| -> Vec<String> {
+            table.other_unique_keys().map(|k| k.name.clone()).collect()
+        };
+        table.unique_keys = vec![
+            key("t_pkey", &["id", "code"], true),
+            key("t_code_id", &["code", "id"], false),
+            key("t_code", &["code"], false),
+            key("t_email", &["email", "code"], false),
+            key("t_slug", &["slug"], false),
+        ];
+        // The primary key, the same columns in another order and a generated column are out.
+        assert_eq!(names(&table), ["t_code", "t_email"]);
+        // Without a primary key, the first NOT NULL unique key is the row key.
+        table.unique_keys.remove(0);
+        assert_eq!(
+            table.row_key(),
+            RowKey::Unique(vec!["code".into(), "id".into()])
+        );
+        assert_eq!(names(&table), ["t_code", "t_email"]);
+        // Without a NOT NULL one, every stored unique key is another one.
+        table
+            .unique_keys
+            .retain(|k| k.name == "t_email" || k.name == "t_slug");
+        assert_eq!(table.row_key(), RowKey::AllColumns);
+        assert_eq!(names(&table), ["t_email"]);
+    }
 
     #[test]
     fn key_columns_are_named_by_attribute_number_in_key_order() {

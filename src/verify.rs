@@ -169,6 +169,7 @@ mod tests {
                 })
                 .collect(),
             key: RowKey::AllColumns,
+            unique_keys: Vec::new(),
             foreign_keys,
             rows: rows.len() as u64,
             sampled: rows.len() as u64,

@@ -628,6 +628,7 @@ mod tests {
             columns: vec!["code".into()],
             primary: false,
             deferrable: true,
+            nulls_not_distinct: false,
         };
         // 70 integer keys to one parent column, one bigint key to it, one key to another
         // column of the same parent, and a unique check in between.
