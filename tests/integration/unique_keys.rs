@@ -245,3 +245,19 @@ fn the_imports_own_duplicate_count_takes_nulls_of_a_nulls_not_distinct_key() {
     assert_eq!(json(&run)["error"]["exit_code"], 4);
     assert_eq!(target.fingerprint(), before, "the target changed");
 }
+
+/// `--skip-missing` leaves out a column that a recorded unique key covers: the key goes with it.
+#[test]
+fn a_unique_key_over_a_column_left_out_goes_with_it() {
+    let source = source();
+    let dir = export_to_scratch(&source, &["--limit", "all"]);
+    let target = cluster().create_db(
+        "uq_skip_test",
+        None,
+        "CREATE TABLE accounts (id int PRIMARY KEY, code numeric(6,2) NOT NULL, region text,
+                                handle text UNIQUE, UNIQUE (code, region));
+         CREATE TABLE tokens (id int PRIMARY KEY, value text);",
+    );
+    import(&target, &dir, &["--skip-missing", "public.accounts.email"]).ok();
+    assert_eq!(target.query_i64("SELECT count(*) FROM accounts"), 3);
+}
