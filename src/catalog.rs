@@ -5,6 +5,7 @@
 //! is not used: it hides foreign keys from a SELECT-only role and is orders of magnitude slower.
 //! Everything is keyed by names, never by attribute numbers, which differ between databases.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -647,15 +648,16 @@ impl Catalog {
     /// it was not already on). Every query is one round trip ([`GenericClient::query_typed`]:
     /// no statement is prepared and closed apart), which a remote server makes count.
     pub fn read(client: &mut impl GenericClient, schemas: &[String]) -> Result<Catalog> {
-        let previous: String = client
+        let row = client
             .query_typed_one(
                 "SELECT pg_catalog.current_setting('enable_seqscan'),
-                        pg_catalog.set_config('enable_seqscan', 'on', true)",
+                        pg_catalog.set_config('enable_seqscan', 'on', true),
+                        pg_catalog.current_setting('server_version_num')::pg_catalog.int4",
                 &[],
             )
-            .context("allowing sequential scans of pg_catalog")?
-            .get(0);
-        let catalog = Self::read_queries(client, schemas)?;
+            .context("allowing sequential scans of pg_catalog")?;
+        let previous: String = row.get(0);
+        let catalog = Self::read_queries(client, schemas, row.get(2))?;
         if previous != "on" {
             client
                 .query_typed(
@@ -668,7 +670,11 @@ impl Catalog {
     }
 
     /// The four catalog queries of [`Catalog::read`].
-    fn read_queries(client: &mut impl GenericClient, schemas: &[String]) -> Result<Catalog> {
+    fn read_queries(
+        client: &mut impl GenericClient,
+        schemas: &[String],
+        server_version: i32,
+    ) -> Result<Catalog> {
         let schemas: Vec<String> = schemas.to_vec();
         let mut tables = Vec::new();
         let mut rows = catalog_rows(client, TABLES_SQL, &[(&schemas, Type::TEXT_ARRAY)])
@@ -734,7 +740,8 @@ impl Catalog {
         }
         drop(rows);
 
-        let mut rows = catalog_rows(client, UNIQUE_KEYS_SQL, &[(&oids, Type::INT8_ARRAY)])
+        let unique_keys_sql = unique_keys_sql(server_version);
+        let mut rows = catalog_rows(client, &unique_keys_sql, &[(&oids, Type::INT8_ARRAY)])
             .context("reading primary keys and unique indexes from pg_catalog")?;
         while let Some(row) = rows
             .next()
@@ -872,6 +879,15 @@ fn catalog_rows<'c>(
     client.query_typed_raw(sql, params.iter().map(|(value, ty)| (*value, ty.clone())))
 }
 
+/// `unique_keys.sql` for a server of this `server_version_num`: before PostgreSQL 15, which
+/// added `NULLS NOT DISTINCT`, every unique key's NULLs are distinct.
+fn unique_keys_sql(server_version: i32) -> Cow<'static, str> {
+    match server_version >= 150000 {
+        true => Cow::Borrowed(UNIQUE_KEYS_SQL),
+        false => Cow::Owned(UNIQUE_KEYS_SQL.replace("i.indnullsnotdistinct", "false")),
+    }
+}
+
 /// The names of the columns numbered `key` (attribute numbers, in key order) of `table`, whose
 /// columns were read with the numbers `numbers`.
 fn column_names(table: &Table, numbers: &[i16], key: Vec<i16>) -> Result<Vec<String>> {
@@ -959,6 +975,14 @@ impl ForeignKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn servers_before_15_read_every_unique_key_as_nulls_distinct() {
+        assert!(unique_keys_sql(150000).contains("i.indnullsnotdistinct "));
+        let old = unique_keys_sql(140011);
+        assert!(!old.contains("i.indnullsnotdistinct"));
+        assert!(old.contains("       false "), "{old}");
+    }
 
     #[test]
     fn other_unique_keys_are_every_stored_unique_key_but_the_row_key() {
