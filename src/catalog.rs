@@ -5,6 +5,7 @@
 //! is not used: it hides foreign keys from a SELECT-only role and is orders of magnitude slower.
 //! Everything is keyed by names, never by attribute numbers, which differ between databases.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -144,6 +145,10 @@ pub struct UniqueKey {
     pub columns: Vec<String>,
     pub primary: bool,
     pub deferrable: bool,
+    /// `NULLS NOT DISTINCT` (PostgreSQL 15+): two rows with NULL in the same columns and
+    /// equal other values collide. Otherwise a row with a NULL in the key collides with none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nulls_not_distinct: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +248,25 @@ impl Table {
             Some(key) => RowKey::Unique(key.columns.clone()),
             None => RowKey::AllColumns,
         }
+    }
+
+    /// The unique keys a snapshot's rows must keep besides [`Table::row_key`], which an
+    /// offline check can compare: every usable unique key (constraint or unique index,
+    /// DEFERRABLE or not) but the row key, and but one over the row key's columns in another
+    /// order (the same uniqueness). A key on a generated column is left out (the snapshot
+    /// does not store it), as partial and expression indexes are when the catalog is read.
+    pub fn other_unique_keys(&self) -> impl Iterator<Item = &UniqueKey> {
+        let mut own: Vec<String> = self.row_key().columns().unwrap_or_default().to_vec();
+        own.sort_unstable();
+        self.unique_keys.iter().filter(move |key| {
+            let mut columns: Vec<&String> = key.columns.iter().collect();
+            columns.sort_unstable();
+            let stored = key
+                .columns
+                .iter()
+                .all(|name| self.column(name).is_some_and(|c| !c.generated));
+            stored && !columns.into_iter().eq(own.iter())
+        })
     }
 
     /// Whether an `INSERT … SELECT` stores exactly the values selected (no rule or user
@@ -641,15 +665,16 @@ impl Catalog {
     /// it was not already on). Every query is one round trip ([`GenericClient::query_typed`]:
     /// no statement is prepared and closed apart), which a remote server makes count.
     pub fn read(client: &mut impl GenericClient, schemas: &[String]) -> Result<Catalog> {
-        let previous: String = client
+        let row = client
             .query_typed_one(
                 "SELECT pg_catalog.current_setting('enable_seqscan'),
-                        pg_catalog.set_config('enable_seqscan', 'on', true)",
+                        pg_catalog.set_config('enable_seqscan', 'on', true),
+                        pg_catalog.current_setting('server_version_num')::pg_catalog.int4",
                 &[],
             )
-            .context("allowing sequential scans of pg_catalog")?
-            .get(0);
-        let catalog = Self::read_queries(client, schemas)?;
+            .context("allowing sequential scans of pg_catalog")?;
+        let previous: String = row.get(0);
+        let catalog = Self::read_queries(client, schemas, row.get(2))?;
         if previous != "on" {
             client
                 .query_typed(
@@ -662,7 +687,11 @@ impl Catalog {
     }
 
     /// The four catalog queries of [`Catalog::read`].
-    fn read_queries(client: &mut impl GenericClient, schemas: &[String]) -> Result<Catalog> {
+    fn read_queries(
+        client: &mut impl GenericClient,
+        schemas: &[String],
+        server_version: i32,
+    ) -> Result<Catalog> {
         let schemas: Vec<String> = schemas.to_vec();
         let mut tables = Vec::new();
         let mut rows = catalog_rows(client, TABLES_SQL, &[(&schemas, Type::TEXT_ARRAY)])
@@ -728,7 +757,8 @@ impl Catalog {
         }
         drop(rows);
 
-        let mut rows = catalog_rows(client, UNIQUE_KEYS_SQL, &[(&oids, Type::INT8_ARRAY)])
+        let unique_keys_sql = unique_keys_sql(server_version);
+        let mut rows = catalog_rows(client, &unique_keys_sql, &[(&oids, Type::INT8_ARRAY)])
             .context("reading primary keys and unique indexes from pg_catalog")?;
         while let Some(row) = rows
             .next()
@@ -745,6 +775,7 @@ impl Catalog {
                 columns,
                 primary: row.get("is_primary"),
                 deferrable: row.get("deferrable"),
+                nulls_not_distinct: row.get("nulls_not_distinct"),
             });
         }
         drop(rows);
@@ -908,6 +939,15 @@ fn name_equality_operators(
     Ok(())
 }
 
+/// `unique_keys.sql` for a server of this `server_version_num`: before PostgreSQL 15, which
+/// added `NULLS NOT DISTINCT`, every unique key's NULLs are distinct.
+fn unique_keys_sql(server_version: i32) -> Cow<'static, str> {
+    match server_version >= 150000 {
+        true => Cow::Borrowed(UNIQUE_KEYS_SQL),
+        false => Cow::Owned(UNIQUE_KEYS_SQL.replace("i.indnullsnotdistinct", "false")),
+    }
+}
+
 /// The names of the columns numbered `key` (attribute numbers, in key order) of `table`, whose
 /// columns were read with the numbers `numbers`.
 fn column_names(table: &Table, numbers: &[i16], key: Vec<i16>) -> Result<Vec<String>> {
@@ -996,6 +1036,68 @@ impl ForeignKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn servers_before_15_read_every_unique_key_as_nulls_distinct() {
+        assert!(unique_keys_sql(150000).contains("i.indnullsnotdistinct "));
+        let old = unique_keys_sql(140011);
+        assert!(!old.contains("i.indnullsnotdistinct"));
+        assert!(old.contains("       false "), "{old}");
+    }
+
+    #[test]
+    fn other_unique_keys_are_every_stored_unique_key_but_the_row_key() {
+        let mut table = Table::bare("s", "t");
+        for (name, not_null, generated) in [
+            ("id", true, false),
+            ("code", true, false),
+            ("email", false, false),
+            ("slug", false, true),
+        ] {
+            table.columns.push(Column {
+                name: name.into(),
+                type_name: "text".into(),
+                base_type: "text".into(),
+                not_null,
+                generated,
+                identity: None,
+                has_default: false,
+                collation: None,
+            });
+        }
+        let key = |name: &str, columns: &[&str], primary: bool| UniqueKey {
+            name: name.into(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            primary,
+            deferrable: false,
+            nulls_not_distinct: false,
+        };
+        let names = |table: &Table| -> Vec<String> {
+            table.other_unique_keys().map(|k| k.name.clone()).collect()
+        };
+        table.unique_keys = vec![
+            key("t_pkey", &["id", "code"], true),
+            key("t_code_id", &["code", "id"], false),
+            key("t_code", &["code"], false),
+            key("t_email", &["email", "code"], false),
+            key("t_slug", &["slug"], false),
+        ];
+        // The primary key, the same columns in another order and a generated column are out.
+        assert_eq!(names(&table), ["t_code", "t_email"]);
+        // Without a primary key, the first NOT NULL unique key is the row key.
+        table.unique_keys.remove(0);
+        assert_eq!(
+            table.row_key(),
+            RowKey::Unique(vec!["code".into(), "id".into()])
+        );
+        assert_eq!(names(&table), ["t_code", "t_email"]);
+        // Without a NOT NULL one, every stored unique key is another one.
+        table
+            .unique_keys
+            .retain(|k| k.name == "t_email" || k.name == "t_slug");
+        assert_eq!(table.row_key(), RowKey::AllColumns);
+        assert_eq!(names(&table), ["t_email"]);
+    }
 
     #[test]
     fn key_columns_are_named_by_attribute_number_in_key_order() {

@@ -60,13 +60,14 @@ pub enum Command {
     /// Export from the source, then import into the target.
     #[command(after_help = EXIT_CODES)]
     Refresh(RefreshArgs),
-    /// Check a snapshot directory offline: files match the manifest, every foreign key resolves
-    /// (key values compared as PostgreSQL compares them: `03` is `3`, `1.50` is `1.5`).
+    /// Check a snapshot directory offline: files match the manifest, no duplicate value of the
+    /// row key or of another unique key the manifest records, every foreign key resolves (key
+    /// values compared as PostgreSQL compares them: `03` is `3`, `1.50` is `1.5`).
     #[command(after_help = EXIT_CODES)]
     Verify(VerifyArgs),
     /// Accept hand edits of the data files: recompute the manifest's checksums and row counts,
-    /// verify the result offline (format, keys, every foreign key), and refuse with file and
-    /// line what would not import.
+    /// verify the result offline (format, duplicate values of the row key and of the other
+    /// unique keys, every foreign key), and refuse with file and line what would not import.
     #[command(after_help = EXIT_CODES)]
     Seal(SealArgs),
     /// Check the config file against the source's catalog and report every problem at once.

@@ -124,6 +124,7 @@ mod tests {
             file: "x.tsv".into(),
             columns: vec![],
             key: RowKey::AllColumns,
+            unique_keys: Vec::new(),
             foreign_keys: vec![],
             rows: 6,
             sampled: 6,

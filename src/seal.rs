@@ -4,7 +4,7 @@
 //! the manifest's checksum and row count then no longer match, and every import refuses the
 //! snapshot. `seal` recomputes both from the files, then runs the whole offline verification on
 //! the result — header, every line's format, key values their column's type accepts, duplicate
-//! keys, every foreign key resolving inside the snapshot, key values compared as PostgreSQL
+//! values of the row key and of the other unique keys the manifest records, every foreign key resolving inside the snapshot, key values compared as PostgreSQL
 //! compares them (see [`crate::snapshot::key_values`]: a hand-written `03` is the key `3`) —
 //! and writes the new `manifest.json` only when all of it passes. Otherwise it lists, with
 //! file, line and column, what would not import, and changes nothing (exit 4, foreign keys

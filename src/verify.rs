@@ -1,9 +1,10 @@
 //! `seedsnap verify`: an offline check of a snapshot directory, alone or with an overlay's
-//! rows. The files must match the manifest (see [`crate::snapshot::directory`]; exit 4
-//! otherwise), and every foreign-key value of every row must have its parent row in the
-//! snapshot (see [`crate::snapshot::keys`], which `seal` and an overlay's merge use too; exit 5
-//! otherwise, with or without an overlay); key values are compared as PostgreSQL compares them
-//! (see [`crate::snapshot::key_values`]). The first few offenders of each foreign key are
+//! rows. The files must match the manifest (see [`crate::snapshot::directory`]), and the
+//! values of each table's row key and of the other unique keys the manifest records must be
+//! distinct (see [`crate::snapshot::unique`]; exit 4 otherwise); every foreign-key value of
+//! every row must have its parent row in the snapshot (see [`crate::snapshot::keys`], which
+//! `seal` and an overlay's merge use too; exit 5 otherwise, with or without an overlay). Key
+//! values are compared as PostgreSQL compares them (see [`crate::snapshot::key_values`]). The first few offenders of each foreign key are
 //! reported with file and line. Given the config's `[masking]`, it also tells a snapshot masked
 //! with another key or other rules.
 
@@ -24,6 +25,9 @@ pub struct VerifyReport {
     pub snapshot: String,
     pub tables: usize,
     pub rows: u64,
+    /// The unique keys besides the row keys whose values were found distinct (see
+    /// [`crate::snapshot::unique`]); 0 for a manifest written before they were recorded.
+    pub unique_keys_checked: usize,
     pub foreign_keys_checked: usize,
     pub unresolved: Vec<UnresolvedKey>,
     /// Why the snapshot's masking does not match the config's `[masking]`, when it does not.
@@ -91,6 +95,7 @@ pub fn foreign_keys(snapshot: &SnapshotDir) -> Result<VerifyReport> {
         snapshot: snapshot.dir.display().to_string(),
         tables: manifest.tables.len(),
         rows: manifest.tables.iter().map(|t| t.rows).sum(),
+        unique_keys_checked: manifest.tables.iter().map(|t| t.unique_keys.len()).sum(),
         foreign_keys_checked: found.checked,
         unresolved: found.keys,
         masking: None,
@@ -113,10 +118,11 @@ pub fn failure_of(report: &VerifyReport) -> Option<anyhow::Error> {
 
 pub fn render_summary(report: &VerifyReport) -> String {
     format!(
-        "{}: {} tables, {} rows, {} foreign keys checked, {}{}\n",
+        "{}: {} tables, {} rows, {} other unique keys and {} foreign keys checked, {}{}\n",
         report.snapshot,
         report.tables,
         report.rows,
+        report.unique_keys_checked,
         report.foreign_keys_checked,
         if report.unresolved.is_empty() {
             "every foreign key resolves inside the snapshot".to_string()
@@ -169,6 +175,7 @@ mod tests {
                 })
                 .collect(),
             key: RowKey::AllColumns,
+            unique_keys: Vec::new(),
             foreign_keys,
             rows: rows.len() as u64,
             sampled: rows.len() as u64,
@@ -298,7 +305,7 @@ mod tests {
         assert!(report.unresolved.is_empty() && failure_of(&report).is_none());
         let text = render_summary(&report);
         assert!(
-            text.ends_with(": 2 tables, 2 rows, 1 foreign keys checked, every foreign key resolves inside the snapshot\n"),
+            text.ends_with(": 2 tables, 2 rows, 0 other unique keys and 1 foreign keys checked, every foreign key resolves inside the snapshot\n"),
             "{text}"
         );
     }

@@ -564,6 +564,7 @@ mod tests {
                 columns: vec!["id".into()],
                 primary: true,
                 deferrable: false,
+                nulls_not_distinct: false,
             }],
             has_rules: false,
             has_triggers: false,

@@ -43,7 +43,7 @@ use postgres::types::Type;
 use postgres::Transaction;
 use serde::Serialize;
 
-use crate::catalog::{quote_ident, Catalog, ForeignKey, MatchRule, Table};
+use crate::catalog::{quote_ident, Catalog, ForeignKey, MatchRule, Table, UniqueKey};
 use crate::error::ExitKind;
 use crate::problem::{self, Problem, ProblemKind};
 
@@ -257,10 +257,7 @@ enum Check<'a> {
         group: OrphanGroup<'a>,
     },
     /// A deferrable unique key of table `table`, counted alone.
-    Unique {
-        table: usize,
-        key: &'a crate::catalog::UniqueKey,
-    },
+    Unique { table: usize, key: &'a UniqueKey },
 }
 
 impl Check<'_> {
@@ -537,7 +534,7 @@ fn counting_plan(checks: &[Check]) -> Vec<Vec<usize>> {
 fn counting_sql(checks: &[Check], members: &[usize], catalog: &Catalog) -> String {
     let group = match &checks[members[0]] {
         Check::Unique { table, key } => {
-            return duplicate_count(&catalog.tables[*table].from_clause(), &key.columns)
+            return duplicate_count(&catalog.tables[*table].from_clause(), key)
         }
         Check::ForeignKey { group, .. } => group,
     };
@@ -599,15 +596,20 @@ fn orphan_counts(group: &OrphanGroup<'_>, children: &[(String, &[String])]) -> S
     )
 }
 
-/// Counts the groups of rows of `from` that share non-null values of `columns`.
-fn duplicate_count(from: &str, columns: &[String]) -> String {
-    let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+/// Counts the groups of rows of `from` that share values of the unique key `key`: non-null
+/// values, or for a `NULLS NOT DISTINCT` key any values (`GROUP BY` puts NULLs together, as
+/// such a key compares them).
+fn duplicate_count(from: &str, key: &UniqueKey) -> String {
+    let quoted: Vec<String> = key.columns.iter().map(|c| quote_ident(c)).collect();
     let not_null: Vec<String> = quoted.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+    let filter = match key.nulls_not_distinct {
+        true => String::new(),
+        false => format!("WHERE {} ", not_null.join(" AND ")),
+    };
     format!(
         "SELECT pg_catalog.count(*)::pg_catalog.int8 FROM (SELECT 1 FROM {from} \
-         WHERE {} GROUP BY {} \
+         {filter}GROUP BY {} \
          HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1) AS d",
-        not_null.join(" AND "),
         quoted.join(", ")
     )
 }
@@ -649,11 +651,12 @@ mod tests {
             columns: &columns,
             group,
         };
-        let unique = crate::catalog::UniqueKey {
+        let unique = UniqueKey {
             name: "b_code".into(),
             columns: vec!["code".into()],
             primary: false,
             deferrable: true,
+            nulls_not_distinct: false,
         };
         // 70 integer keys to one parent column, one bigint key to it, one key to another
         // column of the same parent, and a unique check in between.
@@ -688,7 +691,7 @@ mod tests {
         );
         assert_eq!(
             statements[0],
-            duplicate_count("ONLY \"public\".\"b\"", &unique.columns),
+            duplicate_count("ONLY \"public\".\"b\"", &unique),
             "a unique key is counted alone, by its own statement"
         );
         // One count column per key, each child once per key.
@@ -724,11 +727,25 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_are_counted_over_non_null_keys() {
+    fn duplicates_are_counted_over_non_null_keys_unless_nulls_are_not_distinct() {
+        let mut key = UniqueKey {
+            name: "t_a_b".into(),
+            columns: vec!["a".into(), "B".into()],
+            primary: false,
+            deferrable: true,
+            nulls_not_distinct: false,
+        };
         assert_eq!(
-            duplicate_count("ONLY public.t", &["a".into(), "B".into()]),
+            duplicate_count("ONLY public.t", &key),
             "SELECT pg_catalog.count(*)::pg_catalog.int8 FROM (SELECT 1 FROM ONLY public.t \
              WHERE \"a\" IS NOT NULL AND \"B\" IS NOT NULL GROUP BY \"a\", \"B\" \
+             HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1) AS d"
+        );
+        key.nulls_not_distinct = true;
+        assert_eq!(
+            duplicate_count("ONLY public.t", &key),
+            "SELECT pg_catalog.count(*)::pg_catalog.int8 FROM (SELECT 1 FROM ONLY public.t \
+             GROUP BY \"a\", \"B\" \
              HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1) AS d"
         );
     }

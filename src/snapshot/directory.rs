@@ -9,9 +9,9 @@
 //!
 //! Reading checks everything before anyone writes to a database: the manifest, every file's
 //! checksum, header, row count and every line's format, that the values of key columns are
-//! ones PostgreSQL reads, and duplicate keys (compared as PostgreSQL compares them, see
-//! [`super::key_values`]); all problems are reported at once, each with its file, line and
-//! column.
+//! ones PostgreSQL reads, and duplicate values of the row key and of the other unique keys the
+//! manifest records (compared as PostgreSQL compares them, see [`super::key_values`] and
+//! [`super::unique`]); all problems are reported at once, each with its file, line and column.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -27,7 +27,8 @@ use super::companions;
 use super::copy_text::{self, LineReader};
 use super::file_name;
 use super::key_values::{self, KeyType};
-use super::manifest::{Manifest, ManifestTable, MANIFEST_FILE};
+use super::manifest::{Manifest, ManifestTable, ManifestUniqueKey, MANIFEST_FILE};
+use super::unique::{self, Distinct, Seen};
 use crate::error::ExitKind;
 use crate::problem::{self, Problem, ProblemKind};
 
@@ -649,7 +650,8 @@ impl SnapshotDir {
     }
 
     /// Checks every data file against the manifest: present, no extra files, checksum, header,
-    /// row count, every line's format, key values PostgreSQL reads, no duplicate keys. Returns
+    /// row count, every line's format, key values PostgreSQL reads, no duplicate value of the
+    /// row key or of another unique key. Returns
     /// all problems found, in manifest order. Files are checked on several threads at once (one
     /// file each).
     pub fn check_files(&self) -> Result<Vec<Problem>> {
@@ -723,8 +725,9 @@ impl SnapshotDir {
     }
 
     /// One table's file against its manifest entry (see [`SnapshotDir::check_files`]); the
-    /// values of the `compared` columns must be ones PostgreSQL reads, and the key's are
-    /// compared in their canonical form (see [`key_values`]).
+    /// values of the `compared` columns must be ones PostgreSQL reads, and those of the row key
+    /// and the other unique keys are compared in their canonical form (see [`key_values`] and
+    /// [`unique`]).
     fn check_file(&self, table: &ManifestTable, compared: &[usize]) -> Result<Vec<Problem>> {
         let mut problems = Vec::new();
         debug_assert!(file_name::is_safe(&table.file));
@@ -733,59 +736,88 @@ impl SnapshotDir {
             .iter()
             .map(|c| KeyType::of(&c.type_name))
             .collect();
-        let key_indexes: Option<Vec<usize>> = table
-            .key
-            .columns()
-            .map(|cols| cols.iter().filter_map(|c| table.column_index(c)).collect());
-        // Each key's first line.
-        let mut seen_keys: std::collections::HashMap<Vec<u8>, u64> = Default::default();
+        let indexes = |columns: &[String]| -> Vec<usize> {
+            columns
+                .iter()
+                .filter_map(|c| table.column_index(c))
+                .collect()
+        };
+        let key_columns = table.key.columns();
+        let mut row_key = key_columns.map(|columns| Distinct::new(indexes(columns), false));
+        let mut unique_keys: Vec<(&ManifestUniqueKey, Distinct)> = table
+            .unique_keys
+            .iter()
+            .map(|key| {
+                (
+                    key,
+                    Distinct::new(indexes(&key.columns), key.nulls_not_distinct),
+                )
+            })
+            .collect();
+        // Columns whose values the keys check as they compare them, below.
+        let mut in_a_key = vec![false; table.columns.len()];
+        for key in row_key.iter().chain(unique_keys.iter().map(|(_, d)| d)) {
+            for &c in key.columns() {
+                in_a_key[c] = true;
+            }
+        }
         let file = self.display_path(table);
-        let mut scratch = Vec::new();
+        let (mut scratch, mut tuple) = (Vec::new(), Vec::new());
+        let refused =
+            |line: u64, (c, why): unique::Refused| refused_value(&file, line, table, c, why);
         let outcome = self.scan(table, &mut problems, |line, fields| {
             for &c in compared {
-                scratch.clear();
-                // A key's columns are checked as its value is built, below.
-                if fields[c] == b"\\N" || key_indexes.as_ref().is_some_and(|k| k.contains(&c)) {
+                if fields[c] == b"\\N" || in_a_key[c] {
                     continue;
                 }
+                scratch.clear();
                 types[c]
                     .canonical(fields[c], &mut scratch)
                     .map_err(|why| refused_value(&file, line, table, c, why))?;
             }
-            if let Some(indexes) = &key_indexes {
-                let mut key = Vec::new();
-                for &i in indexes {
-                    match fields[i] {
-                        // The row key's columns are NOT NULL (a primary key, or a unique key
-                        // chosen because all its columns are): the target would refuse it.
-                        b"\\N" => {
-                            return Err(Problem::in_file(
-                                file.clone(),
-                                Some(line),
-                                Some(&table.columns[i].name),
-                                format!(
-                                    "NULL in the key ({}), whose columns are NOT NULL: the \
-                                     target would refuse the row",
-                                    table.key.columns().unwrap_or_default().join(", ")
-                                ),
-                            )
-                            .kind(ProblemKind::NullKey)
-                            .table(table.qualified_name()))
-                        }
-                        field => types[i]
-                            .canonical(field, &mut key)
-                            .map_err(|why| refused_value(&file, line, table, i, why))?,
-                    }
-                    key.push(b'\t');
+            if let Some(key) = &mut row_key {
+                // The row key's columns are NOT NULL (a primary key, or a unique key chosen
+                // because all its columns are): the target would refuse the row.
+                if let Some(&c) = key.columns().iter().find(|&&c| fields[c] == b"\\N") {
+                    return Err(Problem::in_file(
+                        file.clone(),
+                        Some(line),
+                        Some(&table.columns[c].name),
+                        format!(
+                            "NULL in the key ({}), whose columns are NOT NULL: the target would \
+                             refuse the row",
+                            key_columns.unwrap_or_default().join(", ")
+                        ),
+                    )
+                    .kind(ProblemKind::NullKey)
+                    .table(table.qualified_name()));
                 }
-                if let Some(&first) = seen_keys.get(&key) {
-                    let raw: Vec<&[u8]> = indexes.iter().map(|&i| fields[i]).collect();
-                    let raw = String::from_utf8_lossy(&raw.join(&b", "[..])).into_owned();
-                    let canonical =
-                        String::from_utf8_lossy(&key[..key.len() - 1]).replace('\t', ", ");
-                    return Err(duplicate_key(&file, line, first, table, &raw, &canonical));
+                if let Seen::Duplicate { first } = key
+                    .see(line, fields, &types, &mut tuple)
+                    .map_err(|r| refused(line, r))?
+                {
+                    let raw = unique::raw_text(key.columns(), fields);
+                    let reads_as = unique::reads_as(&raw, &tuple);
+                    return Err(duplicate_key(&file, line, first, table, &raw, &reads_as));
                 }
-                seen_keys.insert(key, line);
+            }
+            for (manifest_key, key) in &mut unique_keys {
+                if let Seen::Duplicate { first } = key
+                    .see(line, fields, &types, &mut tuple)
+                    .map_err(|r| refused(line, r))?
+                {
+                    let raw = unique::raw_text(key.columns(), fields);
+                    let reads_as = unique::reads_as(&raw, &tuple);
+                    return Err(duplicate_unique_value(
+                        &file,
+                        line,
+                        first,
+                        table,
+                        manifest_key,
+                        &raw,
+                        &reads_as,
+                    ));
+                }
             }
             Ok(())
         })?;
@@ -926,7 +958,7 @@ fn duplicate_key(
     first: u64,
     table: &ManifestTable,
     raw: &str,
-    canonical: &str,
+    reads_as: &str,
 ) -> Problem {
     let columns = table.key.columns().unwrap_or_default().join(", ");
     let key = match &table.key {
@@ -938,12 +970,8 @@ fn duplicate_key(
         Some(line),
         None,
         format!(
-            "duplicate key ({columns}) = ({raw}) of {}, first seen at {file} line {first}{}",
+            "duplicate key ({columns}) = ({raw}) of {}, first seen at {file} line {first}{reads_as}",
             table.qualified_name(),
-            match canonical == raw {
-                true => String::new(),
-                false => format!(" (PostgreSQL reads both as ({canonical}))"),
-            }
         ),
     )
     .kind(ProblemKind::DuplicateKey)
@@ -951,6 +979,36 @@ fn duplicate_key(
     .constraint(key)
     .related(file, Some(first))
     .hint("a table holds one row per key: remove one of the two rows or give it another key")
+}
+
+/// Line `line` repeats line `first`'s value of `key`, one of the table's other unique keys
+/// (`reads_as`: see [`unique::reads_as`]).
+fn duplicate_unique_value(
+    file: &str,
+    line: u64,
+    first: u64,
+    table: &ManifestTable,
+    key: &ManifestUniqueKey,
+    raw: &str,
+    reads_as: &str,
+) -> Problem {
+    Problem::in_file(
+        file,
+        Some(line),
+        None,
+        format!(
+            "duplicate value ({}) = ({raw}) of the unique key {} of {}, first seen at {file} line \
+             {first}{reads_as}: the target would refuse the row",
+            key.columns.join(", "),
+            key.name,
+            table.qualified_name(),
+        ),
+    )
+    .kind(ProblemKind::DuplicateKey)
+    .table(table.qualified_name())
+    .constraint(key.name.clone())
+    .related(file, Some(first))
+    .hint("change the value on one of the two lines, or remove one")
 }
 
 /// A key value the type of its column (`table`'s column `c`) would refuse, on line `line`.
@@ -1007,6 +1065,16 @@ mod tests {
     }
 
     fn snapshot_with(dir: &Path, data: &[u8], key: RowKey) -> SnapshotDir {
+        snapshot_with_unique(dir, data, key, Vec::new())
+    }
+
+    /// [`snapshot_with`] whose table has these other unique keys.
+    fn snapshot_with_unique(
+        dir: &Path,
+        data: &[u8],
+        key: RowKey,
+        unique_keys: Vec<ManifestUniqueKey>,
+    ) -> SnapshotDir {
         let columns = vec![
             ManifestColumn {
                 name: "id".into(),
@@ -1028,6 +1096,7 @@ mod tests {
             file: "public.t.tsv".into(),
             columns,
             key,
+            unique_keys,
             foreign_keys: vec![],
             rows: lines.saturating_sub(1),
             sampled: lines.saturating_sub(1),
@@ -1061,6 +1130,7 @@ mod tests {
                 file: name.to_string(),
                 columns: vec![],
                 key: RowKey::AllColumns,
+                unique_keys: Vec::new(),
                 foreign_keys: vec![],
                 rows: lines,
                 sampled: lines,
@@ -1220,6 +1290,50 @@ mod tests {
                 assert!(!problems.is_empty(), "case {case}: damage went unnoticed");
             }
         }
+    }
+
+    #[test]
+    fn a_duplicate_of_another_unique_key_names_both_lines_the_key_and_its_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let unique = |nulls_not_distinct| {
+            vec![ManifestUniqueKey {
+                name: "t_v_key".into(),
+                columns: vec!["v".into()],
+                nulls_not_distinct,
+            }]
+        };
+        let data = b"id\tv\n1\ta\n2\t\\N\n3\t\\N\n4\tb\n5\ta\n";
+        let key = || RowKey::Primary(vec!["id".into()]);
+        let snapshot = snapshot_with_unique(dir.path(), data, key(), unique(false));
+        let problems = snapshot.check_files().unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let problem = &problems[0];
+        assert!(problem.file().unwrap().ends_with("public.t.tsv"));
+        assert_eq!(problem.line(), Some(6));
+        let text = problem.to_string();
+        assert!(
+            text.contains(
+                "duplicate value (v) = (a) of the unique key t_v_key of public.t, first seen at"
+            ),
+            "{text}"
+        );
+        assert_eq!(problem.kind, ProblemKind::DuplicateKey);
+        assert_eq!(problem.to_json()["related"]["line"], 2);
+        assert_eq!(problem.to_json()["constraint"], "t_v_key");
+
+        // NULLS NOT DISTINCT: the two NULLs collide too (the first problem of the file).
+        let snapshot = snapshot_with_unique(dir.path(), data, key(), unique(true));
+        let problems = snapshot.check_files().unwrap();
+        let lines: Vec<Option<u64>> = problems.iter().map(|p| p.line()).collect();
+        assert_eq!(lines, [Some(4), Some(6)], "{problems:?}");
+        assert!(
+            problems[0].to_string().contains("(v) = (\\N)"),
+            "{problems:?}"
+        );
+
+        // Without the key (a manifest written before unique keys were recorded): no problem.
+        let snapshot = snapshot_with(dir.path(), data, key());
+        assert_eq!(snapshot.check_files().unwrap(), Vec::new());
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub struct Manifest {
     pub format_version: u32,
     pub kind: SnapshotKind,
     pub source: SourceInfo,
-    /// SHA-256 over the tables' names, columns, keys and foreign keys.
+    /// SHA-256 over the tables' names, columns, keys (row key and other unique keys) and
+    /// foreign keys.
     pub schema_fingerprint: String,
     /// The default per-table limit the snapshot was taken with (`null`: every row).
     pub limit: Option<u64>,
@@ -118,6 +119,22 @@ pub struct ManifestForeignKey {
     pub partitions: Vec<QualifiedName>,
 }
 
+/// A unique key of a table besides its row key (`key`): a UNIQUE constraint or unique index,
+/// DEFERRABLE or not, whose values `verify` and `seal` keep distinct. Partial and expression
+/// indexes, a partition's own indexes and keys on generated columns are not recorded: their
+/// rows or values cannot be told from the files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestUniqueKey {
+    /// The constraint's name, or the index's for a bare unique index.
+    pub name: String,
+    pub columns: Vec<String>,
+    /// `NULLS NOT DISTINCT` (PostgreSQL 15+): NULLs collide like values. Without it, a row
+    /// with a NULL in the key collides with none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nulls_not_distinct: bool,
+}
+
 /// How many of a table's rows, in file order, are stored in one leaf partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -135,6 +152,10 @@ pub struct ManifestTable {
     /// The stored columns, in file order (generated columns are left to the target).
     pub columns: Vec<ManifestColumn>,
     pub key: RowKey,
+    /// The table's other unique keys; absent (empty) in manifests written before seedsnap
+    /// recorded them, which are then checked for their row key alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique_keys: Vec<ManifestUniqueKey>,
     pub foreign_keys: Vec<ManifestForeignKey>,
     pub rows: u64,
     pub sampled: u64,
@@ -163,6 +184,10 @@ struct Shape<'a> {
     name: &'a str,
     columns: &'a [ManifestColumn],
     key: &'a RowKey,
+    /// Left out when empty, so that a manifest written before unique keys were recorded keeps
+    /// its fingerprint.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    unique_keys: &'a [ManifestUniqueKey],
     foreign_keys: &'a [ManifestForeignKey],
 }
 
@@ -189,6 +214,7 @@ pub fn schema_fingerprint(tables: &[ManifestTable]) -> String {
             name: &t.name,
             columns: &t.columns,
             key: &t.key,
+            unique_keys: &t.unique_keys,
             foreign_keys: &t.foreign_keys,
         })
         .collect();
@@ -301,6 +327,10 @@ impl Manifest {
             table.columns.shrink_to_fit();
             table.foreign_keys.shrink_to_fit();
             table.partitions.shrink_to_fit();
+            table.unique_keys.shrink_to_fit();
+            for key in &mut table.unique_keys {
+                key.columns.shrink_to_fit();
+            }
             for key in &mut table.foreign_keys {
                 key.columns.shrink_to_fit();
                 key.referenced_columns.shrink_to_fit();
@@ -395,6 +425,23 @@ impl Manifest {
                     }
                 }
             }
+            let mut unique_names = std::collections::HashSet::new();
+            for key in &table.unique_keys {
+                if !unique_names.insert(&key.name) {
+                    problems.push(format!("lists unique key {} of {name} twice", key.name));
+                }
+                if key.columns.is_empty() {
+                    problems.push(format!("unique key {} of {name} has no columns", key.name));
+                }
+                for column in &key.columns {
+                    if table.column_index(column).is_none() {
+                        problems.push(format!(
+                            "unique key {} of {name} uses unknown column {column}",
+                            key.name
+                        ));
+                    }
+                }
+            }
             for fk in &table.foreign_keys {
                 for condition in &fk.when {
                     if table.column_index(&condition.column).is_none() {
@@ -480,6 +527,94 @@ mod tests {
                 && !malformed.contains(" line "),
             "{malformed}"
         );
+    }
+
+    fn table_with_unique_keys(unique_keys: Vec<ManifestUniqueKey>) -> ManifestTable {
+        ManifestTable {
+            schema: "public".into(),
+            name: "t".into(),
+            file: "public.t.tsv".into(),
+            columns: ["id", "email"]
+                .into_iter()
+                .map(|name| ManifestColumn {
+                    name: name.into(),
+                    type_name: "text".into(),
+                    not_null: name == "id",
+                    identity: None,
+                })
+                .collect(),
+            key: RowKey::Primary(vec!["id".into()]),
+            unique_keys,
+            foreign_keys: Vec::new(),
+            rows: 0,
+            sampled: 0,
+            backfilled: 0,
+            sha256: String::new(),
+            partitions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_manifest_without_unique_keys_reads_and_keeps_its_fingerprint() {
+        // A manifest of an earlier seedsnap: no `unique_keys`, its fingerprint over the shapes
+        // without them.
+        let old = Manifest::for_tests(vec![table_with_unique_keys(Vec::new())], None);
+        let text = old.to_json();
+        assert!(!text.contains("unique_keys"));
+        #[derive(Serialize)]
+        struct OldShape<'a> {
+            schema: &'a str,
+            name: &'a str,
+            columns: &'a [ManifestColumn],
+            key: &'a RowKey,
+            foreign_keys: &'a [ManifestForeignKey],
+        }
+        let table = &old.tables[0];
+        let shapes = [OldShape {
+            schema: &table.schema,
+            name: &table.name,
+            columns: &table.columns,
+            key: &table.key,
+            foreign_keys: &table.foreign_keys,
+        }];
+        let mut hasher = Sha256::new();
+        serde_json::to_writer(&mut hasher, &shapes).unwrap();
+        let expected = format!("sha256:{}", crate::snapshot::hex(&hasher.finalize()));
+        assert_eq!(old.schema_fingerprint, expected);
+        assert_eq!(Manifest::parse(text.as_bytes()), Ok(old.clone()));
+
+        // With one, the key is written, read back, and part of the fingerprint.
+        let key = ManifestUniqueKey {
+            name: "t_email_key".into(),
+            columns: vec!["email".into()],
+            nulls_not_distinct: true,
+        };
+        let new = Manifest::for_tests(vec![table_with_unique_keys(vec![key])], None);
+        let text = new.to_json();
+        assert!(text.contains("\"nulls_not_distinct\": true"), "{text}");
+        assert_eq!(Manifest::parse(text.as_bytes()), Ok(new.clone()));
+        assert_ne!(new.schema_fingerprint, old.schema_fingerprint);
+        let edited = text.replacen("\"t_email_key\"", "\"other\"", 1);
+        let refusal = Manifest::parse(edited.as_bytes()).unwrap_err().join("; ");
+        assert!(refusal.contains("the manifest was edited"), "{refusal}");
+    }
+
+    #[test]
+    fn a_unique_key_over_unknown_columns_is_refused() {
+        let key = ManifestUniqueKey {
+            name: "t_x_key".into(),
+            columns: vec!["x".into()],
+            nulls_not_distinct: false,
+        };
+        let mut manifest = Manifest::for_tests(vec![table_with_unique_keys(vec![key])], None);
+        let problems = manifest.structural_problems();
+        assert_eq!(
+            problems,
+            ["unique key t_x_key of public.t uses unknown column x"]
+        );
+        manifest.tables[0].unique_keys[0].columns.clear();
+        let problems = manifest.structural_problems();
+        assert_eq!(problems, ["unique key t_x_key of public.t has no columns"]);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //!   beside the data;
 //! - [`key_values`]: key values brought to a canonical form of their type, to compare them
 //!   as PostgreSQL does;
+//! - [`unique`]: the row key's and the other unique keys' values kept distinct in a file;
 //! - [`overlay`]: rows added by hand in a directory an export never writes, merged at import;
 //! - [`skip`]: tables and columns left out of an import explicitly (`--skip-missing`);
 //! - [`retired`]: rows a previous snapshot had that a new one no longer has (refresh).
@@ -28,6 +29,7 @@ pub mod overlay;
 pub mod retired;
 pub mod skip;
 pub mod table_file;
+pub mod unique;
 
 use std::fs::{File, OpenOptions};
 use std::io;

@@ -156,6 +156,14 @@ pub fn apply(dir: &Path, items: &[SkipItem]) -> Result<(Merged, Vec<String>)> {
             line.clear();
         }
         table.sha256 = out.finish()?;
+        // A unique key over a column left out is not checked either (the target's still is).
+        let dropped: Vec<&str> = drop
+            .iter()
+            .map(|&i| table.columns[i].name.as_str())
+            .collect();
+        table
+            .unique_keys
+            .retain(|key| !key.columns.iter().any(|c| dropped.contains(&c.as_str())));
         let mut i = 0;
         table.columns.retain(|_| {
             i += 1;

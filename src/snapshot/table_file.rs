@@ -10,7 +10,7 @@ use crate::connection::ReadSession;
 use crate::report::{CountingWriter, Progress};
 use crate::snapshot::copy_text;
 use crate::snapshot::file_name::file_name;
-use crate::snapshot::manifest::{ManifestColumn, ManifestForeignKey};
+use crate::snapshot::manifest::{ManifestColumn, ManifestForeignKey, ManifestUniqueKey};
 use crate::snapshot::{ManifestTable, SnapshotWriter};
 
 /// Where a data file's rows come from.
@@ -93,6 +93,14 @@ pub fn manifest_table(
             })
             .collect(),
         key: table.row_key(),
+        unique_keys: table
+            .other_unique_keys()
+            .map(|key| ManifestUniqueKey {
+                name: key.name.clone(),
+                columns: key.columns.clone(),
+                nulls_not_distinct: key.nulls_not_distinct,
+            })
+            .collect(),
         foreign_keys: catalog
             .outgoing(t)
             .map(|(_, fk)| ManifestForeignKey {

@@ -15,6 +15,7 @@ mod latency_proxy;
 mod masking;
 mod orphans;
 mod shapes;
+mod unique_keys;
 mod workflow;
 
 use std::path::{Path, PathBuf};
