@@ -264,7 +264,9 @@ pub fn list_sql(load: &LoadTable<'_>, postponed: Option<&str>) -> Option<String>
     ))
 }
 
-/// Sets the drifted rows of the target to the staged values, but those meeting `postponed`.
+/// Sets the drifted rows of the target to the staged values, but those meeting `postponed`:
+/// the rows of the relation [`drifted_rows`] reads (`ONLY` a plain table, whose inheritance
+/// children's rows are theirs, not the snapshot's).
 pub fn update_sql(load: &LoadTable<'_>, postponed: Option<&str>) -> Option<String> {
     let key = load.identity_key.as_ref()?;
     let columns = settable(load, key);
@@ -278,7 +280,8 @@ pub fn update_sql(load: &LoadTable<'_>, postponed: Option<&str>) -> Option<Strin
     Some(format!(
         "UPDATE {target} AS t SET {sets} FROM {stage} AS s
           WHERE NOT s.{NEW_FLAG} AND {matches} AND {t_row} IS DISTINCT FROM {s_row}{but}",
-        target = load.target.name.sql(),
+        // The rows [`list_sql`] reads: not an inheritance child's rows under the same key.
+        target = load.target.from_clause(),
         sets = sets.join(", "),
         but = but(postponed),
         stage = load.stage,
@@ -432,7 +435,11 @@ struct CascadingKey {
     name: String,
     action: String,
     child_oid: u32,
+    /// The referenced table: a snapshot's table, or a partition of one.
     parent_oid: u32,
+    /// The referenced table and every partitioned table it is a partition of: a repair of any
+    /// of these may change the rows the key references.
+    parent_oids: Vec<u32>,
     child_sql: String,
     child_name: String,
     child_columns: Vec<String>,
@@ -459,11 +466,16 @@ fn referencing_keys(
             action: row.get(1),
             child_oid: row.get::<_, i64>(2) as u32,
             parent_oid: row.get::<_, i64>(3) as u32,
-            child_sql: row.get(4),
-            child_name: row.get(5),
-            child_columns: row.get(6),
-            parent_columns: row.get(7),
-            child_key: row.get(8),
+            parent_oids: row
+                .get::<_, Vec<i64>>(4)
+                .into_iter()
+                .map(|oid| oid as u32)
+                .collect(),
+            child_sql: row.get(5),
+            child_name: row.get(6),
+            child_columns: row.get(7),
+            parent_columns: row.get(8),
+            child_key: row.get(9),
         })
         .collect())
 }
@@ -489,13 +501,24 @@ fn in_snapshot(alias: &str, child: &Referencing<'_>) -> String {
     }
 }
 
-fn references(child: &str, parent: &str, fk: &CascadingKey) -> String {
-    fk.child_columns
+/// The rows `child` of `fk`'s table that reference the row `parent`, read from the table
+/// `parent_oid` (the key's referenced table, or a partitioned table it is a partition of:
+/// then `parent` must be a row of that partition).
+fn references(child: &str, parent: &str, parent_oid: u32, fk: &CascadingKey) -> String {
+    let mut tests: Vec<String> = fk
+        .child_columns
         .iter()
         .zip(&fk.parent_columns)
         .map(|(c, p)| format!("{child}.{} = {parent}.{}", quote_ident(c), quote_ident(p)))
-        .collect::<Vec<_>>()
-        .join(" AND ")
+        .collect();
+    if fk.parent_oid != parent_oid {
+        tests.push(format!(
+            "{parent}.tableoid OPERATOR(pg_catalog.=) ANY (SELECT p.relid::pg_catalog.oid \
+             FROM pg_catalog.pg_partition_tree({}::pg_catalog.oid) AS p)",
+            fk.parent_oid
+        ));
+    }
+    tests.join(" AND ")
 }
 
 /// Counts (and names the first few of) the rows that the repair of `load`'s drifted rows would
@@ -519,7 +542,7 @@ fn cascaded_rows_sql<'r>(
     let mut reached = format!(
         "EXISTS (SELECT 1 {} AND {})",
         drifted_rows(load, key, &path[0].parent_columns),
-        references("c0", "t", path[0])
+        references("c0", "t", load.target.oid, path[0])
     );
     for (i, fk) in path.iter().enumerate().skip(1) {
         let parent = path[i - 1];
@@ -527,7 +550,12 @@ fn cascaded_rows_sql<'r>(
             "EXISTS (SELECT 1 FROM {table} AS c{p} WHERE {refs} AND {inside} AND {reached})",
             table = parent.child_sql,
             p = i - 1,
-            refs = references(&format!("c{i}"), &format!("c{}", i - 1), fk),
+            refs = references(
+                &format!("c{i}"),
+                &format!("c{}", i - 1),
+                parent.child_oid,
+                fk
+            ),
             inside = in_snapshot(&format!("c{}", i - 1), &referencing(parent.child_oid)),
         );
     }
@@ -583,7 +611,8 @@ fn changing(rows: &[DriftedRow], fk: &CascadingKey) -> String {
 }
 
 /// The chains of cascading keys a repair of `columns` of table `oid` sets off: every key that
-/// references some of those columns, then, through the rows of the snapshot it rewrites, every
+/// references some of those columns (of the table or of one of its partitions), then, through
+/// the rows of the snapshot it rewrites, every
 /// key that references the columns it rewrote, and so on (each key once per chain).
 fn cascade_paths<'k>(
     keys: &'k [CascadingKey],
@@ -593,7 +622,7 @@ fn cascade_paths<'k>(
     paths: &mut Vec<Vec<&'k CascadingKey>>,
 ) {
     for fk in keys {
-        if fk.parent_oid != oid
+        if !fk.parent_oids.contains(&oid)
             || !fk
                 .parent_columns
                 .iter()
@@ -732,8 +761,12 @@ const SAVEPOINT: &str = "seedsnap_repair";
 
 /// When a repair failed because rows still reference a value it changes, through a key whose
 /// ON UPDATE action is NO ACTION or RESTRICT (not deferred): the failure naming the key, the
-/// rows and what to do. The transaction is back before the repair; the key's rows are read
-/// from the server's catalog and the rows that reference the changed values are counted.
+/// rows and what to do. The transaction is back before the repair. The error is told by its
+/// SQLSTATE (23503) and its constraint and table fields, not by its (translated) message: the
+/// key is read from the server's catalog (a clone on a partition as the key it was cloned
+/// from), and it must reference the repaired table (or a partition of it) and rows must
+/// still reference the changed values; else (the repaired rows' own key refused their new
+/// values) None.
 fn still_referenced(
     txn: &mut Transaction<'_>,
     load: &LoadTable<'_>,
@@ -747,18 +780,22 @@ fn still_referenced(
     else {
         return Ok(None);
     };
-    if db.code() != &postgres::error::SqlState::FOREIGN_KEY_VIOLATION
-        || !db.detail().is_some_and(|d| d.contains("still referenced"))
-    {
+    if db.code() != &postgres::error::SqlState::FOREIGN_KEY_VIOLATION {
         return Ok(None);
     }
     let key = load.identity_key.as_ref().expect("repaired");
     let keys = referencing_keys(txn, Some((constraint, schema, table)))?;
-    let Some(fk) = keys.first() else {
+    let Some(fk) = keys
+        .first()
+        .filter(|fk| fk.parent_oids.contains(&load.target.oid))
+    else {
         return Ok(None);
     };
     let sql = cascaded_rows_sql(load, key, &[fk], &|_| Referencing::Outside).expect("outside");
     let (count, examples) = reached_rows(txn, &sql, fk)?;
+    if count == 0 {
+        return Ok(None);
+    }
     Ok(Some(crate::problem::refuse(
         ExitKind::BadInput,
         crate::problem::Problem::unplaced(format!(
@@ -881,6 +918,10 @@ mod tests {
         let l = load(&t, Some(vec!["id".into()]));
         let update = update_sql(&l, None).unwrap();
         assert!(
+            update.starts_with(r#"UPDATE ONLY "app"."tags" AS t"#),
+            "{update}"
+        );
+        assert!(
             update.contains(r#"SET "label" = s."label" FROM"#),
             "{update}"
         );
@@ -915,6 +956,7 @@ mod tests {
             action: "CASCADE".into(),
             child_oid: child,
             parent_oid: parent,
+            parent_oids: vec![parent],
             child_sql: format!(r#"ONLY "app"."c{child}""#),
             child_name: format!("app.c{child}"),
             child_columns: vec![columns[0].into()],
@@ -970,6 +1012,31 @@ mod tests {
             "{sql}"
         );
         assert!(sql.contains(r#"c0."code" = t."label""#), "{sql}");
+    }
+
+    #[test]
+    fn a_key_to_a_partition_is_followed_from_its_partitioned_table() {
+        // Key "p" references partition 5 of table 1.
+        let mut fk = cascading("p", 5, 2, ["code", "label"]);
+        fk.parent_oids = vec![5, 1];
+        let keys = [fk];
+        let mut paths = Vec::new();
+        cascade_paths(&keys, 1, &["label"], &mut Vec::new(), &mut paths);
+        assert_eq!(paths.len(), 1);
+        let t = table();
+        let l = load(&t, Some(vec!["id".into()]));
+        let key = vec!["id".to_string()];
+        let sql = cascaded_rows_sql(&l, &key, &paths[0], &|_| Referencing::Outside).unwrap();
+        assert!(
+            sql.contains(
+                "t.tableoid OPERATOR(pg_catalog.=) ANY (SELECT p.relid::pg_catalog.oid \
+                 FROM pg_catalog.pg_partition_tree(5::pg_catalog.oid) AS p)"
+            ),
+            "{sql}"
+        );
+        // A key to the table itself needs no such test.
+        let own = cascading("o", 1, 2, ["code", "label"]);
+        assert!(!references("c0", "t", 1, &own).contains("tableoid"));
     }
 
     #[test]

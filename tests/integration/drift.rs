@@ -447,3 +447,88 @@ fn a_key_spelled_otherwise_in_the_same_type_is_the_same_row_not_drift() {
     let again = json(&import(&target, &dir, &["--json", "--on-drift", "fail"]).ok());
     assert!(repaired(&again).is_empty(), "{again}");
 }
+
+#[test]
+fn a_repair_of_an_inheritance_parent_updates_its_own_rows_only() {
+    // The parent's row 1 drifted; a child table (classic inheritance, no key shared) holds a
+    // row under the same id, which the snapshot's parent rows are not.
+    let schema = "CREATE TABLE items (id int PRIMARY KEY, label text);
+                  CREATE TABLE special_items (extra text) INHERITS (items);";
+    let (_source, dir, target) = drifted_target(
+        "drift_inherit",
+        schema,
+        "INSERT INTO items VALUES (1, 'a');",
+        "INSERT INTO items VALUES (1, 'old');
+         INSERT INTO special_items VALUES (1, 'mine', 'x');",
+    );
+    let report = json(&import(&target, &dir, &["--json"]).ok());
+    assert_eq!(repaired(&report), ["public.items 1 label"], "{report}");
+    assert_eq!(
+        text(
+            &target,
+            "SELECT string_agg(tableoid::regclass || ':' || label, ' ' ORDER BY label) FROM items"
+        ),
+        "items:a special_items:mine"
+    );
+}
+
+#[test]
+fn a_repair_that_would_cascade_through_a_key_to_one_partition_is_refused() {
+    // audit references a leaf partition of acct, not acct itself: the repair of acct's row
+    // would rewrite audit's row 9, which the snapshot does not hold.
+    let schema = "CREATE TABLE acct (id int, region text, code text,
+                                     PRIMARY KEY (id, region), UNIQUE (code, region))
+                      PARTITION BY LIST (region);
+                  CREATE TABLE acct_eu PARTITION OF acct FOR VALUES IN ('eu');
+                  CREATE TABLE audit (id int PRIMARY KEY, code text, region text,
+                                      FOREIGN KEY (code, region) REFERENCES acct_eu (code, region)
+                                          ON UPDATE CASCADE);";
+    let (_source, dir, target) = drifted_target(
+        "drift_leaf_cascade",
+        schema,
+        "INSERT INTO acct VALUES (1, 'eu', 'B');",
+        "INSERT INTO acct VALUES (1, 'eu', 'A'); INSERT INTO audit VALUES (9, 'A', 'eu');",
+    );
+    let before = target.fingerprint();
+    import(&target, &dir, &[])
+        .code(5)
+        .stderr_has("public.acct (id, region)=(1, eu)")
+        .stderr_has("1 row(s) of public.audit")
+        .stderr_has("(id)=(9)")
+        .stderr_has("--on-drift=keep");
+    assert_eq!(target.fingerprint(), before, "the target changed");
+}
+
+#[test]
+fn a_repair_refused_by_a_key_to_a_partitioned_table_names_the_rows_that_hold_it() {
+    // A NO ACTION key to the partitioned table (its check runs as the clone on the partition)
+    // and one to a leaf partition: both name the key and the row that still holds the value.
+    for reference in ["acct (code, region)", "acct_eu (code, region)"] {
+        let schema = format!(
+            "CREATE TABLE acct (id int, region text, code text,
+                                PRIMARY KEY (id, region), UNIQUE (code, region))
+                 PARTITION BY LIST (region);
+             CREATE TABLE acct_eu PARTITION OF acct FOR VALUES IN ('eu');
+             CREATE TABLE audit (id int PRIMARY KEY, code text, region text,
+                                 CONSTRAINT audit_acct FOREIGN KEY (code, region)
+                                     REFERENCES {reference});"
+        );
+        let (_source, dir, target) = drifted_target(
+            "drift_leaf_blocked",
+            &schema,
+            "INSERT INTO acct VALUES (1, 'eu', 'B');",
+            "INSERT INTO acct VALUES (1, 'eu', 'A'); INSERT INTO audit VALUES (9, 'A', 'eu');",
+        );
+        let before = target.fingerprint();
+        import(&target, &dir, &[])
+            .code(4)
+            .stderr_has("public.acct (id, region)=(1, eu): code")
+            .stderr_has("1 row(s) of public.audit still reference")
+            .stderr_has("audit_acct (ON UPDATE NO ACTION): (id)=(9)");
+        assert_eq!(
+            target.fingerprint(),
+            before,
+            "{reference}: the target changed"
+        );
+    }
+}
