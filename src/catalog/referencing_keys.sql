@@ -13,6 +13,10 @@
 -- (NO ACTION, RESTRICT), for the caller to name the rows that still reference the old value:
 -- a clone too (the server names the clone on the partition whose row was updated), named as
 -- the key it was cloned from, which is the one declared.
+-- The key's equality of a referenced value with a referencing one (conpfeqop), by column, as
+-- SQL: `=` for a built-in operator (oid below 16384, found whatever the search path), the
+-- operator with its schema for an extension's (`citext = citext` off the role's search_path
+-- would resolve to `text = text`, which tells case).
 -- The referencing table comes as SQL (ONLY for a plain table, as the key's triggers see its
 -- rows) and as text, with its primary key's columns to name rows.
 SELECT coalesce((WITH RECURSIVE up (parent, name) AS (
@@ -44,6 +48,13 @@ SELECT coalesce((WITH RECURSIVE up (parent, name) AS (
                JOIN pg_catalog.pg_attribute AS a
                  ON a.attrelid = con.confrelid AND a.attnum = k.attnum
               ORDER BY k.ord)                                                   AS parent_columns,
+       ARRAY(SELECT CASE WHEN o.oid < 16384 THEN '='
+                         ELSE 'OPERATOR(' || pg_catalog.quote_ident(n.nspname) || '.'
+                              || o.oprname || ')' END
+               FROM unnest(con.conpfeqop) WITH ORDINALITY AS k(opr, ord)
+               JOIN pg_catalog.pg_operator AS o ON o.oid = k.opr
+               JOIN pg_catalog.pg_namespace AS n ON n.oid = o.oprnamespace
+              ORDER BY k.ord)                                                   AS equality,
        ARRAY(SELECT a.attname::text
                FROM pg_catalog.pg_index AS i
               CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)

@@ -58,7 +58,7 @@ use anyhow::{Context, Result};
 use postgres::Transaction;
 use serde::Serialize;
 
-use super::statements::{LoadTable, NEW_FLAG};
+use super::statements::{equal, LoadTable, NEW_FLAG};
 use crate::catalog::{quote_ident, quote_literal, Identity};
 use crate::error::{failure, ExitKind};
 
@@ -118,13 +118,6 @@ fn row_of(prefix: &str, columns: &[String]) -> String {
     format!("ROW({})::pg_catalog.text", list.join(", "))
 }
 
-fn key_match(key: &[String]) -> String {
-    key.iter()
-        .map(|c| format!("t.{q} = s.{q}", q = quote_ident(c)))
-        .collect::<Vec<_>>()
-        .join(" AND ")
-}
-
 /// The columns compared: the snapshot's, minus the identity key `key`, which the row was
 /// matched by (see [`LoadTable::content_columns`]): its columns are equal by the key's own
 /// equality however they print, and a repair does not rewrite them.
@@ -157,7 +150,7 @@ fn drifted_rows(load: &LoadTable<'_>, key: &[String], columns: &[String]) -> Str
           WHERE NOT s.{NEW_FLAG} AND {t_row} IS DISTINCT FROM {s_row}",
         stage = load.stage,
         target = load.target.from_clause(),
-        matches = key_match(key),
+        matches = load.key_match(key, "t", "s"),
         t_row = row_of("t", columns),
         s_row = row_of("s", columns),
     )
@@ -285,7 +278,7 @@ pub fn update_sql(load: &LoadTable<'_>, postponed: Option<&str>) -> Option<Strin
         sets = sets.join(", "),
         but = but(postponed),
         stage = load.stage,
-        matches = key_match(key),
+        matches = load.key_match(key, "t", "s"),
         t_row = row_of("t", &columns),
         s_row = row_of("s", &columns),
     ))
@@ -444,6 +437,9 @@ struct CascadingKey {
     child_name: String,
     child_columns: Vec<String>,
     parent_columns: Vec<String>,
+    /// By column, the key's equality of a referenced value with a referencing one (`=`, or
+    /// `OPERATOR(extensions.=)`: see `referencing_keys.sql`).
+    equality: Vec<String>,
     child_key: Vec<String>,
 }
 
@@ -475,7 +471,8 @@ fn referencing_keys(
             child_name: row.get(6),
             child_columns: row.get(7),
             parent_columns: row.get(8),
-            child_key: row.get(9),
+            equality: row.get(9),
+            child_key: row.get(10),
         })
         .collect())
 }
@@ -490,10 +487,7 @@ fn in_snapshot(alias: &str, child: &Referencing<'_>) -> String {
             Some(key) => format!(
                 "EXISTS (SELECT 1 FROM {} AS cs WHERE {})",
                 stage.stage,
-                key.iter()
-                    .map(|k| format!("cs.{q} = {alias}.{q}", q = quote_ident(k)))
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
+                stage.key_match(key, "cs", alias)
             ),
             None => "false".into(),
         },
@@ -509,7 +503,14 @@ fn references(child: &str, parent: &str, parent_oid: u32, fk: &CascadingKey) -> 
         .child_columns
         .iter()
         .zip(&fk.parent_columns)
-        .map(|(c, p)| format!("{child}.{} = {parent}.{}", quote_ident(c), quote_ident(p)))
+        .zip(&fk.equality)
+        .map(|((c, p), operator)| {
+            equal(
+                &format!("{parent}.{}", quote_ident(p)),
+                operator,
+                &format!("{child}.{}", quote_ident(c)),
+            )
+        })
         .collect();
     if fk.parent_oid != parent_oid {
         tests.push(format!(
@@ -820,21 +821,37 @@ fn still_referenced(
     )))
 }
 
-/// A condition on a staged row `s` of a table: through one of `keys` (its columns, the staged
-/// parent table, the parent's columns) it references a staged row new to the target, which
-/// its repair needs in the target first. None without such keys.
-pub fn needs_new_row(keys: &[(&[String], &LoadTable<'_>, &[String])]) -> Option<String> {
+/// One foreign key of a staged table to a staged table of its cycle, for [`needs_new_row`].
+pub struct KeyToStaged<'a> {
+    pub columns: &'a [String],
+    pub parent: &'a LoadTable<'a>,
+    pub parent_columns: &'a [String],
+    /// By column, the key's equality (`=`, or an extension's operator with its schema).
+    pub equality: Vec<&'a str>,
+}
+
+/// A condition on a staged row `s` of a table: through one of `keys` it references a staged
+/// row new to the target, which its repair needs in the target first. None without such keys.
+pub fn needs_new_row(keys: &[KeyToStaged<'_>]) -> Option<String> {
     let tests: Vec<String> = keys
         .iter()
-        .map(|(columns, parent, parent_columns)| {
-            let matches: Vec<String> = columns
+        .map(|key| {
+            let matches: Vec<String> = key
+                .columns
                 .iter()
-                .zip(parent_columns.iter())
-                .map(|(c, p)| format!("p.{} = s.{}", quote_ident(p), quote_ident(c)))
+                .zip(key.parent_columns)
+                .zip(&key.equality)
+                .map(|((c, p), operator)| {
+                    equal(
+                        &format!("p.{}", quote_ident(p)),
+                        operator,
+                        &format!("s.{}", quote_ident(c)),
+                    )
+                })
                 .collect();
             format!(
                 "EXISTS (SELECT 1 FROM {} AS p WHERE p.{NEW_FLAG} AND {})",
-                parent.stage,
+                key.parent.stage,
                 matches.join(" AND ")
             )
         })
@@ -961,6 +978,7 @@ mod tests {
             child_name: format!("app.c{child}"),
             child_columns: vec![columns[0].into()],
             parent_columns: vec![columns[1].into()],
+            equality: vec!["=".into()],
             child_key: vec!["cid".into()],
         }
     }
@@ -972,7 +990,7 @@ mod tests {
         let fk = cascading("c_fk", 1, 2, ["tag_label", "label"]);
         let key = vec!["id".to_string()];
         let staged = cascaded_rows_sql(&l, &key, &[&fk], &|_| Referencing::Staged(&l)).unwrap();
-        assert!(staged.contains(r#"c0."tag_label" = t."label""#), "{staged}");
+        assert!(staged.contains(r#"t."label" = c0."tag_label""#), "{staged}");
         assert!(
             staged
                 .contains(r#"NOT EXISTS (SELECT 1 FROM pg_temp.s0 AS cs WHERE cs."id" = c0."id")"#),
@@ -1008,10 +1026,10 @@ mod tests {
         let sql = cascaded_rows_sql(&l, &key, &paths[1], &|_| Referencing::Staged(&l)).unwrap();
         assert!(sql.contains(r#"FROM ONLY "app"."c4" AS c1 WHERE"#), "{sql}");
         assert!(
-            sql.contains(r#"FROM ONLY "app"."c2" AS c0 WHERE c1."code" = c0."code""#),
+            sql.contains(r#"FROM ONLY "app"."c2" AS c0 WHERE c0."code" = c1."code""#),
             "{sql}"
         );
-        assert!(sql.contains(r#"c0."code" = t."label""#), "{sql}");
+        assert!(sql.contains(r#"t."label" = c0."code""#), "{sql}");
     }
 
     #[test]
@@ -1034,9 +1052,14 @@ mod tests {
             ),
             "{sql}"
         );
-        // A key to the table itself needs no such test.
-        let own = cascading("o", 1, 2, ["code", "label"]);
-        assert!(!references("c0", "t", 1, &own).contains("tableoid"));
+        // A key to the table itself needs no such test; an extension's equality is written
+        // with its schema, the referenced value on its left (conpfeqop's order).
+        let mut own = cascading("o", 1, 2, ["code", "label"]);
+        own.equality = vec!["OPERATOR(extensions.=)".into()];
+        assert_eq!(
+            references("c0", "t", 1, &own),
+            r#"t."label" OPERATOR(extensions.=) c0."code""#
+        );
     }
 
     #[test]
@@ -1045,7 +1068,13 @@ mod tests {
         let l = load(&t, Some(vec!["id".into()]));
         let columns = vec!["label".to_string()];
         let parent = vec!["id".to_string()];
-        let needs = needs_new_row(&[(&columns, &l, &parent)]).unwrap();
+        let needs = needs_new_row(&[KeyToStaged {
+            columns: &columns,
+            parent: &l,
+            parent_columns: &parent,
+            equality: vec!["="],
+        }])
+        .unwrap();
         assert_eq!(
             needs,
             r#"EXISTS (SELECT 1 FROM pg_temp.s0 AS p WHERE p._seedsnap_new AND p."id" = s."label")"#

@@ -532,3 +532,37 @@ fn a_repair_refused_by_a_key_to_a_partitioned_table_names_the_rows_that_hold_it(
         );
     }
 }
+
+#[test]
+fn keys_of_an_extension_type_off_the_search_path_compare_with_their_own_equality() {
+    // citext lives in a schema the role's search_path lacks, where `citext = citext` would
+    // resolve to text's `=`, which tells case.
+    let schema = "CREATE SCHEMA extensions;
+                  CREATE EXTENSION citext SCHEMA extensions;
+                  CREATE TABLE tags (id int PRIMARY KEY, name extensions.citext UNIQUE NOT NULL);
+                  CREATE TABLE notes (id int PRIMARY KEY, tag extensions.citext
+                                      REFERENCES tags (name) ON UPDATE CASCADE);
+                  CREATE TABLE words (word extensions.citext PRIMARY KEY, note text);";
+    // Note 9 (not in the snapshot) references tag 1 in another case: the repair of tag 1's
+    // name would rewrite it by the cascade.
+    let (_source, dir, target) = drifted_target(
+        "drift_citext_path",
+        schema,
+        "INSERT INTO tags VALUES (1, 'xyz'); INSERT INTO words VALUES ('Ann', 'a');",
+        "INSERT INTO tags VALUES (1, 'ABC'); INSERT INTO notes VALUES (9, 'abc');
+         INSERT INTO words VALUES ('ANN', 'a');",
+    );
+    let before = target.fingerprint();
+    import(&target, &dir, &[])
+        .code(5)
+        .stderr_has("public.tags (id)=(1)")
+        .stderr_has("1 row(s) of public.notes")
+        .stderr_has("(id)=(9)");
+    assert_eq!(target.fingerprint(), before, "the target changed");
+    // Without the tag's drift, the word spelled in another case is the row the target holds.
+    target.execute("DELETE FROM notes; UPDATE tags SET name = 'xyz'");
+    let report = json(&import(&target, &dir, &["--json"]).ok());
+    assert!(repaired(&report).is_empty(), "{report}");
+    assert_eq!(total(&report, "already_present"), 2, "{report}");
+    assert_eq!(text(&target, "SELECT word::text FROM words"), "ANN");
+}
