@@ -44,9 +44,13 @@
 //!   [`find`] fails on it before the first write;
 //! - a repair that changes a value which rows the snapshot does not hold reference through an
 //!   `ON UPDATE CASCADE`, `SET NULL` or `SET DEFAULT` key (read from the server's catalog, every
-//!   schema, `referencing_keys.sql`), directly or through rows of the snapshot that such a
-//!   key rewrites first (chains followed to their end): the update would rewrite those rows
-//!   too. Rows of the snapshot the cascade reaches are brought to the snapshot's values anyway.
+//!   schema, `referencing_keys.sql`; a key to a partition of the table counts), directly or
+//!   through rows of the snapshot that such a key rewrites first: the update would rewrite
+//!   those rows too. Chains are followed to their end, each key once: a chain that comes
+//!   back to a key it followed and reaches rows there that it did not reach the first time
+//!   fails too (where it ends cannot be told that way). Rows of the snapshot the cascade
+//!   reaches are brought to the snapshot's values anyway. Key values are compared with the
+//!   key's own equality (`statements::equal`), whatever the role's search_path.
 //!
 //! A repair that a `NO ACTION` or `RESTRICT` key refuses (not deferrable, and rows still
 //! reference the old value: rows outside the snapshot, or a drifted child brought back only
@@ -522,6 +526,85 @@ fn references(child: &str, parent: &str, parent_oid: u32, fk: &CascadingKey) -> 
     tests.join(" AND ")
 }
 
+/// A row `row` of the table at the end of `path` (a chain of keys from the repaired table, see
+/// [`cascaded_rows_sql`]) that the repair of `load`'s drifted rows reaches: it references a
+/// row of the snapshot that the chain's previous key rewrote, and so on back to a drifted row
+/// of `load` whose referenced columns change. The rows on the way are `{prefix}0`, ….
+fn reaching<'r>(
+    load: &LoadTable<'_>,
+    key: &[String],
+    path: &[&CascadingKey],
+    referencing: &dyn Fn(u32) -> Referencing<'r>,
+    row: &str,
+    prefix: &str,
+) -> String {
+    let n = path.len() - 1;
+    let alias = |i: usize| match i == n {
+        true => row.to_string(),
+        false => format!("{prefix}{i}"),
+    };
+    // The rows of the path's first table the repair rewrites, then each next table's rows
+    // that reference a rewritten row of the snapshot.
+    let mut reached = format!(
+        "EXISTS (SELECT 1 {} AND {})",
+        drifted_rows(load, key, &path[0].parent_columns),
+        references(&alias(0), "t", load.target.oid, path[0])
+    );
+    for (i, fk) in path.iter().enumerate().skip(1) {
+        let parent = path[i - 1];
+        reached = format!(
+            "EXISTS (SELECT 1 FROM {table} AS {p} WHERE {refs} AND {inside} AND {reached})",
+            table = parent.child_sql,
+            p = alias(i - 1),
+            refs = references(&alias(i), &alias(i - 1), parent.child_oid, fk),
+            inside = in_snapshot(&alias(i - 1), &referencing(parent.child_oid)),
+        );
+    }
+    reached
+}
+
+/// A row `row` of `fk`'s referencing table, described for a message: `(id)=(7)` by its primary
+/// key, the whole row without one.
+fn described(row: &str, fk: &CascadingKey) -> String {
+    match fk.child_key.is_empty() {
+        true => format!("ROW({row}.*)::pg_catalog.text"),
+        false => format!(
+            "'({})=(' OPERATOR(pg_catalog.||) pg_catalog.concat_ws(', ', {}) \
+             OPERATOR(pg_catalog.||) ')'",
+            fk.child_key.join(", "),
+            fk.child_key
+                .iter()
+                .map(|k| format!("{row}.{}", quote_ident(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Counts (and names the first few of) the rows that a chain which comes back to a key it
+/// followed reaches there and did not reach the first time: `path` ends with the key again,
+/// first followed as `path[first]`. None of them: the chain ends (from rows it already
+/// reached, it goes where it went before). Some: where it ends cannot be told by following
+/// each key once.
+fn revisited_rows_sql<'r>(
+    load: &LoadTable<'_>,
+    key: &[String],
+    path: &[&CascadingKey],
+    first: usize,
+    referencing: &dyn Fn(u32) -> Referencing<'r>,
+) -> String {
+    let last = path[path.len() - 1];
+    format!(
+        "SELECT pg_catalog.count(*)::pg_catalog.int8,
+                (pg_catalog.array_agg({described}))[1:5]
+           FROM {child} AS r WHERE {again} AND NOT {before}",
+        described = described("r", last),
+        child = last.child_sql,
+        again = reaching(load, key, path, referencing, "r", "c"),
+        before = reaching(load, key, &path[..=first], referencing, "r", "d"),
+    )
+}
+
 /// Counts (and names the first few of) the rows that the repair of `load`'s drifted rows would
 /// rewrite at the end of `path` and that no snapshot row matches. `path` is a chain of keys
 /// from the repaired table: the first references it, each next one references the table of
@@ -538,46 +621,13 @@ fn cascaded_rows_sql<'r>(
     if matches!(end, Referencing::Loaded) {
         return None;
     }
-    // The rows of the path's first table the repair rewrites, then each next table's rows
-    // that reference a rewritten row of the snapshot.
-    let mut reached = format!(
-        "EXISTS (SELECT 1 {} AND {})",
-        drifted_rows(load, key, &path[0].parent_columns),
-        references("c0", "t", load.target.oid, path[0])
-    );
-    for (i, fk) in path.iter().enumerate().skip(1) {
-        let parent = path[i - 1];
-        reached = format!(
-            "EXISTS (SELECT 1 FROM {table} AS c{p} WHERE {refs} AND {inside} AND {reached})",
-            table = parent.child_sql,
-            p = i - 1,
-            refs = references(
-                &format!("c{i}"),
-                &format!("c{}", i - 1),
-                parent.child_oid,
-                fk
-            ),
-            inside = in_snapshot(&format!("c{}", i - 1), &referencing(parent.child_oid)),
-        );
-    }
     let n = path.len() - 1;
-    let described = match last.child_key.is_empty() {
-        true => format!("ROW(c{n}.*)::pg_catalog.text"),
-        false => format!(
-            "'({})=(' OPERATOR(pg_catalog.||) pg_catalog.concat_ws(', ', {}) \
-             OPERATOR(pg_catalog.||) ')'",
-            last.child_key.join(", "),
-            last.child_key
-                .iter()
-                .map(|k| format!("c{n}.{}", quote_ident(k)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
+    let reached = reaching(load, key, path, referencing, &format!("c{n}"), "c");
     Some(format!(
         "SELECT pg_catalog.count(*)::pg_catalog.int8,
                 (pg_catalog.array_agg({described}))[1:5]
            FROM {child} AS c{n} WHERE {reached} AND NOT {inside}",
+        described = described(&format!("c{n}"), last),
         child = last.child_sql,
         inside = in_snapshot(&format!("c{n}"), &end),
     ))
@@ -613,14 +663,16 @@ fn changing(rows: &[DriftedRow], fk: &CascadingKey) -> String {
 
 /// The chains of cascading keys a repair of `columns` of table `oid` sets off: every key that
 /// references some of those columns (of the table or of one of its partitions), then, through
-/// the rows of the snapshot it rewrites, every
-/// key that references the columns it rewrote, and so on (each key once per chain).
+/// the rows of the snapshot it rewrites, every key that references the columns it rewrote, and
+/// so on, each key once per chain. A chain that would follow a key again ends in `revisits`
+/// instead, with that key at its end and where the chain first followed it.
 fn cascade_paths<'k>(
     keys: &'k [CascadingKey],
     oid: u32,
     columns: &[&str],
     path: &mut Vec<&'k CascadingKey>,
     paths: &mut Vec<Vec<&'k CascadingKey>>,
+    revisits: &mut Vec<(Vec<&'k CascadingKey>, usize)>,
 ) {
     for fk in keys {
         if !fk.parent_oids.contains(&oid)
@@ -628,14 +680,20 @@ fn cascade_paths<'k>(
                 .parent_columns
                 .iter()
                 .any(|c| columns.contains(&c.as_str()))
-            || path.iter().any(|k| std::ptr::eq(*k, fk))
         {
             continue;
         }
         path.push(fk);
-        paths.push(path.clone());
-        let rewritten: Vec<&str> = fk.child_columns.iter().map(String::as_str).collect();
-        cascade_paths(keys, fk.child_oid, &rewritten, path, paths);
+        if let Some(first) = path[..path.len() - 1]
+            .iter()
+            .position(|k| std::ptr::eq(*k, fk))
+        {
+            revisits.push((path.clone(), first));
+        } else {
+            paths.push(path.clone());
+            let rewritten: Vec<&str> = fk.child_columns.iter().map(String::as_str).collect();
+            cascade_paths(keys, fk.child_oid, &rewritten, path, paths, revisits);
+        }
         path.pop();
     }
 }
@@ -658,13 +716,14 @@ fn refuse_cascades<'r>(
         .iter()
         .flat_map(|r| r.columns.iter().map(String::as_str))
         .collect();
-    let mut paths = Vec::new();
+    let (mut paths, mut revisits) = (Vec::new(), Vec::new());
     cascade_paths(
         &keys,
         load.target.oid,
         &changed,
         &mut Vec::new(),
         &mut paths,
+        &mut revisits,
     );
     for path in &paths {
         let Some(sql) = cascaded_rows_sql(load, key, path, referencing) else {
@@ -700,6 +759,33 @@ fn refuse_cascades<'r>(
                 last.child_name,
                 last.name,
                 last.action,
+            ),
+        ));
+    }
+    for (path, first) in &revisits {
+        let sql = revisited_rows_sql(load, key, path, *first, referencing);
+        let last = path[path.len() - 1];
+        let (count, examples) = reached_rows(txn, &sql, last)?;
+        if count == 0 {
+            continue;
+        }
+        let chain: Vec<&str> = path.iter().map(|fk| fk.name.as_str()).collect();
+        return Err(failure(
+            ExitKind::VerificationFailed,
+            format!(
+                "bringing the drifted row(s) {} back to the snapshot's values would change {} \
+                 of {}, and the ON UPDATE keys that carry the change over ({}) come back to {} \
+                 with {count} row(s) of {} they had not reached the first time: {examples}; \
+                 seedsnap follows each key once per chain, so it cannot tell whether the update \
+                 would rewrite rows outside the snapshot, and does not make it. --on-drift=keep \
+                 keeps the target's rows as they are; or change those rows in the target and \
+                 import again",
+                changing(rows, path[0]),
+                path[0].parent_columns.join(", "),
+                load.target.name,
+                chain.join(" → "),
+                last.name,
+                last.child_name,
             ),
         ));
     }
@@ -1013,13 +1099,42 @@ mod tests {
             cascading("d", 4, 2, ["code", "code"]),
             cascading("e", 9, 2, ["code", "code"]),
         ];
-        let mut paths = Vec::new();
-        cascade_paths(&keys, 1, &["label"], &mut Vec::new(), &mut paths);
-        let names: Vec<String> = paths
-            .iter()
-            .map(|p| p.iter().map(|k| k.name.as_str()).collect::<String>())
-            .collect();
-        assert_eq!(names, ["a", "ac", "acd"]);
+        let (mut paths, mut revisits) = (Vec::new(), Vec::new());
+        cascade_paths(
+            &keys,
+            1,
+            &["label"],
+            &mut Vec::new(),
+            &mut paths,
+            &mut revisits,
+        );
+        let names = |paths: &[Vec<&CascadingKey>]| -> Vec<String> {
+            paths
+                .iter()
+                .map(|p| p.iter().map(|k| k.name.as_str()).collect::<String>())
+                .collect()
+        };
+        assert_eq!(names(&paths), ["a", "ac", "acd"]);
+        // Back through "c" again: a revisit, first followed second in the chain.
+        let again: Vec<Vec<&CascadingKey>> = revisits.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(names(&again), ["acdc"]);
+        assert_eq!(revisits[0].1, 1);
+        let t = table();
+        let l = load(&t, Some(vec!["id".into()]));
+        let key = vec!["id".to_string()];
+        let (path, first) = &revisits[0];
+        let again = revisited_rows_sql(&l, &key, path, *first, &|_| Referencing::Staged(&l));
+        // The rows of c4 reached through "c" again, but not those "c" reached the first time.
+        assert!(
+            again.contains(r#"FROM ONLY "app"."c4" AS r WHERE EXISTS"#),
+            "{again}"
+        );
+        assert!(
+            again.contains(
+                r#"AND NOT EXISTS (SELECT 1 FROM ONLY "app"."c2" AS d0 WHERE d0."code" = r."code""#
+            ),
+            "{again}"
+        );
         let t = table();
         let l = load(&t, Some(vec!["id".into()]));
         let key = vec!["id".to_string()];
@@ -1039,7 +1154,14 @@ mod tests {
         fk.parent_oids = vec![5, 1];
         let keys = [fk];
         let mut paths = Vec::new();
-        cascade_paths(&keys, 1, &["label"], &mut Vec::new(), &mut paths);
+        cascade_paths(
+            &keys,
+            1,
+            &["label"],
+            &mut Vec::new(),
+            &mut paths,
+            &mut Vec::new(),
+        );
         assert_eq!(paths.len(), 1);
         let t = table();
         let l = load(&t, Some(vec!["id".into()]));

@@ -566,3 +566,48 @@ fn keys_of_an_extension_type_off_the_search_path_compare_with_their_own_equality
     assert_eq!(total(&report, "already_present"), 2, "{report}");
     assert_eq!(text(&target, "SELECT word::text FROM words"), "ANN");
 }
+
+#[test]
+fn a_cascade_chain_that_comes_back_to_a_key_with_new_rows_is_refused() {
+    // r's repair cascades to a1, then (b_a) to b10, then (a_b) to a3, all in the snapshot;
+    // b_a again carries a3's change to b30, which the snapshot does not hold.
+    let schema = "CREATE TABLE r (id int PRIMARY KEY, code text NOT NULL, UNIQUE (code, id));
+                  CREATE TABLE a (id int PRIMARY KEY, code text, rid int, bid int,
+                                  UNIQUE (code, id),
+                                  CONSTRAINT a_r FOREIGN KEY (code, rid) REFERENCES r (code, id)
+                                      ON UPDATE CASCADE);
+                  CREATE TABLE b (id int PRIMARY KEY, code text, aid int, UNIQUE (code, id),
+                                  CONSTRAINT b_a FOREIGN KEY (code, aid) REFERENCES a (code, id)
+                                      ON UPDATE CASCADE);
+                  ALTER TABLE a ADD CONSTRAINT a_b FOREIGN KEY (code, bid)
+                      REFERENCES b (code, id) ON UPDATE CASCADE;";
+    let rows = |code: &str, outside: &str| {
+        format!(
+            "INSERT INTO r VALUES (1, '{code}'); INSERT INTO a VALUES (1, '{code}', 1, NULL);
+             INSERT INTO b VALUES (10, '{code}', 1); INSERT INTO a VALUES (3, '{code}', NULL, 10);
+             {outside}"
+        )
+    };
+    let (_source, dir, target) = drifted_target(
+        "drift_revisit",
+        schema,
+        &rows("Y", ""),
+        &rows("X", "INSERT INTO b VALUES (30, 'X', 3);"),
+    );
+    let before = target.fingerprint();
+    import(&target, &dir, &[])
+        .code(5)
+        .stderr_has("public.r (id)=(1): code")
+        .stderr_has("a_r → b_a → a_b → b_a")
+        .stderr_has("1 row(s) of public.b")
+        .stderr_has("(id)=(30)")
+        .stderr_has("--on-drift=keep");
+    assert_eq!(target.fingerprint(), before, "the target changed");
+    // Without the row outside the snapshot, the chain reaches nothing new: it converges.
+    target.execute("DELETE FROM b WHERE id = 30");
+    import(&target, &dir, &[]).ok();
+    assert_eq!(
+        text(&target, "SELECT string_agg(DISTINCT code, ',') FROM b"),
+        "Y"
+    );
+}
