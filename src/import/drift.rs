@@ -262,7 +262,7 @@ pub fn list_sql(load: &LoadTable<'_>, postponed: Option<&str>) -> Option<String>
 }
 
 /// Sets the drifted rows of the target to the staged values, but those meeting `postponed`:
-/// the rows of the relation [`drifted_rows`] reads (`ONLY` a plain table, whose inheritance
+/// the rows of the relation [`list_sql`] reads (`ONLY` a plain table, whose inheritance
 /// children's rows are theirs, not the snapshot's).
 pub fn update_sql(load: &LoadTable<'_>, postponed: Option<&str>) -> Option<String> {
     let key = load.identity_key.as_ref()?;
