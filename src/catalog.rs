@@ -22,6 +22,7 @@ const UNIQUE_KEYS_SQL: &str = include_str!("catalog/unique_keys.sql");
 const FOREIGN_KEYS_SQL: &str = include_str!("catalog/foreign_keys.sql");
 const SEQUENCES_SQL: &str = include_str!("catalog/sequences.sql");
 const EQUALITY_OPERATORS_SQL: &str = include_str!("catalog/equality_operators.sql");
+const OPCLASS_EQUALITY_SQL: &str = include_str!("catalog/opclass_equality.sql");
 
 /// The first object id PostgreSQL gives to objects made after `initdb`: an operator numbered
 /// below it is built in, in `pg_catalog`, and found by `=` whatever the search path.
@@ -149,6 +150,20 @@ pub struct UniqueKey {
     /// equal other values collide. Otherwise a row with a NULL in the key collides with none.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nulls_not_distinct: bool,
+    /// The key's equality of two values, by column, as SQL: `=` for a built-in operator
+    /// class's, `OPERATOR(extensions.=)` for one an extension made (`citext`), which `=`
+    /// would not find off the search path. Empty when every column's is built in (nearly
+    /// every key); see [`UniqueKey::equality`].
+    #[serde(skip)]
+    pub equality: Vec<String>,
+}
+
+impl UniqueKey {
+    /// The SQL operator comparing two values of the key's column `i` as the key does: `=`
+    /// unless the key's is an extension's.
+    pub fn equality(&self, i: usize) -> &str {
+        self.equality.get(i).map_or("=", String::as_str)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -757,6 +772,8 @@ impl Catalog {
         }
         drop(rows);
 
+        // Keys (table, key) whose operator classes are not all built in, and their classes.
+        let mut extension_classes: Vec<(usize, usize, Vec<i64>)> = Vec::new();
         let unique_keys_sql = unique_keys_sql(server_version);
         let mut rows = catalog_rows(client, &unique_keys_sql, &[(&oids, Type::INT8_ARRAY)])
             .context("reading primary keys and unique indexes from pg_catalog")?;
@@ -770,15 +787,21 @@ impl Catalog {
             let table = by_oid[&(row.get::<_, i64>("table_oid") as u32)];
             let constraint: Option<String> = row.get("constraint_name");
             let columns = column_names(&tables[table], &attnums[table], row.get("column_attnums"))?;
+            let classes: Vec<i64> = row.get("opclasses");
+            if classes.iter().any(|&c| c >= FIRST_NORMAL_OBJECT_ID) {
+                extension_classes.push((table, tables[table].unique_keys.len(), classes));
+            }
             tables[table].unique_keys.push(UniqueKey {
                 name: constraint.unwrap_or_else(|| row.get("index_name")),
                 columns,
                 primary: row.get("is_primary"),
                 deferrable: row.get("deferrable"),
                 nulls_not_distinct: row.get("nulls_not_distinct"),
+                equality: Vec::new(),
             });
         }
         drop(rows);
+        name_key_equalities(client, &mut tables, &extension_classes)?;
 
         let mut foreign_keys = Vec::new();
         let mut seen_keys = HashMap::new();
@@ -939,6 +962,39 @@ fn name_equality_operators(
     Ok(())
 }
 
+/// Fills in [`UniqueKey::equality`] of the keys whose operator classes (`keys`: table, key,
+/// the classes' oids by column) are not all built in, in one query; none (one query fewer)
+/// when every key's are built in.
+fn name_key_equalities(
+    client: &mut impl GenericClient,
+    tables: &mut [Table],
+    keys: &[(usize, usize, Vec<i64>)],
+) -> Result<()> {
+    let mut wanted: Vec<i64> = keys
+        .iter()
+        .flat_map(|(_, _, classes)| classes.iter().copied())
+        .filter(|&c| c >= FIRST_NORMAL_OBJECT_ID)
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let names: HashMap<i64, String> = client
+        .query_typed(OPCLASS_EQUALITY_SQL, &[(&wanted, Type::INT8_ARRAY)])
+        .context("reading the equality operators of unique keys from pg_catalog")?
+        .iter()
+        .map(|row| (row.get("opclass_oid"), row.get("operator_sql")))
+        .collect();
+    for (table, key, classes) in keys {
+        tables[*table].unique_keys[*key].equality = classes
+            .iter()
+            .map(|c| names.get(c).cloned().unwrap_or_else(|| "=".to_string()))
+            .collect();
+    }
+    Ok(())
+}
+
 /// `unique_keys.sql` for a server of this `server_version_num`: before PostgreSQL 15, which
 /// added `NULLS NOT DISTINCT`, every unique key's NULLs are distinct.
 fn unique_keys_sql(server_version: i32) -> Cow<'static, str> {
@@ -1071,6 +1127,7 @@ mod tests {
             primary,
             deferrable: false,
             nulls_not_distinct: false,
+            equality: Vec::new(),
         };
         let names = |table: &Table| -> Vec<String> {
             table.other_unique_keys().map(|k| k.name.clone()).collect()

@@ -565,6 +565,7 @@ mod tests {
                 primary: true,
                 deferrable: false,
                 nulls_not_distinct: false,
+                equality: Vec::new(),
             }],
             has_rules: false,
             has_triggers: false,

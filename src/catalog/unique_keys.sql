@@ -6,6 +6,8 @@
 -- PostgreSQL 15 added: for an older server the client replaces it with false (NULLs are always
 -- distinct there). Reading it through the row's JSON form instead, which works on every
 -- server, cost 10 us an index: 20 ms on 1,000 tables with two unique indexes each.
+-- The operator classes, by key column, tell the key's equality (opclass_equality.sql, asked
+-- only for classes that are not built in).
 -- $1: int8[] of table oids.
 SELECT i.indrelid::int8                                         AS table_oid,
        idx.relname::text                                        AS index_name,
@@ -14,6 +16,7 @@ SELECT i.indrelid::int8                                         AS table_oid,
        coalesce(con.condeferrable, false)                       AS deferrable,
        (i.indpred IS NOT NULL OR 0 = ANY (i.indkey::int2[]))    AS partial_or_expression,
        (i.indkey::int2[])[0:i.indnkeyatts - 1]                  AS column_attnums,
+       (i.indclass::oid[])[0:i.indnkeyatts - 1]::int8[]         AS opclasses,
        i.indnullsnotdistinct                                    AS nulls_not_distinct
   FROM pg_catalog.pg_index AS i
   JOIN pg_catalog.pg_class AS idx ON idx.oid = i.indexrelid

@@ -44,9 +44,13 @@
 //!   [`find`] fails on it before the first write;
 //! - a repair that changes a value which rows the snapshot does not hold reference through an
 //!   `ON UPDATE CASCADE`, `SET NULL` or `SET DEFAULT` key (read from the server's catalog, every
-//!   schema, `referencing_keys.sql`), directly or through rows of the snapshot that such a
-//!   key rewrites first (chains followed to their end): the update would rewrite those rows
-//!   too. Rows of the snapshot the cascade reaches are brought to the snapshot's values anyway.
+//!   schema, `referencing_keys.sql`; a key to a partition of the table counts), directly or
+//!   through rows of the snapshot that such a key rewrites first: the update would rewrite
+//!   those rows too. Chains are followed to their end, each key once: a chain that comes
+//!   back to a key it followed and reaches rows there that it did not reach the first time
+//!   fails too (where it ends cannot be told that way). Rows of the snapshot the cascade
+//!   reaches are brought to the snapshot's values anyway. Key values are compared with the
+//!   key's own equality (`statements::equal`), whatever the role's search_path.
 //!
 //! A repair that a `NO ACTION` or `RESTRICT` key refuses (not deferrable, and rows still
 //! reference the old value: rows outside the snapshot, or a drifted child brought back only
@@ -58,7 +62,7 @@ use anyhow::{Context, Result};
 use postgres::Transaction;
 use serde::Serialize;
 
-use super::statements::{LoadTable, NEW_FLAG};
+use super::statements::{equal, LoadTable, NEW_FLAG};
 use crate::catalog::{quote_ident, quote_literal, Identity};
 use crate::error::{failure, ExitKind};
 
@@ -118,13 +122,6 @@ fn row_of(prefix: &str, columns: &[String]) -> String {
     format!("ROW({})::pg_catalog.text", list.join(", "))
 }
 
-fn key_match(key: &[String]) -> String {
-    key.iter()
-        .map(|c| format!("t.{q} = s.{q}", q = quote_ident(c)))
-        .collect::<Vec<_>>()
-        .join(" AND ")
-}
-
 /// The columns compared: the snapshot's, minus the identity key `key`, which the row was
 /// matched by (see [`LoadTable::content_columns`]): its columns are equal by the key's own
 /// equality however they print, and a repair does not rewrite them.
@@ -157,7 +154,7 @@ fn drifted_rows(load: &LoadTable<'_>, key: &[String], columns: &[String]) -> Str
           WHERE NOT s.{NEW_FLAG} AND {t_row} IS DISTINCT FROM {s_row}",
         stage = load.stage,
         target = load.target.from_clause(),
-        matches = key_match(key),
+        matches = load.key_match(key, "t", "s"),
         t_row = row_of("t", columns),
         s_row = row_of("s", columns),
     )
@@ -264,7 +261,9 @@ pub fn list_sql(load: &LoadTable<'_>, postponed: Option<&str>) -> Option<String>
     ))
 }
 
-/// Sets the drifted rows of the target to the staged values, but those meeting `postponed`.
+/// Sets the drifted rows of the target to the staged values, but those meeting `postponed`:
+/// the rows of the relation [`list_sql`] reads (`ONLY` a plain table, whose inheritance
+/// children's rows are theirs, not the snapshot's).
 pub fn update_sql(load: &LoadTable<'_>, postponed: Option<&str>) -> Option<String> {
     let key = load.identity_key.as_ref()?;
     let columns = settable(load, key);
@@ -278,11 +277,12 @@ pub fn update_sql(load: &LoadTable<'_>, postponed: Option<&str>) -> Option<Strin
     Some(format!(
         "UPDATE {target} AS t SET {sets} FROM {stage} AS s
           WHERE NOT s.{NEW_FLAG} AND {matches} AND {t_row} IS DISTINCT FROM {s_row}{but}",
-        target = load.target.name.sql(),
+        // The rows [`list_sql`] reads: not an inheritance child's rows under the same key.
+        target = load.target.from_clause(),
         sets = sets.join(", "),
         but = but(postponed),
         stage = load.stage,
-        matches = key_match(key),
+        matches = load.key_match(key, "t", "s"),
         t_row = row_of("t", &columns),
         s_row = row_of("s", &columns),
     ))
@@ -432,11 +432,18 @@ struct CascadingKey {
     name: String,
     action: String,
     child_oid: u32,
+    /// The referenced table: a snapshot's table, or a partition of one.
     parent_oid: u32,
+    /// The referenced table and every partitioned table it is a partition of: a repair of any
+    /// of these may change the rows the key references.
+    parent_oids: Vec<u32>,
     child_sql: String,
     child_name: String,
     child_columns: Vec<String>,
     parent_columns: Vec<String>,
+    /// By column, the key's equality of a referenced value with a referencing one (`=`, or
+    /// `OPERATOR(extensions.=)`: see `referencing_keys.sql`).
+    equality: Vec<String>,
     child_key: Vec<String>,
 }
 
@@ -459,11 +466,17 @@ fn referencing_keys(
             action: row.get(1),
             child_oid: row.get::<_, i64>(2) as u32,
             parent_oid: row.get::<_, i64>(3) as u32,
-            child_sql: row.get(4),
-            child_name: row.get(5),
-            child_columns: row.get(6),
-            parent_columns: row.get(7),
-            child_key: row.get(8),
+            parent_oids: row
+                .get::<_, Vec<i64>>(4)
+                .into_iter()
+                .map(|oid| oid as u32)
+                .collect(),
+            child_sql: row.get(5),
+            child_name: row.get(6),
+            child_columns: row.get(7),
+            parent_columns: row.get(8),
+            equality: row.get(9),
+            child_key: row.get(10),
         })
         .collect())
 }
@@ -478,10 +491,7 @@ fn in_snapshot(alias: &str, child: &Referencing<'_>) -> String {
             Some(key) => format!(
                 "EXISTS (SELECT 1 FROM {} AS cs WHERE {})",
                 stage.stage,
-                key.iter()
-                    .map(|k| format!("cs.{q} = {alias}.{q}", q = quote_ident(k)))
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
+                stage.key_match(key, "cs", alias)
             ),
             None => "false".into(),
         },
@@ -489,13 +499,110 @@ fn in_snapshot(alias: &str, child: &Referencing<'_>) -> String {
     }
 }
 
-fn references(child: &str, parent: &str, fk: &CascadingKey) -> String {
-    fk.child_columns
+/// The rows `child` of `fk`'s table that reference the row `parent`, read from the table
+/// `parent_oid` (the key's referenced table, or a partitioned table it is a partition of:
+/// then `parent` must be a row of that partition).
+fn references(child: &str, parent: &str, parent_oid: u32, fk: &CascadingKey) -> String {
+    let mut tests: Vec<String> = fk
+        .child_columns
         .iter()
         .zip(&fk.parent_columns)
-        .map(|(c, p)| format!("{child}.{} = {parent}.{}", quote_ident(c), quote_ident(p)))
-        .collect::<Vec<_>>()
-        .join(" AND ")
+        .zip(&fk.equality)
+        .map(|((c, p), operator)| {
+            equal(
+                &format!("{parent}.{}", quote_ident(p)),
+                operator,
+                &format!("{child}.{}", quote_ident(c)),
+            )
+        })
+        .collect();
+    if fk.parent_oid != parent_oid {
+        tests.push(format!(
+            "{parent}.tableoid OPERATOR(pg_catalog.=) ANY (SELECT p.relid::pg_catalog.oid \
+             FROM pg_catalog.pg_partition_tree({}::pg_catalog.oid) AS p)",
+            fk.parent_oid
+        ));
+    }
+    tests.join(" AND ")
+}
+
+/// A row `row` of the table at the end of `path` (a chain of keys from the repaired table, see
+/// [`cascaded_rows_sql`]) that the repair of `load`'s drifted rows reaches: it references a
+/// row of the snapshot that the chain's previous key rewrote, and so on back to a drifted row
+/// of `load` whose referenced columns change. The rows on the way are `{prefix}0`, ….
+fn reaching<'r>(
+    load: &LoadTable<'_>,
+    key: &[String],
+    path: &[&CascadingKey],
+    referencing: &dyn Fn(u32) -> Referencing<'r>,
+    row: &str,
+    prefix: &str,
+) -> String {
+    let n = path.len() - 1;
+    let alias = |i: usize| match i == n {
+        true => row.to_string(),
+        false => format!("{prefix}{i}"),
+    };
+    // The rows of the path's first table the repair rewrites, then each next table's rows
+    // that reference a rewritten row of the snapshot.
+    let mut reached = format!(
+        "EXISTS (SELECT 1 {} AND {})",
+        drifted_rows(load, key, &path[0].parent_columns),
+        references(&alias(0), "t", load.target.oid, path[0])
+    );
+    for (i, fk) in path.iter().enumerate().skip(1) {
+        let parent = path[i - 1];
+        reached = format!(
+            "EXISTS (SELECT 1 FROM {table} AS {p} WHERE {refs} AND {inside} AND {reached})",
+            table = parent.child_sql,
+            p = alias(i - 1),
+            refs = references(&alias(i), &alias(i - 1), parent.child_oid, fk),
+            inside = in_snapshot(&alias(i - 1), &referencing(parent.child_oid)),
+        );
+    }
+    reached
+}
+
+/// A row `row` of `fk`'s referencing table, described for a message: `(id)=(7)` by its primary
+/// key, the whole row without one.
+fn described(row: &str, fk: &CascadingKey) -> String {
+    match fk.child_key.is_empty() {
+        true => format!("ROW({row}.*)::pg_catalog.text"),
+        false => format!(
+            "'({})=(' OPERATOR(pg_catalog.||) pg_catalog.concat_ws(', ', {}) \
+             OPERATOR(pg_catalog.||) ')'",
+            fk.child_key.join(", "),
+            fk.child_key
+                .iter()
+                .map(|k| format!("{row}.{}", quote_ident(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Counts (and names the first few of) the rows that a chain which comes back to a key it
+/// followed reaches there and did not reach the first time: `path` ends with the key again,
+/// first followed as `path[first]`. None of them: the chain ends (from rows it already
+/// reached, it goes where it went before). Some: where it ends cannot be told by following
+/// each key once.
+fn revisited_rows_sql<'r>(
+    load: &LoadTable<'_>,
+    key: &[String],
+    path: &[&CascadingKey],
+    first: usize,
+    referencing: &dyn Fn(u32) -> Referencing<'r>,
+) -> String {
+    let last = path[path.len() - 1];
+    format!(
+        "SELECT pg_catalog.count(*)::pg_catalog.int8,
+                (pg_catalog.array_agg({described}))[1:5]
+           FROM {child} AS r WHERE {again} AND NOT {before}",
+        described = described("r", last),
+        child = last.child_sql,
+        again = reaching(load, key, path, referencing, "r", "c"),
+        before = reaching(load, key, &path[..=first], referencing, "r", "d"),
+    )
 }
 
 /// Counts (and names the first few of) the rows that the repair of `load`'s drifted rows would
@@ -514,41 +621,13 @@ fn cascaded_rows_sql<'r>(
     if matches!(end, Referencing::Loaded) {
         return None;
     }
-    // The rows of the path's first table the repair rewrites, then each next table's rows
-    // that reference a rewritten row of the snapshot.
-    let mut reached = format!(
-        "EXISTS (SELECT 1 {} AND {})",
-        drifted_rows(load, key, &path[0].parent_columns),
-        references("c0", "t", path[0])
-    );
-    for (i, fk) in path.iter().enumerate().skip(1) {
-        let parent = path[i - 1];
-        reached = format!(
-            "EXISTS (SELECT 1 FROM {table} AS c{p} WHERE {refs} AND {inside} AND {reached})",
-            table = parent.child_sql,
-            p = i - 1,
-            refs = references(&format!("c{i}"), &format!("c{}", i - 1), fk),
-            inside = in_snapshot(&format!("c{}", i - 1), &referencing(parent.child_oid)),
-        );
-    }
     let n = path.len() - 1;
-    let described = match last.child_key.is_empty() {
-        true => format!("ROW(c{n}.*)::pg_catalog.text"),
-        false => format!(
-            "'({})=(' OPERATOR(pg_catalog.||) pg_catalog.concat_ws(', ', {}) \
-             OPERATOR(pg_catalog.||) ')'",
-            last.child_key.join(", "),
-            last.child_key
-                .iter()
-                .map(|k| format!("c{n}.{}", quote_ident(k)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
+    let reached = reaching(load, key, path, referencing, &format!("c{n}"), "c");
     Some(format!(
         "SELECT pg_catalog.count(*)::pg_catalog.int8,
                 (pg_catalog.array_agg({described}))[1:5]
            FROM {child} AS c{n} WHERE {reached} AND NOT {inside}",
+        described = described(&format!("c{n}"), last),
         child = last.child_sql,
         inside = in_snapshot(&format!("c{n}"), &end),
     ))
@@ -583,29 +662,38 @@ fn changing(rows: &[DriftedRow], fk: &CascadingKey) -> String {
 }
 
 /// The chains of cascading keys a repair of `columns` of table `oid` sets off: every key that
-/// references some of those columns, then, through the rows of the snapshot it rewrites, every
-/// key that references the columns it rewrote, and so on (each key once per chain).
+/// references some of those columns (of the table or of one of its partitions), then, through
+/// the rows of the snapshot it rewrites, every key that references the columns it rewrote, and
+/// so on, each key once per chain. A chain that would follow a key again ends in `revisits`
+/// instead, with that key at its end and where the chain first followed it.
 fn cascade_paths<'k>(
     keys: &'k [CascadingKey],
     oid: u32,
     columns: &[&str],
     path: &mut Vec<&'k CascadingKey>,
     paths: &mut Vec<Vec<&'k CascadingKey>>,
+    revisits: &mut Vec<(Vec<&'k CascadingKey>, usize)>,
 ) {
     for fk in keys {
-        if fk.parent_oid != oid
+        if !fk.parent_oids.contains(&oid)
             || !fk
                 .parent_columns
                 .iter()
                 .any(|c| columns.contains(&c.as_str()))
-            || path.iter().any(|k| std::ptr::eq(*k, fk))
         {
             continue;
         }
         path.push(fk);
-        paths.push(path.clone());
-        let rewritten: Vec<&str> = fk.child_columns.iter().map(String::as_str).collect();
-        cascade_paths(keys, fk.child_oid, &rewritten, path, paths);
+        if let Some(first) = path[..path.len() - 1]
+            .iter()
+            .position(|k| std::ptr::eq(*k, fk))
+        {
+            revisits.push((path.clone(), first));
+        } else {
+            paths.push(path.clone());
+            let rewritten: Vec<&str> = fk.child_columns.iter().map(String::as_str).collect();
+            cascade_paths(keys, fk.child_oid, &rewritten, path, paths, revisits);
+        }
         path.pop();
     }
 }
@@ -628,13 +716,14 @@ fn refuse_cascades<'r>(
         .iter()
         .flat_map(|r| r.columns.iter().map(String::as_str))
         .collect();
-    let mut paths = Vec::new();
+    let (mut paths, mut revisits) = (Vec::new(), Vec::new());
     cascade_paths(
         &keys,
         load.target.oid,
         &changed,
         &mut Vec::new(),
         &mut paths,
+        &mut revisits,
     );
     for path in &paths {
         let Some(sql) = cascaded_rows_sql(load, key, path, referencing) else {
@@ -670,6 +759,33 @@ fn refuse_cascades<'r>(
                 last.child_name,
                 last.name,
                 last.action,
+            ),
+        ));
+    }
+    for (path, first) in &revisits {
+        let sql = revisited_rows_sql(load, key, path, *first, referencing);
+        let last = path[path.len() - 1];
+        let (count, examples) = reached_rows(txn, &sql, last)?;
+        if count == 0 {
+            continue;
+        }
+        let chain: Vec<&str> = path.iter().map(|fk| fk.name.as_str()).collect();
+        return Err(failure(
+            ExitKind::VerificationFailed,
+            format!(
+                "bringing the drifted row(s) {} back to the snapshot's values would change {} \
+                 of {}, and the ON UPDATE keys that carry the change over ({}) come back to {} \
+                 with {count} row(s) of {} they had not reached the first time: {examples}; \
+                 seedsnap follows each key once per chain, so it cannot tell whether the update \
+                 would rewrite rows outside the snapshot, and does not make it. --on-drift=keep \
+                 keeps the target's rows as they are; or change those rows in the target and \
+                 import again",
+                changing(rows, path[0]),
+                path[0].parent_columns.join(", "),
+                load.target.name,
+                chain.join(" → "),
+                last.name,
+                last.child_name,
             ),
         ));
     }
@@ -732,8 +848,12 @@ const SAVEPOINT: &str = "seedsnap_repair";
 
 /// When a repair failed because rows still reference a value it changes, through a key whose
 /// ON UPDATE action is NO ACTION or RESTRICT (not deferred): the failure naming the key, the
-/// rows and what to do. The transaction is back before the repair; the key's rows are read
-/// from the server's catalog and the rows that reference the changed values are counted.
+/// rows and what to do. The transaction is back before the repair. The error is told by its
+/// SQLSTATE (23503) and its constraint and table fields, not by its (translated) message: the
+/// key is read from the server's catalog (a clone on a partition as the key it was cloned
+/// from), and it must reference the repaired table (or a partition of it) and rows must
+/// still reference the changed values; else (the repaired rows' own key refused their new
+/// values) None.
 fn still_referenced(
     txn: &mut Transaction<'_>,
     load: &LoadTable<'_>,
@@ -747,18 +867,22 @@ fn still_referenced(
     else {
         return Ok(None);
     };
-    if db.code() != &postgres::error::SqlState::FOREIGN_KEY_VIOLATION
-        || !db.detail().is_some_and(|d| d.contains("still referenced"))
-    {
+    if db.code() != &postgres::error::SqlState::FOREIGN_KEY_VIOLATION {
         return Ok(None);
     }
     let key = load.identity_key.as_ref().expect("repaired");
     let keys = referencing_keys(txn, Some((constraint, schema, table)))?;
-    let Some(fk) = keys.first() else {
+    let Some(fk) = keys
+        .first()
+        .filter(|fk| fk.parent_oids.contains(&load.target.oid))
+    else {
         return Ok(None);
     };
     let sql = cascaded_rows_sql(load, key, &[fk], &|_| Referencing::Outside).expect("outside");
     let (count, examples) = reached_rows(txn, &sql, fk)?;
+    if count == 0 {
+        return Ok(None);
+    }
     Ok(Some(crate::problem::refuse(
         ExitKind::BadInput,
         crate::problem::Problem::unplaced(format!(
@@ -783,21 +907,37 @@ fn still_referenced(
     )))
 }
 
-/// A condition on a staged row `s` of a table: through one of `keys` (its columns, the staged
-/// parent table, the parent's columns) it references a staged row new to the target, which
-/// its repair needs in the target first. None without such keys.
-pub fn needs_new_row(keys: &[(&[String], &LoadTable<'_>, &[String])]) -> Option<String> {
+/// One foreign key of a staged table to a staged table of its cycle, for [`needs_new_row`].
+pub struct KeyToStaged<'a> {
+    pub columns: &'a [String],
+    pub parent: &'a LoadTable<'a>,
+    pub parent_columns: &'a [String],
+    /// By column, the key's equality (`=`, or an extension's operator with its schema).
+    pub equality: Vec<&'a str>,
+}
+
+/// A condition on a staged row `s` of a table: through one of `keys` it references a staged
+/// row new to the target, which its repair needs in the target first. None without such keys.
+pub fn needs_new_row(keys: &[KeyToStaged<'_>]) -> Option<String> {
     let tests: Vec<String> = keys
         .iter()
-        .map(|(columns, parent, parent_columns)| {
-            let matches: Vec<String> = columns
+        .map(|key| {
+            let matches: Vec<String> = key
+                .columns
                 .iter()
-                .zip(parent_columns.iter())
-                .map(|(c, p)| format!("p.{} = s.{}", quote_ident(p), quote_ident(c)))
+                .zip(key.parent_columns)
+                .zip(&key.equality)
+                .map(|((c, p), operator)| {
+                    equal(
+                        &format!("p.{}", quote_ident(p)),
+                        operator,
+                        &format!("s.{}", quote_ident(c)),
+                    )
+                })
                 .collect();
             format!(
                 "EXISTS (SELECT 1 FROM {} AS p WHERE p.{NEW_FLAG} AND {})",
-                parent.stage,
+                key.parent.stage,
                 matches.join(" AND ")
             )
         })
@@ -881,6 +1021,10 @@ mod tests {
         let l = load(&t, Some(vec!["id".into()]));
         let update = update_sql(&l, None).unwrap();
         assert!(
+            update.starts_with(r#"UPDATE ONLY "app"."tags" AS t"#),
+            "{update}"
+        );
+        assert!(
             update.contains(r#"SET "label" = s."label" FROM"#),
             "{update}"
         );
@@ -915,10 +1059,12 @@ mod tests {
             action: "CASCADE".into(),
             child_oid: child,
             parent_oid: parent,
+            parent_oids: vec![parent],
             child_sql: format!(r#"ONLY "app"."c{child}""#),
             child_name: format!("app.c{child}"),
             child_columns: vec![columns[0].into()],
             parent_columns: vec![columns[1].into()],
+            equality: vec!["=".into()],
             child_key: vec!["cid".into()],
         }
     }
@@ -930,7 +1076,7 @@ mod tests {
         let fk = cascading("c_fk", 1, 2, ["tag_label", "label"]);
         let key = vec!["id".to_string()];
         let staged = cascaded_rows_sql(&l, &key, &[&fk], &|_| Referencing::Staged(&l)).unwrap();
-        assert!(staged.contains(r#"c0."tag_label" = t."label""#), "{staged}");
+        assert!(staged.contains(r#"t."label" = c0."tag_label""#), "{staged}");
         assert!(
             staged
                 .contains(r#"NOT EXISTS (SELECT 1 FROM pg_temp.s0 AS cs WHERE cs."id" = c0."id")"#),
@@ -953,23 +1099,89 @@ mod tests {
             cascading("d", 4, 2, ["code", "code"]),
             cascading("e", 9, 2, ["code", "code"]),
         ];
-        let mut paths = Vec::new();
-        cascade_paths(&keys, 1, &["label"], &mut Vec::new(), &mut paths);
-        let names: Vec<String> = paths
-            .iter()
-            .map(|p| p.iter().map(|k| k.name.as_str()).collect::<String>())
-            .collect();
-        assert_eq!(names, ["a", "ac", "acd"]);
+        let (mut paths, mut revisits) = (Vec::new(), Vec::new());
+        cascade_paths(
+            &keys,
+            1,
+            &["label"],
+            &mut Vec::new(),
+            &mut paths,
+            &mut revisits,
+        );
+        let names = |paths: &[Vec<&CascadingKey>]| -> Vec<String> {
+            paths
+                .iter()
+                .map(|p| p.iter().map(|k| k.name.as_str()).collect::<String>())
+                .collect()
+        };
+        assert_eq!(names(&paths), ["a", "ac", "acd"]);
+        // Back through "c" again: a revisit, first followed second in the chain.
+        let again: Vec<Vec<&CascadingKey>> = revisits.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(names(&again), ["acdc"]);
+        assert_eq!(revisits[0].1, 1);
+        let t = table();
+        let l = load(&t, Some(vec!["id".into()]));
+        let key = vec!["id".to_string()];
+        let (path, first) = &revisits[0];
+        let again = revisited_rows_sql(&l, &key, path, *first, &|_| Referencing::Staged(&l));
+        // The rows of c4 reached through "c" again, but not those "c" reached the first time.
+        assert!(
+            again.contains(r#"FROM ONLY "app"."c4" AS r WHERE EXISTS"#),
+            "{again}"
+        );
+        assert!(
+            again.contains(
+                r#"AND NOT EXISTS (SELECT 1 FROM ONLY "app"."c2" AS d0 WHERE d0."code" = r."code""#
+            ),
+            "{again}"
+        );
         let t = table();
         let l = load(&t, Some(vec!["id".into()]));
         let key = vec!["id".to_string()];
         let sql = cascaded_rows_sql(&l, &key, &paths[1], &|_| Referencing::Staged(&l)).unwrap();
         assert!(sql.contains(r#"FROM ONLY "app"."c4" AS c1 WHERE"#), "{sql}");
         assert!(
-            sql.contains(r#"FROM ONLY "app"."c2" AS c0 WHERE c1."code" = c0."code""#),
+            sql.contains(r#"FROM ONLY "app"."c2" AS c0 WHERE c0."code" = c1."code""#),
             "{sql}"
         );
-        assert!(sql.contains(r#"c0."code" = t."label""#), "{sql}");
+        assert!(sql.contains(r#"t."label" = c0."code""#), "{sql}");
+    }
+
+    #[test]
+    fn a_key_to_a_partition_is_followed_from_its_partitioned_table() {
+        // Key "p" references partition 5 of table 1.
+        let mut fk = cascading("p", 5, 2, ["code", "label"]);
+        fk.parent_oids = vec![5, 1];
+        let keys = [fk];
+        let mut paths = Vec::new();
+        cascade_paths(
+            &keys,
+            1,
+            &["label"],
+            &mut Vec::new(),
+            &mut paths,
+            &mut Vec::new(),
+        );
+        assert_eq!(paths.len(), 1);
+        let t = table();
+        let l = load(&t, Some(vec!["id".into()]));
+        let key = vec!["id".to_string()];
+        let sql = cascaded_rows_sql(&l, &key, &paths[0], &|_| Referencing::Outside).unwrap();
+        assert!(
+            sql.contains(
+                "t.tableoid OPERATOR(pg_catalog.=) ANY (SELECT p.relid::pg_catalog.oid \
+                 FROM pg_catalog.pg_partition_tree(5::pg_catalog.oid) AS p)"
+            ),
+            "{sql}"
+        );
+        // A key to the table itself needs no such test; an extension's equality is written
+        // with its schema, the referenced value on its left (conpfeqop's order).
+        let mut own = cascading("o", 1, 2, ["code", "label"]);
+        own.equality = vec!["OPERATOR(extensions.=)".into()];
+        assert_eq!(
+            references("c0", "t", 1, &own),
+            r#"t."label" OPERATOR(extensions.=) c0."code""#
+        );
     }
 
     #[test]
@@ -978,7 +1190,13 @@ mod tests {
         let l = load(&t, Some(vec!["id".into()]));
         let columns = vec!["label".to_string()];
         let parent = vec!["id".to_string()];
-        let needs = needs_new_row(&[(&columns, &l, &parent)]).unwrap();
+        let needs = needs_new_row(&[KeyToStaged {
+            columns: &columns,
+            parent: &l,
+            parent_columns: &parent,
+            equality: vec!["="],
+        }])
+        .unwrap();
         assert_eq!(
             needs,
             r#"EXISTS (SELECT 1 FROM pg_temp.s0 AS p WHERE p._seedsnap_new AND p."id" = s."label")"#

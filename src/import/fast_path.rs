@@ -657,6 +657,7 @@ mod tests {
             primary: false,
             deferrable: true,
             nulls_not_distinct: false,
+            equality: Vec::new(),
         };
         // 70 integer keys to one parent column, one bigint key to it, one key to another
         // column of the same parent, and a unique check in between.
@@ -734,6 +735,7 @@ mod tests {
             primary: false,
             deferrable: true,
             nulls_not_distinct: false,
+            equality: Vec::new(),
         };
         assert_eq!(
             duplicate_count("ONLY public.t", &key),

@@ -577,7 +577,7 @@ impl<'a> Layout<'a> {
 /// out: the repair sets no column the snapshot lacks.
 fn needs_new_row(layout: &Layout, component: &graph::Component, t: usize) -> Option<String> {
     let child = &layout.loads[&t];
-    let keys: Vec<(&[String], &LoadTable, &[String])> = layout
+    let keys: Vec<drift::KeyToStaged> = layout
         .catalog
         .foreign_keys
         .iter()
@@ -587,11 +587,14 @@ fn needs_new_row(layout: &Layout, component: &graph::Component, t: usize) -> Opt
             let covered = |load: &LoadTable, columns: &[String]| {
                 columns.iter().all(|c| load.columns.contains(c))
             };
-            (covered(child, &fk.columns) && covered(parent, &fk.parent_columns)).then_some((
-                fk.columns.as_slice(),
-                parent,
-                fk.parent_columns.as_slice(),
-            ))
+            (covered(child, &fk.columns) && covered(parent, &fk.parent_columns)).then(|| {
+                drift::KeyToStaged {
+                    columns: &fk.columns,
+                    parent,
+                    parent_columns: &fk.parent_columns,
+                    equality: (0..fk.columns.len()).map(|i| fk.equality(i)).collect(),
+                }
+            })
         })
         .collect();
     drift::needs_new_row(&keys)

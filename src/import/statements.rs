@@ -10,8 +10,10 @@
 //! These statements run with the target role's own `search_path` (server-side code needs it),
 //! so every relation and function is schema-qualified, and so is every operator on seedsnap's
 //! own values (row texts, counts): `OPERATOR(pg_catalog.=)`. Key columns are compared with the
-//! plain `=` on purpose: it resolves to the column type's own equality (`citext`'s, say), the one
-//! its unique index enforces.
+//! key's own equality, the one its unique index enforces ([`equal`]): the plain `=` for a
+//! built-in operator class, which resolves to the column type's own, and the operator named
+//! with its schema for an extension's (`OPERATOR(extensions.=)` of `citext`), which `=` would
+//! miss when that schema is not on the search path (`citext = citext` becomes `text = text`).
 
 use crate::catalog::{condition_sql, quote_ident, MatchRule, Table};
 use crate::snapshot::manifest::ManifestForeignKey;
@@ -50,12 +52,11 @@ fn row_text(prefix: &str, columns: &[String]) -> String {
     format!("ROW({})::pg_catalog.text", list(prefix, columns))
 }
 
-fn key_match(columns: &[String], left: &str, right: &str) -> String {
-    columns
-        .iter()
-        .map(|c| format!("{left}.{q} = {right}.{q}", q = quote_ident(c)))
-        .collect::<Vec<_>>()
-        .join(" AND ")
+/// `left operator right`: two key values compared with the key's own equality `operator`
+/// (`=`, or `OPERATOR(extensions.=)`; see [`crate::catalog::UniqueKey::equality`] and
+/// [`crate::catalog::ForeignKey::equality`]).
+pub fn equal(left: &str, operator: &str, right: &str) -> String {
+    format!("{left} {operator} {right}")
 }
 
 /// `(a, b)` after a table name in COPY or INSERT; nothing for a table without columns.
@@ -68,6 +69,21 @@ fn column_list(columns: &[String]) -> String {
 }
 
 impl LoadTable<'_> {
+    /// The rows `left` and `right` (of this table, or staged for it) hold the same values of
+    /// the unique key `key` (one of [`LoadTable::unique_keys`]), by the key's own equality.
+    pub fn key_match(&self, key: &[String], left: &str, right: &str) -> String {
+        let unique = self.target.unique_keys.iter().find(|k| k.columns == key);
+        key.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let q = quote_ident(c);
+                let operator = unique.map_or("=", |k| k.equality(i));
+                equal(&format!("{left}.{q}"), operator, &format!("{right}.{q}"))
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
     /// The columns a staged row is compared on with the target's row of the same identity
     /// key: every snapshot column but the key's (all of them without an identity key, where
     /// whole rows are compared). The drift and the verification compare these, as text.
@@ -122,7 +138,7 @@ impl LoadTable<'_> {
                 format!(
                     "NOT EXISTS (SELECT 1 FROM {} AS t WHERE {})",
                     self.target.name.sql(),
-                    key_match(key, "t", "s")
+                    self.key_match(key, "t", "s")
                 )
             })
             .collect();
@@ -210,7 +226,7 @@ impl LoadTable<'_> {
             sets.join(", "),
             self.stage,
             any_value.join(" OR "),
-            key_match(key, "t", "s")
+            self.key_match(key, "t", "s")
         ))
     }
 
@@ -242,7 +258,7 @@ impl LoadTable<'_> {
                   WHERE {which}",
                 stage = self.stage,
                 from = self.target.from_clause(),
-                matches = key_match(key, "t", "s"),
+                matches = self.key_match(key, "t", "s"),
                 first = quote_ident(&key[0]),
                 content = match self.content_columns() {
                     columns if columns.is_empty() => String::new(),
@@ -381,6 +397,37 @@ mod tests {
         assert!(insert.starts_with(r#"INSERT INTO "app"."Users""#));
         let restore = load.restore(&["email".into()]).unwrap();
         assert!(restore.contains(r#"SET "email" = s."email""#), "{restore}");
+    }
+
+    #[test]
+    fn keys_compare_with_their_own_equality() {
+        let mut t = table();
+        t.unique_keys = vec![crate::catalog::UniqueKey {
+            name: "users_email_key".into(),
+            columns: vec!["id".into(), "email".into()],
+            primary: false,
+            deferrable: false,
+            nulls_not_distinct: false,
+            equality: vec!["=".into(), "OPERATOR(extensions.=)".into()],
+        }];
+        let load = LoadTable {
+            target: &t,
+            stage: "pg_temp.s1".into(),
+            columns: vec!["id".into(), "email".into()],
+            unique_keys: vec![vec!["id".into(), "email".into()]],
+            identity_key: Some(vec!["id".into(), "email".into()]),
+            overriding: false,
+        };
+        let key = ["id".to_string(), "email".to_string()];
+        assert_eq!(
+            load.key_match(&key, "t", "s"),
+            r#"t."id" = s."id" AND t."email" OPERATOR(extensions.=) s."email""#
+        );
+        assert!(load
+            .classify()
+            .contains(r#"t."email" OPERATOR(extensions.=) s."email""#));
+        // A key the catalog does not know (none of the target's): the plain `=`.
+        assert_eq!(load.key_match(&key[..1], "a", "b"), r#"a."id" = b."id""#);
     }
 
     #[test]

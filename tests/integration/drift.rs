@@ -447,3 +447,167 @@ fn a_key_spelled_otherwise_in_the_same_type_is_the_same_row_not_drift() {
     let again = json(&import(&target, &dir, &["--json", "--on-drift", "fail"]).ok());
     assert!(repaired(&again).is_empty(), "{again}");
 }
+
+#[test]
+fn a_repair_of_an_inheritance_parent_updates_its_own_rows_only() {
+    // The parent's row 1 drifted; a child table (classic inheritance, no key shared) holds a
+    // row under the same id, which the snapshot's parent rows are not.
+    let schema = "CREATE TABLE items (id int PRIMARY KEY, label text);
+                  CREATE TABLE special_items (extra text) INHERITS (items);";
+    let (_source, dir, target) = drifted_target(
+        "drift_inherit",
+        schema,
+        "INSERT INTO items VALUES (1, 'a');",
+        "INSERT INTO items VALUES (1, 'old');
+         INSERT INTO special_items VALUES (1, 'mine', 'x');",
+    );
+    let report = json(&import(&target, &dir, &["--json"]).ok());
+    assert_eq!(repaired(&report), ["public.items 1 label"], "{report}");
+    assert_eq!(
+        text(
+            &target,
+            "SELECT string_agg(tableoid::regclass || ':' || label, ' ' ORDER BY label) FROM items"
+        ),
+        "items:a special_items:mine"
+    );
+}
+
+#[test]
+fn a_repair_that_would_cascade_through_a_key_to_one_partition_is_refused() {
+    // audit references a leaf partition of acct, not acct itself: the repair of acct's row
+    // would rewrite audit's row 9, which the snapshot does not hold.
+    let schema = "CREATE TABLE acct (id int, region text, code text,
+                                     PRIMARY KEY (id, region), UNIQUE (code, region))
+                      PARTITION BY LIST (region);
+                  CREATE TABLE acct_eu PARTITION OF acct FOR VALUES IN ('eu');
+                  CREATE TABLE audit (id int PRIMARY KEY, code text, region text,
+                                      FOREIGN KEY (code, region) REFERENCES acct_eu (code, region)
+                                          ON UPDATE CASCADE);";
+    let (_source, dir, target) = drifted_target(
+        "drift_leaf_cascade",
+        schema,
+        "INSERT INTO acct VALUES (1, 'eu', 'B');",
+        "INSERT INTO acct VALUES (1, 'eu', 'A'); INSERT INTO audit VALUES (9, 'A', 'eu');",
+    );
+    let before = target.fingerprint();
+    import(&target, &dir, &[])
+        .code(5)
+        .stderr_has("public.acct (id, region)=(1, eu)")
+        .stderr_has("1 row(s) of public.audit")
+        .stderr_has("(id)=(9)")
+        .stderr_has("--on-drift=keep");
+    assert_eq!(target.fingerprint(), before, "the target changed");
+}
+
+#[test]
+fn a_repair_refused_by_a_key_to_a_partitioned_table_names_the_rows_that_hold_it() {
+    // A NO ACTION key to the partitioned table (its check runs as the clone on the partition)
+    // and one to a leaf partition: both name the key and the row that still holds the value.
+    for reference in ["acct (code, region)", "acct_eu (code, region)"] {
+        let schema = format!(
+            "CREATE TABLE acct (id int, region text, code text,
+                                PRIMARY KEY (id, region), UNIQUE (code, region))
+                 PARTITION BY LIST (region);
+             CREATE TABLE acct_eu PARTITION OF acct FOR VALUES IN ('eu');
+             CREATE TABLE audit (id int PRIMARY KEY, code text, region text,
+                                 CONSTRAINT audit_acct FOREIGN KEY (code, region)
+                                     REFERENCES {reference});"
+        );
+        let (_source, dir, target) = drifted_target(
+            "drift_leaf_blocked",
+            &schema,
+            "INSERT INTO acct VALUES (1, 'eu', 'B');",
+            "INSERT INTO acct VALUES (1, 'eu', 'A'); INSERT INTO audit VALUES (9, 'A', 'eu');",
+        );
+        let before = target.fingerprint();
+        import(&target, &dir, &[])
+            .code(4)
+            .stderr_has("public.acct (id, region)=(1, eu): code")
+            .stderr_has("1 row(s) of public.audit still reference")
+            .stderr_has("audit_acct (ON UPDATE NO ACTION): (id)=(9)");
+        assert_eq!(
+            target.fingerprint(),
+            before,
+            "{reference}: the target changed"
+        );
+    }
+}
+
+#[test]
+fn keys_of_an_extension_type_off_the_search_path_compare_with_their_own_equality() {
+    // citext lives in a schema the role's search_path lacks, where `citext = citext` would
+    // resolve to text's `=`, which tells case.
+    let schema = "CREATE SCHEMA extensions;
+                  CREATE EXTENSION citext SCHEMA extensions;
+                  CREATE TABLE tags (id int PRIMARY KEY, name extensions.citext UNIQUE NOT NULL);
+                  CREATE TABLE notes (id int PRIMARY KEY, tag extensions.citext
+                                      REFERENCES tags (name) ON UPDATE CASCADE);
+                  CREATE TABLE words (word extensions.citext PRIMARY KEY, note text);";
+    // Note 9 (not in the snapshot) references tag 1 in another case: the repair of tag 1's
+    // name would rewrite it by the cascade.
+    let (_source, dir, target) = drifted_target(
+        "drift_citext_path",
+        schema,
+        "INSERT INTO tags VALUES (1, 'xyz'); INSERT INTO words VALUES ('Ann', 'a');",
+        "INSERT INTO tags VALUES (1, 'ABC'); INSERT INTO notes VALUES (9, 'abc');
+         INSERT INTO words VALUES ('ANN', 'a');",
+    );
+    let before = target.fingerprint();
+    import(&target, &dir, &[])
+        .code(5)
+        .stderr_has("public.tags (id)=(1)")
+        .stderr_has("1 row(s) of public.notes")
+        .stderr_has("(id)=(9)");
+    assert_eq!(target.fingerprint(), before, "the target changed");
+    // Without the tag's drift, the word spelled in another case is the row the target holds.
+    target.execute("DELETE FROM notes; UPDATE tags SET name = 'xyz'");
+    let report = json(&import(&target, &dir, &["--json"]).ok());
+    assert!(repaired(&report).is_empty(), "{report}");
+    assert_eq!(total(&report, "already_present"), 2, "{report}");
+    assert_eq!(text(&target, "SELECT word::text FROM words"), "ANN");
+}
+
+#[test]
+fn a_cascade_chain_that_comes_back_to_a_key_with_new_rows_is_refused() {
+    // r's repair cascades to a1, then (b_a) to b10, then (a_b) to a3, all in the snapshot;
+    // b_a again carries a3's change to b30, which the snapshot does not hold.
+    let schema = "CREATE TABLE r (id int PRIMARY KEY, code text NOT NULL, UNIQUE (code, id));
+                  CREATE TABLE a (id int PRIMARY KEY, code text, rid int, bid int,
+                                  UNIQUE (code, id),
+                                  CONSTRAINT a_r FOREIGN KEY (code, rid) REFERENCES r (code, id)
+                                      ON UPDATE CASCADE);
+                  CREATE TABLE b (id int PRIMARY KEY, code text, aid int, UNIQUE (code, id),
+                                  CONSTRAINT b_a FOREIGN KEY (code, aid) REFERENCES a (code, id)
+                                      ON UPDATE CASCADE);
+                  ALTER TABLE a ADD CONSTRAINT a_b FOREIGN KEY (code, bid)
+                      REFERENCES b (code, id) ON UPDATE CASCADE;";
+    let rows = |code: &str, outside: &str| {
+        format!(
+            "INSERT INTO r VALUES (1, '{code}'); INSERT INTO a VALUES (1, '{code}', 1, NULL);
+             INSERT INTO b VALUES (10, '{code}', 1); INSERT INTO a VALUES (3, '{code}', NULL, 10);
+             {outside}"
+        )
+    };
+    let (_source, dir, target) = drifted_target(
+        "drift_revisit",
+        schema,
+        &rows("Y", ""),
+        &rows("X", "INSERT INTO b VALUES (30, 'X', 3);"),
+    );
+    let before = target.fingerprint();
+    import(&target, &dir, &[])
+        .code(5)
+        .stderr_has("public.r (id)=(1): code")
+        .stderr_has("a_r → b_a → a_b → b_a")
+        .stderr_has("1 row(s) of public.b")
+        .stderr_has("(id)=(30)")
+        .stderr_has("--on-drift=keep");
+    assert_eq!(target.fingerprint(), before, "the target changed");
+    // Without the row outside the snapshot, the chain reaches nothing new: it converges.
+    target.execute("DELETE FROM b WHERE id = 30");
+    import(&target, &dir, &[]).ok();
+    assert_eq!(
+        text(&target, "SELECT string_agg(DISTINCT code, ',') FROM b"),
+        "Y"
+    );
+}
