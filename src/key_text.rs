@@ -63,6 +63,18 @@ pub fn prints_one_way(child: &Column, parent: &Column) -> bool {
         || (c.starts_with("character(") && is_deterministic(parent.collation.as_deref()))
 }
 
+/// The type a child column's values are cast to before the key's equality compares them with
+/// the parent column's, as the server's own check does (the referenced type's equality, the
+/// child's value coerced to that type when its family has no operator for the pair): a `text`
+/// `ab ` is the `character(3)` `ab ` under `bpchar` equality, though not as text, which is what
+/// `bpchar = text` would pick. `None` when the columns are of one type, or both integers (whose
+/// family compares across widths: a cast could overflow).
+pub fn child_cast<'p>(child: &Column, parent: &'p Column) -> Option<&'p str> {
+    let (c, p) = (&*child.base_type, &*parent.base_type);
+    let both_integers = INTEGERS.contains(&c) && INTEGERS.contains(&p);
+    (c != p && !both_integers).then_some(p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +146,23 @@ mod tests {
         ] {
             assert!(!one_way(child, parent), "{child} -> {parent}");
         }
+    }
+
+    #[test]
+    fn a_child_is_cast_to_the_parent_s_type_unless_it_is_the_same_or_both_are_integers() {
+        let cast = |child: &str, parent: &str| {
+            child_cast(&column(child, None), &column(parent, None)).map(str::to_string)
+        };
+        assert_eq!(cast("text", "bpchar").as_deref(), Some("bpchar"));
+        assert_eq!(
+            cast("character varying", "bpchar").as_deref(),
+            Some("bpchar")
+        );
+        assert_eq!(cast("bpchar", "text").as_deref(), Some("text"));
+        assert_eq!(cast("bpchar", "bpchar"), None);
+        assert_eq!(cast("public.citext", "public.citext"), None);
+        assert_eq!(cast("bigint", "integer"), None);
+        assert_eq!(cast("integer", "bigint"), None);
     }
 
     #[test]

@@ -317,6 +317,7 @@ impl Check<'_> {
             &key,
             None,
             parent,
+            fk.equalities(),
         ))
     }
 }
