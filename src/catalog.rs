@@ -138,6 +138,9 @@ pub struct Column {
     /// column's, as PostgreSQL's own check does.
     #[serde(skip)]
     pub collation: Option<Arc<str>>,
+    /// Of an enum type, whose values print as their one label each.
+    #[serde(skip)]
+    pub is_enum: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -764,6 +767,7 @@ impl Catalog {
                 },
                 has_default: row.get("has_default"),
                 collation: row.get::<_, Option<&str>>("collation").map(&mut shared),
+                is_enum: row.get("is_enum"),
             });
         }
         drop(rows);
@@ -1144,6 +1148,7 @@ mod tests {
                 identity: None,
                 has_default: false,
                 collation: None,
+                is_enum: false,
             });
         }
         let key = |name: &str, columns: &[&str], primary: bool| UniqueKey {
@@ -1193,6 +1198,7 @@ mod tests {
                 identity: None,
                 has_default: false,
                 collation: None,
+                is_enum: false,
             });
         }
         // Column 2 was dropped: "b" is number 3, "a" number 4.

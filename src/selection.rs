@@ -2274,6 +2274,7 @@ mod tests {
             identity: None,
             has_default: false,
             collation: None,
+            is_enum: false,
         };
         let table = |name: &str, columns: Vec<Column>| Table {
             oid: 0,

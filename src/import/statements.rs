@@ -365,6 +365,7 @@ mod tests {
                     identity: None,
                     has_default: false,
                     collation: None,
+                    is_enum: false,
                 })
                 .collect(),
             unique_keys: vec![],
