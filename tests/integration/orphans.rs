@@ -163,6 +163,29 @@ fn a_table_of_orphans_only_is_refused_saying_why_it_is_empty() {
         run.stderr
     );
     assert!(!dir.exists(), "a refused export wrote its directory");
+
+    // With --json, the refusal is the error object's one problem.
+    let run = seedsnap(&[
+        "export",
+        "--json",
+        "--source",
+        &url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .code(5);
+    let error = &json(&run)["error"];
+    assert_eq!(error["kind"], "verification_failed", "{error}");
+    let problems = error["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{error}");
+    assert_eq!(problems[0]["kind"], "other", "{error}");
+    assert!(
+        problems[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("public.ch (its rows were left out as orphans of ch_"),
+        "{error}"
+    );
 }
 
 /// A key compares with the referenced type's equality, as the server's check does: a `text`
