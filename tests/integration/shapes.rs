@@ -1086,3 +1086,30 @@ fn a_virtual_key_of_an_extension_s_type_compares_with_its_equality() {
     import(&target, &dir, &[]).ok();
     assert_eq!(target.query_i64("SELECT count(*) FROM posts"), 2);
 }
+
+/// The import's batched key check (a superuser's, into empty tables) compares as the server's
+/// check does: `ABC` is its `citext` parent `abc` when citext lives off the search path, and a
+/// `text` `ab ` its `character(3)` parent `ab `.
+#[test]
+fn the_batched_key_check_compares_with_each_key_s_equality() {
+    let schema = "CREATE SCHEMA ext; CREATE EXTENSION citext SCHEMA ext;
+        CREATE TABLE tags (name ext.citext PRIMARY KEY);
+        CREATE TABLE codes (code character(3) PRIMARY KEY);
+        CREATE TABLE posts (id int PRIMARY KEY, tag ext.citext REFERENCES tags,
+                            code text REFERENCES codes);";
+    let source = cluster().create_db(
+        "batched_eq",
+        None,
+        &format!(
+            "{schema}
+             INSERT INTO tags VALUES ('abc');
+             INSERT INTO codes VALUES ('ab ');
+             INSERT INTO posts VALUES (1, 'ABC', 'ab ');"
+        ),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let target = cluster().create_db("batched_eq_test", None, schema);
+    let report = json(&import(&target, &dir, &["--json"]).ok());
+    assert_eq!(report["key_checks"], "batched", "{report}");
+    assert_eq!(target.query_i64("SELECT count(*) FROM posts"), 1);
+}
