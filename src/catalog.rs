@@ -23,6 +23,7 @@ const FOREIGN_KEYS_SQL: &str = include_str!("catalog/foreign_keys.sql");
 const SEQUENCES_SQL: &str = include_str!("catalog/sequences.sql");
 const EQUALITY_OPERATORS_SQL: &str = include_str!("catalog/equality_operators.sql");
 const OPCLASS_EQUALITY_SQL: &str = include_str!("catalog/opclass_equality.sql");
+const DEFAULT_EQUALITY_SQL: &str = include_str!("catalog/default_equality.sql");
 
 /// The first object id PostgreSQL gives to objects made after `initdb`: an operator numbered
 /// below it is built in, in `pg_catalog`, and found by `=` whatever the search path.
@@ -138,6 +139,9 @@ pub struct Column {
     /// column's, as PostgreSQL's own check does.
     #[serde(skip)]
     pub collation: Option<Arc<str>>,
+    /// Of an enum type, whose values print as their one label each.
+    #[serde(skip)]
+    pub is_enum: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,6 +333,10 @@ pub enum KeyKind {
         /// A polymorphic key's discriminator: a child row needs a parent through this key
         /// only when every condition holds (all rows when empty).
         condition: Vec<Condition>,
+        /// The equality the server would give such a key, as [`Constraint::equality`]: the
+        /// referenced type's default (see [`default_equality`]). Empty when every column's is
+        /// built in.
+        equality: Vec<String>,
     },
 }
 
@@ -477,15 +485,21 @@ impl ForeignKey {
     /// The SQL operator comparing two values of referenced column `i` as the key does (see
     /// [`Constraint::equality`]): `=` unless the key's is an extension's.
     pub fn equality(&self, i: usize) -> &str {
-        self.constraint()
-            .and_then(|c| c.equality.get(i))
-            .map_or("=", String::as_str)
+        self.equalities().get(i).map_or("=", String::as_str)
+    }
+
+    /// The key's equality operators by column, empty when all are built in (`=`).
+    pub fn equalities(&self) -> &[String] {
+        match &self.kind {
+            KeyKind::Declared(constraint) => &constraint.equality,
+            KeyKind::Virtual { equality, .. } => equality,
+        }
     }
 
     /// A virtual key's condition, to rewrite its values (lookups); `None` for declared keys.
     pub fn condition_mut(&mut self) -> Option<&mut Vec<Condition>> {
         match &mut self.kind {
-            KeyKind::Virtual { condition } => Some(condition),
+            KeyKind::Virtual { condition, .. } => Some(condition),
             KeyKind::Declared(_) => None,
         }
     }
@@ -493,7 +507,7 @@ impl ForeignKey {
     /// A virtual key's condition on the child row; empty for declared keys.
     pub fn condition(&self) -> &[Condition] {
         match &self.kind {
-            KeyKind::Virtual { condition } => condition,
+            KeyKind::Virtual { condition, .. } => condition,
             KeyKind::Declared(_) => &[],
         }
     }
@@ -768,6 +782,7 @@ impl Catalog {
                 },
                 has_default: row.get("has_default"),
                 collation: row.get::<_, Option<&str>>("collation").map(&mut shared),
+                is_enum: row.get("is_enum"),
             });
         }
         drop(rows);
@@ -995,6 +1010,76 @@ fn name_key_equalities(
     Ok(())
 }
 
+/// The equality operators, where not built in, that foreign keys referencing `columns` (table
+/// index into `tables`, column name) would compare with: the referenced type's default btree
+/// equality, as the server picks it for a declared key (`OPERATOR(public.=)` for `citext`).
+/// Asked for virtual keys, which no constraint records; a column missing from the answer
+/// compares with `=`. No query when `columns` is empty.
+pub fn default_equality(
+    client: &mut impl GenericClient,
+    tables: &[Table],
+    columns: &[(usize, String)],
+) -> Result<HashMap<(usize, String), String>> {
+    if columns.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let oids: Vec<i64> = columns.iter().map(|(t, _)| tables[*t].oid as i64).collect();
+    let names: Vec<&str> = columns.iter().map(|(_, c)| c.as_str()).collect();
+    let by_oid: HashMap<i64, usize> = columns
+        .iter()
+        .map(|(t, _)| (tables[*t].oid as i64, *t))
+        .collect();
+    Ok(client
+        .query_typed(
+            DEFAULT_EQUALITY_SQL,
+            &[(&oids, Type::INT8_ARRAY), (&names, Type::TEXT_ARRAY)],
+        )
+        .context("reading the equality operators of virtual keys' types from pg_catalog")?
+        .iter()
+        .filter_map(|row| {
+            let table = *by_oid.get(&row.get::<_, i64>("table_oid"))?;
+            Some(((table, row.get("column_name")), row.get("operator_sql")))
+        })
+        .collect())
+}
+
+/// Gives each virtual key of `keys` the equality the server would give it if declared
+/// ([`default_equality`]), in one query for all of them; none when there are no virtual keys.
+pub fn name_virtual_equality(
+    client: &mut impl GenericClient,
+    tables: &[Table],
+    keys: &mut [ForeignKey],
+) -> Result<()> {
+    let columns: Vec<(usize, String)> = keys
+        .iter()
+        .filter(|k| k.is_virtual())
+        .flat_map(|k| k.parent_columns.iter().map(|c| (k.parent, c.clone())))
+        .collect();
+    let operators = default_equality(client, tables, &columns)?;
+    if operators.is_empty() {
+        return Ok(());
+    }
+    for key in keys {
+        let parent = key.parent;
+        let named: Vec<String> = key
+            .parent_columns
+            .iter()
+            .map(|c| {
+                operators
+                    .get(&(parent, c.clone()))
+                    .cloned()
+                    .unwrap_or_else(|| "=".to_string())
+            })
+            .collect();
+        if let KeyKind::Virtual { equality, .. } = &mut key.kind {
+            if named.iter().any(|o| o != "=") {
+                *equality = named;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `unique_keys.sql` for a server of this `server_version_num`: before PostgreSQL 15, which
 /// added `NULLS NOT DISTINCT`, every unique key's NULLs are distinct.
 fn unique_keys_sql(server_version: i32) -> Cow<'static, str> {
@@ -1119,6 +1204,7 @@ mod tests {
                 identity: None,
                 has_default: false,
                 collation: None,
+                is_enum: false,
             });
         }
         let key = |name: &str, columns: &[&str], primary: bool| UniqueKey {
@@ -1169,6 +1255,7 @@ mod tests {
                 identity: None,
                 has_default: false,
                 collation: None,
+                is_enum: false,
             });
         }
         // Column 2 was dropped: "b" is number 3, "a" number 4.

@@ -22,8 +22,8 @@ Exit codes:
   2  the command line is wrong
   3  refused by the safety guard: the target is not a test database, or is the source
   4  bad input: a malformed snapshot, a schema that does not match, a bad option; nothing written
-     (with --json, the error object lists every problem)
   5  verification failed: missing or drifted rows, unresolved foreign keys, empty tables
+     (with --json, the error object of a 4 or 5 lists every problem, at least one)
   6  a database server could not be reached or went away";
 
 #[derive(Parser, Debug)]
@@ -131,8 +131,8 @@ impl Command {
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
     /// Print the report as JSON on stdout instead of a table; a failure as an error object
-    /// (kind, exit code, message, and its problems, each with kind, table, column,
-    /// constraint, file, line and hint where known).
+    /// (kind, exit code, message, and its problems, at least one for exit codes 4 and 5, each
+    /// with kind, table, column, constraint, file, line and hint where known).
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -56,12 +56,13 @@ impl ExitKind {
 
 /// The object `--json` prints on stdout for a failure:
 /// `{"error": {"kind": "bad_input", "exit_code": 4, "message": "…", "problems": […]}}`, each
-/// problem an object (see [`Problem::to_json`]). A bad-input failure (exit code 4) always
-/// lists at least one: one of kind `other` holding the message when the error was not built
-/// from problems.
+/// problem an object (see [`Problem::to_json`]). A bad-input or verification failure (exit
+/// code 4 or 5) always lists at least one: one of kind `other` holding the message when the
+/// error was not built from problems (a refusal that is one sentence). Other failures list
+/// their problems if they have any (usually none: the message says it all).
 pub fn json_object(kind: ExitKind, message: &str, problems: &[Problem]) -> serde_json::Value {
     let mut listed: Vec<serde_json::Value> = problems.iter().map(Problem::to_json).collect();
-    if listed.is_empty() && kind == ExitKind::BadInput {
+    if listed.is_empty() && matches!(kind, ExitKind::BadInput | ExitKind::VerificationFailed) {
         listed.push(Problem::unplaced(message).to_json());
     }
     serde_json::json!({
@@ -199,6 +200,23 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), kinds.len());
         assert!(!codes.contains(&0));
+    }
+
+    #[test]
+    fn bad_input_and_verification_failures_list_at_least_their_message() {
+        for kind in [ExitKind::BadInput, ExitKind::VerificationFailed] {
+            let object = json_object(kind, "2 rows are missing", &[]);
+            let problems = object["error"]["problems"].as_array().unwrap();
+            assert_eq!(problems.len(), 1, "{object}");
+            assert_eq!(problems[0]["kind"], "other");
+            assert_eq!(problems[0]["message"], "2 rows are missing");
+        }
+        let listed = vec![Problem::unplaced("one"), Problem::unplaced("two")];
+        let object = json_object(ExitKind::VerificationFailed, "two problems", &listed);
+        assert_eq!(object["error"]["problems"].as_array().unwrap().len(), 2);
+        // A refusal or a connection error says it all in its message.
+        let object = json_object(ExitKind::Refused, "not a test database", &[]);
+        assert_eq!(object["error"]["problems"], serde_json::json!([]));
     }
 
     #[test]

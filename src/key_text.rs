@@ -11,7 +11,9 @@
 //!
 //! [`prints_one_way`] says which pairs of columns need no such help: both of one type (or
 //! both of the integer types, or both strings) among types whose values have one printed form
-//! each, and a string compared under a collation that compares bytes. Anything it does not
+//! each (an enum's label, a `time` or `timetz`, whose equality needs the same zone too, a
+//! `numeric(p)`, printed by the catalog as `numeric(p,0)`), and a string compared under a
+//! collation that compares bytes. Anything it does not
 //! know (domains, extension types, floats, intervals, a collation outside `pg_catalog`, which
 //! may be nondeterministic) takes the matched-values lookup, which is always right.
 
@@ -29,6 +31,23 @@ const ONE_FORM: &[&str] = &[
 /// The integer types: each prints a value as its plain decimal, so any two of them compare
 /// as text.
 const INTEGERS: &[&str] = &["smallint", "integer", "bigint"];
+
+/// Whether `type_name` (as `format_type` prints it) is `time` or `timetz`, with or without a
+/// precision. Equal `time` values are the same microsecond; equal `timetz` values the same
+/// time in the same zone (`12:00+01` is not `11:00+00`): each prints one way.
+fn is_time_of_day(type_name: &str) -> bool {
+    let rest = match type_name.strip_prefix("time(") {
+        Some(precision) => match precision.split_once(')') {
+            Some((digits, rest)) if digits.chars().all(|c| c.is_ascii_digit()) => rest,
+            _ => return false,
+        },
+        None => match type_name.strip_prefix("time") {
+            Some(rest) => rest,
+            None => return false,
+        },
+    };
+    rest == " without time zone" || rest == " with time zone"
+}
 
 /// Whether `type_name` (as `format_type` prints it) is a string type that compares by bytes
 /// under a deterministic collation: `text`, `character varying` with or without a length.
@@ -58,9 +77,23 @@ pub fn prints_one_way(child: &Column, parent: &Column) -> bool {
         return false;
     }
     ONE_FORM.contains(&c)
+        || (child.is_enum && parent.is_enum)
         || c.starts_with("timestamp")
+        || is_time_of_day(c)
         || (c.starts_with("numeric(") && c.contains(','))
         || (c.starts_with("character(") && is_deterministic(parent.collation.as_deref()))
+}
+
+/// The type a child column's values are cast to before the key's equality compares them with
+/// the parent column's, as the server's own check does (the referenced type's equality, the
+/// child's value coerced to that type when its family has no operator for the pair): a `text`
+/// `ab ` is the `character(3)` `ab ` under `bpchar` equality, though not as text, which is what
+/// `bpchar = text` would pick. `None` when the columns are of one type, or both integers (whose
+/// family compares across widths: a cast could overflow).
+pub fn child_cast<'p>(child: &Column, parent: &'p Column) -> Option<&'p str> {
+    let (c, p) = (&*child.base_type, &*parent.base_type);
+    let both_integers = INTEGERS.contains(&c) && INTEGERS.contains(&p);
+    (c != p && !both_integers).then_some(p)
 }
 
 #[cfg(test)]
@@ -77,6 +110,7 @@ mod tests {
             identity: None,
             has_default: false,
             collation: collation.map(Into::into),
+            is_enum: false,
         }
     }
 
@@ -101,7 +135,13 @@ mod tests {
             ("text", "character varying"),
             ("uuid", "uuid"),
             ("numeric(6,2)", "numeric(6,2)"),
+            // `numeric(6)`, as the catalog prints it.
+            ("numeric(6,0)", "numeric(6,0)"),
             ("character(3)", "character(3)"),
+            ("time without time zone", "time without time zone"),
+            ("time(2) without time zone", "time(2) without time zone"),
+            ("time with time zone", "time with time zone"),
+            ("time(3) with time zone", "time(3) with time zone"),
             (
                 "timestamp(3) without time zone",
                 "timestamp(3) without time zone",
@@ -131,9 +171,47 @@ mod tests {
             // A domain may be over any of these.
             ("code", "code"),
             ("integer[]", "integer[]"),
+            // Times of two precisions, and a time to a timetz.
+            ("time(2) without time zone", "time without time zone"),
+            ("time without time zone", "time with time zone"),
+            ("timeline", "timeline"),
+            ("time(x) with time zone", "time(x) with time zone"),
         ] {
             assert!(!one_way(child, parent), "{child} -> {parent}");
         }
+    }
+
+    #[test]
+    fn an_enum_prints_each_value_as_its_label() {
+        let mood = |is_enum| Column {
+            is_enum,
+            ..column("app.mood", None)
+        };
+        assert!(prints_one_way(&mood(true), &mood(true)));
+        // A type of that name that is not an enum (a domain) may print a value two ways.
+        assert!(!prints_one_way(&mood(false), &mood(false)));
+        let other = Column {
+            is_enum: true,
+            ..column("app.colour", None)
+        };
+        assert!(!prints_one_way(&mood(true), &other));
+    }
+
+    #[test]
+    fn a_child_is_cast_to_the_parent_s_type_unless_it_is_the_same_or_both_are_integers() {
+        let cast = |child: &str, parent: &str| {
+            child_cast(&column(child, None), &column(parent, None)).map(str::to_string)
+        };
+        assert_eq!(cast("text", "bpchar").as_deref(), Some("bpchar"));
+        assert_eq!(
+            cast("character varying", "bpchar").as_deref(),
+            Some("bpchar")
+        );
+        assert_eq!(cast("bpchar", "text").as_deref(), Some("text"));
+        assert_eq!(cast("bpchar", "bpchar"), None);
+        assert_eq!(cast("public.citext", "public.citext"), None);
+        assert_eq!(cast("bigint", "integer"), None);
+        assert_eq!(cast("integer", "bigint"), None);
     }
 
     #[test]

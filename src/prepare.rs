@@ -402,6 +402,8 @@ fn check_options(
         }
         savepoint.rollback()?;
     }
+    // Compared as the server would compare such a key (a citext key ignores case).
+    crate::catalog::name_virtual_equality(txn, &catalog.tables, &mut keys)?;
     catalog.foreign_keys.extend(keys);
     Ok(problems)
 }

@@ -298,7 +298,9 @@ pub enum Probe {
 /// The SQL condition, over the child's row aliased `t`, that the row is an orphan of `fk`: the
 /// key applies to it (its partition, its `when` conditions), needs a parent under the key's
 /// MATCH rule, and `FROM ONLY` the parent (as the server's own check reads it) holds no row
-/// with its values. Never NULL, so `NOT (…)` keeps exactly the other rows.
+/// with its values, compared as the server's check compares them: with the key's equality,
+/// the child's values cast to the parent's type (see [`key_text::child_cast`]) under the
+/// parent column's collation. Never NULL, so `NOT (…)` keeps exactly the other rows.
 pub fn orphan_sql(catalog: &Catalog, fk: &ForeignKey, probe: Probe) -> String {
     let mut parts = Vec::new();
     if let Some(scope) = &fk.partition {
@@ -316,14 +318,28 @@ pub fn orphan_sql(catalog: &Catalog, fk: &ForeignKey, probe: Probe) -> String {
         )
     }));
     parts.push(fk.match_rule().needs_parent_sql(&fk.columns, "t"));
+    let (child_table, parent_table) = (&catalog.tables[fk.child], &catalog.tables[fk.parent]);
     let matches: Vec<String> = fk
         .parent_columns
         .iter()
         .zip(&fk.columns)
         .enumerate()
         .map(|(i, (p, c))| {
+            // The child's value as the parent's type, under the parent's collation, as the
+            // server's check compares them (not with what `parent = child` would resolve to).
+            let (child, parent) = (child_table.column(c), parent_table.column(p));
+            let cast = match (child, parent) {
+                (Some(child), Some(parent)) => key_text::child_cast(child, parent)
+                    .map(|ty| format!("::{ty}"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            let collate = parent
+                .and_then(|p| p.collation.as_deref())
+                .map(|c| format!(" COLLATE {c}"))
+                .unwrap_or_default();
             format!(
-                "p.{} {} t.{}",
+                "p.{} {} t.{}{cast}{collate}",
                 quote_ident(p),
                 fk.equality(i),
                 quote_ident(c)
@@ -1380,7 +1396,7 @@ impl<'a> Selector<'a> {
             };
             sets[set].matched |= !prints_one_way(catalog, fk);
             // A virtual key sharing the set with a declared one compares as the declared does.
-            if fk.constraint().is_some_and(|c| !c.equality.is_empty()) {
+            if !fk.equalities().is_empty() && !fk.is_virtual() {
                 sets[set].equality = (0..fk.parent_columns.len())
                     .map(|i| fk.equality(i))
                     .collect();
@@ -2236,6 +2252,7 @@ mod tests {
                             column: "owner".into(),
                             value: "p".into(),
                         }],
+                        equality: Vec::new(),
                     },
                 ),
             ],
@@ -2257,6 +2274,7 @@ mod tests {
             identity: None,
             has_default: false,
             collation: None,
+            is_enum: false,
         };
         let table = |name: &str, columns: Vec<Column>| Table {
             oid: 0,

@@ -435,6 +435,9 @@ pub fn resolve(catalog: &Catalog, specs: &[VirtualKeySpec]) -> (Vec<ForeignKey>,
             match_rule: MatchRule::Simple,
             kind: KeyKind::Virtual {
                 condition: spec.condition.clone(),
+                // Read from the database after the keys are resolved (see
+                // `catalog::name_virtual_equality`).
+                equality: Vec::new(),
             },
             partition: None,
         });
@@ -557,6 +560,7 @@ mod tests {
                     identity: None,
                     has_default: false,
                     collation: None,
+                    is_enum: false,
                 })
                 .collect(),
             unique_keys: vec![UniqueKey {

@@ -987,6 +987,7 @@ mod tests {
             identity: identity.then_some(Identity::Always),
             has_default: false,
             collation: None,
+            is_enum: false,
         };
         Table {
             oid: 1,

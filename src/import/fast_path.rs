@@ -45,6 +45,7 @@ use serde::Serialize;
 
 use crate::catalog::{quote_ident, Catalog, ForeignKey, MatchRule, Table, UniqueKey};
 use crate::error::ExitKind;
+use crate::key_text;
 use crate::problem::{self, Problem, ProblemKind};
 
 use crate::snapshot::manifest::ManifestForeignKey;
@@ -317,6 +318,7 @@ impl Check<'_> {
             &key,
             None,
             parent,
+            fk.equalities(),
         ))
     }
 }
@@ -330,6 +332,11 @@ struct OrphanGroup<'a> {
     child_types: Vec<&'a str>,
     /// ` COLLATE …` of each parent column, or nothing (see `statements::collate_as`).
     collations: Vec<String>,
+    /// The keys' equality of each column (see [`crate::catalog::Constraint::equality`]).
+    equality: Vec<String>,
+    /// `::type` of each column when the child's values are cast to the parent's type to be
+    /// compared, as the server's check does ([`key_text::child_cast`]), or nothing.
+    casts: Vec<String>,
 }
 
 /// At most this many foreign keys are counted by one statement.
@@ -387,6 +394,17 @@ fn count_keys(
             .iter()
             .map(|c| child.column(c).map_or("", |c| &*c.type_name))
             .collect();
+        let casts = fk
+            .columns
+            .iter()
+            .zip(&fk.parent_columns)
+            .map(|(c, p)| match (child.column(c), parent.column(p)) {
+                (Some(c), Some(p)) => key_text::child_cast(c, p)
+                    .map(|ty| format!("::{ty}"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            })
+            .collect();
         checks.push(Check::ForeignKey {
             fk,
             parent,
@@ -402,6 +420,10 @@ fn count_keys(
                     .iter()
                     .map(|c| super::statements::collate_as(parent, c))
                     .collect(),
+                equality: (0..fk.parent_columns.len())
+                    .map(|i| fk.equality(i).to_string())
+                    .collect(),
+                casts,
             },
         });
     }
@@ -584,8 +606,11 @@ fn orphan_counts(group: &OrphanGroup<'_>, children: &[(String, &[String])]) -> S
         .parent_columns
         .iter()
         .zip(&group.collations)
+        .zip(group.equality.iter().zip(&group.casts))
         .enumerate()
-        .map(|(i, (p, collate))| format!("p.{} = s.v{i}{collate}", quote_ident(p)))
+        .map(|(i, ((p, collate), (equality, cast)))| {
+            format!("p.{} {equality} s.v{i}{cast}{collate}", quote_ident(p))
+        })
         .collect();
     format!(
         "SELECT {} FROM ({}) AS s WHERE NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})",
@@ -642,6 +667,8 @@ mod tests {
                 parent_columns,
                 child_types: vec![child_type],
                 collations: vec![String::new()],
+                equality: vec!["=".into()],
+                casts: vec![String::new()],
             }
         }
         let key = |child: usize, group| Check::ForeignKey {
@@ -707,8 +734,10 @@ mod tests {
         let group = OrphanGroup {
             parent: "public.parent".into(),
             parent_columns: &parent_columns,
-            child_types: vec!["integer", "integer"],
+            child_types: vec!["integer", "text"],
             collations: vec![String::new(), " COLLATE pg_catalog.\"C\"".into()],
+            equality: vec!["=".into(), "OPERATOR(ext.=)".into()],
+            casts: vec![String::new(), "::ext.citext".into()],
         };
         let (a, b) = (
             ["p".to_string(), "pk".to_string()],
@@ -723,7 +752,7 @@ mod tests {
              UNION ALL SELECT 1 AS k, s.\"x\" AS v0, s.\"y\" AS v1 FROM ONLY public.b AS s \
              WHERE s.\"x\" IS NOT NULL AND s.\"y\" IS NOT NULL) AS s \
              WHERE NOT EXISTS (SELECT 1 FROM public.parent AS p WHERE p.\"id\" = s.v0 \
-             AND p.\"K\" = s.v1 COLLATE pg_catalog.\"C\")"
+             AND p.\"K\" OPERATOR(ext.=) s.v1::ext.citext COLLATE pg_catalog.\"C\")"
         );
     }
 

@@ -57,7 +57,7 @@ use anyhow::{Context, Result};
 use postgres::Transaction;
 use serde::Serialize;
 
-use crate::catalog::{quote_ident, Catalog, Identity, RowKey};
+use crate::catalog::{quote_ident, Catalog, ForeignKey, Identity, RowKey};
 use crate::connection::{Endpoint, Side};
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, LoadStrategy};
@@ -65,7 +65,9 @@ use crate::problem;
 use crate::report::{self, Progress};
 use crate::safety::{self, GuardOptions};
 use crate::session;
-use crate::snapshot::manifest::{self, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION};
+use crate::snapshot::manifest::{
+    self, ManifestForeignKey, SnapshotKind, SourceInfo, FORMAT, FORMAT_VERSION,
+};
 use crate::snapshot::table_file::{manifest_table, write_table_file, RowCounts, Rows};
 use crate::snapshot::{Manifest, Problem, SnapshotDir, SnapshotWriter};
 use batched_rows::InsertBatch;
@@ -1691,6 +1693,7 @@ fn verify(
     let mut tables = Vec::new();
     let mut violations = Vec::new();
     let mut staged_counts = staged_counts(txn, layout, direct)?;
+    let equalities = checked_key_equalities(txn, layout)?;
     for t in layout.order() {
         let load = &layout.loads[&t];
         let manifest_table = layout.manifest_table(t);
@@ -1749,11 +1752,13 @@ fn verify(
                     &fk.partitions,
                 )?),
             };
+            let equality = key_equality(catalog, &equalities, t, parent, fk);
             let sql = load.orphan_count(
                 &rows_relation,
                 fk,
                 scope.as_deref(),
                 &catalog.tables[parent],
+                &equality,
             );
             let orphans: i64 = txn.query_one(sql.as_str(), &[])?.get(0);
             if orphans > 0 {
@@ -2111,6 +2116,69 @@ fn statement_batches(statements: &[String], count: usize, bytes: usize) -> Vec<&
 
 /// Whether the target has a validated foreign key with exactly these columns: then PostgreSQL
 /// itself has checked every inserted row, and checking again would only cost time.
+/// The target's declared key of these columns, whether or not it is validated.
+fn declared_in_target<'c>(
+    catalog: &'c Catalog,
+    child: usize,
+    parent: usize,
+    fk: &ManifestForeignKey,
+) -> Option<&'c ForeignKey> {
+    catalog.foreign_keys.iter().find(|k| {
+        k.child == child
+            && k.parent == parent
+            && k.columns == fk.columns
+            && k.parent_columns == fk.referenced_columns
+    })
+}
+
+/// The default equality ([`crate::catalog::default_equality`]) of the referenced columns of
+/// the snapshot's keys that the import checks itself and the target declares nothing for
+/// (virtual keys, and keys the target lacks): one query, none when there are none.
+fn checked_key_equalities(
+    txn: &mut Transaction<'_>,
+    layout: &Layout,
+) -> Result<HashMap<(usize, String), String>> {
+    let catalog = layout.catalog;
+    let mut columns = Vec::new();
+    for t in layout.order() {
+        for fk in &layout.manifest_table(t).foreign_keys {
+            let Some(parent) = catalog.find(&fk.references) else {
+                continue;
+            };
+            if declared_in_target(catalog, t, parent, fk).is_none() {
+                columns.extend(fk.referenced_columns.iter().map(|c| (parent, c.clone())));
+            }
+        }
+    }
+    columns.sort();
+    columns.dedup();
+    crate::catalog::default_equality(txn, &catalog.tables, &columns)
+}
+
+/// The equality by column of a snapshot key the import checks itself: the target's
+/// constraint's (a `NOT VALID` one), else the referenced types' default (`equalities`, from
+/// [`checked_key_equalities`]), as the server would compare such a key.
+fn key_equality(
+    catalog: &Catalog,
+    equalities: &HashMap<(usize, String), String>,
+    child: usize,
+    parent: usize,
+    fk: &ManifestForeignKey,
+) -> Vec<String> {
+    if let Some(declared) = declared_in_target(catalog, child, parent, fk) {
+        return declared.equalities().to_vec();
+    }
+    fk.referenced_columns
+        .iter()
+        .map(|c| {
+            equalities
+                .get(&(parent, c.clone()))
+                .cloned()
+                .unwrap_or_else(|| "=".to_string())
+        })
+        .collect()
+}
+
 fn enforced_by_target(
     catalog: &Catalog,
     child: usize,

@@ -16,6 +16,7 @@
 //! miss when that schema is not on the search path (`citext = citext` becomes `text = text`).
 
 use crate::catalog::{condition_sql, quote_ident, MatchRule, Table};
+use crate::key_text;
 use crate::snapshot::manifest::ManifestForeignKey;
 
 pub const NEW_FLAG: &str = "_seedsnap_new";
@@ -297,13 +298,17 @@ impl LoadTable<'_> {
 
     /// Counts the snapshot's rows (in `rows`: the staging table, or the target table itself
     /// when it was loaded directly) whose foreign-key values have no parent row in the target;
-    /// which rows need one is the key's [`MatchRule`].
+    /// which rows need one is the key's [`MatchRule`]. Values compare as the server's check
+    /// compares them: with the key's `equality` by column (`=` where it has none, see
+    /// [`crate::catalog::Constraint::equality`]), the child's value cast to the parent column's
+    /// type ([`key_text::child_cast`]) under the parent column's collation.
     pub fn orphan_count(
         &self,
         rows: &str,
         fk: &ManifestForeignKey,
         scope: Option<&str>,
         parent: &Table,
+        equality: &[String],
     ) -> String {
         let (columns, condition, parent_columns) = (&fk.columns, &fk.when, &fk.referenced_columns);
         let rule = MatchRule::of(fk.match_full);
@@ -316,10 +321,18 @@ impl LoadTable<'_> {
         let matches: Vec<String> = columns
             .iter()
             .zip(parent_columns)
-            .map(|(c, p)| {
+            .enumerate()
+            .map(|(i, (c, p))| {
+                let cast = match (self.target.column(c), parent.column(p)) {
+                    (Some(child), Some(parent)) => key_text::child_cast(child, parent)
+                        .map(|ty| format!("::{ty}"))
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
                 format!(
-                    "p.{} = s.{}{}",
+                    "p.{} {} s.{}{cast}{}",
                     quote_ident(p),
+                    equality.get(i).map_or("=", String::as_str),
                     quote_ident(c),
                     collate_as(parent, p)
                 )
@@ -368,6 +381,7 @@ mod tests {
                     identity: None,
                     has_default: false,
                     collation: None,
+                    is_enum: false,
                 })
                 .collect(),
             unique_keys: vec![],

@@ -163,4 +163,56 @@ fn a_table_of_orphans_only_is_refused_saying_why_it_is_empty() {
         run.stderr
     );
     assert!(!dir.exists(), "a refused export wrote its directory");
+
+    // With --json, the refusal is the error object's one problem.
+    let run = seedsnap(&[
+        "export",
+        "--json",
+        "--source",
+        &url,
+        "--dir",
+        dir.to_str().unwrap(),
+    ])
+    .code(5);
+    let error = &json(&run)["error"];
+    assert_eq!(error["kind"], "verification_failed", "{error}");
+    let problems = error["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{error}");
+    assert_eq!(problems[0]["kind"], "other", "{error}");
+    assert!(
+        problems[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("public.ch (its rows were left out as orphans of ch_"),
+        "{error}"
+    );
+}
+
+/// A key compares with the referenced type's equality, as the server's check does: a `text`
+/// child `ab ` of a `character(3)` parent `ab ` has its parent (`bpchar` equality ignores
+/// trailing blanks), though `ab ` and `ab` differ as text. Only `zz` is an orphan.
+#[test]
+fn an_orphan_count_compares_as_the_key_does_not_as_the_child_s_type() {
+    let schema = "CREATE TABLE cp (id character(3) PRIMARY KEY);
+                  CREATE TABLE cc (id int PRIMARY KEY, parent_id text);";
+    let key = "ALTER TABLE cc ADD CONSTRAINT cc_fk FOREIGN KEY (parent_id) REFERENCES cp
+                   NOT VALID;";
+    let source = cluster().create_db(
+        "char_orphans",
+        None,
+        &format!(
+            "{schema}
+             INSERT INTO cp VALUES ('ab '), ('cd');
+             INSERT INTO cc VALUES (1, 'ab '), (2, 'zz'), (3, 'cd');
+             {key}"
+        ),
+    );
+    let dir = scratch_dir("char_orphans").join("snapshot");
+    let report = export_json(&source, &dir);
+    assert_eq!(report["left_out"][0]["foreign_key"], "cc_fk", "{report}");
+    assert_eq!(report["left_out"][0]["rows"], 1, "{report}");
+    assert_eq!(first_column(&dir, "public.cc"), ["1", "3"]);
+    let target = cluster().create_db("char_orphans_test", None, &format!("{schema}{key}"));
+    import(&target, &dir, &[]).ok();
+    assert_eq!(target.query_i64("SELECT count(*) FROM cc"), 2);
 }

@@ -1040,3 +1040,76 @@ fn tables_of(fingerprint: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A virtual key between `citext` columns (or a domain over `citext`) compares as a declared
+/// key would, with the type's own equality: `ABC` references `abc`. Only `nope` is an orphan,
+/// and the import's own check of the virtual key agrees.
+#[test]
+fn a_virtual_key_of_an_extension_s_type_compares_with_its_equality() {
+    // In a schema of its own, off the role's search_path, as some hosts install extensions.
+    let schema = "CREATE SCHEMA ext; CREATE EXTENSION citext SCHEMA ext;
+        CREATE DOMAIN ci_code AS ext.citext;
+        CREATE TABLE tags (name ext.citext PRIMARY KEY);
+        CREATE TABLE labels (code ci_code PRIMARY KEY);
+        CREATE TABLE posts (id int PRIMARY KEY, tag ext.citext, label ci_code);";
+    let source = cluster().create_db(
+        "ci_virtual",
+        None,
+        &format!(
+            "{schema}
+             INSERT INTO tags VALUES ('abc'), ('def');
+             INSERT INTO labels VALUES ('x1');
+             INSERT INTO posts VALUES (1, 'ABC', 'X1'), (2, 'nope', 'x1'), (3, 'Def', NULL);"
+        ),
+    );
+    let dir = scratch_dir("ci_virtual").join("snapshot");
+    let (url, dir_text) = (source.url(), dir.to_str().unwrap());
+    let run = seedsnap(&[
+        "export",
+        "--json",
+        "--source",
+        &url,
+        "--dir",
+        dir_text,
+        "--virtual-key",
+        "posts(tag) -> tags(name)",
+        "--virtual-key",
+        "posts(label) -> labels(code)",
+    ])
+    .ok();
+    let report = json(&run);
+    assert_eq!(report["left_out"][0]["rows"], 1, "{report}");
+    assert_eq!(first_column(&dir, "public.posts"), ["1", "3"]);
+    assert_eq!(first_column(&dir, "public.tags"), ["abc", "def"]);
+    // (`verify` compares a domain's values as exact text: see the README.)
+    let target = cluster().create_db("ci_virtual_test", None, schema);
+    import(&target, &dir, &[]).ok();
+    assert_eq!(target.query_i64("SELECT count(*) FROM posts"), 2);
+}
+
+/// The import's batched key check (a superuser's, into empty tables) compares as the server's
+/// check does: `ABC` is its `citext` parent `abc` when citext lives off the search path, and a
+/// `text` `ab ` its `character(3)` parent `ab `.
+#[test]
+fn the_batched_key_check_compares_with_each_key_s_equality() {
+    let schema = "CREATE SCHEMA ext; CREATE EXTENSION citext SCHEMA ext;
+        CREATE TABLE tags (name ext.citext PRIMARY KEY);
+        CREATE TABLE codes (code character(3) PRIMARY KEY);
+        CREATE TABLE posts (id int PRIMARY KEY, tag ext.citext REFERENCES tags,
+                            code text REFERENCES codes);";
+    let source = cluster().create_db(
+        "batched_eq",
+        None,
+        &format!(
+            "{schema}
+             INSERT INTO tags VALUES ('abc');
+             INSERT INTO codes VALUES ('ab ');
+             INSERT INTO posts VALUES (1, 'ABC', 'ab ');"
+        ),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let target = cluster().create_db("batched_eq_test", None, schema);
+    let report = json(&import(&target, &dir, &["--json"]).ok());
+    assert_eq!(report["key_checks"], "batched", "{report}");
+    assert_eq!(target.query_i64("SELECT count(*) FROM posts"), 1);
+}
