@@ -25,7 +25,8 @@
 //!    drifted, missing, foreign keys), then the other drifted rows are brought back and
 //!    verified again, then sequences are advanced, the held-off triggers are
 //!    enabled as they were, then it commits — or rolls back on any failure or with
-//!    `--dry-run`. When a value does not load, the transaction is rolled back and every file is
+//!    `--dry-run`, and names the sequences its inserts drew from, which a rollback leaves
+//!    advanced and seedsnap never moves back (see `sequences.rs`). When a value does not load, the transaction is rolled back and every file is
 //!    staged again in a second one, also rolled back, to report every refused value.
 //!
 //! `Loader::load` reads as the list of these phases; each phase is one function.
@@ -2215,8 +2216,9 @@ fn privilege_hint(error: anyhow::Error) -> anyhow::Error {
         true => error.context(
             "the importing role lacks a privilege: it needs SELECT and INSERT on the snapshot's \
              tables (on every column the snapshot fills), UPDATE where rows drifted \
-             (--on-drift=keep needs none), and USAGE on the sequences of columns only the \
-             target fills; grant them, or import as the tables' owner",
+             (--on-drift=keep needs none), SELECT and UPDATE on the sequences of the columns \
+             it fills, and USAGE on the sequences of columns only the target fills; grant \
+             them, or import as the tables' owner",
         ),
     }
 }
