@@ -26,8 +26,9 @@
 //!    verified again, then sequences are advanced, the held-off triggers are
 //!    enabled as they were, then it commits — or rolls back on any failure or with
 //!    `--dry-run`, and names the sequences its inserts drew from, which a rollback leaves
-//!    advanced and seedsnap never moves back (see `sequences.rs`). When a value does not load, the transaction is rolled back and every file is
-//!    staged again in a second one, also rolled back, to report every refused value.
+//!    advanced and seedsnap never moves back (see `sequences.rs`). When a value does not
+//!    load, the transaction is rolled back and every file is staged again in a second one,
+//!    also rolled back, to report every refused value.
 //!
 //! `Loader::load` reads as the list of these phases; each phase is one function.
 //!
