@@ -290,7 +290,9 @@ pub struct TargetArgs {
     /// The same as --on-drift=keep (kept for scripts written before --on-drift).
     #[arg(long, hide = true, conflicts_with = "on_drift")]
     pub allow_drift: bool,
-    /// Do everything, verify, then roll back: report what would happen.
+    /// Do everything, verify, then roll back: report what would happen. Sequences its
+    /// inserts drew from (columns only the target has) are not moved back: they are named,
+    /// with how far they moved (sequences_left_advanced in --json).
     #[arg(long)]
     pub dry_run: bool,
     /// Empty the snapshot's tables first, after backing up their contents to a new

@@ -42,7 +42,11 @@ fn main() -> ExitCode {
             let kind = exit_kind(&error);
             eprintln!("seedsnap: error: {message}");
             if json && !JSON_PRINTED.load(Ordering::Relaxed) {
-                println!("{}", json_object(kind, &message, problems_of(&error)));
+                let mut object = json_object(kind, &message, problems_of(&error));
+                if let Some(left) = error.downcast_ref::<import::SequencesLeftAdvanced>() {
+                    object["error"]["sequences_left_advanced"] = serde_json::json!(left.0);
+                }
+                println!("{object}");
             }
             ExitCode::from(kind.code() as u8)
         }
@@ -108,17 +112,30 @@ fn exit_on_usage_error(error: &clap::Error) -> ! {
     std::process::exit(error.exit_code())
 }
 
-/// The error and its causes on one line; server errors with their detail and hint.
+/// The error and its causes on one line; server errors with their detail and hint. The
+/// sequences an import that did not commit left advanced (its outermost context) come last,
+/// after what stopped it.
 fn render_error(error: &anyhow::Error) -> String {
+    let left = error
+        .downcast_ref::<import::SequencesLeftAdvanced>()
+        .map(ToString::to_string);
+    let mut causes = error.chain().peekable();
+    if left.is_some() && causes.peek().map(ToString::to_string) == left {
+        causes.next();
+    }
     let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
+    for cause in causes {
         if let Some(pg) = cause.downcast_ref::<postgres::Error>() {
             parts.push(describe_pg_error(pg));
             break;
         }
         parts.push(cause.to_string());
     }
-    parts.join(": ")
+    let mut text = parts.join(": ");
+    if let Some(left) = left {
+        text.push_str(&format!("; {left}"));
+    }
+    text
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {

@@ -25,8 +25,10 @@
 //!    drifted, missing, foreign keys), then the other drifted rows are brought back and
 //!    verified again, then sequences are advanced, the held-off triggers are
 //!    enabled as they were, then it commits — or rolls back on any failure or with
-//!    `--dry-run`. When a value does not load, the transaction is rolled back and every file is
-//!    staged again in a second one, also rolled back, to report every refused value.
+//!    `--dry-run`, and names the sequences its inserts drew from, which a rollback leaves
+//!    advanced and seedsnap never moves back (see `sequences.rs`). When a value does not
+//!    load, the transaction is rolled back and every file is staged again in a second one,
+//!    also rolled back, to report every refused value.
 //!
 //! `Loader::load` reads as the list of these phases; each phase is one function.
 //!
@@ -47,6 +49,8 @@ mod schema_match;
 mod sequences;
 mod statements;
 pub mod triggers;
+
+pub use sequences::{LeftAdvanced, SequencesLeftAdvanced};
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -156,6 +160,11 @@ pub struct ImportReport {
     pub committed: bool,
     pub tables: Vec<TableOutcome>,
     pub sequences: Vec<SequenceChange>,
+    /// Of an import that did not commit (`--dry-run`; a failure carries them in its error):
+    /// the sequences its inserts drew from, for columns only the target has, which a rollback
+    /// does not give back and seedsnap never moves back, each with `from` and `to` (`null`
+    /// where the role may not read it).
+    pub sequences_left_advanced: Vec<sequences::LeftAdvanced>,
     pub backup: Option<String>,
     /// The overlay directory merged into the snapshot, if any.
     pub overlay: Option<String>,
@@ -266,25 +275,36 @@ pub fn run(
         load_dir = copy.dir.clone();
         derived.push(copy);
     }
-    match run_import(endpoint, &load_dir, options, progress) {
+    let mut left = Vec::new();
+    match run_import(endpoint, &load_dir, options, progress, &mut left) {
         Ok(mut report) => {
             report.snapshot = dir.display().to_string();
             report.overlay = options.overlay.as_ref().map(|o| o.display().to_string());
             report.skipped = skipped;
             Ok(report)
         }
-        Err(error) => Err(relocate(
-            crate::connection::name_lost_connection(error, Side::Target, endpoint),
-            &derived,
-        )),
+        Err(error) => {
+            let error = relocate(
+                crate::connection::name_lost_connection(error, Side::Target, endpoint),
+                &derived,
+            );
+            // Outermost, so that the message says it last and `--json` lists it.
+            Err(match left.is_empty() {
+                true => error,
+                false => error.context(SequencesLeftAdvanced(left)),
+            })
+        }
     }
 }
 
+/// The import of a snapshot directory; when it fails, `left` receives the sequences its
+/// inserts left advanced (see [`connect_and_load`]).
 fn run_import(
     endpoint: &Endpoint,
     dir: &Path,
     options: &ImportOptions,
     progress: &Progress,
+    left: &mut Vec<LeftAdvanced>,
 ) -> Result<ImportReport> {
     // A target the guard refuses by name is refused before the snapshot is even read.
     safety::check_name_before_connecting(endpoint.dbname(), &options.guard)?;
@@ -300,19 +320,23 @@ fn run_import(
     let snapshot = SnapshotDir::open(dir)?;
     std::thread::scope(|scope| {
         let check = PendingCheck::start(scope, &snapshot);
-        connect_and_load(endpoint, &snapshot, &check, options, progress)
+        connect_and_load(endpoint, &snapshot, &check, options, progress, left)
             .map_err(|error| check.first_error(error))
     })
 }
 
 /// The import once the snapshot's manifest is read and its files are being checked: connect,
-/// load in one transaction, then commit or roll back.
+/// load in one transaction, then commit or roll back. Whatever way it ends without committing
+/// (refused, failed, dry, unverified), the sequences its inserts drew from are named with how
+/// far they moved ([`sequences::left_advanced`]): on stderr and in the report of a dry run;
+/// put in `left_out` otherwise, for [`run`] to add to the error.
 fn connect_and_load(
     endpoint: &Endpoint,
     snapshot: &SnapshotDir,
     check: &PendingCheck<'_>,
     options: &ImportOptions,
     progress: &Progress,
+    left_out: &mut Vec<LeftAdvanced>,
 ) -> Result<ImportReport> {
     let mut timings = ImportTimings::default();
     let (mut client, identity) = timed(&mut timings.connect_ms, || {
@@ -322,71 +346,35 @@ fn connect_and_load(
             Some((&snapshot.manifest.source, snapshot.manifest.kind)),
         )
     })?;
-    let mut txn = client.transaction()?;
-    let migrations = migration_notes(&mut txn, &snapshot.manifest, progress)?;
-    let round_trip = match options.load_via {
-        batched_rows::LoadVia::Copy => std::time::Duration::ZERO,
-        _ => batched_rows::measure_round_trip(&mut txn)?,
-    };
+    let drawn = std::cell::RefCell::new(None);
     let loader = Loader {
         snapshot,
         check,
         options,
         progress,
         identity,
-        round_trip,
-        drawn: Default::default(),
+        round_trip: std::time::Duration::ZERO,
+        drawn: &drawn,
     };
-    let mut report = match loader.load(&mut txn, timings) {
-        Ok(Step::Done(report)) => report,
-        Ok(Step::Refused(first)) => {
-            loader.undraw_sequences(&mut txn);
-            let _ = txn.rollback();
-            return Err(refused_values_error(&mut client, snapshot, first));
+    let result = loader.load_and_end(&mut client, endpoint, timings);
+    let committed = matches!(&result, Ok(report) if report.committed);
+    let left = match drawn.take() {
+        Some(drawn) if !committed => sequences::left_advanced(&mut client, &drawn),
+        _ => Vec::new(),
+    };
+    match result {
+        Ok(mut report) => {
+            if !left.is_empty() {
+                progress.always(&sequences::describe(&left));
+            }
+            report.sequences_left_advanced = left;
+            Ok(report)
         }
-        Err(error) if check.failed.get() => return Err(error),
         Err(error) => {
-            loader.undraw_sequences(&mut txn);
-            // Dropping the transaction rolls back; say so explicitly for the reader.
-            let _ = txn.rollback();
-            let error = privilege_hint(fk_violation::locate_in_error(error, snapshot));
-            let error = match migrations.is_empty() {
-                // A schema that does not match is most likely explained by the migrations.
-                false if crate::error::exit_kind(&error) == ExitKind::BadInput => {
-                    error.context(format!("migrations: {}", migrations.join("; ")))
-                }
-                _ => error,
-            };
-            return Err(error.context("the import was rolled back; the target is unchanged"));
+            *left_out = left;
+            Err(error)
         }
-    };
-    report.target = endpoint.display_name();
-    report.migrations = migrations;
-    let failed = verification_failure(&report, options.on_drift);
-    report.committed = timed(&mut report.timings.commit_ms, || -> Result<bool> {
-        if options.dry_run || failed.is_some() {
-            loader.undraw_sequences(&mut txn);
-            txn.rollback()?;
-            return Ok(false);
-        }
-        sequences::apply(&mut txn, &report.sequences)?;
-        txn.commit().context("committing the import")?;
-        Ok(true)
-    })?;
-    report.timings.total_ms = progress.elapsed_ms();
-    if let Some(message) = failed {
-        if let Some(backup) = &report.backup {
-            progress.always(&format!(
-                "the backup taken before truncating stays in {backup}"
-            ));
-        }
-        print_tables(progress, &report);
-        return Err(failure(
-            ExitKind::VerificationFailed,
-            format!("{message}; the import was rolled back and the target is unchanged"),
-        ));
     }
-    Ok(report)
 }
 
 /// Compares the snapshot's migration state with the target's; each difference is a warning.
@@ -503,8 +491,8 @@ struct Loader<'a, 's> {
     /// The target's round trip, which `--load-via auto` weighs (zero when not measured).
     round_trip: std::time::Duration,
     /// Set before the first write when inserts may draw from sequences: where they stood, to
-    /// be put back if the import does not commit (see [`Loader::undraw_sequences`]).
-    drawn: std::cell::RefCell<Option<sequences::Positions>>,
+    /// name those left advanced if the import does not commit (see [`connect_and_load`]).
+    drawn: &'a std::cell::RefCell<Option<sequences::Drawn>>,
 }
 
 /// How a phase that streams snapshot files ended: done, or stopped at the first value the
@@ -560,6 +548,13 @@ impl<'a> Layout<'a> {
             by_target,
             loads,
         }
+    }
+
+    /// True when the snapshot fills `column` of the target's table `t` (a loaded table).
+    fn fills(&self, t: usize, column: &str) -> bool {
+        self.loads
+            .get(&t)
+            .is_some_and(|load| load.columns.iter().any(|c| c == column))
     }
 
     /// The snapshot table that target table `t` receives.
@@ -692,65 +687,85 @@ impl Loader<'_, '_> {
     }
 
     /// With the tables locked, before the first write: where the sequences the inserts may
-    /// draw from stand (those feeding a column the snapshot leaves to the target), and a
-    /// savepoint to go back to before putting them back.
+    /// draw from stand (those feeding a column the snapshot leaves to the target), as far as
+    /// the role may read them.
     fn remember_sequences(
         &self,
         txn: &mut Transaction<'_>,
         layout: &Layout,
         feeds: &[(usize, String, String)],
     ) -> Result<()> {
-        let drawn = sequences::drawn_by_inserts(feeds, |t, column| {
-            layout.loads[&t].columns.iter().any(|c| c == column)
-        });
+        let drawn = sequences::drawn_by_inserts(feeds, |t, column| layout.fills(t, column));
         if drawn.is_empty() {
             return Ok(());
         }
-        let locked: Vec<postgres::types::Oid> = layout
-            .order()
-            .map(|t| layout.catalog.tables[t].oid)
-            .collect();
-        let positions = sequences::remember(txn, &drawn, &locked)?;
-        txn.batch_execute("SAVEPOINT seedsnap_writes")?;
-        *self.drawn.borrow_mut() = Some(positions);
+        *self.drawn.borrow_mut() = Some(sequences::before_writes(txn, &drawn)?);
         Ok(())
     }
 
-    /// Before a rollback: undoes the writes back to the savepoint of
-    /// [`Loader::remember_sequences`], which keeps the tables locked, and puts back the
-    /// sequences the inserts drew from (a rollback leaves them advanced) that no other session
-    /// can have drawn from. Says on stderr what it put back, what it left, and what it could
-    /// not do; it never fails the import on its own, so the error that stopped it stands.
-    fn undraw_sequences(&self, txn: &mut Transaction<'_>) {
-        let Some(positions) = self.drawn.borrow_mut().take() else {
-            return;
+    /// The import's transaction, from its first statement to its COMMIT or rollback.
+    fn load_and_end(
+        mut self,
+        client: &mut postgres::Client,
+        endpoint: &Endpoint,
+        timings: ImportTimings,
+    ) -> Result<ImportReport> {
+        let (snapshot, check, options, progress) =
+            (self.snapshot, self.check, self.options, self.progress);
+        let mut txn = client.transaction()?;
+        let migrations = migration_notes(&mut txn, &snapshot.manifest, progress)?;
+        self.round_trip = match options.load_via {
+            batched_rows::LoadVia::Copy => std::time::Duration::ZERO,
+            _ => batched_rows::measure_round_trip(&mut txn)?,
         };
-        if !positions.kept.is_empty() {
-            self.progress.always(&format!(
-                "the rolled-back inserts may have left these sequences advanced (harmless \
-                 gaps; seedsnap does not move them back): {}",
-                positions.kept.join(", ")
+        let mut report = match self.load(&mut txn, timings) {
+            Ok(Step::Done(report)) => report,
+            Ok(Step::Refused(first)) => {
+                let _ = txn.rollback();
+                return Err(refused_values_error(client, snapshot, first));
+            }
+            Err(error) if check.failed.get() => return Err(error),
+            Err(error) => {
+                // Dropping the transaction rolls back; say so explicitly for the reader.
+                let _ = txn.rollback();
+                let error = privilege_hint(fk_violation::locate_in_error(error, snapshot));
+                let error = match migrations.is_empty() {
+                    // A schema that does not match is most likely explained by the migrations.
+                    false if crate::error::exit_kind(&error) == ExitKind::BadInput => {
+                        error.context(format!("migrations: {}", migrations.join("; ")))
+                    }
+                    _ => error,
+                };
+                return Err(error.context("the import was rolled back; the target is unchanged"));
+            }
+        };
+        report.target = endpoint.display_name();
+        report.migrations = migrations;
+        let failed = verification_failure(&report, options.on_drift);
+        report.committed = timed(&mut report.timings.commit_ms, || -> Result<bool> {
+            if options.dry_run || failed.is_some() {
+                txn.rollback()?;
+                return Ok(false);
+            }
+            // On failure, dropping the transaction rolls back.
+            sequences::apply(&mut txn, &report.sequences)?;
+            txn.commit().context("committing the import")?;
+            Ok(true)
+        })?;
+        report.timings.total_ms = progress.elapsed_ms();
+        if let Some(message) = failed {
+            if let Some(backup) = &report.backup {
+                progress.always(&format!(
+                    "the backup taken before truncating stays in {backup}"
+                ));
+            }
+            print_tables(progress, &report);
+            return Err(failure(
+                ExitKind::VerificationFailed,
+                format!("{message}; the import was rolled back and the target is unchanged"),
             ));
         }
-        if positions.names().is_empty() {
-            return;
-        }
-        let put_back = txn
-            .batch_execute("ROLLBACK TO SAVEPOINT seedsnap_writes")
-            .map_err(anyhow::Error::new)
-            .and_then(|()| sequences::rewind(txn, &positions));
-        match put_back {
-            Ok(moved) if !moved.is_empty() => self.progress.line(&format!(
-                "put back sequences the rolled-back inserts drew from: {}",
-                moved.join(", ")
-            )),
-            Ok(_) => {}
-            Err(error) => self.progress.always(&format!(
-                "warning: the sequences the rolled-back inserts may have drawn from ({}) could \
-                 not be put back and may stay advanced (harmless gaps): {error:#}",
-                positions.names().join(", ")
-            )),
-        }
+        Ok(report)
     }
 
     fn load(
@@ -940,8 +955,15 @@ impl Loader<'_, '_> {
             "verified every snapshot row and foreign key in the target",
             timings.verify_ms,
         );
+        // Only the columns the snapshot fills: a column left to the target gets its values
+        // from the sequence itself, and reading it would need SELECT on that sequence.
+        let filled: Vec<(usize, String, String)> = feeds
+            .iter()
+            .filter(|(t, column, _)| layout.fills(*t, column))
+            .cloned()
+            .collect();
         let sequences = timed(&mut timings.sequences_ms, || {
-            sequences::plan(txn, &catalog, &feeds)
+            sequences::plan(txn, &catalog, &filled)
         })?;
         // Every trigger as it was, before COMMIT.
         if !held_off.is_empty() {
@@ -956,6 +978,7 @@ impl Loader<'_, '_> {
             committed: false,
             tables,
             sequences,
+            sequences_left_advanced: Vec::new(),
             backup,
             overlay: None,
             skipped: Vec::new(),
@@ -2265,8 +2288,9 @@ fn privilege_hint(error: anyhow::Error) -> anyhow::Error {
         true => error.context(
             "the importing role lacks a privilege: it needs SELECT and INSERT on the snapshot's \
              tables (on every column the snapshot fills), UPDATE where rows drifted \
-             (--on-drift=keep needs none), and USAGE on the sequences of columns only the \
-             target fills; grant them, or import as the tables' owner",
+             (--on-drift=keep needs none), SELECT and UPDATE on the sequences of the columns \
+             it fills, and USAGE on the sequences of columns only the target fills; grant \
+             them, or import as the tables' owner",
         ),
     }
 }
@@ -2483,6 +2507,7 @@ mod tests {
             committed: false,
             tables,
             sequences: Vec::new(),
+            sequences_left_advanced: Vec::new(),
             backup: None,
             overlay: None,
             skipped: Vec::new(),

@@ -10,22 +10,28 @@
 //! the `ALTER SEQUENCE` that makes room, before anything is committed.
 //!
 //! Sequences are not transactional: they are set right before the commit, after every check
-//! passed. For the same reason, the values the import's inserts draw from the sequences of
-//! columns only the target has (a `serial` or identity column the snapshot does not fill) are
-//! not given back by a rollback: their positions are read before the first write
-//! ([`remember`]), and an import that does not commit (refused, failed, dry, unverified) puts
-//! them back ([`rewind`]) while it still holds its locks.
+//! passed, each in one statement that sets it only if it is still behind (see [`apply`]). For
+//! the same reason, the values the import's inserts draw from the sequences of columns only
+//! the target has (a `serial` or identity column the snapshot does not fill) are not given
+//! back by a rollback, and seedsnap does not put them back either: any session may call
+//! `nextval` directly (an ORM pre-allocating ids, a function, a trigger on another table)
+//! whatever the import locks, and a sequence moved back would hand out its values twice. An
+//! import that does not commit names them instead, with how far they moved: their positions
+//! are read before the first write ([`before_writes`]) and after the rollback
+//! ([`left_advanced`]), as far as the role may read them (SELECT on the sequence; the others
+//! are named as advanced by an unknown amount, and never fail the import).
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use postgres::Transaction;
+use serde::Serialize;
 
 use super::{batch_rows, SequenceChange};
 use crate::catalog::{quote_ident, quote_literal, Catalog};
 use crate::error::ExitKind;
 
-const SEQUENCE_REWINDS_SQL: &str = include_str!("../catalog/sequence_rewinds.sql");
+const SEQUENCE_READABLE_SQL: &str = include_str!("../catalog/sequence_readable.sql");
 
 /// A sequence's state, and the range of the values in the columns it feeds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,11 +143,7 @@ fn changes(positions: BTreeMap<String, Position>) -> Result<Vec<SequenceChange>>
 /// the bound when that value lies outside `MINVALUE`..`MAXVALUE`.
 fn change(sequence: &str, p: &Position) -> Result<Option<SequenceChange>, String> {
     let ascending = p.increment > 0;
-    let current = if p.is_called {
-        p.last_value
-    } else {
-        p.last_value.saturating_sub(p.increment)
-    };
+    let current = position(p.last_value, p.is_called, p.increment);
     let (to, behind) = if ascending {
         (p.highest, p.highest > current)
     } else {
@@ -173,18 +175,12 @@ fn change(sequence: &str, p: &Position) -> Result<Option<SequenceChange>, String
     }))
 }
 
-/// Sets the planned sequences, all of them in one round trip, right before the commit.
+/// Sets the planned sequences, all of them in one round trip, right before the commit, each
+/// only while it is still behind its target value: a session outside the import may have
+/// drawn from it since [`plan`] read it (a direct `nextval`, which no table lock stops), and
+/// setting it then would move it back. The check and the `setval` are one statement.
 pub fn apply(txn: &mut Transaction<'_>, changes: &[SequenceChange]) -> Result<()> {
-    let statements: Vec<String> = changes
-        .iter()
-        .map(|change| {
-            format!(
-                "SELECT pg_catalog.setval({}::pg_catalog.regclass, {}, true)",
-                quote_literal(&change.sequence),
-                change.to
-            )
-        })
-        .collect();
+    let statements: Vec<String> = changes.iter().map(advance_sql).collect();
     batch_rows(txn, &statements).with_context(|| {
         let names: Vec<&str> = changes.iter().map(|c| c.sequence.as_str()).collect();
         format!(
@@ -195,27 +191,74 @@ pub fn apply(txn: &mut Transaction<'_>, changes: &[SequenceChange]) -> Result<()
     Ok(())
 }
 
-/// Where the sequences that the import's inserts may draw from stood before the first write:
-/// those feeding a column the snapshot does not fill (its default, `serial` or identity calls
-/// `nextval`). A draw is not undone by a rollback, so a failed, refused, dry or unverified
-/// import puts them back ([`rewind`]) — only those no other session can have drawn from
-/// meanwhile (see `sequence_rewinds.sql`); the others are named, left where they are.
-#[derive(Debug, Default)]
-pub struct Positions {
-    /// Sequence (regclass text), `last_value`, `is_called`.
-    sequences: Vec<(String, i64, bool)>,
-    /// The sequences it may not put back, each with why.
-    pub kept: Vec<String>,
+/// The statement that moves a sequence to `change.to`, in its own direction only: not when
+/// the next value it hands out is already past `to` (`last_value` itself when never called).
+fn advance_sql(change: &SequenceChange) -> String {
+    let to = change.to;
+    let (before, at_most) = match change.to > change.from {
+        true => ("<", "<="),
+        false => (">", ">="),
+    };
+    format!(
+        "SELECT pg_catalog.setval({}::pg_catalog.regclass, {to}, true) FROM {} AS s \
+         WHERE CASE WHEN s.is_called THEN s.last_value {before} {to} \
+         ELSE s.last_value {at_most} {to} END",
+        quote_literal(&change.sequence),
+        change.sequence
+    )
 }
 
-impl Positions {
-    /// The names of the sequences it puts back.
-    pub fn names(&self) -> Vec<&str> {
-        self.sequences
-            .iter()
-            .map(|(name, _, _)| name.as_str())
-            .collect()
+/// The sequences the import's inserts may draw from (those feeding a column the snapshot does
+/// not fill: its default, `serial` or identity calls `nextval`), each with where it stood
+/// before the first write (see [`position`]) — `None` when the role may not read it.
+#[derive(Debug, Default)]
+pub struct Drawn {
+    before: Vec<(String, Option<i64>)>,
+}
+
+/// A sequence that the inserts of an import that did not commit drew from: a rollback does
+/// not give back what `nextval` drew, and seedsnap never moves a sequence back (another
+/// session may have drawn from it meanwhile: a value handed out twice would be a duplicate
+/// key). `from` and `to` are its positions before the first write and after the rollback,
+/// `None` where the role may not read it (it needs SELECT on the sequence).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeftAdvanced {
+    pub sequence: String,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// The sequences an import that did not commit left advanced, as the context of its error:
+/// said on stderr after the error, and listed in the `--json` error object
+/// (`sequences_left_advanced`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequencesLeftAdvanced(pub Vec<LeftAdvanced>);
+
+impl std::fmt::Display for SequencesLeftAdvanced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe(&self.0))
     }
+}
+
+/// One sentence naming each sequence left advanced, with `from -> to` where readable.
+pub fn describe(left: &[LeftAdvanced]) -> String {
+    let listed: Vec<String> = left
+        .iter()
+        .map(|l| match (l.from, l.to) {
+            (Some(from), Some(to)) => format!("{} {from} -> {to}", l.sequence),
+            (Some(from), None) => format!("{} from {from} by an unknown amount", l.sequence),
+            _ => format!(
+                "{} by an unknown amount (the role may not read it)",
+                l.sequence
+            ),
+        })
+        .collect();
+    format!(
+        "the rolled-back inserts left {} sequence(s) advanced, a harmless gap (seedsnap never \
+         moves a sequence back): {}",
+        left.len(),
+        listed.join(", ")
+    )
 }
 
 /// The sequences among `feeds` (table, column, sequence) that feed a column `fills` says the
@@ -234,84 +277,115 @@ pub fn drawn_by_inserts(
     drawn
 }
 
-/// Which of `sequences` may be put back (`locked`: the oids of the tables the import locked),
-/// and where those stand. Called with the tables locked and before the first write.
-pub fn remember(
-    txn: &mut Transaction<'_>,
-    sequences: &[&str],
-    locked: &[postgres::types::Oid],
-) -> Result<Positions> {
+/// Where `sequences` stand, read with the tables locked and before the first write: only
+/// those the role may read (SELECT on the sequence, see `sequence_readable.sql`); the others
+/// are `None`, so that reading them never fails the import.
+pub fn before_writes(txn: &mut Transaction<'_>, sequences: &[&str]) -> Result<Drawn> {
     let names: Vec<&str> = sequences.to_vec();
     let answers = txn
         .query_typed(
-            SEQUENCE_REWINDS_SQL,
-            &[
-                (&names, postgres::types::Type::TEXT_ARRAY),
-                (&locked, postgres::types::Type::OID_ARRAY),
-            ],
+            SEQUENCE_READABLE_SQL,
+            &[(&names, postgres::types::Type::TEXT_ARRAY)],
         )
-        .context("reading which sequences the import may put back")?;
+        .context("reading which sequences the role may read")?;
     anyhow::ensure!(answers.len() == sequences.len(), "one answer per sequence");
-    let mut positions = Positions::default();
-    let mut rewindable = Vec::new();
-    for (sequence, answer) in sequences.iter().zip(&answers) {
-        match (
-            answer.get::<_, bool>("private"),
-            answer.get::<_, bool>("may_set"),
-        ) {
-            (true, true) => rewindable.push(*sequence),
-            (false, _) => positions
-                .kept
-                .push(format!("{sequence} (other tables draw from it too)")),
-            (true, false) => positions
-                .kept
-                .push(format!("{sequence} (the role may not set it)")),
-        }
-    }
-    let statements: Vec<String> = rewindable
+    let readable: Vec<&str> = sequences
         .iter()
-        .map(|s| format!("SELECT last_value, is_called FROM {s}"))
+        .zip(&answers)
+        .filter(|(_, answer)| answer.get::<_, bool>(0))
+        .map(|(sequence, _)| *sequence)
         .collect();
-    let rows = batch_rows(txn, &statements).context("reading the sequences' positions")?;
-    anyhow::ensure!(rows.len() == rewindable.len(), "one answer per sequence");
-    for (sequence, row) in rewindable.iter().zip(&rows) {
-        let last_value = row
-            .get(0)
-            .and_then(|v| v.parse::<i64>().ok())
-            .with_context(|| format!("sequence {sequence}: no last_value"))?;
-        positions
-            .sequences
-            .push((sequence.to_string(), last_value, row.get(1) == Some("t")));
-    }
-    Ok(positions)
+    let mut positions = read_positions(txn, &readable)
+        .context("reading the sequences' positions")?
+        .into_iter();
+    let before = sequences
+        .iter()
+        .map(|sequence| {
+            let position = match readable.contains(sequence) {
+                true => positions.next(),
+                false => None,
+            };
+            (sequence.to_string(), position)
+        })
+        .collect();
+    Ok(Drawn { before })
 }
 
-/// Puts back every sequence of `positions` that moved, and returns their names. `setval` is
-/// not undone by a rollback either: called inside the import's transaction, with its locks
-/// still held (no insert of another session can draw in between), its effect outlives the
-/// rollback that follows.
-pub fn rewind(txn: &mut Transaction<'_>, positions: &Positions) -> Result<Vec<String>> {
-    let statements: Vec<String> = positions
-        .sequences
+/// After the rollback of an import that did not commit: each sequence of `drawn` that moved,
+/// or may have (the role may not read it), with its positions. Never fails: a sequence that
+/// cannot be read again (the connection is gone) is named with an unknown `to`.
+pub fn left_advanced(
+    client: &mut impl postgres::GenericClient,
+    drawn: &Drawn,
+) -> Vec<LeftAdvanced> {
+    let readable: Vec<&str> = drawn
+        .before
         .iter()
-        .map(|(sequence, last_value, is_called)| {
+        .filter(|(_, before)| before.is_some())
+        .map(|(sequence, _)| sequence.as_str())
+        .collect();
+    let mut after = read_positions(client, &readable).ok().map(Vec::into_iter);
+    drawn
+        .before
+        .iter()
+        .filter_map(|(sequence, from)| {
+            let to = match from {
+                Some(_) => after.as_mut().and_then(Iterator::next),
+                None => None,
+            };
+            (from.is_none() || to != *from).then(|| LeftAdvanced {
+                sequence: sequence.clone(),
+                from: *from,
+                to,
+            })
+        })
+        .collect()
+}
+
+/// The [`position`] of each of `sequences`, in one round trip.
+fn read_positions(
+    client: &mut impl postgres::GenericClient,
+    sequences: &[&str],
+) -> Result<Vec<i64>> {
+    if sequences.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql: Vec<String> = sequences
+        .iter()
+        .map(|sequence| {
             format!(
-                "SELECT CASE WHEN (last_value, is_called) IS DISTINCT FROM ({last_value}, \
-                 {is_called}) THEN pg_catalog.setval({seq}::pg_catalog.regclass, {last_value}, \
-                 {is_called}) IS NOT NULL ELSE false END FROM {sequence}",
-                seq = quote_literal(sequence),
+                "SELECT s.last_value, s.is_called, p.seqincrement FROM {sequence} AS s, \
+                 pg_catalog.pg_sequence AS p WHERE p.seqrelid = {}::pg_catalog.regclass",
+                quote_literal(sequence)
             )
         })
         .collect();
-    let rows = batch_rows(txn, &statements).context("putting the sequences back")?;
-    anyhow::ensure!(rows.len() == statements.len(), "one answer per sequence");
-    Ok(positions
-        .sequences
-        .iter()
-        .zip(rows)
-        .filter(|(_, row)| row.get(0) == Some("t"))
-        .map(|((sequence, _, _), _)| sequence.clone())
-        .collect())
+    let mut positions = Vec::new();
+    for message in client.simple_query(&sql.join(";\n"))? {
+        if let postgres::SimpleQueryMessage::Row(row) = message {
+            let int = |i: usize| -> Result<i64> {
+                row.get(i)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .context("a sequence's state")
+            };
+            positions.push(position(int(0)?, row.get(1) == Some("t"), int(2)?));
+        }
+    }
+    anyhow::ensure!(
+        positions.len() == sequences.len(),
+        "one answer per sequence"
+    );
+    Ok(positions)
+}
+
+/// A sequence's position: the value `nextval` returned last, or the one before the value it
+/// will return first (`last_value` less one increment) when it was never called.
+fn position(last_value: i64, is_called: bool, increment: i64) -> i64 {
+    if is_called {
+        last_value
+    } else {
+        last_value.saturating_sub(increment)
+    }
 }
 
 #[cfg(test)]
@@ -334,6 +408,57 @@ mod tests {
             drawn_by_inserts(&feeds, |_, _| false),
             ["public.a_id_seq", "public.b_id_seq", "public.shared"]
         );
+    }
+
+    #[test]
+    fn a_position_is_the_last_value_returned_or_the_one_before_the_first() {
+        assert_eq!(super::position(41, true, 1), 41);
+        assert_eq!(super::position(1, false, 1), 0);
+        assert_eq!(super::position(-1, false, -1), 0);
+        assert_eq!(super::position(10, false, 5), 5);
+        // Never an overflow at the bounds.
+        assert_eq!(super::position(i64::MIN, false, 1), i64::MIN);
+    }
+
+    #[test]
+    fn sequences_left_advanced_are_named_with_from_and_to_where_readable() {
+        let left = |sequence: &str, from, to| LeftAdvanced {
+            sequence: sequence.to_string(),
+            from,
+            to,
+        };
+        let text = describe(&[
+            left("public.a", Some(41), Some(44)),
+            left("public.b", None, None),
+            left("public.c", Some(0), None),
+        ]);
+        assert_eq!(
+            text,
+            "the rolled-back inserts left 3 sequence(s) advanced, a harmless gap (seedsnap never \
+             moves a sequence back): public.a 41 -> 44, public.b by an unknown amount (the role \
+             may not read it), public.c from 0 by an unknown amount"
+        );
+        assert_eq!(
+            SequencesLeftAdvanced(vec![left("s", Some(1), Some(2))]).to_string(),
+            describe(&[left("s", Some(1), Some(2))])
+        );
+    }
+
+    #[test]
+    fn a_sequence_is_set_only_while_it_is_still_behind_in_its_own_direction() {
+        let change = |from, to| SequenceChange {
+            sequence: "app.\"S\"".to_string(),
+            from,
+            to,
+        };
+        assert_eq!(
+            advance_sql(&change(3, 10)),
+            "SELECT pg_catalog.setval('app.\"S\"'::pg_catalog.regclass, 10, true) FROM app.\"S\" \
+             AS s WHERE CASE WHEN s.is_called THEN s.last_value < 10 ELSE s.last_value <= 10 END"
+        );
+        assert!(advance_sql(&change(0, -3)).ends_with(
+            "WHERE CASE WHEN s.is_called THEN s.last_value > -3 ELSE s.last_value >= -3 END"
+        ));
     }
 
     fn position(
