@@ -950,28 +950,20 @@ fn name_equality_operators(
     foreign_keys: &mut [ForeignKey],
     keys: &[(usize, Vec<i64>)],
 ) -> Result<()> {
-    let mut wanted: Vec<i64> = keys
-        .iter()
-        .flat_map(|(_, operators)| operators.iter().copied())
-        .filter(|&o| o >= FIRST_NORMAL_OBJECT_ID)
-        .collect();
-    if wanted.is_empty() {
+    let Some(names) = name_operators(
+        client,
+        EQUALITY_OPERATORS_SQL,
+        keys.iter()
+            .flat_map(|(_, operators)| operators.iter().copied()),
+        "operator_oid",
+    )
+    .context("reading the equality operators of foreign keys from pg_catalog")?
+    else {
         return Ok(());
-    }
-    wanted.sort_unstable();
-    wanted.dedup();
-    let names: HashMap<i64, String> = client
-        .query_typed(EQUALITY_OPERATORS_SQL, &[(&wanted, Type::INT8_ARRAY)])
-        .context("reading the equality operators of foreign keys from pg_catalog")?
-        .iter()
-        .map(|row| (row.get("operator_oid"), row.get("operator_sql")))
-        .collect();
+    };
     for (key, operators) in keys {
         if let KeyKind::Declared(constraint) = &mut foreign_keys[*key].kind {
-            constraint.equality = operators
-                .iter()
-                .map(|o| names.get(o).cloned().unwrap_or_else(|| "=".to_string()))
-                .collect();
+            constraint.equality = spelled(operators, &names);
         }
     }
     Ok(())
@@ -985,29 +977,52 @@ fn name_key_equalities(
     tables: &mut [Table],
     keys: &[(usize, usize, Vec<i64>)],
 ) -> Result<()> {
-    let mut wanted: Vec<i64> = keys
-        .iter()
-        .flat_map(|(_, _, classes)| classes.iter().copied())
-        .filter(|&c| c >= FIRST_NORMAL_OBJECT_ID)
-        .collect();
-    if wanted.is_empty() {
+    let Some(names) = name_operators(
+        client,
+        OPCLASS_EQUALITY_SQL,
+        keys.iter()
+            .flat_map(|(_, _, classes)| classes.iter().copied()),
+        "opclass_oid",
+    )
+    .context("reading the equality operators of unique keys from pg_catalog")?
+    else {
         return Ok(());
+    };
+    for (table, key, classes) in keys {
+        tables[*table].unique_keys[*key].equality = spelled(classes, &names);
+    }
+    Ok(())
+}
+
+/// The SQL spelling of the equality operators that `sql` names for the catalog objects `oids`
+/// that are not built in (by oid, from its column `oid_column` and `operator_sql`); `None`,
+/// without a query, when all of them are built in.
+fn name_operators(
+    client: &mut impl GenericClient,
+    sql: &str,
+    oids: impl Iterator<Item = i64>,
+    oid_column: &str,
+) -> Result<Option<HashMap<i64, String>>, postgres::Error> {
+    let mut wanted: Vec<i64> = oids.filter(|&o| o >= FIRST_NORMAL_OBJECT_ID).collect();
+    if wanted.is_empty() {
+        return Ok(None);
     }
     wanted.sort_unstable();
     wanted.dedup();
-    let names: HashMap<i64, String> = client
-        .query_typed(OPCLASS_EQUALITY_SQL, &[(&wanted, Type::INT8_ARRAY)])
-        .context("reading the equality operators of unique keys from pg_catalog")?
-        .iter()
-        .map(|row| (row.get("opclass_oid"), row.get("operator_sql")))
-        .collect();
-    for (table, key, classes) in keys {
-        tables[*table].unique_keys[*key].equality = classes
+    Ok(Some(
+        client
+            .query_typed(sql, &[(&wanted, Type::INT8_ARRAY)])?
             .iter()
-            .map(|c| names.get(c).cloned().unwrap_or_else(|| "=".to_string()))
-            .collect();
-    }
-    Ok(())
+            .map(|row| (row.get(oid_column), row.get("operator_sql")))
+            .collect(),
+    ))
+}
+
+/// Each of `oids` as the operator `names` gives it, else the built-in `=`.
+fn spelled(oids: &[i64], names: &HashMap<i64, String>) -> Vec<String> {
+    oids.iter()
+        .map(|o| names.get(o).cloned().unwrap_or_else(|| "=".to_string()))
+        .collect()
 }
 
 /// The equality operators, where not built in, that foreign keys referencing `columns` (table
