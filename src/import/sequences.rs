@@ -254,8 +254,8 @@ pub fn describe(left: &[LeftAdvanced]) -> String {
         })
         .collect();
     format!(
-        "the rolled-back inserts left {} sequence(s) advanced, a harmless gap (seedsnap never \
-         moves a sequence back): {}",
+        "the target's rows are as they were, but the rolled-back inserts left {} sequence(s) \
+         advanced, a harmless gap (seedsnap never moves a sequence back): {}",
         left.len(),
         listed.join(", ")
     )
@@ -434,8 +434,8 @@ mod tests {
         ]);
         assert_eq!(
             text,
-            "the rolled-back inserts left 3 sequence(s) advanced, a harmless gap (seedsnap never \
-             moves a sequence back): public.a 41 -> 44, public.b by an unknown amount (the role \
+            "the target's rows are as they were, but the rolled-back inserts left 3 sequence(s) \
+             advanced, a harmless gap (seedsnap never moves a sequence back): public.a 41 -> 44, public.b by an unknown amount (the role \
              may not read it), public.c from 0 by an unknown amount"
         );
         assert_eq!(

@@ -237,8 +237,8 @@ fn sequences_the_inserts_drew_from_stay_advanced_and_are_named_when_the_import_d
     let (after_serial, after_ident) = (serial(), ident());
     assert!(after_serial > 42 && after_ident > 1, "nothing was drawn?");
     for expected in [
-        "the rolled-back inserts left 2 sequence(s) advanced, a harmless gap (seedsnap never \
-         moves a sequence back)"
+        "the target's rows are as they were, but the rolled-back inserts left 2 sequence(s) \
+         advanced, a harmless gap (seedsnap never moves a sequence back)"
             .to_string(),
         format!("public.t_serial_no_seq 42 -> {after_serial}"),
         format!("public.t_ident_seq 1 -> {after_ident}"),
