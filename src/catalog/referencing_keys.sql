@@ -17,6 +17,14 @@
 -- SQL: `=` for a built-in operator (oid below 16384, found whatever the search path), the
 -- operator with its schema for an extension's (`citext = citext` off the role's search_path
 -- would resolve to `text = text`, which tells case).
+-- The type a referencing value is cast to before that comparison, by column, as the server's
+-- own check casts it: the operator's right input type when the referencing column is of
+-- another type (a `text` child of a `character(3)` parent is compared as `bpchar`, which
+-- ignores trailing blanks, where `bpchar = text` would resolve to `text = text`); '' when the
+-- types are one, or the operator takes a pseudo-type (an enum's, an array's), which the
+-- column's own type already is. Never a domain: an operator's input type is a base type.
+-- Named by schema and catalog name without a modifier (`pg_catalog.bpchar`: `character`
+-- would be `character(1)`, which cuts the value), whatever the search path.
 -- The referencing table comes as SQL (ONLY for a plain table, as the key's triggers see its
 -- rows) and as text, with its primary key's columns to name rows.
 SELECT coalesce((WITH RECURSIVE up (parent, name) AS (
@@ -55,6 +63,15 @@ SELECT coalesce((WITH RECURSIVE up (parent, name) AS (
                JOIN pg_catalog.pg_operator AS o ON o.oid = k.opr
                JOIN pg_catalog.pg_namespace AS n ON n.oid = o.oprnamespace
               ORDER BY k.ord)                                                   AS equality,
+       ARRAY(SELECT CASE WHEN o.oprright = a.atttypid OR t.typtype = 'p' THEN ''
+                         ELSE pg_catalog.format('%I.%I', tn.nspname, t.typname) END
+               FROM unnest(con.conpfeqop, con.conkey) WITH ORDINALITY AS k(opr, attnum, ord)
+               JOIN pg_catalog.pg_operator AS o ON o.oid = k.opr
+               JOIN pg_catalog.pg_type AS t ON t.oid = o.oprright
+               JOIN pg_catalog.pg_namespace AS tn ON tn.oid = t.typnamespace
+               JOIN pg_catalog.pg_attribute AS a
+                 ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+              ORDER BY k.ord)                                                   AS child_casts,
        ARRAY(SELECT a.attname::text
                FROM pg_catalog.pg_index AS i
               CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)

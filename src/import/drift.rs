@@ -444,6 +444,11 @@ struct CascadingKey {
     /// By column, the key's equality of a referenced value with a referencing one (`=`, or
     /// `OPERATOR(extensions.=)`: see `referencing_keys.sql`).
     equality: Vec<String>,
+    /// By column, the type a referencing value is cast to before that comparison, as the
+    /// server's own check casts it (`pg_catalog.bpchar` for a `text` child of a
+    /// `character(3)` parent),
+    /// or `""` for none (see `referencing_keys.sql`).
+    child_casts: Vec<String>,
     child_key: Vec<String>,
 }
 
@@ -476,7 +481,8 @@ fn referencing_keys(
             child_columns: row.get(7),
             parent_columns: row.get(8),
             equality: row.get(9),
-            child_key: row.get(10),
+            child_casts: row.get(10),
+            child_key: row.get(11),
         })
         .collect())
 }
@@ -499,6 +505,14 @@ fn in_snapshot(alias: &str, child: &Referencing<'_>) -> String {
     }
 }
 
+/// `::type`, a cast to `type`; nothing for `""`.
+fn cast_to(type_name: &str) -> String {
+    match type_name.is_empty() {
+        true => String::new(),
+        false => format!("::{type_name}"),
+    }
+}
+
 /// The rows `child` of `fk`'s table that reference the row `parent`, read from the table
 /// `parent_oid` (the key's referenced table, or a partitioned table it is a partition of:
 /// then `parent` must be a row of that partition).
@@ -508,11 +522,12 @@ fn references(child: &str, parent: &str, parent_oid: u32, fk: &CascadingKey) -> 
         .iter()
         .zip(&fk.parent_columns)
         .zip(&fk.equality)
-        .map(|((c, p), operator)| {
+        .zip(&fk.child_casts)
+        .map(|(((c, p), operator), cast)| {
             equal(
                 &format!("{parent}.{}", quote_ident(p)),
                 operator,
-                &format!("{child}.{}", quote_ident(c)),
+                &format!("{child}.{}{}", quote_ident(c), cast_to(cast)),
             )
         })
         .collect();
@@ -914,6 +929,9 @@ pub struct KeyToStaged<'a> {
     pub parent_columns: &'a [String],
     /// By column, the key's equality (`=`, or an extension's operator with its schema).
     pub equality: Vec<&'a str>,
+    /// By column, the type the referencing value is cast to before that comparison, as the
+    /// server's check casts it ([`crate::key_text::child_cast`]), or None.
+    pub casts: Vec<Option<&'a str>>,
 }
 
 /// A condition on a staged row `s` of a table: through one of `keys` it references a staged
@@ -927,11 +945,12 @@ pub fn needs_new_row(keys: &[KeyToStaged<'_>]) -> Option<String> {
                 .iter()
                 .zip(key.parent_columns)
                 .zip(&key.equality)
-                .map(|((c, p), operator)| {
+                .zip(&key.casts)
+                .map(|(((c, p), operator), cast)| {
                     equal(
                         &format!("p.{}", quote_ident(p)),
                         operator,
-                        &format!("s.{}", quote_ident(c)),
+                        &format!("s.{}{}", quote_ident(c), cast_to(cast.unwrap_or(""))),
                     )
                 })
                 .collect();
@@ -1066,6 +1085,7 @@ mod tests {
             child_columns: vec![columns[0].into()],
             parent_columns: vec![columns[1].into()],
             equality: vec!["=".into()],
+            child_casts: vec!["".into()],
             child_key: vec!["cid".into()],
         }
     }
@@ -1183,6 +1203,13 @@ mod tests {
             references("c0", "t", 1, &own),
             r#"t."label" OPERATOR(extensions.=) c0."code""#
         );
+        // A referencing value of another type is cast to the operator's type first.
+        own.equality = vec!["=".into()];
+        own.child_casts = vec!["pg_catalog.bpchar".into()];
+        assert_eq!(
+            references("c0", "t", 1, &own),
+            r#"t."label" = c0."code"::pg_catalog.bpchar"#
+        );
     }
 
     #[test]
@@ -1196,6 +1223,7 @@ mod tests {
             parent: &l,
             parent_columns: &parent,
             equality: vec!["="],
+            casts: vec![None],
         }])
         .unwrap();
         assert_eq!(

@@ -590,6 +590,17 @@ fn needs_new_row(layout: &Layout, component: &graph::Component, t: usize) -> Opt
                     parent,
                     parent_columns: &fk.parent_columns,
                     equality: (0..fk.columns.len()).map(|i| fk.equality(i)).collect(),
+                    casts: fk
+                        .columns
+                        .iter()
+                        .zip(&fk.parent_columns)
+                        .map(
+                            |(c, p)| match (child.target.column(c), parent.target.column(p)) {
+                                (Some(c), Some(p)) => crate::key_text::child_cast(c, p),
+                                _ => None,
+                            },
+                        )
+                        .collect(),
                 }
             })
         })

@@ -611,3 +611,27 @@ fn a_cascade_chain_that_comes_back_to_a_key_with_new_rows_is_refused() {
         "Y"
     );
 }
+
+#[test]
+fn a_cascade_through_a_key_of_other_types_compares_as_the_server_does() {
+    // The key compares a text child with the character(3) parent by bpchar's equality (the
+    // child cast to the parent's type), which ignores trailing blanks: post 9's 'xy '
+    // references tag 1's 'xy', and the repair of the tag's code would rewrite it by the
+    // cascade. Compared as text, they differ.
+    let schema = "CREATE TABLE tags (id int PRIMARY KEY, code char(3) UNIQUE NOT NULL);
+                  CREATE TABLE posts (id int PRIMARY KEY, tag_code text
+                                      REFERENCES tags (code) ON UPDATE CASCADE);";
+    let (_source, dir, target) = drifted_target(
+        "drift_bpchar_cascade",
+        schema,
+        "INSERT INTO tags VALUES (1, 'ab');",
+        "INSERT INTO tags VALUES (1, 'xy'); INSERT INTO posts VALUES (9, 'xy ');",
+    );
+    let before = target.fingerprint();
+    import(&target, &dir, &[])
+        .code(5)
+        .stderr_has("public.tags (id)=(1)")
+        .stderr_has("1 row(s) of public.posts")
+        .stderr_has("(id)=(9)");
+    assert_eq!(target.fingerprint(), before, "the target changed");
+}
