@@ -3,7 +3,9 @@
 -- conkey/confkey. A key may reference a partition of a snapshot's partitioned table rather
 -- than the table itself: parent_oids is the referenced table and every partitioned table it
 -- is a partition of (pg_partition_ancestors reads pg_inherits), so that the caller matches
--- the key with the repaired table either way.
+-- the key with the repaired table either way. child_oids is likewise the referencing table
+-- and every partitioned table it is a partition of: a key declared on a partition rewrites
+-- rows that keys to its partitioned table reference.
 -- With $1 NULL: every key (not a clone of a partitioned table's key: the key itself covers
 -- the clones' rows) with an ON UPDATE action that rewrites the rows referencing its
 -- table (CASCADE, SET NULL, SET DEFAULT): a repair that changes a referenced value would
@@ -43,6 +45,8 @@ SELECT coalesce((WITH RECURSIVE up (parent, name) AS (
              UNION
              SELECT a.relid::int8
                FROM pg_catalog.pg_partition_ancestors(con.confrelid) AS a)      AS parent_oids,
+       ARRAY(SELECT a.relid::int8
+               FROM pg_catalog.pg_partition_ancestors(con.conrelid) AS a)       AS child_oids,
        CASE WHEN child.relkind = 'p' THEN '' ELSE 'ONLY ' END
          || pg_catalog.format('%I.%I', child_ns.nspname, child.relname)         AS child_sql,
        child_ns.nspname::text || '.' || child.relname::text                     AS child_name,

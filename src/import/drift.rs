@@ -437,6 +437,9 @@ struct CascadingKey {
     /// The referenced table and every partitioned table it is a partition of: a repair of any
     /// of these may change the rows the key references.
     parent_oids: Vec<u32>,
+    /// The referencing table and every partitioned table it is a partition of: the rows this
+    /// key rewrites are rows of each, which keys to any of them reference.
+    child_oids: Vec<u32>,
     child_sql: String,
     child_name: String,
     child_columns: Vec<String>,
@@ -476,13 +479,18 @@ fn referencing_keys(
                 .into_iter()
                 .map(|oid| oid as u32)
                 .collect(),
-            child_sql: row.get(5),
-            child_name: row.get(6),
-            child_columns: row.get(7),
-            parent_columns: row.get(8),
-            equality: row.get(9),
-            child_casts: row.get(10),
-            child_key: row.get(11),
+            child_oids: row
+                .get::<_, Vec<i64>>(5)
+                .into_iter()
+                .map(|oid| oid as u32)
+                .collect(),
+            child_sql: row.get(6),
+            child_name: row.get(7),
+            child_columns: row.get(8),
+            parent_columns: row.get(9),
+            equality: row.get(10),
+            child_casts: row.get(11),
+            child_key: row.get(12),
         })
         .collect())
 }
@@ -676,6 +684,13 @@ fn changing(rows: &[DriftedRow], fk: &CascadingKey) -> String {
         .join("; ")
 }
 
+/// Whether `fk` references rows of table `oid` (`ancestors`: the partitioned tables it is a
+/// partition of, and maybe itself): it references the table itself, or a partition of it, or
+/// one of the partitioned tables the table is a partition of, whose rows include the table's.
+fn references_rows_of(fk: &CascadingKey, oid: u32, ancestors: &[u32]) -> bool {
+    fk.parent_oids.contains(&oid) || ancestors.contains(&fk.parent_oid)
+}
+
 /// The chains of cascading keys a repair of `columns` of table `oid` sets off: every key that
 /// references some of those columns (of the table or of one of its partitions), then, through
 /// the rows of the snapshot it rewrites, every key that references the columns it rewrote, and
@@ -684,13 +699,14 @@ fn changing(rows: &[DriftedRow], fk: &CascadingKey) -> String {
 fn cascade_paths<'k>(
     keys: &'k [CascadingKey],
     oid: u32,
+    ancestors: &[u32],
     columns: &[&str],
     path: &mut Vec<&'k CascadingKey>,
     paths: &mut Vec<Vec<&'k CascadingKey>>,
     revisits: &mut Vec<(Vec<&'k CascadingKey>, usize)>,
 ) {
     for fk in keys {
-        if !fk.parent_oids.contains(&oid)
+        if !references_rows_of(fk, oid, ancestors)
             || !fk
                 .parent_columns
                 .iter()
@@ -707,10 +723,35 @@ fn cascade_paths<'k>(
         } else {
             paths.push(path.clone());
             let rewritten: Vec<&str> = fk.child_columns.iter().map(String::as_str).collect();
-            cascade_paths(keys, fk.child_oid, &rewritten, path, paths, revisits);
+            cascade_paths(
+                keys,
+                fk.child_oid,
+                &fk.child_oids,
+                &rewritten,
+                path,
+                paths,
+                revisits,
+            );
         }
         path.pop();
     }
+}
+
+/// The partitioned tables table `oid` is a partition of (and the table itself): keys to any of
+/// them reference its rows.
+fn partition_ancestors(txn: &mut Transaction<'_>, oid: u32) -> Result<Vec<u32>> {
+    let row = txn
+        .query_one(
+            "SELECT ARRAY(SELECT a.relid::pg_catalog.int8 FROM \
+             pg_catalog.pg_partition_ancestors($1::pg_catalog.int8::pg_catalog.oid) AS a)",
+            &[&i64::from(oid)],
+        )
+        .context("reading the partitioned tables the repaired table is a partition of")?;
+    Ok(row
+        .get::<_, Vec<i64>>(0)
+        .into_iter()
+        .map(|oid| oid as u32)
+        .collect())
 }
 
 /// Fails, before the repair of `load`'s drifted rows, when it would change a value that rows
@@ -732,9 +773,11 @@ fn refuse_cascades<'r>(
         .flat_map(|r| r.columns.iter().map(String::as_str))
         .collect();
     let (mut paths, mut revisits) = (Vec::new(), Vec::new());
+    let ancestors = partition_ancestors(txn, load.target.oid)?;
     cascade_paths(
         &keys,
         load.target.oid,
+        &ancestors,
         &changed,
         &mut Vec::new(),
         &mut paths,
@@ -887,9 +930,10 @@ fn still_referenced(
     }
     let key = load.identity_key.as_ref().expect("repaired");
     let keys = referencing_keys(txn, Some((constraint, schema, table)))?;
+    let ancestors = partition_ancestors(txn, load.target.oid)?;
     let Some(fk) = keys
         .first()
-        .filter(|fk| fk.parent_oids.contains(&load.target.oid))
+        .filter(|fk| references_rows_of(fk, load.target.oid, &ancestors))
     else {
         return Ok(None);
     };
@@ -1080,6 +1124,7 @@ mod tests {
             child_oid: child,
             parent_oid: parent,
             parent_oids: vec![parent],
+            child_oids: vec![child],
             child_sql: format!(r#"ONLY "app"."c{child}""#),
             child_name: format!("app.c{child}"),
             child_columns: vec![columns[0].into()],
@@ -1124,6 +1169,7 @@ mod tests {
         cascade_paths(
             &keys,
             1,
+            &[1],
             &["label"],
             &mut Vec::new(),
             &mut paths,
@@ -1169,6 +1215,37 @@ mod tests {
     }
 
     #[test]
+    fn a_key_to_a_partitioned_table_is_followed_from_its_partition() {
+        // Key "q", declared on partition 6 of table 3, rewrites its rows; key "r" references
+        // table 3 itself, whose rows include partition 6's; "s" references another table.
+        let mut q = cascading("q", 1, 6, ["code", "label"]);
+        q.child_oids = vec![6, 3];
+        let keys = [
+            q,
+            cascading("r", 3, 7, ["code", "code"]),
+            cascading("s", 8, 9, ["code", "code"]),
+        ];
+        let mut paths = Vec::new();
+        cascade_paths(
+            &keys,
+            1,
+            &[1],
+            &["label"],
+            &mut Vec::new(),
+            &mut paths,
+            &mut Vec::new(),
+        );
+        let names: Vec<String> = paths
+            .iter()
+            .map(|p| p.iter().map(|k| k.name.as_str()).collect())
+            .collect();
+        assert_eq!(names, ["q", "qr"]);
+        // The repaired table itself a partition of the key's referenced table.
+        assert!(references_rows_of(&keys[1], 6, &[6, 3]));
+        assert!(!references_rows_of(&keys[2], 6, &[6, 3]));
+    }
+
+    #[test]
     fn a_key_to_a_partition_is_followed_from_its_partitioned_table() {
         // Key "p" references partition 5 of table 1.
         let mut fk = cascading("p", 5, 2, ["code", "label"]);
@@ -1178,6 +1255,7 @@ mod tests {
         cascade_paths(
             &keys,
             1,
+            &[1],
             &["label"],
             &mut Vec::new(),
             &mut paths,
