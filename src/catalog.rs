@@ -126,6 +126,10 @@ pub struct Column {
     /// that references it: `character varying`, `bpchar` for `char(n)`, `"bit"` for `bit(n)`
     /// (never `character` or `bit`, which SQL reads as length 1 and would truncate to).
     pub base_type: Arc<str>,
+    /// For a domain, its base type with the domains stripped, printed as `base_type` is: the
+    /// type a key compares the column's values under. `None` for a type that is no domain.
+    #[serde(skip)]
+    pub domain_base: Option<Arc<str>>,
     pub not_null: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub generated: bool,
@@ -167,6 +171,14 @@ impl UniqueKey {
     /// unless the key's is an extension's.
     pub fn equality(&self, i: usize) -> &str {
         self.equality.get(i).map_or("=", String::as_str)
+    }
+}
+
+impl Column {
+    /// The type the column's values are compared under: its base type, a domain's stripped
+    /// (a key's equality is the base type's; see [`crate::key_text::child_cast`]).
+    pub fn compared_type(&self) -> &str {
+        self.domain_base.as_deref().unwrap_or(&self.base_type)
     }
 }
 
@@ -773,6 +785,7 @@ impl Catalog {
                 name: row.get("column_name"),
                 type_name: shared(row.get("type_name")),
                 base_type: shared(row.get("base_type")),
+                domain_base: row.get::<_, Option<&str>>("domain_base").map(&mut shared),
                 not_null: row.get("not_null"),
                 generated: row.get("generated"),
                 identity: match identity.as_str() {
@@ -1214,6 +1227,7 @@ mod tests {
                 name: name.into(),
                 type_name: "text".into(),
                 base_type: "text".into(),
+                domain_base: None,
                 not_null,
                 generated,
                 identity: None,
@@ -1265,6 +1279,7 @@ mod tests {
                 name: name.into(),
                 type_name: "integer".into(),
                 base_type: "integer".into(),
+                domain_base: None,
                 not_null: false,
                 generated: false,
                 identity: None,

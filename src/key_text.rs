@@ -88,12 +88,27 @@ pub fn prints_one_way(child: &Column, parent: &Column) -> bool {
 /// the parent column's, as the server's own check does (the referenced type's equality, the
 /// child's value coerced to that type when its family has no operator for the pair): a `text`
 /// `ab ` is the `character(3)` `ab ` under `bpchar` equality, though not as text, which is what
-/// `bpchar = text` would pick. `None` when the columns are of one type, or both integers (whose
-/// family compares across widths: a cast could overflow).
+/// `bpchar = text` would pick. A domain is compared as its base type (the operator's input),
+/// never cast to: a cast to the domain runs its CHECK and NOT NULL, which the server's check
+/// never does, so an orphan would fail the query instead of being one. `None` when the columns
+/// compare as one type, when both are integers (whose family compares across widths: a cast
+/// could overflow), or when the parent is a `name` (a cast to `name` truncates to 63 bytes, so
+/// a long orphan could equal a parent: `name = text` compares them whole).
 pub fn child_cast<'p>(child: &Column, parent: &'p Column) -> Option<&'p str> {
-    let (c, p) = (&*child.base_type, &*parent.base_type);
+    let (c, p) = (child.compared_type(), parent.compared_type());
     let both_integers = INTEGERS.contains(&c) && INTEGERS.contains(&p);
-    (c != p && !both_integers).then_some(p)
+    (c != p && !both_integers && p != "name").then_some(p)
+}
+
+/// The type values of a key (as text) are cast to, to look up the parent rows holding them:
+/// the parent column's base type ([`Column::compared_type`]: never a domain, whose CHECK an
+/// orphan could fail), but `text` for `name` (a cast to `name` truncates to 63 bytes, so a
+/// longer value would find a row it does not equal; `name = text` compares them whole).
+pub fn lookup_type(parent: &Column) -> &str {
+    match parent.compared_type() {
+        "name" => "pg_catalog.text",
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -105,6 +120,7 @@ mod tests {
             name: "k".into(),
             type_name: type_name.into(),
             base_type: type_name.into(),
+            domain_base: None,
             not_null: false,
             generated: false,
             identity: None,
@@ -212,6 +228,57 @@ mod tests {
         assert_eq!(cast("public.citext", "public.citext"), None);
         assert_eq!(cast("bigint", "integer"), None);
         assert_eq!(cast("integer", "bigint"), None);
+    }
+
+    #[test]
+    fn a_domain_is_compared_as_its_base_type_and_never_cast_to() {
+        let domain = |name: &str, base: &str| Column {
+            domain_base: Some(base.into()),
+            ..column(name, None)
+        };
+        let cast = |child: &Column, parent: &Column| child_cast(child, parent).map(str::to_string);
+        // A domain over text referenced by text: compared as text, no cast to the domain.
+        assert_eq!(
+            cast(&column("text", None), &domain("public.code", "text")),
+            None
+        );
+        assert_eq!(
+            cast(&domain("public.code", "text"), &column("text", None)),
+            None
+        );
+        // Over another type, the cast is to the base type, not to the domain.
+        assert_eq!(
+            cast(&column("text", None), &domain("public.code", "bpchar")).as_deref(),
+            Some("bpchar")
+        );
+        assert_eq!(
+            cast(
+                &domain("public.qty", "integer"),
+                &domain("public.big", "bigint")
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn parents_are_looked_up_by_their_base_type_and_names_as_text() {
+        let code = Column {
+            domain_base: Some("text".into()),
+            ..column("public.code", None)
+        };
+        assert_eq!(lookup_type(&code), "text");
+        assert_eq!(lookup_type(&column("name", None)), "pg_catalog.text");
+        assert_eq!(lookup_type(&column("bpchar", None)), "bpchar");
+    }
+
+    #[test]
+    fn nothing_is_cast_to_name_which_truncates() {
+        let cast = |child: &str, parent: &str| {
+            child_cast(&column(child, None), &column(parent, None)).map(str::to_string)
+        };
+        assert_eq!(cast("text", "name"), None);
+        assert_eq!(cast("character varying", "name"), None);
+        assert_eq!(cast("name", "text").as_deref(), Some("text"));
     }
 
     #[test]

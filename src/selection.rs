@@ -1995,7 +1995,7 @@ impl<'a> Selector<'a> {
             .iter()
             .map(|c| {
                 info.column(c)
-                    .map(|c| &*c.base_type)
+                    .map(key_text::lookup_type)
                     .unwrap_or("pg_catalog.text")
             })
             .collect();
@@ -2269,6 +2269,7 @@ mod tests {
             name: name.into(),
             type_name: ty.into(),
             base_type: ty.into(),
+            domain_base: None,
             not_null: false,
             generated: false,
             identity: None,

@@ -555,6 +555,7 @@ mod tests {
                     name: n.to_string(),
                     type_name: (*t).into(),
                     base_type: (*t).into(),
+                    domain_base: None,
                     not_null: true,
                     generated: *n == "generated",
                     identity: None,

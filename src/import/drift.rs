@@ -1045,6 +1045,7 @@ mod tests {
             name: name.into(),
             type_name: "text".into(),
             base_type: "text".into(),
+            domain_base: None,
             not_null: true,
             generated: false,
             identity: identity.then_some(Identity::Always),

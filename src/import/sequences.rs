@@ -68,7 +68,7 @@ pub fn plan(
                      p.seqmax FROM (SELECT pg_catalog.max({column})::pg_catalog.int8 AS hi, \
                      pg_catalog.min({column})::pg_catalog.int8 AS lo FROM {}) AS c, \
                      {sequence} AS s, pg_catalog.pg_sequence AS p \
-                     WHERE p.seqrelid = {}::pg_catalog.regclass",
+                     WHERE p.seqrelid OPERATOR(pg_catalog.=) {}::pg_catalog.regclass",
                     table.from_clause(),
                     quote_literal(sequence)
                 );
@@ -201,8 +201,8 @@ fn advance_sql(change: &SequenceChange) -> String {
     };
     format!(
         "SELECT pg_catalog.setval({}::pg_catalog.regclass, {to}, true) FROM {} AS s \
-         WHERE CASE WHEN s.is_called THEN s.last_value {before} {to} \
-         ELSE s.last_value {at_most} {to} END",
+         WHERE CASE WHEN s.is_called THEN s.last_value OPERATOR(pg_catalog.{before}) {to} \
+         ELSE s.last_value OPERATOR(pg_catalog.{at_most}) {to} END",
         quote_literal(&change.sequence),
         change.sequence
     )
@@ -278,8 +278,9 @@ pub fn drawn_by_inserts(
 }
 
 /// Where `sequences` stand, read with the tables locked and before the first write: only
-/// those the role may read (SELECT on the sequence, see `sequence_readable.sql`); the others
-/// are `None`, so that reading them never fails the import.
+/// those the role may read (SELECT on the sequence, USAGE on its schema: see
+/// `sequence_readable.sql`); the others are `None`, so that reading them never fails the
+/// import.
 pub fn before_writes(txn: &mut Transaction<'_>, sequences: &[&str]) -> Result<Drawn> {
     let names: Vec<&str> = sequences.to_vec();
     let answers = txn
@@ -355,7 +356,7 @@ fn read_positions(
         .map(|sequence| {
             format!(
                 "SELECT s.last_value, s.is_called, p.seqincrement FROM {sequence} AS s, \
-                 pg_catalog.pg_sequence AS p WHERE p.seqrelid = {}::pg_catalog.regclass",
+                 pg_catalog.pg_sequence AS p WHERE p.seqrelid OPERATOR(pg_catalog.=) {}::pg_catalog.regclass",
                 quote_literal(sequence)
             )
         })
@@ -454,10 +455,12 @@ mod tests {
         assert_eq!(
             advance_sql(&change(3, 10)),
             "SELECT pg_catalog.setval('app.\"S\"'::pg_catalog.regclass, 10, true) FROM app.\"S\" \
-             AS s WHERE CASE WHEN s.is_called THEN s.last_value < 10 ELSE s.last_value <= 10 END"
+             AS s WHERE CASE WHEN s.is_called THEN s.last_value OPERATOR(pg_catalog.<) 10 \
+             ELSE s.last_value OPERATOR(pg_catalog.<=) 10 END"
         );
         assert!(advance_sql(&change(0, -3)).ends_with(
-            "WHERE CASE WHEN s.is_called THEN s.last_value > -3 ELSE s.last_value >= -3 END"
+            "WHERE CASE WHEN s.is_called THEN s.last_value OPERATOR(pg_catalog.>) -3 \
+             ELSE s.last_value OPERATOR(pg_catalog.>=) -3 END"
         ));
     }
 

@@ -376,6 +376,7 @@ mod tests {
                     name: n.to_string(),
                     type_name: "text".into(),
                     base_type: "text".into(),
+                    domain_base: None,
                     not_null: true,
                     generated: false,
                     identity: None,

@@ -419,6 +419,45 @@ fn a_sequence_the_role_may_not_read_is_named_and_never_fails_the_import() {
     assert_eq!(target.query_i64("SELECT last_value FROM t_own_seq"), 4);
 }
 
+/// A column default draws from a sequence by its oid, so the role needs no USAGE on the
+/// sequence's schema to insert; naming the sequence does, so its position is not read, and
+/// asking whether it may be read never fails the import.
+#[test]
+fn a_sequence_in_a_schema_the_role_may_not_use_is_named_and_never_fails_the_import() {
+    let (_source, dir) = exported(
+        "hidden_seq",
+        "CREATE TABLE t (id int PRIMARY KEY, v text);",
+        "INSERT INTO t VALUES (1, 'a'), (2, 'b');",
+    );
+    let target = cluster().create_db(
+        "hidden_seq_test",
+        None,
+        "CREATE SCHEMA hidden;
+         CREATE SEQUENCE hidden.own_seq;
+         CREATE TABLE t (id int PRIMARY KEY, v text,
+                         own bigint DEFAULT nextval('hidden.own_seq'));",
+    );
+    let role = cluster().unique_name("hidden_loader");
+    target.execute(&format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT CONNECT ON DATABASE \"{name}\" TO {role};
+         GRANT USAGE ON SCHEMA public TO {role};
+         GRANT SELECT, INSERT, UPDATE ON t TO {role};
+         GRANT SELECT, USAGE, UPDATE ON SEQUENCE hidden.own_seq TO {role};",
+        name = target.name
+    ));
+    let dry = import_as(&target, &role, &dir, &["--dry-run", "--json"]).ok();
+    assert_eq!(
+        json(&dry)["sequences_left_advanced"],
+        serde_json::json!([{"sequence": "hidden.own_seq", "from": null, "to": null}]),
+        "{}",
+        dry.stderr
+    );
+    import_as(&target, &role, &dir, &[]).ok();
+    assert_eq!(target.query_i64("SELECT count(*) FROM t"), 2);
+    assert_eq!(target.query_i64("SELECT last_value FROM hidden.own_seq"), 4);
+}
+
 /// The sequences of the imported columns move forward right before the commit, in one
 /// statement that sets each only while it is still behind: a draw made after they were read
 /// (here by an event trigger on the import's own `ALTER TABLE … ENABLE TRIGGER`, in between)

@@ -216,3 +216,32 @@ fn an_orphan_count_compares_as_the_key_does_not_as_the_child_s_type() {
     import(&target, &dir, &[]).ok();
     assert_eq!(target.query_i64("SELECT count(*) FROM cc"), 2);
 }
+
+#[test]
+fn an_orphan_count_casts_to_a_domain_s_base_type_so_the_domain_s_check_never_fails_it() {
+    // The server's check compares with `text = text`: 'zz' is an orphan, not an error,
+    // though it is no `code`.
+    let schema = "CREATE DOMAIN code AS text CHECK (VALUE ~ '^[A-Z]{3}$');
+                  CREATE DOMAIN short_code AS code NOT NULL;
+                  CREATE TABLE dp (c short_code PRIMARY KEY);
+                  CREATE TABLE dc (id int PRIMARY KEY, c text);";
+    let key = "ALTER TABLE dc ADD CONSTRAINT dc_fk FOREIGN KEY (c) REFERENCES dp NOT VALID;";
+    let source = cluster().create_db(
+        "domain_orphans",
+        None,
+        &format!(
+            "{schema}
+             INSERT INTO dp VALUES ('ABC');
+             INSERT INTO dc VALUES (1, 'ABC'), (2, 'zz'), (3, NULL);
+             {key}"
+        ),
+    );
+    let dir = scratch_dir("domain_orphans").join("snapshot");
+    let report = export_json(&source, &dir);
+    assert_eq!(report["left_out"][0]["foreign_key"], "dc_fk", "{report}");
+    assert_eq!(report["left_out"][0]["rows"], 1, "{report}");
+    assert_eq!(first_column(&dir, "public.dc"), ["1", "3"]);
+    let target = cluster().create_db("domain_orphans_test", None, &format!("{schema}{key}"));
+    import(&target, &dir, &[]).ok();
+    assert_eq!(target.query_i64("SELECT count(*) FROM dc"), 2);
+}

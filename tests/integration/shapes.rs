@@ -1087,6 +1087,40 @@ fn a_virtual_key_of_an_extension_s_type_compares_with_its_equality() {
     assert_eq!(target.query_i64("SELECT count(*) FROM posts"), 2);
 }
 
+/// A virtual key from `text` to `name` compares the whole text: a cast to `name` truncates to
+/// 63 bytes, and a 70-byte child whose first 63 bytes are a parent's name is an orphan.
+#[test]
+fn a_virtual_key_to_a_name_is_not_matched_by_a_longer_text() {
+    let long = "a".repeat(63);
+    let schema = "CREATE TABLE roles (rolname name PRIMARY KEY);
+        CREATE TABLE grants (id int PRIMARY KEY, who text);";
+    let source = cluster().create_db(
+        "name_virtual",
+        None,
+        &format!(
+            "{schema}
+             INSERT INTO roles VALUES ('{long}');
+             INSERT INTO grants VALUES (1, '{long}'), (2, '{long}tail123');"
+        ),
+    );
+    let dir = scratch_dir("name_virtual").join("snapshot");
+    let (url, dir_text) = (source.url(), dir.to_str().unwrap());
+    let run = seedsnap(&[
+        "export",
+        "--json",
+        "--source",
+        &url,
+        "--dir",
+        dir_text,
+        "--virtual-key",
+        "grants(who) -> roles(rolname)",
+    ])
+    .ok();
+    let report = json(&run);
+    assert_eq!(report["left_out"][0]["rows"], 1, "{report}");
+    assert_eq!(first_column(&dir, "public.grants"), ["1"]);
+}
+
 /// The import's batched key check (a superuser's, into empty tables) compares as the server's
 /// check does: `ABC` is its `citext` parent `abc` when citext lives off the search path, and a
 /// `text` `ab ` its `character(3)` parent `ab `.
