@@ -1038,6 +1038,32 @@ pub fn render(rows: &[DriftedRow], committed: bool, limit: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cascade chain, key by key.
+    type Chain<'k> = Vec<&'k CascadingKey>;
+
+    /// The cascade chains from a repair of table 1's `label` (a table of no partition), and
+    /// the chains that would follow a key again.
+    fn paths_and_revisits_from_label_of_table_1(
+        keys: &[CascadingKey],
+    ) -> (Vec<Chain<'_>>, Vec<(Chain<'_>, usize)>) {
+        let (mut paths, mut revisits) = (Vec::new(), Vec::new());
+        cascade_paths(
+            keys,
+            1,
+            &[1],
+            &["label"],
+            &mut Vec::new(),
+            &mut paths,
+            &mut revisits,
+        );
+        (paths, revisits)
+    }
+
+    /// The cascade chains from a repair of table 1's `label`.
+    fn paths_from_label_of_table_1(keys: &[CascadingKey]) -> Vec<Chain<'_>> {
+        paths_and_revisits_from_label_of_table_1(keys).0
+    }
     use crate::catalog::{Column, QualifiedName, Table, TableKind};
 
     fn table() -> Table {
@@ -1166,16 +1192,7 @@ mod tests {
             cascading("d", 4, 2, ["code", "code"]),
             cascading("e", 9, 2, ["code", "code"]),
         ];
-        let (mut paths, mut revisits) = (Vec::new(), Vec::new());
-        cascade_paths(
-            &keys,
-            1,
-            &[1],
-            &["label"],
-            &mut Vec::new(),
-            &mut paths,
-            &mut revisits,
-        );
+        let (paths, revisits) = paths_and_revisits_from_label_of_table_1(&keys);
         let names = |paths: &[Vec<&CascadingKey>]| -> Vec<String> {
             paths
                 .iter()
@@ -1226,16 +1243,7 @@ mod tests {
             cascading("r", 3, 7, ["code", "code"]),
             cascading("s", 8, 9, ["code", "code"]),
         ];
-        let mut paths = Vec::new();
-        cascade_paths(
-            &keys,
-            1,
-            &[1],
-            &["label"],
-            &mut Vec::new(),
-            &mut paths,
-            &mut Vec::new(),
-        );
+        let paths = paths_from_label_of_table_1(&keys);
         let names: Vec<String> = paths
             .iter()
             .map(|p| p.iter().map(|k| k.name.as_str()).collect())
@@ -1252,16 +1260,7 @@ mod tests {
         let mut fk = cascading("p", 5, 2, ["code", "label"]);
         fk.parent_oids = vec![5, 1];
         let keys = [fk];
-        let mut paths = Vec::new();
-        cascade_paths(
-            &keys,
-            1,
-            &[1],
-            &["label"],
-            &mut Vec::new(),
-            &mut paths,
-            &mut Vec::new(),
-        );
+        let paths = paths_from_label_of_table_1(&keys);
         assert_eq!(paths.len(), 1);
         let t = table();
         let l = load(&t, Some(vec!["id".into()]));
