@@ -36,7 +36,12 @@
 //! batches). They go window by window; a window's replies are
 //! taken in, in statement order, while the next window is read, and then dropped, so memory
 //! holds about two windows of rows (a [`BATCH_ROWS`] per session each; two through
-//! a remote source, where each window costs a round trip), not a level's. Rows are remembered by
+//! a remote source, where each window costs a round trip), not a level's. A statement expected
+//! to return more than [`STREAM_ROWS`] (a table read whole under `--limit all` or `--whole`, a
+//! high limit) is streamed instead, through `COPY … TO STDOUT` in parts of [`BATCH_ROWS`] rows
+//! (`stream_statements`), and a table read whole is copied into its file without a list of
+//! its row ids ([`TableSelection::whole`]): the driver's reply to one statement is never held
+//! whole (a million-row table read whole held 300 MB that way). Rows are remembered by
 //! `(tableoid, ctid)`, stable inside one snapshot, in compressed bitmaps ([`RowSet`]), so the
 //! final COPY fetches exactly them with a TID scan; the key values foreign keys need are kept
 //! interned as small integers, in compressed bitmaps too ([`crate::compact`]): the tuples each
@@ -60,6 +65,7 @@ use crate::error::ExitKind;
 use crate::graph::Component;
 use crate::key_text;
 use crate::readers::{self, Readers};
+use crate::snapshot::copy_text;
 
 /// A row's physical address inside the snapshot: its (leaf) table and tuple id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -206,6 +212,9 @@ impl Limits {
 #[derive(Debug, Default, Clone)]
 pub struct TableSelection {
     pub rows: RowSet,
+    /// Every row the table holds in the export's snapshot is chosen: its sample read it whole
+    /// (no limit, no condition), so a COPY of its rows needs no list of their ids.
+    pub whole: bool,
     pub sampled: u64,
     pub backfilled: u64,
     pub sample_time: Duration,
@@ -943,7 +952,7 @@ fn count_orphans(
         &statements,
         &vec![1; keys.len()],
         &tables,
-        |k, rows| {
+        |k, rows, _| {
             let count = rows.get(0, 0).unwrap_or_default();
             let count: u64 = count
                 .parse()
@@ -1168,31 +1177,90 @@ fn home_batches(
     batches
 }
 
+/// Statements expected to return more rows than this are not sent in simple-protocol batches,
+/// whose reply the driver holds whole (about 250 bytes a row: a 1,000,000-row table read whole
+/// under `--limit all` held 300 MB), but streamed (`stream_statements`).
+pub const STREAM_ROWS: usize = 8 * BATCH_ROWS;
+
+/// How the statements, by the rows each is `expected` to return, are read: consecutive runs
+/// of statements batched (`false`) and of statements streamed (`true`, more than
+/// [`STREAM_ROWS`] rows each), in order.
+fn read_runs(expected: &[usize]) -> Vec<(std::ops::Range<usize>, bool)> {
+    let mut runs: Vec<(std::ops::Range<usize>, bool)> = Vec::new();
+    for (i, &rows) in expected.iter().enumerate() {
+        let streamed = rows > STREAM_ROWS;
+        match runs.last_mut() {
+            Some((run, kind)) if *kind == streamed => run.end = i + 1,
+            _ => runs.push((i..i + 1, streamed)),
+        }
+    }
+    runs
+}
+
 /// Sends several statements and hands each one's rows to `consume`, in the statements'
-/// order. The statements go as simple-protocol batches (one round trip each) over the
-/// export's transaction and its readers, which all see the same snapshot, window by window
+/// order, as `consume(statement, rows, complete)`: a statement's rows come in one call, or,
+/// when it is expected to return more than [`STREAM_ROWS`], in parts of at most
+/// [`BATCH_ROWS`] rows, the last with `complete` set.
+///
+/// The statements go as simple-protocol batches (one round trip each) over the export's
+/// transaction and its readers, which all see the same snapshot, window by window
 /// ([`window_ranges`]); inside a window, the statements on one table go to one session
 /// ([`home_batches`], `tables[i]` is the table statement `i` reads), whose server session
 /// then has that table's catalog entries cached from the levels and rounds before. A window's
 /// replies are taken in, in statement order, while the next window is read, and then dropped.
+/// A large statement is streamed instead ([`stream_statements`]), so memory holds a few parts
+/// of its rows, not its reply.
 fn batch<F>(
     client: &mut (impl GenericClient + Send),
     readers: &mut Readers,
     statements: &[String],
     expected: &[usize],
     tables: &[usize],
-    consume: F,
+    mut consume: F,
 ) -> Result<()>
 where
-    F: FnMut(usize, &TextRows) -> Result<()> + Send,
+    F: FnMut(usize, &TextRows, bool) -> Result<()> + Send,
+{
+    for (run, streamed) in read_runs(expected) {
+        match streamed {
+            false => batch_windows(
+                client,
+                readers,
+                statements,
+                expected,
+                tables,
+                run,
+                &mut consume,
+            )?,
+            true => stream_statements(client, readers, statements, tables, run, &mut consume)?,
+        }
+    }
+    Ok(())
+}
+
+/// [`batch`] for the statements `run`, none expected to return more than [`STREAM_ROWS`].
+fn batch_windows<F>(
+    client: &mut (impl GenericClient + Send),
+    readers: &mut Readers,
+    statements: &[String],
+    expected: &[usize],
+    tables: &[usize],
+    run: std::ops::Range<usize>,
+    consume: &mut F,
+) -> Result<()>
+where
+    F: FnMut(usize, &TextRows, bool) -> Result<()> + Send,
 {
     let sessions = readers.sessions();
     let per_session = window_rows_per_session(client, readers)?;
+    let windows = window_ranges(&expected[run.clone()], sessions, per_session)
+        .into_iter()
+        .map(|w| w.start + run.start..w.end + run.start);
     std::thread::scope(|scope| -> Result<()> {
         // The consumer, here or lent to the thread taking in the previous window.
         let mut consumer = Some(consume);
-        let mut consuming: Option<std::thread::ScopedJoinHandle<'_, (F, Result<()>)>> = None;
-        for window in window_ranges(expected, sessions, per_session) {
+        let mut consuming: Option<std::thread::ScopedJoinHandle<'_, (&mut F, Result<()>)>> = None;
+        for window in windows {
             // A session's share of a window goes in two round trips: the driver holds a
             // round trip's rows (about 180 bytes each) until its reply is complete.
             let batches = home_batches(
@@ -1237,13 +1305,13 @@ where
                 outcome?;
                 consumer = Some(returned);
             }
-            let mut consume = consumer.take().expect("the consumer is back");
+            let consume = consumer.take().expect("the consumer is back");
             consuming = Some(scope.spawn(move || {
                 let mut replies: Vec<(usize, TextRows)> = replies.into_iter().flatten().collect();
                 replies.sort_by_key(|(i, _)| *i);
                 let outcome = replies
                     .into_iter()
-                    .try_for_each(|(i, rows)| consume(i, &rows));
+                    .try_for_each(|(i, rows)| consume(i, &rows, true));
                 (consume, outcome)
             }));
         }
@@ -1252,6 +1320,114 @@ where
             None => Ok(()),
         }
     })
+}
+
+/// Parts of a streamed statement's rows waiting to be taken in, per statement: with the part
+/// being read and the one being taken in, a streaming session holds at most this many plus
+/// two parts of [`BATCH_ROWS`] rows.
+const STREAM_PARTS_QUEUED: usize = 2;
+
+/// [`batch`] for the statements `run`, each streamed: `COPY (statement) TO STDOUT` on the
+/// sessions ([`readers::run`], so several tables stream at once), its rows cut into parts of
+/// [`BATCH_ROWS`] and handed, through a short queue per statement, to `consume` on a thread of
+/// its own, which takes the statements in order. A session streams its own statements in order
+/// and takes over another's only when it has none left ([`readers::run`]), so the earliest
+/// statement not taken in yet is always being read: a full queue only waits for the consumer.
+fn stream_statements<F>(
+    client: &mut (impl GenericClient + Send),
+    readers: &mut Readers,
+    statements: &[String],
+    tables: &[usize],
+    run: std::ops::Range<usize>,
+    consume: &mut F,
+) -> Result<()>
+where
+    F: FnMut(usize, &TextRows, bool) -> Result<()> + Send,
+{
+    type Part = (TextRows, bool);
+    let (senders, receivers): (Vec<_>, Vec<_>) = run
+        .clone()
+        .map(|_| std::sync::mpsc::sync_channel::<Part>(STREAM_PARTS_QUEUED))
+        .unzip();
+    let items: Vec<(usize, std::sync::mpsc::SyncSender<Part>)> = run.clone().zip(senders).collect();
+    std::thread::scope(|scope| -> Result<()> {
+        let consumer = scope.spawn(move || -> Result<()> {
+            for (i, parts) in run.zip(receivers) {
+                loop {
+                    // A closed queue before the last part: its reader failed, and says why.
+                    let Ok((rows, complete)) = parts.recv() else {
+                        return Ok(());
+                    };
+                    consume(i, &rows, complete)?;
+                    if complete {
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        });
+        let read = readers::run(
+            client,
+            readers,
+            items,
+            |_| 1,
+            |&(i, _)| tables[i],
+            |session, (i, parts)| {
+                let sql = format!("COPY ({}) TO STDOUT", statements[i]);
+                let reader = session.copy_out_text(&sql).map_err(explain_read_error)?;
+                read_copy_parts(reader, |part, complete| {
+                    // A closed queue: the consumer failed, and says why.
+                    parts.send((part, complete)).is_ok()
+                })
+            },
+        );
+        let consumed = consumer.join().expect("the stream consumer thread");
+        // The consumer's error first: a reader fails as a consequence of it (its queue closed).
+        consumed?;
+        read.map(|_| ())
+    })
+}
+
+/// Reads COPY text rows from `reader` into parts of at most [`BATCH_ROWS`] rows, handing each
+/// to `deliver` with whether it is the last; stops early when `deliver` returns false.
+fn read_copy_parts(
+    reader: impl std::io::Read,
+    mut deliver: impl FnMut(TextRows, bool) -> bool,
+) -> Result<()> {
+    let mut reader = std::io::BufReader::with_capacity(64 << 10, reader);
+    let mut line = Vec::new();
+    let mut part = TextRows::default();
+    loop {
+        line.clear();
+        let read = std::io::BufRead::read_until(&mut reader, b'\n', &mut line)
+            .map_err(explain_copy_error)?;
+        if read == 0 {
+            deliver(part, true);
+            return Ok(());
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        part.push_copy_line(&line)?;
+        if part.len() >= BATCH_ROWS && !deliver(std::mem::take(&mut part), false) {
+            return Ok(());
+        }
+    }
+}
+
+/// An error reading a COPY's rows: the server's is explained as [`explain_read_error`] does.
+fn explain_copy_error(error: std::io::Error) -> anyhow::Error {
+    if !error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<postgres::Error>())
+    {
+        return anyhow::Error::from(error).context("reading rows streamed by COPY");
+    }
+    let inner = error.into_inner().expect("checked above");
+    match inner.downcast::<postgres::Error>() {
+        Ok(server) => explain_read_error(*server),
+        Err(other) => anyhow::anyhow!(other),
+    }
 }
 
 /// One statement's rows as text, compactly: every field end to end in one string, and where
@@ -1282,6 +1458,26 @@ impl TextRows {
                 None => self.ends.push(self.text.len() | Self::NULL),
             }
         }
+    }
+
+    /// Adds a row from a line of COPY text without its newline (see
+    /// [`crate::snapshot::copy_text`]): fields separated by tabs, `\N` for NULL, escapes
+    /// decoded.
+    fn push_copy_line(&mut self, line: &[u8]) -> Result<()> {
+        let mut width = 0;
+        for field in copy_text::split_fields(line) {
+            width += 1;
+            match copy_text::decode_field(field) {
+                Ok(None) => self.ends.push(self.text.len() | Self::NULL),
+                Ok(Some(value)) => {
+                    self.text.push_str(std::str::from_utf8(&value)?);
+                    self.ends.push(self.text.len());
+                }
+                Err(error) => anyhow::bail!("field {width} of a COPY row: {error:?}"),
+            }
+        }
+        self.width = width;
+        Ok(())
     }
 
     fn len(&self) -> usize {
@@ -1581,7 +1777,9 @@ impl<'a> Selector<'a> {
                 continue;
             }
             let mut sql = self.select_from(t);
-            if let Some(condition) = self.sample_condition(t, limits) {
+            let condition = self.sample_condition(t, limits);
+            self.tables[t].selection.whole = windows[i].is_none() && condition.is_none();
+            if let Some(condition) = condition {
                 sql.push_str(&format!(" WHERE {condition}"));
             }
             sql.push_str(&format!(" ORDER BY {}", info.order_by("t.")));
@@ -1591,10 +1789,13 @@ impl<'a> Selector<'a> {
             statements.push(sql);
             statement_tables.push(t);
             // A table read whole returns what its statistics say, and at least a batch's worth
-            // as far as batching goes: a table never analysed says 0, which would let a window
-            // hold any number of whole tables at once.
-            let rows =
-                windows[i].unwrap_or((info.estimated_rows.max(0) as u64).max(BATCH_ROWS as u64));
+            // as far as batching goes. It is streamed when that is large, or unknown: a table
+            // never analysed says 0, whatever it holds.
+            let rows = match windows[i] {
+                Some(window) => window,
+                None if info.estimated_rows <= 0 => STREAM_ROWS as u64 + 1,
+                None => (info.estimated_rows as u64).max(BATCH_ROWS as u64),
+            };
             expected.push(rows.min(usize::MAX as u64) as usize);
             keyed.push(i);
         }
@@ -1609,21 +1810,32 @@ impl<'a> Selector<'a> {
                 next += 1;
             }
         };
+        // A streamed statement's rows come in parts: a table read whole takes each part as it
+        // comes; a sample that prefers some rows to others waits for all of its window.
+        let mut waiting: Vec<(RowId, Values)> = Vec::new();
         batch(
             client,
             readers,
             &statements,
             &expected,
             &statement_tables,
-            |k, rows| {
+            |k, rows, complete| {
                 let i = keyed[k];
                 take_up_to(self, i);
-                let parsed = (0..rows.len())
-                    .map(|row| self.parse(tables[i], rows, row))
-                    .collect::<Result<_>>()?;
-                self.take_sample(tables[i], &preferring[i], limits, parsed);
-                take_up_to(self, i + 1);
-                self.compact();
+                for row in 0..rows.len() {
+                    waiting.push(self.parse(tables[i], rows, row)?);
+                }
+                let take_now = complete || limits.of(tables[i]).is_none();
+                if take_now {
+                    let parsed = std::mem::take(&mut waiting);
+                    self.take_sample(tables[i], &preferring[i], limits, parsed);
+                }
+                if complete {
+                    take_up_to(self, i + 1);
+                }
+                if take_now {
+                    self.compact();
+                }
                 Ok(())
             },
         )?;
@@ -1726,7 +1938,7 @@ impl<'a> Selector<'a> {
                 sql.push_str(&format!(" AND {condition}"));
             }
             // One statement: a batch of its own whatever it returns.
-            batch(client, readers, &[sql], &[0], &[table], |_, found| {
+            batch(client, readers, &[sql], &[0], &[table], |_, found, _| {
                 for row in 0..found.len() {
                     rows.push(self.parse(table, found, row)?);
                 }
@@ -1953,7 +2165,7 @@ impl<'a> Selector<'a> {
                 &statements,
                 &expected,
                 &owners,
-                |k, rows| {
+                |k, rows, _| {
                     let (set, parent) = (sets[k], owners[k]);
                     let matched = self.sets[set].matched;
                     for row in 0..rows.len() {
@@ -2504,6 +2716,69 @@ mod tests {
         // Statements larger than a session's share still go a session's worth at a time.
         let chunks = [BATCH_ROWS; 5];
         assert_eq!(window_ranges(&chunks, 2, w), vec![0..2, 2..4, 4..5]);
+    }
+
+    #[test]
+    fn statements_past_the_stream_size_are_streamed_in_runs() {
+        let big = STREAM_ROWS + 1;
+        let expected = [1, STREAM_ROWS, big, big, 3, big];
+        assert_eq!(
+            read_runs(&expected),
+            vec![(0..2, false), (2..4, true), (4..5, false), (5..6, true)]
+        );
+        assert!(read_runs(&[]).is_empty());
+    }
+
+    #[test]
+    fn copy_text_rows_arrive_in_parts_with_their_escapes_decoded() {
+        // 2.5 parts' worth of rows: a NULL, a tab, a newline and a backslash in the values.
+        let rows = BATCH_ROWS * 5 / 2;
+        let mut copy = String::new();
+        for i in 0..rows {
+            copy.push_str(&format!("{i}\t(0,{i})\ta\\tb\\n{i}\\\\\t\\N\n"));
+        }
+        let mut parts = Vec::new();
+        read_copy_parts(copy.as_bytes(), |part, last| {
+            parts.push((part, last));
+            true
+        })
+        .unwrap();
+        let sizes: Vec<(usize, bool)> = parts.iter().map(|(p, last)| (p.len(), *last)).collect();
+        assert_eq!(
+            sizes,
+            vec![
+                (BATCH_ROWS, false),
+                (BATCH_ROWS, false),
+                (BATCH_ROWS / 2, true)
+            ]
+        );
+        let (last, _) = &parts[2];
+        let i = rows - 1;
+        assert_eq!(
+            last.get(BATCH_ROWS / 2 - 1, 0),
+            Some(i.to_string().as_str())
+        );
+        assert_eq!(
+            last.get(BATCH_ROWS / 2 - 1, 2),
+            Some(format!("a\tb\n{i}\\").as_str())
+        );
+        assert_eq!(last.get(BATCH_ROWS / 2 - 1, 3), None);
+        // A consumer that stops (its queue closed) ends the reading.
+        let mut calls = 0;
+        read_copy_parts(copy.as_bytes(), |_, _| {
+            calls += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(calls, 1);
+        // No rows: one empty last part.
+        let mut empty = Vec::new();
+        read_copy_parts(&b""[..], |part, last| {
+            empty.push((part.len(), last));
+            true
+        })
+        .unwrap();
+        assert_eq!(empty, vec![(0, true)]);
     }
 
     #[test]

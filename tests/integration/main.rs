@@ -8,6 +8,7 @@ mod export;
 mod faults;
 mod import;
 mod key_values;
+mod large_tables;
 mod lossless;
 // The bench's proxy that adds latency on loopback: a remote source for the tests too.
 #[path = "../../benches/support/latency_proxy.rs"]
