@@ -54,12 +54,15 @@ mod latency_proxy;
 #[path = "support/render.rs"]
 mod render;
 
-use render::{median, Figures, Sample};
+use render::{median, EveryRow, Figures, Sample};
 
 /// The latency the remote-server row adds to each round trip.
 const REMOTE_DELAY: Duration = Duration::from_millis(5);
 /// The dataset measured through the latency proxy.
 const REMOTE_DATASET: &str = "wide_1000";
+/// The dataset also exported whole (`--limit all`, millions of rows), for the memory an export
+/// holds as the snapshot grows.
+const EVERY_ROW_DATASET: &str = "demo_1";
 /// The role of the "not superuser" imports: it owns the tables of its target, nothing more
 /// (and, for the "owner + SET grant" import only, `SET` on [`REPLICATION_ROLE`]).
 const IMPORTER: &str = "bench_importer";
@@ -759,6 +762,7 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
     let mut previous_granted_fast_path = true;
     let (mut floor_export, mut floor_load, mut own) = (Vec::new(), Vec::new(), Vec::new());
     let mut new_dir = Vec::new();
+    let (mut every_row, mut every_row_previous) = (Vec::new(), Vec::new());
     let mut fast_path = true;
     let mut owner_key_checks: Vec<String> = Vec::new();
     let mut tables = 0;
@@ -782,6 +786,17 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
             owner_key_checks.push(p.owner_key_checks.clone());
         }
         let new_dir_s = export_into_new_directory(env, d)?;
+        if d.name == EVERY_ROW_DATASET {
+            if let Some(old) = &env.previous {
+                every_row_previous.push(export_every_row(env, old, d)?);
+            }
+            let whole = export_every_row(env, &env.seedsnap, d)?;
+            eprintln!(
+                "bench: {} run {run}: every row (--limit all): {} rows, {:.3} s, peak RSS {:.1} MB",
+                d.name, whole.rows, whole.seconds, whole.peak_rss_mb
+            );
+            every_row.push(whole);
+        }
         let (floor_e, floor_l) = floor(env, &source, &empty)?;
         let own_s = own_floor(env, &dir, &empty)?;
         let s = p.sample();
@@ -815,6 +830,8 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
         owner_key_checks: owner_key_checks.join(" or "),
         remote,
         export_new_dir_s: median(&mut new_dir),
+        every_row: EveryRow::medians(&every_row),
+        every_row_previous: EveryRow::medians(&every_row_previous),
         previous: (!previous.is_empty()).then(|| Sample::medians(&previous)),
         previous_granted_fast_path,
         tables,
@@ -842,6 +859,34 @@ fn export_into_new_directory(env: &Env, d: &Dataset) -> Result<f64> {
         bail!("{}: an export into a new directory linked files", d.name);
     }
     Ok(export.seconds)
+}
+
+/// An export by `bin` of every row of the dataset (`--limit all`) into a directory that does
+/// not exist yet; the directory is removed afterwards.
+fn export_every_row(env: &Env, bin: &Path, d: &Dataset) -> Result<EveryRow> {
+    let dir = env.scratch.join(format!("snapshot_{}_every_row", d.name));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let source_url = format!("{} dbname={}", env.conn, d.database(Db::Source));
+    let dir_text = dir.to_str().unwrap().to_string();
+    let export = run_seedsnap(
+        bin,
+        &[
+            "export", "-q", "--json", "--limit", "all", "--dir", &dir_text,
+        ],
+        ("SEEDSNAP_SOURCE", &source_url),
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    let export = export?;
+    let report: serde_json::Value = serde_json::from_str(&export.stdout)?;
+    Ok(EveryRow {
+        rows: report["rows"]
+            .as_u64()
+            .context("the export's report: rows")?,
+        seconds: export.seconds,
+        peak_rss_mb: export.peak_rss_kb as f64 / 1024.0,
+    })
 }
 
 /// One pass's figures, for the progress lines.

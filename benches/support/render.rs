@@ -100,12 +100,41 @@ pub struct Figures {
     /// Seconds of an export into a new directory (median): the table's export replaces the
     /// previous run's snapshot, whose unchanged files it links instead of writing.
     pub export_new_dir_s: f64,
+    /// The export of every row (`--limit all`) into a new directory, of the dataset measured
+    /// so (medians).
+    pub every_row: Option<EveryRow>,
+    /// The same by the previous build, with `--compare`.
+    pub every_row_previous: Option<EveryRow>,
     /// The previous build's medians, with `--compare`.
     pub previous: Option<Sample>,
     /// With `--compare`: whether the previous build's import by the role granted `SET` on
     /// `session_replication_role` took the fast path in every run (this build's must).
     pub previous_granted_fast_path: bool,
     pub tables: usize,
+}
+
+/// An export of every row of a dataset (`--limit all`).
+#[derive(Default, Clone)]
+pub struct EveryRow {
+    pub rows: u64,
+    pub seconds: f64,
+    pub peak_rss_mb: f64,
+}
+
+impl EveryRow {
+    /// The medians of some runs; `None` for none.
+    pub fn medians(runs: &[EveryRow]) -> Option<EveryRow> {
+        if runs.is_empty() {
+            return None;
+        }
+        let mut seconds: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
+        let mut rss: Vec<f64> = runs.iter().map(|r| r.peak_rss_mb).collect();
+        Some(EveryRow {
+            rows: runs[0].rows,
+            seconds: median(&mut seconds),
+            peak_rss_mb: median(&mut rss),
+        })
+    }
 }
 
 /// The figures of each dataset measured, by name, in the order measured.
@@ -146,6 +175,7 @@ pub fn render(results: &Results) -> String {
     );
     out.push_str(&table(results));
     out.push_str(&new_directory(results));
+    out.push_str(&every_row(results));
     out.push_str(&load_paths(results));
     out.push_str(&before_after(results));
     out.push_str(&per_row(results));
@@ -356,6 +386,44 @@ fn new_directory(results: &Results) -> String {
          demo does). An export into a new directory writes every file: {}.\n",
         each.join(", ")
     )
+}
+
+/// The export of every row, where measured, with the previous build's.
+fn every_row(results: &Results) -> String {
+    let mut out = String::new();
+    for (name, f) in &results.datasets {
+        let Some(this) = &f.every_row else {
+            continue;
+        };
+        out.push_str(&format!(
+            "\nEvery row of {name} (`--limit all`, {} rows) exported into a new directory: \
+             {:.3} s, peak RSS {:.1} MB",
+            thousands(this.rows),
+            this.seconds,
+            this.peak_rss_mb
+        ));
+        match &f.every_row_previous {
+            Some(before) => out.push_str(&format!(
+                "; the previous build {:.3} s, peak RSS {:.1} MB.\n",
+                before.seconds, before.peak_rss_mb
+            )),
+            None => out.push_str(".\n"),
+        }
+    }
+    out
+}
+
+/// `3342141` as `3,342,141`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The demo datasets at each scale, smallest first.
