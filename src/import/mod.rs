@@ -207,8 +207,12 @@ pub fn open_target(
     snapshot_source: Option<(&SourceInfo, SnapshotKind)>,
 ) -> Result<(postgres::Client, SourceInfo)> {
     safety::check_name_before_connecting(endpoint.dbname(), &options.guard)?;
-    let mut client = endpoint.connect(Side::Target)?;
-    let identity = session::configure_target(&mut client, options.lock_timeout_seconds)?;
+    // Nothing is written before the session is set up: a failure here (a server out of lock
+    // slots refuses even the connection) says so, as every later one does.
+    const UNCHANGED: &str = "the import wrote nothing, the target is unchanged";
+    let mut client = endpoint.connect(Side::Target).context(UNCHANGED)?;
+    let identity =
+        session::configure_target(&mut client, options.lock_timeout_seconds).context(UNCHANGED)?;
     // The name the server reports, not the one in the URL, is what the guard judges.
     safety::check_name(&identity.database, &endpoint.display_name(), &options.guard)?;
     if let Some((source, kind)) = snapshot_source {
@@ -724,12 +728,23 @@ impl Loader<'_, '_> {
         let (snapshot, check, options, progress) =
             (self.snapshot, self.check, self.options, self.progress);
         let mut txn = client.transaction()?;
-        let migrations = migration_notes(&mut txn, &snapshot.manifest, progress)?;
-        self.round_trip = match options.load_via {
-            batched_rows::LoadVia::Copy => std::time::Duration::ZERO,
-            _ => batched_rows::measure_round_trip(&mut txn)?,
+        // What the transaction reads before loading fails as the load does: rolled back, and
+        // said so (a full lock table, say, can refuse any statement).
+        let begun = migration_notes(&mut txn, &snapshot.manifest, progress).and_then(|notes| {
+            self.round_trip = match options.load_via {
+                batched_rows::LoadVia::Copy => std::time::Duration::ZERO,
+                _ => batched_rows::measure_round_trip(&mut txn)?,
+            };
+            Ok(notes)
+        });
+        let (migrations, loaded) = match begun {
+            Ok(migrations) => {
+                let loaded = self.load(&mut txn, timings);
+                (migrations, loaded)
+            }
+            Err(error) => (Vec::new(), Err(error)),
         };
-        let mut report = match self.load(&mut txn, timings) {
+        let mut report = match loaded {
             Ok(Step::Done(report)) => report,
             Ok(Step::Refused(first)) => {
                 let _ = txn.rollback();
