@@ -24,7 +24,9 @@ Exit codes:
   4  bad input: a malformed snapshot, a schema that does not match, a bad option; nothing written
   5  verification failed: missing or drifted rows, unresolved foreign keys, empty tables
      (with --json, the error object of a 4 or 5 lists every problem, at least one)
-  6  a database server could not be reached or went away";
+  6  a database server could not be reached or went away
+130  interrupted (Ctrl-C or SIGTERM): the running statements were cancelled, an import rolled
+     back (the target is unchanged), an export kept the previous snapshot";
 
 #[derive(Parser, Debug)]
 #[command(

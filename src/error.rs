@@ -25,6 +25,8 @@ pub enum ExitKind {
     VerificationFailed,
     /// A server could not be reached, or went away.
     Connection,
+    /// Ctrl-C or SIGTERM stopped the command (see [`crate::interrupt`]).
+    Interrupted,
 }
 
 impl ExitKind {
@@ -36,6 +38,8 @@ impl ExitKind {
             ExitKind::BadInput => 4,
             ExitKind::VerificationFailed => 5,
             ExitKind::Connection => 6,
+            // 128 + SIGINT, as shells report a process that Ctrl-C ended.
+            ExitKind::Interrupted => 130,
         }
     }
 }
@@ -50,6 +54,7 @@ impl ExitKind {
             ExitKind::BadInput => "bad_input",
             ExitKind::VerificationFailed => "verification_failed",
             ExitKind::Connection => "connection",
+            ExitKind::Interrupted => "interrupted",
         }
     }
 }
@@ -103,6 +108,11 @@ pub fn failure(kind: ExitKind, message: impl Into<String>) -> anyhow::Error {
 
 /// The exit kind an error maps to.
 pub fn exit_kind(error: &anyhow::Error) -> ExitKind {
+    // Also a failure added as context (an interruption, see `crate::interrupt::explain`),
+    // which the chain's causes cannot be downcast to.
+    if let Some(failure) = error.downcast_ref::<Failure>() {
+        return failure.kind;
+    }
     for cause in error.chain() {
         if let Some(failure) = cause.downcast_ref::<Failure>() {
             return failure.kind;

@@ -62,6 +62,14 @@ pub fn run(
 ) -> Result<ExportReport> {
     run_export(endpoint, dir, options, progress)
         .map_err(|e| crate::connection::name_lost_connection(e, Side::Source, endpoint))
+        .map_err(|e| match crate::interrupt::requested() {
+            // The directory is replaced in one step at the very end, or not at all.
+            true => e.context(format!(
+                "the export stopped before writing {}: what it held is unchanged",
+                dir.display()
+            )),
+            false => e,
+        })
 }
 
 fn run_export(
@@ -111,6 +119,7 @@ fn run_export(
     let left_out = std::mem::take(&mut prepared.selection.stats.left_out);
     let started = Instant::now();
     let files_unchanged = writer.unchanged_files();
+    crate::interrupt::check()?;
     writer.commit(&manifest)?;
     prepared.timings.finish_ms = started.elapsed().as_secs_f64() * 1e3;
     prepared.timings.total_ms = progress.elapsed_ms();

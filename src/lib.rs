@@ -33,6 +33,7 @@ pub mod error;
 pub mod export;
 pub mod graph;
 pub mod import;
+pub mod interrupt;
 pub mod key_text;
 pub mod lookup_values;
 pub mod masking;

@@ -30,6 +30,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
+    // After mallopt: the handler runs on a thread of its own.
+    seedsnap::interrupt::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => exit_on_usage_error(&error),
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            let error = seedsnap::interrupt::explain(error);
             let message = render_error(&error);
             let kind = exit_kind(&error);
             eprintln!("seedsnap: error: {message}");
@@ -119,11 +122,11 @@ fn render_error(error: &anyhow::Error) -> String {
     let left = error
         .downcast_ref::<import::SequencesLeftAdvanced>()
         .map(ToString::to_string);
-    let mut causes = error.chain().peekable();
-    if left.is_some() && causes.peek().map(ToString::to_string) == left {
-        causes.next();
-    }
     let mut parts: Vec<String> = Vec::new();
+    // Wherever the sequences' context is (an interrupted import's has one more outside it).
+    let causes = error
+        .chain()
+        .filter(|cause| left.is_none() || Some(cause.to_string()) != left);
     for cause in causes {
         if let Some(pg) = cause.downcast_ref::<postgres::Error>() {
             parts.push(describe_pg_error(pg));

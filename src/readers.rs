@@ -317,6 +317,12 @@ where
             if failed.load(Ordering::SeqCst) {
                 return;
             }
+            // Ctrl-C: no new statement starts (the running ones were cancelled).
+            if let Err(error) = crate::interrupt::check() {
+                failed.store(true, Ordering::SeqCst);
+                first_error.lock().expect("error lock").get_or_insert(error);
+                return;
+            }
             let Some((index, item)) = next_item(&mut queues.lock().expect("queue lock"), own)
             else {
                 return;

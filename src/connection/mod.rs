@@ -215,8 +215,27 @@ impl Reached {
         client
             .batch_execute(PINNED_SESSION_SETTINGS)
             .with_context(|| format!("pinning session settings on {}", endpoint.display_name()))?;
+        cancel_on_interrupt(&client, self.wire, &endpoint.tls);
         Ok(client)
     }
+}
+
+/// Has Ctrl-C or SIGTERM cancel `client`'s running statement (see [`crate::interrupt`]), over
+/// the wire the session uses: TLS when it does (a server that requires it refuses a plain
+/// cancel request).
+fn cancel_on_interrupt(client: &Client, wire: connect::WireMode, tls: &TlsPlan) {
+    let token = client.cancel_token();
+    let tls = (wire != connect::WireMode::Disable).then(|| tls.clone());
+    crate::interrupt::cancel_on_interrupt(move || {
+        // Best effort: a cancel that cannot be sent leaves the statement to its next check.
+        let _ = match &tls {
+            None => token.cancel_query(postgres::NoTls),
+            Some(plan) => match plan.connector() {
+                Ok((connector, _)) => token.cancel_query(connector),
+                Err(_) => return,
+            },
+        };
+    });
 }
 
 impl Endpoint {
@@ -287,6 +306,7 @@ impl Endpoint {
         client
             .batch_execute(PINNED_SESSION_SETTINGS)
             .with_context(|| format!("pinning session settings on {}", self.display_name()))?;
+        cancel_on_interrupt(&client, wire, &self.tls);
         let reached = Reached {
             endpoint: self.clone(),
             side,

@@ -632,6 +632,10 @@ fn stream_copy(
     let mut writer = txn.copy_in(copy_sql).map_err(CopyFailure::Server)?;
     let mut buffer = vec![0u8; 256 * 1024];
     loop {
+        // Ctrl-C: the writer dropped unfinished aborts the COPY.
+        if crate::interrupt::requested() {
+            return Err(CopyFailure::Interrupted);
+        }
         // A file that cannot be read to its end aborts the COPY (the writer is dropped
         // unfinished), so no table is ever loaded with part of its file.
         let n = reader.read(&mut buffer).map_err(CopyFailure::Read)?;
@@ -646,10 +650,12 @@ fn stream_copy(
     writer.finish().map_err(CopyFailure::Server)
 }
 
-/// Why a COPY of a snapshot file failed: the file could not be read, or the server refused.
+/// Why a COPY of a snapshot file failed: the file could not be read, the server refused, or
+/// Ctrl-C stopped it.
 enum CopyFailure {
     Read(std::io::Error),
     Server(postgres::Error),
+    Interrupted,
 }
 
 /// Reads the target's catalog for the snapshot's schemas and matches the snapshot against it.
@@ -743,6 +749,11 @@ impl Loader<'_, '_> {
                 (migrations, loaded)
             }
             Err(error) => (Vec::new(), Err(error)),
+        };
+        // Ctrl-C after the last step: nothing is committed.
+        let loaded = match loaded {
+            Ok(_) if crate::interrupt::requested() => Err(crate::interrupt::error()),
+            loaded => loaded,
         };
         let mut report = match loaded {
             Ok(Step::Done(report)) => report,
@@ -1897,6 +1908,9 @@ fn copy_file(
         Err(CopyFailure::Read(error)) => {
             Err(anyhow::Error::new(error).context(format!("reading {}", path.display())))
         }
+        Err(CopyFailure::Interrupted) => Err(crate::interrupt::error()),
+        // A cancelled COPY is no value the target refuses.
+        Err(CopyFailure::Server(error)) if crate::interrupt::requested() => Err(error.into()),
         Err(CopyFailure::Server(error)) => {
             let db = error.as_db_error().cloned();
             let Some(db) = db else {

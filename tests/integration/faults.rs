@@ -526,3 +526,135 @@ fn keys_are_dropped_only_when_their_locks_fit_in_the_lock_table() {
         30
     );
 }
+
+/// Sends `signal` to a running seedsnap.
+fn send_signal(child: &std::process::Child, signal: libc::c_int) {
+    // SAFETY: kill(2) on the pid of our own child, which has not been waited for yet.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+}
+
+/// Waits until a seedsnap session of `db` has been running one statement for a while.
+fn wait_for_long_statement(cluster: &Cluster, db: &str) {
+    for _ in 0..400 {
+        let running: i64 = cluster
+            .connect("postgres")
+            .unwrap()
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = $1 AND application_name = 'seedsnap' AND state = 'active'
+                    AND now() - query_start > interval '300 ms'",
+                &[&db],
+            )
+            .unwrap()
+            .get(0);
+        if running > 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("seedsnap never ran a long statement");
+}
+
+#[test]
+fn ctrl_c_during_an_import_rolls_back_names_the_sequences_it_drew_and_exits_130() {
+    let source = cluster().create_db(
+        "interrupted",
+        None,
+        "CREATE TABLE t (id int PRIMARY KEY, v text);
+         INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 400) AS g;",
+    );
+    let dir = export_to_scratch(&source, &["--limit", "all"]);
+    // A default that takes 10 ms a row keeps the load running for seconds, drawing from the
+    // serial's sequence as it goes.
+    let target = cluster().create_db(
+        "interrupted_test",
+        None,
+        "CREATE FUNCTION slow() RETURNS int LANGUAGE sql VOLATILE
+             AS 'SELECT 1 FROM pg_sleep(0.01)';
+         CREATE TABLE t (id int PRIMARY KEY, v text, serial_no bigserial, s int DEFAULT slow());
+         INSERT INTO t (id, v) VALUES (1000, 'kept');",
+    );
+    let rows_before = target.query_i64("SELECT count(*) FROM t");
+    let drawn_before = target.query_i64("SELECT last_value FROM t_serial_no_seq");
+    let args = import_args(&target, &dir, &["--json"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let import = spawn_seedsnap(&args);
+    wait_for_long_statement(cluster(), &target.name);
+    send_signal(&import, libc::SIGINT);
+    let run = finish(import);
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("seedsnap: interrupted: cancelling"),
+        "{}",
+        run.stderr
+    );
+    let error = error_line(&run);
+    for expected in [
+        "interrupted (Ctrl-C or SIGTERM)",
+        "the target is unchanged",
+        "left 1 sequence(s) advanced",
+        "public.t_serial_no_seq",
+    ] {
+        assert!(error.contains(expected), "{expected}: {error}");
+    }
+    let report = json(&run);
+    assert_eq!(report["error"]["kind"], "interrupted", "{report}");
+    assert_eq!(report["error"]["exit_code"], 130, "{report}");
+    let drawn_after = target.query_i64("SELECT last_value FROM t_serial_no_seq");
+    assert!(
+        drawn_after > drawn_before,
+        "nothing was drawn before the signal?"
+    );
+    assert_eq!(
+        report["error"]["sequences_left_advanced"][0]["to"], drawn_after,
+        "{report}"
+    );
+    assert_eq!(target.query_i64("SELECT count(*) FROM t"), rows_before);
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM t WHERE id = 1000"),
+        1
+    );
+}
+
+#[test]
+fn sigterm_during_an_export_keeps_the_previous_snapshot_and_exits_130() {
+    let source = cluster().create_db(
+        "interrupted_export",
+        None,
+        &format!("{SMALL_SCHEMA}{SMALL_DATA}"),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let files = read_dir_files(&dir);
+    let beside = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let entries = beside(&dir);
+    // The export waits on a lock another session holds, then is told to stop.
+    let mut holder = source.client();
+    let mut hold = holder.transaction().unwrap();
+    hold.batch_execute("LOCK TABLE child IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let url = source.url();
+    let dir_text = dir.to_str().unwrap().to_string();
+    let export = spawn_seedsnap(&["export", "--source", &url, "--dir", &dir_text]);
+    wait_for_lock_wait(cluster(), &source.name);
+    send_signal(&export, libc::SIGTERM);
+    let run = finish(export);
+    hold.commit().unwrap();
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    let error = error_line(&run);
+    for expected in [
+        "interrupted (Ctrl-C or SIGTERM)",
+        "the export stopped before writing",
+        "what it held is unchanged",
+    ] {
+        assert!(error.contains(expected), "{expected}: {error}");
+    }
+    assert_eq!(read_dir_files(&dir), files, "the previous snapshot changed");
+    assert_eq!(beside(&dir), entries, "the export left something beside it");
+}
