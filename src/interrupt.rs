@@ -25,7 +25,9 @@ static REQUESTED: AtomicBool = AtomicBool::new(false);
 type Cancel = Box<dyn Fn() + Send>;
 static CANCELLERS: Mutex<Vec<Cancel>> = Mutex::new(Vec::new());
 
-/// Handles Ctrl-C (SIGINT) and SIGTERM for the rest of the process. Call once, early.
+/// Handles Ctrl-C (SIGINT) and SIGTERM for the rest of the process: for the commands that
+/// check ([`check`]) between their steps (export, import, refresh). Any other command keeps
+/// the default, ending at once, since a flag it never reads would only keep it running.
 pub fn install() {
     // Without a handler (another one installed, a platform that refuses), a signal ends the
     // process as it would have: the server rolls back, and only the message is lost.

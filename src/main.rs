@@ -30,8 +30,6 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
-    // After mallopt: the handler runs on a thread of its own.
-    seedsnap::interrupt::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => exit_on_usage_error(&error),
@@ -192,6 +190,8 @@ fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Export(args) => {
+            // The commands that stop cleanly on Ctrl-C; the others end at once, as before.
+            seedsnap::interrupt::install();
             let mut options = args.selection.to_options(config)?;
             options.jobs = args.read.jobs();
             let source = source_of(&args.source)?;
@@ -212,6 +212,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Import(args) => {
+            seedsnap::interrupt::install();
             let target = target_of(&args.target)?;
             let dir = args.dir.resolve(config);
             let options = args.target.to_options(config);
@@ -219,6 +220,7 @@ fn run(cli: Cli) -> Result<()> {
             emit(&report, args.output.json, import::render_summary)
         }
         Command::Refresh(args) => {
+            seedsnap::interrupt::install();
             let mut selection = args.selection.to_options(config)?;
             selection.jobs = args.read.jobs();
             let source = source_of(&args.source)?;
