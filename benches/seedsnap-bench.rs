@@ -839,22 +839,9 @@ fn bench(env: &Env, d: &Dataset, runs: usize) -> Result<Figures> {
 }
 
 /// Seconds of an export by this build into a directory that does not exist yet, so that no
-/// file can be linked from a previous snapshot; the directory is removed afterwards.
+/// file can be linked from a previous snapshot.
 fn export_into_new_directory(env: &Env, d: &Dataset) -> Result<f64> {
-    let dir = env.scratch.join(format!("snapshot_{}_new", d.name));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    let source_url = format!("{} dbname={}", env.conn, d.database(Db::Source));
-    let dir_text = dir.to_str().unwrap().to_string();
-    let export = run_seedsnap(
-        &env.seedsnap,
-        &["export", "-q", "--json", "--dir", &dir_text],
-        ("SEEDSNAP_SOURCE", &source_url),
-    );
-    std::fs::remove_dir_all(&dir).ok();
-    let export = export?;
-    let report: serde_json::Value = serde_json::from_str(&export.stdout)?;
+    let (export, report) = export_into_fresh_directory(env, &env.seedsnap, d, "new", &[])?;
     if report["files_unchanged"].as_u64().unwrap_or(0) != 0 {
         bail!("{}: an export into a new directory linked files", d.name);
     }
@@ -862,24 +849,10 @@ fn export_into_new_directory(env: &Env, d: &Dataset) -> Result<f64> {
 }
 
 /// An export by `bin` of every row of the dataset (`--limit all`) into a directory that does
-/// not exist yet; the directory is removed afterwards.
+/// not exist yet.
 fn export_every_row(env: &Env, bin: &Path, d: &Dataset) -> Result<EveryRow> {
-    let dir = env.scratch.join(format!("snapshot_{}_every_row", d.name));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    let source_url = format!("{} dbname={}", env.conn, d.database(Db::Source));
-    let dir_text = dir.to_str().unwrap().to_string();
-    let export = run_seedsnap(
-        bin,
-        &[
-            "export", "-q", "--json", "--limit", "all", "--dir", &dir_text,
-        ],
-        ("SEEDSNAP_SOURCE", &source_url),
-    );
-    std::fs::remove_dir_all(&dir).ok();
-    let export = export?;
-    let report: serde_json::Value = serde_json::from_str(&export.stdout)?;
+    let (export, report) =
+        export_into_fresh_directory(env, bin, d, "every_row", &["--limit", "all"])?;
     Ok(EveryRow {
         rows: report["rows"]
             .as_u64()
@@ -887,6 +860,30 @@ fn export_every_row(env: &Env, bin: &Path, d: &Dataset) -> Result<EveryRow> {
         seconds: export.seconds,
         peak_rss_mb: export.peak_rss_kb as f64 / 1024.0,
     })
+}
+
+/// An export by `bin` with `extra` arguments into the scratch directory `snapshot_<dataset>_
+/// <suffix>`, emptied first and removed afterwards: the run and its `--json` report.
+fn export_into_fresh_directory(
+    env: &Env,
+    bin: &Path,
+    d: &Dataset,
+    suffix: &str,
+    extra: &[&str],
+) -> Result<(Timed, serde_json::Value)> {
+    let dir = env.scratch.join(format!("snapshot_{}_{suffix}", d.name));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let source_url = format!("{} dbname={}", env.conn, d.database(Db::Source));
+    let dir_text = dir.to_str().unwrap().to_string();
+    let mut args = vec!["export", "-q", "--json", "--dir", &dir_text];
+    args.extend_from_slice(extra);
+    let export = run_seedsnap(bin, &args, ("SEEDSNAP_SOURCE", &source_url));
+    std::fs::remove_dir_all(&dir).ok();
+    let export = export?;
+    let report = serde_json::from_str(&export.stdout)?;
+    Ok((export, report))
 }
 
 /// One pass's figures, for the progress lines.

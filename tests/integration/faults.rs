@@ -36,23 +36,44 @@ fn error_line(run: &Run) -> &str {
 
 /// Waits until a seedsnap session of `db` waits on a lock.
 fn wait_for_lock_wait(cluster: &Cluster, db: &str) {
+    wait_for_session(
+        cluster,
+        db,
+        "wait_event_type = 'Lock'",
+        "waited on the lock",
+    );
+}
+
+/// Waits until a seedsnap session of `db` has been running one statement for a while.
+fn wait_for_long_statement(cluster: &Cluster, db: &str) {
+    wait_for_session(
+        cluster,
+        db,
+        "state = 'active' AND now() - query_start > interval '300 ms'",
+        "ran a long statement",
+    );
+}
+
+/// Waits until a seedsnap session of `db` meets `condition` (on `pg_stat_activity`); panics
+/// saying it never `did` after ten seconds.
+fn wait_for_session(cluster: &Cluster, db: &str, condition: &str, did: &str) {
+    let sql = format!(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE datname = $1 AND application_name = 'seedsnap' AND {condition}"
+    );
     for _ in 0..400 {
-        let waiting: i64 = cluster
+        let found: i64 = cluster
             .connect("postgres")
             .unwrap()
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                  WHERE datname = $1 AND application_name = 'seedsnap' AND wait_event_type = 'Lock'",
-                &[&db],
-            )
+            .query_one(sql.as_str(), &[&db])
             .unwrap()
             .get(0);
-        if waiting > 0 {
+        if found > 0 {
             return;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!("seedsnap never waited on the lock");
+    panic!("seedsnap never {did}");
 }
 
 #[test]
@@ -531,28 +552,6 @@ fn keys_are_dropped_only_when_their_locks_fit_in_the_lock_table() {
 fn send_signal(child: &std::process::Child, signal: libc::c_int) {
     // SAFETY: kill(2) on the pid of our own child, which has not been waited for yet.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
-}
-
-/// Waits until a seedsnap session of `db` has been running one statement for a while.
-fn wait_for_long_statement(cluster: &Cluster, db: &str) {
-    for _ in 0..400 {
-        let running: i64 = cluster
-            .connect("postgres")
-            .unwrap()
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                  WHERE datname = $1 AND application_name = 'seedsnap' AND state = 'active'
-                    AND now() - query_start > interval '300 ms'",
-                &[&db],
-            )
-            .unwrap()
-            .get(0);
-        if running > 0 {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("seedsnap never ran a long statement");
 }
 
 #[test]
