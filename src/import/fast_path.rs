@@ -20,7 +20,8 @@
 //!      duplicate count per key.
 //!
 //!    Any orphan or duplicate fails the import as the trigger would have (bad input, naming
-//!    the constraint) and it rolls back. No constraint is dropped or disabled.
+//!    the constraint) and it rolls back. No constraint is dropped or disabled. A key the
+//!    snapshot's files prove (`proved_keys.rs`) is not counted.
 //! 2. **Re-added** ([`KeyChecks::ReAdded`]): a role that owns the tables but may not set the
 //!    parameter drops the keys for the load and adds them back, validated by the server, when
 //!    the rows make that cheaper (see [`re_added_keys`]).
@@ -51,6 +52,7 @@ use crate::problem::{self, Problem, ProblemKind};
 use crate::snapshot::manifest::ManifestForeignKey;
 use crate::snapshot::SnapshotDir;
 
+use super::proved_keys::ProvedKeys;
 use super::{fk_violation, re_added_keys, Layout};
 
 const LOAD_CHECKS_SQL: &str = include_str!("../catalog/load_checks.sql");
@@ -346,18 +348,23 @@ const KEYS_PER_COUNT: usize = 32;
 /// loaded tables. A broken key fails as the trigger would have (bad input, naming the
 /// constraint, and for a foreign key the file, line and values of its first rows), listing
 /// every broken key at once.
+///
+/// The keys in `proved` (see [`super::proved_keys`]) are not counted: the snapshot's files
+/// prove them. Returns how many foreign keys were counted.
 pub fn check(
     txn: &mut Transaction<'_>,
     layout: &Layout,
     loaded: &[usize],
     snapshot: &SnapshotDir,
-) -> Result<()> {
+    proved: &ProvedKeys,
+) -> Result<usize> {
     // The triggers back on in the same round trip as the counts (it returns no row).
     count_keys(
         txn,
         layout,
         loaded,
         snapshot,
+        proved,
         Some("SET LOCAL session_replication_role = origin"),
     )
 }
@@ -370,23 +377,25 @@ pub fn check_keys(
     loaded: &[usize],
     snapshot: &SnapshotDir,
 ) -> Result<()> {
-    count_keys(txn, layout, loaded, snapshot, None)
+    count_keys(txn, layout, loaded, snapshot, &ProvedKeys::default(), None).map(|_| ())
 }
 
-/// [`check_keys`], with `first` (a statement that returns no row) sent ahead of the counting
-/// statements in their first round trip.
+/// [`check_keys`] but for the keys in `proved`, with `first` (a statement that returns no
+/// row) sent ahead of the counting statements in their first round trip. Returns how many
+/// foreign keys it counted.
 fn count_keys(
     txn: &mut Transaction<'_>,
     layout: &Layout,
     loaded: &[usize],
     snapshot: &SnapshotDir,
+    proved: &ProvedKeys,
     first: Option<&str>,
-) -> Result<()> {
+) -> Result<usize> {
     let catalog = layout.catalog;
     let mut checks: Vec<Check> = Vec::new();
     for (fk, parent) in catalog
         .declared_keys()
-        .filter(|(fk, _)| loaded.contains(&fk.child))
+        .filter(|(fk, _)| loaded.contains(&fk.child) && !proved.contains(fk))
     {
         let child = &catalog.tables[fk.child];
         let child_types = fk
@@ -512,7 +521,10 @@ fn count_keys(
         broken.push(text);
     }
     if broken.is_empty() {
-        return Ok(());
+        return Ok(checks
+            .iter()
+            .filter(|c| matches!(c, Check::ForeignKey { .. }))
+            .count());
     }
     Err(problem::with_problems(
         ExitKind::BadInput,

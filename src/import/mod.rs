@@ -18,7 +18,8 @@
 //!    strategies of
 //!    [`crate::graph`] (carried out in `cycles.rs`; as a role that may set
 //!    `session_replication_role` with the foreign-key triggers off and every key checked
-//!    afterwards, see `fast_path.rs`; as a table owner that may not, with the keys dropped
+//!    afterwards, see `fast_path.rs`, the keys the snapshot's files prove by the files
+//!    (`proved_keys.rs`), the others by counting queries; as a table owner that may not, with the keys dropped
 //!    for the load and added back, validated, after it — which locks the tables and their
 //!    parents `ACCESS EXCLUSIVE` until the commit — see `re_added_keys.rs`; those two only
 //!    when every loaded table was empty, so no row can have drifted), then verified (present,
@@ -44,6 +45,7 @@ mod fast_path;
 mod fk_violation;
 mod hints;
 mod pending_check;
+mod proved_keys;
 mod re_added_keys;
 mod schema_match;
 mod sequences;
@@ -194,6 +196,9 @@ pub struct ImportReport {
     pub key_checks: fast_path::KeyCheckMode,
     /// How many foreign keys were dropped for the load and added back (`re_added`).
     pub foreign_keys_re_added: usize,
+    /// Of the fast path (`batched`): how many foreign keys the snapshot's files proved, which
+    /// were not counted in the target (see `proved_keys.rs`).
+    pub foreign_keys_proved_by_files: usize,
     /// How the rows of the tables loaded straight from their files reached the target.
     pub rows_sent: RowsSent,
     pub timings: ImportTimings,
@@ -869,6 +874,10 @@ impl Loader<'_, '_> {
                 fast_path::begin(txn, &catalog, &loaded, &empty, checked_values(&layout))
             })?,
         };
+        if let fast_path::KeyChecks::Batched = key_checks {
+            // Resolved in the files while the rows load: the keys they prove are not counted.
+            self.check.prove_keys();
+        }
         if key_checks.keys_off_during_load() {
             // Every loaded table is empty and stores its rows verbatim (the fast path's
             // conditions), and with no key checked while they load the tables of a cycle
@@ -945,11 +954,28 @@ impl Loader<'_, '_> {
             &format!("inserted {} new rows", inserted.values().sum::<u64>()),
             timings.insert_ms,
         );
+        let mut proved_by_files = 0;
         match &key_checks {
             fast_path::KeyChecks::PerRow => {}
-            fast_path::KeyChecks::Batched => timed(&mut timings.verify_ms, || {
-                fast_path::check(txn, &layout, &loaded, self.snapshot)
-            })?,
+            fast_path::KeyChecks::Batched => {
+                let (proved, counted) = timed(&mut timings.verify_ms, || {
+                    let proved = self
+                        .check
+                        .resolved_keys()
+                        .map(|resolved| proved_keys::proved_keys(&layout, &resolved))
+                        .unwrap_or_default();
+                    fast_path::check(txn, &layout, &loaded, self.snapshot, &proved)
+                        .map(|counted| (proved.len(), counted))
+                })?;
+                proved_by_files = proved;
+                if proved > 0 {
+                    self.progress.line(&format!(
+                        "{} proved by the snapshot's files (empty tables loaded from files \
+                         whose keys resolve), {counted} counted in the target",
+                        foreign_keys(proved)
+                    ));
+                }
+            }
             fast_path::KeyChecks::ReAdded(dropped) => {
                 let mut took = 0.0;
                 timed(&mut took, || {
@@ -1032,6 +1058,7 @@ impl Loader<'_, '_> {
                 fast_path::KeyChecks::ReAdded(dropped) => dropped.keys.len(),
                 _ => 0,
             },
+            foreign_keys_proved_by_files: proved_by_files,
             rows_sent: RowsSent {
                 load_via: self.options.load_via,
                 round_trip_ms: self.round_trip.as_secs_f64() * 1e3,
@@ -1414,6 +1441,13 @@ impl Loader<'_, '_> {
         crate::snapshot::open_regular(&path)
             .and_then(|mut file| std::io::Read::read_to_end(&mut file, &mut data))
             .with_context(|| format!("reading {}", path.display()))?;
+        // The rows sent must be those the check read.
+        if let Some(found) = crate::snapshot::digest_differs(&data, &table.sha256) {
+            return Err(failure(
+                ExitKind::BadInput,
+                crate::snapshot::changed_while_loading(&path, &found, &table.sha256),
+            ));
+        }
         let rows = data
             .iter()
             .position(|&b| b == b'\n')
@@ -1883,8 +1917,9 @@ fn copy_file(
         &format!("loading {}", table.qualified_name()),
         Some(table.rows),
     );
+    // Hashed as it is sent: the rows loaded must be those the check read.
     let mut reader = report::CountingReader {
-        inner: file,
+        inner: crate::snapshot::LoadedBytes::new(file, &header),
         progress: &rows,
     };
     let result = if savepoint {
@@ -1899,7 +1934,13 @@ fn copy_file(
         stream_copy(txn, copy_sql, &mut reader)
     };
     match result {
-        Ok(copied) if copied == table.rows => Ok(None),
+        Ok(copied) if copied == table.rows => match reader.inner.differs_from(&table.sha256) {
+            None => Ok(None),
+            Some(found) => Err(failure(
+                ExitKind::BadInput,
+                crate::snapshot::changed_while_loading(&path, &found, &table.sha256),
+            )),
+        },
         Ok(copied) => Err(anyhow::anyhow!(
             "{}: COPY stored {copied} rows, the manifest lists {}",
             path.display(),
@@ -2452,11 +2493,12 @@ pub fn render_summary(report: &ImportReport) -> String {
     }
     match report.key_checks {
         fast_path::KeyCheckMode::PerRow => {}
-        fast_path::KeyCheckMode::Batched => text.push_str(
+        fast_path::KeyCheckMode::Batched => text.push_str(&format!(
             "foreign keys: loaded with their triggers off (session_replication_role = \
-             replica), then every foreign key and deferrable unique key checked by batched \
-             counting queries\n",
-        ),
+             replica), then every foreign key and deferrable unique key checked: {} by the \
+             snapshot's files, the others by batched counting queries\n",
+            report.foreign_keys_proved_by_files
+        )),
         fast_path::KeyCheckMode::ReAdded => text.push_str(&format!(
             "foreign keys: {} dropped for the load and added back after it, each validated by \
              the server (the role may not switch their triggers off)\n",
@@ -2561,6 +2603,7 @@ mod tests {
             batched_key_checks: false,
             key_checks: fast_path::KeyCheckMode::PerRow,
             foreign_keys_re_added: 0,
+            foreign_keys_proved_by_files: 0,
             rows_sent: RowsSent::default(),
             timings: ImportTimings::default(),
         }

@@ -1,13 +1,17 @@
 //! The offline check of a snapshot's files running beside the import: started before the
-//! import connects, waited for before its first write (see [`PendingCheck`]).
+//! import connects, waited for before its first write, and on the fast path resolving the
+//! snapshot's foreign keys in its files while the rows load (see [`PendingCheck`]).
 
+use std::cell::{Cell, RefCell};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use crate::error::ExitKind;
 use crate::problem;
-use crate::snapshot::SnapshotDir;
+use crate::snapshot::{keys, SnapshotDir};
 
 /// Checks an opened snapshot directory's files offline; every problem at once.
 fn check_snapshot(snapshot: &SnapshotDir) -> Result<()> {
@@ -25,34 +29,63 @@ fn check_snapshot(snapshot: &SnapshotDir) -> Result<()> {
     )
 }
 
+/// By manifest table, then key: whether the key resolves inside the snapshot's files.
+type Resolved = Vec<Vec<bool>>;
+
 /// The offline check of the snapshot's files, running on a thread of its own while the
 /// import connects and reads the target's catalog; the load waits for it before its first
 /// write (the lock), and a failed check is the error reported, whatever else failed.
+///
+/// Once the files have passed, the same thread can go on, when the load asks for it
+/// ([`PendingCheck::prove_keys`]), to resolve every foreign key of the snapshot inside its
+/// files ([`keys::unresolved`]) while the rows load: the fast path counts again only the keys
+/// the files do not prove ([`super::proved_keys`]). Asked for nothing, the thread ends when
+/// the check is dropped.
 pub(super) struct PendingCheck<'s> {
-    handle: std::cell::RefCell<Option<std::thread::ScopedJoinHandle<'s, Result<Duration>>>>,
-    pub(super) failed: std::cell::Cell<bool>,
-    pub(super) took: std::cell::Cell<Duration>,
+    /// The files' check: how long it took, or why they fail.
+    files: RefCell<Option<Receiver<Result<Duration>>>>,
+    /// Sent once to start resolving the keys; dropped unsent, the thread ends.
+    go: RefCell<Option<Sender<()>>>,
+    /// The thread: whether each manifest key resolves (`None`: not asked, or the files failed).
+    handle: RefCell<Option<ScopedJoinHandle<'s, Result<Option<Resolved>>>>>,
+    pub(super) failed: Cell<bool>,
+    pub(super) took: Cell<Duration>,
 }
 
 impl<'s> PendingCheck<'s> {
     pub(super) fn start(scope: &'s std::thread::Scope<'s, '_>, snapshot: &'s SnapshotDir) -> Self {
+        let (files_tx, files_rx) = channel();
+        let (go_tx, go_rx) = channel::<()>();
         let handle = scope.spawn(move || {
             let started = Instant::now();
-            check_snapshot(snapshot).map(|()| started.elapsed())
+            let checked = check_snapshot(snapshot).map(|()| started.elapsed());
+            let passed = checked.is_ok();
+            // The receiver may be gone: the import failed before it waited.
+            let _ = files_tx.send(checked);
+            if !passed || go_rx.recv().is_err() {
+                return Ok(None);
+            }
+            Ok(Some(keys::unresolved(snapshot)?.resolved))
         });
         PendingCheck {
-            handle: std::cell::RefCell::new(Some(handle)),
-            failed: std::cell::Cell::new(false),
-            took: std::cell::Cell::new(Duration::ZERO),
+            files: RefCell::new(Some(files_rx)),
+            go: RefCell::new(Some(go_tx)),
+            handle: RefCell::new(Some(handle)),
+            failed: Cell::new(false),
+            took: Cell::new(Duration::ZERO),
         }
     }
 
-    /// Waits for the check (at once if it is over); its error the first time it fails.
+    /// Waits for the check of the files (at once if it is over); its error the first time it
+    /// fails.
     pub(super) fn wait(&self) -> Result<()> {
-        let Some(handle) = self.handle.borrow_mut().take() else {
+        let Some(files) = self.files.borrow_mut().take() else {
             return Ok(());
         };
-        match handle.join().expect("the snapshot check's thread") {
+        let checked = files
+            .recv()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the snapshot check's thread ended early")));
+        match checked {
             Ok(took) => {
                 self.took.set(took);
                 Ok(())
@@ -62,6 +95,28 @@ impl<'s> PendingCheck<'s> {
                 Err(error)
             }
         }
+    }
+
+    /// Starts resolving the snapshot's foreign keys in its files, once they have passed
+    /// (see [`PendingCheck::resolved_keys`]).
+    pub(super) fn prove_keys(&self) {
+        if let Some(go) = self.go.borrow_mut().take() {
+            let _ = go.send(());
+        }
+    }
+
+    /// Whether each foreign key of the manifest (by table, then key) resolves inside the
+    /// snapshot's files, waiting for [`PendingCheck::prove_keys`]'s work to end; `None` when it
+    /// was not asked for or could not be done (then no key is taken as proved).
+    pub(super) fn resolved_keys(&self) -> Option<Resolved> {
+        // Not asked for: the thread ends.
+        self.go.borrow_mut().take();
+        let handle = self.handle.borrow_mut().take()?;
+        handle
+            .join()
+            .expect("the snapshot check's thread")
+            .ok()
+            .flatten()
     }
 
     /// `error`, unless the check failed: then the check's error, which comes first.

@@ -47,6 +47,9 @@ pub struct UnresolvedKey {
 pub struct Unresolved {
     pub checked: usize,
     pub keys: Vec<UnresolvedKey>,
+    /// By manifest table, then by its foreign key (the manifest's order): whether every row of
+    /// the table that needs a parent through that key has one in the snapshot.
+    pub resolved: Vec<Vec<bool>>,
 }
 
 /// Every foreign key of every row of a snapshot whose files passed
@@ -56,12 +59,16 @@ pub fn unresolved(snapshot: &SnapshotDir) -> Result<Unresolved> {
     let keys = resolve_keys(manifest);
     let present = present_tuples(snapshot, &keys)?;
     let mut unresolved = Vec::new();
+    let mut resolved = Vec::with_capacity(keys.len());
     for (table, keys) in manifest.tables.iter().zip(&keys) {
-        unresolved.extend(check_table(snapshot, table, keys, &present)?);
+        let found = check_table(snapshot, table, keys, &present)?;
+        resolved.push(found.iter().map(|k| k.rows == 0).collect());
+        unresolved.extend(found.into_iter().filter(|k| k.rows > 0));
     }
     Ok(Unresolved {
         checked: keys.iter().map(Vec::len).sum(),
         keys: unresolved,
+        resolved,
     })
 }
 
@@ -394,8 +401,8 @@ fn present_tuples(snapshot: &SnapshotDir, keys: &[Vec<Key<'_>>]) -> Result<Prese
     Ok(present)
 }
 
-/// The keys of one table whose values have no parent row: one pass over its file for all of
-/// them.
+/// Each key of one table (in order) with the rows whose values have no parent row (none:
+/// `rows` is 0): one pass over its file for all of them.
 fn check_table(
     snapshot: &SnapshotDir,
     table: &ManifestTable,
@@ -448,7 +455,7 @@ fn check_table(
         }
         Ok(())
     })?;
-    Ok(found.into_iter().filter(|k| k.rows > 0).collect())
+    Ok(found)
 }
 
 #[cfg(test)]

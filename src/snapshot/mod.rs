@@ -75,6 +75,57 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// A reader that hashes every byte read through it, so that what a load sent can be checked
+/// against the digest the manifest records ([`LoadedBytes::differs_from`]): the rows loaded are then
+/// the very rows the offline check read before the load, even if the file changed between the
+/// two reads.
+pub struct LoadedBytes<R> {
+    pub inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R> LoadedBytes<R> {
+    /// `inner`, whose bytes so far (`already`: a header read before) count too.
+    pub fn new(inner: R, already: &[u8]) -> Self {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(already);
+        LoadedBytes { inner, hasher }
+    }
+
+    /// The SHA-256 of every byte read, when it differs from `expected` (lowercase hex).
+    pub fn differs_from(self, expected: &str) -> Option<String> {
+        use sha2::Digest;
+        let found = hex(&self.hasher.finalize());
+        (found != expected).then_some(found)
+    }
+}
+
+impl<R: io::Read> io::Read for LoadedBytes<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The SHA-256 of `bytes` (a whole file), when it differs from `expected` (lowercase hex).
+pub fn digest_differs(bytes: &[u8], expected: &str) -> Option<String> {
+    LoadedBytes::new(io::empty(), bytes).differs_from(expected)
+}
+
+/// The error of a file whose bytes, as a load read them, no longer have the digest the
+/// manifest records and the check before the load found.
+pub fn changed_while_loading(path: &Path, found: &str, expected: &str) -> String {
+    format!(
+        "{} changed while the import read it: its SHA-256 was {expected} when it was checked, \
+         as the manifest says, and {found} as it loaded (run the import again once nothing \
+         writes to the snapshot)",
+        path.display()
+    )
+}
+
 /// Lowercase hex of a SHA-256 digest.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -88,6 +139,20 @@ pub fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn loaded_bytes_are_hashed_with_what_was_read_before() {
+        use sha2::Digest;
+        let whole = b"id\tname\n1\ta\n2\tb\n";
+        let expected = super::hex(&sha2::Sha256::digest(whole));
+        let (header, rows) = whole.split_at(8);
+        let mut loaded = super::LoadedBytes::new(rows, header);
+        std::io::copy(&mut loaded, &mut std::io::sink()).unwrap();
+        assert_eq!(loaded.differs_from(&expected), None);
+        let mut changed = super::LoadedBytes::new(&b"1\ta\n2\tc\n"[..], header);
+        std::io::copy(&mut changed, &mut std::io::sink()).unwrap();
+        assert!(changed.differs_from(&expected).is_some());
+    }
+
     #[test]
     fn hex_is_two_lowercase_digits_a_byte() {
         assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff, 0x10]), "000fa5ff10");

@@ -395,11 +395,18 @@ impl Cluster {
 
     /// Creates a database (optionally from a template) and runs `sql` in it.
     pub fn create_db(&'static self, prefix: &str, template: Option<&str>, sql: &str) -> TestDb {
-        let name = self.unique_name(prefix);
-        let mut admin = self.connect("postgres").expect("connect to postgres");
-        let template = template
+        let options = template
             .map(|t| format!(" TEMPLATE \"{t}\""))
             .unwrap_or_default();
+        self.create_db_with(prefix, &options, sql)
+    }
+
+    /// [`Cluster::create_db`] with the options of `CREATE DATABASE` spelled out (`TEMPLATE
+    /// template0 LC_CTYPE 'C.UTF-8'`, say).
+    pub fn create_db_with(&'static self, prefix: &str, options: &str, sql: &str) -> TestDb {
+        let name = self.unique_name(prefix);
+        let mut admin = self.connect("postgres").expect("connect to postgres");
+        let template = options;
         // Creating from a template needs it free of other sessions; retry briefly.
         let mut attempts = 0;
         loop {

@@ -1617,6 +1617,71 @@ fn tables_with_blocks_are_read_to_tell_whether_they_are_empty() {
     assert_eq!(held.query_i64("SELECT count(*) FROM child"), 2);
 }
 
+/// On the fast path, a key between two tables loaded from the snapshot is proved by the files
+/// (every child value has its parent row in them, and the loaded tables hold exactly those
+/// rows), so it is not counted again in the target: the report says how many; every key is
+/// valid afterwards. A key whose values the files compare otherwise than the target does is
+/// still counted: a `citext` key, which the files fold as a UTF-8 locale does and a target of
+/// `LC_CTYPE` C does not; the orphan it has there fails the import, naming the key, with the
+/// target unchanged.
+#[test]
+fn keys_the_snapshot_files_prove_are_not_counted_again_unless_the_target_compares_otherwise() {
+    const SCHEMA: &str = "CREATE TABLE parent (id numeric(6,2) PRIMARY KEY, code text UNIQUE);
+         CREATE TABLE child (id int PRIMARY KEY, parent_id numeric(6,2) REFERENCES parent,
+                             code text REFERENCES parent (code));";
+    let source = cluster().create_db(
+        "proved",
+        None,
+        &format!(
+            "{SCHEMA} INSERT INTO parent VALUES (1.25, 'a'), (2, 'b');
+             INSERT INTO child VALUES (1, 1.25, 'a'), (2, 2, NULL), (3, NULL, 'b');"
+        ),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let target = cluster().create_db("proved_test", None, SCHEMA);
+    let run = import(&target, &dir, &["--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["key_checks"], "batched", "{}", run.stdout);
+    assert_eq!(report["foreign_keys_proved_by_files"], 2, "{}", run.stdout);
+    assert_eq!(target.query_i64("SELECT count(*) FROM child"), 3);
+    assert_eq!(
+        target.query_i64(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'child'::regclass
+                AND contype = 'f' AND convalidated"
+        ),
+        2
+    );
+
+    // citext folds case by the database's LC_CTYPE, and the files are compared offline as a
+    // UTF-8 locale folds: 'é' finds its parent 'É' in the source (C.UTF-8) and in the files,
+    // not in a target whose LC_CTYPE is C, so that key is counted there and its orphan found.
+    const FOLDED: &str = "CREATE EXTENSION citext;
+         CREATE TABLE parent (code citext PRIMARY KEY);
+         CREATE TABLE child (id int PRIMARY KEY, code citext REFERENCES parent);";
+    let source = cluster().create_db_with(
+        "proved_folded",
+        " TEMPLATE template0 ENCODING 'UTF8' LC_CTYPE 'C.UTF-8' LC_COLLATE 'C.UTF-8'",
+        &format!(
+            "{FOLDED} INSERT INTO parent VALUES ('É'), ('a');
+             INSERT INTO child VALUES (1, 'é'), (2, 'A');"
+        ),
+    );
+    let dir = export_to_scratch(&source, &[]);
+    let target = cluster().create_db_with(
+        "proved_folded_test",
+        " TEMPLATE template0 ENCODING 'UTF8' LC_CTYPE 'C' LC_COLLATE 'C'",
+        FOLDED,
+    );
+    let before = target.fingerprint();
+    let failed = import(&target, &dir, &["--json"]).code(4);
+    assert!(
+        failed.stdout.contains("child_code_fkey") && failed.stdout.contains("é"),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(target.fingerprint(), before, "the target changed");
+}
+
 /// As a superuser the import loads with foreign-key triggers off and checks every key itself
 /// (named in the report) when the tables are empty; an orphan or a duplicate in a DEFERRABLE unique key still fails the
 /// import and changes nothing; every constraint and trigger stays enabled and valid; a role
