@@ -8,7 +8,8 @@
 //! (default 5):
 //! - export and import wall time (import includes verification, into a fresh empty clone), the
 //!   import three times: by the bench role, a superuser (seedsnap may take its fast path,
-//!   foreign-key triggers off and every key checked by batched counting queries, and the report says
+//!   foreign-key triggers off and every key checked afterwards, by the snapshot's files or by
+//!   batched counting queries, and the report says
 //!   whether it did); by `bench_importer`, a role that owns the clone's schemas, tables and
 //!   sequences but is not a superuser (its clone comes from a template made once with
 //!   `fixtures/bench/owned_by.sql`; the bench fails if that import reports batched key checks,
@@ -546,7 +547,8 @@ fn own_floor(env: &Env, dir: &Path, empty: &str) -> Result<f64> {
 }
 
 /// Whether an import's `--json` report says it took the fast path (foreign-key triggers off,
-/// every key checked afterwards by batched counting queries), which a superuser, or a role granted
+/// every key checked afterwards, by the snapshot's files or by batched counting queries), which
+/// a superuser, or a role granted
 /// `SET` on [`REPLICATION_ROLE`], may take. Fails when the report names no load path, so that a
 /// renamed field cannot pass for "not taken".
 fn batched_key_checks(report: &str) -> Result<bool> {

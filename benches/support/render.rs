@@ -90,7 +90,7 @@ pub struct Figures {
     pub floor_load_s: f64,
     pub own_floor_s: f64,
     /// Whether the superuser import took the fast path (foreign-key triggers off, every key
-    /// checked by batched counting queries) in every run.
+    /// checked afterwards: by the snapshot's files or by batched counting queries) in every run.
     pub fast_path: bool,
     /// How the plain owner's import checked keys in the runs (`re_added`, `per_row`, or both
     /// joined by "or").
@@ -246,7 +246,8 @@ fn table(results: &Results) -> String {
          cheaper than per-row checks). \"Owner + SET grant\": the same role into another such clone, with \
          `GRANT SET ON PARAMETER session_replication_role TO {0}` (PostgreSQL 15+) in force for \
          that import only, which lets it load as the superuser's fast path does (foreign-key \
-         triggers off, every key checked by batched counting queries); the plain \"not \
+         triggers off, then every key checked: proved by the snapshot's files, or by batched \
+         counting queries); the plain \"not \
          superuser\" import runs without the grant.\n",
         results.importer
     ));
@@ -271,8 +272,9 @@ fn load_paths(results: &Results) -> String {
     let mut out = String::from("\n");
     if !fast.is_empty() {
         out.push_str(&format!(
-            "The superuser import loaded with foreign-key triggers off and checked every key by \
-             batched counting queries (its fast path) on: {}.\n",
+            "The superuser import loaded with foreign-key triggers off and checked every key \
+             (its fast path: the keys the snapshot's files prove by the files, the others by \
+             batched counting queries) on: {}.\n",
             fast.join(", ")
         ));
     }

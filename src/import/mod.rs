@@ -874,7 +874,9 @@ impl Loader<'_, '_> {
                 fast_path::begin(txn, &catalog, &loaded, &empty, checked_values(&layout))
             })?,
         };
-        if let fast_path::KeyChecks::Batched = key_checks {
+        if matches!(key_checks, fast_path::KeyChecks::Batched)
+            && checked_values(&layout) >= proved_keys::PROVED_FROM_VALUES
+        {
             // Resolved in the files while the rows load: the keys they prove are not counted.
             self.check.prove_keys();
         }

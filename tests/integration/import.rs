@@ -1619,31 +1619,35 @@ fn tables_with_blocks_are_read_to_tell_whether_they_are_empty() {
 
 /// On the fast path, a key between two tables loaded from the snapshot is proved by the files
 /// (every child value has its parent row in them, and the loaded tables hold exactly those
-/// rows), so it is not counted again in the target: the report says how many; every key is
-/// valid afterwards. A key whose values the files compare otherwise than the target does is
+/// rows) when its keys have 100,000 values or more to check, so it is not counted again in the
+/// target: the report says how many; every key is valid afterwards. A smaller snapshot's keys
+/// are counted. A key whose values the files compare otherwise than the target does is
 /// still counted: a `citext` key, which the files fold as a UTF-8 locale does and a target of
 /// `LC_CTYPE` C does not; the orphan it has there fails the import, naming the key, with the
 /// target unchanged.
 #[test]
 fn keys_the_snapshot_files_prove_are_not_counted_again_unless_the_target_compares_otherwise() {
-    const SCHEMA: &str = "CREATE TABLE parent (id numeric(6,2) PRIMARY KEY, code text UNIQUE);
-         CREATE TABLE child (id int PRIMARY KEY, parent_id numeric(6,2) REFERENCES parent,
+    const SCHEMA: &str = "CREATE TABLE parent (id numeric(8,2) PRIMARY KEY, code text UNIQUE);
+         CREATE TABLE child (id int PRIMARY KEY, parent_id numeric(8,2) REFERENCES parent,
                              code text REFERENCES parent (code));";
+    // 50,000 children with two keys each: 100,000 values to check.
     let source = cluster().create_db(
         "proved",
         None,
         &format!(
-            "{SCHEMA} INSERT INTO parent VALUES (1.25, 'a'), (2, 'b');
-             INSERT INTO child VALUES (1, 1.25, 'a'), (2, 2, NULL), (3, NULL, 'b');"
+            "{SCHEMA} INSERT INTO parent SELECT i + 0.25, 'p' || i FROM generate_series(1, 1000) i;
+             INSERT INTO child SELECT i, CASE WHEN i % 5 <> 0 THEN 1 + i % 1000 + 0.25 END,
+                                      CASE WHEN i % 7 <> 0 THEN 'p' || (1 + i % 1000) END
+               FROM generate_series(1, 50000) i;"
         ),
     );
-    let dir = export_to_scratch(&source, &[]);
+    let dir = export_to_scratch(&source, &["--limit", "all"]);
     let target = cluster().create_db("proved_test", None, SCHEMA);
     let run = import(&target, &dir, &["--json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["key_checks"], "batched", "{}", run.stdout);
     assert_eq!(report["foreign_keys_proved_by_files"], 2, "{}", run.stdout);
-    assert_eq!(target.query_i64("SELECT count(*) FROM child"), 3);
+    assert_eq!(target.query_i64("SELECT count(*) FROM child"), 50_000);
     assert_eq!(
         target.query_i64(
             "SELECT count(*) FROM pg_constraint WHERE conrelid = 'child'::regclass
@@ -1651,6 +1655,13 @@ fn keys_the_snapshot_files_prove_are_not_counted_again_unless_the_target_compare
         ),
         2
     );
+    // A hundred rows a table: counted.
+    let small = export_to_scratch(&source, &["--limit", "100"]);
+    let target = cluster().create_db("proved_small_test", None, SCHEMA);
+    let run = import(&target, &small, &["--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["key_checks"], "batched", "{}", run.stdout);
+    assert_eq!(report["foreign_keys_proved_by_files"], 0, "{}", run.stdout);
 
     // citext folds case by the database's LC_CTYPE, and the files are compared offline as a
     // UTF-8 locale folds: 'é' finds its parent 'É' in the source (C.UTF-8) and in the files,
@@ -1663,10 +1674,11 @@ fn keys_the_snapshot_files_prove_are_not_counted_again_unless_the_target_compare
         " TEMPLATE template0 ENCODING 'UTF8' LC_CTYPE 'C.UTF-8' LC_COLLATE 'C.UTF-8'",
         &format!(
             "{FOLDED} INSERT INTO parent VALUES ('É'), ('a');
-             INSERT INTO child VALUES (1, 'é'), (2, 'A');"
+             INSERT INTO child VALUES (1, 'é');
+             INSERT INTO child SELECT i, 'A' FROM generate_series(2, 100001) i;"
         ),
     );
-    let dir = export_to_scratch(&source, &[]);
+    let dir = export_to_scratch(&source, &["--limit", "all"]);
     let target = cluster().create_db_with(
         "proved_folded_test",
         " TEMPLATE template0 ENCODING 'UTF8' LC_CTYPE 'C' LC_COLLATE 'C'",
