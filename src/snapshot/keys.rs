@@ -379,6 +379,9 @@ fn present_tuples(snapshot: &SnapshotDir, keys: &[Vec<Key<'_>>]) -> Result<Prese
     let mut present = HashMap::new();
     let (mut scratch, mut joined) = (Vec::new(), Vec::new());
     for (parent, sets) in wanted {
+        // An import stopped by Ctrl-C does not wait for the rest of its proof (see
+        // `import/pending_check.rs`); the other commands end at the signal itself.
+        crate::interrupt::check()?;
         let types = column_types(&snapshot.manifest.tables[parent]);
         let mut found: Vec<Tuples> = sets.iter().map(|_| Tuples::default()).collect();
         snapshot.scan(
@@ -430,6 +433,7 @@ fn check_table(
     let file = snapshot.file_path(table).display().to_string();
     let types = column_types(table);
     let (mut scratch, mut joined) = (Vec::new(), Vec::new());
+    crate::interrupt::check()?;
     snapshot.scan(table, &mut scratch, |line, fields| {
         for ((key, parent), unresolved) in keys.iter().zip(&parents).zip(&mut found) {
             if !key.needs_parent(line, fields, &types, &mut joined)
