@@ -874,10 +874,9 @@ impl Loader<'_, '_> {
                 fast_path::begin(txn, &catalog, &loaded, &empty, checked_values(&layout))
             })?,
         };
-        if matches!(key_checks, fast_path::KeyChecks::Batched)
-            && checked_values(&layout) >= proved_keys::PROVED_FROM_VALUES
-        {
-            // Resolved in the files while the rows load: the keys they prove are not counted.
+        if matches!(key_checks, fast_path::KeyChecks::Batched) {
+            // Resolved in the files (a small snapshot's already are, see `PendingCheck`; a
+            // large one's while the rows load): the keys they prove are not counted.
             self.check.prove_keys();
         }
         if key_checks.keys_off_during_load() {

@@ -13,6 +13,8 @@ use crate::error::ExitKind;
 use crate::problem;
 use crate::snapshot::{keys, SnapshotDir};
 
+use super::proved_keys::BESIDE_THE_LOAD_FROM;
+
 /// Checks an opened snapshot directory's files offline; every problem at once.
 fn check_snapshot(snapshot: &SnapshotDir) -> Result<()> {
     let problems = snapshot.check_files()?;
@@ -32,15 +34,29 @@ fn check_snapshot(snapshot: &SnapshotDir) -> Result<()> {
 /// By manifest table, then key: whether the key resolves inside the snapshot's files.
 type Resolved = Vec<Vec<bool>>;
 
+/// The values the snapshot's own foreign keys give to check (each key counts the rows of its
+/// table), as its manifest records them: what decides, before the target is known, whether
+/// the keys are resolved at once.
+fn manifest_values(snapshot: &SnapshotDir) -> u64 {
+    snapshot
+        .manifest
+        .tables
+        .iter()
+        .map(|t| t.rows * t.foreign_keys.len() as u64)
+        .sum()
+}
+
 /// The offline check of the snapshot's files, running on a thread of its own while the
 /// import connects and reads the target's catalog; the load waits for it before its first
 /// write (the lock), and a failed check is the error reported, whatever else failed.
 ///
-/// Once the files have passed, the same thread can go on, when the load asks for it
-/// ([`PendingCheck::prove_keys`]), to resolve every foreign key of the snapshot inside its
-/// files ([`keys::unresolved`]) while the rows load: the fast path counts again only the keys
-/// the files do not prove ([`super::proved_keys`]). Asked for nothing, the thread ends when
-/// the check is dropped.
+/// Once the files have passed, the same thread goes on to resolve every foreign key of the
+/// snapshot inside its files ([`keys::unresolved`]): the fast path counts again only the keys
+/// the files do not prove ([`super::proved_keys`]). A small snapshot's keys (fewer than
+/// [`BESIDE_THE_LOAD_FROM`] values) are resolved at once, while the import waits on the
+/// target; a larger one's only when the load asks for it ([`PendingCheck::prove_keys`]),
+/// while the rows load. Asked for nothing, that thread ends when the check is dropped (a small
+/// snapshot's result is then unused: a few ms of a thread's time).
 pub(super) struct PendingCheck<'s> {
     /// The files' check: how long it took, or why they fail.
     files: RefCell<Option<Receiver<Result<Duration>>>>,
@@ -62,7 +78,11 @@ impl<'s> PendingCheck<'s> {
             let passed = checked.is_ok();
             // The receiver may be gone: the import failed before it waited.
             let _ = files_tx.send(checked);
-            if !passed || go_rx.recv().is_err() {
+            // A small snapshot's keys are resolved at once, while the import still waits on
+            // the target (its connection and catalog); a large one's only when the load asks,
+            // beside the rows it sends.
+            let at_once = manifest_values(snapshot) < BESIDE_THE_LOAD_FROM;
+            if !passed || (!at_once && go_rx.recv().is_err()) {
                 return Ok(None);
             }
             Ok(Some(keys::unresolved(snapshot)?.resolved))

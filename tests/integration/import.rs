@@ -1619,9 +1619,9 @@ fn tables_with_blocks_are_read_to_tell_whether_they_are_empty() {
 
 /// On the fast path, a key between two tables loaded from the snapshot is proved by the files
 /// (every child value has its parent row in them, and the loaded tables hold exactly those
-/// rows) when its keys have 100,000 values or more to check, so it is not counted again in the
-/// target: the report says how many; every key is valid afterwards. A smaller snapshot's keys
-/// are counted. A key whose values the files compare otherwise than the target does is
+/// rows), so it is not counted again in the target: the report says how many; every key is
+/// valid afterwards. Keys with 100,000 values or more to check are resolved while the rows load,
+/// a smaller snapshot's before, both proved. A key whose values the files compare otherwise than the target does is
 /// still counted: a `citext` key, which the files fold as a UTF-8 locale does and a target of
 /// `LC_CTYPE` C does not; the orphan it has there fails the import, naming the key, with the
 /// target unchanged.
@@ -1655,13 +1655,13 @@ fn keys_the_snapshot_files_prove_are_not_counted_again_unless_the_target_compare
         ),
         2
     );
-    // A hundred rows a table: counted.
+    // A hundred rows a table: resolved before the load, proved too.
     let small = export_to_scratch(&source, &["--limit", "100"]);
     let target = cluster().create_db("proved_small_test", None, SCHEMA);
     let run = import(&target, &small, &["--json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["key_checks"], "batched", "{}", run.stdout);
-    assert_eq!(report["foreign_keys_proved_by_files"], 0, "{}", run.stdout);
+    assert_eq!(report["foreign_keys_proved_by_files"], 2, "{}", run.stdout);
 
     // citext folds case by the database's LC_CTYPE, and the files are compared offline as a
     // UTF-8 locale folds: 'é' finds its parent 'É' in the source (C.UTF-8) and in the files,
