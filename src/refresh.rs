@@ -64,7 +64,8 @@ fn preflight(
         source.display_name(),
         target.display_name()
     ));
-    let (_target_client, target_identity) = import::open_target(target, options, None)?;
+    let (_target_client, target_session) = import::open_target(target, options, None)?;
+    let target_identity = target_session.identity;
     let mut source_client = session::open_source(source)?;
     let source_identity = session::source_info(&mut source_client)?;
     safety::check_not_source(&target_identity, &source_identity, SnapshotKind::Export)

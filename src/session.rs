@@ -87,12 +87,12 @@ pub fn source_info(client: &mut impl GenericClient) -> Result<SourceInfo> {
 /// a role or database default, or `options` in the URL, of `replica` would load every row
 /// with the foreign-key triggers off behind seedsnap's back, so it is refused.
 ///
-/// Returns the server's identity ([`source_info`]), read in the same round trip as the
-/// settings and the session's replication role.
+/// Returns the server's identity ([`source_info`]) and whether the session's role is a
+/// superuser, read in the same round trip as the settings and the session's replication role.
 pub fn configure_target(
     client: &mut postgres::Client,
     lock_timeout_seconds: u64,
-) -> Result<SourceInfo> {
+) -> Result<TargetSession> {
     let messages = client
         .simple_query(&target_settings_sql(lock_timeout_seconds))
         .context("configuring the target session")?;
@@ -126,21 +126,34 @@ pub fn configure_target(
             .kind(crate::problem::ProblemKind::Target),
         ));
     }
-    Ok(SourceInfo {
-        system_identifier: text(1)?,
-        database: text(2)?,
-        server_version: text(3)?,
+    Ok(TargetSession {
+        identity: SourceInfo {
+            system_identifier: text(1)?,
+            database: text(2)?,
+            server_version: text(3)?,
+        },
+        superuser: text(4)? == "on",
     })
 }
 
+/// What [`configure_target`] learns about the target session.
+pub struct TargetSession {
+    pub identity: SourceInfo,
+    /// The session's role is a superuser (the server's `is_superuser` setting): it may load
+    /// with the foreign-key triggers off (see `import/fast_path.rs`), which the import then
+    /// confirms against the tables.
+    pub superuser: bool,
+}
+
 /// The statements of [`configure_target`], sent as one string: the settings, then one row of
-/// the session's `session_replication_role` and the server's identity.
+/// the session's `session_replication_role`, the server's identity and `is_superuser`.
 fn target_settings_sql(lock_timeout_seconds: u64) -> String {
     let identity = IDENTITY_SQL.trim_start_matches("SELECT");
     format!(
         "SET lock_timeout = '{lock_timeout_seconds}s'; SET statement_timeout = 0; \
          SET idle_in_transaction_session_timeout = 0; SET row_security = off; {NO_JIT}
-         SELECT pg_catalog.current_setting('session_replication_role'),{identity}"
+         SELECT pg_catalog.current_setting('session_replication_role'),{identity},
+                pg_catalog.current_setting('is_superuser')"
     )
 }
 
@@ -155,9 +168,10 @@ mod tests {
         assert!(sql.contains("SET row_security = off;"));
         assert!(sql.contains(NO_JIT));
         // The settings return no row but NO_JIT's; the last statement is one row: the role
-        // first, then the identity's three columns.
+        // first, then the identity's three columns, then whether the role is a superuser.
         let last = sql.rsplit_once(';').map(|(_, last)| last.trim()).unwrap();
         assert!(last.starts_with("SELECT pg_catalog.current_setting('session_replication_role'), (SELECT system_identifier"));
-        assert!(last.ends_with("pg_catalog.current_setting('server_version')"));
+        assert!(last.contains("pg_catalog.current_setting('server_version'),"));
+        assert!(last.ends_with("pg_catalog.current_setting('is_superuser')"));
     }
 }

@@ -210,20 +210,24 @@ pub fn open_target(
     endpoint: &Endpoint,
     options: &ImportOptions,
     snapshot_source: Option<(&SourceInfo, SnapshotKind)>,
-) -> Result<(postgres::Client, SourceInfo)> {
+) -> Result<(postgres::Client, session::TargetSession)> {
     safety::check_name_before_connecting(endpoint.dbname(), &options.guard)?;
     // Nothing is written before the session is set up: a failure here (a server out of lock
     // slots refuses even the connection) says so, as every later one does.
     const UNCHANGED: &str = "the import wrote nothing, the target is unchanged";
     let mut client = endpoint.connect(Side::Target).context(UNCHANGED)?;
-    let identity =
+    let session =
         session::configure_target(&mut client, options.lock_timeout_seconds).context(UNCHANGED)?;
     // The name the server reports, not the one in the URL, is what the guard judges.
-    safety::check_name(&identity.database, &endpoint.display_name(), &options.guard)?;
+    safety::check_name(
+        &session.identity.database,
+        &endpoint.display_name(),
+        &options.guard,
+    )?;
     if let Some((source, kind)) = snapshot_source {
-        safety::check_not_source(&identity, source, kind)?;
+        safety::check_not_source(&session.identity, source, kind)?;
     }
-    Ok((client, identity))
+    Ok((client, session))
 }
 
 pub fn run(
@@ -348,13 +352,19 @@ fn connect_and_load(
     left_out: &mut Vec<LeftAdvanced>,
 ) -> Result<ImportReport> {
     let mut timings = ImportTimings::default();
-    let (mut client, identity) = timed(&mut timings.connect_ms, || {
+    let (mut client, session) = timed(&mut timings.connect_ms, || {
         open_target(
             endpoint,
             options,
             Some((&snapshot.manifest.source, snapshot.manifest.kind)),
         )
     })?;
+    if session.superuser && !options.fire_triggers && !check.beside_the_load() {
+        // The fast path is likely: a small snapshot's keys are resolved in its files now,
+        // while the import reads the target's catalog, not beside the load.
+        check.prove_keys();
+    }
+    let identity = session.identity;
     let drawn = std::cell::RefCell::new(None);
     let loader = Loader {
         snapshot,
@@ -874,9 +884,9 @@ impl Loader<'_, '_> {
                 fast_path::begin(txn, &catalog, &loaded, &empty, checked_values(&layout))
             })?,
         };
-        if matches!(key_checks, fast_path::KeyChecks::Batched) {
-            // Resolved in the files (a small snapshot's already are, see `PendingCheck`; a
-            // large one's while the rows load): the keys they prove are not counted.
+        if matches!(key_checks, fast_path::KeyChecks::Batched) && self.check.beside_the_load() {
+            // Resolved in the files while the rows load (a superuser's small snapshot's
+            // already are): the keys they prove are not counted.
             self.check.prove_keys();
         }
         if key_checks.keys_off_during_load() {

@@ -35,8 +35,8 @@ fn check_snapshot(snapshot: &SnapshotDir) -> Result<()> {
 type Resolved = Vec<Vec<bool>>;
 
 /// The values the snapshot's own foreign keys give to check (each key counts the rows of its
-/// table), as its manifest records them: what decides, before the target is known, whether
-/// the keys are resolved at once.
+/// table), as its manifest records them: what decides, before the target's catalog is read,
+/// when the keys are resolved (see [`PendingCheck::beside_the_load`]).
 fn manifest_values(snapshot: &SnapshotDir) -> u64 {
     snapshot
         .manifest
@@ -50,42 +50,43 @@ fn manifest_values(snapshot: &SnapshotDir) -> u64 {
 /// import connects and reads the target's catalog; the load waits for it before its first
 /// write (the lock), and a failed check is the error reported, whatever else failed.
 ///
-/// Once the files have passed, the same thread goes on to resolve every foreign key of the
-/// snapshot inside its files ([`keys::unresolved`]): the fast path counts again only the keys
-/// the files do not prove ([`super::proved_keys`]). A small snapshot's keys (fewer than
-/// [`BESIDE_THE_LOAD_FROM`] values) are resolved at once, while the import waits on the
-/// target; a larger one's only when the load asks for it ([`PendingCheck::prove_keys`]),
-/// while the rows load. Asked for nothing, that thread ends when the check is dropped (a small
-/// snapshot's result is then unused: a few ms of a thread's time).
+/// Once the files have passed, the same thread can go on, when the import asks for it
+/// ([`PendingCheck::prove_keys`]), to resolve every foreign key of the snapshot inside its
+/// files ([`keys::unresolved`]): the fast path counts again only the keys the files do not
+/// prove ([`super::proved_keys`]). A small snapshot's keys (fewer than [`BESIDE_THE_LOAD_FROM`]
+/// values) are asked for as soon as the session turns out to be a superuser's, and resolved
+/// while the import reads the target's catalog; a larger one's once the load has taken the
+/// fast path, while the rows load ([`PendingCheck::beside_the_load`]). Asked for nothing, the
+/// thread ends when the check is dropped.
 pub(super) struct PendingCheck<'s> {
     /// The files' check: how long it took, or why they fail.
     files: RefCell<Option<Receiver<Result<Duration>>>>,
-    /// Sent once to start resolving the keys; dropped unsent, the thread ends.
-    go: RefCell<Option<Sender<()>>>,
+    /// Sent once, with the threads to read the files on, to start resolving the keys;
+    /// dropped unsent, the thread ends.
+    go: RefCell<Option<Sender<usize>>>,
     /// The thread: whether each manifest key resolves (`None`: not asked, or the files failed).
     handle: RefCell<Option<ScopedJoinHandle<'s, Result<Option<Resolved>>>>>,
     pub(super) failed: Cell<bool>,
     pub(super) took: Cell<Duration>,
+    /// The values the snapshot's keys have to check ([`manifest_values`]).
+    values: u64,
 }
 
 impl<'s> PendingCheck<'s> {
     pub(super) fn start(scope: &'s std::thread::Scope<'s, '_>, snapshot: &'s SnapshotDir) -> Self {
         let (files_tx, files_rx) = channel();
-        let (go_tx, go_rx) = channel::<()>();
+        let (go_tx, go_rx) = channel::<usize>();
         let handle = scope.spawn(move || {
             let started = Instant::now();
             let checked = check_snapshot(snapshot).map(|()| started.elapsed());
             let passed = checked.is_ok();
             // The receiver may be gone: the import failed before it waited.
             let _ = files_tx.send(checked);
-            // A small snapshot's keys are resolved at once, while the import still waits on
-            // the target (its connection and catalog); a large one's only when the load asks,
-            // beside the rows it sends.
-            let at_once = manifest_values(snapshot) < BESIDE_THE_LOAD_FROM;
-            if !passed || (!at_once && go_rx.recv().is_err()) {
-                return Ok(None);
-            }
-            Ok(Some(keys::unresolved(snapshot)?.resolved))
+            let threads = match go_rx.recv() {
+                Ok(threads) if passed => threads,
+                _ => return Ok(None),
+            };
+            Ok(Some(keys::unresolved(snapshot, threads)?.resolved))
         });
         PendingCheck {
             files: RefCell::new(Some(files_rx)),
@@ -93,6 +94,7 @@ impl<'s> PendingCheck<'s> {
             handle: RefCell::new(Some(handle)),
             failed: Cell::new(false),
             took: Cell::new(Duration::ZERO),
+            values: manifest_values(snapshot),
         }
     }
 
@@ -117,11 +119,25 @@ impl<'s> PendingCheck<'s> {
         }
     }
 
+    /// Whether the snapshot's keys are resolved beside the load (they have
+    /// [`BESIDE_THE_LOAD_FROM`] values or more to check) rather than before it.
+    pub(super) fn beside_the_load(&self) -> bool {
+        self.values >= BESIDE_THE_LOAD_FROM
+    }
+
     /// Starts resolving the snapshot's foreign keys in its files, once they have passed
     /// (see [`PendingCheck::resolved_keys`]).
+    /// Before the load the files are read on all but one of the machine's threads, leaving
+    /// one to the server the import waits on (a local test server is the usual target: on
+    /// the 2-core bench machine two threads made the demo's import ~10 ms slower than one);
+    /// beside the load on one, leaving the rest to the load.
     pub(super) fn prove_keys(&self) {
+        let threads = match self.beside_the_load() {
+            true => 1,
+            false => crate::snapshot::reading_threads().saturating_sub(1).max(1),
+        };
         if let Some(go) = self.go.borrow_mut().take() {
-            let _ = go.send(());
+            let _ = go.send(threads);
         }
     }
 
