@@ -1,6 +1,7 @@
 //! The offline check of a snapshot's files running beside the import: started before the
-//! import connects, waited for before its first write, and on the fast path resolving the
-//! snapshot's foreign keys in its files while the rows load (see [`PendingCheck`]).
+//! import connects, waited for before its first write, and, for the fast path, resolving the
+//! snapshot's foreign keys in its files, a superuser's small snapshot while the import reads
+//! the target's catalog, a large one while the rows load (see [`PendingCheck`]).
 
 use std::cell::{Cell, RefCell};
 use std::sync::mpsc::{channel, Receiver, Sender};
