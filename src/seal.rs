@@ -101,7 +101,7 @@ pub fn run(dir: &Path) -> Result<SealReport> {
     );
     let problems = snapshot.check_files()?;
     problem::check_counted(ExitKind::BadInput, &refused, &problems)?;
-    let unresolved = keys::unresolved(&snapshot, crate::snapshot::reading_threads())?.keys;
+    let unresolved = keys::unresolved(&snapshot)?.keys;
     if !unresolved.is_empty() {
         let error = keys::describe(&unresolved);
         return Err(problem::with_problems(

@@ -90,7 +90,7 @@ fn compare_masking(snapshot: &SnapshotDir, masking: Option<&MaskingOptions>) -> 
 /// [`SnapshotDir::check_files`] has its parent row in the snapshot (see [`keys`]).
 pub fn foreign_keys(snapshot: &SnapshotDir) -> Result<VerifyReport> {
     let manifest = &snapshot.manifest;
-    let found = keys::unresolved(snapshot, crate::snapshot::reading_threads())?;
+    let found = keys::unresolved(snapshot)?;
     Ok(VerifyReport {
         snapshot: snapshot.dir.display().to_string(),
         tables: manifest.tables.len(),

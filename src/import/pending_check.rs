@@ -62,9 +62,8 @@ fn manifest_values(snapshot: &SnapshotDir) -> u64 {
 pub(super) struct PendingCheck<'s> {
     /// The files' check: how long it took, or why they fail.
     files: RefCell<Option<Receiver<Result<Duration>>>>,
-    /// Sent once, with the threads to read the files on, to start resolving the keys;
-    /// dropped unsent, the thread ends.
-    go: RefCell<Option<Sender<usize>>>,
+    /// Sent once to start resolving the keys; dropped unsent, the thread ends.
+    go: RefCell<Option<Sender<()>>>,
     /// The thread: whether each manifest key resolves (`None`: not asked, or the files failed).
     handle: RefCell<Option<ScopedJoinHandle<'s, Result<Option<Resolved>>>>>,
     pub(super) failed: Cell<bool>,
@@ -76,18 +75,17 @@ pub(super) struct PendingCheck<'s> {
 impl<'s> PendingCheck<'s> {
     pub(super) fn start(scope: &'s std::thread::Scope<'s, '_>, snapshot: &'s SnapshotDir) -> Self {
         let (files_tx, files_rx) = channel();
-        let (go_tx, go_rx) = channel::<usize>();
+        let (go_tx, go_rx) = channel::<()>();
         let handle = scope.spawn(move || {
             let started = Instant::now();
             let checked = check_snapshot(snapshot).map(|()| started.elapsed());
             let passed = checked.is_ok();
             // The receiver may be gone: the import failed before it waited.
             let _ = files_tx.send(checked);
-            let threads = match go_rx.recv() {
-                Ok(threads) if passed => threads,
-                _ => return Ok(None),
-            };
-            Ok(Some(keys::unresolved(snapshot, threads)?.resolved))
+            if !passed || go_rx.recv().is_err() {
+                return Ok(None);
+            }
+            Ok(Some(keys::unresolved(snapshot)?.resolved))
         });
         PendingCheck {
             files: RefCell::new(Some(files_rx)),
@@ -128,17 +126,12 @@ impl<'s> PendingCheck<'s> {
 
     /// Starts resolving the snapshot's foreign keys in its files, once they have passed
     /// (see [`PendingCheck::resolved_keys`]).
-    /// Before the load the files are read on all but one of the machine's threads, leaving
-    /// one to the server the import waits on (a local test server is the usual target: on
-    /// the 2-core bench machine two threads made the demo's import ~10 ms slower than one);
-    /// beside the load on one, leaving the rest to the load.
+    /// One thread reads the files, leaving the others to the server the import waits on
+    /// (a local test server is the usual target: on the 2-core bench machine, reading on two
+    /// threads before the load made the demo's import ~10 ms slower than on one).
     pub(super) fn prove_keys(&self) {
-        let threads = match self.beside_the_load() {
-            true => 1,
-            false => crate::snapshot::reading_threads().saturating_sub(1).max(1),
-        };
         if let Some(go) = self.go.borrow_mut().take() {
-            let _ = go.send(threads);
+            let _ = go.send(());
         }
     }
 

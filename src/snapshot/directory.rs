@@ -657,11 +657,36 @@ impl SnapshotDir {
     pub fn check_files(&self) -> Result<Vec<Problem>> {
         let mut problems = self.unlisted_files()?;
         let tables = &self.manifest.tables;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8)
+            .min(tables.len().max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
         let compared = key_values::compared_columns(&self.manifest);
-        let by_table = super::each_on_threads(tables.len(), super::reading_threads(), |i| {
-            self.check_file(&tables[i], &compared[i])
+        let results: Vec<Vec<(usize, Result<Vec<Problem>>)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let Some(table) = tables.get(i) else {
+                                return done;
+                            };
+                            done.push((i, self.check_file(table, &compared[i])));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a file-checking thread"))
+                .collect()
         });
-        for found in by_table {
+        let mut by_table: Vec<(usize, Result<Vec<Problem>>)> =
+            results.into_iter().flatten().collect();
+        by_table.sort_by_key(|(i, _)| *i);
+        for (_, found) in by_table {
             problems.extend(found?);
         }
         Ok(problems)

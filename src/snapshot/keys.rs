@@ -53,19 +53,15 @@ pub struct Unresolved {
 }
 
 /// Every foreign key of every row of a snapshot whose files passed
-/// [`SnapshotDir::check_files`], against the rows of its parent; the files are read on up to
-/// `threads` threads (one file each at a time).
-pub fn unresolved(snapshot: &SnapshotDir, threads: usize) -> Result<Unresolved> {
+/// [`SnapshotDir::check_files`], against the rows of its parent.
+pub fn unresolved(snapshot: &SnapshotDir) -> Result<Unresolved> {
     let manifest = &snapshot.manifest;
     let keys = resolve_keys(manifest);
-    let present = present_tuples(snapshot, &keys, threads)?;
-    let checked = super::each_on_threads(manifest.tables.len(), threads, |t| {
-        check_table(snapshot, &manifest.tables[t], &keys[t], &present)
-    });
+    let present = present_tuples(snapshot, &keys)?;
     let mut unresolved = Vec::new();
     let mut resolved = Vec::with_capacity(keys.len());
-    for found in checked {
-        let found = found?;
+    for (table, keys) in manifest.tables.iter().zip(&keys) {
+        let found = check_table(snapshot, table, keys, &present)?;
         resolved.push(found.iter().map(|k| k.rows == 0).collect());
         unresolved.extend(found.into_iter().filter(|k| k.rows > 0));
     }
@@ -371,13 +367,8 @@ fn lookup_types(
 }
 
 /// The referenced tuples present in each parent file, by (parent, column set): one pass per
-/// parent file for all its referenced column sets, on up to `threads` threads. A tuple with a
-/// NULL is never a parent.
-fn present_tuples(
-    snapshot: &SnapshotDir,
-    keys: &[Vec<Key<'_>>],
-    threads: usize,
-) -> Result<Present> {
+/// parent file for all its referenced column sets. A tuple with a NULL is never a parent.
+fn present_tuples(snapshot: &SnapshotDir, keys: &[Vec<Key<'_>>]) -> Result<Present> {
     let mut wanted: BTreeMap<usize, Vec<&Vec<usize>>> = BTreeMap::new();
     for key in keys.iter().flatten() {
         let sets = wanted.entry(key.parent).or_default();
@@ -385,48 +376,32 @@ fn present_tuples(
             sets.push(&key.parent_columns);
         }
     }
-    let wanted: Vec<(usize, Vec<&Vec<usize>>)> = wanted.into_iter().collect();
-    let by_parent = super::each_on_threads(wanted.len(), threads, |i| {
-        let (parent, sets) = &wanted[i];
-        parent_tuples(snapshot, *parent, sets)
-    });
     let mut present = HashMap::new();
-    for ((parent, sets), found) in wanted.iter().zip(by_parent) {
-        for (set, columns) in found?.into_iter().zip(sets) {
-            present.insert((*parent, (*columns).clone()), set);
+    let (mut scratch, mut joined) = (Vec::new(), Vec::new());
+    for (parent, sets) in wanted {
+        // An import stopped by Ctrl-C does not wait for the rest of its proof (see
+        // `import/pending_check.rs`); the other commands end at the signal itself.
+        crate::interrupt::check()?;
+        let types = column_types(&snapshot.manifest.tables[parent]);
+        let mut found: Vec<Tuples> = sets.iter().map(|_| Tuples::default()).collect();
+        snapshot.scan(
+            &snapshot.manifest.tables[parent],
+            &mut scratch,
+            |_, fields| {
+                for (set, columns) in found.iter_mut().zip(&sets) {
+                    if columns.iter().all(|&c| fields[c] != b"\\N") {
+                        set.insert(columns, &types, fields, &mut joined);
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        for (mut set, columns) in found.into_iter().zip(sets) {
+            set.seal();
+            present.insert((parent, columns.clone()), set);
         }
     }
     Ok(present)
-}
-
-/// One parent file's tuples for each of the column sets `sets`, sealed.
-fn parent_tuples(
-    snapshot: &SnapshotDir,
-    parent: usize,
-    sets: &[&Vec<usize>],
-) -> Result<Vec<Tuples>> {
-    // An import stopped by Ctrl-C does not wait for the rest of its proof (see
-    // `import/pending_check.rs`); the other commands end at the signal itself.
-    crate::interrupt::check()?;
-    let types = column_types(&snapshot.manifest.tables[parent]);
-    let mut found: Vec<Tuples> = sets.iter().map(|_| Tuples::default()).collect();
-    let (mut scratch, mut joined) = (Vec::new(), Vec::new());
-    snapshot.scan(
-        &snapshot.manifest.tables[parent],
-        &mut scratch,
-        |_, fields| {
-            for (set, columns) in found.iter_mut().zip(sets) {
-                if columns.iter().all(|&c| fields[c] != b"\\N") {
-                    set.insert(columns, &types, fields, &mut joined);
-                }
-            }
-            Ok(())
-        },
-    )?;
-    for set in &mut found {
-        set.seal();
-    }
-    Ok(found)
 }
 
 /// Each key of one table (in order) with the rows whose values have no parent row (none:

@@ -127,50 +127,6 @@ pub fn changed_while_loading(path: &Path, found: &str, expected: &str) -> String
 }
 
 /// Lowercase hex of a SHA-256 digest.
-/// `work` applied to each of `0..count`, on up to `threads` threads (at most one per item),
-/// results in item order: the files of a snapshot are read this way, each item a file or a
-/// table, whichever thread is free taking the next one.
-pub fn each_on_threads<T: Send>(
-    count: usize,
-    threads: usize,
-    work: impl Fn(usize) -> T + Sync,
-) -> Vec<T> {
-    let threads = threads.clamp(1, count.max(1));
-    if threads == 1 {
-        return (0..count).map(work).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, T)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        if i >= count {
-                            return done;
-                        }
-                        done.push((i, work(i)));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("a snapshot-reading thread"))
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, t)| t).collect()
-}
-
-/// Threads for reading a snapshot's files: the machine's, up to 8.
-pub fn reading_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
-}
-
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(2 * bytes.len());
@@ -183,21 +139,6 @@ pub fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::each_on_threads;
-
-    #[test]
-    fn work_on_threads_comes_back_in_item_order() {
-        for threads in [1, 2, 3, 8] {
-            let squares = each_on_threads(10, threads, |i| i * i);
-            assert_eq!(
-                squares,
-                (0..10).map(|i| i * i).collect::<Vec<_>>(),
-                "{threads}"
-            );
-        }
-        assert!(each_on_threads(0, 4, |i| i).is_empty());
-    }
-
     #[test]
     fn loaded_bytes_are_hashed_with_what_was_read_before() {
         use sha2::Digest;

@@ -50,7 +50,7 @@ impl Drop for Merged {
 /// included: an import refuses a merge whose keys do not resolve (exit 4: nothing written).
 pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
     let (merged, checked) = merge_files(snapshot_dir, overlay)?;
-    let unresolved = super::keys::unresolved(&checked, super::reading_threads())?.keys;
+    let unresolved = super::keys::unresolved(&checked)?.keys;
     if !unresolved.is_empty() {
         let error = super::keys::describe(&unresolved);
         return Err(problem::with_problems(
