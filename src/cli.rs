@@ -225,12 +225,24 @@ impl ReadArgs {
     }
 }
 
+/// What an export may do to the snapshot it replaces.
+#[derive(Args, Debug, Clone)]
+pub struct ReplaceArgs {
+    /// Replace a snapshot whose manifest lists masked columns even though this export writes
+    /// some of them with the source's values (no config file with their rules is in use, or
+    /// its rules changed). Without it such an export stops before writing anything
+    #[arg(long)]
+    pub allow_unmasked: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
     pub dir: DirArgs,
+    #[command(flatten)]
+    pub replace: ReplaceArgs,
     #[command(flatten)]
     pub selection: SelectionArgs,
     #[command(flatten)]
@@ -391,6 +403,8 @@ pub struct RefreshArgs {
     pub target: TargetArgs,
     #[command(flatten)]
     pub dir: DirArgs,
+    #[command(flatten)]
+    pub replace: ReplaceArgs,
     #[command(flatten)]
     pub selection: SelectionArgs,
     #[command(flatten)]

@@ -95,6 +95,13 @@ fn run_export(
     prepared.timings.sessions = readers.sessions();
     prepared.timings.readers_ms = readers.opened_ms;
     let migrations = crate::migrations::read(&mut txn)?;
+    masking::replaced::refuse_unmasking(
+        dir,
+        &prepared.catalog,
+        &prepared.masking,
+        options.masking.enabled,
+        options.allow_unmasked,
+    )?;
 
     let t0 = Instant::now();
     let layout = Layout::read(&mut txn, &prepared)?;

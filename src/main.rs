@@ -146,9 +146,13 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 
 /// The config file the command line points at (`--config`, else the nearest `seedsnap.toml`
 /// in the current directory or its parents), loaded and checked; a line on stderr says which
-/// file is in use.
+/// file is in use, or that none is.
 fn load_config(cli: &Cli, progress: &Progress) -> Result<Option<Config>> {
     let Some(path) = Config::locate(cli.config.as_deref(), cli.no_config) else {
+        progress.always(match cli.no_config {
+            true => "config: none (--no-config)",
+            false => "config: none (no seedsnap.toml in this directory or its parents)",
+        });
         return Ok(None);
     };
     let mut config = Config::load(&path)?;
@@ -194,6 +198,7 @@ fn run(cli: Cli) -> Result<()> {
             seedsnap::interrupt::install();
             let mut options = args.selection.to_options(config)?;
             options.jobs = args.read.jobs();
+            options.allow_unmasked = args.replace.allow_unmasked;
             let source = source_of(&args.source)?;
             let report = export::run(&source, &args.dir.resolve(config), &options, &progress)?;
             emit(&report, args.output.json, export::render_summary)
@@ -223,6 +228,7 @@ fn run(cli: Cli) -> Result<()> {
             seedsnap::interrupt::install();
             let mut selection = args.selection.to_options(config)?;
             selection.jobs = args.read.jobs();
+            selection.allow_unmasked = args.replace.allow_unmasked;
             let source = source_of(&args.source)?;
             let target = target_of(&args.target)?;
             let dir = args.dir.resolve(config);

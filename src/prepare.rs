@@ -45,6 +45,9 @@ pub struct ExportOptions {
     pub origins: HashMap<(TableSetting, QualifiedName), String>,
     /// `[masking]` and `--mask`.
     pub masking: MaskingOptions,
+    /// `--allow-unmasked`: the export may write, with the source's values, columns that the
+    /// snapshot it replaces has masked (see [`crate::masking::replaced`]).
+    pub allow_unmasked: bool,
 }
 
 impl ExportOptions {

@@ -22,6 +22,7 @@
 //! The keyed function and the rules themselves are in [`rules`].
 
 pub mod json;
+pub mod replaced;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -145,13 +146,13 @@ impl MaskingOptions {
             Some(value) if !value.is_empty() => {
                 Key::new(value.into_bytes()).map(Some).map_err(|e| {
                     failure(
-                        ExitKind::Usage,
+                        ExitKind::BadInput,
                         format!("the masking key in {variable} {e}; nothing was exported"),
                     )
                 })
             }
             _ => Err(failure(
-                ExitKind::Usage,
+                ExitKind::BadInput,
                 format!(
                     "masking is configured but {variable} (the masking key, [masking] key_env) \
                      is not set: set it to a secret of at least {} bytes; nothing was exported",

@@ -230,10 +230,19 @@ fn a_missing_key_and_bad_rules_are_refused_with_nothing_written() {
     let cwd = write_config(CONFIG);
     let url = source.url();
 
-    // No key: refused before anything is read or written, naming the variable.
+    // No key: a setting missing, refused (exit 4) before anything is read or written,
+    // naming the variable.
     seedsnap_in(&cwd, &["export", "--source", &url, "--dir", "snap"], &[])
-        .code(2)
+        .code(4)
         .stderr_has("TEST_MASK_KEY");
+    let run = seedsnap_in(
+        &cwd,
+        &["export", "--json", "--source", &url, "--dir", "snap"],
+        &[],
+    )
+    .code(4);
+    let error: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(error["error"]["kind"], "bad_input", "{}", run.stdout);
     assert!(!cwd.join("snap").exists());
 
     // Unknown column, a rule on a referencing column alone, null on NOT NULL, a constant that
@@ -336,4 +345,107 @@ fn masked_values_that_a_domain_check_rejects_fail_the_export() {
         .code(4)
         .stderr_has("masked values of app.users.email do not satisfy its type app.email_address");
     assert!(!cwd.join("snap").exists());
+}
+
+#[test]
+fn an_export_without_the_rules_never_writes_unmasked_values_over_a_masked_snapshot() {
+    let source = cluster().create_db("mask", None, &format!("{SCHEMA}{DATA}"));
+    let cwd = write_config(CONFIG);
+    export_masked(&cwd, &source, "snap", KEY_A, &["--limit", "40"]).ok();
+    let dir = cwd.join("snap");
+    let before = fingerprint_dir(&dir);
+    let url = source.url();
+
+    // The same export without the config file (as from another directory, or --no-config):
+    // refused before anything is written, naming every masked column and the way out.
+    let run = seedsnap_in(
+        &cwd,
+        &[
+            "export",
+            "-q",
+            "--no-config",
+            "--source",
+            &url,
+            "--dir",
+            "snap",
+        ],
+        &[],
+    )
+    .code(4);
+    for text in [
+        "config: none (--no-config)",
+        "has masked columns that this export would write with the source's values",
+        "app.users.email was masked (email)",
+        "app.users.profile#contacts[*].mail was masked (email)",
+        "No masking rules are in use",
+        "--allow-unmasked",
+    ] {
+        assert!(run.stderr.contains(text), "{text:?} not in\n{}", run.stderr);
+    }
+    // client_ip was kept (rule keep): it was never masked, so it is not named.
+    assert!(!run.stderr.contains("client_ip"), "{}", run.stderr);
+    assert_eq!(
+        fingerprint_dir(&dir),
+        before,
+        "the masked snapshot was changed"
+    );
+
+    // A config whose rule for one column became keep: unmasking that column, refused for it
+    // alone, with the hint to give it a rule.
+    let kept_phone = CONFIG.replace(
+        "\"app.users.phone\" = \"phone\"",
+        "\"app.users.phone\" = \"keep\"",
+    );
+    assert_ne!(kept_phone, CONFIG);
+    std::fs::write(cwd.join("seedsnap.toml"), &kept_phone).unwrap();
+    let run = export_masked(&cwd, &source, "snap", KEY_A, &["--limit", "40", "--json"]).code(4);
+    let error: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let problems = error["error"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{}", run.stdout);
+    assert_eq!(problems[0]["table"], "app.users");
+    assert_eq!(problems[0]["column"], "phone");
+    assert_eq!(problems[0]["kind"], "directory");
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Add rules for them to [masking.columns]"));
+    assert_eq!(
+        fingerprint_dir(&dir),
+        before,
+        "the masked snapshot was changed"
+    );
+
+    // On purpose: replaced, and the phones are the source's again.
+    export_masked(
+        &cwd,
+        &source,
+        "snap",
+        KEY_A,
+        &["--limit", "40", "--allow-unmasked"],
+    )
+    .ok();
+    let users = std::fs::read_to_string(dir.join("app.users.tsv")).unwrap();
+    assert!(
+        users.contains("+1 (555) 7"),
+        "the phones were not written unmasked"
+    );
+    // A snapshot that never was masked is replaced without a word.
+    std::fs::write(cwd.join("seedsnap.toml"), "").unwrap();
+    export_masked(&cwd, &source, "plain", KEY_A, &["--limit", "10"]).ok();
+    export_masked(&cwd, &source, "plain", KEY_A, &["--limit", "10"]).ok();
+    std::fs::remove_dir_all(&cwd).unwrap();
+}
+
+/// Every file of a directory with its bytes.
+fn fingerprint_dir(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                std::fs::read(entry.path()).unwrap(),
+            )
+        })
+        .collect()
 }
