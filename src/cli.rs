@@ -41,7 +41,13 @@ pub struct Cli {
     pub command: Command,
     /// Read settings from this file instead of the nearest seedsnap.toml in the current
     /// directory or its parents (flags still win over it).
-    #[arg(long, global = true, env = "SEEDSNAP_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "SEEDSNAP_CONFIG",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
     /// Ignore seedsnap.toml files and SEEDSNAP_CONFIG: use flags and defaults only.
     #[arg(long, global = true)]

@@ -302,7 +302,10 @@ fn no_config_to_check() -> anyhow::Error {
 /// `seedsnap man`: the top-level page, one subcommand's (`seedsnap-import(1)`), or every page
 /// written into a directory.
 fn man_pages(name: Option<&str>, out_dir: Option<&std::path::Path>) -> Result<()> {
-    let top = <Cli as clap::CommandFactory>::command();
+    let mut top = <Cli as clap::CommandFactory>::command();
+    // Built, so that each subcommand's page lists the global options (--config, --no-config)
+    // that its --help lists.
+    top.build();
     let page = |command: clap::Command, title: String| -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
         // The page's NAME is `seedsnap-import`; clap takes names with a 'static lifetime.

@@ -48,6 +48,9 @@ pub enum ProblemKind {
     ConstraintViolation,
     /// A drifted row of the target that cannot be brought back to the snapshot's values.
     DriftRepair,
+    /// A row of the target holding other content than the snapshot's under its key, which
+    /// `--on-drift=fail` refuses.
+    Drift,
     /// A sequence of the target has no room for the snapshot's values.
     Sequence,
     /// The target's triggers or session settings, which the import may not change.

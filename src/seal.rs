@@ -99,9 +99,19 @@ pub fn run(dir: &Path) -> Result<SealReport> {
         "{} cannot be sealed: fix these and run seal again; nothing was changed",
         dir.display()
     );
-    let problems = snapshot.check_files()?;
-    problem::check_counted(ExitKind::BadInput, &refused, &problems)?;
-    let unresolved = keys::unresolved(&snapshot)?.keys;
+    let mut problems = snapshot.check_files()?;
+    // The foreign keys are checked even when the files have problems, so that one run lists
+    // everything to fix. A file whose lines do not parse can stop that check; its own problems
+    // already say why.
+    let unresolved = match keys::unresolved(&snapshot) {
+        Ok(unresolved) => unresolved.keys,
+        Err(_) if !problems.is_empty() => Vec::new(),
+        Err(error) => return Err(error),
+    };
+    if !problems.is_empty() {
+        problems.extend(keys::problems(&unresolved));
+        problem::check_counted(ExitKind::BadInput, &refused, &problems)?;
+    }
     if !unresolved.is_empty() {
         let error = keys::describe(&unresolved);
         return Err(problem::with_problems(

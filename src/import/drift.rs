@@ -331,22 +331,42 @@ pub fn find<'a>(
         if load.columns.iter().any(|c| {
             always_identity(load, c) && !load.identity_key.as_ref().expect("counted").contains(c)
         }) {
-            unsettable(&list(txn, load, None)?, load)?;
+            unsettable(&list(txn, load, None, None)?, load)?;
         }
         drifting.push(t);
     }
     Ok(drifting)
 }
 
-/// Lists the drifted rows of one staged table ([`list_sql`]).
+/// How many drifted rows of a table `--on-drift=fail` names.
+pub const NAMED_PER_TABLE: usize = 20;
+
+/// Under `--on-drift=fail`: the first drifted rows (by key) of each of the given staged
+/// tables, at most [`NAMED_PER_TABLE`] a table, for the failure to name. Nothing is changed.
+pub fn named<'a>(
+    txn: &mut Transaction<'_>,
+    loads: impl IntoIterator<Item = &'a LoadTable<'a>>,
+) -> Result<Vec<DriftedRow>> {
+    let mut rows = Vec::new();
+    for load in loads {
+        rows.extend(list(txn, load, None, Some(NAMED_PER_TABLE))?);
+    }
+    Ok(rows)
+}
+
+/// Lists the drifted rows of one staged table ([`list_sql`]), the first `limit` by key.
 fn list(
     txn: &mut Transaction<'_>,
     load: &LoadTable<'_>,
     postponed: Option<&str>,
+    limit: Option<usize>,
 ) -> Result<Vec<DriftedRow>> {
-    let Some(sql) = list_sql(load, postponed) else {
+    let Some(mut sql) = list_sql(load, postponed) else {
         return Ok(Vec::new());
     };
+    if let Some(limit) = limit {
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
     let name = load.target.name.to_string();
     let key_columns = load.identity_key.clone().expect("listed");
     Ok(txn
@@ -864,7 +884,7 @@ pub fn repair<'r>(
     let Some(update) = update_sql(load, postponed) else {
         return Ok(Vec::new());
     };
-    let rows = list(txn, load, postponed)?;
+    let rows = list(txn, load, postponed, None)?;
     if rows.is_empty() {
         return Ok(rows);
     }

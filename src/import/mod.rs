@@ -67,7 +67,7 @@ use crate::catalog::{quote_ident, Catalog, ForeignKey, Identity, RowKey};
 use crate::connection::{Endpoint, Side};
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, LoadStrategy};
-use crate::problem;
+use crate::problem::{self, ProblemKind};
 use crate::report::{self, Progress};
 use crate::safety::{self, GuardOptions};
 use crate::session;
@@ -175,6 +175,10 @@ pub struct ImportReport {
     pub on_drift: drift::OnDrift,
     /// Every row brought back to the snapshot's values, with the columns that differed.
     pub drifted_rows: Vec<drift::DriftedRow>,
+    /// Under `--on-drift=fail`: the drifted rows found (the first of each table, see
+    /// [`drift::NAMED_PER_TABLE`]), which the failure names; nothing was changed.
+    #[serde(skip)]
+    pub drift_named: Vec<drift::DriftedRow>,
     pub foreign_key_violations: Vec<String>,
     /// User triggers disabled for the load and enabled again before COMMIT.
     pub triggers_held_off: Vec<UserTrigger>,
@@ -434,8 +438,12 @@ fn print_tables(progress: &Progress, report: &ImportReport) {
     }
 }
 
-/// The reason verification fails, if it does.
-fn verification_failure(report: &ImportReport, on_drift: drift::OnDrift) -> Option<String> {
+/// The reason verification fails, if it does, and the problems it names (the drifted rows
+/// `--on-drift=fail` refuses).
+fn verification_failure(
+    report: &ImportReport,
+    on_drift: drift::OnDrift,
+) -> Option<(String, Vec<Problem>)> {
     let missing: u64 = report.tables.iter().map(|t| t.missing).sum();
     let drifted: Vec<String> = report
         .tables
@@ -450,38 +458,60 @@ fn verification_failure(report: &ImportReport, on_drift: drift::OnDrift) -> Opti
             .filter(|t| t.missing > 0)
             .map(|t| format!("{} ({} rows)", t.table, t.missing))
             .collect();
-        return Some(format!(
-            "verification failed: snapshot rows are not in the target after loading: {} (a \
-             trigger changed them, or they conflict with existing rows on another unique key)",
-            which.join(", ")
+        return Some((
+            format!(
+                "verification failed: snapshot rows are not in the target after loading: {} \
+                 (a trigger changed them, or they conflict with existing rows on another \
+                 unique key)",
+                which.join(", ")
+            ),
+            Vec::new(),
         ));
     }
     if !report.foreign_key_violations.is_empty() {
-        return Some(format!(
-            "verification failed: foreign keys do not hold: {}",
-            report.foreign_key_violations.join("; ")
+        return Some((
+            format!(
+                "verification failed: foreign keys do not hold: {}",
+                report.foreign_key_violations.join("; ")
+            ),
+            Vec::new(),
         ));
     }
     match on_drift {
         _ if drifted.is_empty() => {}
         drift::OnDrift::Keep => {}
         drift::OnDrift::Fail => {
-            return Some(format!(
-                "verification failed: the target already has rows with the snapshot's keys but \
-                 other content (drift) in {} (--on-drift=fail). --on-drift=update brings them \
-                 back to the snapshot's values, --on-drift=keep keeps the target's rows, \
-                 --truncate-first replaces every row of the snapshot's tables",
-                drifted.join(", ")
+            let problems = report
+                .drift_named
+                .iter()
+                .map(|row| {
+                    Problem::unplaced(row.describe())
+                        .kind(ProblemKind::Drift)
+                        .table(&row.table)
+                })
+                .collect();
+            return Some((
+                format!(
+                    "verification failed: the target already has rows with the snapshot's keys \
+                     but other content (drift) in {} (--on-drift=fail). --on-drift=update brings \
+                     them back to the snapshot's values, --on-drift=keep keeps the target's \
+                     rows, --truncate-first replaces every row of the snapshot's tables",
+                    drifted.join(", "),
+                ),
+                problems,
             ));
         }
         drift::OnDrift::Update => {
-            return Some(format!(
-                "verification failed: rows of {} still differ from the snapshot after they were \
-                 updated, or conflict with a target row on another unique key (a trigger \
-                 changing them, or a row added with the same unique value?); --on-drift=keep \
-                 keeps the target's rows, --truncate-first replaces every row of the \
-                 snapshot's tables",
-                drifted.join(", ")
+            return Some((
+                format!(
+                    "verification failed: rows of {} still differ from the snapshot after they \
+                     were updated, or conflict with a target row on another unique key (a \
+                     trigger changing them, or a row added with the same unique value?); \
+                     --on-drift=keep keeps the target's rows, --truncate-first replaces every \
+                     row of the snapshot's tables",
+                    drifted.join(", ")
+                ),
+                Vec::new(),
             ));
         }
     }
@@ -805,16 +835,27 @@ impl Loader<'_, '_> {
             Ok(true)
         })?;
         report.timings.total_ms = progress.elapsed_ms();
-        if let Some(message) = failed {
+        if let Some((message, problems)) = failed {
             if let Some(backup) = &report.backup {
                 progress.always(&format!(
                     "the backup taken before truncating stays in {backup}"
                 ));
             }
             print_tables(progress, &report);
-            return Err(failure(
+            let listed: String = problems.iter().map(|p| format!("\n  - {p}")).collect();
+            let listed = match listed.is_empty() {
+                true => listed,
+                false => format!(
+                    "\ndrifted rows (key: columns that differ; the first {} of each table):{listed}",
+                    drift::NAMED_PER_TABLE
+                ),
+            };
+            return Err(problem::with_problems(
                 ExitKind::VerificationFailed,
-                format!("{message}; the import was rolled back and the target is unchanged"),
+                format!(
+                    "{message}; the import was rolled back and the target is unchanged{listed}"
+                ),
+                problems,
             ));
         }
         Ok(report)
@@ -1016,6 +1057,17 @@ impl Loader<'_, '_> {
                 deferred,
             )
         })?;
+        let drift_named = match self.options.on_drift {
+            drift::OnDrift::Fail => timed(&mut timings.verify_ms, || {
+                let drifted = layout
+                    .order()
+                    .zip(tables.iter())
+                    .filter(|(_, outcome)| outcome.drifted > 0)
+                    .map(|(t, _)| &layout.loads[&t]);
+                drift::named(txn, drifted)
+            })?,
+            _ => Vec::new(),
+        };
         for outcome in tables.iter_mut() {
             let updated = drifted_rows
                 .iter()
@@ -1058,6 +1110,7 @@ impl Loader<'_, '_> {
             skipped: Vec::new(),
             on_drift: self.options.on_drift,
             drifted_rows,
+            drift_named,
             foreign_key_violations: violations,
             triggers_held_off: held_off,
             triggers_fired: fired,
@@ -2606,6 +2659,7 @@ mod tests {
             skipped: Vec::new(),
             on_drift: drift::OnDrift::Fail,
             drifted_rows: Vec::new(),
+            drift_named: Vec::new(),
             foreign_key_violations: violations,
             triggers_held_off: Vec::new(),
             triggers_fired: Vec::new(),
@@ -2626,15 +2680,15 @@ mod tests {
         assert_eq!(verification_failure(&clean, OnDrift::Fail), None);
 
         let drift = report(vec![outcome("app.a", 2, 0)], Vec::new());
-        let message = verification_failure(&drift, OnDrift::Fail).unwrap();
+        let (message, _) = verification_failure(&drift, OnDrift::Fail).unwrap();
         assert!(message.contains("(drift) in app.a (2 rows)"), "{message}");
         assert_eq!(verification_failure(&drift, OnDrift::Keep), None);
         // Drift left after the update (a trigger, a conflict on another key) fails too.
-        let message = verification_failure(&drift, OnDrift::Update).unwrap();
+        let (message, _) = verification_failure(&drift, OnDrift::Update).unwrap();
         assert!(message.contains("still differ"), "{message}");
 
         let orphans = report(vec![outcome("app.a", 2, 0)], vec!["3 rows of app.a".into()]);
-        let message = verification_failure(&orphans, OnDrift::Keep).unwrap();
+        let (message, _) = verification_failure(&orphans, OnDrift::Keep).unwrap();
         assert_eq!(
             message,
             "verification failed: foreign keys do not hold: 3 rows of app.a"
@@ -2644,7 +2698,7 @@ mod tests {
             vec![outcome("app.a", 2, 0), outcome("app.b", 0, 4)],
             vec!["3 rows of app.a".into()],
         );
-        let message = verification_failure(&missing, OnDrift::Keep).unwrap();
+        let (message, _) = verification_failure(&missing, OnDrift::Keep).unwrap();
         assert!(
             message.starts_with(
                 "verification failed: snapshot rows are not in the target after loading: \

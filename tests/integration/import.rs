@@ -541,7 +541,16 @@ fn drift_is_detected_and_rolled_back() {
     import(&target, &dir, &["--on-drift", "fail"])
         .code(5)
         .stderr_has("drift")
-        .stderr_has("app.tags (1 rows)");
+        .stderr_has("app.tags (1 rows)")
+        // The row itself, with the column that differs, as the default mode lists it.
+        .stderr_has("app.tags (id)=(1): label");
+    let run = import(&target, &dir, &["--on-drift", "fail", "--json"]).code(5);
+    let error: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let problems = error["error"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{}", run.stdout);
+    assert_eq!(problems[0]["kind"], "drift");
+    assert_eq!(problems[0]["table"], "app.tags");
+    assert_eq!(problems[0]["message"], "app.tags (id)=(1): label");
     assert_eq!(
         target.fingerprint(),
         before,

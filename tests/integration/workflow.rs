@@ -316,6 +316,19 @@ fn hand_edits_are_accepted_by_seal_and_then_import() {
         "{}",
         run.stderr
     );
+    // A duplicate key beside the orphan: both in one run, not one after the other.
+    append(&posts, "1\t1\tduplicate\t\\N\n");
+    let run = seedsnap(&["seal", "--dir", dir.to_str().unwrap()]).code(4);
+    assert!(
+        run.stderr.contains("public.posts.tsv line 8")
+            && run
+                .stderr
+                .contains("line 7: (author_id) = (99) has no row in public.authors")
+            && run.stderr.contains("(2 problem(s))"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(&posts, lines.concat()).unwrap();
     assert_eq!(
         std::fs::read(dir.join("manifest.json")).unwrap(),
         manifest_before
