@@ -112,6 +112,11 @@ fn suspicious_settings(
     Ok(warnings)
 }
 
+/// `1 filter`, `2 filters`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn render(report: &CheckReport) -> String {
     let warnings: String = report
         .warnings
@@ -121,13 +126,20 @@ pub fn render(report: &CheckReport) -> String {
     if report.problems.is_empty() {
         return warnings
             + &format!(
-                "{}: no problems ({} virtual foreign keys, {} filters, {} table limits and \
-             exclusions, {} masking rules checked against the {} tables of {})\n",
+                "{}: no problems ({}, {}, {}, {} checked against the {} tables of {})\n",
                 report.config,
-                report.virtual_keys,
-                report.filters,
-                report.table_settings,
-                report.masking_rules,
+                counted(
+                    report.virtual_keys,
+                    "virtual foreign key",
+                    "virtual foreign keys"
+                ),
+                counted(report.filters, "filter", "filters"),
+                counted(
+                    report.table_settings,
+                    "table limit or exclusion",
+                    "table limits and exclusions"
+                ),
+                counted(report.masking_rules, "masking rule", "masking rules"),
                 report.tables,
                 report.source
             );

@@ -100,18 +100,19 @@ pub fn run(dir: &Path) -> Result<SealReport> {
         dir.display()
     );
     let mut problems = snapshot.check_files()?;
-    // The foreign keys are checked even when the files have problems, so that one run lists
-    // everything to fix. A file whose lines do not parse can stop that check; its own problems
-    // already say why.
-    let unresolved = match keys::unresolved(&snapshot) {
-        Ok(unresolved) => unresolved.keys,
-        Err(_) if !problems.is_empty() => Vec::new(),
-        Err(error) => return Err(error),
-    };
-    if !problems.is_empty() {
-        problems.extend(keys::problems(&unresolved));
-        problem::check_counted(ExitKind::BadInput, &refused, &problems)?;
+    // Duplicate keys leave every row readable, so the foreign keys are checked beside them and
+    // one run lists everything to fix. Any other problem (a line that does not parse, a value
+    // a key cannot compare) leaves rows out of the check, whose parents would then be reported
+    // missing too: those problems come alone, first.
+    if !problems.is_empty()
+        && problems
+            .iter()
+            .all(|p| p.kind == problem::ProblemKind::DuplicateKey)
+    {
+        problems.extend(keys::problems(&keys::unresolved(&snapshot)?.keys));
     }
+    problem::check_counted(ExitKind::BadInput, &refused, &problems)?;
+    let unresolved = keys::unresolved(&snapshot)?.keys;
     if !unresolved.is_empty() {
         let error = keys::describe(&unresolved);
         return Err(problem::with_problems(

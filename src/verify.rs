@@ -33,6 +33,10 @@ pub struct VerifyReport {
     /// Why the snapshot's masking does not match the config's `[masking]`, when it does not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub masking: Option<String>,
+    /// Why the snapshot's masking was not compared with the config's `[masking]`, when it
+    /// was not: the key's variable is not set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masking_not_compared: Option<String>,
 }
 
 /// Verifies the snapshot in `dir`; with `masking` (the config's `[masking]`), also that it was
@@ -50,6 +54,7 @@ pub fn run(dir: &Path, masking: Option<&MaskingOptions>) -> Result<VerifyReport>
     )?;
     let mut report = foreign_keys(&snapshot)?;
     report.masking = compare_masking(&snapshot, masking);
+    report.masking_not_compared = masking_not_compared(&snapshot, masking);
     Ok(report)
 }
 
@@ -61,7 +66,7 @@ pub fn run_with_overlay(
     overlay: &Path,
     masking: Option<&MaskingOptions>,
 ) -> Result<VerifyReport> {
-    let (merged, snapshot) = overlay::merge_files(dir, overlay)?;
+    let (merged, snapshot) = overlay::merge_files(dir, overlay, overlay::Caller::Verify)?;
     let mut report = foreign_keys(&snapshot)?;
     for example in report
         .unresolved
@@ -72,6 +77,7 @@ pub fn run_with_overlay(
     }
     report.snapshot = format!("{} with the overlay {}", dir.display(), overlay.display());
     report.masking = compare_masking(&snapshot, masking);
+    report.masking_not_compared = masking_not_compared(&snapshot, masking);
     Ok(report)
 }
 
@@ -84,6 +90,24 @@ fn compare_masking(snapshot: &SnapshotDir, masking: Option<&MaskingOptions>) -> 
             &ProcessEnvironment,
         )
     })
+}
+
+/// Why the masking cannot be compared: the config has `[masking]`, the snapshot was masked,
+/// and the key's variable is not set (the fingerprint is an HMAC under the key).
+fn masking_not_compared(
+    snapshot: &SnapshotDir,
+    masking: Option<&MaskingOptions>,
+) -> Option<String> {
+    let options = masking.filter(|o| o.enabled)?;
+    snapshot.manifest.masking.as_ref()?;
+    match options.load_key(&ProcessEnvironment) {
+        Ok(Some(_)) => None,
+        _ => Some(format!(
+            "{} (the masking key) is not set: the snapshot's masking was not compared with the \
+             config file's [masking]",
+            options.key_env
+        )),
+    }
 }
 
 /// Checks that every foreign-key value of a snapshot whose files passed
@@ -99,6 +123,7 @@ pub fn foreign_keys(snapshot: &SnapshotDir) -> Result<VerifyReport> {
         foreign_keys_checked: found.checked,
         unresolved: found.keys,
         masking: None,
+        masking_not_compared: None,
     })
 }
 
@@ -129,10 +154,10 @@ pub fn render_summary(report: &VerifyReport) -> String {
         } else {
             format!("{} foreign keys do not resolve", report.unresolved.len())
         },
-        if report.masking.is_some() {
-            "; its masking does not match the config file's [masking]"
-        } else {
-            ""
+        match (&report.masking, &report.masking_not_compared) {
+            (Some(_), _) => "; its masking does not match the config file's [masking]".into(),
+            (None, Some(why)) => format!("; {why}"),
+            (None, None) => String::new(),
         }
     )
 }

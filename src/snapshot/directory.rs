@@ -823,6 +823,11 @@ impl SnapshotDir {
         })?;
         if let Some(sha256) = outcome {
             if sha256 != table.sha256 {
+                // `seal` accepts an edit only once the file has no other problem.
+                let then = match problems.is_empty() {
+                    true => "",
+                    false => "fix the problems above, then ",
+                };
                 problems.push(
                     Problem::in_file(
                         file.clone(),
@@ -830,8 +835,8 @@ impl SnapshotDir {
                         None,
                         format!(
                             "SHA-256 is {sha256} but the manifest says {} (the file was changed \
-                         after export; if it was edited on purpose, accept the edit with \
-                         `seedsnap seal --dir {}`)",
+                             after export; if it was edited on purpose, {then}accept the edit \
+                             with `seedsnap seal --dir {}`)",
                             table.sha256,
                             self.dir.display()
                         ),

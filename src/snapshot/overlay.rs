@@ -49,13 +49,16 @@ impl Drop for Merged {
 /// Checks `overlay` against the snapshot in `snapshot_dir` and merges them, foreign keys
 /// included: an import refuses a merge whose keys do not resolve (exit 4: nothing written).
 pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
-    let (merged, checked) = merge_files(snapshot_dir, overlay)?;
+    let (merged, checked) = merge_files(snapshot_dir, overlay, Caller::Import)?;
     let unresolved = super::keys::unresolved(&checked)?.keys;
     if !unresolved.is_empty() {
         let error = super::keys::describe(&unresolved);
         return Err(problem::with_problems(
             ExitKind::BadInput,
-            merged.relocate(&format!("{}: {error}", refused(snapshot_dir, overlay))),
+            merged.relocate(&format!(
+                "{}: {error}",
+                refused(snapshot_dir, overlay, Caller::Import)
+            )),
             super::keys::problems(&unresolved)
                 .into_iter()
                 .map(|p| merged.relocate_problem(p))
@@ -65,11 +68,29 @@ pub fn merge(snapshot_dir: &Path, overlay: &Path) -> Result<Merged> {
     Ok(merged)
 }
 
-fn refused(snapshot_dir: &Path, overlay: &Path) -> String {
+/// Who checks the overlay: an import, which then writes nothing, or `verify`, which never
+/// writes (its messages do not say "nothing was written").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Import,
+    Verify,
+}
+
+impl Caller {
+    fn tail(self) -> &'static str {
+        match self {
+            Caller::Import => "; nothing was written",
+            Caller::Verify => "",
+        }
+    }
+}
+
+fn refused(snapshot_dir: &Path, overlay: &Path, caller: Caller) -> String {
     format!(
-        "the snapshot {} with the overlay {} is not valid; nothing was written",
+        "the snapshot {} with the overlay {} is not valid{}",
         snapshot_dir.display(),
-        overlay.display()
+        overlay.display(),
+        caller.tail()
     )
 }
 
@@ -77,13 +98,18 @@ fn refused(snapshot_dir: &Path, overlay: &Path) -> String {
 /// merged files (format, key values, duplicate keys) but not yet its foreign keys, which
 /// `verify` reports as it does for a snapshot alone (see [`merge`] for the import's check).
 /// Returns the merge and the merged snapshot, opened.
-pub fn merge_files(snapshot_dir: &Path, overlay: &Path) -> Result<(Merged, SnapshotDir)> {
+pub fn merge_files(
+    snapshot_dir: &Path,
+    overlay: &Path,
+    caller: Caller,
+) -> Result<(Merged, SnapshotDir)> {
     let snapshot = SnapshotDir::open(snapshot_dir)?;
     problem::check_counted(
         ExitKind::BadInput,
         &format!(
-            "the snapshot in {} is not valid; nothing was written",
-            snapshot_dir.display()
+            "the snapshot in {} is not valid{}",
+            snapshot_dir.display(),
+            caller.tail()
         ),
         &snapshot.check_files()?,
     )?;
@@ -229,7 +255,7 @@ pub fn merge_files(snapshot_dir: &Path, overlay: &Path) -> Result<(Merged, Snaps
         .collect();
     problem::check_counted(
         ExitKind::BadInput,
-        &refused(snapshot_dir, overlay),
+        &refused(snapshot_dir, overlay, caller),
         &problems,
     )?;
     Ok((merged, checked))
