@@ -189,6 +189,42 @@ pub fn compare(snapshot: &[MigrationState], target: &[MigrationState]) -> Vec<St
     notes
 }
 
+/// The bookkeeping tables an import must not load: those of the tools whose state in the
+/// snapshot is ahead of the target's, or differs from it where no order can be told (Alembic's
+/// revisions), when `loaded` says the snapshot's files hold that table. Loading it would
+/// record as applied migrations the target never ran, and the migration tool would then never
+/// run them. Each with the sentence that says so.
+pub fn recorded_ahead(
+    snapshot: &[MigrationState],
+    target: &[MigrationState],
+    loaded: impl Fn(&str) -> bool,
+) -> Vec<(String, String)> {
+    snapshot
+        .iter()
+        .filter(|ours| loaded(&ours.table))
+        .filter_map(|ours| {
+            let theirs = target
+                .iter()
+                .find(|t| t.tool == ours.tool && t.table == ours.table)?;
+            let how = match order(ours, theirs) {
+                Some(Ordering::Greater) => "ahead of",
+                None => "other than",
+                Some(_) => return None,
+            };
+            Some((
+                ours.table.clone(),
+                format!(
+                    "the snapshot's {} rows record migration {}, {how} the target's {}: loading \
+                     them would record as applied migrations the target never ran",
+                    ours.table,
+                    ours.describe(),
+                    theirs.describe()
+                ),
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +303,33 @@ mod tests {
             notes[1]
         );
         assert!(compare(&target, &target).is_empty());
+    }
+
+    #[test]
+    fn a_bookkeeping_table_ahead_of_the_target_is_not_loaded() {
+        let snapshot = vec![state("rails", "20240301", 41)];
+        let behind = vec![state("rails", "20240101", 40)];
+        let refused = recorded_ahead(&snapshot, &behind, |_| true);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, "public.t");
+        assert!(
+            refused[0].1.contains(
+                "rails 20240301 (41 applied), ahead of the target's rails 20240101 (40 applied)"
+            ),
+            "{}",
+            refused[0].1
+        );
+        // Left out of the load (--skip-missing), at the same migration, or behind: nothing.
+        assert!(recorded_ahead(&snapshot, &behind, |_| false).is_empty());
+        assert!(recorded_ahead(&snapshot, &snapshot, |_| true).is_empty());
+        assert!(recorded_ahead(&behind, &snapshot, |_| true).is_empty());
+        // Alembic revisions that differ cannot be ordered: refused too.
+        let (ours, theirs) = (
+            state("alembic", "ae1027a6acf", 1),
+            state("alembic", "1975ea83b712", 1),
+        );
+        assert_eq!(recorded_ahead(&[ours], &[theirs], |_| true).len(), 1);
+        // No such table in the target: the schema match says so, not this.
+        assert!(recorded_ahead(&snapshot, &[], |_| true).is_empty());
     }
 }

@@ -412,6 +412,32 @@ fn migration_notes(
         return Ok(Vec::new());
     }
     let target = crate::migrations::read(txn)?;
+    let loaded = |table: &str| {
+        manifest
+            .tables
+            .iter()
+            .any(|t| t.qualified_name().to_string() == table)
+    };
+    let ahead = crate::migrations::recorded_ahead(&manifest.migrations, &target, loaded);
+    if !ahead.is_empty() {
+        let problems: Vec<Problem> = ahead
+            .iter()
+            .map(|(table, why)| {
+                Problem::unplaced(why.clone())
+                    .kind(ProblemKind::SchemaMismatch)
+                    .table(table)
+                    .hint(format!(
+                        "run the target's migrations first, then import; or leave the \
+                         bookkeeping table out with --skip-missing {table}"
+                    ))
+            })
+            .collect();
+        return Err(problem::into_error(
+            ExitKind::BadInput,
+            "the snapshot was taken at a later migration than the target's schema is at:",
+            &problems,
+        ));
+    }
     let notes = crate::migrations::compare(&manifest.migrations, &target);
     for note in &notes {
         progress.always(&format!("warning: {note}"));

@@ -807,6 +807,43 @@ fn a_migration_version_mismatch_is_reported() {
         run.stderr
     );
     assert_eq!(json(&run)["migrations"].as_array().unwrap().len(), 2);
+
+    // With the bookkeeping tables in the snapshot, golang-migrate's (ahead of the target's) is
+    // not loaded: it would record migration 7 as applied where it never ran. Refused, the
+    // target unchanged; rails' (behind the target) alone would load.
+    let with_tables = export_to_scratch(&demo, &[]);
+    let before = target.fingerprint();
+    let run = import(&target, &with_tables, &["--json"]).code(4);
+    let error: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let problems = error["error"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{}", run.stdout);
+    assert_eq!(problems[0]["table"], "gm.schema_migrations");
+    assert_eq!(problems[0]["kind"], "schema_mismatch");
+    assert!(
+        problems[0]["message"].as_str().unwrap().contains(
+            "record migration golang-migrate 7 (1 applied), ahead of the target's golang-migrate \
+             6 (1 applied): loading them would record as applied migrations the target never ran"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(problems[0]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("run the target's migrations first"));
+    assert_eq!(target.fingerprint(), before);
+    // Left out on purpose, the rest loads, and the version stays the target's.
+    import(
+        &target,
+        &with_tables,
+        &["--skip-missing", "gm.schema_migrations"],
+    )
+    .ok();
+    assert_eq!(
+        target.query_i64("SELECT max(version) FROM gm.schema_migrations"),
+        6
+    );
+
     // A schema refusal names the migrations too.
     target.execute("ALTER TABLE posts DROP COLUMN body");
     import(&target, &dir, &[])
