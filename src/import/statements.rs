@@ -234,7 +234,9 @@ impl LoadTable<'_> {
     /// `(already present, drifted, missing, new)`. Already present: a row not inserted whose
     /// key holds identical content; drifted: a row not inserted whose key holds other content;
     /// missing: a row that should be in the target and is not (a trigger changed it, or it
-    /// conflicts on a nullable key); new: rows classified as new.
+    /// conflicts on a nullable key), and a row not inserted because it conflicts with a target
+    /// row on another unique key while its own key has no row in the target (not drift: the
+    /// target has no row of its key to keep or bring back); new: rows classified as new.
     ///
     /// When the table stores inserted values verbatim (no rules, no user triggers), the new
     /// rows are what the INSERT just wrote, so only the others are compared here and the
@@ -250,12 +252,13 @@ impl LoadTable<'_> {
         match &self.identity_key {
             Some(key) => format!(
                 "SELECT pg_catalog.count(*) FILTER (WHERE NOT s.{NEW_FLAG} AND m.same)::pg_catalog.int8,
-                        pg_catalog.count(*) FILTER (WHERE NOT s.{NEW_FLAG} AND NOT m.same)::pg_catalog.int8,
-                        pg_catalog.count(*) FILTER (WHERE s.{NEW_FLAG} AND NOT m.same)::pg_catalog.int8,
+                        pg_catalog.count(*) FILTER (WHERE NOT s.{NEW_FLAG} AND m.found AND NOT m.same)::pg_catalog.int8,
+                        pg_catalog.count(*) FILTER (WHERE (s.{NEW_FLAG} OR NOT m.found) AND NOT m.same)::pg_catalog.int8,
                         (SELECT pg_catalog.count(*) FROM {stage} WHERE {NEW_FLAG})::pg_catalog.int8
                    FROM {stage} AS s
                    LEFT JOIN {from} AS t ON {matches}
-                  CROSS JOIN LATERAL (SELECT t.{first} IS NOT NULL{content} AS same) AS m
+                  CROSS JOIN LATERAL (SELECT t.{first} IS NOT NULL AS found) AS f
+                  CROSS JOIN LATERAL (SELECT f.found{content} AS same, f.found) AS m
                   WHERE {which}",
                 stage = self.stage,
                 from = self.target.from_clause(),

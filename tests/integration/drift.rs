@@ -667,3 +667,31 @@ fn a_cascade_from_a_partition_follows_the_keys_to_its_partitioned_table() {
         .stderr_has("--on-drift=keep");
     assert_eq!(target.fingerprint(), before, "the target changed");
 }
+
+#[test]
+fn a_snapshot_row_held_out_by_another_unique_key_is_missing_not_drift() {
+    // The snapshot's row 1 has no row of its key in the target, but a row a test added holds
+    // its email: it cannot go in. Not drift (there is no row of its key to keep or bring
+    // back): missing, whatever --on-drift says, and the target unchanged.
+    let (_source, dir, target) = drifted_target(
+        "held_out",
+        "CREATE TABLE t (id int PRIMARY KEY, email text NOT NULL UNIQUE, note text);",
+        "INSERT INTO t VALUES (1, 'a@x', 'from the snapshot'), (2, 'b@x', 'second');",
+        "INSERT INTO t VALUES (99, 'a@x', 'added by a test');",
+    );
+    let before = target.fingerprint();
+    for on_drift in ["keep", "update", "fail"] {
+        import(&target, &dir, &["--on-drift", on_drift])
+            .code(5)
+            .stderr_has("snapshot rows are not in the target after loading: public.t (1 rows)")
+            .stderr_has("conflict with existing rows on another unique key");
+        assert_eq!(target.fingerprint(), before, "--on-drift={on_drift}");
+    }
+    // Without the test's row, the snapshot loads whole.
+    target.execute("DELETE FROM t WHERE id = 99");
+    import(&target, &dir, &["--on-drift", "keep"]).ok();
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM t WHERE id IN (1, 2)"),
+        2
+    );
+}
