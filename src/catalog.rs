@@ -262,11 +262,17 @@ impl Table {
         }
     }
 
-    /// The key that identifies and orders rows: the primary key, else the first unique key
-    /// (by name) whose columns are all NOT NULL and stored, else all columns.
+    /// The key that identifies and orders rows: the primary key (when its columns are stored),
+    /// else the first unique key (by name) whose columns are all NOT NULL and stored, else all
+    /// columns.
     pub fn row_key(&self) -> RowKey {
+        // A primary key over a generated column cannot key the snapshot's rows, which do not
+        // hold that column's values: the next usable key does, or all the columns.
+        let stored = |name: &String| self.column(name).is_some_and(|c| !c.generated);
         if let Some(pk) = self.unique_keys.iter().find(|k| k.primary) {
-            return RowKey::Primary(pk.columns.clone());
+            if pk.columns.iter().all(stored) {
+                return RowKey::Primary(pk.columns.clone());
+            }
         }
         let usable = |key: &&UniqueKey| {
             key.columns.iter().all(|name| {
@@ -613,6 +619,21 @@ impl Catalog {
             .iter()
             .map(|fk| (fk, &self.outside_parents[fk.parent]));
         inside.chain(outside)
+    }
+
+    /// The generated columns a foreign key uses, on either side, as `schema.table.column`: a
+    /// snapshot does not store their values, so it cannot record the key.
+    pub fn generated_key_columns(&self, fk: &ForeignKey) -> Vec<String> {
+        let side = |table: &Table, columns: &[String]| -> Vec<String> {
+            columns
+                .iter()
+                .filter(|c| table.column(c).is_some_and(|c| c.generated))
+                .map(|c| format!("{}.{c}", table.name))
+                .collect()
+        };
+        let mut used = side(&self.tables[fk.child], &fk.columns);
+        used.extend(side(&self.tables[fk.parent], &fk.parent_columns));
+        used
     }
 
     pub fn outgoing(&self, table: usize) -> impl Iterator<Item = (usize, &ForeignKey)> {

@@ -23,7 +23,7 @@ use toml::Spanned;
 
 use crate::catalog::QualifiedName;
 use crate::connection::{Environment, Side};
-use crate::error::{failure, ExitKind};
+use crate::error::ExitKind;
 use crate::masking;
 use crate::problem::{self, Problem, ProblemKind};
 use crate::virtual_keys::{self, VirtualKeySpec};
@@ -492,12 +492,15 @@ impl Config {
         };
         match env.var(variable.get_ref()) {
             Some(url) if !url.is_empty() => Ok(Some(url)),
-            _ => Err(failure(
-                ExitKind::Usage,
-                format!(
-                    "{}: [{which}] url_env names {}, which is not set: set it, or give --{which}",
-                    self.at(variable),
-                    variable.get_ref()
+            // A setting the environment does not fill: bad input (exit 4), with its place.
+            _ => Err(problem::refuse(
+                ExitKind::BadInput,
+                Problem::setting(
+                    &self.at(variable),
+                    format!(
+                        "[{which}] url_env names {}, which is not set: set it, or give --{which}",
+                        variable.get_ref()
+                    ),
                 ),
             )),
         }

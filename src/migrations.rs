@@ -189,36 +189,37 @@ pub fn compare(snapshot: &[MigrationState], target: &[MigrationState]) -> Vec<St
     notes
 }
 
-/// The bookkeeping tables an import must not load: those of the tools whose state in the
-/// snapshot is ahead of the target's, or differs from it where no order can be told (Alembic's
-/// revisions), when `loaded` says the snapshot's files hold that table. Loading it would
-/// record as applied migrations the target never ran, and the migration tool would then never
-/// run them. Each with the sentence that says so.
-pub fn recorded_ahead(
-    snapshot: &[MigrationState],
-    target: &[MigrationState],
-    loaded: impl Fn(&str) -> bool,
+/// What a load recorded that the target never ran (when the target's schema is known to be
+/// behind the snapshot's): for each tool whose table held at least
+/// one migration `before` the load, and is ahead `after` it (or, for Alembic, at another
+/// revision), the table and the sentence that says so. The snapshot's bookkeeping rows would
+/// then record as applied migrations whose DDL the target never ran, and the migration tool
+/// would never run them. An empty table records nothing to be ahead of (a schema loaded from
+/// a dump without its bookkeeping rows, which the snapshot's rows then describe).
+pub fn recorded_by_load(
+    before: &[MigrationState],
+    after: &[MigrationState],
 ) -> Vec<(String, String)> {
-    snapshot
+    before
         .iter()
-        .filter(|ours| loaded(&ours.table))
-        .filter_map(|ours| {
-            let theirs = target
+        .filter(|was| was.applied > 0 || was.version.is_some())
+        .filter_map(|was| {
+            let now = after
                 .iter()
-                .find(|t| t.tool == ours.tool && t.table == ours.table)?;
-            let how = match order(ours, theirs) {
+                .find(|t| t.tool == was.tool && t.table == was.table)?;
+            let how = match order(now, was) {
                 Some(Ordering::Greater) => "ahead of",
                 None => "other than",
                 Some(_) => return None,
             };
             Some((
-                ours.table.clone(),
+                was.table.clone(),
                 format!(
-                    "the snapshot's {} rows record migration {}, {how} the target's {}: loading \
-                     them would record as applied migrations the target never ran",
-                    ours.table,
-                    ours.describe(),
-                    theirs.describe()
+                    "the snapshot's rows of {} would record migration {}, {how} the target's {}: \
+                     as applied, migrations the target never ran",
+                    was.table,
+                    now.describe(),
+                    was.describe()
                 ),
             ))
         })
@@ -306,30 +307,36 @@ mod tests {
     }
 
     #[test]
-    fn a_bookkeeping_table_ahead_of_the_target_is_not_loaded() {
-        let snapshot = vec![state("rails", "20240301", 41)];
-        let behind = vec![state("rails", "20240101", 40)];
-        let refused = recorded_ahead(&snapshot, &behind, |_| true);
+    fn a_load_that_moves_a_tool_ahead_recorded_migrations_the_target_never_ran() {
+        let before = vec![state("rails", "20240101", 40)];
+        let ahead = vec![state("rails", "20240301", 41)];
+        let refused = recorded_by_load(&before, &ahead);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].0, "public.t");
         assert!(
             refused[0].1.contains(
-                "rails 20240301 (41 applied), ahead of the target's rails 20240101 (40 applied)"
+                "would record migration rails 20240301 (41 applied), ahead of the target's \
+                 rails 20240101 (40 applied)"
             ),
             "{}",
             refused[0].1
         );
-        // Left out of the load (--skip-missing), at the same migration, or behind: nothing.
-        assert!(recorded_ahead(&snapshot, &behind, |_| false).is_empty());
-        assert!(recorded_ahead(&snapshot, &snapshot, |_| true).is_empty());
-        assert!(recorded_ahead(&behind, &snapshot, |_| true).is_empty());
+        // Unchanged (rows it had already, or older ones): nothing.
+        assert!(recorded_by_load(&before, &before).is_empty());
+        assert!(recorded_by_load(&ahead, &before).is_empty());
         // Alembic revisions that differ cannot be ordered: refused too.
-        let (ours, theirs) = (
-            state("alembic", "ae1027a6acf", 1),
+        let (was, now) = (
             state("alembic", "1975ea83b712", 1),
+            state("alembic", "ae1027a6acf", 1),
         );
-        assert_eq!(recorded_ahead(&[ours], &[theirs], |_| true).len(), 1);
-        // No such table in the target: the schema match says so, not this.
-        assert!(recorded_ahead(&snapshot, &[], |_| true).is_empty());
+        assert_eq!(recorded_by_load(&[was], &[now]).len(), 1);
+        // An empty table before (a schema loaded from a dump): the snapshot's rows describe it.
+        let empty = MigrationState {
+            tool: "rails".into(),
+            table: "public.t".into(),
+            version: None,
+            applied: 0,
+        };
+        assert!(recorded_by_load(&[empty], &ahead).is_empty());
     }
 }

@@ -135,9 +135,10 @@ pub fn failure_of(report: &VerifyReport) -> Option<anyhow::Error> {
     if report.unresolved.is_empty() {
         return None;
     }
-    Some(failure(
+    Some(problem::with_problems(
         ExitKind::VerificationFailed,
         keys::describe(&report.unresolved),
+        keys::problems(&report.unresolved),
     ))
 }
 

@@ -24,8 +24,10 @@ SELECT version::pg_catalog.text, pg_catalog.count(*) OVER ()
  LIMIT 1
 
 -- tool: golang-migrate
+-- One row, its version; if a load added another, the latest is what the rows now claim.
 SELECT version::pg_catalog.text || CASE WHEN dirty THEN ' (dirty)' ELSE '' END, 1::pg_catalog.int8
   FROM {table}
+ ORDER BY version DESC
  LIMIT 1
 
 -- tool: alembic

@@ -6,7 +6,8 @@
 //! does; a given-up thread is left to end with its socket. The sslmode decides the attempts, as
 //! in libpq: `allow` tries plaintext, then TLS when the server refuses plaintext; `prefer` asks
 //! for TLS, takes plaintext when the server offers no TLS, and tries plaintext again when the
-//! server refuses the TLS session (a `hostnossl` rule); `require` and `verify-*` never send a
+//! server refuses the TLS session (a `hostnossl` rule) or the TLS session cannot be set up (a
+//! root certificate that does not trust the server's); `require` and `verify-*` never send a
 //! byte of the session in plaintext. Unix sockets never use TLS.
 
 use std::sync::mpsc;
@@ -120,8 +121,13 @@ pub fn first_reachable(
                         )
                     });
                     // The second attempt (`allow`: TLS, `prefer`: plaintext) only when the
-                    // server itself refused the first.
-                    if !matches!(&failed, Failed::Refused(e, _) if e.as_db_error().is_some()) {
+                    // server itself refused the first, or, under `prefer`, when the TLS
+                    // session could not be set up (a certificate the root certificate does not
+                    // trust, a failed handshake): libpq then tries plaintext too.
+                    let server_refused =
+                        matches!(&failed, Failed::Refused(e, _) if e.as_db_error().is_some());
+                    let tls_not_set_up = *wire == WireMode::Prefer && tls_failed(&failed);
+                    if !(server_refused || tls_not_set_up) {
                         break;
                     }
                 }
@@ -129,6 +135,18 @@ pub fn first_reachable(
         }
     }
     Err(Unreachable::Hosts(reasons.join("; ")))
+}
+
+/// Whether an attempt failed while setting up TLS: the certificate check recorded why it
+/// refused the server's certificate, or the driver's error is a TLS one.
+fn tls_failed(failed: &Failed) -> bool {
+    match failed {
+        Failed::Refused(_, Some(_)) => true,
+        Failed::Refused(error, None) => {
+            error.as_db_error().is_none() && chain_text(error).to_lowercase().contains("tls")
+        }
+        _ => false,
+    }
 }
 
 /// One host's failure as a person needs it: what happened, where, and what to check.
@@ -279,7 +297,10 @@ pub fn security(
             match (plan.mode, wire) {
                 (SslMode::Disable, _) => "",
                 (SslMode::Allow, _) => ": the server accepted plaintext",
-                (_, WireMode::Disable) => ": the server refused TLS and accepted plaintext",
+                (_, WireMode::Disable) => {
+                    ": TLS failed (the server refused it, or this client its certificate) and \
+                     the server accepted plaintext"
+                }
                 _ => ": the server offers no TLS",
             }
         ),

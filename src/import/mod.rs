@@ -402,47 +402,57 @@ fn connect_and_load(
 
 /// Compares the snapshot's migration state with the target's; each difference is a warning.
 /// Read in the import's own transaction (each tool's table in a savepoint rolled back, see
-/// [`crate::migrations::read`]), not in one of its own: two round trips fewer.
+/// [`crate::migrations::read`]), not in one of its own: two round trips fewer. Returns the
+/// warnings and the target's state before the load (empty when the snapshot records none).
 fn migration_notes(
     txn: &mut Transaction<'_>,
     manifest: &Manifest,
     progress: &Progress,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<crate::migrations::MigrationState>)> {
     if manifest.migrations.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let target = crate::migrations::read(txn)?;
-    let loaded = |table: &str| {
-        manifest
-            .tables
-            .iter()
-            .any(|t| t.qualified_name().to_string() == table)
-    };
-    let ahead = crate::migrations::recorded_ahead(&manifest.migrations, &target, loaded);
-    if !ahead.is_empty() {
-        let problems: Vec<Problem> = ahead
-            .iter()
-            .map(|(table, why)| {
-                Problem::unplaced(why.clone())
-                    .kind(ProblemKind::SchemaMismatch)
-                    .table(table)
-                    .hint(format!(
-                        "run the target's migrations first, then import; or leave the \
-                         bookkeeping table out with --skip-missing {table}"
-                    ))
-            })
-            .collect();
-        return Err(problem::into_error(
-            ExitKind::BadInput,
-            "the snapshot was taken at a later migration than the target's schema is at:",
-            &problems,
-        ));
-    }
     let notes = crate::migrations::compare(&manifest.migrations, &target);
     for note in &notes {
         progress.always(&format!("warning: {note}"));
     }
-    Ok(notes)
+    Ok((notes, target))
+}
+
+/// Fails when the target's schema lacks parts of the snapshot (`--skip-missing` left them
+/// out) and the load moved a migration tool's table ahead of what it recorded (see
+/// [`crate::migrations::recorded_by_load`]): read again after the load, in the same
+/// transaction, which the caller then rolls back. With the whole snapshot loaded, the
+/// target's schema has every table and column the snapshot's does, and a bookkeeping table
+/// that an earlier import of a sample filled in part says nothing about it.
+fn refuse_migrations_recorded(
+    txn: &mut Transaction<'_>,
+    before: &[crate::migrations::MigrationState],
+    schema_behind: bool,
+) -> Result<()> {
+    if before.is_empty() || !schema_behind {
+        return Ok(());
+    }
+    let after = crate::migrations::read(txn)?;
+    let problems: Vec<Problem> = crate::migrations::recorded_by_load(before, &after)
+        .into_iter()
+        .map(|(table, why)| {
+            Problem::unplaced(why)
+                .kind(ProblemKind::SchemaMismatch)
+                .table(&table)
+                .hint(format!(
+                    "run the target's migrations first, then import; or leave the bookkeeping \
+                     table out with --skip-missing {table}"
+                ))
+        })
+        .collect();
+    problem::check(
+        ExitKind::BadInput,
+        "the snapshot was taken at a later migration than the target's schema is at (it lacks \
+         what --skip-missing left out):",
+        &problems,
+    )
 }
 
 fn print_tables(progress: &Progress, report: &ImportReport) {
@@ -815,8 +825,15 @@ impl Loader<'_, '_> {
             Ok(notes)
         });
         let (migrations, loaded) = match begun {
-            Ok(migrations) => {
-                let loaded = self.load(&mut txn, timings);
+            Ok((migrations, before)) => {
+                let loaded = self.load(&mut txn, timings).and_then(|step| {
+                    // After a refused value the transaction is aborted: that error comes first.
+                    if let Step::Done(_) = step {
+                        let schema_behind = !options.skip_missing.is_empty();
+                        refuse_migrations_recorded(&mut txn, &before, schema_behind)?;
+                    }
+                    Ok(step)
+                });
                 (migrations, loaded)
             }
             Err(error) => (Vec::new(), Err(error)),

@@ -33,6 +33,7 @@ use super::hints;
 use crate::catalog::{Catalog, Table};
 use crate::problem::ProblemKind;
 use crate::snapshot::manifest::ManifestTable;
+use crate::snapshot::skip::SkipItem;
 use crate::snapshot::{Manifest, Problem};
 
 /// A snapshot table and its counterpart in the (restricted) target catalog.
@@ -247,8 +248,9 @@ pub fn match_snapshot(
                     .collect();
                 format!(
                     "table {name} does not exist in the target: dropped by a migration{}? Leave \
-                     it out with --skip-missing {name} (or skip_missing in seedsnap.toml)",
-                    hints::renamed_hint(&close)
+                     it out with --skip-missing {} (or skip_missing in seedsnap.toml)",
+                    hints::renamed_hint(&close),
+                    SkipItem::Table(name.clone()).argument()
                 )
             };
             problems.push(problem(None, message));
@@ -322,11 +324,11 @@ fn column_problems(table: &ManifestTable, target: &Table) -> Vec<(Option<String>
                     Some(column.name.clone()),
                     format!(
                         "column {name}.{} does not exist in the target: dropped by a migration{}? \
-                         Leave it out with --skip-missing {name}.{} (or skip_missing in \
+                         Leave it out with --skip-missing {} (or skip_missing in \
                          seedsnap.toml)",
                         column.name,
                         hints::renamed_hint(&close),
-                        column.name
+                        SkipItem::Column(name.clone(), column.name.clone()).argument()
                     ),
                 ))
             }
@@ -342,9 +344,10 @@ fn column_problems(table: &ManifestTable, target: &Table) -> Vec<(Option<String>
                 format!(
                     "column {name}.{col} is {snap} in the snapshot but {target} in the target, \
                      which cannot hold every {snap} value exactly (another type, or a smaller \
-                     length, precision or scale): widen the target column (ALTER TABLE {name} \
+                     length, precision or scale): widen the target column (ALTER TABLE {sql} \
                      ALTER COLUMN {quoted} TYPE {snap}) or export a snapshot from a source that \
                      has the target's type",
+                    sql = name.sql(),
                     col = column.name,
                     quoted = crate::catalog::quote_ident(&column.name),
                     snap = column.type_name,

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::manifest::{schema_fingerprint, MANIFEST_FILE};
 use super::overlay::Merged;
 use super::{copy_text, Problem, SnapshotDir};
-use crate::catalog::{QualifiedName, RowKey};
+use crate::catalog::{split_dotted, QualifiedName, RowKey};
 use crate::error::ExitKind;
 use crate::problem;
 
@@ -31,18 +31,49 @@ pub enum SkipItem {
 impl SkipItem {
     /// `schema.table.column` is a column; `schema.table` or `table` a table.
     pub fn parse(text: &str) -> Result<SkipItem, String> {
-        let bad = || format!("{text:?} is not schema.table or schema.table.column");
-        if text.matches('.').count() == 2 {
-            let (table, column) = text.rsplit_once('.').ok_or_else(bad)?;
-            let table = QualifiedName::parse(table).ok_or_else(bad)?;
-            if column.is_empty() {
-                return Err(bad());
-            }
-            return Ok(SkipItem::Column(table, column.to_string()));
+        let bad = || {
+            format!(
+                "{text:?} is not schema.table or schema.table.column (double-quote a name \
+                 holding a dot: app.\"odd.name\")"
+            )
+        };
+        // Dots inside double quotes belong to the name, as in SQL.
+        let parts = split_dotted(text).ok_or_else(bad)?;
+        match parts.as_slice() {
+            [schema, table, column] if !column.is_empty() => Ok(SkipItem::Column(
+                QualifiedName::new(schema.clone(), table.clone()),
+                column.clone(),
+            )),
+            [_, _] | [_] => QualifiedName::parse(text)
+                .map(SkipItem::Table)
+                .ok_or_else(bad),
+            _ => Err(bad()),
         }
-        QualifiedName::parse(text)
-            .map(SkipItem::Table)
-            .ok_or_else(bad)
+    }
+}
+
+impl SkipItem {
+    /// The item as a command-line argument that [`SkipItem::parse`] reads back: a part holding
+    /// a dot or a double quote double-quoted (quotes doubled), and the whole single-quoted for
+    /// the shell when it holds anything but letters, digits, `_`, `.` and `-`.
+    pub fn argument(&self) -> String {
+        let part = |p: &str| match p.contains(['.', '"']) {
+            true => format!("\"{}\"", p.replace('"', "\"\"")),
+            false => p.to_string(),
+        };
+        let text = match self {
+            SkipItem::Table(t) => format!("{}.{}", part(&t.schema), part(&t.name)),
+            SkipItem::Column(t, c) => {
+                format!("{}.{}.{}", part(&t.schema), part(&t.name), part(c))
+            }
+        };
+        let plain = text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        match plain {
+            true => text,
+            false => format!("'{}'", text.replace('\'', "'\\''")),
+        }
     }
 }
 
@@ -74,7 +105,10 @@ pub fn apply(dir: &Path, items: &[SkipItem]) -> Result<(Merged, Vec<String>)> {
                 dir.join(MANIFEST_FILE).display().to_string(),
                 None,
                 None,
-                format!("--skip-missing {item}: the snapshot has no such table or column"),
+                format!(
+                    "--skip-missing {}: the snapshot has no such table or column",
+                    item.argument()
+                ),
             )
         })
         .collect();
@@ -232,5 +266,25 @@ mod tests {
                 .to_string(),
             "app.videos.resolution"
         );
+    }
+
+    #[test]
+    fn names_holding_dots_are_double_quoted_and_read_back() {
+        let odd = SkipItem::Table(QualifiedName::new("app", "odd.table"));
+        assert_eq!(odd.argument(), "'app.\"odd.table\"'");
+        assert_eq!(SkipItem::parse("app.\"odd.table\""), Ok(odd));
+        let column = SkipItem::Column(QualifiedName::new("app", "users"), "a.b".into());
+        assert_eq!(SkipItem::parse("app.users.\"a.b\""), Ok(column.clone()));
+        assert_eq!(column.argument(), "'app.users.\"a.b\"'");
+        // A space only needs the shell's quotes; a plain name none.
+        let spaced = SkipItem::Column(QualifiedName::new("app", "users"), "Display Name".into());
+        assert_eq!(spaced.argument(), "'app.users.Display Name'");
+        assert_eq!(SkipItem::parse("app.users.Display Name"), Ok(spaced));
+        let plain = SkipItem::Table(QualifiedName::new("app", "old_table"));
+        assert_eq!(plain.argument(), "app.old_table");
+        // A single quote in a name is escaped for the shell.
+        let quote = SkipItem::Table(QualifiedName::new("app", "it's"));
+        assert_eq!(quote.argument(), "'app.it'\\''s'");
+        assert!(SkipItem::parse("a.b.c.d").is_err());
     }
 }

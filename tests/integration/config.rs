@@ -648,7 +648,7 @@ fn a_filter_that_leaves_a_table_empty_fails_the_export() {
 }
 
 #[test]
-fn an_unset_url_variable_and_a_missing_source_are_usage_errors() {
+fn an_unset_url_variable_is_a_bad_setting_and_a_missing_source_a_usage_error() {
     let cwd = scratch_dir("nourl");
     std::fs::write(
         cwd.join("seedsnap.toml"),
@@ -656,8 +656,14 @@ fn an_unset_url_variable_and_a_missing_source_are_usage_errors() {
     )
     .unwrap();
     seedsnap_in(&cwd, &["export"], &[])
-        .code(2)
+        .code(4)
         .stderr_has("seedsnap.toml:2: [source] url_env names DEMO_URL, which is not set");
+    let run = seedsnap_in(&cwd, &["export", "--json"], &[]).code(4);
+    let error: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let problem = &error["error"]["problems"][0];
+    assert_eq!(problem["kind"], "setting", "{}", run.stdout);
+    assert_eq!(problem["file"], "seedsnap.toml", "{}", run.stdout);
+    assert_eq!(problem["line"], 2, "{}", run.stdout);
     seedsnap_in(&cwd, &["--no-config", "export"], &[])
         .code(2)
         .stderr_has("no source database: give --source, set SEEDSNAP_SOURCE");

@@ -328,6 +328,19 @@ fn certificates_that_do_not_fit_are_refused() {
     plan_in(&home, &s.url("localhost", "sslmode=require"), &[])
         .code(6)
         .stderr_has("not trusted");
+    // prefer (the default) then tries plaintext, as libpq does: a user the server lets in
+    // without TLS gets a plaintext session, said so; the others are refused on both counts.
+    let nossl = format!(
+        "host=localhost port={} user=nossluser dbname=postgres",
+        s.port
+    );
+    plan_in(&home, &nossl, &[])
+        .ok()
+        .stderr_has("as nossluser: NOT encrypted (sslmode=prefer: TLS failed");
+    plan_in(&home, &s.url("localhost", ""), &[])
+        .code(6)
+        .stderr_has("not trusted")
+        .stderr_has("then without TLS (sslmode=prefer)");
     // verify-full without any root certificate: refused before connecting, naming the file.
     plan(&s.url("localhost", "sslmode=verify-full"), &[])
         .code(4)

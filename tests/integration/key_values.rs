@@ -206,6 +206,15 @@ fn a_key_that_does_not_resolve_exits_5_with_or_without_an_overlay() {
         run.stderr
     );
     assert_eq!(json(&run)["error"]["exit_code"], 5);
+    // Each unresolved key is a problem of its own in --json, with its file and first line.
+    let problem = &json(&run)["error"]["problems"][0];
+    assert_eq!(problem["kind"], "unresolved_foreign_key", "{}", run.stdout);
+    assert_eq!(problem["table"], "public.orders");
+    assert_eq!(problem["line"], 3);
+    assert!(problem["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("public.orders.tsv"));
     // A file that is not valid is bad input either way (exit 4).
     std::fs::write(
         overlay.join("public.orders.tsv"),

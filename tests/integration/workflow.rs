@@ -758,7 +758,10 @@ fn a_migration_version_mismatch_is_reported() {
         &format!(
             "{SCHEMA}{DATA}{tools}
              INSERT INTO schema_migrations VALUES ('20240101000000'), ('20240201000000');
-             INSERT INTO gm.schema_migrations VALUES (7, false);"
+             INSERT INTO gm.schema_migrations VALUES (7, false);
+             -- What migration 7 made, which the target (at 6) lacks.
+             CREATE TABLE extra (id int PRIMARY KEY);
+             INSERT INTO extra VALUES (1);"
         ),
     );
     let dir = export_to_scratch(
@@ -768,6 +771,8 @@ fn a_migration_version_mismatch_is_reported() {
             "public.schema_migrations",
             "--exclude",
             "gm.schema_migrations",
+            "--exclude",
+            "public.extra",
         ],
     );
     let recorded = &manifest(&dir)["migrations"];
@@ -808,12 +813,21 @@ fn a_migration_version_mismatch_is_reported() {
     );
     assert_eq!(json(&run)["migrations"].as_array().unwrap().len(), 2);
 
-    // With the bookkeeping tables in the snapshot, golang-migrate's (ahead of the target's) is
-    // not loaded: it would record migration 7 as applied where it never ran. Refused, the
-    // target unchanged; rails' (behind the target) alone would load.
+    // With the bookkeeping tables in the snapshot, and the target lacking what migration 7
+    // made (left out with --skip-missing, as the schema refusal suggests), golang-migrate's
+    // rows are not loaded: they would record migration 7 as applied where it never ran.
+    // Refused, the target unchanged; rails' (behind the target) alone would load.
     let with_tables = export_to_scratch(&demo, &[]);
     let before = target.fingerprint();
-    let run = import(&target, &with_tables, &["--json"]).code(4);
+    import(&target, &with_tables, &[])
+        .code(4)
+        .stderr_has("public.extra");
+    let run = import(
+        &target,
+        &with_tables,
+        &["--json", "--skip-missing", "public.extra"],
+    )
+    .code(4);
     let error: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let problems = error["error"]["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1, "{}", run.stdout);
@@ -821,8 +835,9 @@ fn a_migration_version_mismatch_is_reported() {
     assert_eq!(problems[0]["kind"], "schema_mismatch");
     assert!(
         problems[0]["message"].as_str().unwrap().contains(
-            "record migration golang-migrate 7 (1 applied), ahead of the target's golang-migrate \
-             6 (1 applied): loading them would record as applied migrations the target never ran"
+            "the snapshot's rows of gm.schema_migrations would record migration golang-migrate 7 \
+             (1 applied), ahead of the target's golang-migrate 6 (1 applied): as applied, \
+             migrations the target never ran"
         ),
         "{}",
         run.stdout
@@ -836,7 +851,12 @@ fn a_migration_version_mismatch_is_reported() {
     import(
         &target,
         &with_tables,
-        &["--skip-missing", "gm.schema_migrations"],
+        &[
+            "--skip-missing",
+            "public.extra",
+            "--skip-missing",
+            "gm.schema_migrations",
+        ],
     )
     .ok();
     assert_eq!(
