@@ -386,6 +386,12 @@ impl TargetArgs {
                 .into_iter()
                 .chain(self.skip_missing.iter().cloned())
                 .collect(),
+            skip_missing_in_config: config
+                .map(|c| c.skip_missing_origins())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(item, _)| !self.skip_missing.contains(item))
+                .collect(),
             load_via: self.load_via,
         }
     }

@@ -561,6 +561,18 @@ impl Config {
             .collect()
     }
 
+    /// Where each `skip_missing` entry is written (`seedsnap.toml:4`).
+    pub fn skip_missing_origins(&self) -> Vec<(crate::snapshot::skip::SkipItem, String)> {
+        self.file
+            .skip_missing
+            .iter()
+            .filter_map(|item| {
+                let parsed = crate::snapshot::skip::SkipItem::parse(item.get_ref()).ok()?;
+                Some((parsed, self.at(item)))
+            })
+            .collect()
+    }
+
     pub fn exclude(&self) -> Vec<QualifiedName> {
         self.file
             .exclude

@@ -99,6 +99,9 @@ pub struct ImportOptions {
     pub overlay: Option<PathBuf>,
     /// Tables and columns of the snapshot to leave out (`--skip-missing`).
     pub skip_missing: Vec<crate::snapshot::skip::SkipItem>,
+    /// The entries of `skip_missing` that only the config file names, with where: one the
+    /// snapshot no longer has is a stale entry, warned about, not an error.
+    pub skip_missing_in_config: Vec<(crate::snapshot::skip::SkipItem, String)>,
     /// How rows travel to the target (`--load-via`).
     pub load_via: batched_rows::LoadVia,
 }
@@ -283,8 +286,12 @@ pub fn run(
     }
     let mut skipped = Vec::new();
     if !options.skip_missing.is_empty() {
-        let (copy, warnings) = crate::snapshot::skip::apply(&load_dir, &options.skip_missing)
-            .map_err(|e| relocate(e, &derived))?;
+        let (copy, warnings) = crate::snapshot::skip::apply(
+            &load_dir,
+            &options.skip_missing,
+            &options.skip_missing_in_config,
+        )
+        .map_err(|e| relocate(e, &derived))?;
         for warning in &warnings {
             progress.always(&format!("warning: {warning}"));
         }
