@@ -171,6 +171,10 @@ pub struct ImportReport {
     /// where the role may not read it).
     pub sequences_left_advanced: Vec<sequences::LeftAdvanced>,
     pub backup: Option<String>,
+    /// `--truncate-first`: the rows the snapshot's tables held before they were emptied (in
+    /// the backup; with `--dry-run`, counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_emptied: Option<u64>,
     /// The overlay directory merged into the snapshot, if any.
     pub overlay: Option<String>,
     /// What `--skip-missing` left out, one warning each.
@@ -928,9 +932,9 @@ impl Loader<'_, '_> {
         let feeds = timed(&mut timings.sequences_ms, || sequence_feeds(txn, &layout))?;
         self.check.wait()?;
         timings.check_ms = self.check.took.get().as_secs_f64() * 1e3;
+        // Not the directory's path: with an overlay or --skip-missing it is a temporary copy.
         self.progress.line(&format!(
-            "checked {} ({} tables, {} rows)",
-            self.snapshot.dir.display(),
+            "checked the snapshot's files ({} tables, {} rows)",
             manifest.tables.len(),
             manifest.tables.iter().map(|t| t.rows).sum::<u64>()
         ));
@@ -954,11 +958,12 @@ impl Loader<'_, '_> {
             triggers::disable_sql(&held_off)
         ))
         .context("restoring the role's search_path and disabling user triggers for the load")?;
-        let mut backup = None;
+        let (mut backup, mut rows_emptied) = (None, None);
         if self.options.truncate_first {
-            backup = timed(&mut timings.backup_ms, || {
+            let (dir, rows) = timed(&mut timings.backup_ms, || {
                 self.backup_and_truncate(txn, &catalog, &layout.plan)
             })?;
+            (backup, rows_emptied) = (dir, Some(rows));
         }
         // Triggers that run may make snapshot rows while tables load: then no table is loaded
         // with COPY straight into it, and each is compared with the target just before it
@@ -1156,6 +1161,7 @@ impl Loader<'_, '_> {
             sequences,
             sequences_left_advanced: Vec::new(),
             backup,
+            rows_emptied,
             overlay: None,
             skipped: Vec::new(),
             on_drift: self.options.on_drift,
@@ -1578,10 +1584,25 @@ impl Loader<'_, '_> {
         txn: &mut Transaction<'_>,
         catalog: &Catalog,
         plan: &[graph::Component],
-    ) -> Result<Option<String>> {
+    ) -> Result<(Option<String>, u64)> {
         let order: Vec<usize> = plan.iter().flat_map(|c| c.tables.iter().copied()).collect();
         let mut backup = None;
-        if !self.options.dry_run {
+        let rows_held;
+        if self.options.dry_run {
+            // No backup on a dry run: the rows are counted, to say what would be emptied.
+            let counts: Vec<String> = order
+                .iter()
+                .map(|&t| {
+                    format!(
+                        "(SELECT pg_catalog.count(*) FROM {})",
+                        catalog.tables[t].from_clause()
+                    )
+                })
+                .collect();
+            let sql = format!("SELECT ({})::pg_catalog.int8", counts.join(" + "));
+            rows_held = txn.query_one(sql.as_str(), &[])?.get::<_, i64>(0) as u64;
+        } else {
+            ignore_in_git(&self.options.backup_root);
             let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
             let base = format!("{}-{stamp}", self.identity.database);
             let mut dir = self.options.backup_root.join(&base);
@@ -1631,15 +1652,25 @@ impl Loader<'_, '_> {
                 migrations: Vec::new(),
                 tables,
             };
+            rows_held = manifest.tables.iter().map(|t| t.rows).sum();
             writer.commit(&manifest)?;
             let shown = dir.display().to_string();
             self.progress.always(&format!(
-                "backed up the current contents of {} tables to {shown} (restore with: seedsnap \
-                 import --dir {shown})",
+                "backed up the current contents of {} tables, {rows_held} rows, to {shown} (to \
+                 put them back: seedsnap import --no-config --truncate-first --dir {shown} \
+                 --target TARGET, this target's URL)",
                 order.len()
             ));
             backup = Some(shown);
         }
+        self.progress.always(&format!(
+            "{} {} tables holding {rows_held} rows (--truncate-first)",
+            match self.options.dry_run {
+                true => "would empty",
+                false => "emptying",
+            },
+            order.len()
+        ));
         let names: Vec<String> = order
             .iter()
             .map(|&t| catalog.tables[t].from_clause())
@@ -1648,7 +1679,20 @@ impl Loader<'_, '_> {
             .context(
                 "emptying the snapshot's tables (--truncate-first); TRUNCATE never cascades",
             )?;
-        Ok(backup)
+        Ok((backup, rows_held))
+    }
+}
+
+/// Keeps the backups out of git: a `.gitignore` of `*` in the backup directory (which ignores
+/// itself too), written once. Best effort: a directory that cannot be written fails the backup
+/// itself, with its own error.
+fn ignore_in_git(root: &Path) {
+    let file = root.join(".gitignore");
+    if !file.exists() && std::fs::create_dir_all(root).is_ok() {
+        let _ = std::fs::write(
+            file,
+            "# seedsnap's backups of target rows (--truncate-first): never committed\n*\n",
+        );
     }
 }
 
@@ -2705,6 +2749,7 @@ mod tests {
             sequences: Vec::new(),
             sequences_left_advanced: Vec::new(),
             backup: None,
+            rows_emptied: None,
             overlay: None,
             skipped: Vec::new(),
             on_drift: drift::OnDrift::Fail,

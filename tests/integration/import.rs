@@ -622,6 +622,44 @@ fn truncate_first_writes_a_backup_that_restores() {
     let report = json(&run);
     let backup = report["backup"].as_str().unwrap().to_string();
     assert!(backup.starts_with(backups.to_str().unwrap()));
+    // How many rows were emptied is said, and kept in the report; the backups stay out of git.
+    let held = report["rows_emptied"].as_u64().unwrap();
+    assert_eq!(
+        held,
+        manifest(Path::new(&backup))["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["rows"].as_u64().unwrap())
+            .sum::<u64>()
+    );
+    assert!(held > 0);
+    assert!(run
+        .stderr
+        .contains(&format!("tables holding {held} rows (--truncate-first)")));
+    assert_eq!(
+        std::fs::read_to_string(backups.join(".gitignore"))
+            .unwrap()
+            .lines()
+            .last(),
+        Some("*")
+    );
+    // A dry run counts what it would empty, and backs nothing up.
+    let dry = import(
+        &target,
+        &small,
+        &[
+            "--truncate-first",
+            "--dry-run",
+            "--json",
+            "--backup-dir",
+            scratch_dir("no-backups").to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(dry.stderr.contains("would empty"), "{}", dry.stderr);
+    assert!(json(&dry)["backup"].is_null());
+    assert!(json(&dry)["rows_emptied"].as_u64().unwrap() > 0);
     assert_eq!(
         target.query_i64("SELECT count(*) FROM app.tags WHERE label = 'local edit'"),
         0
