@@ -100,20 +100,15 @@ pub fn problems(unresolved: &[UnresolvedKey]) -> Vec<Problem> {
                 .first
                 .clone()
                 .map_or((String::new(), None), |(file, line)| (file, Some(line)));
-            // The examples are lines of one file, which the problem names already.
-            let prefix = format!("{file} ");
-            let examples: Vec<&str> = key
-                .examples
-                .iter()
-                .map(|e| e.strip_prefix(&prefix).unwrap_or(e))
-                .collect();
+            // Each example keeps its file: an overlay's check rewrites `<file> line N` of the
+            // merged copy to the file and line the row came from.
             let message = format!(
                 "{} row(s) of {} have no parent row in {} ({}): {}",
                 key.rows,
                 key.table,
                 key.references,
                 key.foreign_key,
-                examples.join("; ")
+                key.examples.join("; ")
             );
             match file.is_empty() {
                 true => Problem::unplaced(message),

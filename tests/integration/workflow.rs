@@ -488,6 +488,23 @@ fn overlay_rows_survive_a_reexport_and_are_verified_with_the_snapshot() {
             run.stderr
         );
     }
+    // In --json too, the problem's message names the overlay's line, as its fields do.
+    let run = import(
+        &target,
+        &dir,
+        &["--json", "--overlay", overlay.to_str().unwrap()],
+    )
+    .code(4);
+    let problem = &json(&run)["error"]["problems"][0];
+    assert_eq!(problem["line"], 3, "{}", run.stdout);
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{posts} line 3: (author_id) = (999)")),
+        "{}",
+        run.stdout
+    );
     // Saved by an editor with CRLF line endings: said so, not as two headers that look alike.
     std::fs::write(
         overlay.join("public.posts.tsv"),
