@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use crate::catalog::{quote_literal, Catalog, QualifiedName};
 use crate::config::TableSetting;
-use crate::error::{failure, ExitKind};
+use crate::error::ExitKind;
 use crate::graph::{self, Component};
 use crate::masking::{self, MaskingOptions};
-use crate::problem::{self, Problem, Subject};
+use crate::problem::{self, Problem, ProblemKind, Subject};
 use crate::readers::Readers;
 use crate::report::{self, Progress};
 use crate::selection::{self, Limits, Selection};
@@ -485,7 +485,19 @@ fn assert_no_empty_tables(
             }
         })
         .collect();
-    Err(failure(
+    // One problem per table for --json, beside the sentence that lists them all.
+    let problems: Vec<Problem> = offenders
+        .iter()
+        .zip(&names)
+        .map(|(&i, text)| {
+            Problem::unplaced(format!(
+                "{text} has rows in the source but none in the snapshot"
+            ))
+            .kind(ProblemKind::Source)
+            .table(&catalog.tables[i].name)
+        })
+        .collect();
+    Err(crate::problem::with_problems(
         ExitKind::VerificationFailed,
         format!(
             "these tables have rows in the source but none in the snapshot: {}. Raise their \
@@ -493,6 +505,7 @@ fn assert_no_empty_tables(
              or check the role's privileges and row-level security.",
             names.join(", ")
         ),
+        problems,
     ))
 }
 

@@ -195,19 +195,33 @@ fn bad_input(message: String) -> anyhow::Error {
     )
 }
 
-/// Checks that a key may be used, naming it and where it came from when not.
+/// Checks that a key may be used, naming it and where it came from when not (a service
+/// file's line is also the problem's file and line in `--json`).
 fn check_key(key: &str, origin: &Origin) -> Result<()> {
-    match support(key) {
-        Some(Support::Same | Support::Accepted(_)) => Ok(()),
-        Some(Support::Refused(why)) => Err(bad_input(format!(
+    let message = match support(key) {
+        Some(Support::Same | Support::Accepted(_)) => return Ok(()),
+        Some(Support::Refused(why)) => format!(
             "the connection setting \"{key}\" (from {origin}) is not supported by seedsnap: \
              {why}. Remove it; nothing was read or written."
-        ))),
-        None => Err(bad_input(format!(
+        ),
+        None => format!(
             "unknown connection setting \"{key}\" (in {origin}); see the README's table of \
              connection settings. Nothing was read or written."
-        ))),
-    }
+        ),
+    };
+    Err(match origin {
+        Origin::Service { file, line, .. } => crate::problem::refuse(
+            ExitKind::BadInput,
+            crate::problem::Problem::in_file(
+                file.display().to_string(),
+                Some(*line as u64),
+                None,
+                message,
+            )
+            .kind(crate::problem::ProblemKind::Connection),
+        ),
+        _ => bad_input(message),
+    })
 }
 
 /// Splits a connection string into its keys and values, in order (a later key wins).

@@ -645,6 +645,22 @@ fn a_filter_that_leaves_a_table_empty_fails_the_export() {
         "these tables have rows in the source but none in the snapshot: app.search_history",
     );
     assert!(!dir.exists());
+    // In --json, a problem per table, naming it.
+    let run = seedsnap(&[
+        "export",
+        "-q",
+        "--json",
+        "--source",
+        &demo.url(),
+        "--dir",
+        dir.to_str().unwrap(),
+        "--filter",
+        "app.search_history=false",
+    ])
+    .code(5);
+    let problem = &json(&run)["error"]["problems"][0];
+    assert_eq!(problem["table"], "app.search_history", "{}", run.stdout);
+    assert_eq!(problem["kind"], "source");
 }
 
 #[test]

@@ -514,6 +514,18 @@ fn passwords_come_from_passfiles_and_settings_from_service_files() {
         .code(4)
         .stderr_has("\"sslcrl\"")
         .stderr_has("line 3");
+    // In --json the problem carries the service file and its line.
+    let run = seedsnap_in(
+        &scratch_dir("conn-home"),
+        &["plan", "--no-config", "--json", "--source", "service=demo"],
+        &[("PGSERVICEFILE", &services_text)],
+    )
+    .code(4);
+    let error: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let problem = &error["error"]["problems"][0];
+    assert_eq!(problem["file"], services_text.as_str(), "{}", run.stdout);
+    assert_eq!(problem["line"], 3, "{}", run.stdout);
+    assert_eq!(problem["kind"], "connection");
 }
 
 #[test]
