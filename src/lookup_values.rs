@@ -10,7 +10,7 @@
 use anyhow::Result;
 use postgres::Transaction;
 
-use crate::catalog::{quote_ident, quote_literal, Catalog, ForeignKey, RowKey};
+use crate::catalog::{quote_ident, quote_literal, Catalog, ForeignKey};
 use crate::problem::Problem;
 use crate::virtual_keys::{LookupRow, VirtualKeySpec};
 
@@ -27,8 +27,14 @@ pub fn key_column(
     if let Some((_, fk)) = declared {
         return Ok(fk.parent_columns[0].clone());
     }
-    match catalog.tables[lookup].row_key() {
-        RowKey::Primary(columns) if columns.len() == 1 => Ok(columns[0].clone()),
+    // The declared primary key, generated or not: the lookup reads the source, where every
+    // column has its value (the snapshot's row key leaves a generated one aside).
+    let primary = catalog.tables[lookup]
+        .unique_keys
+        .iter()
+        .find(|k| k.primary);
+    match primary.map(|k| &k.columns[..]) {
+        Some([column]) => Ok(column.clone()),
         _ => Err(format!(
             "{} has no single-column primary key and {}.{column} declares no foreign key to \
              it, so no column says which value names the row",

@@ -289,8 +289,11 @@ pub fn run(
         derived.push(merged);
     }
     let mut skipped = Vec::new();
+    // What is really left out: a stale entry of the config file leaves nothing out, and must
+    // not count as the target lacking part of the snapshot (see refuse_migrations_recorded).
+    let mut effective = options.clone();
     if !options.skip_missing.is_empty() {
-        let (copy, warnings) = crate::snapshot::skip::apply(
+        let (copy, warnings, stale) = crate::snapshot::skip::apply(
             &load_dir,
             &options.skip_missing,
             &options.skip_missing_in_config,
@@ -300,9 +303,11 @@ pub fn run(
             progress.always(&format!("warning: {warning}"));
         }
         skipped = warnings;
+        effective.skip_missing.retain(|item| !stale.contains(item));
         load_dir = copy.dir.clone();
         derived.push(copy);
     }
+    let options = &effective;
     let mut left = Vec::new();
     match run_import(endpoint, &load_dir, options, progress, &mut left) {
         Ok(mut report) => {
@@ -453,15 +458,15 @@ fn refuse_migrations_recorded(
                 .kind(ProblemKind::SchemaMismatch)
                 .table(&table)
                 .hint(format!(
-                    "run the target's migrations first, then import; or leave the bookkeeping \
-                     table out with --skip-missing {table}"
+                    "bring the target to the snapshot's migration first, then import; or leave \
+                     the bookkeeping table out with --skip-missing {table}"
                 ))
         })
         .collect();
     problem::check(
         ExitKind::BadInput,
-        "the snapshot was taken at a later migration than the target's schema is at (it lacks \
-         what --skip-missing left out):",
+        "loading the snapshot's migration bookkeeping would record migrations the target's \
+         schema has not run (it lacks what --skip-missing left out):",
         &problems,
     )
 }
@@ -1599,8 +1604,13 @@ impl Loader<'_, '_> {
                     )
                 })
                 .collect();
-            let sql = format!("SELECT ({})::pg_catalog.int8", counts.join(" + "));
-            rows_held = txn.query_one(sql.as_str(), &[])?.get::<_, i64>(0) as u64;
+            rows_held = match counts.is_empty() {
+                true => 0,
+                false => {
+                    let sql = format!("SELECT ({})::pg_catalog.int8", counts.join(" + "));
+                    txn.query_one(sql.as_str(), &[])?.get::<_, i64>(0) as u64
+                }
+            };
         } else {
             ignore_in_git(&self.options.backup_root);
             let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
@@ -1684,16 +1694,17 @@ impl Loader<'_, '_> {
 }
 
 /// Keeps the backups out of git: a `.gitignore` of `*` in the backup directory (which ignores
-/// itself too), written once. Best effort: a directory that cannot be written fails the backup
-/// itself, with its own error.
+/// itself too) when this import makes that directory. Best effort: a directory that cannot be
+/// written fails the backup itself, with its own error.
 fn ignore_in_git(root: &Path) {
-    let file = root.join(".gitignore");
-    if !file.exists() && std::fs::create_dir_all(root).is_ok() {
-        let _ = std::fs::write(
-            file,
-            "# seedsnap's backups of target rows (--truncate-first): never committed\n*\n",
-        );
+    // Only a directory seedsnap makes: an existing one (`--backup-dir .`) is the user's.
+    if root.exists() || std::fs::create_dir_all(root).is_err() {
+        return;
     }
+    let _ = std::fs::write(
+        root.join(".gitignore"),
+        "# seedsnap's backups of target rows (--truncate-first): never committed\n*\n",
+    );
 }
 
 /// Locks every table in load order with one `LOCK TABLE` (one round trip, not one per table),
@@ -1976,11 +1987,15 @@ fn verify(
                 already_present: count(0),
                 updated: 0,
                 drifted: count(1),
-                missing: count(2).max(if load.target.inserts_verbatim() {
-                    not_inserted
-                } else {
-                    0
-                }),
+                // Verbatim tables compare the rows not inserted only: those held out by
+                // another unique key (count 2), and apart from them the new rows the INSERT
+                // did not write.
+                missing: count(2)
+                    + if load.target.inserts_verbatim() {
+                        not_inserted
+                    } else {
+                        0
+                    },
             }
         };
         tables.push(outcome);

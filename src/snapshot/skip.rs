@@ -90,12 +90,12 @@ impl std::fmt::Display for SkipItem {
 /// each thing left out (and each foreign key no longer verified). An item the snapshot does
 /// not have is an error, unless only the config file names it (`in_config`, with where): a
 /// table or column a later export no longer has makes such an entry stale, which is said in
-/// a warning naming the line to remove.
+/// a warning naming the line to remove. Returns the copy, the warnings, and the stale items.
 pub fn apply(
     dir: &Path,
     items: &[SkipItem],
     in_config: &[(SkipItem, String)],
-) -> Result<(Merged, Vec<String>)> {
+) -> Result<(Merged, Vec<String>, Vec<SkipItem>)> {
     let snapshot = SnapshotDir::open(dir)?;
     let mut manifest = snapshot.manifest.clone();
     let absent = |item: &&SkipItem| match item {
@@ -112,8 +112,10 @@ pub fn apply(
             .map(|(_, place)| place.clone())
     };
     let mut warnings = Vec::new();
+    let mut stale = Vec::new();
     for item in items.iter().filter(absent) {
         if let Some(place) = config_place(item) {
+            stale.push(item.clone());
             warnings.push(format!(
                 "{place}: skip_missing {item}: the snapshot has no such table or column any \
                  more; nothing to leave out (remove the entry)"
@@ -245,7 +247,7 @@ pub fn apply(
     }
     manifest.schema_fingerprint = schema_fingerprint(&manifest.tables);
     fs::write(derived.dir.join(MANIFEST_FILE), manifest.to_json())?;
-    Ok((derived, warnings))
+    Ok((derived, warnings, stale))
 }
 
 struct HashingFile {

@@ -52,7 +52,7 @@ fn target_types_that_cannot_hold_every_value_are_refused_before_any_write() {
         "column public.t.doc is json in the snapshot but jsonb in the target",
         "column public.t.code is character varying(50) in the snapshot but character varying(10)",
         "column public.t.small is integer in the snapshot but smallint in the target",
-        "ALTER TABLE public.t ALTER COLUMN \"price\" TYPE numeric(10,2)",
+        "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"price\" TYPE numeric(10,2)",
         "(7 problem(s))",
         "the target is unchanged",
         ],

@@ -178,7 +178,8 @@ fn a_table_of_orphans_only_is_refused_saying_why_it_is_empty() {
     assert_eq!(error["kind"], "verification_failed", "{error}");
     let problems = error["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1, "{error}");
-    assert_eq!(problems[0]["kind"], "other", "{error}");
+    assert_eq!(problems[0]["kind"], "source", "{error}");
+    assert_eq!(problems[0]["table"], "public.ch", "{error}");
     assert!(
         problems[0]["message"]
             .as_str()

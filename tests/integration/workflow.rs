@@ -885,7 +885,7 @@ fn a_migration_version_mismatch_is_reported() {
     assert!(problems[0]["hint"]
         .as_str()
         .unwrap()
-        .contains("run the target's migrations first"));
+        .contains("bring the target to the snapshot's migration first"));
     assert_eq!(target.fingerprint(), before);
     // Left out on purpose, the rest loads, and the version stays the target's.
     import(
