@@ -1668,7 +1668,8 @@ impl Loader<'_, '_> {
             self.progress.always(&format!(
                 "backed up the current contents of {} tables, {rows_held} rows, to {shown} (to \
                  put them back: seedsnap import --no-config --truncate-first --dir {shown} \
-                 --target TARGET, this target's URL)",
+                 --target TARGET, this target's URL, with --target-pattern if the config's \
+                 pattern is what lets its name pass)",
                 order.len()
             ));
             backup = Some(shown);
