@@ -85,7 +85,12 @@ pub fn unmasked_again<'p>(
     previous
         .iter()
         .filter(|p| {
-            let whole = p.column.split('#').next().unwrap_or(&p.column);
+            // A column whose own name holds `#` is written under its whole name; otherwise
+            // the part before `#` is the column and the rest a JSON path inside it.
+            let whole = match written.contains(&p.column) {
+                true => p.column.as_str(),
+                false => p.column.split('#').next().unwrap_or(&p.column),
+            };
             written.contains(whole)
                 && !masked.contains(p.column.as_str())
                 && !masked.contains(whole)
@@ -227,6 +232,14 @@ mod tests {
             .len(),
             1
         );
+    }
+
+    #[test]
+    fn a_column_whose_name_holds_a_hash_is_not_taken_for_a_json_path() {
+        let previous = previous(&["app.users.we#ird"]);
+        let written = written(&["app.users.we#ird"]);
+        assert_eq!(unmasked_again(&previous, &set(&[]), &written).len(), 1);
+        assert!(unmasked_again(&previous, &set(&["app.users.we#ird"]), &written).is_empty());
     }
 
     #[test]
