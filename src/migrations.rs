@@ -10,7 +10,9 @@
 //! An export records the source's state in the manifest; an import reads the target's and says,
 //! on any difference, which side is ahead. Versions are ordered by their numbers (timestamps,
 //! integers, Flyway's `1.2.3`); Django and Liquibase by how many migrations were applied;
-//! Alembic revisions have no order, so a difference is only reported as one.
+//! Alembic revisions have no order, so a difference is only reported as one. A bookkeeping
+//! table that records migrations in the target is left as the target has it: the snapshot's
+//! rows of it are not loaded ([`kept`]).
 
 use std::cmp::Ordering;
 
@@ -37,6 +39,11 @@ pub struct MigrationState {
 }
 
 impl MigrationState {
+    /// Whether the table records at least one migration (an empty one describes nothing).
+    pub fn records_any(&self) -> bool {
+        self.applied > 0 || self.version.is_some()
+    }
+
     fn describe(&self) -> String {
         format!(
             "{} {} ({} applied)",
@@ -71,6 +78,11 @@ fn tool_of(table: &str, has_dirty: bool) -> Option<&'static str> {
         "refinery_schema_history" => "refinery",
         _ => return None,
     })
+}
+
+/// Whether a table of this name may be a migration tool's bookkeeping.
+pub fn is_bookkeeping_name(table: &str) -> bool {
+    tool_of(table, false).is_some()
 }
 
 /// Reads every known tool's state, each query in a savepoint: a table the role may not read,
@@ -189,37 +201,94 @@ pub fn compare(snapshot: &[MigrationState], target: &[MigrationState]) -> Vec<St
     notes
 }
 
-/// What a load recorded that the target never ran (when the target's schema is known to be
-/// behind the snapshot's): for each tool whose table held at least
-/// one migration `before` the load, and is ahead `after` it (or, for Alembic, at another
-/// revision), the table and the sentence that says so. The snapshot's bookkeeping rows would
-/// then record as applied migrations whose DDL the target never ran, and the migration tool
-/// would never run them. An empty table records nothing to be ahead of (a schema loaded from
-/// a dump without its bookkeeping rows, which the snapshot's rows then describe).
+/// A bookkeeping table of the snapshot that the import leaves as the target has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// `schema.table`, as in [`MigrationState::table`].
+    pub table: String,
+    pub schema: String,
+    pub name: String,
+    /// The sentence that says so, with both states.
+    pub note: String,
+    /// Whether the snapshot's rows record another state than the target's.
+    pub differs: bool,
+}
+
+/// The snapshot's bookkeeping tables that the target already fills: the import leaves each as
+/// the target has it and loads none of the snapshot's rows into it. A migration tool's table
+/// describes the schema of the database it is in, which the import does not change: the
+/// snapshot's rows describe the demo's. Loaded into a target at another migration, they would
+/// record as applied migrations the target never ran (the tool would then never run them; an
+/// index or a function they add is invisible to a comparison of tables and columns), and give a
+/// single-row table (golang-migrate, Alembic) a second row. An empty table (a schema loaded
+/// from a dump, without its bookkeeping) is not kept: the snapshot's rows then describe it.
+/// `snapshot_tables` gives each snapshot table's schema and name.
+pub fn kept<'a>(
+    snapshot: &[MigrationState],
+    target: &[MigrationState],
+    snapshot_tables: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Vec<Kept> {
+    let tables: Vec<(&str, &str)> = snapshot_tables.collect();
+    target
+        .iter()
+        .filter(|theirs| theirs.records_any())
+        .filter_map(|theirs| {
+            let &(schema, name) = tables
+                .iter()
+                .find(|(schema, name)| format!("{schema}.{name}") == theirs.table)?;
+            let ours = snapshot
+                .iter()
+                .find(|s| s.tool == theirs.tool && s.table == theirs.table);
+            let (snapshot_side, differs) = match ours {
+                Some(ours) if order(ours, theirs) == Some(Ordering::Equal) => {
+                    ("the snapshot's rows record the same".to_string(), false)
+                }
+                Some(ours) => (
+                    format!("the snapshot's rows ({}) were not loaded", ours.describe()),
+                    true,
+                ),
+                None => ("the snapshot's rows were not loaded".to_string(), true),
+            };
+            Some(Kept {
+                table: theirs.table.clone(),
+                schema: schema.to_string(),
+                name: name.to_string(),
+                note: format!(
+                    "{} kept as the target has it, at migration {}: migration bookkeeping \
+                     describes the target's own schema; {snapshot_side}",
+                    theirs.table,
+                    theirs.describe()
+                ),
+                differs,
+            })
+        })
+        .collect()
+}
+
+/// What a load recorded that the target never ran, when the target's schema is known to be
+/// behind the snapshot's (`--skip-missing` left parts of it out): each tool whose table was
+/// empty `before` the load (the only ones loaded, see [`kept`]) and records migrations `after`
+/// it, with the sentence that says so. Those rows describe the snapshot's schema, which the
+/// target's lacks in part: the tool would never run the migrations they record.
 pub fn recorded_by_load(
     before: &[MigrationState],
     after: &[MigrationState],
 ) -> Vec<(String, String)> {
     before
         .iter()
-        .filter(|was| was.applied > 0 || was.version.is_some())
+        .filter(|was| !was.records_any())
         .filter_map(|was| {
             let now = after
                 .iter()
-                .find(|t| t.tool == was.tool && t.table == was.table)?;
-            let how = match order(now, was) {
-                Some(Ordering::Greater) => "ahead of",
-                None => "other than",
-                Some(_) => return None,
-            };
+                .find(|t| t.tool == was.tool && t.table == was.table)
+                .filter(|now| now.records_any())?;
             Some((
                 was.table.clone(),
                 format!(
-                    "the snapshot's rows of {} would record migration {}, {how} the target's {}: \
-                     as applied, migrations the target never ran",
+                    "the snapshot's rows of {} would record migration {} in a target whose schema \
+                     lacks parts of the snapshot's: as applied, migrations the target never ran",
                     was.table,
                     now.describe(),
-                    was.describe()
                 ),
             ))
         })
@@ -306,37 +375,66 @@ mod tests {
         assert!(compare(&target, &target).is_empty());
     }
 
-    #[test]
-    fn a_load_that_moves_a_tool_ahead_recorded_migrations_the_target_never_ran() {
-        let before = vec![state("rails", "20240101", 40)];
-        let ahead = vec![state("rails", "20240301", 41)];
-        let refused = recorded_by_load(&before, &ahead);
-        assert_eq!(refused.len(), 1);
-        assert_eq!(refused[0].0, "public.t");
-        assert!(
-            refused[0].1.contains(
-                "would record migration rails 20240301 (41 applied), ahead of the target's \
-                 rails 20240101 (40 applied)"
-            ),
-            "{}",
-            refused[0].1
-        );
-        // Unchanged (rows it had already, or older ones): nothing.
-        assert!(recorded_by_load(&before, &before).is_empty());
-        assert!(recorded_by_load(&ahead, &before).is_empty());
-        // Alembic revisions that differ cannot be ordered: refused too.
-        let (was, now) = (
-            state("alembic", "1975ea83b712", 1),
-            state("alembic", "ae1027a6acf", 1),
-        );
-        assert_eq!(recorded_by_load(&[was], &[now]).len(), 1);
-        // An empty table before (a schema loaded from a dump): the snapshot's rows describe it.
-        let empty = MigrationState {
-            tool: "rails".into(),
+    fn empty(tool: &str) -> MigrationState {
+        MigrationState {
+            tool: tool.into(),
             table: "public.t".into(),
             version: None,
             applied: 0,
-        };
-        assert!(recorded_by_load(&[empty], &ahead).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_target_that_records_migrations_keeps_its_bookkeeping() {
+        let tables = [("public", "t"), ("public", "other")];
+        let ours = vec![state("golang-migrate", "7", 1)];
+        // Behind, ahead or the same: the target's rows stay, and the note says which.
+        let kept_at = |theirs: MigrationState| kept(&ours, &[theirs], tables.iter().copied());
+        let behind = kept_at(state("golang-migrate", "6", 1));
+        assert_eq!(behind.len(), 1);
+        assert_eq!(
+            (behind[0].schema.as_str(), behind[0].name.as_str()),
+            ("public", "t")
+        );
+        assert!(
+            behind[0].note.contains(
+                "public.t kept as the target has it, at migration golang-migrate 6 (1 applied)"
+            ) && behind[0]
+                .note
+                .contains("the snapshot's rows (golang-migrate 7 (1 applied)) were not loaded"),
+            "{}",
+            behind[0].note
+        );
+        assert!(behind[0].differs);
+        let same = kept_at(state("golang-migrate", "7", 1));
+        assert!(same[0].note.contains("record the same"), "{}", same[0].note);
+        assert!(!same[0].differs);
+        // An empty table is loaded: the snapshot's rows describe a schema loaded from a dump.
+        assert!(kept_at(empty("golang-migrate")).is_empty());
+        // A table the snapshot does not have is none of the import's business.
+        assert!(kept(
+            &ours,
+            &[state("golang-migrate", "6", 1)],
+            [("public", "u")].into_iter()
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_load_into_an_empty_bookkeeping_table_records_migrations() {
+        let ahead = vec![state("rails", "20240301", 41)];
+        let refused = recorded_by_load(&[empty("rails")], &ahead);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, "public.t");
+        assert!(
+            refused[0]
+                .1
+                .contains("would record migration rails 20240301 (41 applied)"),
+            "{}",
+            refused[0].1
+        );
+        // Still empty, or a table that recorded migrations before (kept, never loaded): nothing.
+        assert!(recorded_by_load(&[empty("rails")], &[empty("rails")]).is_empty());
+        assert!(recorded_by_load(&ahead, &ahead).is_empty());
     }
 }

@@ -63,7 +63,7 @@ use anyhow::{Context, Result};
 use postgres::Transaction;
 use serde::Serialize;
 
-use crate::catalog::{quote_ident, Catalog, ForeignKey, Identity, RowKey};
+use crate::catalog::{quote_ident, Catalog, ForeignKey, Identity, QualifiedName, RowKey};
 use crate::connection::{Endpoint, Side};
 use crate::error::{failure, ExitKind};
 use crate::graph::{self, LoadStrategy};
@@ -197,6 +197,10 @@ pub struct ImportReport {
     pub event_triggers: Vec<triggers::EventTrigger>,
     /// How the snapshot's migration state differs from the target's, one line per difference.
     pub migrations: Vec<String>,
+    /// The snapshot's migration bookkeeping tables left as the target has them (it records
+    /// migrations of its own, see [`crate::migrations::kept`]), one sentence each: their rows
+    /// were neither loaded nor verified.
+    pub bookkeeping_kept: Vec<String>,
     /// The fast path (`fast_path.rs`; a superuser or a role granted SET on
     /// `session_replication_role`): rows loaded with foreign-key triggers off, then
     /// every foreign key and deferrable unique key checked by batched counting queries.
@@ -425,7 +429,11 @@ fn migration_notes(
     manifest: &Manifest,
     progress: &Progress,
 ) -> Result<(Vec<String>, Vec<crate::migrations::MigrationState>)> {
-    if manifest.migrations.is_empty() {
+    let has_bookkeeping = manifest
+        .tables
+        .iter()
+        .any(|t| crate::migrations::is_bookkeeping_name(&t.name));
+    if manifest.migrations.is_empty() && !has_bookkeeping {
         return Ok((Vec::new(), Vec::new()));
     }
     let target = crate::migrations::read(txn)?;
@@ -437,11 +445,11 @@ fn migration_notes(
 }
 
 /// Fails when the target's schema lacks parts of the snapshot (`--skip-missing` left them
-/// out) and the load moved a migration tool's table ahead of what it recorded (see
-/// [`crate::migrations::recorded_by_load`]): read again after the load, in the same
-/// transaction, which the caller then rolls back. With the whole snapshot loaded, the
-/// target's schema has every table and column the snapshot's does, and a bookkeeping table
-/// that an earlier import of a sample filled in part says nothing about it.
+/// out) and the load filled a migration tool's table that was empty (see
+/// [`crate::migrations::recorded_by_load`]; one that recorded migrations is kept, never
+/// loaded): read again after the load, in the same transaction, which the caller then rolls
+/// back. With the whole snapshot loaded, the target's schema has every table and column the
+/// snapshot's does, and the snapshot's rows describe it.
 fn refuse_migrations_recorded(
     txn: &mut Transaction<'_>,
     before: &[crate::migrations::MigrationState],
@@ -759,13 +767,14 @@ enum CopyFailure {
 fn match_target(
     txn: &mut Transaction<'_>,
     snapshot: &SnapshotDir,
+    left_as_they_are: &[QualifiedName],
 ) -> Result<(Catalog, Vec<MatchedTable>)> {
     let manifest = &snapshot.manifest;
     let mut schemas: Vec<String> = manifest.tables.iter().map(|t| t.schema.clone()).collect();
     schemas.sort();
     schemas.dedup();
     let full = Catalog::read(txn, &schemas)?;
-    schema_match::match_snapshot(manifest, full, |t| {
+    schema_match::match_snapshot(manifest, full, left_as_they_are, |t| {
         snapshot.file_path(t).display().to_string()
     })
     .map_err(|problems| {
@@ -840,9 +849,29 @@ impl Loader<'_, '_> {
             };
             Ok(notes)
         });
+        let mut kept = Vec::new();
         let (migrations, loaded) = match begun {
             Ok((migrations, before)) => {
-                let loaded = self.load(&mut txn, timings).and_then(|step| {
+                kept = crate::migrations::kept(
+                    &snapshot.manifest.migrations,
+                    &before,
+                    snapshot
+                        .manifest
+                        .tables
+                        .iter()
+                        .map(|t| (t.schema.as_str(), t.name.as_str())),
+                );
+                for table in &kept {
+                    match table.differs {
+                        true => progress.always(&table.note),
+                        false => progress.line(&table.note),
+                    }
+                }
+                let left: Vec<QualifiedName> = kept
+                    .iter()
+                    .map(|k| QualifiedName::new(k.schema.clone(), k.name.clone()))
+                    .collect();
+                let loaded = self.load(&mut txn, timings, &left).and_then(|step| {
                     // After a refused value the transaction is aborted: that error comes first.
                     if let Step::Done(_) = step {
                         let schema_behind = !options.skip_missing.is_empty();
@@ -863,7 +892,11 @@ impl Loader<'_, '_> {
             Ok(Step::Done(report)) => report,
             Ok(Step::Refused(first)) => {
                 let _ = txn.rollback();
-                return Err(refused_values_error(client, snapshot, first));
+                let left: Vec<QualifiedName> = kept
+                    .iter()
+                    .map(|k| QualifiedName::new(k.schema.clone(), k.name.clone()))
+                    .collect();
+                return Err(refused_values_error(client, snapshot, &left, first));
             }
             Err(error) if check.failed.get() => return Err(error),
             Err(error) => {
@@ -882,6 +915,7 @@ impl Loader<'_, '_> {
         };
         report.target = endpoint.display_name();
         report.migrations = migrations;
+        report.bookkeeping_kept = kept.into_iter().map(|k| k.note).collect();
         let failed = verification_failure(&report, options.on_drift);
         report.committed = timed(&mut report.timings.commit_ms, || -> Result<bool> {
             if options.dry_run || failed.is_some() {
@@ -920,14 +954,17 @@ impl Loader<'_, '_> {
         Ok(report)
     }
 
+    /// The load itself; the tables of `left_as_they_are` are neither loaded nor verified.
     fn load(
         &self,
         txn: &mut Transaction<'_>,
         mut timings: ImportTimings,
+        left_as_they_are: &[QualifiedName],
     ) -> Result<Step<ImportReport>> {
         let manifest = &self.snapshot.manifest;
-        let (mut catalog, matched) =
-            timed(&mut timings.catalog_ms, || match_target(txn, self.snapshot))?;
+        let (mut catalog, matched) = timed(&mut timings.catalog_ms, || {
+            match_target(txn, self.snapshot, left_as_they_are)
+        })?;
         let user_triggers = triggers::read(txn, &catalog)?;
         check_triggers(txn, &user_triggers, self.options.fire_triggers)?;
         let (held_off, fired) =
@@ -1177,6 +1214,7 @@ impl Loader<'_, '_> {
             triggers_fired: fired,
             event_triggers,
             migrations: Vec::new(),
+            bookkeeping_kept: Vec::new(),
             batched_key_checks: key_checks.mode() == fast_path::KeyCheckMode::Batched,
             key_checks: key_checks.mode(),
             foreign_keys_re_added: match &key_checks {
@@ -2159,8 +2197,12 @@ const VALUES_REFUSED: &str =
 /// Every value the target refuses, file by file: every file is staged again, each in its own
 /// savepoint so that the next can still be tried, inside the caller's transaction, which the
 /// caller rolls back.
-fn list_refused_values(txn: &mut Transaction<'_>, snapshot: &SnapshotDir) -> Result<Vec<Problem>> {
-    let (catalog, matched) = match_target(txn, snapshot)?;
+fn list_refused_values(
+    txn: &mut Transaction<'_>,
+    snapshot: &SnapshotDir,
+    left_as_they_are: &[QualifiedName],
+) -> Result<Vec<Problem>> {
+    let (catalog, matched) = match_target(txn, snapshot, left_as_they_are)?;
     let layout = Layout::new(&catalog, matched, &snapshot.manifest);
     // Domain CHECK functions run while staging, with the role's path as in the load.
     use_role_search_path(txn)?;
@@ -2177,13 +2219,14 @@ fn list_refused_values(txn: &mut Transaction<'_>, snapshot: &SnapshotDir) -> Res
 fn refused_values_error(
     client: &mut postgres::Client,
     snapshot: &SnapshotDir,
+    left_as_they_are: &[QualifiedName],
     first: Problem,
 ) -> anyhow::Error {
     let listed = client
         .transaction()
         .map_err(anyhow::Error::new)
         .and_then(|mut txn| {
-            let problems = list_refused_values(&mut txn, snapshot);
+            let problems = list_refused_values(&mut txn, snapshot, left_as_they_are);
             let _ = txn.rollback();
             problems
         });
@@ -2633,6 +2676,9 @@ pub fn render_summary(report: &ImportReport) -> String {
     if let Some(backup) = &report.backup {
         text.push_str(&format!("backup of the truncated tables: {backup}\n"));
     }
+    for kept in &report.bookkeeping_kept {
+        text.push_str(&format!("{kept}\n"));
+    }
     if !report.triggers_held_off.is_empty() {
         text.push_str(&format!(
             "user triggers held off during the load and enabled again: {}\n",
@@ -2776,6 +2822,7 @@ mod tests {
             triggers_fired: Vec::new(),
             event_triggers: Vec::new(),
             migrations: Vec::new(),
+            bookkeeping_kept: Vec::new(),
             batched_key_checks: false,
             key_checks: fast_path::KeyCheckMode::PerRow,
             foreign_keys_re_added: 0,

@@ -30,7 +30,7 @@
 //! like the target, so both sides of the comparison would be rounded alike.
 
 use super::hints;
-use crate::catalog::{Catalog, Table};
+use crate::catalog::{Catalog, QualifiedName, Table};
 use crate::problem::ProblemKind;
 use crate::snapshot::manifest::ManifestTable;
 use crate::snapshot::skip::SkipItem;
@@ -208,10 +208,13 @@ fn numeric_holds(from: &[i64], to: &[i64]) -> bool {
 }
 
 /// Matches the snapshot against the target catalog; returns the catalog restricted to the
-/// snapshot's tables and the matches, or every problem.
+/// snapshot's tables and the matches, or every problem. The tables of `left_as_they_are` (a
+/// migration tool's bookkeeping the target keeps, see [`crate::migrations::kept`]) are neither
+/// matched nor loaded: to the import they are tables outside the snapshot.
 pub fn match_snapshot(
     manifest: &Manifest,
     target: Catalog,
+    left_as_they_are: &[QualifiedName],
     file_of: impl Fn(&ManifestTable) -> String,
 ) -> Result<(Catalog, Vec<MatchedTable>), Vec<Problem>> {
     let mut problems = Vec::new();
@@ -222,9 +225,12 @@ pub fn match_snapshot(
         .iter()
         .all(|t| target.find(&t.qualified_name()).is_none());
     let mut full_index = Vec::new();
-    for table in &manifest.tables {
-        let file = file_of(table);
+    for (m, table) in manifest.tables.iter().enumerate() {
         let name = table.qualified_name();
+        if left_as_they_are.contains(&name) {
+            continue;
+        }
+        let file = file_of(table);
         let problem = |column: Option<&str>, message: String| {
             Problem::in_file(file.clone(), None, column, message)
                 .kind(ProblemKind::SchemaMismatch)
@@ -257,7 +263,7 @@ pub fn match_snapshot(
             continue;
         };
         keep[t] = true;
-        full_index.push(t);
+        full_index.push((m, t));
         problems.extend(
             column_problems(table, &target.tables[t])
                 .into_iter()
@@ -271,8 +277,7 @@ pub fn match_snapshot(
     let new_index = crate::catalog::renumbering(&keep);
     let matched = full_index
         .iter()
-        .enumerate()
-        .map(|(manifest, &t)| MatchedTable {
+        .map(|&(manifest, t)| MatchedTable {
             manifest,
             target: new_index[t],
         })

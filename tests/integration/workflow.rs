@@ -853,12 +853,11 @@ fn a_migration_version_mismatch_is_reported() {
     );
     assert_eq!(json(&run)["migrations"].as_array().unwrap().len(), 2);
 
-    // With the bookkeeping tables in the snapshot, and the target lacking what migration 7
-    // made (left out with --skip-missing, as the schema refusal suggests), golang-migrate's
-    // rows are not loaded: they would record migration 7 as applied where it never ran.
-    // Refused, the target unchanged; rails' (behind the target) alone would load.
+    // With the bookkeeping tables in the snapshot: the target records migrations of its own,
+    // so both tables stay as the target has them (golang-migrate keeps its single row, 6,
+    // which the snapshot's 7 would have joined as a second; rails its three rows), and the
+    // rest loads, what migration 7 made left out explicitly.
     let with_tables = export_to_scratch(&demo, &[]);
-    let before = target.fingerprint();
     import(&target, &with_tables, &[])
         .code(4)
         .stderr_has("public.extra");
@@ -867,41 +866,85 @@ fn a_migration_version_mismatch_is_reported() {
         &with_tables,
         &["--json", "--skip-missing", "public.extra"],
     )
+    .ok();
+    let kept: Vec<String> = json(&run)["bookkeeping_kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(
+        kept.iter().any(|k| k.contains(
+            "gm.schema_migrations kept as the target has it, at migration golang-migrate 6 (1 \
+             applied): migration bookkeeping describes the target's own schema; the snapshot's \
+             rows (golang-migrate 7 (1 applied)) were not loaded"
+        )),
+        "{kept:?}"
+    );
+    assert!(run
+        .stderr
+        .contains("public.schema_migrations kept as the target has it"));
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM gm.schema_migrations"),
+        1
+    );
+    assert_eq!(
+        target.query_i64("SELECT max(version) FROM gm.schema_migrations"),
+        6
+    );
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM public.schema_migrations"),
+        3
+    );
+
+    // An empty bookkeeping table (a schema loaded from a dump) takes the snapshot's rows, which
+    // then describe it; but not while the target's schema lacks parts of the snapshot's.
+    let dumped = cluster().create_db("wf_dumped_test", None, &format!("{SCHEMA}{tools}"));
+    let before = dumped.fingerprint();
+    let run = import(
+        &dumped,
+        &with_tables,
+        &["--json", "--skip-missing", "public.extra"],
+    )
     .code(4);
     let error: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let problems = error["error"]["problems"].as_array().unwrap();
-    assert_eq!(problems.len(), 1, "{}", run.stdout);
-    assert_eq!(problems[0]["table"], "gm.schema_migrations");
-    assert_eq!(problems[0]["kind"], "schema_mismatch");
+    assert_eq!(problems.len(), 2, "{}", run.stdout);
+    let gm = problems
+        .iter()
+        .find(|p| p["table"] == "gm.schema_migrations")
+        .expect("gm.schema_migrations refused");
+    assert_eq!(gm["kind"], "schema_mismatch");
     assert!(
-        problems[0]["message"].as_str().unwrap().contains(
+        gm["message"].as_str().unwrap().contains(
             "the snapshot's rows of gm.schema_migrations would record migration golang-migrate 7 \
-             (1 applied), ahead of the target's golang-migrate 6 (1 applied): as applied, \
-             migrations the target never ran"
+             (1 applied) in a target whose schema lacks parts of the snapshot's"
         ),
         "{}",
         run.stdout
     );
-    assert!(problems[0]["hint"]
+    assert!(gm["hint"]
         .as_str()
         .unwrap()
         .contains("bring the target to the snapshot's migration first"));
-    assert_eq!(target.fingerprint(), before);
-    // Left out on purpose, the rest loads, and the version stays the target's.
-    import(
-        &target,
-        &with_tables,
-        &[
-            "--skip-missing",
-            "public.extra",
-            "--skip-missing",
-            "gm.schema_migrations",
-        ],
-    )
-    .ok();
+    assert_eq!(dumped.fingerprint(), before);
+    dumped.execute("CREATE TABLE extra (id int PRIMARY KEY)");
+    let run = import(&dumped, &with_tables, &["--json"]).ok();
+    assert_eq!(json(&run)["bookkeeping_kept"], serde_json::json!([]));
     assert_eq!(
-        target.query_i64("SELECT max(version) FROM gm.schema_migrations"),
-        6
+        dumped.query_i64("SELECT max(version) FROM gm.schema_migrations"),
+        7
+    );
+    // Imported again, the bookkeeping now records migrations: kept, the same as the snapshot's.
+    let run = import(&dumped, &with_tables, &["--json"]).ok();
+    assert!(
+        json(&run)["bookkeeping_kept"][0]
+            .as_str()
+            .unwrap()
+            .contains("the snapshot's rows record the same"),
+        "{}",
+        run.stdout
     );
 
     // A schema refusal names the migrations too.
