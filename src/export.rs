@@ -106,9 +106,9 @@ fn run_export(
 
     let t0 = Instant::now();
     let layout = Layout::read(&mut txn, &prepared)?;
-    let masked_copies = match &key {
+    let (masked_copies, mask_warnings) = match &key {
         Some(key) => mask_copies(&mut txn, &mut prepared, &layout, key, progress)?,
-        None => BTreeMap::new(),
+        None => (BTreeMap::new(), Vec::new()),
     };
     let (tables, reports) = write_tables(
         &writer,
@@ -137,7 +137,11 @@ fn run_export(
         rows: reports.iter().map(|r| r.exported).sum(),
         files_unchanged,
         tables: reports,
-        warnings: left_out.iter().map(LeftOut::warning).collect(),
+        warnings: left_out
+            .iter()
+            .map(LeftOut::warning)
+            .chain(mask_warnings)
+            .collect(),
         left_out,
         timings: prepared.timings,
     })
@@ -226,14 +230,15 @@ impl Layout {
 }
 
 /// Reads the tables with masked columns into memory and masks them there, before any file is
-/// written: no original value of a masked column reaches the disk.
+/// written: no original value of a masked column reaches the disk. Returns them and the
+/// warnings masking gave (said on stderr too).
 fn mask_copies(
     client: &mut impl GenericClient,
     prepared: &mut Prepared,
     layout: &Layout,
     key: &masking::Key,
     progress: &Progress,
-) -> Result<BTreeMap<usize, Vec<u8>>> {
+) -> Result<(BTreeMap<usize, Vec<u8>>, Vec<String>)> {
     let mut masked_copies = BTreeMap::new();
     for &t in prepared.masking.tables.keys() {
         let chosen = &prepared.selection.tables[t];
@@ -250,8 +255,11 @@ fn mask_copies(
         masked_copies.insert(t, data);
     }
     let started = Instant::now();
-    let checks = masking::mask_tables(&prepared.masking, key, &mut masked_copies)?;
-    masking::check_domains(client, &checks)?;
+    let masked = masking::mask_tables(&prepared.masking, key, &mut masked_copies)?;
+    masking::check_domains(client, &masked.domain_checks)?;
+    for warning in &masked.paths_unmatched {
+        progress.always(&format!("warning: {warning}"));
+    }
     prepared.timings.mask_ms = started.elapsed().as_secs_f64() * 1e3;
     progress.line(&format!(
         "masked {} columns of {} tables ({})",
@@ -259,7 +267,7 @@ fn mask_copies(
         masked_copies.len(),
         report::ms(prepared.timings.mask_ms)
     ));
-    Ok(masked_copies)
+    Ok((masked_copies, masked.paths_unmatched))
 }
 
 /// Writes every table's file, on the export's transaction and its readers at once (largest

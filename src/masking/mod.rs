@@ -958,14 +958,23 @@ pub fn personal_by_type(base_type: &str) -> bool {
     matches!(base_type, "inet" | "cidr" | "macaddr" | "macaddr8")
 }
 
-/// Masks the buffered COPY output of the plan's tables in place (`copies` by table index);
-/// returns, for each masked column whose type is a domain with CHECKs, its distinct masked
-/// values for [`check_domains`].
+/// What masking the tables found besides the masked values.
+#[derive(Debug, Default)]
+pub struct Masked {
+    /// For each masked column whose type is a domain with CHECKs, its distinct masked values,
+    /// for [`check_domains`].
+    pub domain_checks: Vec<(ColumnName, String, Vec<String>)>,
+    /// A warning for each JSON path rule that reached no string in a column holding JSON
+    /// values: a misspelt path masks nothing, and what it meant to mask is exported as it is.
+    pub paths_unmatched: Vec<String>,
+}
+
+/// Masks the buffered COPY output of the plan's tables in place (`copies` by table index).
 pub fn mask_tables(
     plan: &Plan,
     key: &Key,
     copies: &mut BTreeMap<usize, Vec<u8>>,
-) -> Result<Vec<(ColumnName, String, Vec<String>)>> {
+) -> Result<Masked> {
     // Collisions of unique groups, resolved over the distinct values of all their columns.
     let mut overrides: Vec<HashMap<String, String>> = vec![HashMap::new(); plan.groups.len()];
     for (g, group) in plan.groups.iter().enumerate() {
@@ -986,10 +995,14 @@ pub fn mask_tables(
     }
     let mut checks: BTreeMap<usize, (ColumnName, String, BTreeSet<String>)> = BTreeMap::new();
     let mut cache: Vec<HashMap<String, Option<String>>> = vec![HashMap::new(); plan.groups.len()];
+    let mut paths_unmatched = Vec::new();
     for (&t, masks) in &plan.tables {
         let Some(data) = copies.get_mut(&t) else {
             continue;
         };
+        // Per masked column: how many JSON values it held, and the strings each path reached.
+        let mut json_values = vec![0u64; masks.len()];
+        let mut json_matched: Vec<Vec<u64>> = masks.iter().map(|m| vec![0; m.json.len()]).collect();
         let mut out = Vec::with_capacity(data.len());
         for line in lines(data) {
             let mut fields: Vec<std::borrow::Cow<[u8]>> = copy_text::split_fields(line)
@@ -1003,9 +1016,14 @@ pub fn mask_tables(
                     continue;
                 };
                 let masked = match mask.group {
-                    None => Some(json::mask(key, &mask.json, &value).map_err(|e| {
-                        anyhow::anyhow!("a value of {} is not JSON: {e}", mask.name)
-                    })?),
+                    None => {
+                        json_values[m] += 1;
+                        Some(
+                            json::mask(key, &mask.json, &value, &mut json_matched[m]).map_err(
+                                |e| anyhow::anyhow!("a value of {} is not JSON: {e}", mask.name),
+                            )?,
+                        )
+                    }
                     Some(g) => {
                         let group = &plan.groups[g];
                         match overrides[g].get(&value) {
@@ -1042,11 +1060,26 @@ pub fn mask_tables(
             out.push(b'\n');
         }
         *data = out;
+        for (m, mask) in masks.iter().enumerate() {
+            for ((path, _), &reached) in mask.json.iter().zip(&json_matched[m]) {
+                if reached == 0 && json_values[m] > 0 {
+                    paths_unmatched.push(format!(
+                        "the masking rule for {}#{path} reached no string in the {} JSON \
+                         values exported: a misspelt path masks nothing (keys are matched \
+                         exactly; a key holding a dot is double-quoted: \"a.b\".email)",
+                        mask.name, json_values[m]
+                    ));
+                }
+            }
+        }
     }
-    Ok(checks
-        .into_values()
-        .map(|(name, ty, values)| (name, ty, values.into_iter().collect()))
-        .collect())
+    Ok(Masked {
+        domain_checks: checks
+            .into_values()
+            .map(|(name, ty, values)| (name, ty, values.into_iter().collect()))
+            .collect(),
+        paths_unmatched,
+    })
 }
 
 /// The lines of COPY text output, without their newlines.
