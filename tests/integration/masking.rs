@@ -444,3 +444,74 @@ fn an_export_without_the_rules_never_writes_unmasked_values_over_a_masked_snapsh
     export_masked(&cwd, &source, "plain", KEY_A, &["--limit", "10"]).ok();
     std::fs::remove_dir_all(&cwd).unwrap();
 }
+
+#[test]
+fn json_masking_changes_only_the_strings_its_paths_reach() {
+    let source = cluster().create_db(
+        "mask_json",
+        None,
+        r#"CREATE TABLE docs (id int PRIMARY KEY, body json NOT NULL, b jsonb);
+           INSERT INTO docs VALUES
+             (1, '{"pi": 3.14159265358979323846264, "a.b": {"email": "dotkey@corp.example.net"},
+                   "n": 1.000}',
+                 '{"big": 12345678901234567890123, "exp": 1e400, "contact": {"email": "b@corp.example.net"}}');"#,
+    );
+    let cwd = write_config(
+        r#"
+[masking]
+key_env = "TEST_MASK_KEY"
+
+[masking.columns]
+"public.docs.body#\"a.b\".email" = "email"
+"public.docs.b#contact.emial" = "email"
+"#,
+    );
+    let url = source.url();
+    let run = seedsnap_in(
+        &cwd,
+        &["export", "-q", "--json", "--source", &url, "--dir", "snap"],
+        &[("TEST_MASK_KEY", KEY_A)],
+    )
+    .ok();
+    let file = std::fs::read_to_string(cwd.join("snap/public.docs.tsv")).unwrap();
+    assert!(!file.contains("dotkey@corp.example.net"), "{file}");
+    // Every digit and the spacing of the json value kept; the jsonb one as the server prints it.
+    assert!(
+        file.contains(r#"{"pi": 3.14159265358979323846264, "a.b": {"email": ""#),
+        "{file}"
+    );
+    assert!(file.contains(r#""n": 1.000}"#), "{file}");
+    let b: String = source
+        .client()
+        .query_one("SELECT b::text FROM docs", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        b.contains("12345678901234567890123") && file.contains(&b),
+        "{file}"
+    );
+    // The misspelt path masked nothing, and says so.
+    let report = json(&run);
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("public.docs.b#contact.emial reached no string in the 1 JSON values"),
+        "{warnings:?}"
+    );
+    // And it loads as it was.
+    let target = cluster().create_db(
+        "mask_json_test",
+        None,
+        "CREATE TABLE docs (id int PRIMARY KEY, body json NOT NULL, b jsonb);",
+    );
+    import(&target, &cwd.join("snap"), &[]).ok();
+    let pi: String = target
+        .client()
+        .query_one("SELECT body->>'pi' FROM docs", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(pi, "3.14159265358979323846264");
+}
