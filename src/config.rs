@@ -378,11 +378,16 @@ impl Config {
             .as_ref()
             .and_then(|t| t.get_ref().pattern.as_ref())
         {
-            if let Err(e) = regex::Regex::new(pattern) {
-                problems.push(Problem::setting(
+            match regex::Regex::new(pattern) {
+                Err(e) => problems.push(Problem::setting(
                     &config.at(config.file.target.as_ref().expect("checked")),
                     format!("[target] pattern {pattern:?} is not a regular expression: {e}"),
-                ));
+                )),
+                Ok(regex) if regex.is_match("") => problems.push(Problem::setting(
+                    &config.at(config.file.target.as_ref().expect("checked")),
+                    crate::safety::matches_every_name(pattern),
+                )),
+                Ok(_) => {}
             }
         }
         if let Some(masking) = &config.file.masking {

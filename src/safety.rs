@@ -109,7 +109,20 @@ pub fn default_verdict(dbname: &str) -> NameVerdict {
     }
 }
 
+/// Why a pattern that matches the empty string is refused: searched in a name, it matches
+/// every name (`""` from an unset variable, `.*`, `|`, `^`), and the guard would let any
+/// database through.
+pub fn matches_every_name(pattern: &str) -> String {
+    format!(
+        "the target pattern {pattern:?} matches the empty string, so it matches every database \
+         name and would let any database through the guard (an unset variable in \
+         --target-pattern \"$VAR\"?): name what your test databases are called, e.g. ^qa_, or \
+         leave the pattern out for the default rule"
+    )
+}
+
 /// The verdict of the rule in force: `pattern` (searched, case-insensitive) or the default.
+/// A pattern that matches every name is refused (see [`matches_every_name`]).
 pub fn name_verdict(dbname: &str, pattern: Option<&str>) -> Result<NameVerdict> {
     let Some(pattern) = pattern else {
         return Ok(default_verdict(dbname));
@@ -126,6 +139,12 @@ pub fn name_verdict(dbname: &str, pattern: Option<&str>) -> Result<NameVerdict> 
                 ),
             )
         })?;
+    if regex.is_match("") {
+        return Err(crate::problem::refuse(
+            ExitKind::BadInput,
+            crate::problem::Problem::setting("--target-pattern", matches_every_name(pattern)),
+        ));
+    }
     Ok(if regex.is_match(dbname) {
         NameVerdict::PatternMatched
     } else {
@@ -367,6 +386,19 @@ mod tests {
         let mut o = options(false, false);
         o.pattern = Some("(".into());
         assert!(decide_name("x", &o, false).is_err());
+    }
+
+    #[test]
+    fn a_pattern_that_matches_every_name_is_refused() {
+        let mut o = options(false, false);
+        for every in ["", ".*", "|", "^", "x?", "(?:qa)*"] {
+            o.pattern = Some(every.into());
+            let error = decide_name("demo", &o, false).unwrap_err();
+            assert_eq!(crate::error::exit_kind(&error), ExitKind::BadInput);
+            assert!(format!("{error:#}").contains("matches every database name"));
+        }
+        o.pattern = Some("^qa_".into());
+        assert!(decide_name("qa_app", &o, false).is_ok());
     }
 
     #[test]

@@ -148,13 +148,15 @@ fn every_config_key_shapes_the_export_and_import() {
 fn set_target_pattern(cwd: &Path, pattern: &str) {
     let path = cwd.join("seedsnap.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let from = "pattern = \"seed_test\"";
-    assert!(text.contains(from), "{text}");
-    std::fs::write(
-        &path,
-        text.replace(from, &format!("pattern = \"{pattern}\"")),
-    )
-    .unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| match line.starts_with("pattern = ") {
+            true => format!("pattern = \"{pattern}\""),
+            false => line.to_string(),
+        })
+        .collect();
+    assert_ne!(lines.join("\n"), text.trim_end(), "{text}");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
 }
 
 /// A fresh working directory with the config file using every key; its `[target]` names a test
@@ -285,7 +287,12 @@ fn a_target_pattern_flag_replaces_the_files_pattern() {
     seedsnap_in(&cwd, &["import", "-q", "--dir", dir], &[])
         .code(3)
         .stderr_has("^staging_");
-    // ... and --target-pattern beats it.
+    // ... and --target-pattern beats it; a file's pattern that matches every name is refused.
+    set_target_pattern(&cwd, "");
+    seedsnap_in(&cwd, &["import", "-q", "--dir", dir], &[])
+        .code(4)
+        .stderr_has("matches every database name");
+    set_target_pattern(&cwd, "^staging_");
     seedsnap_in(
         &cwd,
         &[

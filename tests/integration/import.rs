@@ -128,8 +128,15 @@ fn guard_refuses_databases_not_named_like_tests() {
     assert_eq!(other.fingerprint(), before);
     import(&other, &dir, &["--allow-non-test-target", "--yes"]).ok();
     assert_ne!(other.fingerprint(), before);
-    // A custom pattern.
+    // A custom pattern; one that matches every name (an unset variable's "") is refused.
     let named = cluster().create_db("qa_copy", Some(&templates().empty), "");
+    let before = named.fingerprint();
+    for every in ["", ".*", "|"] {
+        import(&named, &dir, &["--target-pattern", every])
+            .code(4)
+            .stderr_has("matches every database name");
+    }
+    assert_eq!(named.fingerprint(), before);
     import(&named, &dir, &["--target-pattern", "^qa_"]).ok();
 }
 
