@@ -229,6 +229,9 @@ impl Layout {
     }
 }
 
+/// The masked tables' COPY text, by table index.
+type MaskedCopies = BTreeMap<usize, Vec<u8>>;
+
 /// Reads the tables with masked columns into memory and masks them there, before any file is
 /// written: no original value of a masked column reaches the disk. Returns them and the
 /// warnings masking gave (said on stderr too).
@@ -238,7 +241,7 @@ fn mask_copies(
     layout: &Layout,
     key: &masking::Key,
     progress: &Progress,
-) -> Result<(BTreeMap<usize, Vec<u8>>, Vec<String>)> {
+) -> Result<(MaskedCopies, Vec<String>)> {
     let mut masked_copies = BTreeMap::new();
     for &t in prepared.masking.tables.keys() {
         let chosen = &prepared.selection.tables[t];

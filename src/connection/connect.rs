@@ -56,22 +56,32 @@ pub fn with_timeout<T: Send + 'static>(
     receiver.recv_timeout(timeout).ok()
 }
 
+/// One start-up on one host; the session, and whether this client's connection is encrypted
+/// (a TLS handshake completed: under `prefer` the server may have answered "no TLS").
 pub fn attempt(
     target: &HostTarget,
     wire: WireMode,
     plan: &TlsPlan,
     timeout: Option<Duration>,
-) -> Result<Client, Failed> {
+) -> Result<(Client, bool), Failed> {
     let mut config = target.config.clone();
     config.ssl_mode(wire);
+    if plan.direct && wire != WireMode::Disable {
+        // TLS from the first byte, no SSLRequest: PostgreSQL 17's direct negotiation.
+        config.ssl_negotiation(postgres::config::SslNegotiation::Direct);
+    }
     let outcome = if wire == WireMode::Disable {
         // No TLS set-up at all: a missing root certificate does not matter on a socket.
         with_timeout(timeout, move || config.connect(postgres::NoTls))
-            .map(|r| r.map_err(|e| (e, None)))
+            .map(|r| r.map(|client| (client, false)).map_err(|e| (e, None)))
     } else {
-        let (connector, refusal) = plan.connector().map_err(Failed::Setup)?;
+        let (connector, refusal, handshake) = plan.connector().map_err(Failed::Setup)?;
         with_timeout(timeout, move || config.connect(connector)).map(|r| {
-            r.map_err(|e| {
+            r.map(|client| {
+                let encrypted = handshake.load(std::sync::atomic::Ordering::SeqCst);
+                (client, encrypted)
+            })
+            .map_err(|e| {
                 let reason = refusal.lock().unwrap_or_else(|p| p.into_inner()).take();
                 (e, reason)
             })
@@ -79,7 +89,7 @@ pub fn attempt(
     };
     match outcome {
         None => Err(Failed::TimedOut(timeout.unwrap_or_default())),
-        Some(Ok(client)) => Ok(client),
+        Some(Ok(session)) => Ok(session),
         Some(Err((error, reason))) => Err(Failed::Refused(error, reason)),
     }
 }
@@ -92,18 +102,34 @@ pub enum Unreachable {
     Hosts(String),
 }
 
+/// A session and how it was reached.
+pub struct Session {
+    pub client: Client,
+    pub target: HostTarget,
+    pub wire: WireMode,
+    /// This client's connection is encrypted (see [`attempt`]).
+    pub encrypted: bool,
+}
+
 /// The first host that accepts a session, or why none did.
 pub fn first_reachable(
     targets: &[HostTarget],
     plan: &TlsPlan,
     timeout: Option<Duration>,
     user: &str,
-) -> Result<(Client, HostTarget, WireMode), Unreachable> {
+) -> Result<Session, Unreachable> {
     let mut reasons = Vec::new();
     for target in targets {
         for (index, wire) in attempts(plan.mode, target.socket).iter().enumerate() {
             match attempt(target, *wire, plan, timeout) {
-                Ok(client) => return Ok((client, target.clone(), *wire)),
+                Ok((client, encrypted)) => {
+                    return Ok(Session {
+                        client,
+                        target: target.clone(),
+                        wire: *wire,
+                        encrypted,
+                    })
+                }
                 Err(Failed::Setup(error)) => return Err(Unreachable::Setup(error)),
                 Err(failed) => {
                     let text = cause(&failed, target, plan, user);
@@ -263,15 +289,19 @@ fn chain_text(error: &postgres::Error) -> String {
     parts.join(": ")
 }
 
-/// Whether the session is encrypted, with which TLS version and what was checked, as the
-/// server reports it (`pg_stat_ssl`).
+/// Whether the session is encrypted, with what was checked: decided by this client's own
+/// connection (`encrypted`, see [`attempt`]); the TLS version is the server's, from
+/// `pg_stat_ssl`, when the server sees TLS too. A proxy in between (PgBouncer, a cloud SQL
+/// proxy) may take plaintext from seedsnap and speak TLS to the server, or the reverse: then the
+/// two sides disagree, and this says which is which.
 pub fn security(
     client: &mut Client,
-    target: &HostTarget,
+    session_target: &HostTarget,
     plan: &TlsPlan,
     wire: WireMode,
+    encrypted: bool,
 ) -> String {
-    if target.socket {
+    if session_target.socket {
         return "not encrypted (Unix socket; TLS is not used on sockets)".into();
     }
     let checked = match plan.verify() {
@@ -284,6 +314,31 @@ pub fn security(
           WHERE pid = pg_catalog.pg_backend_pid() AND ssl",
         &[],
     );
+    let server_sees_tls = match &row {
+        Ok(Some(_)) => Some(true),
+        Ok(None) => Some(false),
+        Err(_) => None,
+    };
+    if !encrypted && server_sees_tls == Some(true) {
+        return format!(
+            "NOT encrypted (sslmode={}): this client's connection is plaintext; the server \
+             reports TLS on its side, so something in between (a proxy, a pooler) speaks TLS to \
+             it",
+            plan.mode.name()
+        );
+    }
+    if encrypted && server_sees_tls != Some(true) {
+        return format!(
+            "encrypted ({checked}; sslmode={}){}",
+            plan.mode.name(),
+            match server_sees_tls {
+                Some(false) =>
+                    "; the server reports no TLS on its side: a proxy in between \
+                                ends it",
+                _ => "",
+            }
+        );
+    }
     match row {
         Ok(Some(row)) => format!(
             "encrypted, {} ({checked}; sslmode={})",

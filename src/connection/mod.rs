@@ -153,13 +153,22 @@ pub struct Endpoint {
     tls: TlsPlan,
     timeout: Option<Duration>,
     load_balance: bool,
-    host: String,
-    port: u16,
     user: String,
     dbname: String,
     /// Whether the line saying if the session is encrypted was printed for this database:
     /// once per run (a refresh connects to each side more than once), shared by clones.
     announced: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The host and port a session reached (of several hosts, the one that answered), shared
+    /// by clones: from then on the name says that one.
+    reached: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// `host:port`, an IPv6 address in brackets (`[::1]:5432`), a socket directory as it is.
+fn host_and_port(host: &str, port: u16) -> String {
+    match host.contains(':') && !host.starts_with('/') {
+        true => format!("[{host}]:{port}"),
+        false => format!("{host}:{port}"),
+    }
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -200,18 +209,20 @@ impl Reached {
     /// settings; silent, as the first session already said which database this is.
     pub fn connect_again(&self) -> Result<Client> {
         let endpoint = &self.endpoint;
-        let mut client = connect::attempt(&self.target, self.wire, &endpoint.tls, endpoint.timeout)
-            .map_err(|failed| {
-                failure(
-                    ExitKind::Connection,
-                    format!(
-                        "cannot open another session to the {} database {}: {}",
-                        self.side,
-                        endpoint.display_name(),
-                        connect::cause(&failed, &self.target, &endpoint.tls, &endpoint.user)
-                    ),
-                )
-            })?;
+        let (mut client, _) =
+            connect::attempt(&self.target, self.wire, &endpoint.tls, endpoint.timeout).map_err(
+                |failed| {
+                    failure(
+                        ExitKind::Connection,
+                        format!(
+                            "cannot open another session to the {} database {}: {}",
+                            self.side,
+                            endpoint.display_name(),
+                            connect::cause(&failed, &self.target, &endpoint.tls, &endpoint.user)
+                        ),
+                    )
+                },
+            )?;
         client
             .batch_execute(PINNED_SESSION_SETTINGS)
             .with_context(|| format!("pinning session settings on {}", endpoint.display_name()))?;
@@ -231,7 +242,7 @@ fn cancel_on_interrupt(client: &Client, wire: connect::WireMode, tls: &TlsPlan) 
         let _ = match &tls {
             None => token.cancel_query(postgres::NoTls),
             Some(plan) => match plan.connector() {
-                Ok((connector, _)) => token.cancel_query(connector),
+                Ok((connector, _, _)) => token.cancel_query(connector),
                 Err(_) => return,
             },
         };
@@ -239,12 +250,22 @@ fn cancel_on_interrupt(client: &Client, wire: connect::WireMode, tls: &TlsPlan) 
 }
 
 impl Endpoint {
-    /// `host:port/dbname as user`; never the password.
+    /// `host:port/dbname as user`, never the password: once a session was opened, the host and port it reached;
+    /// before, every host the connection string lists, each with its port.
     pub fn display_name(&self) -> String {
-        format!(
-            "{}:{}/{} as {}",
-            self.host, self.port, self.dbname, self.user
-        )
+        let reached = self
+            .reached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let place = reached.unwrap_or_else(|| {
+            self.targets
+                .iter()
+                .map(|t| host_and_port(&t.host, t.port))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        format!("{place}/{} as {}", self.dbname, self.user)
     }
 
     /// The database name the connection string asks for (the server may report another one
@@ -277,27 +298,33 @@ impl Endpoint {
         if self.load_balance {
             connect::shuffle(&mut targets);
         }
-        let (mut client, target, wire) =
-            connect::first_reachable(&targets, &self.tls, self.timeout, &self.user).map_err(
-                |unreachable| match unreachable {
-                    connect::Unreachable::Setup(error) => error.context(format!(
-                        "cannot connect to the {side} database {}",
+        let connect::Session {
+            mut client,
+            target,
+            wire,
+            encrypted,
+        } = connect::first_reachable(&targets, &self.tls, self.timeout, &self.user).map_err(
+            |unreachable| match unreachable {
+                connect::Unreachable::Setup(error) => error.context(format!(
+                    "cannot connect to the {side} database {}",
+                    self.display_name()
+                )),
+                connect::Unreachable::Hosts(causes) => failure(
+                    ExitKind::Connection,
+                    format!(
+                        "cannot connect to the {side} database {}: {causes}",
                         self.display_name()
-                    )),
-                    connect::Unreachable::Hosts(causes) => failure(
-                        ExitKind::Connection,
-                        format!(
-                            "cannot connect to the {side} database {}: {causes}",
-                            self.display_name()
-                        ),
                     ),
-                },
-            )?;
+                ),
+            },
+        )?;
+        *self.reached.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(host_and_port(&target.host, target.port));
         if !self
             .announced
             .swap(true, std::sync::atomic::Ordering::SeqCst)
         {
-            let security = connect::security(&mut client, &target, &self.tls, wire);
+            let security = connect::security(&mut client, &target, &self.tls, wire, encrypted);
             eprintln!(
                 "seedsnap: {side} database {}: {security}",
                 self.display_name()
@@ -471,22 +498,15 @@ pub fn resolve(spec: &str, env: &dyn Environment) -> Result<Endpoint> {
     base.load_balance_hosts(LoadBalanceHosts::Disable);
 
     let targets = host_targets(&settings, &base, &user, &dbname, env)?;
-    let host = targets
-        .iter()
-        .map(|t| t.host.clone())
-        .collect::<Vec<_>>()
-        .join(",");
-    let port = targets.first().map_or(5432, |t| t.port);
     Ok(Endpoint {
         targets,
         tls,
         timeout,
         load_balance,
-        host,
-        port,
         user,
         dbname,
         announced: Default::default(),
+        reached: Default::default(),
     })
 }
 
@@ -715,14 +735,19 @@ pub(crate) mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let passfile = dir.path().join("pgpass");
-        std::fs::write(&passfile, "a:1:*:u:pa\nlocalhost:2:*:u:pb\n").unwrap();
+        std::fs::write(
+            &passfile,
+            "a:1:*:u:pa\n/run/pg:2:*:u:pb\nlocalhost:2:*:u:pc\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
         let spec = format!(
             "host=a,/run/pg port=1,2 user=u dbname=d passfile={}",
             passfile.display()
         );
         let endpoint = resolve(&spec, &env(&[])).unwrap();
-        assert_eq!(endpoint.display_name(), "a,/run/pg:1/d as u");
+        // Before a session, every host with its own port; after, the one reached.
+        assert_eq!(endpoint.display_name(), "a:1,/run/pg:2/d as u");
         let labels: Vec<String> = endpoint.targets.iter().map(|t| t.label()).collect();
         assert_eq!(labels, ["host a port 1", "socket /run/pg/.s.PGSQL.2"]);
         let passwords: Vec<Option<&[u8]>> = endpoint
@@ -731,6 +756,8 @@ pub(crate) mod tests {
             .map(|t| t.config.get_password())
             .collect();
         assert_eq!(passwords, [Some(&b"pa"[..]), Some(&b"pb"[..])]);
+        let v6 = resolve("host=::1 port=5 user=u dbname=d", &env(&[])).unwrap();
+        assert_eq!(v6.display_name(), "[::1]:5/d as u");
         assert!(resolve("host=a,b,c port=1,2", &env(&[])).is_err());
         assert!(resolve("host=a hostaddr=not-an-ip", &env(&[])).is_err());
     }

@@ -11,9 +11,14 @@ pub fn pgpass_path(explicit: Option<&str>, env: &dyn Environment) -> Option<Path
         .or_else(|| env.home().map(|home| home.join(".pgpass")))
 }
 
+/// libpq's compiled-in socket directory, which a password file calls `localhost`: Debian's, and
+/// PostgreSQL's own default.
+const DEFAULT_SOCKET_DIRECTORIES: [&str; 2] = ["/var/run/postgresql", "/tmp"];
+
 /// Looks a password up in a `.pgpass` file (`host:port:db:user:password`, `*` matches anything,
-/// `\` escapes `:` and `\`). Like libpq, a file readable by group or others is ignored, and a
-/// socket path matches the host name `localhost`.
+/// `\` escapes `:` and `\`; the password ends at an unescaped `:`). Like libpq, a file readable
+/// by group or others is ignored; the default socket directory (and no host at all) matches the
+/// host name `localhost`, any other socket directory only its own path.
 pub fn pgpass_lookup(
     path: &Path,
     host: &str,
@@ -32,10 +37,9 @@ pub fn pgpass_lookup(
         return None;
     }
     let text = std::fs::read_to_string(path).ok()?;
-    let host = if host.is_empty() || host.starts_with('/') {
-        "localhost"
-    } else {
-        host
+    let host = match host.is_empty() || DEFAULT_SOCKET_DIRECTORIES.contains(&host) {
+        true => "localhost",
+        false => host,
     };
     let port = port.to_string();
     let wanted = [host, port.as_str(), dbname, user];
@@ -62,8 +66,9 @@ fn split_pgpass_line(line: &str) -> Vec<String> {
                     fields.last_mut().unwrap().push(next);
                 }
             }
-            // The password is the rest of the line, colons included.
             ':' if fields.len() < 5 => fields.push(String::new()),
+            // libpq ends the password at an unescaped colon.
+            ':' => break,
             _ => fields.last_mut().unwrap().push(c),
         }
     }
@@ -81,13 +86,28 @@ mod tests {
         let path = dir.path().join("pgpass");
         std::fs::write(
             &path,
-            "# comment\nother:5432:*:u:nope\nlocalhost:5432:app\\:x:u:pa:ss\n*:*:*:u:fallback\n",
+            "# comment\nother:5432:*:u:nope\nlocalhost:5432:app\\:x:u:pa\\:ss\n\
+             localhost:5433:*:u:pa:ss\n/srv/pg:5432:*:u:bypath\n*:*:*:u:fallback\n",
         )
         .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(
             pgpass_lookup(&path, "/var/run/postgresql", 5432, "app:x", "u").as_deref(),
             Some("pa:ss")
+        );
+        // An unescaped colon ends the password, as in libpq.
+        assert_eq!(
+            pgpass_lookup(&path, "localhost", 5433, "z", "u").as_deref(),
+            Some("pa")
+        );
+        // Another socket directory is matched by its path, not as localhost.
+        assert_eq!(
+            pgpass_lookup(&path, "/srv/pg", 5432, "app:x", "u").as_deref(),
+            Some("bypath")
+        );
+        assert_eq!(
+            pgpass_lookup(&path, "/srv/other", 5433, "z", "u").as_deref(),
+            Some("fallback")
         );
         assert_eq!(
             pgpass_lookup(&path, "db", 1, "z", "u").as_deref(),

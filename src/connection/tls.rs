@@ -221,9 +221,11 @@ impl TlsPlan {
         }
     }
 
-    /// A connector for one attempt, and the slot where it records why a certificate was
-    /// refused.
-    pub fn connector(&self) -> Result<(MakeTlsConnector, Arc<Mutex<Option<String>>>)> {
+    /// A connector for one attempt, the slot where it records why a certificate was refused,
+    /// and the flag it raises once a TLS handshake agreed on keys: the proof that this
+    /// client's own connection is encrypted (the server's `pg_stat_ssl` describes the server's
+    /// side, which behind a proxy is another connection).
+    pub fn connector(&self) -> Result<ConnectorFor> {
         if let Some(problem) = &self.missing_root {
             return Err(bad_input(problem.clone()));
         }
@@ -281,6 +283,13 @@ impl TlsPlan {
                 ok
             });
         }
+        // OpenSSL hands every secret a handshake derives to this callback (meant for key
+        // logging): nothing is logged, the call itself is the evidence.
+        let handshake = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let raised = Arc::clone(&handshake);
+        builder.set_keylog_callback(move |_, _| {
+            raised.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
         if self.direct {
             postgres_openssl::set_postgresql_alpn(&mut builder)
                 .map_err(|e| tls_error("cannot set up direct TLS".into(), e))?;
@@ -292,9 +301,16 @@ impl TlsPlan {
                 Ok(())
             });
         }
-        Ok((connector, refusal))
+        Ok((connector, refusal, handshake))
     }
 }
+
+/// A connector for one attempt, with what it records (see [`TlsPlan::connector`]).
+pub type ConnectorFor = (
+    MakeTlsConnector,
+    Arc<Mutex<Option<String>>>,
+    Arc<std::sync::atomic::AtomicBool>,
+);
 
 /// libpq refuses a private key that group or others can read (unless root owns it, 0640).
 fn check_key_permissions(key: &Path) -> Result<()> {
