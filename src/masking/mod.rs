@@ -216,6 +216,35 @@ pub struct Group {
     pub unique: bool,
     /// `(table, stored-column index)`.
     pub members: Vec<(usize, usize)>,
+    /// How the members' types compare values, which the masked values must follow.
+    pub fold: Fold,
+}
+
+/// What the equality of a group's types ignores: values it calls equal must be masked alike (a
+/// `citext` child's `ANN@X.ORG` references its parent's `ann@x.org`; a `varchar` child's `AB12`
+/// a `char(12)` parent's `AB12` padded with spaces), and masked values it calls equal collide
+/// under a unique key (`Q` and `q` in a unique `citext`). The rule is given the folded value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fold {
+    /// A member is `citext`: case is ignored (folded with Unicode lower case; `citext` uses the
+    /// database's `lower()`, which agrees on every ASCII letter).
+    pub case: bool,
+    /// A member is `char(n)`: trailing spaces are ignored.
+    pub trailing_spaces: bool,
+}
+
+impl Fold {
+    /// The value as the rule sees it.
+    pub fn input<'a>(&self, value: &'a str) -> std::borrow::Cow<'a, str> {
+        let value = match self.trailing_spaces {
+            true => value.trim_end_matches(' '),
+            false => value,
+        };
+        match self.case {
+            true => value.to_lowercase().into(),
+            false => value.into(),
+        }
+    }
 }
 
 /// One masked column of a table.
@@ -663,11 +692,14 @@ impl Resolved<'_> {
                 fit: Fit::default(),
                 unique: false,
                 members: Vec::new(),
+                fold: Fold::default(),
             });
             plan.groups.len() - 1
         });
         let g = &mut plan.groups[group];
         g.members.push((column.0, field));
+        g.fold.case |= masked.types.base_type == "citext";
+        g.fold.trailing_spaces |= masked.types.base_type == "bpchar";
         g.unique |= self.unique_columns.contains(column);
         g.fit.uuid = masked.types.base_type == "uuid";
         g.fit.max_chars = match (g.fit.max_chars, masked.types.max_chars) {
@@ -986,7 +1018,7 @@ pub fn mask_tables(
             if let Some(data) = copies.get(&t) {
                 for line in lines(data) {
                     if let Some(value) = field_value(line, field)? {
-                        values.insert(value);
+                        values.insert(group.fold.input(&value).into_owned());
                     }
                 }
             }
@@ -1026,16 +1058,17 @@ pub fn mask_tables(
                     }
                     Some(g) => {
                         let group = &plan.groups[g];
-                        match overrides[g].get(&value) {
+                        let input = group.fold.input(&value);
+                        match overrides[g].get(input.as_ref()) {
                             Some(v) => Some(v.clone()),
                             // Short values repeat (statuses, keys referenced many times).
-                            None if value.len() <= CACHED_LENGTH => cache[g]
-                                .entry(value.clone())
+                            None if input.len() <= CACHED_LENGTH => cache[g]
+                                .entry(input.clone().into_owned())
                                 .or_insert_with(|| {
-                                    rules::apply(key, &group.rule, group.fit, 0, &value)
+                                    rules::apply(key, &group.rule, group.fit, 0, &input)
                                 })
                                 .clone(),
-                            None => rules::apply(key, &group.rule, group.fit, 0, &value),
+                            None => rules::apply(key, &group.rule, group.fit, 0, &input),
                         }
                     }
                 };
@@ -1103,8 +1136,9 @@ fn field_value(line: &[u8], field: usize) -> Result<Option<String>> {
     }
 }
 
-/// Masked values for distinct originals of a unique group: each value keeps its first
-/// candidate unless another value has the same one; then, in the order of the original values,
+/// Masked values for distinct originals of a unique group (folded, see [`Fold::input`]): each
+/// value keeps its first candidate unless another value has the same one (as the group's
+/// types compare: `Q` and `q` are one `citext`); then, in the order of the original values,
 /// the later ones ask the rule for further candidates until one is free. Returns only the
 /// values that moved. The result depends on the set of values, never on row order.
 pub fn resolve_collisions(
@@ -1112,23 +1146,24 @@ pub fn resolve_collisions(
     group: &Group,
     values: &BTreeSet<String>,
 ) -> Result<HashMap<String, String>> {
+    let same = |masked: &str| group.fold.input(masked).into_owned();
     let first: Vec<(&String, String)> = values
         .iter()
         .filter_map(|v| Some((v, rules::apply(key, &group.rule, group.fit, 0, v)?)))
         .collect();
-    let mut used: HashSet<String> = first.iter().map(|(_, m)| m.clone()).collect();
-    let mut owner: HashMap<&str, &String> = HashMap::new();
+    let mut used: HashSet<String> = first.iter().map(|(_, m)| same(m)).collect();
+    let mut owner: HashMap<String, &String> = HashMap::new();
     let mut moved = HashMap::new();
     for (value, masked) in &first {
-        if owner.insert(masked.as_str(), value).is_none() {
+        if owner.insert(same(masked), value).is_none() {
             continue;
         }
         let candidate = (1..=MAX_ATTEMPTS)
             .filter_map(|attempt| rules::apply(key, &group.rule, group.fit, attempt, value))
-            .find(|c| !used.contains(c));
+            .find(|c| !used.contains(&same(c)));
         match candidate {
             Some(c) => {
-                used.insert(c.clone());
+                used.insert(same(&c));
                 moved.insert((*value).clone(), c);
             }
             None => {
@@ -1224,6 +1259,7 @@ mod tests {
             },
             unique: true,
             members: Vec::new(),
+            fold: Fold::default(),
         }
     }
 
@@ -1256,6 +1292,39 @@ mod tests {
                 .contains("masking app.t.c with the first_name rule: 49 distinct"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_case_blind_group_masks_alike_what_it_calls_equal_and_keeps_apart_what_it_does_not() {
+        let key = Key::new("a key for collisions!").unwrap();
+        let fold = Fold {
+            case: true,
+            trailing_spaces: true,
+        };
+        assert_eq!(fold.input("Ann@X.org  "), "ann@x.org");
+        assert_eq!(Fold::default().input("Ann  "), "Ann  ");
+        // 26 letters of one character, half of them upper case: distinct in a unique citext.
+        let values: BTreeSet<String> = (0..26u8)
+            .map(|i| match i < 13 {
+                true => ((b'a' + i) as char).to_string(),
+                false => ((b'A' + i) as char).to_string(),
+            })
+            .map(|v| fold.input(&v).into_owned())
+            .collect();
+        let mut g = group(Rule::Text, None);
+        g.fold = fold;
+        let moved = resolve_collisions(&key, &g, &values).unwrap();
+        let masked: HashSet<String> = values
+            .iter()
+            .map(|v| {
+                moved
+                    .get(v)
+                    .cloned()
+                    .unwrap_or_else(|| rules::apply(&key, &g.rule, g.fit, 0, v).unwrap())
+                    .to_lowercase()
+            })
+            .collect();
+        assert_eq!(masked.len(), 26, "{masked:?}");
     }
 
     #[test]

@@ -244,6 +244,11 @@ impl Stream {
 /// The masked value of `value` under `rule`: `None` for SQL NULL. `attempt` is 0 unless a
 /// collision under a unique key asks for another candidate.
 pub fn apply(key: &Key, rule: &Rule, fit: Fit, attempt: u32, value: &str) -> Option<String> {
+    // An empty or blank value holds nothing personal, and often means "none" to the
+    // application: a rule that makes values keeps it (null and constant still apply).
+    if value.trim().is_empty() && !matches!(rule, Rule::Null | Rule::Constant(_)) {
+        return Some(value.to_string());
+    }
     let label = rule.to_string();
     let stream = || Stream::new(key, &label, attempt, value);
     let masked = match rule {
@@ -265,7 +270,8 @@ pub fn apply(key: &Key, rule: &Rule, fit: Fit, attempt: u32, value: &str) -> Opt
             LAST_NAMES[stream().below(LAST_NAMES.len())].to_string(),
             fit.max_chars,
         ),
-        Rule::Phone => same_shape(&mut stream(), value, false),
+        // Letters too: a vanity number (555-CALL-BOB) spells part of itself.
+        Rule::Phone => same_shape(&mut stream(), value, true),
         Rule::Text => same_shape(&mut stream(), value, true),
         Rule::Hash => {
             let mut s = stream();
@@ -421,6 +427,23 @@ mod tests {
                 assert_eq!(a, b);
             }
         }
+        // The letters of a vanity number are masked too, keeping their case.
+        let vanity = mask("phone", "555-CALL-BOB");
+        assert!(
+            vanity.len() == 12 && vanity != "555-CALL-BOB" && !vanity.contains("CALL"),
+            "{vanity}"
+        );
+        assert!(vanity.chars().all(|c| !c.is_lowercase()), "{vanity}");
+    }
+
+    #[test]
+    fn an_empty_or_blank_value_stays_as_it_is() {
+        for rule in ["email", "name", "text", "phone", "hash"] {
+            assert_eq!(mask(rule, ""), "", "{rule}");
+            assert_eq!(mask(rule, "  "), "  ", "{rule}");
+        }
+        let k = key("a test key of some length");
+        assert_eq!(apply(&k, &Rule::Null, Fit::default(), 0, ""), None);
     }
 
     #[test]
