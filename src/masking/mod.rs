@@ -962,11 +962,13 @@ fn effective_rule(
 
 /// The word that makes a column name look personal, if any.
 pub fn personal_by_name(name: &str) -> Option<&'static str> {
-    const ANYWHERE: [&str; 16] = [
+    const ANYWHERE: [&str; 31] = [
         "email", "e_mail", "phone", "mobile", "name", "address", "password", "passwd", "secret",
-        "token", "birth", "ssn", "iban", "salary", "street", "postcode",
+        "token", "birth", "ssn", "iban", "salary", "street", "postcode", "postal", "passport",
+        "national_id", "tax_id", "taxid", "credit_card", "card_number", "cardnumber",
+        "user_agent", "useragent", "latitude", "longitude", "gender", "ethnicity", "religion",
     ];
-    const WORDS: [&str; 8] = [
+    const WORDS: [&str; 18] = [
         "ip",
         "dob",
         "zip",
@@ -975,6 +977,16 @@ pub fn personal_by_name(name: &str) -> Option<&'static str> {
         "mail",
         "ip_address",
         "tel",
+        "lat",
+        "lng",
+        "lon",
+        "nin",
+        "cell",
+        "login",
+        "contact",
+        "cvv",
+        "geo",
+        "sex",
     ];
     let lower = name.to_lowercase();
     if let Some(word) = ANYWHERE.iter().find(|w| lower.contains(*w)) {
@@ -1240,10 +1252,27 @@ mod tests {
             "password_hash",
             "date_of_birth",
             "dob",
+            "postal_code",
+            "passport_no",
+            "national_id",
+            "tax_id",
+            "nin",
+            "credit_card",
+            "card_number",
+            "lat",
+            "lng",
+            "user_agent",
+            "contact",
+            "login",
+            "cell",
+            "gender",
+            "ethnicity",
         ] {
             assert!(personal_by_name(name).is_some(), "{name}");
         }
-        for name in ["id", "created_at", "zipper", "status", "tip"] {
+        for name in [
+            "id", "created_at", "zipper", "status", "tip", "latency", "cellar_id", "geometry",
+        ] {
             assert_eq!(personal_by_name(name), None, "{name}");
         }
         assert!(personal_by_type("inet") && !personal_by_type("text"));
