@@ -73,6 +73,7 @@ fn digest(path: &Path) -> Result<(String, u64)> {
 }
 
 pub fn run(dir: &Path) -> Result<SealReport> {
+    remove_leftover_manifests(dir)?;
     let mut snapshot = SnapshotDir::open(dir)?;
     let mut changed = Vec::new();
     for table in &mut snapshot.manifest.tables {
@@ -140,10 +141,43 @@ fn write_manifest(snapshot: &SnapshotDir) -> Result<()> {
     let path = snapshot.dir.join(MANIFEST_FILE);
     let temp = snapshot
         .dir
-        .join(format!(".{MANIFEST_FILE}.seal-{}", std::process::id()));
-    fs::write(&temp, manifest.to_json()).with_context(|| format!("writing {}", temp.display()))?;
-    fs::File::open(&temp)?.sync_all()?;
-    fs::rename(&temp, &path).with_context(|| format!("replacing {}", path.display()))?;
+        .join(format!("{SEAL_TEMP_PREFIX}{}", std::process::id()));
+    let written = fs::write(&temp, manifest.to_json())
+        .and_then(|()| fs::File::open(&temp)?.sync_all())
+        .with_context(|| format!("writing {}", temp.display()))
+        .and_then(|()| {
+            fs::rename(&temp, &path).with_context(|| format!("replacing {}", path.display()))
+        });
+    if written.is_err() {
+        // The manifest is still the old one; no half-written copy is left beside it.
+        let _ = fs::remove_file(&temp);
+    }
+    written.map_err(|e| e.context("the manifest was not changed"))
+}
+
+/// The name of `seal`'s new manifest until it replaces the old one, before the process id.
+pub const SEAL_TEMP_PREFIX: &str = ".manifest.json.seal-";
+
+/// Removes new manifests that a `seal` killed before its rename left behind: the manifest
+/// beside them is still the one they would have replaced.
+fn remove_leftover_manifests(dir: &Path) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(()); // Opening the snapshot says what is wrong with the directory.
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(SEAL_TEMP_PREFIX)
+        {
+            fs::remove_file(entry.path()).with_context(|| {
+                format!(
+                    "removing {}, left by an interrupted seal",
+                    entry.path().display()
+                )
+            })?;
+        }
+    }
     Ok(())
 }
 

@@ -963,10 +963,37 @@ fn effective_rule(
 /// The word that makes a column name look personal, if any.
 pub fn personal_by_name(name: &str) -> Option<&'static str> {
     const ANYWHERE: [&str; 31] = [
-        "email", "e_mail", "phone", "mobile", "name", "address", "password", "passwd", "secret",
-        "token", "birth", "ssn", "iban", "salary", "street", "postcode", "postal", "passport",
-        "national_id", "tax_id", "taxid", "credit_card", "card_number", "cardnumber",
-        "user_agent", "useragent", "latitude", "longitude", "gender", "ethnicity", "religion",
+        "email",
+        "e_mail",
+        "phone",
+        "mobile",
+        "name",
+        "address",
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "birth",
+        "ssn",
+        "iban",
+        "salary",
+        "street",
+        "postcode",
+        "postal",
+        "passport",
+        "national_id",
+        "tax_id",
+        "taxid",
+        "credit_card",
+        "card_number",
+        "cardnumber",
+        "user_agent",
+        "useragent",
+        "latitude",
+        "longitude",
+        "gender",
+        "ethnicity",
+        "religion",
     ];
     const WORDS: [&str; 18] = [
         "ip",
@@ -1271,7 +1298,14 @@ mod tests {
             assert!(personal_by_name(name).is_some(), "{name}");
         }
         for name in [
-            "id", "created_at", "zipper", "status", "tip", "latency", "cellar_id", "geometry",
+            "id",
+            "created_at",
+            "zipper",
+            "status",
+            "tip",
+            "latency",
+            "cellar_id",
+            "geometry",
         ] {
             assert_eq!(personal_by_name(name), None, "{name}");
         }

@@ -368,8 +368,12 @@ fn check_replaceable(dir: &Path) -> Result<()> {
             ))
         }
     };
+    // A new manifest an interrupted `seal` left behind goes with the old snapshot.
     entries.retain(|name| {
-        name != MANIFEST_FILE && !listed.contains(name) && !companions::is_companion(name)
+        name != MANIFEST_FILE
+            && !listed.contains(name)
+            && !companions::is_companion(name)
+            && !name.starts_with(crate::seal::SEAL_TEMP_PREFIX)
     });
     entries.sort();
     if !entries.is_empty() {
@@ -713,13 +717,17 @@ impl SnapshotDir {
         Ok(extra
             .into_iter()
             .map(|name| {
-                Problem::in_file(
-                    self.dir.join(&name).display().to_string(),
-                    None,
-                    None,
-                    "is not listed in the manifest (a file from another snapshot, or a table \
-                     renamed by hand?)",
-                )
+                let why = match name.starts_with(crate::seal::SEAL_TEMP_PREFIX) {
+                    true => {
+                        "is a new manifest an interrupted `seal` left behind (the manifest beside \
+                         it was not changed): run seal again, which removes it, or delete it"
+                    }
+                    false => {
+                        "is not listed in the manifest (a file from another snapshot, or a table \
+                         renamed by hand?)"
+                    }
+                };
+                Problem::in_file(self.dir.join(&name).display().to_string(), None, None, why)
             })
             .collect())
     }

@@ -287,6 +287,13 @@ fn hand_edits_are_accepted_by_seal_and_then_import() {
     import(&target, &dir, &[])
         .code(4)
         .stderr_has("seedsnap seal --dir");
+    // The new manifest a killed seal leaves behind is named as such, and the next seal
+    // removes it.
+    let leftover = dir.join(".manifest.json.seal-99999");
+    std::fs::write(&leftover, "{\"half\": ").unwrap();
+    seedsnap(&["verify", "--dir", dir.to_str().unwrap()])
+        .code(4)
+        .stderr_has("is a new manifest an interrupted `seal` left behind");
 
     // A row whose parent is not in the snapshot, and a malformed line: refused with file and
     // line, and the manifest stays as it was.
@@ -301,6 +308,10 @@ fn hand_edits_are_accepted_by_seal_and_then_import() {
     assert_eq!(
         std::fs::read(dir.join("manifest.json")).unwrap(),
         manifest_before
+    );
+    assert!(
+        !leftover.exists(),
+        "seal removes an interrupted seal's manifest"
     );
     let lines: Vec<String> = std::fs::read_to_string(&posts)
         .unwrap()
