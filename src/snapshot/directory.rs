@@ -939,7 +939,7 @@ impl SnapshotDir {
                 None,
                 None,
                 format!(
-                    "{} more problems in this file not shown",
+                    "and {} more lines in error after the first {MAX_PER_FILE} (not listed)",
                     found - MAX_PER_FILE
                 ),
             ));
