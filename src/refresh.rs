@@ -43,7 +43,15 @@ pub fn run(
         (Some(before), Some(after)) => retired::retired(before, &after),
         _ => Vec::new(),
     };
-    let import = import::run(target, dir, options, progress)?;
+    // The snapshot is already replaced: a failed import must not read as "nothing written".
+    let import = import::run(target, dir, options, progress).map_err(|error| {
+        error.context(format!(
+            "the export did replace the snapshot in {} (`git diff` shows what changed), then the \
+             import into {} failed",
+            dir.display(),
+            target.display_name()
+        ))
+    })?;
     Ok(RefreshReport {
         export,
         import,

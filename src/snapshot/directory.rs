@@ -163,13 +163,17 @@ impl SnapshotWriter {
         self.check_linked_files()?;
         if self.final_dir.exists() {
             if exchange(&self.temp_dir, &self.final_dir).is_ok() {
-                // The old snapshot now sits at the temporary path.
-                fs::remove_dir_all(&self.temp_dir).with_context(|| {
-                    format!(
-                        "removing the previous snapshot at {}",
+                // The old snapshot now sits at the temporary path. The new one is in place
+                // whatever happens to it: failing to remove it is a warning, not a failure.
+                if let Err(error) = fs::remove_dir_all(&self.temp_dir) {
+                    eprintln!(
+                        "seedsnap: warning: the new snapshot is in place in {}, but the previous \
+                         one could not be removed from {} ({error}): remove it by hand, or the \
+                         next export stops on it",
+                        self.final_dir.display(),
                         self.temp_dir.display()
-                    )
-                })?;
+                    );
+                }
             } else {
                 let old = sibling(&self.final_dir, "old", std::process::id());
                 fs::rename(&self.final_dir, &old)?;
@@ -266,14 +270,23 @@ fn recover_leftovers(dir: &Path) -> Result<()> {
         if process_alive(pid) && pid != std::process::id() {
             continue;
         }
+        let cannot = |what: &str| {
+            format!(
+                "cannot {what} {}, left beside {} by an earlier export that was interrupted or \
+                 could not finish removing it; nothing was exported: remove it by hand (it is \
+                 not a current snapshot), or fix its permissions",
+                entry.path().display(),
+                dir.display()
+            )
+        };
         if tag == "old" && !dir.exists() {
-            fs::rename(entry.path(), dir)?;
+            fs::rename(entry.path(), dir).with_context(|| cannot("restore"))?;
             eprintln!(
                 "seedsnap: restored the previous snapshot {} left by an interrupted export",
                 dir.display()
             );
         } else if tag == "tmp" || tag == "old" {
-            fs::remove_dir_all(entry.path())?;
+            fs::remove_dir_all(entry.path()).with_context(|| cannot("remove"))?;
             eprintln!(
                 "seedsnap: removed {} left by an interrupted export",
                 entry.path().display()

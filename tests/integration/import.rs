@@ -805,6 +805,23 @@ fn refresh_exports_then_imports() {
     for side in ["source database", "target database"] {
         assert_eq!(run.stderr.matches(side).count(), 1, "{}", run.stderr);
     }
+    // An import that fails after the export says the snapshot was replaced all the same.
+    target.execute("ALTER TABLE app.users DROP COLUMN avatar");
+    seedsnap(&[
+        "refresh",
+        "-q",
+        "--source",
+        &demo.url(),
+        "--target",
+        &target.url(),
+        "--dir",
+        dir.to_str().unwrap(),
+        "--limit",
+        "8",
+    ])
+    .code(4)
+    .stderr_has("the export did replace the snapshot in")
+    .stderr_has("then the import into");
 }
 
 #[test]
