@@ -179,7 +179,13 @@ fn explain(
     }
     let mut described: HashMap<RowId, String> = HashMap::new();
     for (table, rows) in wanted {
-        described.extend(describe_rows(client, catalog, table, rows)?);
+        let masked: Vec<&str> = prepared
+            .masking
+            .tables
+            .get(&table)
+            .map(|masks| masks.iter().map(|m| m.name.column.as_str()).collect())
+            .unwrap_or_default();
+        described.extend(describe_rows(client, catalog, table, rows, &masked)?);
     }
     let text = |row: &RowId| described.get(row).cloned().unwrap_or_default();
     let rows = explained
@@ -205,25 +211,36 @@ fn explain(
     })
 }
 
-/// `(key columns)=(values)` for the given rows of a table (all columns for a keyless one).
+/// `(key columns)=(values)` for the given rows of a table (all columns for a keyless one). A
+/// `masked` column's value is never read: it shows as `<masked>`, so that the explanation
+/// carries no personal data into a terminal or a CI log.
 fn describe_rows(
     client: &mut impl postgres::GenericClient,
     catalog: &Catalog,
     table: usize,
     mut rows: Vec<RowId>,
+    masked: &[&str],
 ) -> Result<HashMap<RowId, String>> {
     rows.sort_unstable();
     rows.dedup();
     let info = &catalog.tables[table];
+    let value = |c: &str| match masked.contains(&c) {
+        true => "'<masked>'::pg_catalog.text".to_string(),
+        false => format!("t.{}", quote_ident(c)),
+    };
     let (columns, values) = match info.row_key().columns() {
         Some(key) => (
             key.join(", "),
-            key.iter()
-                .map(|c| format!("t.{}", quote_ident(c)))
+            key.iter().map(|c| value(c)).collect::<Vec<_>>().join(", "),
+        ),
+        None if masked.is_empty() => ("*".to_string(), "t.*".to_string()),
+        None => (
+            "*".to_string(),
+            info.stored_columns()
+                .map(|c| value(&c.name))
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
-        None => ("*".to_string(), "t.*".to_string()),
     };
     let sql = format!(
         "SELECT t.tableoid::pg_catalog.int8, t.ctid::pg_catalog.text, ROW({values})::pg_catalog.text \

@@ -572,3 +572,45 @@ key_env = "TEST_MASK_KEY"
         2
     );
 }
+
+#[test]
+fn plan_explain_shows_no_masked_value() {
+    let source = cluster().create_db(
+        "mask_explain",
+        None,
+        "CREATE TABLE accounts (email text PRIMARY KEY);
+         CREATE TABLE sessions (id int PRIMARY KEY, account_email text REFERENCES accounts);
+         INSERT INTO accounts SELECT format('erin%s@corp.example.net', i) FROM generate_series(1, 5) i;
+         INSERT INTO sessions SELECT i, format('erin%s@corp.example.net', 6 - i)
+           FROM generate_series(1, 5) i;",
+    );
+    let cwd = write_config(
+        r#"
+[masking]
+key_env = "TEST_MASK_KEY"
+
+[masking.columns]
+"public.accounts.email" = "email"
+"#,
+    );
+    let url = source.url();
+    let run = seedsnap_in(
+        &cwd,
+        &[
+            "plan",
+            "-q",
+            "--source",
+            &url,
+            "--limit",
+            "1",
+            "--table-limit",
+            "public.sessions=3",
+            "--explain",
+            "public.accounts",
+        ],
+        &[("TEST_MASK_KEY", KEY_A)],
+    )
+    .ok();
+    assert!(run.stdout.contains("(email)=(<masked>)"), "{}", run.stdout);
+    assert!(!run.stdout.contains("erin"), "{}", run.stdout);
+}
