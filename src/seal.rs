@@ -35,6 +35,10 @@ pub struct SealedTable {
     pub rows: u64,
     pub sha256_before: String,
     pub sha256: String,
+    /// The columns of the table the manifest lists as masked: seal cannot tell a value
+    /// written by hand from a masked one, so edits there are the editor's to vouch for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub masked_columns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,7 +87,16 @@ pub fn run(dir: &Path) -> Result<SealReport> {
         if sha256 == table.sha256 && rows == table.rows {
             continue;
         }
+        let prefix = format!("{}.", table.qualified_name());
+        let masked_columns = snapshot
+            .manifest
+            .masking
+            .iter()
+            .flat_map(|m| &m.columns)
+            .filter_map(|c| c.column.strip_prefix(&prefix).map(str::to_string))
+            .collect();
         changed.push(SealedTable {
+            masked_columns,
             table: table.qualified_name().to_string(),
             file: path.display().to_string(),
             rows_before: table.rows,
@@ -195,6 +208,15 @@ pub fn render(report: &SealReport) -> String {
                 "updated"
             }
         ));
+        if !table.masked_columns.is_empty() {
+            text.push_str(&format!(
+                "  warning: {} holds masked columns ({}): seal cannot tell a value written by \
+                 hand from a masked one; make sure the edited rows carry no personal data \
+                 before committing\n",
+                table.table,
+                table.masked_columns.join(", ")
+            ));
+        }
     }
     text.push_str(&if report.changed.is_empty() {
         format!(

@@ -614,3 +614,28 @@ key_env = "TEST_MASK_KEY"
     assert!(run.stdout.contains("(email)=(<masked>)"), "{}", run.stdout);
     assert!(!run.stdout.contains("erin"), "{}", run.stdout);
 }
+
+#[test]
+fn seal_warns_that_it_cannot_vouch_for_hand_edits_of_masked_columns() {
+    let source = cluster().create_db("mask_seal", None, &format!("{SCHEMA}{DATA}"));
+    let cwd = write_config(CONFIG);
+    export_masked(&cwd, &source, "snap", KEY_A, &["--limit", "5"]).ok();
+    let users = cwd.join("snap/app.users.tsv");
+    let text = std::fs::read_to_string(&users).unwrap();
+    std::fs::write(&users, text.replacen("dark", "dusk", 1)).unwrap();
+    let run = seedsnap_in(&cwd, &["seal", "--dir", "snap"], &[]).ok();
+    assert!(
+        run.stdout
+            .contains("warning: app.users holds masked columns (")
+            && run.stdout.contains("email"),
+        "{}",
+        run.stdout
+    );
+    let run = seedsnap_in(&cwd, &["seal", "--json", "--dir", "snap"], &[]).ok();
+    assert_eq!(
+        json(&run)["changed"],
+        serde_json::json!([]),
+        "{}",
+        run.stdout
+    );
+}
