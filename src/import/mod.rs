@@ -1651,6 +1651,15 @@ impl Loader<'_, '_> {
             };
         } else {
             ignore_in_git(&self.options.backup_root);
+            // A backup a killed import was writing is not a backup: only finished ones stay.
+            crate::snapshot::directory::remove_abandoned(
+                &self.options.backup_root,
+                "an unfinished backup",
+                |name| {
+                    let (_, pid) = name.strip_prefix('.')?.rsplit_once(".seedsnap-tmp-")?;
+                    pid.parse().ok()
+                },
+            );
             let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
             let base = format!("{}-{stamp}", self.identity.database);
             let mut dir = self.options.backup_root.join(&base);
@@ -1778,11 +1787,22 @@ fn lock(txn: &mut Transaction<'_>, layout: &Layout, options: &ImportOptions) -> 
     txn.batch_execute("ROLLBACK TO SAVEPOINT seedsnap_lock")?;
     for t in layout.order() {
         let table = &layout.catalog.tables[t];
-        txn.batch_execute(&format!(
+        let locked = txn.batch_execute(&format!(
             "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE NOWAIT",
             table.name.sql()
-        ))
-        .map_err(|e| lock_error(e, &table.name.to_string(), options))?;
+        ));
+        if let Err(error) = locked {
+            let holders = match error.code().map(|c| c.code()) {
+                Some("55P03") => lock_holders(txn, &table.name.sql()),
+                _ => Vec::new(),
+            };
+            return Err(lock_error(
+                error,
+                &table.name.to_string(),
+                &holders,
+                options,
+            ));
+        }
     }
     txn.batch_execute("RELEASE SAVEPOINT seedsnap_lock")?;
     Ok(())
@@ -2593,13 +2613,50 @@ fn privilege_hint(error: anyhow::Error) -> anyhow::Error {
     }
 }
 
-fn lock_error(error: postgres::Error, table: &str, options: &ImportOptions) -> anyhow::Error {
+/// The sessions holding a lock on `table` (SQL text), each described for a person (see
+/// `src/catalog/lock_holders.sql`); read after the failed lock, in the import's transaction
+/// rolled back to before it. Empty when they cannot be read.
+fn lock_holders(txn: &mut Transaction<'_>, table: &str) -> Vec<String> {
+    const SQL: &str = include_str!("../catalog/lock_holders.sql");
+    if txn
+        .batch_execute("ROLLBACK TO SAVEPOINT seedsnap_lock")
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let rows = txn.query(SQL, &[&table]).unwrap_or_default();
+    rows.iter()
+        .map(|row| {
+            let (pid, role, application, state, seconds): (i32, String, String, String, i64) =
+                (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+            format!(
+                "pid {pid} (role {role}, application {application}, {state}, transaction open \
+                 {seconds} s)"
+            )
+        })
+        .collect()
+}
+
+fn lock_error(
+    error: postgres::Error,
+    table: &str,
+    holders: &[String],
+    options: &ImportOptions,
+) -> anyhow::Error {
     if error.code().map(|c| c.code()) == Some("55P03") {
+        let who = match holders.is_empty() {
+            true => "another session holds a conflicting lock (a running application or test?)"
+                .to_string(),
+            false => format!(
+                "held by {}; wait for it to end, or end it (SELECT pg_terminate_backend(pid)) if \
+                 it is a stale session, such as an interrupted seedsnap import still rolling back",
+                holders.join(", ")
+            ),
+        };
         return failure(
             ExitKind::Other,
             format!(
-                "could not lock {table} within {} s (--lock-timeout): another session holds a \
-                 conflicting lock (a running application or test?)",
+                "could not lock {table} within {} s (--lock-timeout): {who}; nothing was written",
                 options.lock_timeout_seconds
             ),
         );

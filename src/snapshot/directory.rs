@@ -85,6 +85,15 @@ impl SnapshotWriter {
         // Only a real directory: through a symlink, the swap replaces the link and the old
         // directory stays, and its files would share their inodes with the new snapshot's.
         let is_real_dir = fs::symlink_metadata(&final_dir).is_ok_and(|m| m.is_dir());
+        if let Ok(target) = fs::read_link(&final_dir) {
+            eprintln!(
+                "seedsnap: warning: {} is a symbolic link to {}: the new snapshot replaces the \
+                 link with a directory of its own, and {} keeps the previous snapshot",
+                final_dir.display(),
+                target.display(),
+                target.display()
+            );
+        }
         let previous =
             (is_real_dir && final_dir.join(MANIFEST_FILE).is_file()).then(|| final_dir.clone());
         Ok(SnapshotWriter {
@@ -243,9 +252,40 @@ fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
 }
 
 fn process_alive(pid: u32) -> bool {
+    // Not a process id (0 and negative ones name process groups).
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
     // SAFETY: signal 0 only checks that the process exists.
-    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    let rc = unsafe { libc::kill(pid, 0) };
     rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Removes the directories in `parent` that a killed seedsnap left: those `owner` gives the
+/// process id of (from the name), when that process is gone. `what` names them in the line that
+/// says so. Best effort: one that cannot be removed stays.
+pub fn remove_abandoned(parent: &Path, what: &str, owner: impl Fn(&str) -> Option<u32>) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = owner(&name) else {
+            continue;
+        };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        if fs::remove_dir_all(entry.path()).is_ok() {
+            eprintln!(
+                "seedsnap: removed {}, {what} left by a seedsnap that was killed",
+                entry.path().display()
+            );
+        }
+    }
 }
 
 /// Removes what an export killed earlier left beside `dir`, restoring the previous snapshot if
@@ -1069,6 +1109,25 @@ impl Read for HashingReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_a_gone_process_left_is_removed() {
+        let parent = tempfile::tempdir().unwrap();
+        // No process has this id: the kernel's limit is 2^22.
+        let gone = parent.path().join(".b-1.seedsnap-tmp-4194305");
+        let mine = parent
+            .path()
+            .join(format!(".b-2.seedsnap-tmp-{}", std::process::id()));
+        let other = parent.path().join("b-3");
+        for dir in [&gone, &mine, &other] {
+            fs::create_dir(dir).unwrap();
+            fs::write(dir.join("f"), "x").unwrap();
+        }
+        remove_abandoned(parent.path(), "a test's directory", |name| {
+            name.rsplit_once(".seedsnap-tmp-")?.1.parse().ok()
+        });
+        assert!(!gone.exists() && mine.exists() && other.exists());
+    }
     use crate::catalog::RowKey;
     use crate::snapshot::manifest::ManifestColumn;
 

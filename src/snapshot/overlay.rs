@@ -275,6 +275,14 @@ impl Merged {
     /// An empty temporary directory for a copy of the snapshot in `snapshot_dir` whose data
     /// files keep their line numbers (messages about it are relocated to `snapshot_dir`).
     pub fn derived_from(snapshot_dir: &Path) -> Result<Merged> {
+        // A copy a killed import left (SIGKILL runs no clean-up) holds links to every file.
+        super::directory::remove_abandoned(&std::env::temp_dir(), "a derived snapshot", |name| {
+            name.strip_prefix("seedsnap-derived-")?
+                .split_once('-')?
+                .0
+                .parse()
+                .ok()
+        });
         let dir = std::env::temp_dir().join(format!(
             "seedsnap-derived-{}-{}",
             std::process::id(),

@@ -154,13 +154,22 @@ fn a_lock_held_by_another_session_times_out_naming_the_table() {
     let target = cluster().create_db("lk_test", None, SMALL_SCHEMA);
     let before = target.fingerprint();
     let mut holder = target.client();
+    let holder_pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
     let mut hold = holder.transaction().unwrap();
-    hold.batch_execute("LOCK TABLE child IN ROW EXCLUSIVE MODE")
-        .unwrap();
+    hold.batch_execute(
+        "SET application_name = 'a_test_suite'; LOCK TABLE child IN ROW EXCLUSIVE MODE",
+    )
+    .unwrap();
     let started = std::time::Instant::now();
+    // The session that holds the lock is named, so that a stale one can be found and ended.
     import(&target, &dir, &["--lock-timeout", "1"])
         .code(1)
-        .stderr_has("could not lock public.child within 1 s");
+        .stderr_has("could not lock public.child within 1 s")
+        .stderr_has(&format!("held by pid {holder_pid} (role "))
+        .stderr_has("application a_test_suite");
     assert!(started.elapsed() < Duration::from_secs(20));
     drop(hold);
     drop(holder);
