@@ -229,6 +229,26 @@ impl Layout {
     }
 }
 
+/// The fields (stored-column positions) the source orders table `t`'s rows by, when one of them
+/// is masked: its rows are then sorted by the masked values instead (see
+/// [`masking::sort_rows_by_fields`]).
+fn order_fields_if_masked(catalog: &Catalog, plan: &masking::Plan, t: usize) -> Option<Vec<usize>> {
+    let table = &catalog.tables[t];
+    let stored: Vec<&str> = table.stored_columns().map(|c| c.name.as_str()).collect();
+    let fields: Vec<usize> = match table.row_key().columns() {
+        Some(key) => key
+            .iter()
+            .filter_map(|c| stored.iter().position(|s| s == c))
+            .collect(),
+        None => (0..stored.len()).collect(),
+    };
+    let masks = plan.tables.get(&t)?;
+    fields
+        .iter()
+        .any(|f| masks.iter().any(|m| m.field == *f))
+        .then_some(fields)
+}
+
 /// The masked tables' COPY text, by table index.
 type MaskedCopies = BTreeMap<usize, Vec<u8>>;
 
@@ -260,6 +280,15 @@ fn mask_copies(
     let started = Instant::now();
     let masked = masking::mask_tables(&prepared.masking, key, &mut masked_copies)?;
     masking::check_domains(client, &masked.domain_checks)?;
+    for (&t, data) in masked_copies.iter_mut() {
+        // Tables grouped by leaf partition keep the source's order inside each group.
+        if layout.groups.contains_key(&t) {
+            continue;
+        }
+        if let Some(fields) = order_fields_if_masked(&prepared.catalog, &prepared.masking, t) {
+            *data = masking::sort_rows_by_fields(data, &fields);
+        }
+    }
     for warning in &masked.paths_unmatched {
         progress.always(&format!("warning: {warning}"));
     }

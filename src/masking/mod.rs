@@ -1154,6 +1154,30 @@ pub fn mask_tables(
     })
 }
 
+/// Rows of COPY text (`data`, a line each) in the order of the given fields' masked text, then
+/// of the whole line: for a table whose rows the source orders by a column that is masked (a
+/// masked key, or any column of a keyless table). The source's order would tell each masked
+/// value's rank among the originals (the real emails' alphabetical order).
+pub fn sort_rows_by_fields(data: &[u8], fields: &[usize]) -> Vec<u8> {
+    let mut rows: Vec<(Vec<&[u8]>, &[u8])> = lines(data)
+        .map(|line| {
+            let all: Vec<&[u8]> = copy_text::split_fields(line).collect();
+            let key = fields
+                .iter()
+                .map(|&f| all.get(f).copied().unwrap_or(b""))
+                .collect();
+            (key, line)
+        })
+        .collect();
+    rows.sort();
+    let mut out = Vec::with_capacity(data.len());
+    for (_, line) in rows {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out
+}
+
 /// The lines of COPY text output, without their newlines.
 fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
     data.strip_suffix(b"\n")
@@ -1388,6 +1412,16 @@ mod tests {
             })
             .collect();
         assert_eq!(masked.len(), 26, "{masked:?}");
+    }
+
+    #[test]
+    fn rows_ordered_by_a_masked_key_are_sorted_by_its_masked_values() {
+        let data = b"3\tzed\tc\n1\tamy\tb\n2\tamy\ta\n";
+        assert_eq!(
+            sort_rows_by_fields(data, &[1]),
+            b"1\tamy\tb\n2\tamy\ta\n3\tzed\tc\n".to_vec()
+        );
+        assert_eq!(sort_rows_by_fields(b"", &[0]), Vec::<u8>::new());
     }
 
     #[test]

@@ -613,6 +613,13 @@ key_env = "TEST_MASK_KEY"
     .ok();
     assert!(run.stdout.contains("(email)=(<masked>)"), "{}", run.stdout);
     assert!(!run.stdout.contains("erin"), "{}", run.stdout);
+    // The file is in the order of the masked keys, not of the real addresses (erin1 … erin5).
+    export_masked(&cwd, &source, "snap", KEY_A, &[]).ok();
+    let file = std::fs::read_to_string(cwd.join("snap/public.accounts.tsv")).unwrap();
+    let keys: Vec<&str> = file.lines().skip(1).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
 }
 
 #[test]
