@@ -634,9 +634,18 @@ impl Resolved<'_> {
             types,
         } = masked;
         if rule.needs_text_column() && types.category != "S" {
+            // Only the rules that fit the type: hash needs text or a uuid, and JSON values
+            // take path rules for the strings inside them.
+            let instead = match types.base_type.as_str() {
+                "uuid" => "use hash, null, constant:VALUE or keep".to_string(),
+                "json" | "jsonb" => format!(
+                    "use a rule on a path inside it (\"{name}#path.to.field\" = \"{rule}\"), null, \
+                     constant:VALUE or keep"
+                ),
+                _ => "use null, constant:VALUE or keep".to_string(),
+            };
             problems.push(Problem::unplaced(format!(
-                "{name} is {}: the {rule} rule ({how}) writes text; use hash, null, \
-                 constant:VALUE or keep",
+                "{name} is {}: the {rule} rule ({how}) writes text; {instead}",
                 info.type_name
             )));
         }
@@ -1230,13 +1239,17 @@ pub fn resolve_collisions(
                 moved.insert((*value).clone(), c);
             }
             None => {
+                let roomier = match group.rule {
+                    Rule::Hash => "a wider column".to_string(),
+                    Rule::Email => "use hash, or a wider column".to_string(),
+                    _ => "use a rule with more room (hash, or email), or a wider column".into(),
+                };
                 return Err(crate::problem::refuse(
                     ExitKind::BadInput,
                     crate::problem::Problem::unplaced(format!(
                         "masking {} with the {} rule: {} distinct values must stay distinct \
                          (a unique key), but the rule found no free value for one of them after \
-                         {MAX_ATTEMPTS} attempts; use a rule with more room (hash, or email) or \
-                         a wider column; nothing was exported",
+                         {MAX_ATTEMPTS} attempts; {roomier}; nothing was exported",
                         group.root,
                         group.rule,
                         values.len()
