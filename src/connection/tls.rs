@@ -89,6 +89,10 @@ pub struct TlsPlan {
     /// Why `verify-ca` / `verify-full` cannot verify: no root certificate. Reported when TLS
     /// is first needed, since Unix sockets never use it (as in libpq).
     pub missing_root: Option<String>,
+    /// What is wrong with the client certificate's key file (missing, readable by others):
+    /// reported when TLS is first needed too, as in libpq; a socket or `sslmode=disable`
+    /// never reads it.
+    pub client_key_problem: Option<String>,
 }
 
 fn bad_input(message: String) -> anyhow::Error {
@@ -172,17 +176,19 @@ impl TlsPlan {
         let key = key
             .map(|k| PathBuf::from(&k.value))
             .or_else(|| default_file(home, "postgresql.key"));
+        let mut client_key_problem = None;
         let client = match (cert, key) {
             (Some(cert), Some(key)) if cert.exists() => {
                 if !key.exists() {
-                    return Err(bad_input(format!(
+                    client_key_problem = Some(format!(
                         "the client certificate {} is there but not its private key {}: give \
                          sslkey=FILE (or PGSSLKEY)",
                         cert.display(),
                         key.display()
-                    )));
+                    ));
+                } else if let Err(problem) = check_key_permissions(&key) {
+                    client_key_problem = Some(problem);
                 }
-                check_key_permissions(&key)?;
                 Some((cert, key))
             }
             _ => None,
@@ -207,6 +213,7 @@ impl TlsPlan {
             client,
             direct,
             missing_root,
+            client_key_problem,
         })
     }
 
@@ -226,7 +233,11 @@ impl TlsPlan {
     /// client's own connection is encrypted (the server's `pg_stat_ssl` describes the server's
     /// side, which behind a proxy is another connection).
     pub fn connector(&self) -> Result<ConnectorFor> {
-        if let Some(problem) = &self.missing_root {
+        if let Some(problem) = self
+            .missing_root
+            .as_ref()
+            .or(self.client_key_problem.as_ref())
+        {
             return Err(bad_input(problem.clone()));
         }
         let tls_error = |what: String, e: openssl::error::ErrorStack| {
@@ -313,7 +324,7 @@ pub type ConnectorFor = (
 );
 
 /// libpq refuses a private key that group or others can read (unless root owns it, 0640).
-fn check_key_permissions(key: &Path) -> Result<()> {
+fn check_key_permissions(key: &Path) -> Result<(), String> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let Ok(metadata) = std::fs::metadata(key) else {
         return Ok(());
@@ -321,11 +332,11 @@ fn check_key_permissions(key: &Path) -> Result<()> {
     let mode = metadata.permissions().mode();
     let root_owned_ok = metadata.uid() == 0 && mode & 0o037 == 0;
     if mode & 0o077 != 0 && !root_owned_ok {
-        return Err(bad_input(format!(
+        return Err(format!(
             "the private key file {} has group or world access; it must be 0600 or less \
              (chmod 0600 it)",
             key.display()
-        )));
+        ));
     }
     Ok(())
 }
@@ -417,19 +428,23 @@ mod tests {
         std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("postgresql.crt"), "c").unwrap();
         let decide = || TlsPlan::decide(None, None, None, None, None, Some(home.path()));
-        assert!(decide().unwrap_err().to_string().contains("postgresql.key"));
+        // Said when TLS is first needed (a connector), as libpq does: a Unix socket or
+        // sslmode=disable never reads the key.
+        let problem = |plan: TlsPlan| plan.connector().err().unwrap().to_string();
+        assert!(problem(decide().unwrap()).contains("postgresql.key"));
         std::fs::write(dir.join("postgresql.key"), "k").unwrap();
         std::fs::set_permissions(
             dir.join("postgresql.key"),
             std::fs::Permissions::from_mode(0o644),
         )
         .unwrap();
-        assert!(decide().unwrap_err().to_string().contains("chmod 0600"));
+        assert!(problem(decide().unwrap()).contains("chmod 0600"));
         std::fs::set_permissions(
             dir.join("postgresql.key"),
             std::fs::Permissions::from_mode(0o600),
         )
         .unwrap();
-        assert!(decide().unwrap().client.is_some());
+        let plan = decide().unwrap();
+        assert!(plan.client.is_some() && plan.client_key_problem.is_none());
     }
 }

@@ -1255,7 +1255,7 @@ pub fn resolve_collisions(
                         values.len()
                     ))
                     .kind(crate::problem::ProblemKind::Setting),
-                ))
+                ));
             }
         }
     }
