@@ -226,8 +226,9 @@ pub struct Group {
 /// under a unique key (`Q` and `q` in a unique `citext`). The rule is given the folded value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Fold {
-    /// A member is `citext`: case is ignored (folded with Unicode lower case; `citext` uses the
-    /// database's `lower()`, which agrees on every ASCII letter).
+    /// A member is `citext`, or has a unique index on `lower(column)` or `upper(column)`: case
+    /// is ignored (folded with Unicode lower case; the database's `lower()` agrees on every
+    /// ASCII letter).
     pub case: bool,
     /// A member is `char(n)`: trailing spaces are ignored.
     pub trailing_spaces: bool,
@@ -330,6 +331,8 @@ struct TypeInfo {
     category: String,
     max_chars: Option<usize>,
     domain_checks: bool,
+    /// A unique index on `lower(column)` or `upper(column)`.
+    case_blind_unique: bool,
 }
 
 fn read_types(
@@ -361,6 +364,7 @@ fn read_types(
                 category: row.get("category"),
                 max_chars: max_chars.map(|n| n as usize),
                 domain_checks: row.get("domain_checks"),
+                case_blind_unique: row.get("case_blind_unique"),
             },
         );
     }
@@ -707,7 +711,8 @@ impl Resolved<'_> {
         });
         let g = &mut plan.groups[group];
         g.members.push((column.0, field));
-        g.fold.case |= masked.types.base_type == "citext";
+        g.fold.case |= masked.types.base_type == "citext" || masked.types.case_blind_unique;
+        g.unique |= masked.types.case_blind_unique;
         g.fold.trailing_spaces |= masked.types.base_type == "bpchar";
         g.unique |= self.unique_columns.contains(column);
         g.fit.uuid = masked.types.base_type == "uuid";

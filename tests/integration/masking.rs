@@ -523,7 +523,9 @@ fn masked_keys_follow_how_their_types_compare() {
         CREATE TABLE logins (id int PRIMARY KEY, email citext REFERENCES members (email));
         CREATE TABLE codes (code char(12) PRIMARY KEY);
         CREATE TABLE uses (id int PRIMARY KEY, code varchar(12) REFERENCES codes (code));
-        CREATE TABLE letters (id int PRIMARY KEY, letter citext UNIQUE);";
+        CREATE TABLE letters (id int PRIMARY KEY, letter citext UNIQUE);
+        CREATE TABLE handles (id int PRIMARY KEY, handle varchar(4));
+        CREATE UNIQUE INDEX handles_lower ON handles (lower(handle));";
     let source = cluster().create_db(
         "mask_fold",
         None,
@@ -535,6 +537,8 @@ fn masked_keys_follow_how_their_types_compare() {
              INSERT INTO codes VALUES ('AB12'), ('CD34');
              INSERT INTO uses VALUES (1, 'AB12'), (2, 'CD34');
              INSERT INTO letters SELECT i, CASE WHEN i <= 13 THEN chr(96 + i) ELSE chr(64 + i) END
+               FROM generate_series(1, 26) AS i;
+             INSERT INTO handles SELECT i, CASE WHEN i <= 13 THEN chr(96 + i) ELSE chr(64 + i) END
                FROM generate_series(1, 26) AS i;"
         ),
     );
@@ -547,6 +551,7 @@ key_env = "TEST_MASK_KEY"
 "public.members.email" = "email"
 "public.codes.code" = "text"
 "public.letters.letter" = "text"
+"public.handles.handle" = "text"
 "#,
     );
     export_masked(&cwd, &source, "snap", KEY_A, &["--limit", "all"]).ok();
