@@ -383,10 +383,12 @@ impl Config {
                     &config.at(config.file.target.as_ref().expect("checked")),
                     format!("[target] pattern {pattern:?} is not a regular expression: {e}"),
                 )),
-                Ok(regex) if regex.is_match("") => problems.push(Problem::setting(
-                    &config.at(config.file.target.as_ref().expect("checked")),
-                    crate::safety::matches_every_name(pattern),
-                )),
+                Ok(regex) if crate::safety::matches_every_sample(&regex) => {
+                    problems.push(Problem::setting(
+                        &config.at(config.file.target.as_ref().expect("checked")),
+                        crate::safety::matches_every_name(pattern),
+                    ))
+                }
                 Ok(_) => {}
             }
         }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use postgres::{GenericClient, Transaction};
 use serde::Serialize;
 
@@ -112,7 +112,19 @@ fn lock_tables(txn: &mut Transaction<'_>, catalog: &Catalog) -> Result<()> {
         "LOCK TABLE ONLY {} IN ACCESS SHARE MODE",
         names.join(", ")
     ))
-    .context("locking the tables to read (ACCESS SHARE, as pg_dump does)")
+    .map_err(|error| {
+        let denied = error.code().map(|c| c.code()) == Some("42501");
+        let error = anyhow::Error::new(error)
+            .context("locking the tables to read (ACCESS SHARE, as pg_dump does)");
+        match denied {
+            true => error.context(
+                "the reading role lacks SELECT on a table of the export: grant it (GRANT SELECT \
+                 ON ALL TABLES IN SCHEMA … TO the role), or leave the table out with --exclude \
+                 schema.table",
+            ),
+            false => error,
+        }
+    })
 }
 
 /// Catalog, scope, plan and selection, inside the caller's transaction.

@@ -109,15 +109,23 @@ pub fn default_verdict(dbname: &str) -> NameVerdict {
     }
 }
 
-/// Why a pattern that matches the empty string is refused: searched in a name, it matches
-/// every name (`""` from an unset variable, `.*`, `|`, `^`), and the guard would let any
-/// database through.
+/// Names no test-database pattern may match all of: a pattern that does (`""` from an unset
+/// variable, `.*`, `.+`, `|`, `\w`) matches any name, production's included.
+const NOT_TEST_NAMES: [&str; 5] = ["demo", "prod", "production", "app", "x"];
+
+/// Whether `regex` matches every one of [`NOT_TEST_NAMES`].
+pub fn matches_every_sample(regex: &regex::Regex) -> bool {
+    NOT_TEST_NAMES.iter().all(|name| regex.is_match(name))
+}
+
+/// Why such a pattern is refused: the guard would let any database through.
 pub fn matches_every_name(pattern: &str) -> String {
     format!(
-        "the target pattern {pattern:?} matches the empty string, so it matches every database \
-         name and would let any database through the guard (an unset variable in \
-         --target-pattern \"$VAR\"?): name what your test databases are called, e.g. ^qa_, or \
-         leave the pattern out for the default rule"
+        "the target pattern {pattern:?} matches any database name ({}), so it would let any \
+         database through the guard (an unset variable in --target-pattern \"$VAR\"?): name \
+         what your test databases are called, e.g. ^qa_, or leave the pattern out for the \
+         default rule",
+        NOT_TEST_NAMES.join(", ")
     )
 }
 
@@ -139,7 +147,7 @@ pub fn name_verdict(dbname: &str, pattern: Option<&str>) -> Result<NameVerdict> 
                 ),
             )
         })?;
-    if regex.is_match("") {
+    if matches_every_sample(&regex) {
         return Err(crate::problem::refuse(
             ExitKind::BadInput,
             crate::problem::Problem::setting("--target-pattern", matches_every_name(pattern)),
@@ -391,12 +399,18 @@ mod tests {
     #[test]
     fn a_pattern_that_matches_every_name_is_refused() {
         let mut o = options(false, false);
-        for every in ["", ".*", "|", "^", "x?", "(?:qa)*"] {
+        for every in ["", ".*", "|", "^", "x?", "(?:qa)*", ".+", "\\w", "."] {
             o.pattern = Some(every.into());
             let error = decide_name("demo", &o, false).unwrap_err();
             assert_eq!(crate::error::exit_kind(&error), ExitKind::BadInput);
-            assert!(format!("{error:#}").contains("matches every database name"));
+            assert!(format!("{error:#}").contains("matches any database name"));
         }
+        // A pattern that matches no name refuses every target: safe, and not this error.
+        o.pattern = Some("^$".into());
+        assert!(matches!(
+            decide_name("demo", &o, false).unwrap(),
+            NameDecision::Refused(_)
+        ));
         o.pattern = Some("^qa_".into());
         assert!(decide_name("qa_app", &o, false).is_ok());
     }

@@ -171,18 +171,22 @@ fn write_manifest(snapshot: &SnapshotDir) -> Result<()> {
 /// The name of `seal`'s new manifest until it replaces the old one, before the process id.
 pub const SEAL_TEMP_PREFIX: &str = ".manifest.json.seal-";
 
-/// Removes new manifests that a `seal` killed before its rename left behind: the manifest
-/// beside them is still the one they would have replaced.
+/// Removes new manifests that a `seal` killed before its rename left behind (its process is
+/// gone): the manifest beside them is still the one they would have replaced.
 fn remove_leftover_manifests(dir: &Path) -> Result<()> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Ok(()); // Opening the snapshot says what is wrong with the directory.
     };
     for entry in entries.filter_map(|e| e.ok()) {
-        if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(SEAL_TEMP_PREFIX)
-        {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(SEAL_TEMP_PREFIX) else {
+            continue;
+        };
+        // Another seal of the same directory still running keeps its file.
+        let running = pid.parse::<u32>().is_ok_and(|pid| {
+            pid != std::process::id() && crate::snapshot::directory::process_alive(pid)
+        });
+        if !running {
             fs::remove_file(entry.path()).with_context(|| {
                 format!(
                     "removing {}, left by an interrupted seal",

@@ -362,7 +362,8 @@ pub fn security(
         Err(_) if plan.mode.requires_tls() => {
             format!("encrypted ({checked}; sslmode={})", plan.mode.name())
         }
-        Err(_) => format!("encryption unknown (sslmode={})", plan.mode.name()),
+        // seedsnap's own connection made no TLS handshake: plaintext, whatever the server says.
+        Err(_) => format!("NOT encrypted (sslmode={})", plan.mode.name()),
     }
 }
 

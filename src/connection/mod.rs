@@ -294,6 +294,8 @@ impl Endpoint {
     /// (the export's parallel readers, which import the first session's snapshot) are opened
     /// through it.
     pub fn connect_reached(&self, side: Side) -> Result<(Client, Reached)> {
+        // Until a session is open again, the name lists every host: a failure here names them.
+        *self.reached.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let mut targets = self.targets.clone();
         if self.load_balance {
             connect::shuffle(&mut targets);

@@ -1655,6 +1655,7 @@ impl Loader<'_, '_> {
             crate::snapshot::directory::remove_abandoned(
                 &self.options.backup_root,
                 "an unfinished backup",
+                std::time::Duration::ZERO,
                 |name| {
                     let (_, pid) = name.strip_prefix('.')?.rsplit_once(".seedsnap-tmp-")?;
                     pid.parse().ok()
@@ -2627,12 +2628,17 @@ fn lock_holders(txn: &mut Transaction<'_>, table: &str) -> Vec<String> {
     let rows = txn.query(SQL, &[&table]).unwrap_or_default();
     rows.iter()
         .map(|row| {
-            let (pid, role, application, state, seconds): (i32, String, String, String, i64) =
-                (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
-            format!(
-                "pid {pid} (role {role}, application {application}, {state}, transaction open \
-                 {seconds} s)"
-            )
+            let (pid, role, application): (i32, String, String) =
+                (row.get(0), row.get(1), row.get(2));
+            // Another role's state and transaction start are hidden without
+            // pg_read_all_stats: said so, not guessed.
+            let (state, seconds): (Option<String>, Option<i64>) = (row.get(3), row.get(4));
+            let state = state.unwrap_or_else(|| "state hidden".into());
+            let age = match seconds {
+                Some(seconds) => format!("transaction open {seconds} s"),
+                None => "transaction age hidden".into(),
+            };
+            format!("pid {pid} (role {role}, application {application}, {state}, {age})")
         })
         .collect()
 }
@@ -2783,8 +2789,15 @@ pub fn render_summary(report: &ImportReport) -> String {
         )),
     }
     let inserted: u64 = report.tables.iter().map(|t| t.inserted).sum();
+    let verified = match report.bookkeeping_kept.len() {
+        0 => "every snapshot row verified present".to_string(),
+        kept => format!(
+            "every snapshot row verified present, but for the {kept} migration bookkeeping \
+             table(s) kept as the target has them"
+        ),
+    };
     text.push_str(&format!(
-        "{} {} rows into {} tables of {} in {}; every snapshot row verified present\n",
+        "{} {} rows into {} tables of {} in {}; {verified}\n",
         if report.committed {
             "imported"
         } else {

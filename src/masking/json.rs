@@ -201,6 +201,11 @@ impl Rewriter<'_> {
     /// enclosing keys and elements took.
     fn value(&mut self, active: &[(usize, usize)]) -> Result<(), String> {
         self.skip_space();
+        if active.is_empty() {
+            // No rule reaches inside: skipped without recursion, so the depth of the walk is
+            // bounded by the rules' paths, not by how deep the value nests.
+            return self.skip_value();
+        }
         match self.peek() {
             Some(b'{') => {
                 self.at += 1;
@@ -275,6 +280,44 @@ impl Rewriter<'_> {
                 Ok(())
             }
             None => Err("unexpected end of JSON".to_string()),
+        }
+    }
+
+    /// Steps over one value (already known to be valid JSON), nesting counted, not recursed.
+    fn skip_value(&mut self) -> Result<(), String> {
+        let mut depth = 0usize;
+        loop {
+            self.skip_space();
+            match self.peek() {
+                None => return Err("unexpected end of JSON".to_string()),
+                Some(b'"') => {
+                    self.string()?;
+                }
+                Some(b'{' | b'[') => {
+                    self.at += 1;
+                    depth += 1;
+                    continue;
+                }
+                Some(b'}' | b']') => {
+                    self.at += 1;
+                    depth = depth.saturating_sub(1);
+                }
+                Some(b',' | b':') => {
+                    self.at += 1;
+                    continue;
+                }
+                Some(_) => {
+                    while let Some(b) = self.peek() {
+                        if matches!(b, b',' | b'}' | b']' | b':' | b' ' | b'\t' | b'\n' | b'\r') {
+                            break;
+                        }
+                        self.at += 1;
+                    }
+                }
+            }
+            if depth == 0 {
+                return Ok(());
+            }
         }
     }
 
@@ -385,6 +428,9 @@ mod tests {
         // A value no rule reaches comes back as it was.
         let plain = "[1.50, {\"k\": \"v\"}]";
         assert_eq!(mask(&key, &rules, plain, &mut matched).unwrap(), plain);
+        // Nesting deeper than any path is stepped over, not recursed into.
+        let deep = format!("{{\"x\": {}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(mask(&key, &rules, &deep, &mut matched).unwrap(), deep);
         for bad in ["{not json", "[1,]", "\"open", "{\"a\":1} x"] {
             assert!(mask(&key, &rules, bad, &mut matched).is_err(), "{bad}");
         }

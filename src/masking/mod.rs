@@ -220,10 +220,13 @@ pub struct Group {
     pub fold: Fold,
 }
 
-/// What the equality of a group's types ignores: values it calls equal must be masked alike (a
-/// `citext` child's `ANN@X.ORG` references its parent's `ann@x.org`; a `varchar` child's `AB12`
-/// a `char(12)` parent's `AB12` padded with spaces), and masked values it calls equal collide
-/// under a unique key (`Q` and `q` in a unique `citext`). The rule is given the folded value.
+/// What the equality of a group's root column ignores (the column with the rule, whose key
+/// the others reference and compare with): values it calls equal must be masked alike (a
+/// `citext` child's `ANN@X.ORG` references its `citext` parent's `ann@x.org`; a `varchar`
+/// child's `AB12` a `char(12)` parent's `AB12` padded with spaces), and masked values it calls
+/// equal collide under a unique key (`Q` and `q` in a unique `citext`). The rule is given the
+/// folded value. A child's own type does not fold the group: a case-sensitive `text` key may
+/// hold `Ann` and `ann`, which must stay two masked values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Fold {
     /// A member is `citext`, or has a unique index on `lower(column)` or `upper(column)`: case
@@ -711,9 +714,14 @@ impl Resolved<'_> {
         });
         let g = &mut plan.groups[group];
         g.members.push((column.0, field));
-        g.fold.case |= masked.types.base_type == "citext" || masked.types.case_blind_unique;
+        // How the values compare is the root's to say: the columns that reference it compare
+        // with its key's equality, and a case-sensitive unique root may hold `Ann` and `ann`,
+        // which a citext child folding the group would make one masked value twice.
+        if column == root {
+            g.fold.case = masked.types.base_type == "citext" || masked.types.case_blind_unique;
+            g.fold.trailing_spaces = masked.types.base_type == "bpchar";
+        }
         g.unique |= masked.types.case_blind_unique;
-        g.fold.trailing_spaces |= masked.types.base_type == "bpchar";
         g.unique |= self.unique_columns.contains(column);
         g.fit.uuid = masked.types.base_type == "uuid";
         g.fit.max_chars = match (g.fit.max_chars, masked.types.max_chars) {

@@ -270,8 +270,7 @@ pub fn apply(key: &Key, rule: &Rule, fit: Fit, attempt: u32, value: &str) -> Opt
             LAST_NAMES[stream().below(LAST_NAMES.len())].to_string(),
             fit.max_chars,
         ),
-        // Letters too: a vanity number (555-CALL-BOB) spells part of itself.
-        Rule::Phone => same_shape(&mut stream(), value, true),
+        Rule::Phone => phone(&mut stream(), value),
         Rule::Text => same_shape(&mut stream(), value, true),
         Rule::Hash => {
             let mut s = stream();
@@ -319,6 +318,30 @@ fn email(stream: &mut Stream, max_chars: Option<usize>) -> String {
     }
     let digits = max.saturating_sub(EMAIL_DOMAIN.len()).clamp(1, 8);
     format!("{}{EMAIL_DOMAIN}", &tag[..digits])
+}
+
+/// A phone number's shape: digits and letters masked (a vanity number, `555-CALL-BOB`, spells
+/// part of itself), except the words that mark an extension (`x`, `ext`, `ext.`,
+/// `extension`), which a format CHECK may expect and which say nothing personal.
+fn phone(stream: &mut Stream, value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(c) = rest.chars().next() {
+        let run_len = match c.is_alphabetic() {
+            true => rest
+                .find(|c: char| !c.is_alphabetic())
+                .unwrap_or(rest.len()),
+            false => rest.find(char::is_alphabetic).unwrap_or(rest.len()),
+        };
+        let (run, after) = rest.split_at(run_len);
+        let marker = matches!(run.to_ascii_lowercase().as_str(), "x" | "ext" | "extension");
+        match marker {
+            true => out.push_str(run),
+            false => out.push_str(&same_shape(stream, run, true)),
+        }
+        rest = after;
+    }
+    out
 }
 
 /// The value with each ASCII digit replaced by a keyed digit, and (when `letters`) each letter
@@ -434,6 +457,13 @@ mod tests {
             "{vanity}"
         );
         assert!(vanity.chars().all(|c| !c.is_lowercase()), "{vanity}");
+        // An extension marker stays: a format CHECK may expect it.
+        for value in ["555-0100 x12", "555-0100 ext. 12", "555 0100 Extension 9"] {
+            let masked = mask("phone", value);
+            let letters = |v: &str| v.chars().filter(|c| c.is_alphabetic()).collect::<String>();
+            assert_eq!(letters(&masked), letters(value), "{masked}");
+            assert_ne!(masked, value);
+        }
     }
 
     #[test]

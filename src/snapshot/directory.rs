@@ -251,7 +251,7 @@ fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
-fn process_alive(pid: u32) -> bool {
+pub fn process_alive(pid: u32) -> bool {
     // Not a process id (0 and negative ones name process groups).
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
@@ -265,9 +265,16 @@ fn process_alive(pid: u32) -> bool {
 }
 
 /// Removes the directories in `parent` that a killed seedsnap left: those `owner` gives the
-/// process id of (from the name), when that process is gone. `what` names them in the line that
+/// process id of (from the name), when that process is gone and the directory was last changed
+/// at least `min_age` ago (a directory shared between containers, such as `/tmp`, may hold a
+/// live seedsnap's whose process id this one cannot see). `what` names them in the line that
 /// says so. Best effort: one that cannot be removed stays.
-pub fn remove_abandoned(parent: &Path, what: &str, owner: impl Fn(&str) -> Option<u32>) {
+pub fn remove_abandoned(
+    parent: &Path,
+    what: &str,
+    min_age: std::time::Duration,
+    owner: impl Fn(&str) -> Option<u32>,
+) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
@@ -277,6 +284,15 @@ pub fn remove_abandoned(parent: &Path, what: &str, owner: impl Fn(&str) -> Optio
             continue;
         };
         if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        let old_enough = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|changed| changed.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
+        if !old_enough {
             continue;
         }
         if fs::remove_dir_all(entry.path()).is_ok() {
@@ -956,11 +972,21 @@ impl SnapshotDir {
             }
             Some((_, Ok(header))) => {
                 if [header, b"\n"].concat() != expected_header.as_bytes() {
+                    // The usual culprits, named: an editor's byte order mark, CRLF line ends.
+                    let why = if header.starts_with("\u{feff}".as_bytes()) {
+                        " (it starts with a UTF-8 byte order mark, which an editor added: save \
+                         the file without BOM)"
+                    } else if header.ends_with(b"\r") {
+                        " (it ends with a carriage return: was the file converted to CRLF line \
+                         endings? git's core.autocrlf does that; see .gitattributes)"
+                    } else {
+                        ""
+                    };
                     problems.push(problem(
                         Some(1),
                         None,
                         format!(
-                            "header is {:?} but the manifest lists the columns {:?}",
+                            "header is {:?} but the manifest lists the columns {:?}{why}",
                             String::from_utf8_lossy(header),
                             expected_header.trim_end()
                         ),
@@ -1123,9 +1149,12 @@ mod tests {
             fs::create_dir(dir).unwrap();
             fs::write(dir.join("f"), "x").unwrap();
         }
-        remove_abandoned(parent.path(), "a test's directory", |name| {
-            name.rsplit_once(".seedsnap-tmp-")?.1.parse().ok()
-        });
+        remove_abandoned(
+            parent.path(),
+            "a test's directory",
+            std::time::Duration::ZERO,
+            |name| name.rsplit_once(".seedsnap-tmp-")?.1.parse().ok(),
+        );
         assert!(!gone.exists() && mine.exists() && other.exists());
     }
     use crate::catalog::RowKey;

@@ -276,13 +276,20 @@ impl Merged {
     /// files keep their line numbers (messages about it are relocated to `snapshot_dir`).
     pub fn derived_from(snapshot_dir: &Path) -> Result<Merged> {
         // A copy a killed import left (SIGKILL runs no clean-up) holds links to every file.
-        super::directory::remove_abandoned(&std::env::temp_dir(), "a derived snapshot", |name| {
-            name.strip_prefix("seedsnap-derived-")?
-                .split_once('-')?
-                .0
-                .parse()
-                .ok()
-        });
+        // Shared between containers, the temporary directory may hold a live import's copy
+        // whose process this one cannot see: only a day-old one is taken for abandoned.
+        super::directory::remove_abandoned(
+            &std::env::temp_dir(),
+            "a derived snapshot",
+            std::time::Duration::from_secs(24 * 3600),
+            |name| {
+                name.strip_prefix("seedsnap-derived-")?
+                    .split_once('-')?
+                    .0
+                    .parse()
+                    .ok()
+            },
+        );
         let dir = std::env::temp_dir().join(format!(
             "seedsnap-derived-{}-{}",
             std::process::id(),

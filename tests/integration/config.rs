@@ -291,7 +291,7 @@ fn a_target_pattern_flag_replaces_the_files_pattern() {
     set_target_pattern(&cwd, "");
     seedsnap_in(&cwd, &["import", "-q", "--dir", dir], &[])
         .code(4)
-        .stderr_has("matches every database name");
+        .stderr_has("matches any database name");
     set_target_pattern(&cwd, "^staging_");
     seedsnap_in(
         &cwd,

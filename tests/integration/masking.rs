@@ -524,6 +524,8 @@ fn masked_keys_follow_how_their_types_compare() {
         CREATE TABLE codes (code char(12) PRIMARY KEY);
         CREATE TABLE uses (id int PRIMARY KEY, code varchar(12) REFERENCES codes (code));
         CREATE TABLE letters (id int PRIMARY KEY, letter citext UNIQUE);
+        CREATE TABLE people (email text PRIMARY KEY);
+        CREATE TABLE contacts (id int PRIMARY KEY, email citext REFERENCES people (email));
         CREATE TABLE handles (id int PRIMARY KEY, handle varchar(4));
         CREATE UNIQUE INDEX handles_lower ON handles (lower(handle));";
     let source = cluster().create_db(
@@ -538,6 +540,9 @@ fn masked_keys_follow_how_their_types_compare() {
              INSERT INTO uses VALUES (1, 'AB12'), (2, 'CD34');
              INSERT INTO letters SELECT i, CASE WHEN i <= 13 THEN chr(96 + i) ELSE chr(64 + i) END
                FROM generate_series(1, 26) AS i;
+             -- A case-sensitive key holds both spellings; a citext child must not merge them.
+             INSERT INTO people VALUES ('Ann@corp.example.net'), ('ann@corp.example.net');
+             INSERT INTO contacts VALUES (1, 'Ann@corp.example.net'), (2, 'ann@corp.example.net');
              INSERT INTO handles SELECT i, CASE WHEN i <= 13 THEN chr(96 + i) ELSE chr(64 + i) END
                FROM generate_series(1, 26) AS i;"
         ),
@@ -552,6 +557,7 @@ key_env = "TEST_MASK_KEY"
 "public.codes.code" = "text"
 "public.letters.letter" = "text"
 "public.handles.handle" = "text"
+"public.people.email" = "email"
 "#,
     );
     export_masked(&cwd, &source, "snap", KEY_A, &["--limit", "all"]).ok();
@@ -561,7 +567,12 @@ key_env = "TEST_MASK_KEY"
         .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
         .collect::<String>()
         .to_lowercase();
-    assert!(!all.contains("heidi@") && !all.contains("ivan@") && !all.contains("ab12"));
+    assert!(
+        !all.contains("heidi@")
+            && !all.contains("ivan@")
+            && !all.contains("ann@")
+            && !all.contains("ab12")
+    );
     // The snapshot's keys resolve as the server compares them, and its unique values stay
     // unique: verify and a load into the same schema both pass.
     seedsnap_in(
