@@ -30,7 +30,15 @@ impl fmt::Display for LineError {
             }
             LineError::BadEscape { sequence, .. } => write!(
                 f,
-                "bad escape {sequence:?} (seedsnap reads only the escapes it writes, \\b \\f \\n \\r \\t \\v \\\\ and \\N, so that every value has one spelling: write the character itself, not a \\x, octal or other escape PostgreSQL's COPY would also read)"
+                "bad escape \"{}\" (seedsnap reads only the escapes it writes, \\b \\f \\n \\r \\t \\v \\\\ and \\N, so that every value has one spelling: write the character itself, not a \\x, octal or other escape PostgreSQL's COPY would also read)",
+                // As written in the file: the backslash once, other characters made visible.
+                sequence
+                    .chars()
+                    .map(|c| match c {
+                        '\\' => "\\".to_string(),
+                        c => c.escape_debug().to_string(),
+                    })
+                    .collect::<String>()
             ),
             LineError::EscapedNull { .. } => {
                 write!(f, "\\N inside a value (\\N must be the whole field)")

@@ -74,6 +74,21 @@ impl SnapshotWriter {
         let parent = final_dir
             .parent()
             .context("the snapshot directory has no parent directory")?;
+        if let Some(file) = parent
+            .ancestors()
+            .find(|p| fs::metadata(p).is_ok_and(|m| !m.is_dir()))
+        {
+            return Err(problem::refuse(
+                ExitKind::BadInput,
+                Problem::unplaced(format!(
+                    "cannot write the snapshot to {}: {} is a file, not a directory; choose \
+                     another --dir",
+                    final_dir.display(),
+                    file.display()
+                ))
+                .kind(ProblemKind::Directory),
+            ));
+        }
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         recover_leftovers(&final_dir)?;
         check_replaceable(&final_dir)?;

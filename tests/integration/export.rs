@@ -409,6 +409,17 @@ fn export_refuses_to_replace_a_directory_that_is_not_a_snapshot() {
         std::fs::read_to_string(dir.join("precious.txt")).unwrap(),
         "keep me"
     );
+    // A path through a file is named as such.
+    let under_a_file = dir.join("precious.txt").join("snap");
+    seedsnap(&[
+        "export",
+        "--source",
+        &demo.url(),
+        "--dir",
+        under_a_file.to_str().unwrap(),
+    ])
+    .code(4)
+    .stderr_has("precious.txt is a file, not a directory");
 }
 
 #[test]
