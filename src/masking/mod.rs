@@ -229,9 +229,9 @@ pub struct Group {
 /// hold `Ann` and `ann`, which must stay two masked values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Fold {
-    /// A member is `citext`, or has a unique index on `lower(column)` or `upper(column)`: case
-    /// is ignored (folded with Unicode lower case; the database's `lower()` agrees on every
-    /// ASCII letter).
+    /// The root is `citext`, or has a unique index on `lower(column)` or `upper(column)`: case
+    /// is ignored (folded character by character, as the database's `lower()` does; it agrees
+    /// on every ASCII letter, and on other letters in most locales).
     pub case: bool,
     /// A member is `char(n)`: trailing spaces are ignored.
     pub trailing_spaces: bool,
@@ -245,7 +245,19 @@ impl Fold {
             false => value,
         };
         match self.case {
-            true => value.to_lowercase().into(),
+            // Character by character, as the database's lower() (towlower) does: no final
+            // sigma or other context, and a character whose lower case is several keeps itself.
+            true => value
+                .chars()
+                .map(|c| {
+                    let mut lower = c.to_lowercase();
+                    match (lower.next(), lower.next()) {
+                        (Some(single), None) => single,
+                        _ => c,
+                    }
+                })
+                .collect::<String>()
+                .into(),
             false => value.into(),
         }
     }
@@ -1415,6 +1427,9 @@ mod tests {
             trailing_spaces: true,
         };
         assert_eq!(fold.input("Ann@X.org  "), "ann@x.org");
+        // As towlower: no final sigma, no expansion.
+        assert_eq!(fold.input("ΟΔΟΣ"), "οδοσ");
+        assert_eq!(fold.input("İ"), "İ");
         assert_eq!(Fold::default().input("Ann  "), "Ann  ");
         // 26 letters of one character, half of them upper case: distinct in a unique citext.
         let values: BTreeSet<String> = (0..26u8)
