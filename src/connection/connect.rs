@@ -189,7 +189,17 @@ pub fn cause(failed: &Failed, target: &HostTarget, plan: &TlsPlan, user: &str) -
             )
         }
         Failed::Refused(error, _) if error.as_db_error().is_some() => {
-            return format!("{label}: {}", describe_pg_error(error))
+            // A refused password read from a file: say which file, as psql does.
+            let from_file = match (&target.password_file, error.code()) {
+                (Some(file), Some(code)) if code.code() == "28P01" => {
+                    format!(
+                        " (the password was read from the password file {})",
+                        file.display()
+                    )
+                }
+                _ => String::new(),
+            };
+            return format!("{label}: {}{from_file}", describe_pg_error(error));
         }
         Failed::Refused(error, reason) => (error, reason),
     };

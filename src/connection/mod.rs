@@ -117,6 +117,9 @@ pub struct HostTarget {
     pub port: u16,
     /// A Unix socket: `host` is a directory and no `hostaddr` is given.
     pub socket: bool,
+    /// The password file the password came from (none given in the settings), for a refused
+    /// password to say where it was read, as psql does.
+    pub password_file: Option<std::path::PathBuf>,
 }
 
 impl HostTarget {
@@ -587,10 +590,12 @@ fn host_targets(
         // so TLS (sslmode) applies: it is a socket only without one.
         let socket = host.starts_with('/') && address.is_none();
         config.port(port);
+        let mut password_file = None;
         let password = value(settings, "password").map(str::to_string).or_else(|| {
-            passfile
-                .as_deref()
-                .and_then(|path| passfile::pgpass_lookup(path, &host, port, dbname, user))
+            let path = passfile.as_deref()?;
+            let found = passfile::pgpass_lookup(path, &host, port, dbname, user)?;
+            password_file = Some(path.to_path_buf());
+            Some(found)
         });
         if let Some(password) = password {
             config.password(password);
@@ -601,6 +606,7 @@ fn host_targets(
             address,
             port,
             socket,
+            password_file,
         });
     }
     Ok(targets)

@@ -470,6 +470,20 @@ fn passwords_come_from_passfiles_and_settings_from_service_files() {
         let run = run.ok();
         assert!(!run.stderr.contains("pw-s3cret-word") && !run.stdout.contains("pw-s3cret-word"));
     }
+    // A wrong password from the file: the refusal says which file it came from.
+    let wrong = dir.join("wrong-passfile");
+    std::fs::write(
+        &wrong,
+        format!("localhost:{}:*:pwuser:not-the-word\n", s.port),
+    )
+    .unwrap();
+    private(&wrong);
+    plan(&format!("{url} passfile={}", wrong.display()), &[])
+        .code(6)
+        .stderr_has(&format!(
+            "(the password was read from the password file {})",
+            wrong.display()
+        ));
     // A service file names host, port, user and TLS; PGHOST does not override it, explicit
     // keys do.
     let services = dir.join("services.conf");
