@@ -288,9 +288,8 @@ pub struct TargetArgs {
     /// not match the whole name: anchor it with ^...$ for that). It replaces the default rule:
     /// test, tests or testing must be a whole word of the name (words split at anything but
     /// letters and digits, where letters meet digits, and at lower-to-upper case changes), and
-    /// no word may be prod,
-    /// production or live. Default: the pattern of the config file's target section, else
-    /// that rule.
+    /// no word may be prod, production or live. A pattern that matches any name ("", .*, .+)
+    /// is refused. Default: the pattern of the config file's target section, else that rule.
     #[arg(long, value_name = "REGEX")]
     pub target_pattern: Option<String>,
     /// Load into a database that the name rule refuses. At a terminal you must also type the
@@ -316,7 +315,9 @@ pub struct TargetArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Empty the snapshot's tables first, after backing up their contents to a new
-    /// timestamped snapshot directory (restorable with `seedsnap import`).
+    /// timestamped snapshot directory (restorable with `seedsnap import`). A migration tool's
+    /// bookkeeping table that records migrations in the target is neither emptied nor loaded:
+    /// it describes the target's own schema.
     #[arg(long)]
     pub truncate_first: bool,
     /// Where --truncate-first writes its backups.
@@ -339,7 +340,8 @@ pub struct TargetArgs {
     /// (each is named in a warning); a key the target declares is still enforced.
     #[arg(long, value_name = "NAME", value_parser = parse_skip)]
     pub skip_missing: Vec<crate::snapshot::skip::SkipItem>,
-    /// How long to wait for a lock on a target table before giving up, in seconds.
+    /// How long to wait for a lock on a target table before giving up, in whole seconds (0:
+    /// no limit). Giving up names the sessions that hold the table.
     #[arg(long, default_value_t = 30)]
     pub lock_timeout: u64,
     /// How rows reach tables loaded straight from their files: auto (COPY, except that

@@ -184,6 +184,15 @@ pub fn compare(snapshot: &[MigrationState], target: &[MigrationState]) -> Vec<St
             ours.describe(),
             theirs.describe()
         );
+        if !theirs.records_any() {
+            notes.push(format!(
+                "the snapshot was taken at migration {}; the target's {} is empty (a schema \
+                 loaded from a dump?): the snapshot's rows are loaded and then describe it",
+                ours.describe(),
+                ours.table
+            ));
+            continue;
+        }
         match order(ours, theirs) {
             Some(Ordering::Equal) => {}
             Some(Ordering::Greater) => notes.push(format!(
@@ -240,9 +249,10 @@ pub fn kept<'a>(
                 .iter()
                 .find(|s| s.tool == theirs.tool && s.table == theirs.table);
             let (snapshot_side, differs) = match ours {
-                Some(ours) if order(ours, theirs) == Some(Ordering::Equal) => {
-                    ("the snapshot's rows record the same".to_string(), false)
-                }
+                Some(ours) if order(ours, theirs) == Some(Ordering::Equal) => (
+                    "the snapshot's rows record the same latest migration and count".to_string(),
+                    false,
+                ),
                 Some(ours) => (
                     format!("the snapshot's rows ({}) were not loaded", ours.describe()),
                     true,
@@ -285,8 +295,9 @@ pub fn recorded_by_load(
             Some((
                 was.table.clone(),
                 format!(
-                    "the snapshot's rows of {} would record migration {} in a target whose schema \
-                     lacks parts of the snapshot's: as applied, migrations the target never ran",
+                    "the snapshot's rows of {} would record migration {} while --skip-missing \
+                     leaves parts of the snapshot out: as applied, migrations whose tables or \
+                     columns the target may lack",
                     was.table,
                     now.describe(),
                 ),

@@ -121,7 +121,7 @@ pub fn matches_every_sample(regex: &regex::Regex) -> bool {
 /// Why such a pattern is refused: the guard would let any database through.
 pub fn matches_every_name(pattern: &str) -> String {
     format!(
-        "the target pattern {pattern:?} matches any database name ({}), so it would let any \
+        "the target pattern \"{pattern}\" matches any database name ({}), so it would let any \
          database through the guard (an unset variable in --target-pattern \"$VAR\"?): name \
          what your test databases are called, e.g. ^qa_, or leave the pattern out for the \
          default rule",

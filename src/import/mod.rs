@@ -2654,8 +2654,9 @@ fn lock_error(
             true => "another session holds a conflicting lock (a running application or test?)"
                 .to_string(),
             false => format!(
-                "held by {}; wait for it to end, or end it (SELECT pg_terminate_backend(pid)) if \
-                 it is a stale session, such as an interrupted seedsnap import still rolling back",
+                "held by {}; wait for it to end, or have it ended (SELECT \
+                 pg_terminate_backend(pid), as a superuser or its own role) if it is a stale \
+                 session, such as an interrupted seedsnap import still rolling back",
                 holders.join(", ")
             ),
         };

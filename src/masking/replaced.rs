@@ -124,7 +124,18 @@ pub fn refuse_unmasking(
         .iter()
         .map(|leak| {
             let (table, column) = split_column(&leak.column);
-            let message = format!("{} was masked ({})", leak.column, leak.rule);
+            let message = match leak.column.contains('#') && !masked.contains(leak.column.as_str())
+            {
+                // A misspelt path is listed as masked though it reached nothing: renaming it is
+                // what --allow-unmasked is for, once, after checking the new path's warning.
+                true => format!(
+                    "{} was masked ({}); if that path was misspelt and reached nothing (the \
+                     export that wrote it warned so), the corrected rule replaces it with \
+                     --allow-unmasked, once",
+                    leak.column, leak.rule
+                ),
+                false => format!("{} was masked ({})", leak.column, leak.rule),
+            };
             Problem::in_file(&manifest, None, None, message)
                 .kind(ProblemKind::Directory)
                 .table(table)

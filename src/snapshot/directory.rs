@@ -81,8 +81,8 @@ impl SnapshotWriter {
             return Err(problem::refuse(
                 ExitKind::BadInput,
                 Problem::unplaced(format!(
-                    "cannot write the snapshot to {}: {} is a file, not a directory; choose \
-                     another --dir",
+                    "cannot write {}: {} is a file, not a directory; choose another directory \
+                     (--dir, or --backup-dir for --truncate-first's backups)",
                     final_dir.display(),
                     file.display()
                 ))
