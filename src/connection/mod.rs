@@ -123,6 +123,15 @@ pub struct HostTarget {
 }
 
 impl HostTarget {
+    /// `host:port` as the connection's name shows it: the `hostaddr` stands for a socket
+    /// directory beside it, since the connection is TCP to that address.
+    fn place(&self) -> String {
+        match (self.address, self.host.starts_with('/')) {
+            (Some(address), true) => host_and_port(&address.to_string(), self.port),
+            _ => host_and_port(&self.host, self.port),
+        }
+    }
+
     /// `host h port p`, or the socket file's path.
     pub fn label(&self) -> String {
         match (self.socket, self.address) {
@@ -264,7 +273,7 @@ impl Endpoint {
         let place = reached.unwrap_or_else(|| {
             self.targets
                 .iter()
-                .map(|t| host_and_port(&t.host, t.port))
+                .map(HostTarget::place)
                 .collect::<Vec<_>>()
                 .join(",")
         });
@@ -323,8 +332,7 @@ impl Endpoint {
                 ),
             },
         )?;
-        *self.reached.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(host_and_port(&target.host, target.port));
+        *self.reached.lock().unwrap_or_else(|p| p.into_inner()) = Some(target.place());
         if !self
             .announced
             .swap(true, std::sync::atomic::Ordering::SeqCst)
@@ -569,8 +577,13 @@ fn host_targets(
             (true, true) => default_host().to_string(),
         };
         let mut config = base.clone();
-        if host.starts_with('/') {
+        // A socket directory beside a hostaddr is no host for the driver's TCP connection: it
+        // would have no name for TLS and refuse it ("no hostname provided"), where libpq
+        // connects. The address stands in; `host` still keys the password file.
+        if host.starts_with('/') && addr.is_empty() {
             config.host_path(&host);
+        } else if host.starts_with('/') {
+            config.host(&addr);
         } else {
             config.host(&host);
         }

@@ -255,6 +255,11 @@ fn a_tls_only_server_is_reached_with_each_sslmode() {
     plan(&s.url("localhost", "sslmode=require"), &[])
         .ok()
         .stderr_has("encrypted, TLSv1.3 (the server's certificate is not checked");
+    // A socket directory as host beside a hostaddr: TCP to the address, and TLS on it, as
+    // libpq does (the driver had no name for the handshake and refused it).
+    plan(&s.url("/tmp hostaddr=127.0.0.1", "sslmode=require"), &[])
+        .ok()
+        .stderr_has("encrypted, TLSv1.3");
     // Direct TLS, as libpq 17 sends it: a PostgreSQL 15 server does not take it.
     plan(
         &s.url("localhost", "sslmode=require sslnegotiation=direct"),
