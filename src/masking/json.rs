@@ -225,14 +225,8 @@ impl Rewriter<'_> {
                     };
                     self.expect(b':')?;
                     self.value(&inner)?;
-                    self.skip_space();
-                    match self.peek() {
-                        Some(b',') => self.at += 1,
-                        Some(b'}') => {
-                            self.at += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(format!("expected ',' or '}}' at byte {}", self.at)),
+                    if self.closed_after_member(b'}')? {
+                        return Ok(());
                     }
                 }
             }
@@ -246,14 +240,8 @@ impl Rewriter<'_> {
                 let inner = self.advance(active, |step| matches!(step, Step::Each));
                 loop {
                     self.value(&inner)?;
-                    self.skip_space();
-                    match self.peek() {
-                        Some(b',') => self.at += 1,
-                        Some(b']') => {
-                            self.at += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(format!("expected ',' or ']' at byte {}", self.at)),
+                    if self.closed_after_member(b']')? {
+                        return Ok(());
                     }
                 }
             }
@@ -280,6 +268,25 @@ impl Rewriter<'_> {
                 Ok(())
             }
             None => Err("unexpected end of JSON".to_string()),
+        }
+    }
+
+    /// After a member of an object or array: true at its `close`, false at a `,` (both taken).
+    fn closed_after_member(&mut self, close: u8) -> Result<bool, String> {
+        self.skip_space();
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.at += 1;
+                Ok(true)
+            }
+            _ => Err(format!(
+                "expected ',' or '{}' at byte {}",
+                close as char, self.at
+            )),
         }
     }
 

@@ -1388,6 +1388,21 @@ mod tests {
         }
     }
 
+    /// The masked value of each of `values`: the one collisions `moved` it to, else its first.
+    fn masked_values<'a>(
+        key: &'a Key,
+        g: &'a Group,
+        values: &'a BTreeSet<String>,
+        moved: &'a HashMap<String, String>,
+    ) -> impl Iterator<Item = String> + 'a {
+        values.iter().map(|v| {
+            moved
+                .get(v)
+                .cloned()
+                .unwrap_or_else(|| rules::apply(key, &g.rule, g.fit, 0, v).unwrap())
+        })
+    }
+
     #[test]
     fn collisions_are_resolved_by_value_order_not_row_order() {
         let key = Key::new("a key for collisions!").unwrap();
@@ -1396,15 +1411,7 @@ mod tests {
         let g = group(Rule::Text, None);
         let moved = resolve_collisions(&key, &g, &values).unwrap();
         assert!(!moved.is_empty());
-        let all: HashSet<String> = values
-            .iter()
-            .map(|v| {
-                moved
-                    .get(v)
-                    .cloned()
-                    .unwrap_or_else(|| rules::apply(&key, &g.rule, g.fit, 0, v).unwrap())
-            })
-            .collect();
+        let all: HashSet<String> = masked_values(&key, &g, &values, &moved).collect();
         assert_eq!(all.len(), 10, "{all:?}");
         // The same set gives the same answer.
         assert_eq!(moved, resolve_collisions(&key, &g, &values).unwrap());
@@ -1442,15 +1449,8 @@ mod tests {
         let mut g = group(Rule::Text, None);
         g.fold = fold;
         let moved = resolve_collisions(&key, &g, &values).unwrap();
-        let masked: HashSet<String> = values
-            .iter()
-            .map(|v| {
-                moved
-                    .get(v)
-                    .cloned()
-                    .unwrap_or_else(|| rules::apply(&key, &g.rule, g.fit, 0, v).unwrap())
-                    .to_lowercase()
-            })
+        let masked: HashSet<String> = masked_values(&key, &g, &values, &moved)
+            .map(|m| m.to_lowercase())
             .collect();
         assert_eq!(masked.len(), 26, "{masked:?}");
     }

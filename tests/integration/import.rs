@@ -786,19 +786,22 @@ fn refresh_exports_then_imports() {
     let demo = demo_db();
     let target = empty_test_db();
     let dir = scratch_dir("refresh").join("snapshot");
-    let run = seedsnap(&[
-        "refresh",
-        "-q",
-        "--source",
-        &demo.url(),
-        "--target",
-        &target.url(),
-        "--dir",
-        dir.to_str().unwrap(),
-        "--limit",
-        "7",
-    ])
-    .ok();
+    let (source_url, target_url) = (demo.url(), target.url());
+    let refresh = |limit: &str| {
+        seedsnap(&[
+            "refresh",
+            "-q",
+            "--source",
+            &source_url,
+            "--target",
+            &target_url,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--limit",
+            limit,
+        ])
+    };
+    let run = refresh("7").ok();
     assert!(run.stdout.contains("imported"), "{}", run.stdout);
     assert!(target.query_i64("SELECT count(*) FROM app.users") >= 7);
     // Each database is named, with whether its session is encrypted, once.
@@ -807,21 +810,10 @@ fn refresh_exports_then_imports() {
     }
     // An import that fails after the export says the snapshot was replaced all the same.
     target.execute("ALTER TABLE app.users DROP COLUMN avatar");
-    seedsnap(&[
-        "refresh",
-        "-q",
-        "--source",
-        &demo.url(),
-        "--target",
-        &target.url(),
-        "--dir",
-        dir.to_str().unwrap(),
-        "--limit",
-        "8",
-    ])
-    .code(4)
-    .stderr_has("the export did replace the snapshot in")
-    .stderr_has("then the import into");
+    refresh("8")
+        .code(4)
+        .stderr_has("the export did replace the snapshot in")
+        .stderr_has("then the import into");
 }
 
 #[test]
