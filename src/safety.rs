@@ -113,7 +113,7 @@ pub fn default_verdict(dbname: &str) -> NameVerdict {
 /// variable, `.*`, `.+`, `|`, `\w`) matches any name, production's included.
 const NOT_TEST_NAMES: [&str; 5] = ["demo", "prod", "production", "app", "x"];
 
-/// Whether `regex` matches every one of [`NOT_TEST_NAMES`].
+/// Whether `regex` matches every one of the names no test-database pattern may match all of.
 pub fn matches_every_sample(regex: &regex::Regex) -> bool {
     NOT_TEST_NAMES.iter().all(|name| regex.is_match(name))
 }
