@@ -109,6 +109,9 @@ pub struct Session {
     pub wire: WireMode,
     /// This client's connection is encrypted (see [`attempt`]).
     pub encrypted: bool,
+    /// Why the first attempt on this host failed, when a second one (`prefer`: plaintext,
+    /// `allow`: TLS) made the session.
+    pub fallback_from: Option<String>,
 }
 
 /// The first host that accepts a session, or why none did.
@@ -120,6 +123,7 @@ pub fn first_reachable(
 ) -> Result<Session, Unreachable> {
     let mut reasons = Vec::new();
     for target in targets {
+        let mut first_failure = None;
         for (index, wire) in attempts(plan.mode, target.socket).iter().enumerate() {
             match attempt(target, *wire, plan, timeout) {
                 Ok((client, encrypted)) => {
@@ -128,11 +132,15 @@ pub fn first_reachable(
                         target: target.clone(),
                         wire: *wire,
                         encrypted,
+                        fallback_from: first_failure,
                     })
                 }
                 Err(Failed::Setup(error)) => return Err(Unreachable::Setup(error)),
                 Err(failed) => {
                     let text = cause(&failed, target, plan, user);
+                    if index == 0 {
+                        first_failure = Some(text.clone());
+                    }
                     reasons.push(if index == 0 {
                         text
                     } else {
@@ -310,6 +318,7 @@ pub fn security(
     plan: &TlsPlan,
     wire: WireMode,
     encrypted: bool,
+    fallback_from: Option<&str>,
 ) -> String {
     if session_target.socket {
         return "not encrypted (Unix socket; TLS is not used on sockets)".into();
@@ -362,10 +371,19 @@ pub fn security(
             match (plan.mode, wire) {
                 (SslMode::Disable, _) => "",
                 (SslMode::Allow, _) => ": the server accepted plaintext",
-                (_, WireMode::Disable) => {
-                    ": TLS failed (the server refused it, or this client its certificate) and \
-                     the server accepted plaintext"
-                }
+                (_, WireMode::Disable) => match fallback_from {
+                    Some(why) => {
+                        return format!(
+                            "NOT encrypted (sslmode={}: TLS failed, {why}; the server accepted \
+                             plaintext)",
+                            plan.mode.name()
+                        );
+                    }
+                    None => {
+                        ": TLS failed (the server refused it, or this client its certificate) \
+                         and the server accepted plaintext"
+                    }
+                },
                 _ => ": the server offers no TLS",
             }
         ),

@@ -317,6 +317,7 @@ impl Endpoint {
             target,
             wire,
             encrypted,
+            fallback_from,
         } = connect::first_reachable(&targets, &self.tls, self.timeout, &self.user).map_err(
             |unreachable| match unreachable {
                 connect::Unreachable::Setup(error) => error.context(format!(
@@ -337,7 +338,14 @@ impl Endpoint {
             .announced
             .swap(true, std::sync::atomic::Ordering::SeqCst)
         {
-            let security = connect::security(&mut client, &target, &self.tls, wire, encrypted);
+            let security = connect::security(
+                &mut client,
+                &target,
+                &self.tls,
+                wire,
+                encrypted,
+                fallback_from.as_deref(),
+            );
             eprintln!(
                 "seedsnap: {side} database {}: {security}",
                 self.display_name()
