@@ -45,6 +45,9 @@ pub struct SnapshotWriter {
     /// before the swap, so that an edit of the old snapshot while the export runs (the inode
     /// is shared until then) fails the export instead of slipping into the new snapshot.
     linked: Mutex<Vec<LinkedFile>>,
+    /// The parent directories this writer created, deepest first: removed again (when still
+    /// empty) if it never commits, so that a refused export leaves no trace.
+    created_parents: Vec<PathBuf>,
     committed: bool,
 }
 
@@ -89,9 +92,19 @@ impl SnapshotWriter {
                 .kind(ProblemKind::Directory),
             ));
         }
+        let created_parents: Vec<PathBuf> = parent
+            .ancestors()
+            .take_while(|p| !p.exists())
+            .map(Path::to_path_buf)
+            .collect();
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        recover_leftovers(&final_dir)?;
-        check_replaceable(&final_dir)?;
+        let checked = recover_leftovers(&final_dir).and_then(|()| check_replaceable(&final_dir));
+        if let Err(error) = checked {
+            for dir in &created_parents {
+                let _ = fs::remove_dir(dir);
+            }
+            return Err(error);
+        }
         let temp_dir = sibling(&final_dir, "tmp", std::process::id());
         if temp_dir.exists() {
             fs::remove_dir_all(&temp_dir)?;
@@ -116,6 +129,7 @@ impl SnapshotWriter {
             temp_dir,
             previous,
             linked: Mutex::new(Vec::new()),
+            created_parents,
             committed: false,
         })
     }
@@ -219,6 +233,10 @@ impl Drop for SnapshotWriter {
     fn drop(&mut self) {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.temp_dir);
+            for dir in &self.created_parents {
+                // Only when empty: nothing but this writer's own directories goes.
+                let _ = fs::remove_dir(dir);
+            }
         }
     }
 }

@@ -420,6 +420,19 @@ fn export_refuses_to_replace_a_directory_that_is_not_a_snapshot() {
     ])
     .code(4)
     .stderr_has("precious.txt is a file, not a directory");
+    // A refused export leaves no trace, not even the parent directories it made for --dir.
+    let nested = dir.join("new").join("deeper").join("snap");
+    seedsnap(&[
+        "export",
+        "--source",
+        &demo.url(),
+        "--dir",
+        nested.to_str().unwrap(),
+        "--filter",
+        "app.users=nonsense(",
+    ])
+    .code(4);
+    assert!(!dir.join("new").exists());
 }
 
 #[test]
